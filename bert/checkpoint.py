@@ -1,0 +1,239 @@
+"""Name-based checkpoint I/O in Google's layout (no Keras object graph).
+
+Reads Google's released checkpoints (a prefix such as `dir/bert_model.ckpt`,
+with no `checkpoint` state file) and writes `model.ckpt-N.index` +
+`model.ckpt-N.data-00000-of-00001` with a `checkpoint` state file, readable by
+`tf.train.load_checkpoint`, by graph-mode
+`tf.compat.v1.train.init_from_checkpoint` and by both model faces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Iterable, Mapping
+
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+STATE_FILENAME = "checkpoint"
+DATA_SUFFIX = ".data-00000-of-00001"
+
+
+class CheckpointError(ValueError):
+  """A checkpoint is missing or unreadable."""
+
+
+class CheckpointMismatchError(CheckpointError):
+  """The model's variables and a checkpoint's disagree on names or shapes."""
+
+
+def variable_name(variable) -> str:
+  """A variable's checkpoint name: its `name` without the `:0` suffix."""
+  name = variable.name
+  m = re.match("^(.*):\\d+$", name)
+  return m.group(1) if m else name
+
+
+def resolve_checkpoint(path: str) -> str:
+  """Returns the checkpoint prefix that `path` names.
+
+  `path` may be a prefix (`dir/bert_model.ckpt`, `dir/model.ckpt-343`) or a
+  directory, whose newest checkpoint (per its `checkpoint` state file) is used.
+
+  Raises:
+    CheckpointError: nothing loadable is there.
+  """
+  if tf.io.gfile.isdir(path):
+    latest = latest_checkpoint(path)
+    if latest is None:
+      raise CheckpointError(
+          "No checkpoint in directory %s: expected a `checkpoint` state file "
+          "or pass a prefix such as %s" %
+          (path, os.path.join(path, "bert_model.ckpt")))
+    return latest
+  if not tf.io.gfile.exists(path + ".index"):
+    hint = ""
+    if path.endswith((".index", ".meta")) or DATA_SUFFIX[:5] in path:
+      hint = (" (a checkpoint is named by its prefix: drop the file "
+              "extension, e.g. %s)" % re.sub(r"\.(index|meta|data-.*)$", "",
+                                             path))
+    raise CheckpointError("No checkpoint at %s: %s.index does not exist%s" %
+                          (path, path, hint))
+  return path
+
+
+def list_variables(path: str) -> list[tuple[str, list[int]]]:
+  """(name, shape) of every variable in the checkpoint `path`."""
+  return tf.train.list_variables(resolve_checkpoint(path))
+
+
+def latest_checkpoint(directory: str) -> str | None:
+  """The newest checkpoint prefix recorded in `directory`, or None."""
+  state = read_checkpoint_state(directory)
+  if not state:
+    return None
+  path = state[0]
+  if not os.path.isabs(path):
+    path = os.path.join(directory, path)
+  if not tf.io.gfile.exists(path + ".index"):
+    return None
+  return path
+
+
+def read_checkpoint_state(directory: str) -> list[str]:
+  """Checkpoint paths listed in `directory/checkpoint`, the newest first."""
+  state_path = os.path.join(directory, STATE_FILENAME)
+  if not tf.io.gfile.exists(state_path):
+    return []
+  with tf.io.gfile.GFile(state_path, "r") as f:
+    text = f.read()
+  newest = re.findall(r'^model_checkpoint_path:\s*"(.*)"\s*$', text, re.M)
+  every = re.findall(r'^all_model_checkpoint_paths:\s*"(.*)"\s*$', text, re.M)
+  if not newest:
+    return []
+  return [newest[0]] + [p for p in reversed(every) if p != newest[0]]
+
+
+def checkpoint_step(path: str) -> int | None:
+  """N of a `...model.ckpt-N` prefix, or None."""
+  m = re.search(r"-(\d+)$", path)
+  return int(m.group(1)) if m else None
+
+
+def load_variables(variables: Mapping[str, tf.Variable],
+                   path: str,
+                   required_prefixes: Iterable[str] = ("bert/",),
+                   allow_partial: bool = False) -> set[str]:
+  """Assigns the checkpoint's tensors to `variables` by exact name.
+
+  Args:
+    variables: checkpoint name -> variable (e.g. `BertEncoder.variables_by_name`).
+    path: checkpoint prefix or directory.
+    required_prefixes: variables whose names start with one of these must be
+      in the checkpoint with the same shape (Google silently left them random).
+    allow_partial: log the missing required variables instead of raising.
+
+  Returns:
+    The names that were loaded.
+
+  Raises:
+    CheckpointMismatchError: a required variable is missing, or any variable
+      found in the checkpoint has another shape.
+  """
+  prefix = resolve_checkpoint(path)
+  reader = tf.train.load_checkpoint(prefix)
+  shapes = reader.get_variable_to_shape_map()
+  required_prefixes = tuple(required_prefixes)
+  missing, mismatched, loaded = [], [], set()
+  for name, variable in variables.items():
+    if name not in shapes:
+      if name.startswith(required_prefixes):
+        missing.append(name)
+      continue
+    if list(shapes[name]) != variable.shape.as_list():
+      mismatched.append("%s (checkpoint %s, model %s)" %
+                        (name, list(shapes[name]), variable.shape.as_list()))
+      continue
+    variable.assign(reader.get_tensor(name))
+    loaded.add(name)
+  if mismatched:
+    raise CheckpointMismatchError(
+        "Checkpoint %s does not fit the model (is bert_config.json the one of "
+        "this checkpoint?): shape mismatch for %d variable(s): %s" %
+        (prefix, len(mismatched), "; ".join(mismatched)))
+  if missing:
+    message = (
+        "Checkpoint %s lacks %d of the model's variables: %s. Its names: %s" %
+        (prefix, len(missing), ", ".join(missing[:10]) +
+         (", ..." if len(missing) > 10 else ""),
+         ", ".join(sorted(shapes)[:5]) + (", ..." if len(shapes) > 5 else "")))
+    if not allow_partial:
+      raise CheckpointMismatchError(
+          message + ". They would stay randomly initialised; pass "
+          "--allow_partial_checkpoint to accept that.")
+    logger.warning("%s. They stay randomly initialised.", message)
+  return loaded
+
+
+def log_variables(variables: Iterable[tf.Variable], initialized: set[str],
+                  log=None) -> None:
+  """Logs Google's `name = ..., shape = ...[, *INIT_FROM_CKPT*]` lines."""
+  log = log or logger.info
+  for var in variables:
+    init_string = ""
+    if variable_name(var) in initialized:
+      init_string = ", *INIT_FROM_CKPT*"
+    log("  name = %s, shape = %s%s", var.name, tuple(var.shape), init_string)
+
+
+def save_variables(variables: Mapping[str, object], prefix: str) -> str:
+  """Writes `name -> tensor/variable` as a name-based checkpoint at `prefix`.
+
+  The files are written under a temporary prefix and renamed, data first and
+  `.index` last, so a reader never sees a half-written checkpoint.
+  """
+  directory = os.path.dirname(prefix) or "."
+  tf.io.gfile.makedirs(directory)
+  tmp_prefix = os.path.join(
+      directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
+  names = list(variables)
+  tensors = [tf.convert_to_tensor(_read_value(variables[n])) for n in names]
+  with tf.device("CPU:0"):
+    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                      shape_and_slices=[""] * len(names), tensors=tensors)
+  tf.io.gfile.rename(tmp_prefix + DATA_SUFFIX, prefix + DATA_SUFFIX,
+                     overwrite=True)
+  tf.io.gfile.rename(tmp_prefix + ".index", prefix + ".index", overwrite=True)
+  return prefix
+
+
+def _read_value(value):
+  if isinstance(value, tf.Variable):
+    return value.read_value()
+  return value
+
+
+def write_checkpoint_state(directory: str, paths: list[str]) -> None:
+  """Atomically writes `directory/checkpoint`; `paths` oldest first."""
+  lines = ['model_checkpoint_path: "%s"' % paths[-1]]
+  lines += ['all_model_checkpoint_paths: "%s"' % p for p in paths]
+  state_path = os.path.join(directory, STATE_FILENAME)
+  tmp_path = state_path + ".tmp"
+  with tf.io.gfile.GFile(tmp_path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  tf.io.gfile.rename(tmp_path, state_path, overwrite=True)
+
+
+class CheckpointManager(object):
+  """Saves `model.ckpt-N` into a directory, keeping the `max_to_keep` newest."""
+
+  def __init__(self, directory: str, basename: str = "model.ckpt",
+               max_to_keep: int = 5):
+    self.directory = directory
+    self.basename = basename
+    self.max_to_keep = max_to_keep
+
+  @property
+  def latest_checkpoint(self) -> str | None:
+    """Prefix of the newest checkpoint in the directory, or None."""
+    return latest_checkpoint(self.directory)
+
+  def save(self, variables: Mapping[str, object], step: int) -> str:
+    """Writes `model.ckpt-<step>`, updates the state file, prunes old ones."""
+    name = "%s-%d" % (self.basename, step)
+    save_variables(variables, os.path.join(self.directory, name))
+    kept = [os.path.basename(p) for p in
+            reversed(read_checkpoint_state(self.directory))]
+    kept = [p for p in kept if p != name and
+            tf.io.gfile.exists(os.path.join(self.directory, p + ".index"))]
+    kept.append(name)
+    removed, kept = kept[:-self.max_to_keep], kept[-self.max_to_keep:]
+    write_checkpoint_state(self.directory, kept)
+    for old in removed:
+      for filename in tf.io.gfile.glob(os.path.join(self.directory,
+                                                    old + ".*")):
+        tf.io.gfile.remove(filename)
+    return os.path.join(self.directory, name)

@@ -1,0 +1,407 @@
+# coding=utf-8
+"""Tokenization classes (Google BERT's tokenization.py, for Python 3).
+
+The module keeps the public names and behaviour of Google's ``tokenization.py``
+so that ``from bert import tokenization`` keeps working. For any input it gives
+the same tokens as Google's code (run with the same Python ``unicodedata``
+tables). The internals run the same per-character rules through
+``str.translate`` tables that classify each code point once, instead of
+Python loops over every character.
+
+Importing this module does not import TensorFlow. Local vocab files are read
+with ``open``; TensorFlow is imported lazily only to read paths such as
+``gs://bucket/vocab.txt`` (anything containing ``"://"``).
+"""
+
+import collections
+import errno
+import os
+import re
+import unicodedata
+from typing import Any, Callable, Iterable, List, Mapping, Optional, TypeVar
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def validate_case_matches_checkpoint(do_lower_case: bool,
+                                     init_checkpoint: Optional[str]) -> None:
+  """Raises ValueError if `do_lower_case` contradicts a known checkpoint name.
+
+  The casing of a pre-trained model is not recorded in bert_config.json, so it
+  is guessed from the directory that holds `bert_model.ckpt`. Only Google's
+  released model names are checked; any other path passes silently.
+  """
+  if not init_checkpoint:
+    return
+
+  m = re.match("^.*?([A-Za-z0-9_-]+)/bert_model.ckpt", init_checkpoint)
+  if m is None:
+    return
+
+  model_name = m.group(1)
+
+  lower_models = [
+      "uncased_L-24_H-1024_A-16", "uncased_L-12_H-768_A-12",
+      "multilingual_L-12_H-768_A-12", "chinese_L-12_H-768_A-12"
+  ]
+  cased_models = [
+      "cased_L-12_H-768_A-12", "cased_L-24_H-1024_A-16",
+      "multi_cased_L-12_H-768_A-12"
+  ]
+
+  if model_name in lower_models and not do_lower_case:
+    actual_flag, case_name, opposite_flag = "False", "lowercased", "True"
+  elif model_name in cased_models and do_lower_case:
+    actual_flag, case_name, opposite_flag = "True", "cased", "False"
+  else:
+    return
+
+  raise ValueError(
+      "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. "
+      "However, `%s` seems to be a %s model, so you "
+      "should pass in `--do_lower_case=%s` so that the fine-tuning matches "
+      "how the model was pre-training. If this error is wrong, please "
+      "just comment out this check." % (actual_flag, init_checkpoint,
+                                        model_name, case_name, opposite_flag))
+
+
+def convert_to_unicode(text: Any) -> str:
+  """Returns `text` as str; bytes are decoded as UTF-8, ignoring bad bytes."""
+  if isinstance(text, str):
+    return text
+  if isinstance(text, bytes):
+    return text.decode("utf-8", "ignore")
+  raise ValueError("Unsupported string type: %s" % (type(text)))
+
+
+def printable_text(text: Any) -> str:
+  """Returns `text` as a str fit for printing or logging (Python 3: str)."""
+  if isinstance(text, str):
+    return text
+  if isinstance(text, bytes):
+    return text.decode("utf-8", "ignore")
+  raise ValueError("Unsupported string type: %s" % (type(text)))
+
+
+def _read_vocab(reader) -> "collections.OrderedDict[str, int]":
+  vocab = collections.OrderedDict()
+  index = 0
+  while True:
+    # GFile's readline ends lines at "\n" only and drops every "\r"; `reader`
+    # is opened so that it also splits at "\n" only, and "\r" goes here.
+    line = convert_to_unicode(reader.readline()).replace("\r", "")
+    if not line:  # EOF; an empty line still reads as "\n".
+      break
+    vocab[line.strip()] = index
+    index += 1
+  return vocab
+
+
+def load_vocab(
+    vocab_file: "str | os.PathLike") -> "collections.OrderedDict[str, int]":
+  """Reads a vocabulary file (one token per line) into token -> index.
+
+  Each line is stripped and gets the next index, from 0. A repeated token keeps
+  its first place in the OrderedDict but takes the later index. Paths that
+  contain "://" (gs://...) are read with `tf.io.gfile.GFile`; TensorFlow is
+  imported only then.
+
+  Raises:
+    FileNotFoundError: `vocab_file` does not exist.
+  """
+  path = os.fspath(vocab_file)
+  if isinstance(path, bytes):
+    path = path.decode("utf-8")
+  if "://" in path:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    try:
+      with tf.io.gfile.GFile(path, "r") as reader:
+        return _read_vocab(reader)
+    except tf.errors.NotFoundError:
+      raise FileNotFoundError(errno.ENOENT, "Vocab file not found",
+                              path) from None
+  try:
+    # newline="\n": lines end at "\n" only, as with GFile.
+    with open(path, "r", encoding="utf-8", newline="\n") as reader:
+      return _read_vocab(reader)
+  except FileNotFoundError:
+    raise FileNotFoundError(errno.ENOENT, "Vocab file not found",
+                            path) from None
+
+
+def convert_by_vocab(vocab: Mapping[_K, _V], items: Iterable[_K]) -> List[_V]:
+  """Maps each item through `vocab`; an unknown item raises KeyError."""
+  return [vocab[item] for item in items]
+
+
+def convert_tokens_to_ids(vocab: Mapping[str, int],
+                          tokens: Iterable[str]) -> List[int]:
+  """Maps tokens to ids (KeyError for a token not in `vocab`)."""
+  return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab: Mapping[int, str],
+                          ids: Iterable[int]) -> List[str]:
+  """Maps ids to tokens (KeyError for an id not in `inv_vocab`)."""
+  return convert_by_vocab(inv_vocab, ids)
+
+
+def whitespace_tokenize(text: str) -> List[str]:
+  """Strips `text` and splits it on whitespace ([] for blank text)."""
+  text = text.strip()
+  if not text:
+    return []
+  return text.split()
+
+
+class FullTokenizer(object):
+  """Basic tokenization followed by WordPiece: text -> vocab tokens."""
+
+  def __init__(self,
+               vocab_file: "str | os.PathLike",
+               do_lower_case: bool = True):
+    self.vocab = load_vocab(vocab_file)
+    self.inv_vocab = {v: k for k, v in self.vocab.items()}
+    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
+    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+
+  def tokenize(self, text: Any) -> List[str]:
+    """Returns the WordPiece tokens of every basic token of `text`."""
+    # Basic tokens contain no whitespace, so one WordPiece call on the
+    # space-joined tokens gives the same list as one call per token.
+    return self.wordpiece_tokenizer.tokenize(
+        " ".join(self.basic_tokenizer.tokenize(text)))
+
+  def convert_tokens_to_ids(self, tokens: Iterable[str]) -> List[int]:
+    return convert_by_vocab(self.vocab, tokens)
+
+  def convert_ids_to_tokens(self, ids: Iterable[int]) -> List[str]:
+    return convert_by_vocab(self.inv_vocab, ids)
+
+
+# Cap on the code points each table remembers, so that text made of very many
+# distinct characters cannot grow the tables without bound (entries past the
+# cap are recomputed on every use, with the same result).
+_MAX_CACHED_CHARS = 1 << 16
+
+
+class _CharTable(dict):
+  """A `str.translate` table that fills in each code point on first use."""
+
+  __slots__ = ("_rule",)
+
+  def __init__(self, rule: Callable[[str], str]):
+    super().__init__()
+    self._rule = rule
+
+  def __missing__(self, cp: int) -> "str | int":
+    char = chr(cp)
+    value = self._rule(char)
+    if value == char:
+      value = cp  # Unchanged: store the ordinal rather than a new str.
+    if len(self) < _MAX_CACHED_CHARS:
+      self[cp] = value
+    return value
+
+
+def _clean_and_space_cjk_rule(char: str) -> str:
+  """One character through `_clean_text`, then `_tokenize_chinese_chars`."""
+  cp = ord(char)
+  if cp == 0 or cp == 0xFFFD or _is_control(char):
+    return ""
+  if _is_whitespace(char):
+    return " "
+  if _is_chinese_char(cp):
+    return " " + char + " "
+  return char
+
+
+def _split_punc_rule(char: str) -> str:
+  """Spaces out a punctuation character so that it becomes its own token."""
+  if _is_punctuation(char):
+    return " " + char + " "
+  return char
+
+
+def _strip_accent_and_split_punc_rule(char: str) -> str:
+  """Drops Mn characters and spaces out punctuation (disjoint classes)."""
+  if unicodedata.category(char) == "Mn":
+    return ""
+  return _split_punc_rule(char)
+
+
+_CLEAN_AND_SPACE_CJK = _CharTable(_clean_and_space_cjk_rule)
+_SPLIT_PUNC = _CharTable(_split_punc_rule)
+_STRIP_ACCENT_AND_SPLIT_PUNC = _CharTable(_strip_accent_and_split_punc_rule)
+
+
+class BasicTokenizer(object):
+  """Cleans text, splits on whitespace and punctuation; may lower-case."""
+
+  def __init__(self, do_lower_case: bool = True):
+    """`do_lower_case`: lower-case the text and strip its accents."""
+    self.do_lower_case = do_lower_case
+
+  def tokenize(self, text: Any) -> List[str]:
+    """Splits `text` into basic tokens."""
+    # Google's order: _clean_text, _tokenize_chinese_chars, split on
+    # whitespace; per token lower() + _run_strip_accents (only when
+    # lower-casing) and _run_split_on_punc; split on whitespace again.
+    # All steps but lower() and NFD map one character at a time. The
+    # separators left between tokens after cleaning (" ", U+2028, U+2029) are
+    # neither cased nor case-ignorable (the final-sigma context of lower())
+    # and have combining class 0 (NFD reordering), so applying lower() and NFD
+    # to the whole text yields exactly the per-token result. Hence: one
+    # translate, optional lower() + NFD, one translate, split.
+    text = convert_to_unicode(text)
+    text = text.translate(_CLEAN_AND_SPACE_CJK)
+    if self.do_lower_case:
+      text = text.lower()
+      if not text.isascii():  # NFD is the identity on ASCII, which has no Mn.
+        text = unicodedata.normalize("NFD", text)
+        return text.translate(_STRIP_ACCENT_AND_SPLIT_PUNC).split()
+    return text.translate(_SPLIT_PUNC).split()
+
+  # The step-by-step helpers of Google's class, kept for callers that use them.
+
+  def _run_strip_accents(self, text: str) -> str:
+    """NFD-normalises `text` and drops nonspacing marks (category Mn)."""
+    text = unicodedata.normalize("NFD", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Mn")
+
+  def _run_split_on_punc(self, text: str) -> List[str]:
+    """Splits `text` so that each punctuation character is its own piece."""
+    pieces = []
+    start_new_word = True
+    for char in text:
+      if _is_punctuation(char):
+        pieces.append(char)
+        start_new_word = True
+      elif start_new_word:
+        pieces.append(char)
+        start_new_word = False
+      else:
+        pieces[-1] += char
+    return pieces
+
+  def _tokenize_chinese_chars(self, text: str) -> str:
+    """Puts a space on both sides of every CJK ideograph."""
+    return "".join(" " + c + " " if _is_chinese_char(ord(c)) else c
+                   for c in text)
+
+  def _is_chinese_char(self, cp: int) -> bool:
+    """Whether code point `cp` is a CJK ideograph (see `_is_chinese_char`)."""
+    return _is_chinese_char(cp)
+
+  def _clean_text(self, text: str) -> str:
+    """Drops NUL, U+FFFD and control characters; whitespace becomes " "."""
+    out = []
+    for char in text:
+      cp = ord(char)
+      if cp == 0 or cp == 0xFFFD or _is_control(char):
+        continue
+      out.append(" " if _is_whitespace(char) else char)
+    return "".join(out)
+
+
+class WordpieceTokenizer(object):
+  """Greedy longest-match-first WordPiece tokenization."""
+
+  def __init__(self,
+               vocab: Mapping[str, Any],
+               unk_token: str = "[UNK]",
+               max_input_chars_per_word: int = 200):
+    self.vocab = vocab
+    self.unk_token = unk_token
+    self.max_input_chars_per_word = max_input_chars_per_word
+
+  def tokenize(self, text: Any) -> List[str]:
+    """Splits whitespace-separated words into WordPiece tokens.
+
+    Each word is cut from left to right, taking at each position the longest
+    vocab entry (pieces after the first carry the "##" prefix), e.g.
+    "unaffable" -> ["un", "##aff", "##able"]. A word with more than
+    `max_input_chars_per_word` characters, or with a position where no entry
+    matches, becomes a single `unk_token`.
+
+    Args:
+      text: text already passed through `BasicTokenizer`.
+
+    Returns:
+      The list of WordPiece tokens.
+    """
+    text = convert_to_unicode(text)
+    vocab = self.vocab
+    unk_token = self.unk_token
+    max_chars = self.max_input_chars_per_word
+
+    output_tokens = []
+    for word in text.split():
+      n = len(word)
+      if n > max_chars:
+        output_tokens.append(unk_token)
+        continue
+      if word in vocab:  # The greedy search's first (longest) candidate.
+        output_tokens.append(word)
+        continue
+
+      pieces = []
+      start = 0
+      while start < n:
+        end = n
+        while start < end:
+          piece = word[start:end] if start == 0 else "##" + word[start:end]
+          if piece in vocab:
+            break
+          end -= 1
+        else:  # Nothing matches at `start`: the whole word is unknown.
+          pieces = None
+          break
+        pieces.append(piece)
+        start = end
+
+      if pieces is None:
+        output_tokens.append(unk_token)
+      else:
+        output_tokens.extend(pieces)
+    return output_tokens
+
+
+def _is_chinese_char(cp: int) -> bool:
+  """Whether code point `cp` is in a CJK (compatibility) ideograph block.
+
+  Hangul, Hiragana and Katakana are not included: those scripts separate words
+  with spaces and are tokenized like any other letters.
+  """
+  return ((0x4E00 <= cp <= 0x9FFF) or
+          (0x3400 <= cp <= 0x4DBF) or
+          (0x20000 <= cp <= 0x2A6DF) or
+          (0x2A700 <= cp <= 0x2B73F) or
+          (0x2B740 <= cp <= 0x2B81F) or
+          (0x2B820 <= cp <= 0x2CEAF) or
+          (0xF900 <= cp <= 0xFAFF) or
+          (0x2F800 <= cp <= 0x2FA1F))
+
+
+def _is_whitespace(char: str) -> bool:
+  """Space, tab, newline, carriage return, or any Zs character (e.g. U+00A0)."""
+  if char == " " or char == "\t" or char == "\n" or char == "\r":
+    return True
+  return unicodedata.category(char) == "Zs"
+
+
+def _is_control(char: str) -> bool:
+  """Category Cc or Cf, except tab, newline and carriage return (whitespace)."""
+  if char == "\t" or char == "\n" or char == "\r":
+    return False
+  return unicodedata.category(char) in ("Cc", "Cf")
+
+
+def _is_punctuation(char: str) -> bool:
+  """Any P* character, or any ASCII symbol (so also $ ^ ` + < = > | ~)."""
+  cp = ord(char)
+  if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (
+      123 <= cp <= 126):
+    return True
+  return unicodedata.category(char).startswith("P")

@@ -1,0 +1,224 @@
+"""Examples -> features -> `*.tf_record`, as Google's run_classifier.py.
+
+Each record is a `tf.train.Example` with the int64 features `input_ids`,
+`input_mask`, `segment_ids` (length max_seq_length), `label_ids` and
+`is_real_example` (length 1), in that order. The records are encoded here
+without TensorFlow (see `classifier.tfrecord`), byte-identical to
+`tf.io.TFRecordWriter` + `tf.train.Example.SerializeToString()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Iterable, Sequence
+
+from bert import tokenization
+from classifier import tfrecord
+from processors import DataError, InputFeatures, PaddingInputExample
+
+logger = logging.getLogger("run_classifier")
+
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids",
+                 "is_real_example")
+
+
+def _truncate_seq_pair(tokens_a, tokens_b, max_length):
+  """Truncates a sequence pair in place to the maximum length.
+
+  Pops one token at a time from the longer list (from `tokens_b` on a tie).
+  """
+  while True:
+    total_length = len(tokens_a) + len(tokens_b)
+    if total_length <= max_length:
+      break
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+
+
+def label_error(example, label_list) -> DataError:
+  """The one-line error for an example whose label is not in `label_list`."""
+  return DataError(
+      "example %s: label %r is not one of get_labels() = %s (check the label "
+      "column, or list every label in the processor's get_labels())" %
+      (example.guid, example.label, list(label_list)))
+
+
+def convert_single_example(ex_index, example, label_list, max_seq_length,
+                           tokenizer, log_example: bool | None = None):
+  """Converts a single `InputExample` into a single `InputFeatures`.
+
+  Google's function; an unknown label raises `DataError` naming the example
+  instead of a bare KeyError. `log_example` defaults to `ex_index < 5`.
+  """
+  if isinstance(example, PaddingInputExample):
+    return InputFeatures(
+        input_ids=[0] * max_seq_length,
+        input_mask=[0] * max_seq_length,
+        segment_ids=[0] * max_seq_length,
+        label_id=0,
+        is_real_example=False)
+
+  label_map = {}
+  for (i, label) in enumerate(label_list):
+    label_map[label] = i
+
+  tokens_a = tokenizer.tokenize(example.text_a)
+  tokens_b = None
+  if example.text_b:
+    tokens_b = tokenizer.tokenize(example.text_b)
+
+  if tokens_b:
+    # Modifies `tokens_a` and `tokens_b` in place so that the total
+    # length is less than the specified length.
+    # Account for [CLS], [SEP], [SEP] with "- 3"
+    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
+  else:
+    # Account for [CLS] and [SEP] with "- 2"
+    if len(tokens_a) > max_seq_length - 2:
+      tokens_a = tokens_a[0:(max_seq_length - 2)]
+
+  # The convention in BERT is:
+  # (a) For sequence pairs:
+  #  tokens:   [CLS] is this jack ##son ##ville ? [SEP] no it is not . [SEP]
+  #  type_ids: 0     0  0    0    0     0       0 0     1  1  1  1   1 1
+  # (b) For single sequences:
+  #  tokens:   [CLS] the dog is hairy . [SEP]
+  #  type_ids: 0     0   0   0  0     0 0
+  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+
+  if tokens_b:
+    tokens += tokens_b + ["[SEP]"]
+    segment_ids += [1] * (len(tokens_b) + 1)
+
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+
+  # The mask has 1 for real tokens and 0 for padding tokens. Only real
+  # tokens are attended to.
+  input_mask = [1] * len(input_ids)
+
+  # Zero-pad up to the sequence length.
+  padding = max_seq_length - len(input_ids)
+  input_ids += [0] * padding
+  input_mask += [0] * padding
+  segment_ids += [0] * padding
+
+  assert len(input_ids) == max_seq_length
+  assert len(input_mask) == max_seq_length
+  assert len(segment_ids) == max_seq_length
+
+  if example.label not in label_map:
+    raise label_error(example, label_list)
+  label_id = label_map[example.label]
+  if log_example if log_example is not None else ex_index < 5:
+    logger.info("*** Example ***")
+    logger.info("guid: %s", example.guid)
+    logger.info("tokens: %s",
+                " ".join([tokenization.printable_text(x) for x in tokens]))
+    logger.info("input_ids: %s", " ".join([str(x) for x in input_ids]))
+    logger.info("input_mask: %s", " ".join([str(x) for x in input_mask]))
+    logger.info("segment_ids: %s", " ".join([str(x) for x in segment_ids]))
+    logger.info("label: %s (id = %d)", example.label, label_id)
+
+  return InputFeatures(
+      input_ids=input_ids,
+      input_mask=input_mask,
+      segment_ids=segment_ids,
+      label_id=label_id,
+      is_real_example=True)
+
+
+def convert_examples_to_features(examples, label_list, max_seq_length,
+                                 tokenizer):
+  """Convert a set of `InputExample`s to a list of `InputFeatures`."""
+  features = []
+  for (ex_index, example) in enumerate(examples):
+    if ex_index % 10000 == 0:
+      logger.info("Writing example %d of %d", ex_index, len(examples))
+    features.append(convert_single_example(ex_index, example, label_list,
+                                           max_seq_length, tokenizer))
+  return features
+
+
+def serialize_features(feature: InputFeatures) -> bytes:
+  """The `tf.train.Example` bytes of one `InputFeatures`."""
+  return tfrecord.encode_int64_example([
+      ("input_ids", feature.input_ids),
+      ("input_mask", feature.input_mask),
+      ("segment_ids", feature.segment_ids),
+      ("label_ids", [feature.label_id]),
+      ("is_real_example", [int(feature.is_real_example)]),
+  ])
+
+
+class Progress(object):
+  """Logs `what: i/n (x/s, ETA)` at most every `interval` seconds."""
+
+  def __init__(self, what: str, total: int, unit: str = "examples",
+               interval: float = 10.0):
+    self.what, self.total, self.unit, self.interval = what, total, unit, interval
+    self.start = self.last = time.time()
+
+  def update(self, done: int, extra: str = "") -> None:
+    now = time.time()
+    if now - self.last < self.interval and done < self.total:
+      return
+    self.last = now
+    elapsed = max(now - self.start, 1e-9)
+    rate = done / elapsed
+    eta = (self.total - done) / rate if rate > 0 else float("inf")
+    logger.info("%s: %d/%d %s (%.1f %s/s, ETA %s)%s", self.what, done,
+                self.total, self.unit, rate, self.unit, format_seconds(eta),
+                extra)
+
+
+def format_seconds(seconds: float) -> str:
+  """`1h02m03s`-style duration."""
+  if seconds == float("inf"):
+    return "?"
+  seconds = int(round(seconds))
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return "%dh%02dm%02ds" % (h, m, s) if h else "%dm%02ds" % (m, s)
+
+
+def file_based_convert_examples_to_features(
+    examples: Sequence, label_list, max_seq_length, tokenizer,
+    output_file: str) -> int:
+  """Convert a set of `InputExample`s to a TFRecord file.
+
+  The file appears only when complete (written under a temporary name, then
+  renamed). Returns the number of records written.
+  """
+  progress = Progress("Converting to %s" % os.path.basename(output_file),
+                      len(examples))
+  tmp_file = output_file + ".tmp-%d" % os.getpid()
+  try:
+    with tfrecord.TFRecordFileWriter(tmp_file) as writer:
+      for (ex_index, example) in enumerate(examples):
+        if ex_index % 10000 == 0:
+          logger.info("Writing example %d of %d", ex_index, len(examples))
+        feature = convert_single_example(ex_index, example, label_list,
+                                         max_seq_length, tokenizer)
+        writer.write(serialize_features(feature))
+        progress.update(ex_index + 1)
+    os.replace(tmp_file, output_file)
+  finally:
+    if os.path.exists(tmp_file):
+      os.remove(tmp_file)
+  return len(examples)
+
+
+def check_labels(examples: Iterable, label_list, source: str) -> None:
+  """Raises `DataError` for the first example whose label is unknown."""
+  known = set(label_list)
+  for example in examples:
+    if isinstance(example, PaddingInputExample):
+      continue
+    if example.label not in known:
+      error = label_error(example, label_list)
+      raise DataError("%s: %s" % (source, error))

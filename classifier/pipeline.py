@@ -1,0 +1,148 @@
+"""The do_train / do_eval / do_predict sequence of Google's main()."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from bert import checkpoint
+from classifier import features as feature_lib
+from classifier import input_pipeline, outputs
+from classifier.trainer import ClassifierRunner, make_strategy
+from processors import PaddingInputExample
+
+logger = logging.getLogger("run_classifier")
+
+RUN_CONFIG_FILENAME = "run_config.json"
+LABELS_FILENAME = "labels.json"
+
+
+def _record_run(flags, label_list) -> None:
+  """Writes what export/serving need to know about this run."""
+  outputs.write_json(os.path.join(flags.output_dir, LABELS_FILENAME),
+                     list(label_list))
+  outputs.write_json(
+      os.path.join(flags.output_dir, RUN_CONFIG_FILENAME), {
+          "task_name": flags.task_name.lower(),
+          "label_list": list(label_list),
+          "vocab_file": os.path.abspath(flags.vocab_file),
+          "bert_config_file": os.path.abspath(flags.bert_config_file),
+          "init_checkpoint": flags.init_checkpoint,
+          "do_lower_case": flags.do_lower_case,
+          "max_seq_length": flags.max_seq_length,
+      })
+
+
+def _load_examples(what, getter, data_dir, label_list, check):
+  examples = getter(data_dir)
+  if check:
+    feature_lib.check_labels(examples, label_list, "%s set" % what)
+  return examples
+
+
+def run(flags, processor, label_list, tokenizer, bert_config) -> None:
+  """Runs the requested stages and writes Google's output files."""
+  _record_run(flags, label_list)
+  strategy = make_strategy(flags.use_tpu, flags.tpu_name, flags.tpu_zone,
+                           flags.gcp_project, flags.master)
+
+  train_examples = None
+  num_train_steps = None
+  num_warmup_steps = None
+  if flags.do_train:
+    train_examples = _load_examples("train", processor.get_train_examples,
+                                    flags.data_dir, label_list, True)
+    num_train_steps = int(
+        len(train_examples) / flags.train_batch_size * flags.num_train_epochs)
+    num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
+
+  runner = ClassifierRunner(bert_config, len(label_list), flags.output_dir,
+                            strategy, use_one_hot_embeddings=flags.use_tpu)
+
+  if flags.do_train:
+    train_file = os.path.join(flags.output_dir, "train.tf_record")
+    feature_lib.file_based_convert_examples_to_features(
+        train_examples, label_list, flags.max_seq_length, tokenizer,
+        train_file)
+    logger.info("***** Running training *****")
+    logger.info("  Num examples = %d", len(train_examples))
+    logger.info("  Batch size = %d", flags.train_batch_size)
+    logger.info("  Num steps = %d", num_train_steps)
+    runner.create_optimizer(flags.learning_rate, num_train_steps,
+                            num_warmup_steps)
+    initialized = runner.restore(flags.init_checkpoint,
+                                 flags.allow_partial_checkpoint)
+    logger.info("**** Trainable Variables ****")
+    checkpoint.log_variables(runner.model.variables_by_name.values(),
+                             initialized, log=logger.info)
+    dataset = input_pipeline.file_based_dataset(
+        train_file, flags.max_seq_length, is_training=True,
+        drop_remainder=True, batch_size=flags.train_batch_size,
+        shuffle_buffer_size=flags.shuffle_buffer_size)
+    runner.train(dataset, num_train_steps, flags.save_checkpoints_steps,
+                 flags.iterations_per_loop, flags.train_batch_size)
+
+  if flags.do_eval:
+    eval_examples = _load_examples("dev", processor.get_dev_examples,
+                                   flags.data_dir, label_list, True)
+    num_actual_eval_examples = len(eval_examples)
+    if flags.use_tpu:
+      # TPU requires a fixed batch size for all batches, therefore the number
+      # of examples must be a multiple of the batch size, or else examples
+      # will get dropped. So we pad with fake examples which are ignored
+      # later on.
+      while len(eval_examples) % flags.eval_batch_size != 0:
+        eval_examples.append(PaddingInputExample())
+
+    eval_file = os.path.join(flags.output_dir, "eval.tf_record")
+    feature_lib.file_based_convert_examples_to_features(
+        eval_examples, label_list, flags.max_seq_length, tokenizer, eval_file)
+
+    logger.info("***** Running evaluation *****")
+    logger.info("  Num examples = %d (%d actual, %d padding)",
+                len(eval_examples), num_actual_eval_examples,
+                len(eval_examples) - num_actual_eval_examples)
+    logger.info("  Batch size = %d", flags.eval_batch_size)
+
+    runner.restore_for_inference(flags.init_checkpoint,
+                                 flags.allow_partial_checkpoint)
+    dataset = input_pipeline.file_based_dataset(
+        eval_file, flags.max_seq_length, is_training=False,
+        drop_remainder=flags.use_tpu, batch_size=flags.eval_batch_size)
+    result = runner.evaluate(dataset, len(eval_examples))
+
+    output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
+    outputs.write_eval_results(output_eval_file, result)
+
+  if flags.do_predict:
+    predict_examples = processor.get_test_examples(flags.data_dir)
+    feature_lib.check_labels(predict_examples, label_list, "test set")
+    num_actual_predict_examples = len(predict_examples)
+    if flags.use_tpu:
+      # TPU requires a fixed batch size for all batches, therefore the number
+      # of examples must be a multiple of the batch size, or else examples
+      # will get dropped. So we pad with fake examples which are ignored
+      # later on.
+      while len(predict_examples) % flags.predict_batch_size != 0:
+        predict_examples.append(PaddingInputExample())
+
+    predict_file = os.path.join(flags.output_dir, "predict.tf_record")
+    feature_lib.file_based_convert_examples_to_features(
+        predict_examples, label_list, flags.max_seq_length, tokenizer,
+        predict_file)
+
+    logger.info("***** Running prediction*****")
+    logger.info("  Num examples = %d (%d actual, %d padding)",
+                len(predict_examples), num_actual_predict_examples,
+                len(predict_examples) - num_actual_predict_examples)
+    logger.info("  Batch size = %d", flags.predict_batch_size)
+
+    runner.restore_for_inference(flags.init_checkpoint,
+                                 flags.allow_partial_checkpoint)
+    dataset = input_pipeline.file_based_dataset(
+        predict_file, flags.max_seq_length, is_training=False,
+        drop_remainder=flags.use_tpu, batch_size=flags.predict_batch_size)
+    output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
+    outputs.write_test_results(
+        output_predict_file, runner.predict(dataset, len(predict_examples)),
+        num_actual_predict_examples)

@@ -1,0 +1,113 @@
+"""TFRecord files of int64 `tf.train.Example`s, written without TensorFlow.
+
+The bytes equal those of `tf.io.TFRecordWriter` writing
+`tf.train.Example(...).SerializeToString()` (pinned by a test), so feature
+conversion can run in worker processes that never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Sequence
+
+try:  # A C implementation, when installed; the table version otherwise.
+  import google_crc32c as _google_crc32c  # type: ignore
+except ImportError:  # pragma: no cover - depends on the environment
+  _google_crc32c = None
+
+
+def _make_crc32c_table():
+  table = []
+  for byte in range(256):
+    crc = byte
+    for _ in range(8):
+      crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    table.append(crc)
+  return table
+
+
+_CRC32C_TABLE = _make_crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+  """CRC-32C (Castagnoli) of `data`."""
+  if _google_crc32c is not None:
+    return _google_crc32c.value(data)
+  crc = 0xFFFFFFFF
+  table = _CRC32C_TABLE
+  for byte in data:
+    crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+  return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+  """The masked CRC that TFRecord stores."""
+  crc = crc32c(data)
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _varint(value: int) -> bytes:
+  if value < 0:
+    value += 1 << 64
+  out = bytearray()
+  while True:
+    bits = value & 0x7F
+    value >>= 7
+    if value:
+      out.append(bits | 0x80)
+    else:
+      out.append(bits)
+      return bytes(out)
+
+
+_SMALL_VARINTS = [_varint(i) for i in range(128)]
+
+
+def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
+  return field_tag + _varint(len(payload)) + payload
+
+
+def encode_int64_example(features: Sequence[tuple[str, Sequence[int]]]) -> bytes:
+  """Serialized `tf.train.Example` of (name, int64 values) features, in order."""
+  entries = []
+  for name, values in features:
+    packed = b"".join(
+        _SMALL_VARINTS[v] if 0 <= v < 128 else _varint(v) for v in values)
+    int64_list = _length_delimited(b"\x0a", packed) if packed else b""
+    feature = _length_delimited(b"\x1a", int64_list)
+    entry = (_length_delimited(b"\x0a", name.encode("utf-8")) +
+             _length_delimited(b"\x12", feature))
+    entries.append(_length_delimited(b"\x0a", entry))
+  return _length_delimited(b"\x0a", b"".join(entries))
+
+
+def frame_record(data: bytes) -> bytes:
+  """One TFRecord frame: length, masked CRC of length, data, masked CRC."""
+  length = struct.pack("<Q", len(data))
+  return (length + struct.pack("<I", masked_crc32c(length)) + data +
+          struct.pack("<I", masked_crc32c(data)))
+
+
+class TFRecordFileWriter(object):
+  """Writes TFRecord frames to a local file (uncompressed)."""
+
+  def __init__(self, path: str):
+    self._file = open(path, "wb")
+
+  def write(self, record: bytes) -> None:
+    """Appends one record."""
+    self._file.write(frame_record(record))
+
+  def write_framed(self, framed: bytes) -> None:
+    """Appends bytes that are already framed records."""
+    self._file.write(framed)
+
+  def close(self) -> None:
+    """Flushes and closes the file."""
+    self._file.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()

@@ -1,0 +1,271 @@
+"""Training, evaluation and prediction of the classifier under a tf.distribute strategy.
+
+This replaces TPUEstimator: the same step formulas, checkpoints
+(`model.ckpt-N` in `output_dir`, 5 kept, written at step 0, every
+`save_checkpoints_steps` and at the end), resume from the newest checkpoint,
+and eval/predict from the newest checkpoint in `output_dir`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from bert import checkpoint, optimization
+from classifier.features import Progress, format_seconds
+from classifier.model import BertClassifier
+
+logger = logging.getLogger("run_classifier")
+
+
+def make_strategy(use_tpu: bool = False, tpu_name: str | None = None,
+                  tpu_zone: str | None = None, gcp_project: str | None = None,
+                  master: str | None = None) -> tf.distribute.Strategy:
+  """TPUStrategy with --use_tpu, MirroredStrategy on 2+ GPUs, else default."""
+  if use_tpu:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  gpus = tf.config.list_logical_devices("GPU")
+  if len(gpus) > 1:
+    return tf.distribute.MirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def _stack(strategy, per_replica):
+  """Concatenates per-replica tensors along the batch axis, on the host."""
+  parts = strategy.experimental_local_results(per_replica)
+  return np.concatenate([np.asarray(p) for p in parts], axis=0)
+
+
+class ClassifierRunner(object):
+  """Owns the model, optimizer and checkpoints of one `output_dir`."""
+
+  def __init__(self, bert_config, num_labels: int, output_dir: str,
+               strategy: tf.distribute.Strategy | None = None,
+               use_one_hot_embeddings: bool = False):
+    self.output_dir = output_dir
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.manager = checkpoint.CheckpointManager(output_dir)
+    # Every replica computes the same update from all-reduced gradients, so
+    # the first replica's value is the value (`ONLY_FIRST_REPLICA`).
+    self._aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    with self.strategy.scope():
+      self.model = BertClassifier(bert_config, num_labels,
+                                  aggregation=self._aggregation)
+      if use_one_hot_embeddings:
+        self.model.bert.use_one_hot_embeddings = True
+    self.optimizer = None
+    self.global_step = 0
+
+  # -- variables and checkpoints ------------------------------------------
+
+  def _checkpoint_variables(self) -> dict:
+    named = dict(self.model.variables_by_name)
+    if self.optimizer is not None:
+      named["global_step"] = self.optimizer.global_step
+      for slot in self.optimizer.slot_variables:
+        named[checkpoint.variable_name(slot)] = slot
+    return named
+
+  def create_optimizer(self, learning_rate: float, num_train_steps: int,
+                       num_warmup_steps: int) -> None:
+    """Google's AdamWeightDecay with warmup/decay, slots in the strategy scope."""
+    with self.strategy.scope():
+      self.optimizer = optimization.AdamWeightDecay(
+          list(self.model.variables_by_name.values()), learning_rate,
+          num_train_steps, num_warmup_steps, aggregation=self._aggregation)
+
+  def restore(self, init_checkpoint: str | None,
+              allow_partial: bool = False) -> set[str]:
+    """Loads the newest checkpoint of output_dir, else `init_checkpoint`.
+
+    Returns the names initialised from `init_checkpoint` (empty when resuming
+    or starting from random weights), for the *INIT_FROM_CKPT* log.
+    """
+    latest = self.manager.latest_checkpoint
+    if latest is not None:
+      logger.info("Restoring the newest checkpoint in output_dir: %s", latest)
+      checkpoint.load_variables(self._checkpoint_variables(), latest,
+                                required_prefixes=("",))
+      self.global_step = self._read_step(latest)
+      return set()
+    if not init_checkpoint:
+      logger.warning("No --init_checkpoint and no checkpoint in %s: the "
+                     "model starts from random weights.", self.output_dir)
+      return set()
+    return checkpoint.load_variables(self.model.variables_by_name,
+                                     init_checkpoint,
+                                     allow_partial=allow_partial)
+
+  def restore_for_inference(self, init_checkpoint: str | None,
+                            allow_partial: bool = False) -> str:
+    """Weights for eval/predict: output_dir's newest checkpoint, as Estimator."""
+    latest = self.manager.latest_checkpoint
+    if latest is not None:
+      checkpoint.load_variables(self.model.variables_by_name, latest,
+                                required_prefixes=("",))
+      self.global_step = self._read_step(latest)
+      return latest
+    logger.warning("Could not find trained model in model_dir: %s, running "
+                   "initialization to evaluate/predict.", self.output_dir)
+    if init_checkpoint:
+      checkpoint.load_variables(self.model.variables_by_name, init_checkpoint,
+                                allow_partial=allow_partial)
+    return init_checkpoint or ""
+
+  @staticmethod
+  def _read_step(prefix: str) -> int:
+    reader = tf.train.load_checkpoint(prefix)
+    if reader.has_tensor("global_step"):
+      return int(reader.get_tensor("global_step"))
+    return checkpoint.checkpoint_step(prefix) or 0
+
+  def save(self) -> str:
+    """Writes model.ckpt-<global_step> (weights, slots, global_step)."""
+    path = self.manager.save(self._checkpoint_variables(), self.global_step)
+    logger.info("Saving checkpoints for %d into %s.", self.global_step, path)
+    return path
+
+  # -- training -------------------------------------------------------------
+
+  def _train_loop_fn(self):
+    strategy, model, optimizer = self.strategy, self.model, self.optimizer
+    tvars = list(model.variables_by_name.values())
+    replicas = strategy.num_replicas_in_sync
+
+    def step_fn(features):
+      with tf.GradientTape() as tape:
+        loss, _, _, _ = model(features["input_ids"], features["input_mask"],
+                              features["segment_ids"], features["label_ids"],
+                              training=True)
+        scaled_loss = loss / replicas
+      grads = tape.gradient(scaled_loss, tvars)
+      if replicas > 1:
+        grads = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, grads)
+      learning_rate = optimizer.apply_gradients(grads)
+      return loss, learning_rate
+
+    @tf.function
+    def train_loop(iterator, steps):
+      loss = tf.constant(0.0)
+      learning_rate = tf.constant(0.0)
+      for _ in tf.range(steps):
+        per_replica_loss, per_replica_lr = strategy.run(
+            step_fn, args=(next(iterator),))
+        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss,
+                               axis=None)
+        learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN,
+                                        per_replica_lr, axis=None)
+      return loss, learning_rate
+
+    return train_loop
+
+  def train(self, dataset: tf.data.Dataset, num_train_steps: int,
+            save_checkpoints_steps: int, iterations_per_loop: int,
+            batch_size: int, log_every_seconds: float = 10.0) -> None:
+    """Trains from the current global step to `num_train_steps`."""
+    if self.global_step >= num_train_steps:
+      logger.info("Skipping training since max_steps has already saved: "
+                  "global_step = %d >= num_train_steps = %d",
+                  self.global_step, num_train_steps)
+      return
+    if self.manager.latest_checkpoint is None:
+      self.save()  # model.ckpt-0, as the Estimator did.
+    iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+    train_loop = self._train_loop_fn()
+    is_tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
+    chunk_cap = max(1, iterations_per_loop) if is_tpu else 10
+    save_every = max(1, save_checkpoints_steps)
+    start_step, start_time, last_log = self.global_step, time.time(), 0.0
+    while self.global_step < num_train_steps:
+      next_save = (self.global_step // save_every + 1) * save_every
+      steps = min(chunk_cap, next_save - self.global_step,
+                  num_train_steps - self.global_step)
+      loss, learning_rate = train_loop(iterator, tf.constant(steps))
+      self.global_step = int(self.optimizer.global_step.numpy())
+      now = time.time()
+      done = self.global_step - start_step
+      if now - last_log >= log_every_seconds or \
+          self.global_step == num_train_steps:
+        last_log = now
+        rate = done / max(now - start_time, 1e-9)
+        logger.info(
+            "loss = %.6f, step = %d/%d, lr = %.3g, %.2f steps/s, %.1f "
+            "examples/s, ETA %s", float(loss), self.global_step,
+            num_train_steps, float(learning_rate), rate, rate * batch_size,
+            format_seconds((num_train_steps - self.global_step) / rate)
+            if rate > 0 else "?")
+      if self.global_step % save_every == 0 or \
+          self.global_step >= num_train_steps:
+        self.save()
+    logger.info("Loss for final step: %.6f.", float(loss))
+
+  # -- eval and predict -----------------------------------------------------
+
+  def _forward_fn(self):
+    strategy, model = self.strategy, self.model
+
+    def fn(features):
+      _, per_example_loss, logits, probabilities = model(
+          features["input_ids"], features["input_mask"],
+          features["segment_ids"], features["label_ids"], training=False)
+      return (per_example_loss, logits, probabilities, features["label_ids"],
+              features["is_real_example"])
+
+    @tf.function
+    def forward(features):
+      return strategy.run(fn, args=(features,))
+
+    return forward
+
+  def _batches(self, dataset, total_examples, what) -> Iterator[tuple]:
+    forward = self._forward_fn()
+    progress = Progress(what, total_examples)
+    done = 0
+    for features in self.strategy.experimental_distribute_dataset(dataset):
+      outputs = [_stack(self.strategy, t) for t in forward(features)]
+      done += len(outputs[0])
+      progress.update(min(done, total_examples))
+      yield outputs
+
+  def evaluate(self, dataset: tf.data.Dataset, total_examples: int) -> dict:
+    """eval_accuracy and eval_loss weighted by is_real_example, plus loss
+    (mean of batch losses) and global_step, as the Estimator reported."""
+    correct = weight_sum = loss_sum = 0.0
+    batch_losses = []
+    all_labels, all_predictions, all_weights = [], [], []
+    for per_example_loss, logits, _, labels, is_real in self._batches(
+        dataset, total_examples, "Evaluating"):
+      weights = is_real.astype(np.float64)
+      predictions = np.argmax(logits, axis=-1)
+      correct += float(np.sum(weights * (predictions == labels)))
+      weight_sum += float(np.sum(weights))
+      loss_sum += float(np.sum(weights * per_example_loss))
+      batch_losses.append(float(np.mean(per_example_loss)))
+      all_labels.append(labels)
+      all_predictions.append(predictions)
+      all_weights.append(weights)
+    self.last_eval = (np.concatenate(all_labels), np.concatenate(all_predictions),
+                      np.concatenate(all_weights))
+    return {
+        "eval_accuracy": np.float32(correct / weight_sum if weight_sum else 0.0),
+        "eval_loss": np.float32(loss_sum / weight_sum if weight_sum else 0.0),
+        "loss": np.float32(np.mean(batch_losses) if batch_losses else 0.0),
+        "global_step": np.int64(self.global_step),
+    }
+
+  def predict(self, dataset: tf.data.Dataset,
+              total_examples: int) -> Iterator[np.ndarray]:
+    """Probabilities [num_labels] per example, in input order."""
+    for _, _, probabilities, _, _ in self._batches(dataset, total_examples,
+                                                   "Predicting"):
+      for row in probabilities:
+        yield row

@@ -1,0 +1,304 @@
+"""Data processors: the base class and the data classes of Google's run_classifier.py.
+
+A task is a `DataProcessor` subclass that turns the files in `--data_dir` into
+`InputExample`s. `run_classifier.py` converts the examples into `InputFeatures`
+and pads eval/predict sets with `PaddingInputExample`s on TPU.
+
+This module imports neither TensorFlow nor the tokenizer, so listing and
+building processors is cheap. TensorFlow is imported only when `_read_tsv` is
+given a remote path such as `gs://bucket/train.tsv`.
+"""
+
+import csv
+import io
+import os
+import sys
+
+
+class DataError(ValueError):
+    """Bad input data: a missing, empty, undecodable or malformed file.
+
+    `str(error)` is one line naming the file, the 1-based line number where
+    known, and what was expected, e.g.
+
+        data/train.tsv:5: expected at least 4 tab-separated columns, found 2
+
+    Attributes:
+        reason: str. What was wrong, without the location.
+        input_file: str or None. The file the data came from.
+        line_number: int or None. The 1-based line number in `input_file`.
+    """
+
+    def __init__(self, reason, input_file=None, line_number=None):
+        self.reason = reason
+        self.input_file = input_file
+        self.line_number = line_number
+        location = ""
+        if input_file is not None:
+            location = str(input_file)
+            if line_number is not None:
+                location += ":%d" % line_number
+            location += ": "
+        super().__init__(location + " ".join(str(reason).split()))
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.input_file, self.line_number))
+
+
+class TsvRow(list):
+    """One row of a TSV file: a `list[str]` that knows where it came from.
+
+    It compares, iterates, slices and prints exactly like a list of str. The one
+    difference is out-of-range indexing: `row[3]` on a row with two columns
+    raises `DataError` ("<file>:<line>: expected at least 4 tab-separated
+    columns, found 2") instead of a bare `IndexError`. `DataError` is a
+    `ValueError`, not an `IndexError`.
+
+    Attributes:
+        input_file: str. The file the row was read from.
+        line_number: int. The 1-based line number of the row in the file
+            (the header is line 1).
+    """
+
+    __slots__ = ("input_file", "line_number")
+
+    def __init__(self, fields=(), input_file="<unknown>", line_number=0):
+        super().__init__(fields)
+        self.input_file = input_file
+        self.line_number = line_number
+
+    def __getitem__(self, index):
+        try:
+            return super().__getitem__(index)
+        except IndexError:
+            needed = index + 1 if index >= 0 else -index
+            raise self.error(
+                "expected at least %d tab-separated column%s, found %d"
+                % (needed, "" if needed == 1 else "s", len(self))) from None
+
+    def error(self, reason):
+        """Returns a `DataError` located at this row, for processors to raise."""
+        return DataError(reason, self.input_file, self.line_number)
+
+    def __reduce__(self):
+        return (type(self), (list(self), self.input_file, self.line_number))
+
+
+def convert_to_unicode(text):
+    """Returns `text` as str, decoding UTF-8 bytes (as bert.tokenization does).
+
+    Kept here so that processors need neither TensorFlow nor the tokenizer. Rows
+    from `DataProcessor._read_tsv` are already str, so this is the identity on
+    them.
+    """
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "ignore")
+    raise ValueError("Unsupported string type: %s" % (type(text)))
+
+
+def _read_bytes(input_file):
+    """Reads a whole file as bytes, raising DataError for a missing file."""
+    path = os.fspath(input_file)
+    if "://" in path:
+        # Remote file systems (gs://, hdfs://, ...) need TensorFlow's gfile.
+        import tensorflow as tf  # Only for remote paths.
+        try:
+            with tf.io.gfile.GFile(path, "rb") as f:
+                return f.read()
+        except tf.errors.NotFoundError:
+            raise DataError("file not found", path) from None
+        except tf.errors.OpError as e:
+            raise DataError("cannot read file: %s" % e.message, path) from None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except OSError as e:
+        raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
+
+
+def _raise_field_size_limit():
+    """Raises csv's field size limit as high as the platform allows.
+
+    Returns:
+        The previous limit, to restore afterwards.
+    """
+    limit = sys.maxsize
+    while True:
+        try:
+            return csv.field_size_limit(limit)
+        except OverflowError:  # C long is 32 bits on Windows.
+            limit //= 2
+
+
+class InputExample(object):
+    """One example for sequence classification: one or two texts and a label."""
+
+    def __init__(self, guid, text_a, text_b=None, label=None):
+        """Stores the four fields as attributes.
+
+        Args:
+            guid: str. An id unique within the set, e.g. "train-1".
+            text_a: str. The first text, not yet tokenized.
+            text_b: (Optional) str. The second text for sentence-pair tasks;
+                None (or "") for single-sentence tasks.
+            label: (Optional) str. The gold label, one of `get_labels()`. Test
+                examples carry a dummy label from that list.
+        """
+        self.guid = guid
+        self.text_a = text_a
+        self.text_b = text_b
+        self.label = label
+
+    def __repr__(self):
+        return "InputExample(guid=%r, text_a=%r, text_b=%r, label=%r)" % (
+            self.guid, self.text_a, self.text_b, self.label)
+
+
+class PaddingInputExample(object):
+    """A placeholder example that pads eval/predict sets to whole batches.
+
+    A TPU needs every batch to have the same size, so run_classifier.py appends
+    these until the number of examples divides the batch size. They become
+    all-zero features with `is_real_example=False`, weigh 0 in every metric,
+    and their predictions are dropped. A dedicated class (rather than `None`)
+    keeps a padding slot from being mistaken for a missing example.
+    """
+
+
+class InputFeatures(object):
+    """The model inputs of one example.
+
+    Attributes:
+        input_ids: list of int, [max_seq_length]. WordPiece ids, zero-padded.
+        input_mask: list of int, [max_seq_length]. 1 for real tokens, 0 for
+            padding.
+        segment_ids: list of int, [max_seq_length]. 0 for the first text, 1 for
+            the second.
+        label_id: int. The index of the label in `get_labels()`.
+        is_real_example: bool. False for a `PaddingInputExample`.
+    """
+
+    def __init__(self, input_ids, input_mask, segment_ids, label_id,
+                 is_real_example=True):
+        self.input_ids = input_ids
+        self.input_mask = input_mask
+        self.segment_ids = segment_ids
+        self.label_id = label_id
+        self.is_real_example = is_real_example
+
+
+class DataProcessor(object):
+    """Base class of the tasks: reads a data set into `InputExample`s.
+
+    To add a task, put a `.py` file with a subclass into the `processors/` folder
+    (or a folder given by `--processors_dir` or `BERT_PROCESSORS_PATH`):
+
+        import os
+        from processors import DataProcessor, InputExample
+
+        class EmotionProcessor(DataProcessor):   # task name "emotion"
+            def get_train_examples(self, data_dir): ...
+            def get_dev_examples(self, data_dir): ...
+            def get_test_examples(self, data_dir): ...
+            def get_labels(self): return ["0", "1"]
+
+    The task name is the class attribute `task_name = "..."` (a string literal in
+    the class body) if there is one, otherwise the class name without a trailing
+    `Processor`, lower-cased. See `processors.available_tasks`.
+
+    Every label of a train/dev example must be in `get_labels()`, and test
+    examples need a dummy label from that list (run_classifier.py converts test
+    labels too).
+    """
+
+    def get_train_examples(self, data_dir):
+        """Returns the list of `InputExample`s of the train set."""
+        raise NotImplementedError(
+            "%s does not implement get_train_examples" % type(self).__name__)
+
+    def get_dev_examples(self, data_dir):
+        """Returns the list of `InputExample`s of the dev (eval) set."""
+        raise NotImplementedError(
+            "%s does not implement get_dev_examples" % type(self).__name__)
+
+    def get_test_examples(self, data_dir):
+        """Returns the list of `InputExample`s to predict."""
+        raise NotImplementedError(
+            "%s does not implement get_test_examples" % type(self).__name__)
+
+    def get_labels(self):
+        """Returns the list of label strings; its order fixes the label ids."""
+        raise NotImplementedError(
+            "%s does not implement get_labels" % type(self).__name__)
+
+    @classmethod
+    def _read_tsv(cls, input_file, quotechar=None):
+        """Reads a tab-separated file into a list of rows.
+
+        As in Google's code, this is `csv.reader(f, delimiter="\\t",
+        quotechar=quotechar)`: with `quotechar=None` quote characters are ordinary
+        text (QUOTE_NONE), so `a<TAB>"b<TAB>c"<TAB>d` gives `['a', '"b', 'c"', 'd']`.
+        A blank line gives an empty row. Differences from Google's code, all for bad
+        data:
+
+        * The file is read as UTF-8 on every platform. A leading UTF-8 BOM is
+          dropped (Google's users got `KeyError: '\\ufeff2'`), and CRLF or CR
+          line endings are read as LF, so no stray `\\r` ends the last field.
+        * Fields longer than csv's default 131072-character limit are allowed.
+        * Bad input raises `DataError` with a one-line message naming the file:
+          a missing file ("file not found"), an empty file ("file is empty"),
+          bytes that are not UTF-8, or a row csv rejects (these two with the
+          line number).
+        * The rows are `TsvRow`s, lists of str whose out-of-range indexing
+          (`line[3]` on a two-column row) raises `DataError`
+          "<file>:<line>: expected at least 4 tab-separated columns, found 2".
+
+        Remote paths (`gs://...`) are read with TensorFlow's gfile.
+
+        Args:
+            input_file: str or path. The file to read.
+            quotechar: (Optional) str. A one-character quote for csv, or None.
+
+        Returns:
+            A list of `TsvRow`, one per line (per record when quotechar is used).
+
+        Raises:
+            DataError: if the file is missing, empty, not UTF-8 or malformed.
+        """
+        input_file = os.fspath(input_file)
+        data = _read_bytes(input_file)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line_number = data.count(b"\n", 0, e.start) + 1
+            raise DataError(
+                "not valid UTF-8 (byte 0x%02x); save the file as UTF-8"
+                % data[e.start], input_file, line_number) from None
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+
+        old_limit = _raise_field_size_limit()
+        lines = []
+        try:
+            reader = csv.reader(io.StringIO(text, newline=""),
+                                delimiter="\t", quotechar=quotechar)
+            while True:
+                line_number = reader.line_num + 1
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:
+                    raise DataError("cannot parse row: %s" % e, input_file,
+                                    line_number) from None
+                lines.append(TsvRow(fields, input_file, line_number))
+        finally:
+            csv.field_size_limit(old_limit)
+        if not lines:
+            raise DataError("file is empty", input_file)
+        return lines

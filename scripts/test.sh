@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs the project with its test dependencies, then runs the whole test suite.
+# Extra arguments go to pytest (e.g. -m "not slow" to skip the end-to-end tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+exec python3 -m pytest tests "$@"

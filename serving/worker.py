@@ -1,0 +1,173 @@
+"""A worker: owns one model, encodes the batches the server hands it.
+
+A worker runs `main` in its own (spawned) process, or in a thread when the
+server is embedded with `worker_mode="thread"`. It talks to the server over a
+DEALER socket; the server sends one batch at a time and waits for its answer
+before sending the next, so a worker is never given more than it can do.
+
+Messages (ZeroMQ multipart frames):
+
+  worker -> server   [READY, json info]        model loaded
+                     [RESULT, batch id, json meta, array bytes]
+                     [ERROR, batch id, message]  this batch failed
+                     [FATAL, message]           cannot load the model
+  server -> worker   [BATCH, batch id, json list of texts]
+                     [STOP]
+
+`meta` holds the array's dtype and shape, each row's `features.Row.length`
+(for dynamic sequence lengths) and, with -show_tokens_to_client, the tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import signal
+import threading
+import traceback
+
+import numpy as np
+import zmq
+
+from serving import features, logs
+
+READY, RESULT, ERROR, FATAL = b"READY", b"RESULT", b"ERROR", b"FATAL"
+BATCH, STOP = b"BATCH", b"STOP"
+DEFAULT_BACKEND = "serving.model:BertBackend"
+
+
+@dataclasses.dataclass
+class WorkerSettings:
+  """Everything a worker needs; picklable, as spawn sends it to the child.
+
+  Attributes:
+    index: the worker's slot (WORKER-<index>; picks the GPU).
+    identity: the DEALER routing id, unique per (slot, restart).
+    endpoint: the server's ROUTER address.
+    args: the parsed `bert-serving-start` flags.
+    files: `serving.files.ModelFiles`.
+    backend: "module:callable" building the model: `callable(args, files,
+      index)` -> object with `tokenizer`, `max_position_embeddings`, `info`
+      (JSON-able dict) and `encode(ids, mask, type_ids) -> np.ndarray`.
+    parent_pid: the server's pid; a process worker exits when it is gone.
+    in_process: True when running as a thread of the server's process.
+  """
+  index: int
+  identity: bytes
+  endpoint: str
+  args: object
+  files: object
+  backend: str = DEFAULT_BACKEND
+  parent_pid: int = 0
+  in_process: bool = False
+
+
+def encode_batch(backend, texts, args):
+  """Texts -> (meta dict, C-contiguous reply array) with the server's flags."""
+  batch = features.convert_texts(
+      texts, backend.tokenizer, args.max_seq_len,
+      backend.max_position_embeddings, args.mask_cls_sep,
+      args.no_special_token)
+  out = backend.encode(np.asarray(batch.input_ids, np.int32),
+                       np.asarray(batch.input_mask, np.int32),
+                       np.asarray(batch.input_type_ids, np.int32))
+  out = np.ascontiguousarray(out, np.float16 if args.fp16 else np.float32)
+  meta = {"dtype": str(out.dtype), "shape": list(out.shape),
+          "lengths": batch.lengths}
+  if args.show_tokens_to_client:
+    meta["tokens"] = batch.tokens
+  return meta, out
+
+
+def _prepare_process(settings: WorkerSettings) -> None:
+  """Environment of a worker process, set before TensorFlow is imported."""
+  args = settings.args
+  if args.cpu:
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+  elif args.device_map:
+    device = args.device_map[settings.index % len(args.device_map)]
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(device)
+  if args.verbose:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+  else:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  # Ctrl-C reaches the whole process group; the server stops workers itself.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  logs.configure(args.verbose)
+
+
+def load_backend(settings: WorkerSettings):
+  module, _, name = settings.backend.partition(":")
+  factory = getattr(importlib.import_module(module), name)
+  backend = factory(settings.args, settings.files, settings.index)
+  features.check_vocab(backend.tokenizer.vocab)
+  return backend
+
+
+def main(settings: WorkerSettings) -> None:
+  """Runs a worker until STOP (or, in a process, until the server is gone)."""
+  if not settings.in_process:
+    _prepare_process(settings)
+  log = logs.get_logger("WORKER-%d" % settings.index)
+  context = zmq.Context()
+  sock = context.socket(zmq.DEALER)
+  sock.setsockopt(zmq.LINGER, 2000)
+  sock.setsockopt(zmq.IDENTITY, settings.identity)
+  sock.connect(settings.endpoint)
+  try:
+    try:
+      backend = load_backend(settings)
+    except Exception as e:  # reported to the server, which shuts down
+      log.error("cannot load the model: %s", e, exc_info=settings.args.verbose)
+      sock.send_multipart([FATAL, ("%s: %s" % (type(e).__name__, e)).encode()])
+      return
+    sock.send_multipart([READY, json.dumps(backend.info).encode()])
+    log.info("ready and listening!")
+    _serve(sock, backend, settings, log)
+  finally:
+    sock.close()
+    context.term()
+
+
+def _serve(sock, backend, settings: WorkerSettings, log) -> None:
+  args = settings.args
+  while True:
+    if not sock.poll(1000):
+      if not settings.in_process and os.getppid() != settings.parent_pid:
+        log.warning("the server is gone, exiting")
+        return
+      continue
+    frames = sock.recv_multipart()
+    if frames[0] == STOP:
+      log.info("terminated!")
+      return
+    if frames[0] != BATCH or len(frames) != 3:
+      log.error("unexpected message from the server: %r", frames[:1])
+      continue
+    batch_id = frames[1]
+    try:
+      texts = json.loads(frames[2])
+      meta, out = encode_batch(backend, texts, args)
+    except Exception as e:  # the server retries or fails the requests
+      log.error("batch %s failed: %s\n%s", batch_id.decode(), e,
+                traceback.format_exc())
+      sock.send_multipart([ERROR, batch_id,
+                           ("%s: %s" % (type(e).__name__, e)).encode()])
+      continue
+    log.debug("job %s: %d sequences, shape %s", batch_id.decode(), len(texts),
+              meta["shape"])
+    if args.verbose and "tokens" in meta:
+      for tokens in meta["tokens"]:
+        log.debug("tokens: %s", " ".join(tokens))
+    sock.send_multipart([RESULT, batch_id, json.dumps(meta).encode(), out],
+                        copy=False)
+
+
+def start_thread(settings: WorkerSettings) -> threading.Thread:
+  """Runs `main` in a daemon thread of this process."""
+  thread = threading.Thread(target=main, args=(settings,), daemon=True,
+                            name="WORKER-%d" % settings.index)
+  thread.start()
+  return thread

@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny BERT configs and Google-layout checkpoints built here."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+TINY_CONFIG = {
+    "attention_probs_dropout_prob": 0.1,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 37,
+    "max_position_embeddings": 64,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "type_vocab_size": 2,
+    "vocab_size": 99,
+}
+
+
+
+@pytest.fixture
+def tiny_config_dict():
+  return dict(TINY_CONFIG)
+
+
+@pytest.fixture
+def tiny_config():
+  from bert import modeling
+  return modeling.BertConfig.from_dict(dict(TINY_CONFIG))
+
+
+def write_google_checkpoint(prefix, config_dict, extra=None, seed=0):
+  """Writes a checkpoint the way Google's TF1 code did: graph mode + Saver.
+
+  Variables: BertModel's (random, seeded) plus the pre-training heads'
+  `cls/...` names and anything in `extra` (name -> numpy array).
+  Returns {name: numpy value}.
+  """
+  import tensorflow as tf
+  from bert import modeling
+
+  config = modeling.BertConfig.from_dict(dict(config_dict))
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.compat.v1.set_random_seed(seed)
+    ids = tf.compat.v1.placeholder(tf.int32, [None, None])
+    modeling.BertModel(config, False, ids)
+    tf.compat.v1.get_variable(
+        "cls/predictions/output_bias", [config.vocab_size],
+        initializer=tf.compat.v1.zeros_initializer())
+    for name, value in (extra or {}).items():
+      tf.compat.v1.get_variable(name, initializer=tf.constant(value))
+    saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      values = {v.name[:-2]: sess.run(v)
+                for v in tf.compat.v1.global_variables()}
+      saver.save(sess, prefix, write_meta_graph=False,
+                 write_state=False)
+  return values
+
+
+@pytest.fixture
+def google_checkpoint(tmp_path, tiny_config_dict):
+  """A pre-trained-style model dir: bert_model.ckpt.*, bert_config.json, vocab.txt."""
+  model_dir = tmp_path / "tiny_L-2_H-32_A-4"
+  model_dir.mkdir()
+  prefix = str(model_dir / "bert_model.ckpt")
+  values = write_google_checkpoint(prefix, tiny_config_dict)
+  (model_dir / "bert_config.json").write_text(json.dumps(tiny_config_dict))
+  return prefix, values
