@@ -136,7 +136,45 @@ flags.DEFINE_integer(
     "[Extra] Shuffle buffer of the training records. Google's 100 barely "
     "shuffles files sorted by label; use e.g. 10000 for those.")
 
+flags.DEFINE_string("train_file", "train.tsv",
+                    "[Extra, tabular task] Training file inside --data_dir.")
+flags.DEFINE_string("dev_file", "dev.tsv",
+                    "[Extra, tabular task] Dev file inside --data_dir.")
+flags.DEFINE_string("test_file", "test.tsv",
+                    "[Extra, tabular task] Test file inside --data_dir.")
+flags.DEFINE_string(
+    "text_column", None,
+    "[Extra, tabular task] Column of the text: a header name, or a 0-based "
+    "index with --nohas_header.")
+flags.DEFINE_string("text_b_column", None,
+                    "[Extra, tabular task] Optional column of a second text.")
+flags.DEFINE_string("label_column", None,
+                    "[Extra, tabular task] Column of the label.")
+flags.DEFINE_string("delimiter", "\t",
+                    "[Extra, tabular task] Field delimiter ('\\t' or ',').")
+flags.DEFINE_bool("has_header", True,
+                  "[Extra, tabular task] The files start with a header row.")
+
 PROGRAM = "run_classifier.py"
+
+
+def _processor_options() -> dict:
+  """Options for processors that take them (`configure`), e.g. tabular."""
+  delimiter = FLAGS.delimiter
+  if delimiter in ("\\t", "tab", "TAB"):
+    delimiter = "\t"
+  return {
+      "data_dir": FLAGS.data_dir,
+      "output_dir": FLAGS.output_dir,
+      "train_file": FLAGS.train_file,
+      "dev_file": FLAGS.dev_file,
+      "test_file": FLAGS.test_file,
+      "delimiter": delimiter,
+      "has_header": FLAGS.has_header,
+      "text_column": FLAGS.text_column,
+      "text_b_column": FLAGS.text_b_column,
+      "label_column": FLAGS.label_column,
+  }
 
 
 def _log_plugin_problems():
@@ -172,6 +210,8 @@ def _run():
 
   task_name = FLAGS.task_name.lower()
   processor = processor_registry.get_processor(task_name, FLAGS.processors_dir)
+  if hasattr(processor, "configure"):
+    processor.configure(_processor_options())
 
   label_list = processor.get_labels()
 
@@ -200,6 +240,8 @@ def main(_):
 
 
 if __name__ == "__main__":
+  if any(a.lstrip("-").split("=")[0] == "list_tasks" for a in sys.argv[1:]):
+    app.run(main)
   flags.mark_flag_as_required("data_dir")
   flags.mark_flag_as_required("task_name")
   flags.mark_flag_as_required("vocab_file")

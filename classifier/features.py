@@ -3,8 +3,7 @@
 Each record is a `tf.train.Example` with the int64 features `input_ids`,
 `input_mask`, `segment_ids` (length max_seq_length), `label_ids` and
 `is_real_example` (length 1), in that order. The records are encoded here
-without TensorFlow (see `classifier.tfrecord`), byte-identical to
-`tf.io.TFRecordWriter` + `tf.train.Example.SerializeToString()`.
+without TensorFlow (see `classifier.tfrecord`), deterministically.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """TFRecord files of int64 `tf.train.Example`s, written without TensorFlow.
 
-The bytes equal those of `tf.io.TFRecordWriter` writing
-`tf.train.Example(...).SerializeToString()` (pinned by a test), so feature
-conversion can run in worker processes that never import TensorFlow.
+The framing bytes equal `tf.io.TFRecordWriter`'s and each payload parses to
+the same `tf.train.Example` (pinned by a test); map entries are written in
+Google's fixed feature order, where TF's protobuf uses a per-process hash
+order. So feature conversion can run in processes that never import TF.
 """
 
 from __future__ import annotations

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e .
-python3 run_classifier.py --helpshort
+python3 run_classifier.py --list_tasks
