@@ -136,6 +136,11 @@ flags.DEFINE_integer(
     "[Extra] Shuffle buffer of the training records. Google's 100 barely "
     "shuffles files sorted by label; use e.g. 10000 for those.")
 
+flags.DEFINE_integer(
+    "seed", None,
+    "[Extra] Random seed for weight init, dropout and shuffling (Google's "
+    "runs were unseeded).")
+
 flags.DEFINE_string("train_file", "train.tsv",
                     "[Extra, tabular task] Training file inside --data_dir.")
 flags.DEFINE_string("dev_file", "dev.tsv",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 
+import tensorflow as tf
+
 from bert import checkpoint
 from classifier import features as feature_lib
-from classifier import input_pipeline, outputs
+from classifier import input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
 from processors import PaddingInputExample
 
@@ -43,6 +45,8 @@ def _load_examples(what, getter, data_dir, label_list, check):
 def run(flags, processor, label_list, tokenizer, bert_config) -> None:
   """Runs the requested stages and writes Google's output files."""
   _record_run(flags, label_list)
+  if flags.seed is not None:
+    tf.random.set_seed(flags.seed)
   strategy = make_strategy(flags.use_tpu, flags.tpu_name, flags.tpu_zone,
                            flags.gcp_project, flags.master)
 
@@ -78,7 +82,7 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     dataset = input_pipeline.file_based_dataset(
         train_file, flags.max_seq_length, is_training=True,
         drop_remainder=True, batch_size=flags.train_batch_size,
-        shuffle_buffer_size=flags.shuffle_buffer_size)
+        shuffle_buffer_size=flags.shuffle_buffer_size, seed=flags.seed)
     runner.train(dataset, num_train_steps, flags.save_checkpoints_steps,
                  flags.iterations_per_loop, flags.train_batch_size)
 
@@ -113,6 +117,8 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
     outputs.write_eval_results(output_eval_file, result)
+    runner.write_eval_summaries(result)
+    _write_eval_reports(flags.output_dir, runner.last_eval, label_list)
 
   if flags.do_predict:
     predict_examples = processor.get_test_examples(flags.data_dir)
@@ -142,7 +148,28 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     dataset = input_pipeline.file_based_dataset(
         predict_file, flags.max_seq_length, is_training=False,
         drop_remainder=flags.use_tpu, batch_size=flags.predict_batch_size)
+    probabilities = list(runner.predict(dataset, len(predict_examples)))
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
-    outputs.write_test_results(
-        output_predict_file, runner.predict(dataset, len(predict_examples)),
-        num_actual_predict_examples)
+    outputs.write_test_results(output_predict_file, probabilities,
+                               num_actual_predict_examples)
+    predictions_file = os.path.join(flags.output_dir,
+                                    reports.PREDICTIONS_FILENAME)
+    reports.write_predictions(
+        predictions_file, predict_examples[:num_actual_predict_examples],
+        probabilities, label_list)
+    logger.info("Predicted labels with their probability: %s",
+                predictions_file)
+
+
+def _write_eval_reports(output_dir, last_eval, label_list) -> None:
+  """eval_metrics.json (per-class P/R/F1, macro-F1, confusion matrix) + PNG."""
+  labels, predictions, weights = last_eval
+  metrics = reports.classification_metrics(labels, predictions, weights,
+                                           label_list)
+  metrics_file = os.path.join(output_dir, reports.METRICS_FILENAME)
+  reports.write_metrics(metrics_file, metrics)
+  png_file = os.path.join(output_dir, reports.CONFUSION_PNG_FILENAME)
+  reports.write_png(png_file, reports.render_confusion_matrix(
+      metrics["confusion_matrix"]))
+  logger.info("macro_f1 = %.4f; per-class metrics in %s, confusion matrix "
+              "in %s", metrics["macro_f1"], metrics_file, png_file)

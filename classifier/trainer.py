@@ -9,6 +9,7 @@ and eval/predict from the newest checkpoint in `output_dir`.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Iterator
 
@@ -63,6 +64,7 @@ class ClassifierRunner(object):
         self.model.bert.use_one_hot_embeddings = True
     self.optimizer = None
     self.global_step = 0
+    self.last_eval = None
 
   # -- variables and checkpoints ------------------------------------------
 
@@ -185,6 +187,7 @@ class ClassifierRunner(object):
     chunk_cap = max(1, iterations_per_loop) if is_tpu else 10
     save_every = max(1, save_checkpoints_steps)
     start_step, start_time, last_log = self.global_step, time.time(), 0.0
+    summary_writer = tf.summary.create_file_writer(self.output_dir)
     while self.global_step < num_train_steps:
       next_save = (self.global_step // save_every + 1) * save_every
       steps = min(chunk_cap, next_save - self.global_step,
@@ -197,6 +200,11 @@ class ClassifierRunner(object):
           self.global_step == num_train_steps:
         last_log = now
         rate = done / max(now - start_time, 1e-9)
+        with summary_writer.as_default(step=self.global_step):
+          tf.summary.scalar("loss", float(loss))
+          tf.summary.scalar("learning_rate", float(learning_rate))
+          tf.summary.scalar("global_step/sec", rate)
+          tf.summary.scalar("examples/sec", rate * batch_size)
         logger.info(
             "loss = %.6f, step = %d/%d, lr = %.3g, %.2f steps/s, %.1f "
             "examples/s, ETA %s", float(loss), self.global_step,
@@ -206,7 +214,17 @@ class ClassifierRunner(object):
       if self.global_step % save_every == 0 or \
           self.global_step >= num_train_steps:
         self.save()
+    summary_writer.close()
     logger.info("Loss for final step: %.6f.", float(loss))
+
+  def write_eval_summaries(self, result: dict) -> None:
+    """Eval metrics as TensorBoard scalars in output_dir/eval, as Estimator."""
+    writer = tf.summary.create_file_writer(
+        os.path.join(self.output_dir, "eval"))
+    with writer.as_default(step=self.global_step):
+      for key in ("eval_accuracy", "eval_loss", "loss"):
+        tf.summary.scalar(key, float(result[key]))
+    writer.close()
 
   # -- eval and predict -----------------------------------------------------
 

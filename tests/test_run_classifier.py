@@ -40,8 +40,8 @@ def base_args(ws, output_dir, *extra):
   return ["--task_name=emotion", "--data_dir=%s" % ws["data"],
           "--vocab_file=%s" % ws["vocab"], "--bert_config_file=%s" % ws["config"],
           "--init_checkpoint=%s" % ws["ckpt"], "--output_dir=%s" % output_dir,
-          "--max_seq_length=24", "--train_batch_size=16", "--learning_rate=1e-3",
-          "--num_train_epochs=4", "--save_checkpoints_steps=50"] + list(extra)
+          "--max_seq_length=24", "--train_batch_size=16", "--learning_rate=2e-3",
+          "--num_train_epochs=4", "--save_checkpoints_steps=50", "--seed=1"] + list(extra)
 
 
 def read_records(path, seq_length):
@@ -97,6 +97,22 @@ def test_train_eval_predict_writes_googles_files(trained, workspace):
                                        "label_ids", "is_real_example"])
   assert records[0]["input_ids"].shape == (24,)
   assert int(records[0]["input_ids"][0]) == VOCAB.index("[CLS]")
+
+  import json
+  metrics = json.load(open(os.path.join(out, "eval_metrics.json")))
+  assert set(metrics["per_class"]) == {str(i) for i in range(7)}
+  assert np.array(metrics["confusion_matrix"]).sum() == 120
+  assert abs(metrics["accuracy"] - float(result["eval_accuracy"])) < 1e-5
+  assert 0 < metrics["macro_f1"] <= 1
+  assert open(os.path.join(out, "eval_confusion_matrix.png"), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+  preds = open(os.path.join(out, "test_predictions.tsv")).read().splitlines()
+  assert preds[0] == "guid\ttext_a\ttext_b\tpredicted_label\tprobability"
+  assert len(preds) == len(workspace["test_rows"]) + 1
+  first = preds[1].split("\t")
+  assert first[0] == "test-1" and first[1] == workspace["test_rows"][0][1]
+  assert first[3] == str(probs[0].argmax())
+  assert [n for n in names if n.startswith("events.out.tfevents")]
+  assert [n for n in os.listdir(os.path.join(out, "eval")) if n.startswith("events.out")]
 
   assert log.count("*** Example ***") == 15
   for line in ["***** Running training *****", "  Num examples = 600",
