@@ -70,13 +70,14 @@ _MENTION = re.compile(r"(?<![A-Za-z0-9._%+\-])@[\w\-]+[:：]?")
 _EXTRA_KEPT = frozenset("°℃￥¥€£×÷±～")
 
 
+# Control characters (category Cc) that str.split() does not treat as space.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def normalize_whitespace(text):
     """Collapses whitespace runs (tabs and newlines too) to one space, strips
     the ends, and removes control characters and zero-width spaces."""
-    text = text.translate(_ZERO_WIDTH)
-    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text):
-        text = "".join(c for c in text
-                       if c.isspace() or unicodedata.category(c) != "Cc")
+    text = _CONTROL.sub("", text.translate(_ZERO_WIDTH))
     return " ".join(text.split())
 
 
@@ -91,6 +92,18 @@ def _keep_char(char):
     return unicodedata.category(char)[0] in "LNPM"
 
 
+class _SpecialTable(dict):
+    """A str.translate table, filled on demand: removed characters -> None."""
+
+    def __missing__(self, code):
+        value = code if _keep_char(chr(code)) else None
+        self[code] = value
+        return value
+
+
+_SPECIAL_TABLE = _SpecialTable()
+
+
 def strip_special(text):
     """Removes URLs, @mentions, and characters other than letters, digits, CJK
     characters, punctuation, combining marks, ASCII and a few common symbols
@@ -98,7 +111,7 @@ def strip_special(text):
     characters nothing; whitespace is left for normalize_whitespace."""
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
-    return "".join(c for c in text if _keep_char(c))
+    return text.translate(_SPECIAL_TABLE)
 
 
 @dataclasses.dataclass
@@ -228,7 +241,8 @@ def stratified_split(labels, test_ratio=0.2, val_ratio=0.2, seed=42):
     """Splits row indices into train/val/test, stratified by label.
 
     For each label (in numeric-aware order) its rows are shuffled with one
-    `numpy.random.default_rng(seed)`; round(n * test_ratio) go to test, then
+    `numpy.random.RandomState(seed)` (whose stream NumPy keeps fixed across
+    versions, so a seed gives the same split everywhere); round(n * test_ratio) go to test, then
     round(rest * val_ratio) of the rest to val, the remainder to train (rounding
     half up). A label keeps at least one row in train. Each split is then
     shuffled with the same generator, so no file is sorted by label.
@@ -246,7 +260,7 @@ def stratified_split(labels, test_ratio=0.2, val_ratio=0.2, seed=42):
     for name, ratio in (("test_ratio", test_ratio), ("val_ratio", val_ratio)):
         if not 0.0 <= ratio < 1.0:
             raise ValueError("%s must be in [0, 1), got %r" % (name, ratio))
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed)
     by_label = {}
     for index, label in enumerate(labels):
         by_label.setdefault(label, []).append(index)

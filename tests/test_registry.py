@@ -15,7 +15,7 @@ from processors.glue import ColaProcessor
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE_DIR = os.path.dirname(os.path.abspath(processors.__file__))
-BUILT_IN = ["cola", "emotion", "mnli", "mrpc", "xnli"]
+BUILT_IN = ["cola", "emotion", "mnli", "mrpc", "tabular", "xnli"]
 
 SIMPLE_PLUGIN = '''
 import os
@@ -86,7 +86,7 @@ def test_unknown_task_lists_available_tasks():
         get_processor("Nope")
     message = str(info.value)
     assert message.startswith("Task not found: nope. Available tasks: ")
-    assert "cola, emotion, mnli, mrpc, xnli" in message
+    assert "cola, emotion, mnli, mrpc, tabular, xnli" in message
     assert "\n" not in message
     assert isinstance(info.value, ValueError)
 
