@@ -1,0 +1,611 @@
+"""Turns a fine-tuned `output_dir` into a servable model folder.
+
+run_classifier.py leaves `model.ckpt-N.*` files (3x the pre-trained size: Adam
+slots), a `checkpoint` state file, `labels.json` and `run_config.json` in its
+output_dir. bert-as-service (`-model_dir`) and `--init_checkpoint` want one
+folder in Google's released layout instead:
+
+    export_dir/
+      bert_model.ckpt.index                  the checkpoint, classifier head kept
+      bert_model.ckpt.data-00000-of-00001
+      bert_model.ckpt.meta                   only when the source had one
+      vocab.txt                              copied byte for byte
+      bert_config.json                       copied byte for byte
+      labels.json                            JSON list of label strings
+      export_info.json                       source checkpoint, global_step, ...
+
+Without `strip_optimizer` the checkpoint files are copied byte for byte under
+the new name. With it, every `*/adam_m`, `*/adam_v` and `global_step` is
+dropped and the rest rewritten (about a third of the size).
+
+Before anything is written, every `bert/*` variable that bert_config.json
+implies (as built by `bert.modeling.BertEncoder`) must be in the checkpoint
+with its shape, and vocab.txt must have `vocab_size` lines. The folder is
+assembled beside `export_dir` and renamed into place, so a failed export
+leaves nothing half-written.
+
+Usage:
+
+    bert-export-serving --output_dir=output --export_dir=served [--strip_optimizer]
+    python run_classifier.py ... --init_checkpoint=served/bert_model.ckpt
+    bert-serving-start -model_dir served
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+PROGRAM = "bert-export-serving"
+
+CKPT_NAME = "bert_model.ckpt"
+VOCAB_NAME = "vocab.txt"
+CONFIG_NAME = "bert_config.json"
+LABELS_NAME = "labels.json"
+INFO_NAME = "export_info.json"
+RUN_CONFIG_NAME = "run_config.json"  # classifier.pipeline.RUN_CONFIG_FILENAME
+
+HEAD_NAMES = ("output_weights", "output_bias")
+OPTIMIZER_PATTERN = re.compile(r"(^|/)(adam_m|adam_v)$|^global_step$")
+
+logger = logging.getLogger(PROGRAM)
+
+
+class ExportError(ValueError):
+  """The export cannot be made as asked (a user error: one-line message)."""
+
+
+@dataclasses.dataclass
+class _Plan:
+  """Everything read and checked before the first byte is written."""
+  checkpoint: str
+  checkpoint_files: dict  # source path -> file name in export_dir
+  shapes: dict  # variable name -> shape
+  vocab_file: str
+  bert_config_file: str
+  labels: list | None
+  run_config: dict
+  global_step: int | None
+
+
+def is_optimizer_variable(name: str) -> bool:
+  """True for `<var>/adam_m`, `<var>/adam_v` and `global_step`."""
+  return OPTIMIZER_PATTERN.search(name) is not None
+
+
+def export_for_serving(output_dir: str,
+                       export_dir: str,
+                       checkpoint: str | None = None,
+                       strip_optimizer: bool = False,
+                       vocab_file: str | None = None,
+                       bert_config_file: str | None = None,
+                       overwrite: bool = False) -> str:
+  """Writes a servable model folder from a fine-tuning output_dir.
+
+  Args:
+    output_dir: a run_classifier.py output_dir (`model.ckpt-N.*`, `checkpoint`,
+      `labels.json`, `run_config.json`).
+    export_dir: the folder to create (bert-as-service `-model_dir`).
+    checkpoint: the checkpoint to export: a prefix relative to output_dir
+      (`model.ckpt-343`) or a full prefix. Default: the newest one named by
+      output_dir's `checkpoint` state file.
+    strip_optimizer: drop the Adam slots and `global_step` (about 1/3 size).
+    vocab_file: vocab.txt to ship; default: the one run_config.json records.
+    bert_config_file: bert_config.json to ship; default: run_config.json's.
+    overwrite: replace an existing non-empty export_dir (one that holds an
+      export: `export_info.json` or `bert_model.ckpt.index`).
+
+  Returns:
+    The absolute path of export_dir. `<export_dir>/bert_model.ckpt` is the
+    `--init_checkpoint` prefix.
+
+  Raises:
+    ExportError: a user error; nothing was written.
+    bert.checkpoint.CheckpointError: the checkpoint is missing.
+    OSError: reading or writing failed; nothing was left half-written.
+  """
+  output_dir = os.path.abspath(output_dir)
+  export_dir = os.path.abspath(export_dir.rstrip("/\\") or export_dir)
+  if not os.path.isdir(output_dir):
+    raise ExportError("output_dir %s is not a directory" % output_dir)
+  _check_target(output_dir, export_dir, overwrite)
+
+  plan = _plan(output_dir, checkpoint, vocab_file, bert_config_file)
+
+  parent = os.path.dirname(export_dir)
+  created = parent  # the outermost folder this export creates, if any
+  while not os.path.isdir(os.path.dirname(created)):
+    created = os.path.dirname(created)
+  created = None if os.path.isdir(parent) else created
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(export_dir),
+                             dir=parent)
+  done = False
+  try:
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would stick
+    source_size, export_size = _write(plan, staging, strip_optimizer)
+    _check_target(output_dir, export_dir, overwrite)  # anew: time has passed
+    _move_into_place(staging, export_dir)
+    done = True
+  finally:
+    if os.path.isdir(staging):
+      shutil.rmtree(staging, ignore_errors=True)
+    if not done and created:
+      shutil.rmtree(created, ignore_errors=True)
+
+  logger.info("Exported %s (global_step %s%s) to %s", plan.checkpoint,
+              plan.global_step,
+              ", optimizer variables stripped" if strip_optimizer else "",
+              export_dir)
+  logger.info("Checkpoint size: %s -> %s%s", _human(source_size),
+              _human(export_size),
+              " (%.1f%%)" % (100.0 * export_size / source_size)
+              if source_size else "")
+  logger.info("Use it as --init_checkpoint=%s or bert-serving-start "
+              "-model_dir %s", os.path.join(export_dir, CKPT_NAME), export_dir)
+  return export_dir
+
+
+# -- checks (nothing written yet) ---------------------------------------------
+
+
+def _is_export_dir(path: str) -> bool:
+  return (os.path.isfile(os.path.join(path, INFO_NAME)) or
+          os.path.isfile(os.path.join(path, CKPT_NAME + ".index")))
+
+
+def _check_target(output_dir: str, export_dir: str, overwrite: bool) -> None:
+  """Refuses export_dirs whose replacement would lose data."""
+  real_export = os.path.realpath(export_dir)
+  real_output = os.path.realpath(output_dir)
+  if real_output == real_export or real_output.startswith(
+      real_export.rstrip(os.sep) + os.sep):
+    raise ExportError("export_dir %s would replace output_dir %s: choose "
+                      "another folder" % (export_dir, output_dir))
+  if not os.path.lexists(export_dir):
+    return
+  if os.path.islink(export_dir):
+    raise ExportError("export_dir %s is a symbolic link: name the folder "
+                      "itself" % export_dir)
+  if not os.path.isdir(export_dir):
+    raise ExportError("export_dir %s exists and is not a directory" %
+                      export_dir)
+  if not os.listdir(export_dir):
+    return
+  if not overwrite:
+    raise ExportError("export_dir %s exists and is not empty (pass "
+                      "--overwrite to replace it)" % export_dir)
+  if not _is_export_dir(export_dir):
+    raise ExportError("export_dir %s is not empty and holds no export (no %s "
+                      "or %s.index): --overwrite replaces only an earlier "
+                      "export; remove it yourself" %
+                      (export_dir, INFO_NAME, CKPT_NAME))
+
+
+def _read_json(path: str, what: str):
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except ValueError as e:
+    raise ExportError("%s %s is not valid JSON: %s" % (what, path, e)) from e
+
+
+def _find_checkpoint(output_dir: str, name: str | None) -> str:
+  """The checkpoint prefix to export, as run_classifier would name it."""
+  from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
+  found = sorted(
+      (os.path.basename(p)[:-len(".index")] for p in glob.glob(
+          os.path.join(glob.escape(output_dir), "*.index"))),
+      key=lambda p: (ckpt_lib.checkpoint_step(p) or -1, p))
+  if name is None:
+    latest = ckpt_lib.latest_checkpoint(output_dir)
+    if latest is None:
+      hint = (" (found %s: pass --checkpoint=%s)" % (", ".join(found),
+                                                     found[-1])
+              if found else "")
+      raise ExportError(
+          "no checkpoint in output_dir %s: its `checkpoint` state file is "
+          "missing or names no existing checkpoint%s" % (output_dir, hint))
+    return latest
+  relative = os.path.join(output_dir, name)
+  if os.path.isfile(relative + ".index"):
+    return relative
+  try:
+    return ckpt_lib.resolve_checkpoint(name)
+  except ckpt_lib.CheckpointError as e:
+    if not os.path.isabs(name):
+      try:  # Report it relative to output_dir, where it was looked first.
+        ckpt_lib.resolve_checkpoint(relative)
+      except ckpt_lib.CheckpointError as e_relative:
+        e = e_relative
+    hint = " (output_dir has %s)" % ", ".join(found) if found else ""
+    raise ExportError("%s%s" % (e, hint)) from e
+
+
+def _checkpoint_files(prefix: str) -> dict:
+  """Source file -> export file name, for the files of checkpoint `prefix`."""
+  files = {prefix + ".index": CKPT_NAME + ".index"}
+  shards = glob.glob(glob.escape(prefix) + ".data-*-of-*")
+  shards = [s for s in shards
+            if re.search(r"\.data-\d+-of-\d+$", s)]
+  if not shards:
+    raise ExportError("checkpoint %s has an .index but no .data-*-of-* file" %
+                      prefix)
+  for shard in sorted(shards):
+    files[shard] = CKPT_NAME + shard[len(prefix):]
+  if os.path.isfile(prefix + ".meta"):
+    files[prefix + ".meta"] = CKPT_NAME + ".meta"
+  return files
+
+
+def _model_file(flag_value: str | None, run_config: dict, key: str,
+                flag: str, output_dir: str) -> str:
+  """A flag's file, else the one run_config.json records; it must exist."""
+  if flag_value:
+    path = os.path.abspath(flag_value)
+    if not os.path.isfile(path):
+      raise ExportError("--%s %s does not exist" % (flag, flag_value))
+    return path
+  recorded = run_config.get(key)
+  if not recorded:
+    where = (
+        "%s records no %s" % (os.path.join(output_dir, RUN_CONFIG_NAME), key)
+        if run_config else
+        "%s does not exist" % os.path.join(output_dir, RUN_CONFIG_NAME))
+    raise ExportError("no %s to ship: pass --%s (%s)" % (key, flag, where))
+  if not os.path.isabs(recorded):
+    recorded = os.path.join(output_dir, recorded)
+  if not os.path.isfile(recorded):
+    raise ExportError("%s %s recorded in %s does not exist: pass --%s" %
+                      (key, recorded, os.path.join(output_dir,
+                                                   RUN_CONFIG_NAME), flag))
+  return recorded
+
+
+def _read_labels(output_dir: str, run_config: dict) -> list | None:
+  """output_dir/labels.json, else run_config.json's label_list, else None."""
+  path = os.path.join(output_dir, LABELS_NAME)
+  if os.path.isfile(path):
+    labels, source = _read_json(path, "labels file"), path
+  elif run_config.get("label_list") is not None:
+    labels = run_config["label_list"]
+    source = os.path.join(output_dir, RUN_CONFIG_NAME)
+  else:
+    return None
+  if (not isinstance(labels, list) or not labels or
+      not all(isinstance(x, str) for x in labels)):
+    raise ExportError("%s must hold a non-empty JSON list of label strings" %
+                      source)
+  return labels
+
+
+def count_vocab_lines(vocab_file: str) -> int:
+  """Number of tokens in vocab.txt as `tokenization.load_vocab` numbers them.
+
+  Lines end at "\\n" only; a last line without "\\n" still counts.
+  """
+  with open(vocab_file, "rb") as f:
+    data = f.read()
+  return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def expected_bert_shapes(bert_config) -> dict:
+  """`bert/*` name -> shape, as `bert.modeling.BertEncoder` creates them.
+
+  The encoder is built in a throwaway graph, so no weights are allocated.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bert import modeling  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    encoder = modeling.BertEncoder(bert_config)
+    return {name: variable.shape.as_list()
+            for name, variable in encoder.variables_by_name.items()}
+
+
+def _check_variables(prefix: str, shapes: dict, bert_config,
+                     config_file: str, labels: list | None) -> None:
+  """Every bert/* variable with its shape; a head that fits the labels."""
+  problems = []
+  for name, shape in expected_bert_shapes(bert_config).items():
+    if name not in shapes:
+      problems.append("%s missing" % name)
+    elif list(shapes[name]) != shape:
+      problems.append("%s has shape %s, %s implies %s" %
+                      (name, list(shapes[name]), os.path.basename(config_file),
+                       shape))
+  if problems:
+    raise ExportError(
+        "checkpoint %s does not fit %s (%d problem(s)): %s" %
+        (prefix, config_file, len(problems), "; ".join(problems[:20]) +
+         ("; ..." if len(problems) > 20 else "")))
+  hidden = bert_config.hidden_size
+  if all(name in shapes for name in HEAD_NAMES):
+    num_labels = shapes["output_bias"][0] if shapes["output_bias"] else None
+    if (list(shapes["output_weights"]) != [num_labels, hidden] or
+        len(shapes["output_bias"]) != 1):
+      raise ExportError(
+          "checkpoint %s has a classifier head of shapes output_weights %s, "
+          "output_bias %s; expected [num_labels, %d] and [num_labels]" %
+          (prefix, list(shapes["output_weights"]),
+           list(shapes["output_bias"]), hidden))
+    if labels is not None and num_labels != len(labels):
+      raise ExportError(
+          "checkpoint %s has a head for %d labels but the label list has %d: "
+          "%s" % (prefix, num_labels, len(labels), ", ".join(labels)))
+  else:
+    logger.warning("Checkpoint %s has no classifier head (%s): the export "
+                   "serves embeddings only.", prefix, " and ".join(HEAD_NAMES))
+
+
+def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
+  """Finds and checks every input; writes nothing."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
+  from bert import modeling  # pylint: disable=g-import-not-at-top
+
+  run_config_path = os.path.join(output_dir, RUN_CONFIG_NAME)
+  run_config = {}
+  if os.path.isfile(run_config_path):
+    run_config = _read_json(run_config_path, "run config")
+    if not isinstance(run_config, dict):
+      raise ExportError("%s must hold a JSON object" % run_config_path)
+
+  prefix = os.path.abspath(_find_checkpoint(output_dir, checkpoint))
+  files = _checkpoint_files(prefix)
+  vocab = _model_file(vocab_file, run_config, "vocab_file", "vocab_file",
+                      output_dir)
+  config_file = _model_file(bert_config_file, run_config, "bert_config_file",
+                            "bert_config_file", output_dir)
+  labels = _read_labels(output_dir, run_config)
+  if labels is None:
+    logger.warning("No %s or label_list in %s: the export has no labels.",
+                   LABELS_NAME, run_config_path)
+
+  try:
+    bert_config = modeling.BertConfig.from_json_file(config_file)
+  except (ValueError, TypeError, KeyError) as e:
+    raise ExportError("cannot read BERT config %s: %s" % (config_file, e)) \
+        from e
+  num_tokens = count_vocab_lines(vocab)
+  if num_tokens != bert_config.vocab_size:
+    raise ExportError(
+        "%s has %d tokens but %s says vocab_size=%d: they must belong to the "
+        "same model" % (vocab, num_tokens, config_file, bert_config.vocab_size))
+
+  try:
+    shapes = {name: list(shape) for name, shape in
+              tf.train.list_variables(prefix)}
+  except tf.errors.OpError as e:
+    raise ExportError("cannot read checkpoint %s: %s" %
+                      (prefix, e.message.splitlines()[0])) from e
+  _check_variables(prefix, shapes, bert_config, config_file, labels)
+
+  global_step = None
+  if "global_step" in shapes:
+    global_step = int(tf.train.load_checkpoint(prefix).get_tensor(
+        "global_step"))
+  else:
+    global_step = ckpt_lib.checkpoint_step(prefix)
+  return _Plan(checkpoint=prefix, checkpoint_files=files, shapes=shapes,
+               vocab_file=vocab, bert_config_file=config_file, labels=labels,
+               run_config=run_config, global_step=global_step)
+
+
+# -- writing ------------------------------------------------------------------
+
+
+def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
+  """Fills `staging`; returns (source, export) checkpoint sizes in bytes."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
+
+  source_size = sum(os.path.getsize(p) for p in plan.checkpoint_files)
+  export_prefix = os.path.join(staging, CKPT_NAME)
+  dropped = []
+  if strip_optimizer:
+    reader = tf.train.load_checkpoint(plan.checkpoint)
+    kept = {}
+    for name in sorted(plan.shapes):
+      if is_optimizer_variable(name):
+        dropped.append(name)
+      else:
+        kept[name] = reader.get_tensor(name)
+    ckpt_lib.save_variables(kept, export_prefix)
+    if any(name.endswith(".meta") for name in plan.checkpoint_files.values()):
+      # A .meta graph names the dropped variables; the stripped checkpoint,
+      # like Google's released ones, ships without one.
+      logger.info("Not shipping %s.meta: its graph names the dropped "
+                  "optimizer variables", plan.checkpoint)
+    logger.info("Kept %d variables, dropped %d optimizer variables "
+                "(adam_m/adam_v/global_step)", len(kept), len(dropped))
+  else:
+    for source, name in plan.checkpoint_files.items():
+      shutil.copyfile(source, os.path.join(staging, name))
+  written = sorted(f for f in os.listdir(staging) if f.startswith(CKPT_NAME))
+  export_size = sum(os.path.getsize(os.path.join(staging, f))
+                    for f in written)
+
+  # The written checkpoint must read back with every variable kept.
+  names = set(name for name, _ in tf.train.list_variables(export_prefix))
+  expected = set(n for n in plan.shapes if n not in dropped)
+  if names != expected:
+    raise OSError("the written checkpoint %s does not read back: %d "
+                  "variables instead of %d" % (export_prefix, len(names),
+                                               len(expected)))
+
+  shutil.copyfile(plan.vocab_file, os.path.join(staging, VOCAB_NAME))
+  shutil.copyfile(plan.bert_config_file, os.path.join(staging, CONFIG_NAME))
+  if plan.labels is not None:
+    _write_json(os.path.join(staging, LABELS_NAME), plan.labels)
+
+  files = {f: os.path.getsize(os.path.join(staging, f))
+           for f in sorted(os.listdir(staging))}
+  info = {
+      "source_checkpoint": plan.checkpoint,
+      "global_step": plan.global_step,
+      "stripped_optimizer": bool(strip_optimizer),
+      "labels": plan.labels,
+      "checkpoint": CKPT_NAME,
+      "num_variables": len(names),
+      "source_checkpoint_bytes": source_size,
+      "checkpoint_bytes": export_size,
+      "vocab_file": plan.vocab_file,
+      "bert_config_file": plan.bert_config_file,
+  }
+  for key in ("task_name", "do_lower_case", "max_seq_length"):
+    if key in plan.run_config:
+      info[key] = plan.run_config[key]
+  info["files"] = files
+  _write_json(os.path.join(staging, INFO_NAME), info)
+  for name in sorted(os.listdir(staging)):
+    logger.info("  %-40s %10s", name,
+                _human(os.path.getsize(os.path.join(staging, name))))
+  return source_size, export_size
+
+
+def _write_json(path: str, value) -> None:
+  with open(path, "w", encoding="utf-8", newline="\n") as f:
+    json.dump(value, f, indent=2, ensure_ascii=False)
+    f.write("\n")
+
+
+def _move_into_place(staging: str, export_dir: str) -> None:
+  """Renames `staging` to `export_dir`, replacing an old export last."""
+  if not os.path.lexists(export_dir):
+    os.rename(staging, export_dir)
+    return
+  if not os.listdir(export_dir):
+    os.rmdir(export_dir)
+    os.rename(staging, export_dir)
+    return
+  old = tempfile.mkdtemp(prefix=".%s.old-" % os.path.basename(export_dir),
+                         dir=os.path.dirname(export_dir))
+  os.rmdir(old)
+  os.rename(export_dir, old)
+  try:
+    os.rename(staging, export_dir)
+  except OSError:
+    os.rename(old, export_dir)
+    raise
+  logger.info("Replaced the earlier export in %s", export_dir)
+  shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
+def _human(num_bytes: int) -> str:
+  size = float(num_bytes)
+  for unit in ("B", "KiB", "MiB"):
+    if size < 1024:
+      return ("%d %s" % (size, unit)) if unit == "B" else \
+          ("%.1f %s" % (size, unit))
+    size /= 1024
+  return "%.2f GiB" % size
+
+
+# -- command line -------------------------------------------------------------
+
+
+class _UsageError(Exception):
+  pass
+
+
+class _Parser(argparse.ArgumentParser):
+
+  def error(self, message):
+    raise _UsageError(message)
+
+
+def _bool(text: str) -> bool:
+  value = text.lower()
+  if value in ("1", "true", "t", "yes", "y"):
+    return True
+  if value in ("0", "false", "f", "no", "n"):
+    return False
+  raise argparse.ArgumentTypeError("expected true or false, got %r" % text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = _Parser(
+      prog=PROGRAM,
+      description="Turn a run_classifier.py output_dir into a model folder "
+      "for bert-as-service (-model_dir) and --init_checkpoint: "
+      "bert_model.ckpt.*, vocab.txt, bert_config.json, labels.json.")
+  parser.add_argument("--output_dir", required=True,
+                      help="the fine-tuning output_dir to export from")
+  parser.add_argument("--export_dir", required=True,
+                      help="the model folder to create")
+  parser.add_argument("--checkpoint", default=None,
+                      help="checkpoint prefix, relative to output_dir "
+                      "(model.ckpt-343) or full; default: the newest")
+  parser.add_argument("--strip_optimizer", nargs="?", const=True,
+                      default=False, type=_bool, metavar="BOOL",
+                      help="drop adam_m/adam_v/global_step (about 1/3 size)")
+  parser.add_argument("--vocab_file", default=None,
+                      help="default: the vocab_file run_config.json records")
+  parser.add_argument("--bert_config_file", default=None,
+                      help="default: the bert_config_file run_config.json "
+                      "records")
+  parser.add_argument("--overwrite", nargs="?", const=True, default=False,
+                      type=_bool, metavar="BOOL",
+                      help="replace an earlier export in export_dir")
+  return parser
+
+
+def _setup_logging() -> None:
+  if logger.handlers or logging.getLogger().handlers:
+    logger.setLevel(logging.INFO)
+    return
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s "
+                                         "%(message)s", "%H:%M:%S"))
+  logger.addHandler(handler)
+  logger.setLevel(logging.INFO)
+  logger.propagate = False
+
+
+def _error(message: str) -> int:
+  line = message.strip().splitlines()[0] if message.strip() else "failed"
+  sys.stderr.write("%s: error: %s\n" % (PROGRAM, line))
+  return 1
+
+
+def main(argv=None) -> int:
+  """`bert-export-serving` console script; returns the exit status."""
+  try:
+    args = build_parser().parse_args(argv)
+  except _UsageError as e:
+    return _error("%s (see --help)" % e)
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  _setup_logging()
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    export_for_serving(args.output_dir, args.export_dir,
+                       checkpoint=args.checkpoint,
+                       strip_optimizer=args.strip_optimizer,
+                       vocab_file=args.vocab_file,
+                       bert_config_file=args.bert_config_file,
+                       overwrite=args.overwrite)
+  except (ValueError, OSError) as e:  # ExportError, CheckpointError included
+    logger.debug("Traceback:", exc_info=True)
+    return _error(str(e))
+  except tf.errors.OpError as e:
+    logger.debug("Traceback:", exc_info=True)
+    return _error(e.message)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
