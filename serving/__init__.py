@@ -4,6 +4,25 @@
 the ZeroMQ protocol of bert-as-service 1.10.0, so the unmodified
 `bert-serving-client==1.10.0` (`BertClient`, `ConcurrentBertClient`) works.
 
+Usage (`python -m serving` is the same as `bert-serving-start`):
+
+    bert-serving-start -model_dir uncased_L-12_H-768_A-12 -num_worker 2
+    # a run_classifier output_dir, newest model.ckpt-N, no renaming:
+    bert-serving-start -model_dir uncased_L-12_H-768_A-12 -tuned_model_dir output
+    # the fine-tuned classifier's probabilities; labels from labels.json:
+    bert-serving-start -model_dir uncased_L-12_H-768_A-12 -tuned_model_dir output \
+        -pooling_strategy CLASSIFICATION
+    bert-serving-terminate -port 5555
+
+    from bert_serving.client import BertClient   # pip install bert-serving-client
+    bc = BertClient()
+    bc.encode(["hello world", "first sentence ||| second sentence"])
+
+The ports bind to 127.0.0.1 unless `-ip` names another address, and only a
+loopback peer may send TERMINATION unless -allow_remote_termination. In a
+script, start `serving.server.BertServer(args)` under
+`if __name__ == "__main__":` (workers are spawned processes).
+
 Modules, one job each:
   args      the `bert-serving-start` / `bert-serving-terminate` flags
   files     which vocab, config, checkpoint and label files a server reads

@@ -225,7 +225,7 @@ def check_model(args: argparse.Namespace, bert_config: dict) -> None:
 
 def args_table(args: argparse.Namespace, argv=None) -> str:
   """The `ARG = VALUE` table bert-serving-start prints at start."""
-  argv = sys.argv if argv is None else ["bert-serving-start"] + list(argv)
+  argv = ["bert-serving-start"] + list(sys.argv[1:] if argv is None else argv)
   rows = "\n".join("%20s = %s" % (k, v) for k, v in sorted(vars(args).items()))
   return "usage: %s\n%20s   %s\n%s\n%s\n" % (" ".join(argv), "ARG", "VALUE",
                                              "_" * 50, rows)

@@ -14,15 +14,16 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
-import logging
 import os
 import re
+
+from serving import logs
 
 DEFAULT_CKPT_NAME = "bert_model.ckpt"
 VOCAB_NAME = "vocab.txt"
 LABEL_FILES = ("labels.json", "label_list.txt")
 
-logger = logging.getLogger("bert-serving")
+logger = logs.get_logger("VENTILATOR")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +137,13 @@ def resolve(model_dir: str, tuned_model_dir: str | None = None,
   config_file = os.path.join(model_dir, config_name)
   for path in (vocab_file, config_file):
     if not os.path.isfile(path):
-      raise FileNotFoundError(
-          "%s does not exist (vocab.txt and the config are always read from "
-          "-model_dir)" % path)
+      hint = "vocab.txt and the config are always read from -model_dir"
+      if _newest_numbered(os.path.join(model_dir, "model.ckpt")):
+        hint = ("%s looks like a run_classifier output_dir: serve it with "
+                "-model_dir <pre-trained model dir> -tuned_model_dir %s, or "
+                "export it first (bert-export-serving)" % (model_dir,
+                                                           model_dir))
+      raise FileNotFoundError("%s does not exist (%s)" % (path, hint))
   try:
     with open(config_file, encoding="utf-8") as f:
       bert_config = json.load(f)

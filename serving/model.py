@@ -103,6 +103,9 @@ class BertBackend(object):
       return x[0] if len(x) == 1 else tf.concat(x, axis=-1)  # [B, T, H*k]
 
     self._forward = forward
+    # Trace (and with -xla compile) now, not on the first request.
+    warmup = np.zeros((1, args.max_seq_len or 8), np.int32)
+    self._run(warmup, warmup + 1, warmup)
 
   @staticmethod
   def _load_head(files, hidden_size):

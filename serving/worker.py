@@ -53,6 +53,7 @@ class WorkerSettings:
       (JSON-able dict) and `encode(ids, mask, type_ids) -> np.ndarray`.
     parent_pid: the server's pid; a process worker exits when it is gone.
     in_process: True when running as a thread of the server's process.
+    stop: (threads only) the server's stop event; the worker exits once set.
   """
   index: int
   identity: bytes
@@ -62,6 +63,12 @@ class WorkerSettings:
   backend: str = DEFAULT_BACKEND
   parent_pid: int = 0
   in_process: bool = False
+  stop: threading.Event | None = None
+
+  def server_gone(self) -> bool:
+    if self.in_process:
+      return self.stop is not None and self.stop.is_set()
+    return os.getppid() != self.parent_pid
 
 
 def encode_batch(backend, texts, args):
@@ -123,6 +130,8 @@ def main(settings: WorkerSettings) -> None:
       log.error("cannot load the model: %s", e, exc_info=settings.args.verbose)
       sock.send_multipart([FATAL, ("%s: %s" % (type(e).__name__, e)).encode()])
       return
+    if settings.server_gone():
+      return
     sock.send_multipart([READY, json.dumps(backend.info).encode()])
     log.info("ready and listening!")
     _serve(sock, backend, settings, log)
@@ -135,7 +144,7 @@ def _serve(sock, backend, settings: WorkerSettings, log) -> None:
   args = settings.args
   while True:
     if not sock.poll(1000):
-      if not settings.in_process and os.getppid() != settings.parent_pid:
+      if settings.server_gone():
         log.warning("the server is gone, exiting")
         return
       continue

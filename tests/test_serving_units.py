@@ -1,0 +1,324 @@
+"""serving/: features, pooling, files, flags and stats, without a server."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from serving import args as args_mod
+from serving import features, files, pooling, stats
+from serving.pooling import PoolingStrategy
+from serving.server import _is_loopback, error_meta
+
+
+class WhitespaceTokenizer(object):
+  """Lowercases and splits on spaces; unknown words become [UNK]."""
+
+  def __init__(self, words):
+    self.vocab = {w: i for i, w in enumerate(
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(words))}
+
+  def tokenize(self, text):
+    return [w if w in self.vocab else "[UNK]" for w in text.lower().split()]
+
+  def convert_tokens_to_ids(self, tokens):
+    return [self.vocab[t] for t in tokens]
+
+
+TOK = WhitespaceTokenizer("a b c d e f g Hello |||".split())
+
+
+# ------------------------------------------------------------------ features
+
+def test_single_text_layout_and_padding():
+  batch = features.convert_texts(["a b c"], TOK, 8, 64)
+  assert batch.tokens == [["[CLS]", "a", "b", "c", "[SEP]"]]
+  assert batch.input_ids == [[2, 5, 6, 7, 3, 0, 0, 0]]
+  assert batch.input_mask == [[1, 1, 1, 1, 1, 0, 0, 0]]
+  assert batch.input_type_ids == [[0] * 8]
+  assert batch.lengths == [(3, 2)]
+
+
+def test_pair_layout_truncates_longest_first():
+  batch = features.convert_texts(["a b c d e ||| f g"], TOK, 8, 64)
+  # 8 - 3 = 5 word pieces: a is cut to 3, b keeps 2 (b loses ties).
+  assert batch.tokens == [["[CLS]", "a", "b", "c", "[SEP]", "f", "g", "[SEP]"]]
+  assert batch.input_type_ids == [[0, 0, 0, 0, 0, 1, 1, 1]]
+  tie = features.convert_texts(["a b c ||| d e f"], TOK, 7, 64)
+  assert tie.tokens == [["[CLS]", "a", "b", "[SEP]", "d", "e", "[SEP]"]]
+
+
+def test_single_text_is_cut_on_the_right():
+  batch = features.convert_texts(["a b c d e f g"], TOK, 5, 64)
+  assert batch.tokens == [["[CLS]", "a", "b", "c", "[SEP]"]]
+
+
+def test_pair_pattern_needs_spaces_and_uses_the_last_separator():
+  assert features.split_pair("a ||| b ||| c") == ("a ||| b", "c")
+  assert features.split_pair("a|||b") == ("a|||b", None)
+  assert features.split_pair("a ||| ") == ("a", "")
+  # An empty second text lays out as a single text.
+  assert features.convert_texts(["a ||| "], TOK, 8, 64).tokens == [
+      ["[CLS]", "a", "[SEP]"]]
+
+
+def test_mask_cls_sep():
+  batch = features.convert_texts(["a ||| b"], TOK, 6, 64, mask_cls_sep=True)
+  assert batch.input_mask == [[0, 1, 0, 1, 0, 0]]
+
+
+def test_tokenized_input_keeps_tokens_and_marks_unknown():
+  batch = features.convert_texts([["Hello", "a", "zzz", "|||", "b"]], TOK, 9, 64)
+  # No lowercasing of tokenized input: "Hello" is in the vocab as is.
+  assert batch.tokens == [["[CLS]", "Hello", "a", "[UNK]", "[SEP]", "b", "[SEP]"]]
+  assert batch.input_type_ids[0][:7] == [0, 0, 0, 0, 0, 1, 1]
+
+
+def test_no_special_token_applies_to_tokenized_single_texts():
+  batch = features.convert_texts([["a", "b", "c", "d"]], TOK, 3, 64,
+                                 no_special_token=True)
+  assert batch.tokens == [["a", "b", "c"]]
+  assert batch.input_mask == [[1, 1, 1]]
+  strings = features.convert_texts(["a b"], TOK, 5, 64, no_special_token=True)
+  assert strings.tokens == [["[CLS]", "a", "b", "[SEP]"]]
+
+
+def test_dynamic_length_is_longest_plus_special_tokens_capped():
+  batch = features.convert_texts(["a", "a b c"], TOK, None, 64)
+  assert len(batch.input_ids[0]) == 5  # 3 + [CLS] + [SEP]
+  pair = features.convert_texts(["a b c", "a ||| b"], TOK, None, 64)
+  assert len(pair.input_ids[0]) == 6  # as bert-as-service: 3 + 3
+  capped = features.convert_texts(["a b c d e f g"], TOK, None, 6)
+  assert capped.tokens == [["[CLS]", "a", "b", "c", "d", "[SEP]"]]
+  assert features.sequence_length([(3, 2), (1, 3)], None, 64) == 6
+  assert features.sequence_length([(3, 2)], 25, 64) == 25
+
+
+@pytest.mark.parametrize("texts, message", [
+    ([], "non-empty"), ("a", "non-empty"), ({"a": 1}, "non-empty"),
+    ([1, 2], "not a string"), (["a", ["b"]], "not a string"),
+    ([["a", 1]], "not a list of strings"),
+])
+def test_check_texts_rejects(texts, message):
+  with pytest.raises((TypeError, ValueError), match=message):
+    features.check_texts(texts)
+
+
+def test_check_texts_detects_tokenized():
+  assert features.check_texts([["a"], []]) is True
+  assert features.check_texts(["a", ""]) is False
+
+
+def test_check_vocab():
+  features.check_vocab(TOK.vocab)
+  with pytest.raises(ValueError, match=r"\[CLS\]"):
+    features.check_vocab({"[SEP]": 0, "[UNK]": 1})
+
+
+# ------------------------------------------------------------------- pooling
+
+def test_pooling_formulas():
+  rng = np.random.RandomState(0)
+  x = rng.randn(2, 4, 3).astype(np.float32)
+  mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]])
+  mean = pooling.pool(PoolingStrategy.REDUCE_MEAN, x, mask)
+  np.testing.assert_allclose(mean[0], x[0, :3].mean(0), rtol=1e-6)
+  np.testing.assert_allclose(mean[1], x[1, :2].mean(0), rtol=1e-6)
+  mx = pooling.pool(PoolingStrategy.REDUCE_MAX, x, mask)
+  np.testing.assert_allclose(mx[1], x[1, :2].max(0))
+  both = pooling.pool(PoolingStrategy.REDUCE_MEAN_MAX, x, mask)
+  assert both.shape == (2, 6)
+  np.testing.assert_array_equal(both, np.concatenate([mean, mx], 1))
+  np.testing.assert_array_equal(pooling.pool(PoolingStrategy.CLS_TOKEN, x, mask), x[:, 0])
+  last = pooling.pool(PoolingStrategy.SEP_TOKEN, x, mask)
+  np.testing.assert_array_equal(last, np.stack([x[0, 2], x[1, 1]]))
+  none = pooling.pool(PoolingStrategy.NONE, x, mask)
+  np.testing.assert_array_equal(none[1, 2:], 0)
+  np.testing.assert_array_equal(none[1, :2], x[1, :2])
+  with pytest.raises(ValueError):
+    pooling.pool(PoolingStrategy.CLS_POOLED, x, mask)
+
+
+def test_classify_is_a_softmax_of_the_head():
+  pooled = np.array([[1.0, 2.0]], np.float32)
+  w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+  b = np.array([0.0, 0.0, -3.0], np.float32)
+  logits = np.array([1.0, 2.0, 0.0])
+  np.testing.assert_allclose(pooling.classify(pooled, w, b)[0],
+                             np.exp(logits) / np.exp(logits).sum(), rtol=1e-6)
+
+
+def test_strategy_names_values_and_aliases():
+  assert PoolingStrategy.from_string("cls_token") is PoolingStrategy.FIRST_TOKEN
+  assert PoolingStrategy.from_string("SEP_TOKEN") == 5
+  assert int(PoolingStrategy.REDUCE_MEAN) == 2
+  assert [s.name for s in PoolingStrategy] == [
+      "NONE", "REDUCE_MAX", "REDUCE_MEAN", "REDUCE_MEAN_MAX", "FIRST_TOKEN",
+      "LAST_TOKEN", "CLS_POOLED", "CLASSIFICATION"]
+  with pytest.raises(ValueError):
+    PoolingStrategy.from_string("MEDIAN")
+
+
+# --------------------------------------------------------------------- files
+
+def _model_dir(path, ckpt_names=("bert_model.ckpt",)):
+  path.mkdir(parents=True, exist_ok=True)
+  (path / "vocab.txt").write_text("[CLS]\n[SEP]\n[UNK]\n")
+  (path / "bert_config.json").write_text(json.dumps({"vocab_size": 3}))
+  for name in ckpt_names:
+    (path / (name + ".index")).write_text("")
+  return path
+
+
+def test_resolve_pretrained_dir(tmp_path):
+  d = _model_dir(tmp_path / "m")
+  found = files.resolve(str(d))
+  assert found.checkpoint == str(d / "bert_model.ckpt")
+  assert found.vocab_file == str(d / "vocab.txt")
+  assert found.bert_config == {"vocab_size": 3}
+  assert found.labels is None
+  (d / "other.json").write_text(json.dumps({"vocab_size": 5}))
+  assert files.resolve(str(d), config_name="other.json").bert_config == {"vocab_size": 5}
+
+
+def test_resolve_run_classifier_output_without_renaming(tmp_path):
+  pre = _model_dir(tmp_path / "pre")
+  out = _model_dir(tmp_path / "out", ["model.ckpt-0", "model.ckpt-343", "model.ckpt-50"])
+  # Default -ckpt_name: the newest model.ckpt-N (no `checkpoint` file here).
+  assert files.resolve(str(pre), str(out)).checkpoint == str(out / "model.ckpt-343")
+  # The `checkpoint` state file wins when present.
+  (out / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-50"\n')
+  assert files.resolve(str(pre), str(out)).checkpoint == str(out / "model.ckpt-50")
+  # -ckpt_name model.ckpt -> newest model.ckpt-N; explicit names are exact.
+  assert files.resolve(str(pre), str(out), "model.ckpt").checkpoint == str(out / "model.ckpt-343")
+  assert files.resolve(str(pre), str(out), "model.ckpt-0").checkpoint == str(out / "model.ckpt-0")
+  # -model_dir output alone (vocab and config copied there) also works.
+  assert files.resolve(str(out)).checkpoint == str(out / "model.ckpt-50")
+
+
+def test_resolve_errors(tmp_path):
+  d = _model_dir(tmp_path / "m")
+  with pytest.raises(FileNotFoundError, match="not a directory"):
+    files.resolve(str(tmp_path / "nope"))
+  with pytest.raises(FileNotFoundError, match="drop the extension"):
+    files.resolve(str(d), ckpt_name="other.ckpt.index")
+  (d / "vocab.txt").unlink()
+  with pytest.raises(FileNotFoundError, match="vocab.txt does not exist"):
+    files.resolve(str(d))
+  out = tmp_path / "output"
+  out.mkdir()
+  (out / "model.ckpt-343.index").write_text("")
+  with pytest.raises(FileNotFoundError, match="looks like a run_classifier output_dir"):
+    files.resolve(str(out))
+
+
+def test_labels_json_then_label_list(tmp_path):
+  pre = _model_dir(tmp_path / "pre")
+  tuned = _model_dir(tmp_path / "tuned")
+  (pre / "label_list.txt").write_text("x\ny\n")
+  assert files.resolve(str(pre), str(tuned)).labels == ("x", "y")
+  (tuned / "labels.json").write_text('["neg", "pos"]')
+  assert files.resolve(str(pre), str(tuned)).labels == ("neg", "pos")
+  (tuned / "labels.json").write_text('{"a": 1}')
+  with pytest.raises(ValueError, match="JSON list of strings"):
+    files.resolve(str(pre), str(tuned))
+
+
+# --------------------------------------------------------------------- flags
+
+def parse(*argv):
+  return args_mod.get_args_parser().parse_args(["-model_dir", "m"] + list(argv))
+
+
+def test_defaults_and_aliases_match_bert_as_service():
+  a = parse()
+  assert (a.max_seq_len, a.pooling_layer, a.pooling_strategy) == (25, [-2], PoolingStrategy.REDUCE_MEAN)
+  assert (a.port, a.port_out, a.num_worker, a.max_batch_size) == (5555, 5556, 1, 256)
+  assert a.do_lower_case and a.ip == "127.0.0.1"
+  a = parse("-port_in", "7000", "-port_result", "7001", "-max_seq_len", "NONE",
+            "-cased_tokenization", "-pooling_layer", "-1", "-2",
+            "-pooling_strategy", "CLS_TOKEN", "-bind", "0.0.0.0", "-num_worker=3")
+  assert (a.port, a.port_out, a.max_seq_len, a.do_lower_case) == (7000, 7001, None, False)
+  assert a.pooling_layer == [-1, -2] and a.pooling_strategy == 4 and a.ip == "0.0.0.0"
+  assert a.num_worker == 3
+  config = args_mod.args_to_json(a)
+  assert config["pooling_strategy"] == 4 and json.dumps(config)
+
+
+@pytest.mark.parametrize("argv", [["-max_seq_len", "3"], ["-max_seq_len", "x"],
+                                  ["-pooling_strategy", "MEDIAN"]])
+def test_bad_values_are_argparse_errors(argv):
+  with pytest.raises(SystemExit):
+    parse(*argv)
+
+
+def test_check_supported_and_check_model():
+  with pytest.raises(args_mod.UsageError, match="no_position_embeddings"):
+    args_mod.check_supported(parse("-no_position_embeddings"))
+  with pytest.raises(args_mod.UsageError, match="must differ"):
+    args_mod.check_supported(parse("-port", "6000", "-port_out", "6000"))
+  with pytest.raises(args_mod.UsageError, match="num_worker"):
+    args_mod.check_supported(parse("-num_worker", "0"))
+  config = {"max_position_embeddings": 64, "num_hidden_layers": 2}
+  with pytest.raises(args_mod.UsageError, match="max_position_embeddings 64"):
+    args_mod.check_model(parse("-max_seq_len", "65"), config)
+  with pytest.raises(args_mod.UsageError, match="out of range"):
+    args_mod.check_model(parse("-pooling_layer", "-3"), config)
+  args_mod.check_model(parse("-pooling_layer", "-2", "1", "-max_seq_len", "64"), config)
+  args_mod.check_model(parse("-pooling_layer", "-9", "-pooling_strategy", "CLS_POOLED"), config)
+
+
+def test_args_table_lists_every_flag():
+  table = args_mod.args_table(parse(), ["-model_dir", "m"])
+  assert table.startswith("usage: bert-serving-start -model_dir m\n")
+  assert "\n    pooling_strategy = REDUCE_MEAN\n" in table
+  assert "\n         max_seq_len = 25\n" in table
+
+
+def test_cli_version_help_and_refusals_are_fast_and_tf_free():
+  code = ("import sys; from serving import cli\n"
+          "rc = cli.main(['-model_dir', 'm', '-no_position_embeddings'])\n"
+          "assert 'tensorflow' not in sys.modules and 'serving.server' not in sys.modules\n"
+          "sys.exit(rc)")
+  r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+  assert r.returncode == 2, r.stderr
+  assert r.stderr.strip().splitlines() == [
+      "bert-serving-start: error: -no_position_embeddings is not supported: "
+      "bert.modeling.BertEncoder always uses position embeddings"]
+  r = subprocess.run([sys.executable, "-m", "serving", "-version"],
+                     capture_output=True, text=True)
+  assert r.stdout.strip() == "bert-serving-start 1.10.0"
+  r = subprocess.run([sys.executable, "-m", "serving", "-model_dir", "/nonexistent"],
+                     capture_output=True, text=True)
+  assert r.returncode == 2
+  assert r.stderr.strip() == "bert-serving-start: error: -model_dir /nonexistent is not a directory"
+
+
+# ------------------------------------------------------------- stats, misc
+
+def test_statistic_keys():
+  s = stats.ServerStatistic()
+  s.update(b"a", True, 0, now=0.0)
+  s.update(b"a", False, 2, now=1.0)
+  s.update(b"b", False, 4, now=1.5)
+  v = s.value(now=2.0)
+  assert (v["num_data_request"], v["num_sys_request"], v["num_total_request"]) == (2, 1, 3)
+  assert (v["num_total_seq"], v["num_total_client"], v["num_active_client"]) == (6, 2, 2)
+  assert v["max_request_per_client"] == 2 and v["avg_size_per_request"] == 3
+  assert v["avg_last_two_interval"] == 0.5 and v["max_request_per_second"] == 2.0
+  assert s.value(now=1000.0)["num_active_client"] == 0
+
+
+def test_loopback_detection():
+  assert _is_loopback("127.0.0.1") and _is_loopback("::1")
+  assert _is_loopback("::ffff:127.0.0.1") and _is_loopback("127.3.2.1")
+  assert not _is_loopback("10.0.0.1") and not _is_loopback(None)
+  assert not _is_loopback("::ffff:10.0.0.1") and not _is_loopback("garbage")
+
+
+def test_error_meta_makes_the_client_raise():
+  meta = error_meta("bad request:\n  texts must be a list, not (2, 3)")
+  assert meta["error"] == "bad request: texts must be a list, not (2, 3)"
+  with pytest.raises(TypeError, match="bad request"):
+    np.frombuffer(b"", dtype=meta["dtype"])
