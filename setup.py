@@ -7,6 +7,7 @@ INSTALL_REQUIRES = [
     "numpy==2.4.6",
     "pandas==3.1.1",
     "pyzmq==27.3.0",
+    "google-crc32c==1.9.0",
 ]
 
 TEST_REQUIRES = [
@@ -23,5 +24,11 @@ setup(
     py_modules=["run_classifier"],
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "bert-prepare-data = classifier.data_prep:main",
+        "bert-import-hf = export.hf_import:main",
+        "bert-export-serving = export.serving_export:main",
+        "bert-serving-start = serving.cli:main",
+        "bert-serving-terminate = serving.cli:terminate",
+    ]},
 )

@@ -61,23 +61,45 @@ def _varint(value: int) -> bytes:
       return bytes(out)
 
 
-_SMALL_VARINTS = [_varint(i) for i in range(128)]
+# Varint bytes of every id below 2**17 (covers BERT vocabularies up to 131072),
+# so a list encodes with one C-level `map` + `join`.
+_VARINT_TABLE_SIZE = 1 << 17
+_VARINTS = [_varint(i) for i in range(_VARINT_TABLE_SIZE)]
+
+
+def _packed_varints(values: Sequence[int]) -> bytes:
+  try:
+    if min(values) >= 0:
+      return b"".join(map(_VARINTS.__getitem__, values))
+  except (IndexError, ValueError):
+    pass
+  return b"".join(map(_varint, values))
 
 
 def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
-  return field_tag + _varint(len(payload)) + payload
+  n = len(payload)
+  return field_tag + (_VARINTS[n] if n < _VARINT_TABLE_SIZE else
+                      _varint(n)) + payload
+
+
+_NAME_FIELDS: dict = {}
+
+
+def _name_field(name: str) -> bytes:
+  field = _NAME_FIELDS.get(name)
+  if field is None:
+    field = _NAME_FIELDS[name] = _length_delimited(b"\x0a", name.encode("utf-8"))
+  return field
 
 
 def encode_int64_example(features: Sequence[tuple[str, Sequence[int]]]) -> bytes:
   """Serialized `tf.train.Example` of (name, int64 values) features, in order."""
   entries = []
   for name, values in features:
-    packed = b"".join(
-        _SMALL_VARINTS[v] if 0 <= v < 128 else _varint(v) for v in values)
+    packed = _packed_varints(values) if values else b""
     int64_list = _length_delimited(b"\x0a", packed) if packed else b""
     feature = _length_delimited(b"\x1a", int64_list)
-    entry = (_length_delimited(b"\x0a", name.encode("utf-8")) +
-             _length_delimited(b"\x12", feature))
+    entry = _name_field(name) + _length_delimited(b"\x12", feature)
     entries.append(_length_delimited(b"\x0a", entry))
   return _length_delimited(b"\x0a", b"".join(entries))
 

@@ -197,7 +197,7 @@ def test_required_flags_message(workspace, tmp_path):
     ([], "At least one of `do_train`, `do_eval` or `do_predict' must be True."),
     (["--do_train=true", "--max_seq_length=100"],
      "Cannot use sequence length 100 because the BERT model was only trained up to sequence length 64"),
-    (["--do_train=true", "--task_name=nosuch"], "Task not found: nosuch. Available tasks: cola, emotion"),
+    (["--do_train=true", "--task_name=nosuch"], "Task not found: nosuch. Available tasks: cola, emotion, mnli, mrpc, tabular"),
     (["--do_train=true", "--do_lower_case=false"],
      "You passed in `--do_lower_case=False` with `--init_checkpoint="),
     (["--do_train=true", "--bert_config_file=/nonexistent/bert_config.json"],
