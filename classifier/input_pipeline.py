@@ -22,15 +22,50 @@ def decode_record(record, spec):
   return {name: tf.cast(t, tf.int32) for name, t in example.items()}
 
 
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+BUCKET_WIDTH = 8
+
+
+def _real_length(features):
+  return tf.reduce_sum(features["input_mask"], axis=-1)
+
+
+def _trim_example(features):
+  """Drops an example's padding (its ids/mask/segments past the last real token)."""
+  length = _real_length(features)
+  return {name: (t[:length] if name in SEQUENCE_FEATURES else t)
+          for name, t in features.items()}
+
+
+def _trim_batch(features):
+  """Cuts a batch's columns past its longest real sequence."""
+  length = tf.reduce_max(_real_length(features))
+  return {name: (t[:, :length] if name in SEQUENCE_FEATURES else t)
+          for name, t in features.items()}
+
+
+def bucket_boundaries(seq_length: int, width: int = BUCKET_WIDTH) -> list[int]:
+  """Length-bucket boundaries every `width` tokens below `seq_length`."""
+  return list(range(width + 1, seq_length + 1, width))
+
+
 def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
                        drop_remainder: bool, batch_size: int,
                        shuffle_buffer_size: int = 100,
-                       seed: int | None = None) -> tf.data.Dataset:
+                       seed: int | None = None,
+                       dynamic_padding: bool = False) -> tf.data.Dataset:
   """Google's pipeline: repeat -> shuffle(100) -> decode+batch when training.
 
   Eval/predict read the file once, in order. `shuffle_buffer_size` defaults
   to Google's 100 (a known weak shuffle for sorted files; raise it with
   --shuffle_buffer_size). A prefetch is added, which changes no order.
+
+  With `dynamic_padding` the records are the same, but batches are cut to
+  their longest real sequence: training groups examples of similar length
+  (buckets `BUCKET_WIDTH` tokens wide) after the shuffle; eval/predict keep
+  the input order and only trim each batch. The model's outputs for real
+  tokens do not depend on the amount of padding (masked positions get
+  -10000 before the softmax), so only the compute changes.
   """
   spec = name_to_features(seq_length)
   d = tf.data.TFRecordDataset(input_file)
@@ -39,5 +74,17 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
     d = d.shuffle(buffer_size=shuffle_buffer_size, seed=seed)
   d = d.map(lambda record: decode_record(record, spec),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  d = d.batch(batch_size, drop_remainder=drop_remainder)
+  if dynamic_padding and is_training:
+    boundaries = bucket_boundaries(seq_length)
+    d = d.map(_trim_example, num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+    d = d.bucket_by_sequence_length(
+        element_length_func=lambda f: tf.shape(f["input_ids"])[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        drop_remainder=drop_remainder)
+  else:
+    d = d.batch(batch_size, drop_remainder=drop_remainder)
+    if dynamic_padding:
+      d = d.map(_trim_batch)
   return d.prefetch(tf.data.AUTOTUNE)

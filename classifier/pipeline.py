@@ -67,7 +67,7 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     train_file = os.path.join(flags.output_dir, "train.tf_record")
     feature_lib.file_based_convert_examples_to_features(
         train_examples, label_list, flags.max_seq_length, tokenizer,
-        train_file)
+        train_file, flags.num_conversion_workers)
     logger.info("***** Running training *****")
     logger.info("  Num examples = %d", len(train_examples))
     logger.info("  Batch size = %d", flags.train_batch_size)
@@ -82,7 +82,8 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     dataset = input_pipeline.file_based_dataset(
         train_file, flags.max_seq_length, is_training=True,
         drop_remainder=True, batch_size=flags.train_batch_size,
-        shuffle_buffer_size=flags.shuffle_buffer_size, seed=flags.seed)
+        shuffle_buffer_size=flags.shuffle_buffer_size, seed=flags.seed,
+        dynamic_padding=flags.dynamic_padding)
     runner.train(dataset, num_train_steps, flags.save_checkpoints_steps,
                  flags.iterations_per_loop, flags.train_batch_size)
 
@@ -100,7 +101,8 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
 
     eval_file = os.path.join(flags.output_dir, "eval.tf_record")
     feature_lib.file_based_convert_examples_to_features(
-        eval_examples, label_list, flags.max_seq_length, tokenizer, eval_file)
+        eval_examples, label_list, flags.max_seq_length, tokenizer, eval_file,
+        flags.num_conversion_workers)
 
     logger.info("***** Running evaluation *****")
     logger.info("  Num examples = %d (%d actual, %d padding)",
@@ -112,7 +114,8 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
                                  flags.allow_partial_checkpoint)
     dataset = input_pipeline.file_based_dataset(
         eval_file, flags.max_seq_length, is_training=False,
-        drop_remainder=flags.use_tpu, batch_size=flags.eval_batch_size)
+        drop_remainder=flags.use_tpu, batch_size=flags.eval_batch_size,
+        dynamic_padding=flags.dynamic_padding)
     result = runner.evaluate(dataset, len(eval_examples))
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
@@ -135,7 +138,7 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     predict_file = os.path.join(flags.output_dir, "predict.tf_record")
     feature_lib.file_based_convert_examples_to_features(
         predict_examples, label_list, flags.max_seq_length, tokenizer,
-        predict_file)
+        predict_file, flags.num_conversion_workers)
 
     logger.info("***** Running prediction*****")
     logger.info("  Num examples = %d (%d actual, %d padding)",
@@ -147,7 +150,8 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
                                  flags.allow_partial_checkpoint)
     dataset = input_pipeline.file_based_dataset(
         predict_file, flags.max_seq_length, is_training=False,
-        drop_remainder=flags.use_tpu, batch_size=flags.predict_batch_size)
+        drop_remainder=flags.use_tpu, batch_size=flags.predict_batch_size,
+        dynamic_padding=flags.dynamic_padding)
     probabilities = list(runner.predict(dataset, len(predict_examples)))
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
     outputs.write_test_results(output_predict_file, probabilities,

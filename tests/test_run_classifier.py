@@ -331,3 +331,21 @@ def test_tf_record_equals_tensorflow_writer(tmp_path):
     w.write(payload)
   assert ours.read_bytes() == theirs.read_bytes()
   assert list(tf.data.TFRecordDataset(str(ours)).as_numpy_iterator()) == [payload]
+
+
+@pytest.mark.slow
+def test_dynamic_padding_predicts_the_same_and_trains(trained, workspace, tmp_path):
+  out, _ = trained
+  fixed = np.loadtxt(os.path.join(out, "test_results.tsv"), delimiter="\t")
+  proc = run(base_args(workspace, out, "--do_predict=true", "--dynamic_padding",
+                       "--predict_batch_size=5"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  dynamic = np.loadtxt(os.path.join(out, "test_results.tsv"), delimiter="\t")
+  np.testing.assert_allclose(dynamic, fixed, atol=2e-5)
+
+  out2 = str(tmp_path / "dyn")
+  proc = run(base_args(workspace, out2, "--do_train=true", "--do_eval=true",
+                       "--dynamic_padding"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  result = dict(l.split(" = ") for l in open(os.path.join(out2, "eval_results.txt")).read().splitlines())
+  assert float(result["eval_accuracy"]) > 0.6, result
