@@ -19,8 +19,27 @@ RUN_CONFIG_FILENAME = "run_config.json"
 LABELS_FILENAME = "labels.json"
 
 
+def _copy_beside_checkpoints(source: str, output_dir: str, name: str) -> None:
+  """Copies `source` to output_dir/name (atomically) unless it is that file."""
+  target = os.path.join(output_dir, name)
+  if os.path.exists(target) and os.path.samefile(source, target):
+    return
+  with open(source, "rb") as f:
+    data = f.read()
+  with outputs.atomic_write(target, "wb") as f:
+    f.write(data)
+
+
 def _record_run(flags, label_list) -> None:
-  """Writes what export/serving need to know about this run."""
+  """Writes what export/serving need to know about this run.
+
+  vocab.txt and bert_config.json are copied beside the checkpoints, so the
+  output folder itself is a bert-as-service model folder
+  (`bert-serving-start -model_dir output`), with no renaming.
+  """
+  _copy_beside_checkpoints(flags.vocab_file, flags.output_dir, "vocab.txt")
+  _copy_beside_checkpoints(flags.bert_config_file, flags.output_dir,
+                           "bert_config.json")
   outputs.write_json(os.path.join(flags.output_dir, LABELS_FILENAME),
                      list(label_list))
   outputs.write_json(
