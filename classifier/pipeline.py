@@ -54,10 +54,10 @@ def _record_run(flags, label_list) -> None:
       })
 
 
-def _load_examples(what, getter, data_dir, label_list, check):
+def _load_examples(what, getter, data_dir, label_list):
+  """The processor's examples, each label checked against get_labels()."""
   examples = getter(data_dir)
-  if check:
-    feature_lib.check_labels(examples, label_list, "%s set" % what)
+  feature_lib.check_labels(examples, label_list, "%s set" % what)
   return examples
 
 
@@ -74,7 +74,7 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
   num_warmup_steps = None
   if flags.do_train:
     train_examples = _load_examples("train", processor.get_train_examples,
-                                    flags.data_dir, label_list, True)
+                                    flags.data_dir, label_list)
     num_train_steps = int(
         len(train_examples) / flags.train_batch_size * flags.num_train_epochs)
     num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
@@ -108,33 +108,10 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
 
   if flags.do_eval:
     eval_examples = _load_examples("dev", processor.get_dev_examples,
-                                   flags.data_dir, label_list, True)
-    num_actual_eval_examples = len(eval_examples)
-    if flags.use_tpu:
-      # TPU requires a fixed batch size for all batches, therefore the number
-      # of examples must be a multiple of the batch size, or else examples
-      # will get dropped. So we pad with fake examples which are ignored
-      # later on.
-      while len(eval_examples) % flags.eval_batch_size != 0:
-        eval_examples.append(PaddingInputExample())
-
-    eval_file = os.path.join(flags.output_dir, "eval.tf_record")
-    feature_lib.file_based_convert_examples_to_features(
-        eval_examples, label_list, flags.max_seq_length, tokenizer, eval_file,
-        flags.num_conversion_workers)
-
-    logger.info("***** Running evaluation *****")
-    logger.info("  Num examples = %d (%d actual, %d padding)",
-                len(eval_examples), num_actual_eval_examples,
-                len(eval_examples) - num_actual_eval_examples)
-    logger.info("  Batch size = %d", flags.eval_batch_size)
-
-    runner.restore_for_inference(flags.init_checkpoint,
-                                 flags.allow_partial_checkpoint)
-    dataset = input_pipeline.file_based_dataset(
-        eval_file, flags.max_seq_length, is_training=False,
-        drop_remainder=flags.use_tpu, batch_size=flags.eval_batch_size,
-        dynamic_padding=flags.dynamic_padding)
+                                   flags.data_dir, label_list)
+    dataset, _ = _inference_dataset(
+        flags, runner, eval_examples, label_list, tokenizer, "eval.tf_record",
+        flags.eval_batch_size, "***** Running evaluation *****")
     result = runner.evaluate(dataset, len(eval_examples))
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
@@ -143,34 +120,12 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     _write_eval_reports(flags.output_dir, runner.last_eval, label_list)
 
   if flags.do_predict:
-    predict_examples = processor.get_test_examples(flags.data_dir)
-    feature_lib.check_labels(predict_examples, label_list, "test set")
-    num_actual_predict_examples = len(predict_examples)
-    if flags.use_tpu:
-      # TPU requires a fixed batch size for all batches, therefore the number
-      # of examples must be a multiple of the batch size, or else examples
-      # will get dropped. So we pad with fake examples which are ignored
-      # later on.
-      while len(predict_examples) % flags.predict_batch_size != 0:
-        predict_examples.append(PaddingInputExample())
-
-    predict_file = os.path.join(flags.output_dir, "predict.tf_record")
-    feature_lib.file_based_convert_examples_to_features(
-        predict_examples, label_list, flags.max_seq_length, tokenizer,
-        predict_file, flags.num_conversion_workers)
-
-    logger.info("***** Running prediction*****")
-    logger.info("  Num examples = %d (%d actual, %d padding)",
-                len(predict_examples), num_actual_predict_examples,
-                len(predict_examples) - num_actual_predict_examples)
-    logger.info("  Batch size = %d", flags.predict_batch_size)
-
-    runner.restore_for_inference(flags.init_checkpoint,
-                                 flags.allow_partial_checkpoint)
-    dataset = input_pipeline.file_based_dataset(
-        predict_file, flags.max_seq_length, is_training=False,
-        drop_remainder=flags.use_tpu, batch_size=flags.predict_batch_size,
-        dynamic_padding=flags.dynamic_padding)
+    predict_examples = _load_examples("test", processor.get_test_examples,
+                                      flags.data_dir, label_list)
+    dataset, num_actual_predict_examples = _inference_dataset(
+        flags, runner, predict_examples, label_list, tokenizer,
+        "predict.tf_record", flags.predict_batch_size,
+        "***** Running prediction*****")
     probabilities = list(runner.predict(dataset, len(predict_examples)))
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
     outputs.write_test_results(output_predict_file, probabilities,
@@ -182,6 +137,40 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
         probabilities, label_list)
     logger.info("Predicted labels with their probability: %s",
                 predictions_file)
+
+
+def _inference_dataset(flags, runner, examples, label_list, tokenizer,
+                       record_name, batch_size, banner):
+  """Google's eval/predict preamble: TPU padding, tf_record, logs, weights.
+
+  Pads `examples` in place on TPU; returns (dataset, number of real examples).
+  """
+  num_actual_examples = len(examples)
+  if flags.use_tpu:
+    # TPU requires a fixed batch size for all batches, therefore the number
+    # of examples must be a multiple of the batch size, or else examples
+    # will get dropped. So we pad with fake examples which are ignored
+    # later on.
+    while len(examples) % batch_size != 0:
+      examples.append(PaddingInputExample())
+
+  record_file = os.path.join(flags.output_dir, record_name)
+  feature_lib.file_based_convert_examples_to_features(
+      examples, label_list, flags.max_seq_length, tokenizer, record_file,
+      flags.num_conversion_workers)
+
+  logger.info(banner)
+  logger.info("  Num examples = %d (%d actual, %d padding)", len(examples),
+              num_actual_examples, len(examples) - num_actual_examples)
+  logger.info("  Batch size = %d", batch_size)
+
+  runner.restore_for_inference(flags.init_checkpoint,
+                               flags.allow_partial_checkpoint)
+  dataset = input_pipeline.file_based_dataset(
+      record_file, flags.max_seq_length, is_training=False,
+      drop_remainder=flags.use_tpu, batch_size=batch_size,
+      dynamic_padding=flags.dynamic_padding)
+  return dataset, num_actual_examples
 
 
 def _write_eval_reports(output_dir, last_eval, label_list) -> None:

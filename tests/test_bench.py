@@ -1,0 +1,53 @@
+"""bench/bench.py smoke test: --quick on a tiny BERT, train + convert only."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+from conftest import ROOT, TINY_CONFIG
+
+
+def test_bench_quick_train_convert(tmp_path):
+  config = tmp_path / "bert_config.json"
+  config.write_text(json.dumps(TINY_CONFIG))
+  out_json = tmp_path / "out.json"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick",
+       "--only", "train,convert", "--config", str(config), "--json",
+       str(out_json)],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  out = proc.stdout
+  for header in ("machine:", "settings:", "cpu", "tensorflow",
+                 "tf_intra_op_threads"):
+    assert header in out, out
+  rows = [line for line in out.splitlines() if line.startswith("| ")]
+  table = {}
+  for line in rows[1:]:
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    table[(cells[0], cells[1])] = cells[2:]
+  number = re.compile(r"^[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?$")
+  expected = [("train", "fixed padding", "examples/s"),
+              ("train", "fixed padding, real tokens", "tokens/s"),
+              ("train", "dynamic padding", "examples/s"),
+              ("train", "dynamic padding, real tokens", "tokens/s"),
+              ("train", "dynamic vs fixed (examples/s)", "x"),
+              ("convert", "(a) Google-style, 1 process", "examples/s"),
+              ("convert", "(b) ours, num_workers=1", "examples/s"),
+              ("convert", "speedup (c) vs (b)", "x")]
+  for section, name, unit in expected:
+    assert (section, name) in table, (section, name, sorted(table))
+    median, got_unit = table[(section, name)][:2]
+    assert number.match(median), (section, name, median)
+    assert got_unit == unit
+  assert any(s == "convert" and n.startswith("(c) ours, num_workers=")
+             for s, n in table)
+  # Sections not asked for are not run.
+  assert not any(s in ("eval", "predict", "serve") for s, _ in table)
+  assert "check: convert (b) and (c) files byte-identical: yes" in out
+  saved = json.loads(out_json.read_text())
+  assert saved["settings"]["sections"] == ["train", "convert"]
+  assert len(saved["results"]) == len(rows) - 1
+  assert all(r["median"] > 0 for r in saved["results"])
