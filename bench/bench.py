@@ -760,10 +760,12 @@ def section_infer(args, ctx, results: Results, runner, what, paddings):
         [np.asarray(t) for t in forward(features)]
       steady.append(time.perf_counter() - start)
     label = "evaluate()" if what == "eval" else "predict()"
+    mean_t = np.mean([int(f["input_ids"].shape[1]) for f in dataset(
+        ctx, args, "eval", dynamic)])
     results.add(what, "%s %s padding" % (label, mode), [n / t for t in times],
-                "examples/s", "%d examples, batch %d; %d tf.function "
-                "trace(s) per call" % (n, args.batch, statistics.median(
-                    traces)))
+                "examples/s", "%d examples, batch %d, mean T %.1f; %d "
+                "tf.function trace(s) per call" % (
+                    n, args.batch, mean_t, statistics.median(traces)))
     results.add(what, "%s padding, forward re-used (no retrace)" % mode,
                 [n / t for t in steady], "examples/s",
                 "upper bound without per-call tracing")
@@ -835,6 +837,19 @@ def section_serve(args, ctx, results: Results) -> None:
 
   arrays = convert()
   forward(*arrays).numpy()
+  one = [x[:1] for x in arrays]
+  forward(*one).numpy()
+  fwd1 = []
+  for _ in range(args.repeats):
+    start = time.perf_counter()
+    for _ in range(args.serve_requests):
+      forward(*one).numpy()
+    fwd1.append(time.perf_counter() - start)
+  inproc1 = results.add("serve", "in-process forward, batch 1",
+                        [args.serve_requests / t for t in fwd1], "texts/s",
+                        "T=%d, %.1f ms per call" % (
+                            args.seq, statistics.median(fwd1) /
+                            args.serve_requests * 1000))
   fwd, tok = [], []
   for _ in range(args.repeats):
     start = time.perf_counter()
@@ -881,6 +896,9 @@ def section_serve(args, ctx, results: Results) -> None:
                   "median latency %.1f ms (%d requests/run)" %
                   (statistics.median(single) / args.serve_requests * 1000,
                    args.serve_requests))
+      results.add("serve", "served / in-process forward, batch 1",
+                  [results.get("serve", "BertClient.encode, batch 1") /
+                   inproc1], "x")
       bc.encode(texts)
       batched = []
       for _ in range(args.repeats):
@@ -1023,6 +1041,18 @@ def job_hf(spec: dict) -> dict:
         token_type_ids=torch.from_numpy(
             batches["check_seg"].astype(np.int64))).logits.numpy()
     check = float(np.max(np.abs(logits - batches["check_logits"])))
+  # torch's own fp32 matmul speed in this process (is torch's BLAS slow?).
+  n = spec["matmul_n"]
+  a, b = torch.randn(n, n), torch.randn(n, n)
+  torch.mm(a, b)
+  mm = []
+  for _ in range(spec["repeats"]):
+    start = time.perf_counter()
+    for _ in range(spec["matmul_iters"]):
+      torch.mm(a, b)
+    mm.append(2.0 * n ** 3 * spec["matmul_iters"] /
+              (time.perf_counter() - start) / 1e9)
+  del a, b
   model.train()
   optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE,
                                 weight_decay=0.01)
@@ -1030,7 +1060,7 @@ def job_hf(spec: dict) -> dict:
          "threads": torch.get_num_threads(), "copied": copied,
          "total_params": len(state),
          "attn": getattr(model.config, "_attn_implementation", "?"),
-         "logits_max_abs_diff": check, "modes": {}}
+         "logits_max_abs_diff": check, "modes": {}, "matmul_gflops": mm}
   for mode in spec["modes"]:
     count = int(batches["%s_count" % mode])
     data = [tuple(torch.from_numpy(batches["%s_%s_%d" % (mode, k, i)].astype(
@@ -1101,7 +1131,9 @@ def section_hf(args, ctx, results: Results, runner, paddings) -> None:
   r = run_job("hf", {"config": ctx["config"], "weights": weights,
                      "batches": batches_file, "modes": list(paddings),
                      "threads": cores(), "warmup": args.warmup,
-                     "steps": args.steps, "repeats": args.repeats})
+                     "steps": args.steps, "repeats": args.repeats,
+                     "matmul_n": args.matmul_n,
+                     "matmul_iters": 2 if args.quick else 10})
   if "skipped" in r:
     results.checks["HF PyTorch comparison"] = "skipped: %s" % r["skipped"]
     return
@@ -1110,6 +1142,9 @@ def section_hf(args, ctx, results: Results, runner, paddings) -> None:
       "copied from our initial weights; eval logits max |diff| vs ours %.2g"
       % (r["torch"], r["transformers"], r["threads"], r["attn"], r["copied"],
          r["total_params"], r["logits_max_abs_diff"]))
+  results.add("compare", "torch.mm fp32 %dx%d (HF process)" % (
+      args.matmul_n, args.matmul_n), r["matmul_gflops"], "GFLOP/s",
+               "torch's own BLAS, %d threads" % r["threads"])
   for mode in paddings:
     batches = ctx["train_batches"][mode]
     timed = [batches[args.warmup + i * args.steps:
@@ -1123,6 +1158,12 @@ def section_hf(args, ctx, results: Results, runner, paddings) -> None:
     results.add("compare", "HF PyTorch train, %s padding, real tokens" % mode,
                 [sum(b["real"] for b in ch) / t
                  for ch, t in zip(timed, times)], "tokens/s")
+    hf_gflops = [train_flops(ctx["config"], [b["shape"] for b in ch]) / t /
+                 1e9 for ch, t in zip(timed, times)]
+    results.add("compare", "HF PyTorch train, %s padding, matmul GFLOP/s" %
+                mode, hf_gflops, "GFLOP/s", "%.2f of torch.mm" % (
+                    statistics.median(hf_gflops) /
+                    statistics.median(r["matmul_gflops"])))
     ours = results.get("train", "%s padding" % mode)
     results.add("compare", "ours / HF PyTorch, %s padding" % mode,
                 [ours / hf], "x", ">1: ours faster")
