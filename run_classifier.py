@@ -144,8 +144,9 @@ flags.DEFINE_bool(
 
 flags.DEFINE_integer(
     "num_conversion_workers", 0,
-    "[Extra] Processes for example -> tf_record conversion (0: one per core "
-    "for large inputs). The files are the same whatever the number.")
+    "[Extra] Processes for example -> tf_record conversion, this one "
+    "included (0: one per core for large inputs). The files are the same "
+    "whatever the number.")
 
 flags.DEFINE_integer(
     "seed", None,

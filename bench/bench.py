@@ -707,28 +707,16 @@ def section_train(args, ctx, results: Results, runner, paddings) -> None:
 # ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def capture_forward(runner):
-  """Records each tf.function ClassifierRunner._forward_fn returns."""
-  made = []
-  original = runner._forward_fn  # pylint: disable=protected-access
-
-  def wrapped():
-    fn = original()
-    made.append(fn)
-    return fn
-
-  runner._forward_fn = wrapped  # pylint: disable=protected-access
-  try:
-    yield made
-  finally:
-    runner._forward_fn = original  # pylint: disable=protected-access
-
-
 def section_infer(args, ctx, results: Results, runner, what, paddings):
-  """evaluate() or predict(), each call timed whole (as run_classifier calls
-  it), plus the same forward re-used without re-tracing."""
+  """evaluate() or predict(), each call timed whole, as run_classifier makes
+  it; the first (untimed) call includes tracing the runner's forward."""
   n = args.eval_examples
+
+  def trace_count():
+    return sum(f.experimental_get_tracing_count()
+               for _, f in runner._forwards)  # pylint: disable=protected-access
+
+  label = "evaluate()" if what == "eval" else "predict()"
   outputs = {}
   for mode in paddings:
     dynamic = mode == "dynamic"
@@ -739,36 +727,24 @@ def section_infer(args, ctx, results: Results, runner, what, paddings):
         return runner.evaluate(ds, n)
       return np.array(list(runner.predict(ds, n)))
 
-    with capture_forward(runner) as made:
-      log("%s %s: warmup call" % (what, mode))
-      call()
-      times, traces = [], []
-      for _ in range(args.repeats):
-        start = time.perf_counter()
-        out = call()
-        times.append(time.perf_counter() - start)
-        traces.append(made[-1].experimental_get_tracing_count())
-    outputs[mode] = out
-    forward = made[-1]
-    # The same tf.function again: its traces are done, so this is the
-    # steady-state forward + the host-side collection.
-    steady = []
+    log("%s %s: first call (includes tracing)" % (what, mode))
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    times = []
+    traces = trace_count()
     for _ in range(args.repeats):
       start = time.perf_counter()
-      for features in runner.strategy.experimental_distribute_dataset(
-          dataset(ctx, args, "eval", dynamic)):
-        [np.asarray(t) for t in forward(features)]
-      steady.append(time.perf_counter() - start)
-    label = "evaluate()" if what == "eval" else "predict()"
+      out = call()
+      times.append(time.perf_counter() - start)
+    traces = trace_count() - traces
+    outputs[mode] = out
     mean_t = np.mean([int(f["input_ids"].shape[1]) for f in dataset(
         ctx, args, "eval", dynamic)])
     results.add(what, "%s %s padding" % (label, mode), [n / t for t in times],
-                "examples/s", "%d examples, batch %d, mean T %.1f; %d "
-                "tf.function trace(s) per call" % (
-                    n, args.batch, mean_t, statistics.median(traces)))
-    results.add(what, "%s padding, forward re-used (no retrace)" % mode,
-                [n / t for t in steady], "examples/s",
-                "upper bound without per-call tracing")
+                "examples/s", "%d examples, batch %d, mean T %.1f; first "
+                "call %.1f s; %d retrace(s) in timed calls" % (
+                    n, args.batch, mean_t, first, traces))
   if "fixed" in outputs and "dynamic" in outputs:
     results.add(what, "dynamic vs fixed (examples/s)",
                 [results.get(what, "%s dynamic padding" % label) /

@@ -165,6 +165,8 @@ class FullTokenizer(object):
     self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+    self._longest_entry = max(map(len, self.vocab), default=0)
+    self._split_words: dict = {}  # basic token not in vocab -> its ids
 
   def tokenize(self, text: Any) -> List[str]:
     """Returns the WordPiece tokens of every basic token of `text`."""
@@ -172,6 +174,49 @@ class FullTokenizer(object):
     # space-joined tokens gives the same list as one call per token.
     return self.wordpiece_tokenizer.tokenize(
         " ".join(self.basic_tokenizer.tokenize(text)))
+
+  def tokenize_to_ids(self, text: Any) -> List[int]:
+    """`convert_tokens_to_ids(tokenize(text))`, faster.
+
+    A basic token that is itself in the vocab is its own (only) WordPiece
+    token, so most ids come from one C-level lookup; the rest are split by
+    WordPiece once per distinct token and remembered (at most
+    `_MAX_CACHED_WORDS` of them, so memory stays bounded).
+    """
+    words = self.basic_tokenizer.tokenize(text)
+    ids = list(map(self.vocab.get, words))
+    max_chars = self.wordpiece_tokenizer.max_input_chars_per_word
+    if self._longest_entry > max_chars:
+      # A vocab entry longer than that is [UNK] as a word: split those too.
+      ids = [None if len(word) > max_chars else token_id
+             for word, token_id in zip(words, ids)]
+    if None not in ids:
+      return ids
+    out: List[int] = []
+    start = 0
+    while True:  # Copy the runs of found ids; split each word in between.
+      try:
+        miss = ids.index(None, start)
+      except ValueError:
+        out += ids[start:]
+        return out
+      out += ids[start:miss]
+      out += self._word_ids(words[miss])
+      start = miss + 1
+
+  def _word_ids(self, word: str) -> List[int]:
+    ids = self._split_words.get(word)
+    if ids is None:
+      ids = self.convert_tokens_to_ids(self.wordpiece_tokenizer.tokenize(word))
+      if len(self._split_words) < _MAX_CACHED_WORDS:
+        self._split_words[word] = ids
+    return ids
+
+  def __getstate__(self) -> dict:
+    # The cache is rebuilt on demand: don't ship it to worker processes.
+    state = dict(self.__dict__)
+    state["_split_words"] = {}
+    return state
 
   def convert_tokens_to_ids(self, tokens: Iterable[str]) -> List[int]:
     return convert_by_vocab(self.vocab, tokens)
@@ -184,6 +229,8 @@ class FullTokenizer(object):
 # distinct characters cannot grow the tables without bound (entries past the
 # cap are recomputed on every use, with the same result).
 _MAX_CACHED_CHARS = 1 << 16
+# Cap on the distinct out-of-vocab basic tokens whose ids FullTokenizer keeps.
+_MAX_CACHED_WORDS = 1 << 18
 
 
 class _CharTable(dict):

@@ -12,6 +12,8 @@ import collections
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from typing import Iterable, Iterator, Sequence
 
@@ -38,6 +40,37 @@ def _truncate_seq_pair(tokens_a, tokens_b, max_length):
       tokens_a.pop()
     else:
       tokens_b.pop()
+
+
+def _fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
+  """Google's truncation of a (pair of) token lists; returns `a`.
+
+  With a non-empty `b` both are cut in place to `max_seq_length - 3` in all
+  (room for [CLS], [SEP], [SEP]); otherwise `a` is cut to `max_seq_length - 2`.
+  """
+  if b:
+    _truncate_seq_pair(a, b, max_seq_length - 3)
+  elif len(a) > max_seq_length - 2:
+    a = a[0:(max_seq_length - 2)]
+  return a
+
+
+def _lay_out(a: list, b: list | None, cls, sep) -> tuple[list, list]:
+  """BERT's input layout and its segment (token type) ids.
+
+  (a) For sequence pairs:
+   tokens:   [CLS] is this jack ##son ##ville ? [SEP] no it is not . [SEP]
+   type_ids: 0     0  0    0    0     0       0 0     1  1  1  1   1 1
+  (b) For single sequences:
+   tokens:   [CLS] the dog is hairy . [SEP]
+   type_ids: 0     0   0   0  0     0 0
+  """
+  sequence = [cls] + a + [sep]
+  segment_ids = [0] * len(sequence)
+  if b:
+    sequence += b + [sep]
+    segment_ids += [1] * (len(b) + 1)
+  return sequence, segment_ids
 
 
 def label_error(example, label_list) -> DataError:
@@ -72,30 +105,8 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
   if example.text_b:
     tokens_b = tokenizer.tokenize(example.text_b)
 
-  if tokens_b:
-    # Modifies `tokens_a` and `tokens_b` in place so that the total
-    # length is less than the specified length.
-    # Account for [CLS], [SEP], [SEP] with "- 3"
-    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
-  else:
-    # Account for [CLS] and [SEP] with "- 2"
-    if len(tokens_a) > max_seq_length - 2:
-      tokens_a = tokens_a[0:(max_seq_length - 2)]
-
-  # The convention in BERT is:
-  # (a) For sequence pairs:
-  #  tokens:   [CLS] is this jack ##son ##ville ? [SEP] no it is not . [SEP]
-  #  type_ids: 0     0  0    0    0     0       0 0     1  1  1  1   1 1
-  # (b) For single sequences:
-  #  tokens:   [CLS] the dog is hairy . [SEP]
-  #  type_ids: 0     0   0   0  0     0 0
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-  segment_ids = [0] * len(tokens)
-
-  if tokens_b:
-    tokens += tokens_b + ["[SEP]"]
-    segment_ids += [1] * (len(tokens_b) + 1)
-
+  tokens_a = _fit_pair(tokens_a, tokens_b, max_seq_length)
+  tokens, segment_ids = _lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
   input_ids = tokenizer.convert_tokens_to_ids(tokens)
 
   # The mask has 1 for real tokens and 0 for padding tokens. Only real
@@ -187,14 +198,93 @@ def format_seconds(seconds: float) -> str:
   return "%dh%02dm%02ds" % (h, m, s) if h else "%dm%02ds" % (m, s)
 
 
+# Cap on the distinct (length, second-segment length, label) tails that one
+# `record_encoder` keeps encoded.
+_MAX_CACHED_TAILS = 1 << 14
+
+
+def _padded_record(input_ids: list, segment_ids: list, max_seq_length: int,
+                   label_id: int, tails: dict) -> bytes:
+  """`serialize_features` of a real example's unpadded ids and segment ids.
+
+  Padding, mask and segment ids each encode to one byte a value, and every
+  feature after `input_ids` depends only on (length, number of second-segment
+  tokens, label): those are encoded once and remembered in `tails`.
+  """
+  n = len(input_ids)
+  assert n <= max_seq_length
+  padding = b"\x00" * (max_seq_length - n)
+  key = (n, sum(segment_ids), label_id)
+  tail = tails.get(key)
+  if tail is None:
+    tail = b"".join([
+        tfrecord.int64_feature_entry("input_mask", b"\x01" * n + padding),
+        tfrecord.int64_feature_entry("segment_ids",
+                                     bytes(segment_ids) + padding),
+        tfrecord.int64_feature_entry("label_ids",
+                                     tfrecord.packed_varints([label_id])),
+        tfrecord.int64_feature_entry("is_real_example", b"\x01"),
+    ])
+    if len(tails) < _MAX_CACHED_TAILS:
+      tails[key] = tail
+  return tfrecord.example_from_entries([
+      tfrecord.int64_feature_entry(
+          "input_ids", tfrecord.packed_varints(input_ids) + padding), tail])
+
+
+def _has_fast_ids(tokenizer) -> bool:
+  """Whether `tokenizer` is a stock FullTokenizer (so `tokenize_to_ids`
+  equals `convert_tokens_to_ids(tokenize(...))`) whose vocab has [CLS]/[SEP]."""
+  full = tokenization.FullTokenizer
+  cls = type(tokenizer)
+  return (isinstance(tokenizer, full) and cls.tokenize is full.tokenize and
+          cls.convert_tokens_to_ids is full.convert_tokens_to_ids and
+          type(tokenizer.wordpiece_tokenizer) is tokenization.WordpieceTokenizer
+          and tokenizer.wordpiece_tokenizer.vocab is tokenizer.vocab and
+          "[CLS]" in tokenizer.vocab and "[SEP]" in tokenizer.vocab)
+
+
+def record_encoder(label_list, max_seq_length: int, tokenizer):
+  """`encode(ex_index, example) -> bytes`, equal byte for byte to
+  `serialize_features(convert_single_example(...))` (without its log).
+
+  For a stock `FullTokenizer` the ids are built directly, without token
+  strings or padded lists; any other tokenizer takes Google's path.
+  """
+  def google_path(ex_index, example):
+    return serialize_features(convert_single_example(
+        ex_index, example, label_list, max_seq_length, tokenizer,
+        log_example=False))
+
+  if not _has_fast_ids(tokenizer):
+    return google_path
+  label_map = {label: i for i, label in enumerate(label_list)}
+  cls_id, sep_id = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
+  to_ids = tokenizer.tokenize_to_ids
+  tails: dict = {}
+
+  def encode(ex_index, example):
+    if isinstance(example, PaddingInputExample):
+      return google_path(ex_index, example)
+    ids_a = to_ids(example.text_a)
+    ids_b = to_ids(example.text_b) if example.text_b else None
+    ids_a = _fit_pair(ids_a, ids_b, max_seq_length)
+    input_ids, segment_ids = _lay_out(ids_a, ids_b, cls_id, sep_id)
+    label_id = label_map.get(example.label)
+    if label_id is None:
+      raise label_error(example, label_list)
+    return _padded_record(input_ids, segment_ids, max_seq_length, label_id,
+                          tails)
+
+  return encode
+
+
 def _framed_records(examples, start_index, label_list, max_seq_length,
                     tokenizer) -> bytes:
   """TFRecord frames of a slice of examples (first index `start_index`)."""
-  return b"".join(
-      tfrecord.frame_record(serialize_features(convert_single_example(
-          start_index + i, example, label_list, max_seq_length, tokenizer,
-          log_example=False)))
-      for i, example in enumerate(examples))
+  encode = record_encoder(label_list, max_seq_length, tokenizer)
+  return b"".join(tfrecord.frame_record(encode(start_index + i, example))
+                  for i, example in enumerate(examples))
 
 
 _WORKER_STATE: dict = {}
@@ -205,11 +295,19 @@ def _init_worker(label_list, max_seq_length, tokenizer) -> None:
                        tokenizer=tokenizer)
 
 
-def _convert_chunk(args) -> bytes:
-  start_index, examples = args
-  return _framed_records(examples, start_index, _WORKER_STATE["label_list"],
+def _convert_chunk(args) -> str:
+  """Worker: converts one chunk into the file `path`, and returns `path`.
+
+  (Handing megabytes back through the pool's pipe would keep the parent,
+  which converts chunks too, waiting on the GIL.)
+  """
+  start_index, examples, path = args
+  data = _framed_records(examples, start_index, _WORKER_STATE["label_list"],
                          _WORKER_STATE["max_seq_length"],
                          _WORKER_STATE["tokenizer"])
+  with open(path, "wb") as f:
+    f.write(data)
+  return path
 
 
 def default_num_workers(num_examples: int) -> int:
@@ -224,11 +322,15 @@ CHUNK_SIZE = 2000
 
 
 def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
-                     num_workers) -> Iterator[tuple[int, bytes]]:
+                     num_workers, scratch_dir) -> Iterator[tuple[int, bytes]]:
   """(examples done, framed bytes) per chunk, in input order.
 
-  With several workers at most 2 chunks per worker are in flight, so memory
-  stays flat however long the input is.
+  `num_workers` processes convert: this one and `num_workers - 1` spawned
+  ones, which write each chunk to a file in `scratch_dir`. This process keeps
+  4 chunks per worker in flight and converts a chunk itself whenever they are
+  all taken, so it works while the workers start up too. At most
+  `8 * num_workers` chunks wait to be written, so memory stays flat however
+  long the input is.
   """
   starts = range(0, len(examples), CHUNK_SIZE)
   if num_workers <= 1:
@@ -237,20 +339,40 @@ def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
       yield start + len(chunk), _framed_records(
           chunk, start, label_list, max_seq_length, tokenizer)
     return
+  spawned = num_workers - 1
   context = multiprocessing.get_context("spawn")
-  with context.Pool(num_workers, initializer=_init_worker,
+  with context.Pool(spawned, initializer=_init_worker,
                     initargs=(label_list, max_seq_length, tokenizer)) as pool:
-    pending = collections.deque()
+    pending = collections.deque()  # (done, bytes or AsyncResult of a path)
     for start in starts:
       chunk = examples[start:start + CHUNK_SIZE]
-      pending.append((start + len(chunk), pool.apply_async(
-          _convert_chunk, ((start, chunk),))))
-      if len(pending) >= 2 * num_workers:
-        done, result = pending.popleft()
-        yield done, result.get()
+      if sum(not _is_ready(r) for _, r in pending) < 4 * spawned:
+        path = os.path.join(scratch_dir, "chunk-%d" % start)
+        result = pool.apply_async(_convert_chunk, ((start, chunk, path),))
+      else:
+        result = _framed_records(chunk, start, label_list, max_seq_length,
+                                 tokenizer)
+      pending.append((start + len(chunk), result))
+      while pending and (len(pending) > 8 * num_workers or
+                         _is_ready(pending[0][1])):
+        yield _collect(*pending.popleft())
     while pending:
-      done, result = pending.popleft()
-      yield done, result.get()
+      yield _collect(*pending.popleft())
+
+
+def _is_ready(result) -> bool:
+  return isinstance(result, bytes) or result.ready()
+
+
+def _collect(done: int, result) -> tuple[int, bytes]:
+  """(done, bytes) of a chunk converted here or by a worker (whose file goes)."""
+  if isinstance(result, bytes):
+    return done, result
+  path = result.get()
+  with open(path, "rb") as f:
+    data = f.read()
+  os.remove(path)
+  return done, data
 
 
 def file_based_convert_examples_to_features(
@@ -258,8 +380,9 @@ def file_based_convert_examples_to_features(
     output_file: str, num_workers: int | None = None) -> int:
   """Convert a set of `InputExample`s to a TFRecord file.
 
-  `num_workers` processes tokenize in parallel (None: one per core for large
-  inputs); the file is the same byte for byte whatever the number. The file
+  `num_workers` processes (this one included) tokenize in parallel (None:
+  one per core for large inputs); the file is the same byte for byte whatever
+  the number. The file
   appears only when complete (written under a temporary name, then renamed).
   Returns the number of records written.
   """
@@ -274,17 +397,23 @@ def file_based_convert_examples_to_features(
   progress = Progress("Converting to %s" % os.path.basename(output_file),
                       len(examples))
   tmp_file = output_file + ".tmp-%d" % os.getpid()
+  scratch_dir = (tempfile.mkdtemp(prefix=os.path.basename(output_file) +
+                                  ".chunks-",
+                                  dir=os.path.dirname(output_file) or None)
+                 if num_workers > 1 else None)
   try:
     with tfrecord.TFRecordFileWriter(tmp_file) as writer:
       for done, framed in _chunks_in_order(examples, label_list,
                                            max_seq_length, tokenizer,
-                                           num_workers):
+                                           num_workers, scratch_dir):
         writer.write_framed(framed)
         progress.update(done)
     os.replace(tmp_file, output_file)
   finally:
     if os.path.exists(tmp_file):
       os.remove(tmp_file)
+    if scratch_dir:
+      shutil.rmtree(scratch_dir, ignore_errors=True)
   return len(examples)
 
 

@@ -60,12 +60,15 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
   to Google's 100 (a known weak shuffle for sorted files; raise it with
   --shuffle_buffer_size). A prefetch is added, which changes no order.
 
-  With `dynamic_padding` the records are the same, but batches are cut to
-  their longest real sequence: training groups examples of similar length
-  (buckets `BUCKET_WIDTH` tokens wide) after the shuffle; eval/predict keep
-  the input order and only trim each batch. The model's outputs for real
-  tokens do not depend on the amount of padding (masked positions get
-  -10000 before the softmax), so only the compute changes.
+  With `dynamic_padding` the records are the same, but each batch is cut to
+  its longest real sequence, and examples of similar length (buckets
+  `BUCKET_WIDTH` tokens wide) are batched together: after the shuffle when
+  training; for eval/predict (unless `drop_remainder`, i.e. on TPU, where the
+  input order is kept and each batch only trimmed) every example also gets
+  an `example_index` feature, its position in the file, so that predictions
+  can be put back in input order. The model's outputs for real tokens do not
+  depend on the amount of padding (masked positions get -10000 before the
+  softmax), so only the compute changes.
   """
   spec = name_to_features(seq_length)
   d = tf.data.TFRecordDataset(input_file)
@@ -74,7 +77,9 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
     d = d.shuffle(buffer_size=shuffle_buffer_size, seed=seed)
   d = d.map(lambda record: decode_record(record, spec),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if dynamic_padding and is_training:
+  if dynamic_padding and (is_training or not drop_remainder):
+    if not is_training:
+      d = d.enumerate().map(_with_index)
     boundaries = bucket_boundaries(seq_length)
     d = d.map(_trim_example, num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
@@ -88,3 +93,7 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
     if dynamic_padding:
       d = d.map(_trim_batch)
   return d.prefetch(tf.data.AUTOTUNE)
+
+
+def _with_index(index, features):
+  return dict(features, example_index=tf.cast(index, tf.int32))

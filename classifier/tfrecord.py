@@ -67,7 +67,8 @@ _VARINT_TABLE_SIZE = 1 << 17
 _VARINTS = [_varint(i) for i in range(_VARINT_TABLE_SIZE)]
 
 
-def _packed_varints(values: Sequence[int]) -> bytes:
+def packed_varints(values: Sequence[int]) -> bytes:
+  """The packed-repeated varint bytes of non-empty int64 `values`."""
   try:
     if min(values) >= 0:
       return b"".join(map(_VARINTS.__getitem__, values))
@@ -94,13 +95,28 @@ def _name_field(name: str) -> bytes:
 
 def encode_int64_example(features: Sequence[tuple[str, Sequence[int]]]) -> bytes:
   """Serialized `tf.train.Example` of (name, int64 values) features, in order."""
-  entries = []
-  for name, values in features:
-    packed = _packed_varints(values) if values else b""
-    int64_list = _length_delimited(b"\x0a", packed) if packed else b""
-    feature = _length_delimited(b"\x1a", int64_list)
-    entry = _name_field(name) + _length_delimited(b"\x12", feature)
-    entries.append(_length_delimited(b"\x0a", entry))
+  return encode_packed_int64_example(
+      [(name, packed_varints(values) if values else b"")
+       for name, values in features])
+
+
+def encode_packed_int64_example(
+    features: Sequence[tuple[str, bytes]]) -> bytes:
+  """`encode_int64_example` for values given as `packed_varints` bytes."""
+  return example_from_entries(
+      [int64_feature_entry(name, packed) for name, packed in features])
+
+
+def int64_feature_entry(name: str, packed: bytes) -> bytes:
+  """One `Features.feature` map entry (name -> Int64List of `packed`)."""
+  int64_list = _length_delimited(b"\x0a", packed) if packed else b""
+  feature = _length_delimited(b"\x1a", int64_list)
+  return _length_delimited(
+      b"\x0a", _name_field(name) + _length_delimited(b"\x12", feature))
+
+
+def example_from_entries(entries: Sequence[bytes]) -> bytes:
+  """Serialized `tf.train.Example` whose `Features` has these map entries."""
   return _length_delimited(b"\x0a", b"".join(entries))
 
 

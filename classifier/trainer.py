@@ -65,6 +65,7 @@ class ClassifierRunner(object):
     self.optimizer = None
     self.global_step = 0
     self.last_eval = None
+    self._forwards = []  # (element_spec, tf.function) of eval/predict
 
   # -- variables and checkpoints ------------------------------------------
 
@@ -228,42 +229,62 @@ class ClassifierRunner(object):
 
   # -- eval and predict -----------------------------------------------------
 
-  def _forward_fn(self):
+  def _forward_fn(self, element_spec):
+    """The eval/predict forward pass for batches of `element_spec`.
+
+    Traced once per spec (a spec's None dimensions, such as the batch and
+    sequence lengths --dynamic_padding varies, stay symbolic), and kept for
+    later calls with the same spec.
+    """
+    for spec, forward in self._forwards:
+      if spec == element_spec:
+        return forward
     strategy, model = self.strategy, self.model
 
     def fn(features):
       _, per_example_loss, logits, probabilities = model(
           features["input_ids"], features["input_mask"],
           features["segment_ids"], features["label_ids"], training=False)
-      return (per_example_loss, logits, probabilities, features["label_ids"],
-              features["is_real_example"])
+      outputs = {"per_example_loss": per_example_loss, "logits": logits,
+                 "probabilities": probabilities}
+      for name in ("label_ids", "is_real_example", "example_index"):
+        if name in features:
+          outputs[name] = features[name]
+      return outputs
 
-    @tf.function
+    @tf.function(input_signature=[element_spec])
     def forward(features):
       return strategy.run(fn, args=(features,))
 
+    self._forwards.append((element_spec, forward))
     return forward
 
-  def _batches(self, dataset, total_examples, what) -> Iterator[tuple]:
-    forward = self._forward_fn()
+  def _batches(self, dataset, total_examples, what) -> Iterator[dict]:
+    distributed = self.strategy.experimental_distribute_dataset(dataset)
+    forward = self._forward_fn(distributed.element_spec)
     progress = Progress(what, total_examples)
     done = 0
-    for features in self.strategy.experimental_distribute_dataset(dataset):
-      outputs = [_stack(self.strategy, t) for t in forward(features)]
-      done += len(outputs[0])
+    for features in distributed:
+      outputs = {name: _stack(self.strategy, t)
+                 for name, t in forward(features).items()}
+      done += len(outputs["logits"])
       progress.update(min(done, total_examples))
       yield outputs
 
   def evaluate(self, dataset: tf.data.Dataset, total_examples: int) -> dict:
     """eval_accuracy and eval_loss weighted by is_real_example, plus loss
-    (mean of batch losses) and global_step, as the Estimator reported."""
+    (mean of batch losses) and global_step, as the Estimator reported.
+
+    Only `loss` depends on how examples are batched (--dynamic_padding
+    groups them by length); accuracy and eval_loss do not.
+    """
     correct = weight_sum = loss_sum = 0.0
     batch_losses = []
     all_labels, all_predictions, all_weights = [], [], []
-    for per_example_loss, logits, _, labels, is_real in self._batches(
-        dataset, total_examples, "Evaluating"):
-      weights = is_real.astype(np.float64)
-      predictions = np.argmax(logits, axis=-1)
+    for out in self._batches(dataset, total_examples, "Evaluating"):
+      weights = out["is_real_example"].astype(np.float64)
+      labels, per_example_loss = out["label_ids"], out["per_example_loss"]
+      predictions = np.argmax(out["logits"], axis=-1)
       correct += float(np.sum(weights * (predictions == labels)))
       weight_sum += float(np.sum(weights))
       loss_sum += float(np.sum(weights * per_example_loss))
@@ -282,8 +303,16 @@ class ClassifierRunner(object):
 
   def predict(self, dataset: tf.data.Dataset,
               total_examples: int) -> Iterator[np.ndarray]:
-    """Probabilities [num_labels] per example, in input order."""
-    for _, _, probabilities, _, _ in self._batches(dataset, total_examples,
-                                                   "Predicting"):
-      for row in probabilities:
-        yield row
+    """Probabilities [num_labels] per example, in input order (batches with
+    an `example_index` feature, as --dynamic_padding makes, are put back in
+    order first)."""
+    rows, indices = [], []
+    for out in self._batches(dataset, total_examples, "Predicting"):
+      if "example_index" not in out:
+        yield from out["probabilities"]
+        continue
+      rows.append(out["probabilities"])
+      indices.append(out["example_index"])
+    if rows:
+      order = np.argsort(np.concatenate(indices), kind="stable")
+      yield from np.concatenate(rows)[order]

@@ -810,3 +810,30 @@ def test_full_tokenizer_matches_reference_on_random_text(tmp_path,
     for token in _ref_basic_tokenize(text, do_lower_case):
       expected.extend(_ref_wordpiece(token, tokenizer.vocab))
     assert tokenizer.tokenize(text) == expected, repr(text)
+    ids = tokenizer.convert_tokens_to_ids(expected)
+    assert tokenizer.tokenize_to_ids(text) == ids, repr(text)
+    assert tokenizer.tokenize_to_ids(text) == ids, repr(text)  # Cached now.
+
+
+def test_tokenize_to_ids_vocab_entry_longer_than_word_limit(tmp_path):
+  tokenizer = tokenization.FullTokenizer(
+      _write_vocab(tmp_path, ["[UNK]", "abcd", "ab", "##cd", "x"]))
+  tokenizer.wordpiece_tokenizer.max_input_chars_per_word = 3
+  for text in (u"x abcd x", u"abcd", u"x"):
+    assert tokenizer.tokenize_to_ids(text) == tokenizer.convert_tokens_to_ids(
+        tokenizer.tokenize(text))
+  assert tokenizer.tokenize_to_ids(u"x abcd") == [4, 0]
+
+
+def test_tokenize_to_ids_cache_is_bounded_and_not_pickled(tmp_path,
+                                                           monkeypatch):
+  import pickle  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(tokenization, "_MAX_CACHED_WORDS", 2)
+  tokenizer = tokenization.FullTokenizer(
+      _write_vocab(tmp_path, ["[UNK]", "a", "##a", "##b"]))
+  assert tokenizer.tokenize_to_ids(u"aa ab aaa abb a") == [
+      1, 2, 1, 3, 1, 2, 2, 1, 3, 3, 1]
+  assert len(tokenizer._split_words) == 2
+  copy = pickle.loads(pickle.dumps(tokenizer))
+  assert copy._split_words == {}
+  assert copy.tokenize_to_ids(u"abb") == [1, 3, 3]
