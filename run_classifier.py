@@ -138,9 +138,10 @@ flags.DEFINE_integer(
 
 flags.DEFINE_bool(
     "dynamic_padding", False,
-    "[Extra] Pad each batch only to its longest example (training batches "
-    "examples of similar length). Same tf_record files; much faster on short "
-    "texts. Off by default: Google padded every example to max_seq_length.")
+    "[Extra] Pad each batch only to its longest example, batching examples "
+    "of similar length together (train, eval and predict; predictions keep "
+    "the input order). Same tf_record files; much faster on short texts. "
+    "Off by default: Google padded every example to max_seq_length.")
 
 flags.DEFINE_integer(
     "num_conversion_workers", 0,

@@ -16,20 +16,23 @@ Sections (`--only`, comma-separated; default all):
            `dynamic_padding` (length buckets). examples/s and real tokens/s
            (tokens with input_mask == 1), counted exactly by replaying the
            same seeded pipeline for the batches the loop consumed.
-  eval     ClassifierRunner.evaluate, fixed and dynamic (trimmed batches);
-           also the same forward tf.function re-used across calls (the
-           difference is the per-call tf.function tracing).
+  eval     ClassifierRunner.evaluate, fixed and dynamic (length buckets),
+           each call timed whole after a first call that traces the forward
+           pass (one trace per dataset spec; the note shows retraces).
   predict  ClassifierRunner.predict, fixed and dynamic; checks both give the
-           same probabilities.
+           same probabilities in the same (input) order.
   convert  examples -> tf_record: (a) Google's path (convert_single_example +
            tf.train.Example(...).SerializeToString() + tf.io.TFRecordWriter),
            (b) file_based_convert_examples_to_features(num_workers=1),
            (c) the same with one worker per core. Each path runs in a fresh
-           process; peak RSS growth is sampled from /proc/self/status.
+           process; peak RSS growth is sampled from /proc/self/status, and
+           (c) runs again on a quarter of the examples to show that it does
+           not grow with the input.
   serve    the real bert_serving.client.BertClient against `python -m
-           serving` (subprocess, -num_worker 1, -max_seq_len SEQ) at batch 1
-           and batch 256, and the same model's in-process forward (BertEncoder
-           under tf.function, the layer the server pools) at batch 256.
+           serving` (subprocess, -num_worker 1, -max_seq_len SEQ) at batch 1,
+           from 8 concurrent clients at batch 1 each, and at batch 256, and
+           the same model's in-process forward (BertEncoder under
+           tf.function, the layer the server pools) at batch 1 and 256.
 
 `--compare` adds references measured in the same invocation:
 
@@ -70,8 +73,6 @@ import math
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ MINILM_SHAPE = {
     "type_vocab_size": 2, "initializer_range": 0.02,
 }
 NUM_LABELS = 2
+SERVE_CLIENTS = 8
 LEARNING_RATE = 2e-5
 SEED = 12345
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -190,16 +192,6 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
   except AttributeError:
     return os.cpu_count() or 1
-
-
-def free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
 
 
 # ---------------------------------------------------------------------------
@@ -516,6 +508,14 @@ def section_convert(args, ctx, results: Results) -> None:
   results.add("convert", "speedup (c) vs (b)",
               [results.get("convert", jobs[2][1]) /
                results.get("convert", jobs[1][1])], "x")
+  quarter = max(1, n // 4)
+  small = run_job("convert", {"mode": "ours", "vocab_file": ctx["vocab_file"],
+                              "n": quarter, "seq": seq, "seed": SEED + 7,
+                              "workers": workers, "repeats": 1,
+                              "out": out["oursN"]})
+  results.checks["convert (c) peak RSS growth, %d vs %d examples" % (
+      quarter, n)] = "%.0f MiB vs %.0f MiB (the examples themselves excluded)" % (
+          small["rss_growth_kb"] / 1024.0, got["oursN"]["rss_growth_kb"] / 1024.0)
   identical = got["ours1"]["sha256"] == got["oursN"]["sha256"]
   results.checks["convert (b) and (c) files byte-identical"] = (
       "yes (%d bytes, sha256 %s...)" % (got["ours1"]["bytes"],
@@ -844,19 +844,15 @@ def section_serve(args, ctx, results: Results) -> None:
   gc.collect()
 
   from bert_serving.client import BertClient  # pylint: disable=import-outside-toplevel
-  port, port_out = free_ports(2)
-  env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get(
-      "PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="2")
-  cmd = [sys.executable, "-m", "serving", "-model_dir", model_dir, "-port",
-         str(port), "-port_out", str(port_out), "-num_worker", "1",
-         "-max_seq_len", str(args.seq), "-cpu"]
-  log("starting %s" % " ".join(cmd))
-  server_log = open(os.path.join(ctx["workdir"], "server.log"), "w")
-  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=server_log,
-                          stderr=subprocess.STDOUT)
-  try:
+  from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+  server = BackgroundServer(
+      model_dir, ["-num_worker", "1", "-max_seq_len", str(args.seq), "-cpu"],
+      log_path=os.path.join(ctx["workdir"], "server.log"))
+  log("starting %s" % " ".join(server.command))
+  with server:
     start = time.perf_counter()
-    with BertClient(port=port, port_out=port_out, timeout=180000) as bc:
+    with BertClient(port=server.port, port_out=server.port_out,
+                    timeout=180000) as bc:
       bc.encode(texts[:1])
       log("server ready after %.1f s" % (time.perf_counter() - start))
       for _ in range(3):
@@ -875,6 +871,16 @@ def section_serve(args, ctx, results: Results) -> None:
       results.add("serve", "served / in-process forward, batch 1",
                   [results.get("serve", "BertClient.encode, batch 1") /
                    inproc1], "x")
+      concurrent = concurrent_single_requests(
+          BertClient, server, texts, SERVE_CLIENTS, args.serve_requests,
+          args.repeats)
+      results.add("serve", "%d concurrent clients, batch 1 each" %
+                  SERVE_CLIENTS, concurrent, "texts/s",
+                  "%d requests per client per run; the server batches them"
+                  % args.serve_requests)
+      results.add("serve", "concurrent / sequential batch-1 requests",
+                  [statistics.median(concurrent) /
+                   results.get("serve", "BertClient.encode, batch 1")], "x")
       bc.encode(texts)
       batched = []
       for _ in range(args.repeats):
@@ -887,14 +893,36 @@ def section_serve(args, ctx, results: Results) -> None:
                            % args.seq)
     results.add("serve", "served / in-process forward, batch %d" % big,
                 [served / inproc], "x", "1.0 = no serving overhead")
+
+
+def concurrent_single_requests(client_class, server, texts, clients: int,
+                               requests: int, repeats: int) -> list[float]:
+  """texts/s of `clients` threads, each with its own client sending
+  `requests` one-text requests (timed `repeats` times)."""
+  bcs = [client_class(port=server.port, port_out=server.port_out,
+                      timeout=180000) for _ in range(clients)]
+  try:
+    for bc in bcs:
+      bc.encode(texts[:1])
+
+    def send(bc, offset):
+      for i in range(requests):
+        bc.encode([texts[(offset + i) % len(texts)]])
+
+    rates = []
+    for _ in range(repeats):
+      threads = [threading.Thread(target=send, args=(bc, k * requests))
+                 for k, bc in enumerate(bcs)]
+      start = time.perf_counter()
+      for t in threads:
+        t.start()
+      for t in threads:
+        t.join()
+      rates.append(clients * requests / (time.perf_counter() - start))
+    return rates
   finally:
-    proc.send_signal(signal.SIGTERM)
-    try:
-      proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-      proc.kill()
-      proc.wait()
-    server_log.close()
+    for bc in bcs:
+      bc.close()
 
 
 # ---------------------------------------------------------------------------

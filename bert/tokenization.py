@@ -230,7 +230,7 @@ class FullTokenizer(object):
 # cap are recomputed on every use, with the same result).
 _MAX_CACHED_CHARS = 1 << 16
 # Cap on the distinct out-of-vocab basic tokens whose ids FullTokenizer keeps.
-_MAX_CACHED_WORDS = 1 << 18
+_MAX_CACHED_WORDS = 1 << 17
 
 
 class _CharTable(dict):

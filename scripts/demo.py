@@ -22,7 +22,6 @@ import os
 import random
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -150,26 +149,19 @@ def run(cmd: list[str], quiet: bool = False) -> None:
     raise SystemExit("demo: step failed: %s" % printable)
 
 
-def free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 def serve_and_query(model_dir: str, extra: list[str], texts: list[str]):
   """Starts the server, runs `texts` through BertClient, stops the server."""
   from bert_serving.client import BertClient
-  port, port_out = free_port(), free_port()
-  cmd = [PY, "-m", "serving", "-model_dir", model_dir, "-num_worker", "1",
-         "-port", str(port), "-port_out", str(port_out), "-max_seq_len", "64"] + extra
+  from serving.background import BackgroundServer, free_ports
+  port, port_out = free_ports(2)
+  server = BackgroundServer(
+      model_dir, ["-num_worker", "1", "-max_seq_len", "64"] + extra, port,
+      port_out, log_path=os.path.join(OUT, "server-%d.log" % port),
+      stop_timeout=30)
   print("$ bert-serving-start " + " ".join(
       shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c)
-      for c in cmd[3:]), flush=True)
-  log_path = os.path.join(OUT, "server-%d.log" % port)
-  log = open(log_path, "w")
-  server = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-  try:
+      for c in server.command[3:]), flush=True)
+  with server:
     bc = BertClient(port=port, port_out=port_out, timeout=180000)
     config = bc.server_config
     start = time.time()
@@ -177,15 +169,6 @@ def serve_and_query(model_dir: str, extra: list[str], texts: list[str]):
     elapsed = time.time() - start
     bc.close()
     return config, result, elapsed
-  finally:
-    subprocess.run([PY, "-c", "import sys; from serving.cli import terminate; "
-                    "sys.exit(terminate(sys.argv[1:]))", "-port", str(port)],
-                   cwd=ROOT, capture_output=True)
-    try:
-      server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-      server.kill()
-    log.close()
 
 
 def main() -> int:

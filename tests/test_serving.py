@@ -8,7 +8,6 @@ the formulas of bert-as-service 1.10.0, independently of serving/.
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ import zmq
 
 from bert import checkpoint, modeling, tokenization
 from serving import args as args_mod
+from serving.background import free_ports
 from serving.server import BertServer
 
 bert_serving_client = pytest.importorskip("bert_serving.client")
@@ -436,16 +436,6 @@ def test_model_load_errors_stop_the_server(model, tmp_path):
 
 
 # ----------------------------------------------------------- CLI, shutdown
-
-def free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
-
 
 @pytest.mark.slow
 def test_cli_serves_until_termination_from_loopback(model):

@@ -322,3 +322,24 @@ def test_error_meta_makes_the_client_raise():
   assert meta["error"] == "bad request: texts must be a list, not (2, 3)"
   with pytest.raises(TypeError, match="bad request"):
     np.frombuffer(b"", dtype=meta["dtype"])
+
+
+def test_free_ports_are_distinct_and_bindable():
+  import socket  # pylint: disable=import-outside-toplevel
+  from serving.background import free_ports  # pylint: disable=import-outside-toplevel
+  ports = free_ports(3)
+  assert len(set(ports)) == 3
+  for port in ports:
+    with socket.socket() as s:
+      s.bind(("127.0.0.1", port))
+
+
+def test_background_server_that_fails_to_start_is_reaped(tmp_path):
+  from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+  log = tmp_path / "server.log"
+  with BackgroundServer(str(tmp_path / "missing"), log_path=str(log),
+                        stop_timeout=60) as server:
+    assert server.command[1:3] == ["-m", "serving"]
+    server.process.wait(timeout=60)
+  assert server.stop() == 2
+  assert "bert-serving-start: error:" in log.read_text()

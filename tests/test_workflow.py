@@ -4,7 +4,6 @@
 folder as it is, and on an exported folder; embeddings equal the model's own.
 """
 import os
-import socket
 import subprocess
 import sys
 
@@ -12,15 +11,10 @@ import numpy as np
 import pytest
 
 from emotion_data import write_emotion_data, write_model_dir
+from serving.background import BackgroundServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-
-
-def free_port():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,26 +50,14 @@ def expected_mean_of_layer(model_dir_ckpt, config_file, vocab_file, texts, seq_l
 
 def serve_and_encode(model_dir, texts, *extra):
   from bert_serving.client import BertClient
-  port, port_out = free_port(), free_port()
-  server = subprocess.Popen(
-      [sys.executable, "-m", "serving", "-model_dir", model_dir,
-       "-num_worker=3", "-port", str(port), "-port_out", str(port_out),
-       "-max_seq_len", "16"] + list(extra),
-      cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-  try:
-    bc = BertClient(port=port, port_out=port_out, timeout=120000)
+  with BackgroundServer(model_dir, ["-num_worker=3", "-max_seq_len", "16"] +
+                        list(extra)) as server:
+    bc = BertClient(port=server.port, port_out=server.port_out,
+                    timeout=120000)
     config = bc.server_config
     result = bc.encode(texts)
     bc.close()
     return config, result
-  finally:
-    subprocess.run([sys.executable, "-c", "import sys; from serving.cli import terminate;"
-                    " sys.exit(terminate(sys.argv[1:]))", "-port", str(port)],
-                   cwd=ROOT, capture_output=True, timeout=60)
-    try:
-      server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-      server.kill()
 
 
 @pytest.mark.slow
