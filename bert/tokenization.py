@@ -204,12 +204,15 @@ class FullTokenizer(object):
       out += self._word_ids(words[miss])
       start = miss + 1
 
-  def _word_ids(self, word: str) -> List[int]:
-    ids = self._split_words.get(word)
+  def _word_ids(self, word: str) -> tuple:
+    cache = self._split_words
+    ids = cache.get(word)
     if ids is None:
-      ids = self.convert_tokens_to_ids(self.wordpiece_tokenizer.tokenize(word))
-      if len(self._split_words) < _MAX_CACHED_WORDS:
-        self._split_words[word] = ids
+      ids = tuple(self.convert_tokens_to_ids(
+          self.wordpiece_tokenizer.tokenize(word)))
+      if len(cache) >= _MAX_CACHED_WORDS:
+        cache.clear()  # Bounded memory; the frequent words come back soon.
+      cache[word] = ids
     return ids
 
   def __getstate__(self) -> dict:
@@ -230,7 +233,7 @@ class FullTokenizer(object):
 # cap are recomputed on every use, with the same result).
 _MAX_CACHED_CHARS = 1 << 16
 # Cap on the distinct out-of-vocab basic tokens whose ids FullTokenizer keeps.
-_MAX_CACHED_WORDS = 1 << 17
+_MAX_CACHED_WORDS = 1 << 15
 
 
 class _CharTable(dict):

@@ -353,7 +353,7 @@ def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
         result = _framed_records(chunk, start, label_list, max_seq_length,
                                  tokenizer)
       pending.append((start + len(chunk), result))
-      while pending and (len(pending) > 8 * num_workers or
+      while pending and (len(pending) > 4 * num_workers or
                          _is_ready(pending[0][1])):
         yield _collect(*pending.popleft())
     while pending:

@@ -51,3 +51,25 @@ def test_bench_quick_train_convert(tmp_path):
   assert saved["settings"]["sections"] == ["train", "convert"]
   assert len(saved["results"]) == len(rows) - 1
   assert all(r["median"] > 0 for r in saved["results"])
+
+
+def test_accuracy_task_labels_follow_their_cue_words():
+  from bench import accuracy
+  words = ["w%d" % i for i in range(3000)]
+  labels, texts = accuracy.make_task(words, 400, 64, seed=5)
+  assert len(labels) == len(texts) == 400
+  assert set(labels) == {str(i) for i in range(accuracy.NUM_LABELS)}
+  pool = words[accuracy.FIRST_CUE_RANK:accuracy.FIRST_CUE_RANK +
+               accuracy.NUM_LABELS * accuracy.CUES_PER_LABEL]
+  cue_label = {w: i % accuracy.NUM_LABELS for i, w in enumerate(pool)}
+  distracted = 0
+  for label, text in zip(labels, texts):
+    counts = [0] * accuracy.NUM_LABELS
+    for token in text.split():
+      if token in cue_label:
+        counts[cue_label[token]] += 1
+    assert counts[int(label)] >= 1
+    assert counts[int(label)] > max(c for i, c in enumerate(counts)
+                                    if i != int(label)), (label, text)
+    distracted += sum(counts) > counts[int(label)]
+  assert 0.2 < distracted / 400 < 0.4

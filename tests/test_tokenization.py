@@ -833,7 +833,7 @@ def test_tokenize_to_ids_cache_is_bounded_and_not_pickled(tmp_path,
       _write_vocab(tmp_path, ["[UNK]", "a", "##a", "##b"]))
   assert tokenizer.tokenize_to_ids(u"aa ab aaa abb a") == [
       1, 2, 1, 3, 1, 2, 2, 1, 3, 3, 1]
-  assert len(tokenizer._split_words) == 2
+  assert len(tokenizer._split_words) == 2  # "aa", "ab", "aaa", "abb"; cleared
   copy = pickle.loads(pickle.dumps(tokenizer))
   assert copy._split_words == {}
   assert copy.tokenize_to_ids(u"abb") == [1, 3, 3]
