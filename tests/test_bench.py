@@ -53,6 +53,27 @@ def test_bench_quick_train_convert(tmp_path):
   assert all(r["median"] > 0 for r in saved["results"])
 
 
+def test_bench_quick_eval_predict_serve(tmp_path):
+  config = tmp_path / "bert_config.json"
+  config.write_text(json.dumps(TINY_CONFIG))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick",
+       "--only", "eval,predict,serve", "--config", str(config)],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  out = proc.stdout
+  for figure in ("evaluate() dynamic padding", "predict() dynamic padding",
+                 "8 concurrent clients, batch 1 each",
+                 "served / in-process forward, batch 16"):
+    assert re.search(r"\| %s +\| [0-9][0-9,.]* +\|" % re.escape(figure),
+                     out), (figure, out)
+  assert "0 retrace(s) in timed calls" in out
+  assert re.search(r"check: eval accuracy fixed / dynamic: (\S+) / \1\n", out)
+  diff = re.search(r"check: predict fixed vs dynamic max \|dp\|: (\S+)", out)
+  assert float(diff.group(1)) < 1e-5
+
+
 def test_accuracy_task_labels_follow_their_cue_words():
   from bench import accuracy
   words = ["w%d" % i for i in range(3000)]
