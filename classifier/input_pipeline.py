@@ -23,7 +23,8 @@ def decode_record(record, spec):
 
 
 SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
-BUCKET_WIDTH = 8
+BUCKET_WIDTH = 8  # Training: tokens per length bucket.
+SORT_WINDOW_BATCHES = 32  # Eval/predict: batches sorted by length together.
 
 
 def _real_length(features):
@@ -60,15 +61,16 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
   to Google's 100 (a known weak shuffle for sorted files; raise it with
   --shuffle_buffer_size). A prefetch is added, which changes no order.
 
-  With `dynamic_padding` the records are the same, but each batch is cut to
-  its longest real sequence, and examples of similar length (buckets
-  `BUCKET_WIDTH` tokens wide) are batched together: after the shuffle when
-  training; for eval/predict (unless `drop_remainder`, i.e. on TPU, where the
-  input order is kept and each batch only trimmed) every example also gets
-  an `example_index` feature, its position in the file, so that predictions
-  can be put back in input order. The model's outputs for real tokens do not
-  depend on the amount of padding (masked positions get -10000 before the
-  softmax), so only the compute changes.
+  With `dynamic_padding` the records are the same, but each batch holds
+  examples of similar length and is cut to its longest real sequence:
+  training batches come from length buckets `BUCKET_WIDTH` tokens wide
+  (after the shuffle); eval/predict sort each window of
+  `SORT_WINDOW_BATCHES` batches by length, and give every example an
+  `example_index` feature, its position in the file, so that predictions can
+  be put back in input order (with `drop_remainder`, i.e. on TPU, the input
+  order is kept and each batch only trimmed). The model's outputs for real
+  tokens do not depend on the amount of padding (masked positions get -10000
+  before the softmax), so only the compute changes.
   """
   spec = name_to_features(seq_length)
   d = tf.data.TFRecordDataset(input_file)
@@ -77,9 +79,7 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
     d = d.shuffle(buffer_size=shuffle_buffer_size, seed=seed)
   d = d.map(lambda record: decode_record(record, spec),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if dynamic_padding and (is_training or not drop_remainder):
-    if not is_training:
-      d = d.enumerate().map(_with_index)
+  if dynamic_padding and is_training:
     boundaries = bucket_boundaries(seq_length)
     d = d.map(_trim_example, num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
@@ -88,6 +88,13 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         drop_remainder=drop_remainder)
+  elif dynamic_padding and not drop_remainder:
+    # A finite set: sort each window of SORT_WINDOW_BATCHES batches by
+    # length, then batch and trim. Only the batch that straddles two windows
+    # mixes lengths, and only the very last batch is partial.
+    d = d.enumerate().map(_with_index)
+    d = d.batch(batch_size * SORT_WINDOW_BATCHES).map(_sorted_by_length)
+    d = d.unbatch().batch(batch_size).map(_trim_batch)
   else:
     d = d.batch(batch_size, drop_remainder=drop_remainder)
     if dynamic_padding:
@@ -97,3 +104,8 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
 
 def _with_index(index, features):
   return dict(features, example_index=tf.cast(index, tf.int32))
+
+
+def _sorted_by_length(features):
+  order = tf.argsort(_real_length(features), stable=True)
+  return {name: tf.gather(t, order) for name, t in features.items()}

@@ -37,18 +37,23 @@ def _dataset(path, dynamic, drop_remainder=False):
       batch_size=8, dynamic_padding=dynamic)
 
 
-def test_eval_buckets_cover_every_example_once(records):
+def test_eval_batches_are_sorted_by_length_and_cover_every_example(
+    records, monkeypatch):
   from classifier import input_pipeline
-  seen, widths = [], []
+  monkeypatch.setattr(input_pipeline, "SORT_WINDOW_BATCHES", 4)  # 32 examples
+  seen, lengths, sizes = [], [], []
   for batch in _dataset(records, True):
     mask = batch["input_mask"].numpy()
-    lengths = mask.sum(axis=1)
-    assert mask.shape[1] == lengths.max()  # Cut to its longest example.
-    widths.append(lengths.max() - lengths.min())
+    assert mask.shape[1] == mask.sum(axis=1).max()  # Cut to its longest.
+    lengths.extend(mask.sum(axis=1).tolist())
     seen.extend(batch["example_index"].numpy().tolist())
+    sizes.append(len(mask))
   assert sorted(seen) == list(range(83))
-  assert seen != sorted(seen)  # Batched by length, not in file order.
-  assert max(widths) < input_pipeline.BUCKET_WIDTH
+  assert sizes == [8] * 10 + [3]
+  for start in range(0, 83, 32):  # Each window is in length order.
+    window = lengths[start:start + 32]
+    assert window == sorted(window)
+  assert seen != sorted(seen)
 
 
 def test_tpu_style_eval_keeps_order_and_only_trims(records):
