@@ -5,22 +5,83 @@ Same 25 flags, defaults, checks and output files as google-research/bert's
 script. Tasks come from the `processors/` folder: drop a `.py` file with a
 `DataProcessor` subclass into it (or into a folder named by
 --processors_dir / $BERT_PROCESSORS_PATH) and it is a new --task_name.
+
+As a module it offers the names old code imports from Google's script
+(`from run_classifier import DataProcessor, InputExample`,
+`run_classifier.convert_examples_to_features`, `input_fn_builder`, ...; see
+`__all__`). Those that need TensorFlow are loaded on first use, so `--help`
+stays fast. Importing it more than once, or as `bert.run_classifier`, gives the
+same module and defines every flag once.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 from absl import app, flags
 from absl import logging as absl_logging
 
-from processors import (DataError, DataProcessor, InputExample,  # noqa: F401
-                        InputFeatures, PaddingInputExample, TaskError)
-import processors as processor_registry
+if __name__ == "__main__":
+  # Plugins that `import run_classifier` get this running module, not a
+  # second copy that would define every flag again.
+  sys.modules.setdefault("run_classifier", sys.modules[__name__])
 
-flags = flags
+from processors import (DataError, DataProcessor, InputExample,  # noqa: E402
+                        InputFeatures, PaddingInputExample, TaskError)
+from processors.glue import (ColaProcessor, MnliProcessor,  # noqa: E402
+                             MrpcProcessor, XnliProcessor)
+from classifier.features import (  # noqa: E402
+    _truncate_seq_pair, convert_examples_to_features, convert_single_example,
+    file_based_convert_examples_to_features)
+import processors as processor_registry  # noqa: E402
+
 FLAGS = flags.FLAGS
+
+# Names of Google's module that load on first use (module name, attribute).
+_LAZY_NAMES = {
+    "create_model": ("classifier.model", "create_model"),
+    "input_fn_builder": ("classifier.input_pipeline", "input_fn_builder"),
+    "file_based_input_fn_builder": ("classifier.input_pipeline",
+                                    "file_based_input_fn_builder"),
+    "modeling": ("bert.modeling", None),
+    "optimization": ("bert.optimization", None),
+    "tokenization": ("bert.tokenization", None),
+    "tf": ("processors.legacy", "tensorflow_view"),
+    "csv": ("csv", None),
+    "collections": ("collections", None),
+}
+
+__all__ = [
+    "FLAGS", "flags", "os",
+    "InputExample", "InputFeatures", "PaddingInputExample", "DataProcessor",
+    "ColaProcessor", "MnliProcessor", "MrpcProcessor", "XnliProcessor",
+    "convert_single_example", "convert_examples_to_features",
+    "file_based_convert_examples_to_features", "_truncate_seq_pair",
+] + sorted(_LAZY_NAMES)
+
+
+def __getattr__(name):
+  """Loads the TensorFlow-side names of Google's module when first used."""
+  if name == "model_fn_builder":
+    raise ImportError(
+        "run_classifier.model_fn_builder built a model_fn for tf.estimator, "
+        "which TensorFlow 2.16 removed; use run_classifier.create_model for "
+        "the graph, or classifier.model.BertClassifier (TF2) with "
+        "classifier.trainer.ClassifierRunner for training, evaluation and "
+        "prediction, as run_classifier.py itself does")
+  if name not in _LAZY_NAMES:
+    raise AttributeError("module 'run_classifier' has no attribute %r" % name)
+  import importlib
+  module_name, attribute = _LAZY_NAMES[name]
+  value = importlib.import_module(module_name)
+  if attribute == "tensorflow_view":
+    value = value.tensorflow_view()
+  elif attribute:
+    value = getattr(value, attribute)
+  globals()[name] = value
+  return value
 
 ## Required parameters
 flags.DEFINE_string(
@@ -200,13 +261,19 @@ def _log_plugin_problems():
     absl_logging.warning("%s", problem)
 
 
+def _has_checkpoint(folder: str) -> bool:
+  return any(name.startswith("model.ckpt-") and name.endswith(".index")
+             for name in os.listdir(folder))
+
+
 def _run():
   """Google's main(), check for check, then the TF2 train/eval/predict."""
   # Keep TensorFlow out of --help and --list_tasks.
   from bert import modeling, tokenization
   from classifier import pipeline
 
-  absl_logging.set_verbosity(absl_logging.INFO)
+  absl_logging.set_verbosity(max(absl_logging.INFO,
+                                 absl_logging.get_verbosity()))
   _log_plugin_problems()
 
   tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case,
@@ -224,19 +291,45 @@ def _run():
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings))
 
+  new_output_dir = not os.path.isdir(FLAGS.output_dir)
   os.makedirs(FLAGS.output_dir, exist_ok=True)
+  try:
+    task_name = FLAGS.task_name.lower()
+    processor = processor_registry.get_processor(task_name,
+                                                 FLAGS.processors_dir)
+    if hasattr(processor, "configure"):
+      processor.configure(_processor_options())
 
-  task_name = FLAGS.task_name.lower()
-  processor = processor_registry.get_processor(task_name, FLAGS.processors_dir)
-  if hasattr(processor, "configure"):
-    processor.configure(_processor_options())
+    label_list = processor_registry.labels_of(processor, FLAGS.data_dir)
 
-  label_list = processor.get_labels()
+    tokenizer = tokenization.FullTokenizer(
+        vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
 
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+    pipeline.run(FLAGS, processor, label_list, tokenizer, bert_config)
+  except BaseException:
+    # A run that fails before its first checkpoint leaves no new folder.
+    if new_output_dir and not _has_checkpoint(FLAGS.output_dir):
+      shutil.rmtree(FLAGS.output_dir, ignore_errors=True)
+    raise
 
-  pipeline.run(FLAGS, processor, label_list, tokenizer, bert_config)
+
+def _error_line(error: BaseException) -> str:
+  """The one line that a failed run prints (after "run_classifier.py: error: ")."""
+  if isinstance(error, (DataError, TaskError)):
+    return str(error).splitlines()[0]
+  if processor_registry.plugin_location(error) is None:
+    if isinstance(error, KeyError):
+      return "KeyError: %s" % error
+    if isinstance(error, (ValueError, OSError)) and str(error):
+      return str(error).splitlines()[0]
+  return processor_registry.describe_error(error)
+
+
+def _fail(error: BaseException) -> int:
+  """Logs the traceback (seen with --verbosity=1), prints one line, returns 1."""
+  absl_logging.debug("Traceback:", exc_info=error)
+  sys.stderr.write("%s: error: %s\n" % (PROGRAM, _error_line(error)))
+  return 1
 
 
 def main(_):
@@ -248,18 +341,51 @@ def main(_):
     return 0
   try:
     _run()
-  except (DataError, TaskError, ValueError, OSError, KeyError) as e:
-    absl_logging.debug("Traceback:", exc_info=True)
-    message = str(e) if not isinstance(e, KeyError) else "KeyError: %s" % e
-    sys.stderr.write("%s: error: %s\n" % (PROGRAM, message.splitlines()[0]
-                                          if message else type(e).__name__))
-    return 1
+  except Exception as e:  # Every failure ends as one line, exit status 1.
+    return _fail(e)
   return 0
+
+
+def _flag_from_argv(argv, name):
+  """The value of --name in an unparsed command line (absl's spellings)."""
+  value = None
+  for i, arg in enumerate(argv[1:], 1):
+    if arg == "--":
+      break
+    key, equals, text = arg.lstrip("-").partition("=")
+    if not arg.startswith("-") or key != name:
+      continue
+    if equals:
+      value = text
+    elif i + 1 < len(argv):
+      value = argv[i + 1]
+  return value
+
+
+def _import_requested_task(argv):
+  """Imports the plugin of --task_name before the flags are parsed, so the
+  flags it defines (`flags.DEFINE_string(...)`) can be given on the command
+  line. A task that is not found is reported later, in main()'s order."""
+  task_name = _flag_from_argv(argv, "task_name")
+  if not task_name:
+    return
+  try:
+    processor_registry.load_task_class(task_name,
+                                       _flag_from_argv(argv, "processors_dir"))
+  except TaskError as e:
+    if not str(e).startswith("Task not found"):
+      verbosity = _flag_from_argv(argv, "verbosity") or _flag_from_argv(
+          argv, "v")
+      if verbosity and verbosity.lstrip("-").isdigit() and int(verbosity) > 0:
+        import traceback
+        traceback.print_exception(e.__cause__ or e)
+      sys.exit(_fail(e))
 
 
 if __name__ == "__main__":
   if any(a.lstrip("-").split("=")[0] == "list_tasks" for a in sys.argv[1:]):
     app.run(main)
+  _import_requested_task(sys.argv)
   flags.mark_flag_as_required("data_dir")
   flags.mark_flag_as_required("task_name")
   flags.mark_flag_as_required("vocab_file")

@@ -109,3 +109,49 @@ def _with_index(index, features):
 def _sorted_by_length(features):
   order = tf.argsort(_real_length(features), stable=True)
   return {name: tf.gather(t, order) for name, t in features.items()}
+
+
+def file_based_input_fn_builder(input_file: str, seq_length: int,
+                                is_training: bool, drop_remainder: bool):
+  """Google's `input_fn` factory over a tf_record file, for old callers.
+
+  The returned `input_fn(params)` reads `params["batch_size"]` (what the
+  Estimator passed) and returns `file_based_dataset` with Google's settings:
+  repeat and a 100-record shuffle when training, int32 features.
+  """
+
+  def input_fn(params):
+    return file_based_dataset(input_file, seq_length, is_training,
+                              drop_remainder, batch_size=params["batch_size"])
+
+  return input_fn
+
+
+def input_fn_builder(features, seq_length: int, is_training: bool,
+                     drop_remainder: bool):
+  """Google's in-memory `input_fn` factory over a list of `InputFeatures`.
+
+  `input_fn(params)` gives batches of `params["batch_size"]` dicts with
+  int32 `input_ids`, `input_mask`, `segment_ids` [batch, seq_length] and
+  `label_ids` [batch] (no `is_real_example`, as Google's); training repeats
+  and shuffles 100 examples at a time.
+  """
+  columns = {
+      "input_ids": [f.input_ids for f in features],
+      "input_mask": [f.input_mask for f in features],
+      "segment_ids": [f.segment_ids for f in features],
+      "label_ids": [f.label_id for f in features],
+  }
+
+  def input_fn(params):
+    tensors = {
+        name: tf.constant(values, dtype=tf.int32,
+                          shape=[len(features)] +
+                          ([] if name == "label_ids" else [seq_length]))
+        for name, values in columns.items()}
+    d = tf.data.Dataset.from_tensor_slices(tensors)
+    if is_training:
+      d = d.repeat().shuffle(buffer_size=100)
+    return d.batch(params["batch_size"], drop_remainder=drop_remainder)
+
+  return input_fn

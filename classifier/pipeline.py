@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -11,7 +12,7 @@ from bert import checkpoint
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
-from processors import PaddingInputExample
+from processors import InputExample, PaddingInputExample, labels_of
 
 logger = logging.getLogger("run_classifier")
 
@@ -54,27 +55,104 @@ def _record_run(flags, label_list) -> None:
       })
 
 
-def _load_examples(what, getter, data_dir, label_list):
-  """The processor's examples, each label checked against get_labels()."""
-  examples = getter(data_dir)
-  feature_lib.check_labels(examples, label_list, "%s set" % what)
-  return examples
+def _as_input_example(example):
+  """Our InputExample for any object with Google's four fields (a plugin may
+  bring its own copy of the class; conversion workers cannot unpickle it)."""
+  if isinstance(example, (InputExample, PaddingInputExample)):
+    return example
+  return InputExample(example.guid, example.text_a,
+                      getattr(example, "text_b", None),
+                      getattr(example, "label", None))
+
+
+def _load_examples(getter, data_dir):
+  """The processor's examples, as a list of our InputExample."""
+  return [_as_input_example(e) for e in getter(data_dir)]
+
+
+def _trained_labels(flags) -> tuple[list | None, str | None]:
+  """The label list that the checkpoint to be used was trained with.
+
+  It is the `labels.json` of --output_dir when that folder holds a checkpoint
+  (training resumes from it, eval/predict use it), else, for eval/predict
+  alone, the one beside a fine-tuned --init_checkpoint (a new training run
+  may start from another task's model). Returns (labels, file) or (None, None).
+  """
+  candidates = []
+  if checkpoint.latest_checkpoint(flags.output_dir):
+    candidates.append(flags.output_dir)
+  elif flags.init_checkpoint and not flags.do_train:
+    candidates.append(os.path.dirname(os.path.abspath(flags.init_checkpoint)))
+  for folder in candidates:
+    path = os.path.join(folder, LABELS_FILENAME)
+    if os.path.isfile(path):
+      with open(path, encoding="utf-8") as f:
+        return json.load(f), path
+  return None, None
+
+
+def reconcile_labels(flags, label_list) -> list:
+  """The processor's labels in the order the checkpoint was trained with.
+
+  The same labels in another order (e.g. from `list(set(...))`) give the
+  trained order, with a warning; other labels are an error naming both
+  lists, since the checkpoint's output layer would not match them.
+  """
+  trained, path = _trained_labels(flags)
+  label_list = list(label_list)
+  if trained is None or trained == label_list:
+    return label_list
+  if (len(set(map(str, label_list))) == len(label_list)
+      and sorted(map(str, trained)) == sorted(map(str, label_list))):
+    by_text = {str(label): label for label in label_list}
+    logger.warning(
+        "get_labels() gives %s, the checkpoint was trained with %s (%s): "
+        "same labels, other order; using the trained order", label_list,
+        trained, path)
+    return [by_text[str(label)] for label in trained]
+  raise ValueError(
+      "the task's labels %s differ from the labels %s that the checkpoint was "
+      "trained with (%s); use the processor that trained it, or a new "
+      "--output_dir to train a new model" % (label_list, trained, path))
 
 
 def run(flags, processor, label_list, tokenizer, bert_config) -> None:
-  """Runs the requested stages and writes Google's output files."""
+  """Runs the requested stages and writes Google's output files.
+
+  Every requested set is read (and its labels checked) before anything is
+  written, so bad data fails the run before training starts. An empty
+  `label_list` is asked for again after reading, for processors that collect
+  their labels from the data they read.
+  """
+  train_examples = eval_examples = predict_examples = None
+  if flags.do_train:
+    train_examples = _load_examples(processor.get_train_examples,
+                                    flags.data_dir)
+  if flags.do_eval:
+    eval_examples = _load_examples(processor.get_dev_examples, flags.data_dir)
+  if flags.do_predict:
+    predict_examples = _load_examples(processor.get_test_examples,
+                                      flags.data_dir)
+  if not label_list:  # Processors that collect their labels while reading.
+    label_list = labels_of(processor, flags.data_dir)
+  if not label_list:
+    raise ValueError("get_labels() of task %s returned no labels"
+                     % flags.task_name)
+  label_list = reconcile_labels(flags, label_list)
+  for what, examples in [("train", train_examples), ("dev", eval_examples),
+                         ("test", predict_examples)]:
+    if examples is not None:
+      feature_lib.check_labels(examples, label_list, "%s set" % what)
+
   _record_run(flags, label_list)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)
   strategy = make_strategy(flags.use_tpu, flags.tpu_name, flags.tpu_zone,
                            flags.gcp_project, flags.master)
 
-  train_examples = None
   num_train_steps = None
   num_warmup_steps = None
   if flags.do_train:
-    train_examples = _load_examples("train", processor.get_train_examples,
-                                    flags.data_dir, label_list)
     num_train_steps = int(
         len(train_examples) / flags.train_batch_size * flags.num_train_epochs)
     num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
@@ -107,8 +185,6 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
                  flags.iterations_per_loop, flags.train_batch_size)
 
   if flags.do_eval:
-    eval_examples = _load_examples("dev", processor.get_dev_examples,
-                                   flags.data_dir, label_list)
     dataset, _ = _inference_dataset(
         flags, runner, eval_examples, label_list, tokenizer, "eval.tf_record",
         flags.eval_batch_size, "***** Running evaluation *****")
@@ -120,8 +196,6 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     _write_eval_reports(flags.output_dir, runner.last_eval, label_list)
 
   if flags.do_predict:
-    predict_examples = _load_examples("test", processor.get_test_examples,
-                                      flags.data_dir, label_list)
     dataset, num_actual_predict_examples = _inference_dataset(
         flags, runner, predict_examples, label_list, tokenizer,
         "predict.tf_record", flags.predict_batch_size,

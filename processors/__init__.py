@@ -25,10 +25,12 @@ TensorFlow.
 """
 
 from processors.base import (DataError, DataProcessor, InputExample,
-                             InputFeatures, PaddingInputExample, TsvRow)
+                             InputFeatures, PaddingInputExample, TsvRow,
+                             labels_of)
 from processors._registry import (ENTRY_POINT_GROUP, PATH_ENV_VAR, TaskError,
-                                  available_tasks, get_processor,
-                                  plugin_problems)
+                                  available_tasks, describe_error,
+                                  get_processor, load_task_class,
+                                  plugin_location, plugin_problems)
 
 __all__ = [
     "DataError",
@@ -41,6 +43,10 @@ __all__ = [
     "TaskError",
     "TsvRow",
     "available_tasks",
+    "describe_error",
     "get_processor",
+    "labels_of",
+    "load_task_class",
+    "plugin_location",
     "plugin_problems",
 ]

@@ -19,10 +19,19 @@ task is a top-level class whose name does not start with `_` or `Base` (those
 are abstract helpers) and whose base classes include one whose name ends with
 `Processor` (`DataProcessor`, `processors.DataProcessor`, `MrpcProcessor`...).
 
-The task name is the string literal in a `task_name = "..."` assignment in the
-class body, or else the class name without a trailing `Processor`; either is
-lower-cased, and lookups are case-insensitive. An entry point's name is its task
-name.
+The task name is, in this order: a key of a `processors = {"name": Class, ...}`
+dict literal in the file (at module level or inside a top-level function such
+as the `main()` the class was copied from) whose value is a class defined in
+that file; the string literal in a `task_name = "..."` assignment in the class
+body; or else the class name without a trailing `Processor`. Names are
+lower-cased, and lookups are case-insensitive. A class named in such a dict is a
+task whatever its base classes are. An entry point's name is its task name.
+
+Plugin files are executed as legacy code (see `processors.legacy`): Google's
+`import tokenization`, `import modeling`, `import run_classifier`,
+`import tensorflow as tf` with `tf.gfile`/`tf.logging`/`tf.flags` work in them.
+A class is accepted as a processor if it subclasses `DataProcessor` or, like a
+copy of Google's base class, has the four `get_*` methods.
 
 Only the module defining the requested task is imported, by `get_processor`. A
 plugin file that cannot be parsed, or two sources that claim one task name, are
@@ -39,8 +48,10 @@ import importlib.util
 import os
 import re
 import sys
+import traceback
 from collections.abc import Iterable
 
+from processors import legacy
 from processors.base import DataProcessor
 
 ENTRY_POINT_GROUP = "bert_classic.processors"
@@ -144,6 +155,38 @@ def _literal_task_name(class_node: ast.ClassDef) -> str | None:
     return name
 
 
+def _registry_dicts(tree: ast.Module) -> Iterable[ast.Dict]:
+    """The dict literals assigned to `processors` at module level or in a
+    top-level function (Google's `main()` kept its tasks in such a dict)."""
+    statements = list(tree.body)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            statements.extend(ast.walk(node))
+    for node in statements:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        else:
+            continue
+        if (isinstance(node.value, ast.Dict) and any(
+                isinstance(t, ast.Name) and t.id == "processors"
+                for t in targets)):
+            yield node.value
+
+
+def _registered_names(tree: ast.Module, class_names: set) -> dict:
+    """Class name -> the task names a `processors = {...}` dict gives it."""
+    names: dict[str, list[str]] = {}
+    for mapping in _registry_dicts(tree):
+        for key, value in zip(mapping.keys, mapping.values):
+            if (isinstance(key, ast.Constant) and isinstance(key.value, str)
+                    and isinstance(value, ast.Name)
+                    and value.id in class_names):
+                names.setdefault(value.id, []).append(key.value)
+    return names
+
+
 def _scan_file(path: str) -> list[tuple[str, str]]:
     """Returns (task name, class name) for each task class in a .py file.
 
@@ -152,9 +195,13 @@ def _scan_file(path: str) -> list[tuple[str, str]]:
     """
     with open(path, "rb") as f:
         tree = ast.parse(f.read(), filename=path)
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    registered = _registered_names(tree, {node.name for node in classes})
     found = []
-    for node in tree.body:
-        if not isinstance(node, ast.ClassDef):
+    for node in classes:
+        if node.name in registered:
+            found.extend((name.lower(), node.name)
+                         for name in registered[node.name])
             continue
         if node.name.startswith(("_", "Base")) or node.name == "DataProcessor":
             continue
@@ -268,24 +315,6 @@ def plugin_problems(plugin_dirs: PluginDirs = ()) -> list[str]:
     return _catalog(plugin_dirs).problems
 
 
-def _hint(error: BaseException) -> str:
-    """Advice for the errors that code pasted from Google's script meets."""
-    missing = getattr(error, "name", None) if isinstance(error, ImportError) else None
-    if missing in ("tokenization", "modeling", "optimization"):
-        return "; use `from bert import %s`" % missing
-    if missing == "run_classifier" or "run_classifier" in str(error):
-        return ("; use `from processors import DataProcessor, InputExample` "
-                "instead of importing run_classifier")
-    if type(error).__name__ == "DuplicateFlagError":
-        return ("; a plugin must not define flags or import run_classifier, use "
-                "`from processors import DataProcessor, InputExample`")
-    if isinstance(error, AttributeError) and re.search(
-            r"'tensorflow' has no attribute '(flags|app|gfile|logging)'",
-            str(error)):
-        return "; a plugin needs no TensorFlow: use `from processors import ...`"
-    return ""
-
-
 def _plugin_module_name(path: str) -> str:
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     digest = hashlib.sha1(os.path.realpath(path).encode("utf-8")).hexdigest()
@@ -293,30 +322,45 @@ def _plugin_module_name(path: str) -> str:
 
 
 def _import_file(task: _Task):
-    """Imports the module of a plugin file (package files as processors.<stem>)."""
+    """Imports the module of a plugin file as legacy code (`processors.legacy`).
+
+    Files in the package folder become `processors.<stem>`, others get a
+    private module name; either is imported once.
+    """
     stem = os.path.splitext(os.path.basename(task.path))[0]
     if task.in_package and stem.isidentifier():
-        importlib.invalidate_caches()  # See files dropped in since start-up.
-        return importlib.import_module("%s.%s" % (_PACKAGE_NAME, stem))
-    module_name = _plugin_module_name(task.path)
+        module_name = "%s.%s" % (_PACKAGE_NAME, stem)
+    else:
+        module_name = _plugin_module_name(task.path)
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, task.path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    folder = os.path.dirname(task.path)
-    sys.path.insert(0, folder)  # So the plugin can import its own helpers.
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-    finally:
-        try:
-            sys.path.remove(folder)
-        except ValueError:
-            pass
-    return module
+    return legacy.load_legacy_file(module_name, task.path)
+
+
+def _plugin_frame(error: BaseException):
+    """The innermost traceback frame of `error` that is in plugin code."""
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if os.path.realpath(frame.filename) in legacy.LEGACY_FILES:
+            found = frame
+    if found is None and isinstance(error, SyntaxError) and error.filename:
+        found = traceback.FrameSummary(error.filename, error.lineno or 0, "")
+    return found
+
+
+def plugin_location(error: BaseException) -> str | None:
+    """`file:line` of the innermost traceback frame of `error` that lies in a
+    plugin file (or a module beside one), or None."""
+    frame = _plugin_frame(error)
+    return None if frame is None else "%s:%s" % (frame.filename, frame.lineno)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an error raised by plugin code: `file:line: Type: message`
+    (just `Type: message` when no frame lies in plugin code)."""
+    text = "%s: %s" % (type(error).__name__, _one_line(error))
+    where = plugin_location(error)
+    return text if where is None else "%s: %s" % (where, text)
 
 
 def _load_class(task: _Task) -> type:
@@ -325,15 +369,13 @@ def _load_class(task: _Task) -> type:
         try:
             return task.entry_point.load()
         except (Exception, SystemExit) as e:
-            raise TaskError("Task %s: cannot load %s: %s: %s%s" % (
-                task.name, task.source, type(e).__name__, _one_line(e),
-                _hint(e))) from e
+            raise TaskError("Task %s: cannot load %s: %s" % (
+                task.name, task.source, describe_error(e))) from e
     try:
         module = _import_file(task)
     except (Exception, SystemExit) as e:
-        raise TaskError("Task %s: cannot import %s: %s: %s%s" % (
-            task.name, task.path, type(e).__name__, _one_line(e),
-            _hint(e))) from e
+        raise TaskError("Task %s: cannot import %s: %s" % (
+            task.name, task.path, describe_error(e))) from e
     cls = getattr(module, task.class_name, None)
     if cls is None:
         raise TaskError("Task %s: %s defines no class %s at import" % (
@@ -341,28 +383,27 @@ def _load_class(task: _Task) -> type:
     return cls
 
 
-def get_processor(task_name: str, plugin_dirs: PluginDirs = ()) -> DataProcessor:
-    """Returns a new instance of the processor of a task.
+_PROCESSOR_METHODS = ("get_train_examples", "get_dev_examples",
+                      "get_test_examples", "get_labels")
 
-    Only the module that defines the task is imported. Plugin files from the
-    package folder are imported as `processors.<stem>`, others under a private
-    module name. A plugin imports the base classes with
-    `from processors import DataProcessor, InputExample` (code pasted from
-    Google's script imports them from `run_classifier` and uses
-    `import tokenization`; change those to the processors import and
-    `from bert import tokenization`).
 
-    Args:
-        task_name: str. The task, in any case ("CoLA" finds "cola").
-        plugin_dirs: As for `available_tasks`.
+def _is_processor_class(cls) -> bool:
+    """A `DataProcessor` subclass, or a class with its four methods."""
+    if not isinstance(cls, type):
+        return False
+    return issubclass(cls, DataProcessor) or all(
+        callable(getattr(cls, method, None)) for method in _PROCESSOR_METHODS)
 
-    Returns:
-        An instance of the task's `DataProcessor` subclass.
+
+def load_task_class(task_name: str, plugin_dirs: PluginDirs = ()) -> type:
+    """Imports the module that defines a task and returns the task's class.
+
+    This is what `get_processor` does before it instantiates the class;
+    run_classifier.py calls it before it parses the command line, so that the
+    flags a plugin defines can be set there.
 
     Raises:
-        TaskError: if the task is unknown ("Task not found: <name>. Available
-            tasks: ..."), defined twice, or its module fails to import, its
-            class is not a `DataProcessor` subclass or cannot be instantiated.
+        TaskError: as `get_processor`.
     """
     name = task_name.lower()
     catalog = _catalog(plugin_dirs)
@@ -378,16 +419,40 @@ def get_processor(task_name: str, plugin_dirs: PluginDirs = ()) -> DataProcessor
         raise TaskError(_duplicate_message(name, definitions))
     task = definitions[0]
     cls = _load_class(task)
-    if not (isinstance(cls, type) and issubclass(cls, DataProcessor)):
+    if not _is_processor_class(cls):
+        missing = [m for m in _PROCESSOR_METHODS
+                   if not callable(getattr(cls, m, None))]
         raise TaskError(
-            "Task %s: %s in %s is not a subclass of processors.DataProcessor; "
-            "write `from processors import DataProcessor, InputExample` and do "
-            "not define your own DataProcessor" % (
+            "Task %s: %s in %s is not a data processor: it neither subclasses "
+            "processors.DataProcessor nor has %s" % (
                 name, getattr(cls, "__name__", task.class_name or cls),
-                task.source))
+                task.source, ", ".join(missing) or "the four get_* methods"))
+    return cls
+
+
+def get_processor(task_name: str, plugin_dirs: PluginDirs = ()) -> DataProcessor:
+    """Returns a new instance of the processor of a task.
+
+    Only the module that defines the task is imported (see `load_task_class`).
+    Plugin files from the package folder are imported as `processors.<stem>`,
+    others under a private module name, both as legacy code, so a class copied
+    from an old run_classifier.py with its header runs as it is.
+
+    Args:
+        task_name: str. The task, in any case ("CoLA" finds "cola").
+        plugin_dirs: As for `available_tasks`.
+
+    Returns:
+        An instance of the task's class.
+
+    Raises:
+        TaskError: if the task is unknown ("Task not found: <name>. Available
+            tasks: ..."), defined twice, or its module fails to import, its
+            class is not a data processor or cannot be instantiated.
+    """
+    cls = load_task_class(task_name, plugin_dirs)
     try:
         return cls()
     except Exception as e:
-        raise TaskError("Task %s: %s() in %s failed: %s: %s" % (
-            name, cls.__name__, task.source, type(e).__name__,
-            _one_line(e))) from e
+        raise TaskError("Task %s: %s() failed: %s" % (
+            task_name.lower(), cls.__name__, describe_error(e))) from e

@@ -10,7 +10,9 @@ given a remote path such as `gs://bucket/train.tsv`.
 """
 
 import csv
+import inspect
 import io
+import json
 import os
 import sys
 
@@ -60,12 +62,14 @@ class TsvRow(list):
             (the header is line 1).
     """
 
-    __slots__ = ("input_file", "line_number")
+    __slots__ = ("input_file", "line_number", "separator")
 
-    def __init__(self, fields=(), input_file="<unknown>", line_number=0):
+    def __init__(self, fields=(), input_file="<unknown>", line_number=0,
+                 separator="tab"):
         super().__init__(fields)
         self.input_file = input_file
         self.line_number = line_number
+        self.separator = separator
 
     def __getitem__(self, index):
         try:
@@ -73,15 +77,17 @@ class TsvRow(list):
         except IndexError:
             needed = index + 1 if index >= 0 else -index
             raise self.error(
-                "expected at least %d tab-separated column%s, found %d"
-                % (needed, "" if needed == 1 else "s", len(self))) from None
+                "expected at least %d %s-separated column%s, found %d"
+                % (needed, self.separator, "" if needed == 1 else "s",
+                   len(self))) from None
 
     def error(self, reason):
         """Returns a `DataError` located at this row, for processors to raise."""
         return DataError(reason, self.input_file, self.line_number)
 
     def __reduce__(self):
-        return (type(self), (list(self), self.input_file, self.line_number))
+        return (type(self), (list(self), self.input_file, self.line_number,
+                             self.separator))
 
 
 def convert_to_unicode(text):
@@ -236,13 +242,18 @@ class DataProcessor(object):
             "%s does not implement get_labels" % type(self).__name__)
 
     @classmethod
-    def _read_tsv(cls, input_file, quotechar=None):
+    def _read_tsv(cls, input_file, quotechar=None, delimiter="\t"):
         """Reads a tab-separated file into a list of rows.
 
         As in Google's code, this is `csv.reader(f, delimiter="\\t",
         quotechar=quotechar)`: with `quotechar=None` quote characters are ordinary
         text (QUOTE_NONE), so `a<TAB>"b<TAB>c"<TAB>d` gives `['a', '"b', 'c"', 'd']`.
-        A blank line gives an empty row. Differences from Google's code, all for bad
+        A blank line gives an empty row. `delimiter` is the extra argument that
+        popular forks added (`self._read_tsv(path, delimiter=",")`). The CLUE
+        fork put it first, `_read_tsv(input_file, delimiter, quotechar)`, and
+        its users pass both by position: a positional second argument that is
+        not a quote character (`"` or `'`) is read as the delimiter, and the
+        third as the quotechar. Differences from Google's code, all for bad
         data:
 
         * The file is read as UTF-8 on every platform. A leading UTF-8 BOM is
@@ -262,6 +273,7 @@ class DataProcessor(object):
         Args:
             input_file: str or path. The file to read.
             quotechar: (Optional) str. A one-character quote for csv, or None.
+            delimiter: (Optional) str. The one-character field separator.
 
         Returns:
             A list of `TsvRow`, one per line (per record when quotechar is used).
@@ -269,36 +281,115 @@ class DataProcessor(object):
         Raises:
             DataError: if the file is missing, empty, not UTF-8 or malformed.
         """
-        input_file = os.fspath(input_file)
-        data = _read_bytes(input_file)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line_number = data.count(b"\n", 0, e.start) + 1
-            raise DataError(
-                "not valid UTF-8 (byte 0x%02x); save the file as UTF-8"
-                % data[e.start], input_file, line_number) from None
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if quotechar not in (None, '"', "'"):  # CLUE's (delimiter, quotechar).
+            quotechar, delimiter = (delimiter if delimiter != "\t" else None,
+                                    quotechar)
+        return _read_delimited(input_file, delimiter, quotechar)
 
-        old_limit = _raise_field_size_limit()
-        lines = []
-        try:
-            reader = csv.reader(io.StringIO(text, newline=""),
-                                delimiter="\t", quotechar=quotechar)
-            while True:
-                line_number = reader.line_num + 1
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as e:
-                    raise DataError("cannot parse row: %s" % e, input_file,
-                                    line_number) from None
-                lines.append(TsvRow(fields, input_file, line_number))
-        finally:
-            csv.field_size_limit(old_limit)
-        if not lines:
+    @classmethod
+    def _read_csv(cls, input_file, quotechar='"', delimiter=","):
+        """Reads a comma-separated file into a list of `TsvRow`s.
+
+        The reader some forks added beside `_read_tsv`. Standard CSV quoting
+        (`"a, b"` is one field) unless `quotechar=None`; otherwise the same
+        rules and errors as `_read_tsv`. The header, if any, is the first row.
+        """
+        return _read_delimited(input_file, delimiter, quotechar)
+
+    @classmethod
+    def _read_txt(cls, input_file, separator="_!_"):
+        """Reads a text file into rows: each line stripped, then split on
+        `separator`, as the CLUE fork's base class did for its `_!_`-separated
+        news files (a line without it is a one-field row). The rows are
+        `TsvRow`s, so a missing field is a `DataError` with the line number.
+        """
+        input_file = os.fspath(input_file)
+        text = _read_text(input_file)
+        if not text:
             raise DataError("file is empty", input_file)
-        return lines
+        return [TsvRow(line.strip().split(separator), input_file, number,
+                       repr(separator))
+                for number, line in enumerate(text.split("\n")[:-1], 1)]
+
+    @classmethod
+    def _read_json(cls, input_file):
+        """Reads a JSON-lines file (one object per line, as CLUE's data) into
+        a list of the decoded objects. Blank lines are skipped; a line that is
+        not JSON raises `DataError` naming the file and line."""
+        records = []
+        for number, line in enumerate(_read_text(input_file).split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as e:
+                raise DataError("not a JSON object per line: %s" % e,
+                                os.fspath(input_file), number) from None
+        if not records:
+            raise DataError("file is empty", os.fspath(input_file))
+        return records
+
+
+_SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
+                    " ": "space"}
+
+
+def _read_text(input_file) -> str:
+    """A whole UTF-8 file as str: BOM dropped, line ends made "\\n", and the
+    text ending with "\\n" unless empty. Raises DataError for bad files."""
+    input_file = os.fspath(input_file)
+    data = _read_bytes(input_file)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_number = data.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            "not valid UTF-8 (byte 0x%02x); save the file as UTF-8"
+            % data[e.start], input_file, line_number) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text
+
+
+def _read_delimited(input_file, delimiter, quotechar):
+    """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
+    input_file = os.fspath(input_file)
+    text = _read_text(input_file)
+    separator = _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
+    old_limit = _raise_field_size_limit()
+    lines = []
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""),
+                            delimiter=delimiter, quotechar=quotechar)
+        while True:
+            line_number = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                raise DataError("cannot parse row: %s" % e, input_file,
+                                line_number) from None
+            lines.append(TsvRow(fields, input_file, line_number, separator))
+    finally:
+        csv.field_size_limit(old_limit)
+    if not lines:
+        raise DataError("file is empty", input_file)
+    return lines
+
+
+def labels_of(processor, data_dir=None) -> list:
+    """Calls `processor.get_labels()`, or `get_labels(data_dir)` for the
+    processors that read their labels from the data and take the folder."""
+    method = processor.get_labels
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return method()
+    required = [p for p in parameters
+                if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return method(data_dir) if required else method()

@@ -79,3 +79,15 @@ def google_checkpoint(tmp_path, tiny_config_dict):
   values = write_google_checkpoint(prefix, tiny_config_dict)
   (model_dir / "bert_config.json").write_text(json.dumps(tiny_config_dict))
   return prefix, values
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+  """A pre-trained-style folder for the emotion_data vocab, shared by tests
+  that only read it: {"vocab", "config", "ckpt"} paths."""
+  from emotion_data import VOCAB, tiny_config, write_model_dir
+  model_dir = str(tmp_path_factory.mktemp("shared") / "tiny_model")
+  vocab_file, config_file = write_model_dir(model_dir)
+  ckpt = os.path.join(model_dir, "bert_model.ckpt")
+  write_google_checkpoint(ckpt, tiny_config(len(VOCAB)))
+  return {"vocab": vocab_file, "config": config_file, "ckpt": ckpt}
