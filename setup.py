@@ -21,7 +21,7 @@ setup(
     description="Google's BERT run_classifier.py workflow, running unchanged on TensorFlow 2.20",
     python_requires=">=3.10",
     packages=["bert", "processors", "export", "serving", "classifier"],
-    py_modules=["run_classifier"],
+    py_modules=["run_classifier", "extract_features"],
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
     entry_points={"console_scripts": [
@@ -30,5 +30,6 @@ setup(
         "bert-export-serving = export.serving_export:main",
         "bert-serving-start = serving.cli:main",
         "bert-serving-terminate = serving.cli:terminate",
+        "bert-run-tf1 = bert.tf1:main",
     ]},
 )

@@ -1,0 +1,530 @@
+# coding=utf-8
+"""Per-token hidden states of a pre-trained BERT, as JSON lines (TF 2.20).
+
+The flags, the input format and the output format are those of Google's
+`extract_features.py` (google-research/bert):
+
+    python extract_features.py --input_file=in.txt --output_file=out.jsonl \
+      --vocab_file=$BERT_DIR/vocab.txt \
+      --bert_config_file=$BERT_DIR/bert_config.json \
+      --init_checkpoint=$BERT_DIR/bert_model.ckpt \
+      --layers=-1,-2,-3,-4 --max_seq_length=128 --batch_size=8
+
+Each input line is one example: a sentence, or a pair written `A ||| B`.
+Each output line is `{"linex_index": i, "features": [{"token": ..., "layers":
+[{"index": layer, "values": [...]}, ...]}, ...]}` for the i-th input line,
+one entry per real token ([CLS] and [SEP] included, padding never).
+
+The model is the TF2 face `bert.modeling.BertEncoder`, loaded strictly by
+Google's variable names. Each batch is padded only to its own longest example
+(the attention mask makes the values the same as with padding to
+--max_seq_length), through one `tf.function` that is traced once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import sys
+from typing import Iterable, Sequence
+
+from absl import app, flags
+from absl import logging as absl_logging
+
+FLAGS = flags.FLAGS
+
+PROGRAM = "extract_features.py"
+
+
+def _define(define, name: str, default, help_text: str) -> None:
+  """Defines a flag unless an earlier import did (run_classifier.py shares
+  eight of them, with the same types and defaults). `allow_override` lets a
+  later run_classifier import replace ours instead of failing."""
+  if name not in FLAGS:
+    define(name, default, help_text, allow_override=True)
+
+
+_define(flags.DEFINE_string, "input_file", None,
+        "Text file to encode, one example per line; a line `A ||| B` is a "
+        "sentence pair.")
+
+_define(flags.DEFINE_string, "output_file", None,
+        "Where to write the JSON lines (one object per input line).")
+
+_define(flags.DEFINE_string, "layers", "-1,-2,-3,-4",
+        "Comma-separated encoder layers to output; negative numbers count "
+        "from the top (-1 is the last layer).")
+
+_define(flags.DEFINE_string, "bert_config_file", None,
+        "bert_config.json of the pre-trained model (its architecture).")
+
+_define(flags.DEFINE_integer, "max_seq_length", 128,
+        "Longest input in WordPiece tokens, [CLS] and [SEP] included; longer "
+        "examples are cut. Batches are padded only to their longest example.")
+
+_define(flags.DEFINE_string, "init_checkpoint", None,
+        "Checkpoint prefix of the pre-trained model, e.g. "
+        "uncased_L-12_H-768_A-12/bert_model.ckpt.")
+
+_define(flags.DEFINE_string, "vocab_file", None,
+        "vocab.txt the model was pre-trained with.")
+
+_define(flags.DEFINE_bool, "do_lower_case", True,
+        "Lower-case (and strip accents from) the input: True for uncased "
+        "models, False for cased ones.")
+
+_define(flags.DEFINE_integer, "batch_size", 32,
+        "Examples per forward pass.")
+
+_define(flags.DEFINE_bool, "use_tpu", False,
+        "Run on a Cloud TPU (named by --master) instead of the local "
+        "GPU/CPU.")
+
+_define(flags.DEFINE_string, "master", None,
+        "[Optional] Address of the TPU to use with --use_tpu.")
+
+_define(flags.DEFINE_integer, "num_tpu_cores", 8,
+        "With --use_tpu: the number of TPU cores expected (checked against "
+        "the TPU found).")
+
+_define(flags.DEFINE_bool, "use_one_hot_embeddings", False,
+        "Look up word embeddings by a one-hot matmul instead of a gather "
+        "(faster on TPUs, slower elsewhere).")
+
+
+class InputError(ValueError):
+  """A problem with the input file; the message names the file (and line)."""
+
+
+@dataclasses.dataclass
+class InputExample:
+  """One input line: `text_a`, and `text_b` for a `A ||| B` pair."""
+  unique_id: int
+  text_a: str
+  text_b: str | None
+
+
+@dataclasses.dataclass
+class InputFeatures:
+  """The model inputs of one example, unpadded (`input_mask` is all ones)."""
+  unique_id: int
+  tokens: list[str]
+  input_ids: list[int]
+  input_mask: list[int]
+  input_type_ids: list[int]
+
+
+_PAIR = re.compile(r"^(.*) \|\|\| (.*)$")
+
+
+def _open(path: str, mode: str):
+  """`open` (UTF-8, "\\n" kept as is in text mode), or `tf.io.gfile.GFile`
+  for paths such as gs://bucket/file."""
+  if "://" in path:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    return tf.io.gfile.GFile(path, mode)
+  if "b" in mode:
+    return open(path, mode)
+  return open(path, mode, encoding="utf-8", newline="")
+
+
+def read_examples(input_file: str) -> list[InputExample]:
+  """Reads one `InputExample` per line of `input_file` (UTF-8).
+
+  The line is stripped; if it matches `^(.*) \\|\\|\\| (.*)$` the two groups
+  are text_a and text_b (the last ` ||| ` splits), otherwise the whole line
+  is text_a. unique_id is the 0-based line number. Lines end at "\\n" only.
+
+  Raises:
+    InputError: the file cannot be read, or a line is not valid UTF-8.
+  """
+  examples = []
+  try:
+    with _open(input_file, "rb") as reader:
+      for line_number, raw in enumerate(reader, start=1):
+        try:
+          line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+          raise InputError(
+              "%s:%d: not valid UTF-8 (byte 0x%02x at column %d)" %
+              (input_file, line_number, raw[e.start], e.start + 1)) from None
+        line = line.strip()
+        m = _PAIR.match(line)
+        if m is None:
+          text_a, text_b = line, None
+        else:
+          text_a, text_b = m.group(1), m.group(2)
+        examples.append(InputExample(len(examples), text_a, text_b))
+  except InputError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    if not isinstance(e, _known_errors()):  # OSError, or tf's for gs://
+      raise
+    raise InputError("%s: cannot read: %s" %
+                     (input_file, getattr(e, "strerror", None) or
+                      _one_line(e))) from None
+  return examples
+
+
+def convert_example(example: InputExample, seq_length: int,
+                    tokenizer) -> InputFeatures:
+  """Tokenizes `example` into `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
+
+  Segment (input type) ids are 0 up to the first [SEP] and 1 after it. Too
+  long inputs are cut to `seq_length` tokens as in run_classifier: a pair
+  loses tokens from its longer side (from b when equal).
+  """
+  from classifier.features import _fit_pair, _lay_out  # pylint: disable=import-outside-toplevel
+  tokens_a = tokenizer.tokenize(example.text_a)
+  tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
+  tokens_a = _fit_pair(tokens_a, tokens_b, seq_length)
+  tokens, input_type_ids = _lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  return InputFeatures(unique_id=example.unique_id, tokens=tokens,
+                       input_ids=input_ids, input_mask=[1] * len(input_ids),
+                       input_type_ids=input_type_ids)
+
+
+def log_features(feature: InputFeatures, seq_length: int) -> None:
+  """Logs one example's inputs as Google's script did (padded for display)."""
+  from bert import tokenization  # pylint: disable=import-outside-toplevel
+  padding = [0] * (seq_length - len(feature.input_ids))
+  absl_logging.info("*** Example ***")
+  absl_logging.info("unique_id: %s", feature.unique_id)
+  absl_logging.info("tokens: %s", " ".join(
+      tokenization.printable_text(x) for x in feature.tokens))
+  for name in ("input_ids", "input_mask", "input_type_ids"):
+    absl_logging.info("%s: %s", name, " ".join(
+        str(x) for x in getattr(feature, name) + padding))
+
+
+def parse_layers(layers: str, num_hidden_layers: int) -> list[int]:
+  """`"-1,-2"` -> `[-1, -2]`, each checked against the model's depth."""
+  try:
+    indexes = [int(x) for x in layers.split(",")]
+  except ValueError:
+    raise ValueError("--layers=%s: expected comma-separated integers such as "
+                     "-1,-2,-3,-4" % layers) from None
+  for index in indexes:
+    if not -num_hidden_layers <= index < num_hidden_layers:
+      raise ValueError(
+          "--layers=%s: layer %d does not exist in a model with %d layers "
+          "(use 0..%d, or -1..-%d from the top)" %
+          (layers, index, num_hidden_layers, num_hidden_layers - 1,
+           num_hidden_layers))
+  return indexes
+
+
+def pad_batch(features: Sequence[InputFeatures], seq_length: int | None = None,
+              batch_size: int | None = None):
+  """int32 arrays (input_ids, input_mask, input_type_ids), each [B, T].
+
+  T is the longest example of the batch unless `seq_length` is given, and B
+  is len(features) unless `batch_size` is given; the rest is zeros.
+  """
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  rows = batch_size or len(features)
+  length = seq_length or max(len(f.input_ids) for f in features)
+  arrays = [np.zeros([rows, length], np.int32) for _ in range(3)]
+  for i, f in enumerate(features):
+    n = len(f.input_ids)
+    for array, values in zip(arrays, (f.input_ids, f.input_mask,
+                                      f.input_type_ids)):
+      array[i, :n] = values
+  return tuple(arrays)
+
+
+class LayerExtractor(object):
+  """A `BertEncoder` with its checkpoint, returning the chosen layers.
+
+  Call it on a list of `InputFeatures` to get a float32 array
+  [B, K, T, H]: K = len(layer_indexes) in that order, T = the batch's longest
+  example (or `static_shape`'s length), H = hidden size.
+  """
+
+  def __init__(self, bert_config, init_checkpoint: str,
+               layer_indexes: Sequence[int],
+               use_one_hot_embeddings: bool = False, strategy=None,
+               static_shape: tuple[int, int] | None = None):
+    """Builds the encoder and loads `init_checkpoint` into it.
+
+    Args:
+      bert_config: `bert.modeling.BertConfig`.
+      init_checkpoint: checkpoint prefix (or directory) in Google's names.
+      layer_indexes: encoder layers to return (negative: from the top).
+      use_one_hot_embeddings: see `bert.modeling.BertEncoder`.
+      strategy: a `tf.distribute` strategy (TPU); None runs on the default
+        device.
+      static_shape: (batch size, sequence length) every batch is padded to
+        (needed on TPUs); None pads each batch to its longest example.
+
+    Raises:
+      bert.checkpoint.CheckpointError: the checkpoint is missing or does not
+        fit the config (the pooler, which no output uses, may be absent).
+    """
+    # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+    from bert import checkpoint, modeling
+
+    self.layer_indexes = list(layer_indexes)
+    self.static_shape = static_shape
+    scope = strategy.scope() if strategy is not None else (
+        contextlib.nullcontext())
+    with scope:
+      self.encoder = modeling.BertEncoder(
+          bert_config, use_one_hot_embeddings=use_one_hot_embeddings)
+    variables = self.encoder.variables_by_name
+    try:
+      loaded = checkpoint.load_variables(
+          variables, init_checkpoint,
+          required_prefixes=("bert/embeddings/", "bert/encoder/"))
+    except checkpoint.CheckpointMismatchError as e:
+      # Its hint names a run_classifier.py flag, which this script lacks:
+      # features from random weights would be worthless anyway.
+      raise checkpoint.CheckpointMismatchError(re.sub(
+          r"\. They would stay randomly initialised.*$", "", str(e))) from None
+    absl_logging.info("**** Trainable Variables ****")
+    checkpoint.log_variables(variables.values(), loaded,
+                             log=absl_logging.info)
+
+    encoder, indexes = self.encoder, self.layer_indexes
+
+    def layers(input_ids, input_mask, input_type_ids):
+      out = encoder(input_ids, input_mask=input_mask,
+                    token_type_ids=input_type_ids, training=False)
+      chosen = [out["all_encoder_layers"][i] for i in indexes]
+      return tf.stack(chosen, axis=1)  # [B, K, T, H]
+
+    spec = tf.TensorSpec([None, None], tf.int32)
+    if strategy is None:
+      self.forward = tf.function(layers, input_signature=[spec] * 3)
+    else:
+      replicas = strategy.num_replicas_in_sync
+      if static_shape is None or static_shape[0] % replicas:
+        raise ValueError("the batch size (%s) must be fixed and a multiple of "
+                         "the %d replicas" % (static_shape and static_shape[0],
+                                              replicas))
+      per_replica = static_shape[0] // replicas
+
+      def replica_layers(input_ids, input_mask, input_type_ids):
+        # Every replica gets the whole batch and keeps its own rows.
+        context = tf.distribute.get_replica_context()
+        start = context.replica_id_in_sync_group * per_replica
+        return layers(*[tf.slice(t, [start, 0], [per_replica, -1])
+                        for t in (input_ids, input_mask, input_type_ids)])
+
+      def distributed(input_ids, input_mask, input_type_ids):
+        out = strategy.run(replica_layers,
+                           args=(input_ids, input_mask, input_type_ids))
+        return tf.concat(strategy.experimental_local_results(out), axis=0)
+
+      # One static shape: traced once, and XLA sees no unknown dimension.
+      self.forward = tf.function(distributed)
+
+  def __call__(self, features: Sequence[InputFeatures]):
+    """float32 numpy array [B, K, T, H] of the layers for `features`."""
+    seq_length, batch_size = None, None
+    if self.static_shape is not None:
+      batch_size, seq_length = self.static_shape
+      if len(features) > batch_size:
+        raise ValueError("%d examples do not fit the fixed batch size %d" %
+                         (len(features), batch_size))
+    arrays = pad_batch(features, seq_length, batch_size)
+    return self.forward(*arrays).numpy()[:len(features)]
+
+
+def round6(values) -> list:
+  """`values` (any float array) as nested lists of `round(float(x), 6)`.
+
+  Vectorised: rint(x * 1e6) / 1e6 is the double nearest to the rounded
+  decimal, as Python's `round` returns. Where the product's own rounding
+  error could pick the other integer (within 1e-6 of a tie, |x| >= 1e3, or
+  not finite) Python's `round` decides, so the result is identical.
+  """
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  x = np.asarray(values, dtype=np.float64)
+  scaled = x * 1e6
+  rounded = np.rint(scaled) / 1e6
+  with np.errstate(invalid="ignore"):  # inf and nan go to `round` below
+    doubtful = ~np.isfinite(x) | (np.abs(x) >= 1e3) | (
+        np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+  for index in zip(*np.nonzero(doubtful)):
+    rounded[index] = round(float(x[index]), 6)
+  return rounded.tolist()
+
+
+def feature_json(feature: InputFeatures, layer_indexes: Sequence[int],
+                 values) -> str:
+  """One output line (without "\\n") in Google's format.
+
+  `values` is the example's [K, T, H] array; only its first
+  len(feature.tokens) positions are written, each value rounded to 6 decimal
+  places (as `round(float(x), 6)`), keys in Google's order.
+  """
+  rows = round6(values[:, :len(feature.tokens)])  # [K][T][H]
+  tokens = []
+  for position, token in enumerate(feature.tokens):
+    layers = [{"index": layer_index, "values": rows[k][position]}
+              for k, layer_index in enumerate(layer_indexes)]
+    tokens.append({"token": token, "layers": layers})
+  return json.dumps({"linex_index": feature.unique_id, "features": tokens})
+
+
+def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
+  for start in range(0, len(items), size):
+    yield items[start:start + size]
+
+
+def extract(examples: Sequence[InputExample], extractor: LayerExtractor,
+            tokenizer, output_file: str, max_seq_length: int,
+            batch_size: int) -> int:
+  """Writes one JSON line per example to `output_file`; returns the count.
+
+  The model runs on the next batch (in a helper thread) while this thread
+  formats the current one. The file appears only when complete: it is
+  written under a temporary name next to it and renamed at the end.
+  """
+  # pylint: disable=import-outside-toplevel
+  from concurrent import futures
+  from classifier.features import Progress
+
+  directory = os.path.dirname(output_file)
+  if directory and "://" not in output_file:
+    os.makedirs(directory, exist_ok=True)
+  tmp_file = "%s.tmp-%d" % (output_file, os.getpid())
+  progress = Progress("Extracting features", len(examples))
+  done = 0
+
+  def write(writer, features, result) -> None:
+    nonlocal done
+    writer.write("".join(
+        feature_json(f, extractor.layer_indexes, v) + "\n"
+        for f, v in zip(features, result.result())))
+    done += len(features)
+    progress.update(done)
+
+  try:
+    with _open(tmp_file, "w") as writer, \
+        futures.ThreadPoolExecutor(max_workers=1) as model_thread:
+      pending = None  # (features, future of their layers)
+      for batch in _batches(examples, batch_size):
+        features = [convert_example(e, max_seq_length, tokenizer)
+                    for e in batch]
+        for feature in features:
+          if feature.unique_id < 5:
+            log_features(feature, max_seq_length)
+        running = (features, model_thread.submit(extractor, features))
+        if pending is not None:
+          write(writer, *pending)
+        pending = running
+      if pending is not None:
+        write(writer, *pending)
+    _rename(tmp_file, output_file)
+  finally:
+    _remove_if_exists(tmp_file)
+  return done
+
+
+def _rename(src: str, dst: str) -> None:
+  if "://" in dst:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.io.gfile.rename(src, dst, overwrite=True)
+  else:
+    os.replace(src, dst)
+
+
+def _remove_if_exists(path: str) -> None:
+  if "://" in path:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    if tf.io.gfile.exists(path):
+      tf.io.gfile.remove(path)
+  elif os.path.exists(path):
+    os.remove(path)
+
+
+def _tpu_strategy(master: str | None, num_tpu_cores: int):
+  from classifier import trainer  # pylint: disable=import-outside-toplevel
+  strategy = trainer.make_strategy(use_tpu=True, master=master)
+  if strategy.num_replicas_in_sync != num_tpu_cores:
+    absl_logging.warning("--num_tpu_cores=%d but the TPU has %d cores; "
+                         "using %d.", num_tpu_cores,
+                         strategy.num_replicas_in_sync,
+                         strategy.num_replicas_in_sync)
+  return strategy
+
+
+def _run() -> int:
+  """Checks the flags, reads the input, loads the model, writes the output."""
+  absl_logging.set_verbosity(absl_logging.INFO)
+  if FLAGS.max_seq_length < 3:
+    raise ValueError("--max_seq_length=%d: need at least 3 ([CLS] a [SEP])" %
+                     FLAGS.max_seq_length)
+  if FLAGS.batch_size < 1:
+    raise ValueError("--batch_size=%d: must be positive" % FLAGS.batch_size)
+  # The input first: its errors need no model (nor TensorFlow).
+  examples = read_examples(FLAGS.input_file)
+  absl_logging.info("Read %d examples from %s", len(examples),
+                    FLAGS.input_file)
+
+  # pylint: disable=import-outside-toplevel
+  from bert import modeling, tokenization
+
+  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
+  positions = bert_config.max_position_embeddings
+  if FLAGS.max_seq_length > positions:
+    raise ValueError("--max_seq_length=%d: the model only has position "
+                     "embeddings for %d tokens" % (FLAGS.max_seq_length,
+                                                   positions))
+  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
+                                         do_lower_case=FLAGS.do_lower_case)
+
+  strategy, static_shape = None, None
+  if FLAGS.use_tpu:
+    strategy = _tpu_strategy(FLAGS.master, FLAGS.num_tpu_cores)
+    # XLA compiles one program per shape: pad every batch alike.
+    static_shape = (FLAGS.batch_size, FLAGS.max_seq_length)
+  extractor = LayerExtractor(
+      bert_config, FLAGS.init_checkpoint, layer_indexes,
+      use_one_hot_embeddings=FLAGS.use_one_hot_embeddings,
+      strategy=strategy, static_shape=static_shape)
+  count = extract(examples, extractor, tokenizer, FLAGS.output_file,
+                  FLAGS.max_seq_length, FLAGS.batch_size)
+  absl_logging.info("Wrote %d lines to %s", count, FLAGS.output_file)
+  return 0
+
+
+def _known_errors() -> tuple:
+  errors = (ValueError, OSError, KeyError)
+  if "tensorflow" in sys.modules:
+    errors += (sys.modules["tensorflow"].errors.OpError,)
+  return errors
+
+
+def _one_line(error: BaseException) -> str:
+  """The error's message on one line (tf's OpError: without the op trace)."""
+  if isinstance(error, KeyError):
+    return "KeyError: %s" % error
+  text = " ".join(str(getattr(error, "message", None) or error).split())
+  return text or type(error).__name__
+
+
+def main(_) -> int:
+  """Runs the extraction; a known failure is one line on stderr, status 1."""
+  try:
+    return _run()
+  except Exception as e:  # pylint: disable=broad-except
+    if not isinstance(e, _known_errors()):
+      raise
+    absl_logging.debug("Traceback:", exc_info=True)
+    sys.stderr.write("%s: error: %s\n" % (PROGRAM, _one_line(e)))
+    return 1
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["input_file", "vocab_file", "bert_config_file",
+                                "init_checkpoint", "output_file"])
+  app.run(main)
