@@ -177,11 +177,11 @@ def convert_example(example: InputExample, seq_length: int,
   long inputs are cut to `seq_length` tokens as in run_classifier: a pair
   loses tokens from its longer side (from b when equal).
   """
-  from classifier.features import _fit_pair, _lay_out  # pylint: disable=import-outside-toplevel
+  from classifier.features import fit_pair, lay_out  # pylint: disable=import-outside-toplevel
   tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
-  tokens_a = _fit_pair(tokens_a, tokens_b, seq_length)
-  tokens, input_type_ids = _lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
+  tokens_a = fit_pair(tokens_a, tokens_b, seq_length)
+  tokens, input_type_ids = lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
   input_ids = tokenizer.convert_tokens_to_ids(tokens)
   return InputFeatures(unique_id=example.unique_id, tokens=tokens,
                        input_ids=input_ids, input_mask=[1] * len(input_ids),
@@ -277,15 +277,12 @@ class LayerExtractor(object):
       self.encoder = modeling.BertEncoder(
           bert_config, use_one_hot_embeddings=use_one_hot_embeddings)
     variables = self.encoder.variables_by_name
-    try:
-      loaded = checkpoint.load_variables(
-          variables, init_checkpoint,
-          required_prefixes=("bert/embeddings/", "bert/encoder/"))
-    except checkpoint.CheckpointMismatchError as e:
-      # Its hint names a run_classifier.py flag, which this script lacks:
-      # features from random weights would be worthless anyway.
-      raise checkpoint.CheckpointMismatchError(re.sub(
-          r"\. They would stay randomly initialised.*$", "", str(e))) from None
+    # Features from random weights would be worthless: no partial loading.
+    loaded = checkpoint.load_variables(
+        variables, init_checkpoint,
+        required_prefixes=("bert/embeddings/", "bert/encoder/"),
+        partial_hint="Is --init_checkpoint a BERT checkpoint of this "
+        "--bert_config_file?")
     absl_logging.info("**** Trainable Variables ****")
     checkpoint.log_variables(variables.values(), loaded,
                              log=absl_logging.info)

@@ -106,7 +106,10 @@ def checkpoint_step(path: str) -> int | None:
 def load_variables(variables: Mapping[str, tf.Variable],
                    path: str,
                    required_prefixes: Iterable[str] = ("bert/",),
-                   allow_partial: bool = False) -> set[str]:
+                   allow_partial: bool = False,
+                   partial_hint: str = "They would stay randomly initialised; "
+                   "pass --allow_partial_checkpoint to accept that."
+                   ) -> set[str]:
   """Assigns the checkpoint's tensors to `variables` by exact name.
 
   Args:
@@ -115,6 +118,8 @@ def load_variables(variables: Mapping[str, tf.Variable],
     required_prefixes: variables whose names start with one of these must be
       in the checkpoint with the same shape (Google silently left them random).
     allow_partial: log the missing required variables instead of raising.
+    partial_hint: the sentence that ends the error about missing variables
+      (what the caller's user can do about it).
 
   Returns:
     The names that were loaded.
@@ -151,9 +156,7 @@ def load_variables(variables: Mapping[str, tf.Variable],
          (", ..." if len(missing) > 10 else ""),
          ", ".join(sorted(shapes)[:5]) + (", ..." if len(shapes) > 5 else "")))
     if not allow_partial:
-      raise CheckpointMismatchError(
-          message + ". They would stay randomly initialised; pass "
-          "--allow_partial_checkpoint to accept that.")
+      raise CheckpointMismatchError(message + ". " + partial_hint)
     logger.warning("%s. They stay randomly initialised.", message)
   return loaded
 

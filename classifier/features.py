@@ -42,7 +42,7 @@ def _truncate_seq_pair(tokens_a, tokens_b, max_length):
       tokens_b.pop()
 
 
-def _fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
+def fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
   """Google's truncation of a (pair of) token lists; returns `a`.
 
   With a non-empty `b` both are cut in place to `max_seq_length - 3` in all
@@ -55,7 +55,7 @@ def _fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
   return a
 
 
-def _lay_out(a: list, b: list | None, cls, sep) -> tuple[list, list]:
+def lay_out(a: list, b: list | None, cls, sep) -> tuple[list, list]:
   """BERT's input layout and its segment (token type) ids.
 
   (a) For sequence pairs:
@@ -105,8 +105,8 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
   if example.text_b:
     tokens_b = tokenizer.tokenize(example.text_b)
 
-  tokens_a = _fit_pair(tokens_a, tokens_b, max_seq_length)
-  tokens, segment_ids = _lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
+  tokens_a = fit_pair(tokens_a, tokens_b, max_seq_length)
+  tokens, segment_ids = lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
   input_ids = tokenizer.convert_tokens_to_ids(tokens)
 
   # The mask has 1 for real tokens and 0 for padding tokens. Only real
@@ -268,8 +268,8 @@ def record_encoder(label_list, max_seq_length: int, tokenizer):
       return google_path(ex_index, example)
     ids_a = to_ids(example.text_a)
     ids_b = to_ids(example.text_b) if example.text_b else None
-    ids_a = _fit_pair(ids_a, ids_b, max_seq_length)
-    input_ids, segment_ids = _lay_out(ids_a, ids_b, cls_id, sep_id)
+    ids_a = fit_pair(ids_a, ids_b, max_seq_length)
+    input_ids, segment_ids = lay_out(ids_a, ids_b, cls_id, sep_id)
     label_id = label_map.get(example.label)
     if label_id is None:
       raise label_error(example, label_list)

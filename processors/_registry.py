@@ -36,7 +36,10 @@ copy of Google's base class, has the four `get_*` methods.
 Only the module defining the requested task is imported, by `get_processor`. A
 plugin file that cannot be parsed, or two sources that claim one task name, are
 reported by `plugin_problems` and only make requests for the affected task
-fail; every other task keeps working.
+fail; every other task keeps working. The one exception: a user's task with
+the name of a built-in one (glue.py, emotion.py, tabular.py), such as the
+`EmotionProcessor` of their old script, replaces the built-in task, and
+`plugin_problems` says so.
 """
 
 import ast
@@ -60,6 +63,8 @@ PATH_ENV_VAR = "BERT_PROCESSORS_PATH"
 _PACKAGE_NAME = __name__.rpartition(".")[0]
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _SKIPPED_FILES = ("base.py",)
+_PACKAGE_MODULES = ("legacy.py",)  # Our own modules, not plugins.
+_BUILT_IN_FILES = ("emotion.py", "glue.py", "tabular.py")
 
 PluginDirs = str | os.PathLike | Iterable[str | os.PathLike] | None
 
@@ -236,7 +241,8 @@ def _catalog(plugin_dirs: PluginDirs) -> _Catalog:
         in_package = real_folder == os.path.realpath(_PACKAGE_DIR)
         for file_name in sorted(os.listdir(folder)):
             if (not file_name.endswith(".py") or file_name.startswith("_")
-                    or file_name in _SKIPPED_FILES):
+                    or file_name in _SKIPPED_FILES
+                    or (in_package and file_name in _PACKAGE_MODULES)):
                 continue
             path = os.path.join(folder, file_name)
             if not os.path.isfile(path):
@@ -264,15 +270,36 @@ def _catalog(plugin_dirs: PluginDirs) -> _Catalog:
             source="entry point %s = %s" % (entry_point.name, entry_point.value),
             entry_point=entry_point))
     for task_name, definitions in sorted(tasks.items()):
-        if len(definitions) > 1:
+        own = [d for d in definitions if not _is_built_in(d)]
+        if len(own) == 1 and len(definitions) > 1:
+            # The user's copy (say their old EmotionProcessor, or the GLUE
+            # classes of their whole old script) replaces ours.
+            problems.append(_replaced_message(task_name, own[0], definitions))
+            tasks[task_name] = own
+        elif len(definitions) > 1:
             problems.append(_duplicate_message(task_name, definitions))
     return _Catalog(tasks=tasks, problems=problems)
 
 
+def _is_built_in(task: _Task) -> bool:
+    """A task of a file this package ships (not one a user dropped in)."""
+    return task.in_package and os.path.basename(task.path) in _BUILT_IN_FILES
+
+
+def _where(task: _Task) -> str:
+    return ("%s (%s)" % (task.source, task.class_name) if task.class_name
+            else task.source)
+
+
+def _replaced_message(task_name: str, own: _Task,
+                      definitions: list[_Task]) -> str:
+    built_in = " and ".join(_where(d) for d in definitions if d is not own)
+    return "Task %s: %s replaces the built-in %s" % (task_name, _where(own),
+                                                     built_in)
+
+
 def _duplicate_message(task_name: str, definitions: list[_Task]) -> str:
-    where = " and ".join(
-        "%s (%s)" % (d.source, d.class_name) if d.class_name else d.source
-        for d in definitions)
+    where = " and ".join(_where(d) for d in definitions)
     return ("Task %s is defined more than once: %s. Rename one of the classes "
             "or give it a different task_name = \"...\"" % (task_name, where))
 

@@ -532,6 +532,94 @@ def test_error_in_plugin_code_is_one_line_and_leaves_no_folder(model, tmp_path):
   assert not out.exists()
 
 
+# A whole old run_classifier.py dropped into the plugin folder: its flag
+# block, its copies of the data classes and GLUE processors, TF1 model code in
+# functions that never run here, and the task dict in main().
+WHOLE_OLD_SCRIPT = GOOGLE_HEADER + '''
+flags.DEFINE_string("data_dir", None, "Where the data is.")
+flags.DEFINE_string("bert_config_file", None, "Model config.")
+flags.DEFINE_string("task_name", None, "Which task.")
+flags.DEFINE_string("vocab_file", None, "Vocabulary.")
+flags.DEFINE_string("output_dir", None, "Output folder.")
+flags.DEFINE_string("init_checkpoint", None, "Start weights.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case input.")
+flags.DEFINE_integer("max_seq_length", 16, "My usual length.")
+flags.DEFINE_bool("do_train", False, "Train.")
+flags.DEFINE_float("learning_rate", 5e-5, "Adam rate.")
+flags.DEFINE_bool("use_tpu", False, "TPU.")
+
+
+class InputExample(object):
+  def __init__(self, guid, text_a, text_b=None, label=None):
+    self.guid, self.text_a, self.text_b, self.label = guid, text_a, text_b, label
+
+
+class PaddingInputExample(object):
+  pass
+
+
+class DataProcessor(object):
+  def get_train_examples(self, data_dir):
+    raise NotImplementedError()
+
+  def get_dev_examples(self, data_dir):
+    raise NotImplementedError()
+
+  def get_test_examples(self, data_dir):
+    raise NotImplementedError()
+
+  def get_labels(self):
+    raise NotImplementedError()
+
+  @classmethod
+  def _read_tsv(cls, input_file, quotechar=None):
+    with tf.gfile.Open(input_file, "r") as f:
+      return list(csv.reader(f, delimiter="\\t", quotechar=quotechar))
+
+
+class ColaProcessor(DataProcessor):
+  def get_labels(self):
+    return ["0", "1"]
+''' + EMOTION_BODY.format(name="EmotionProcessor", base="DataProcessor",
+                          example="InputExample") + '''
+
+def model_fn_builder(bert_config, num_labels):
+  def model_fn(features, labels, mode, params):
+    return tf.contrib.tpu.TPUEstimatorSpec(mode=mode)
+  return model_fn
+
+
+def main(_):
+  processors = {
+      "cola": ColaProcessor,
+      "emotion": EmotionProcessor,
+  }
+  estimator = tf.contrib.tpu.TPUEstimator(model_fn=model_fn_builder(None, 2))
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("data_dir")
+  tf.app.run()
+'''
+
+
+@pytest.mark.slow
+def test_whole_old_script_as_plugin_replaces_built_in_emotion(model, tmp_path):
+  plugins, data, out = tmp_path / "plugins", tmp_path / "data", tmp_path / "out"
+  path = _write(plugins, "run_classifier.py", WHOLE_OLD_SCRIPT)
+  write_emotion_data(str(data), n_train=24, n_val=8, n_test=4)
+  args = rc_args(model, "emotion", plugins, data, out, "--do_train=true",
+                 "--do_predict=true")
+  args.remove("--max_seq_length=16")  # The old script's default: 16.
+  proc = run(args)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "Task emotion: %s (EmotionProcessor) replaces the built-in" % path in (
+      proc.stderr)
+  assert json.loads((out / "run_config.json").read_text())[
+      "max_seq_length"] == 16
+  assert len((out / "test_results.tsv").read_text().splitlines()) == 4
+
+
 # -- 9. TF1 scripts through python -m bert.tf1 ----------------------------------
 
 @pytest.mark.slow

@@ -288,14 +288,25 @@ def test_duplicate_task_name_names_both_files(tmp_path):
     assert first in problem and second in problem
 
 
-def test_plugin_clashing_with_built_in_names_both_files(tmp_path):
+def test_plugin_with_a_built_in_name_replaces_it(tmp_path):
     plugins = tmp_path / "plugins"
     mine = _plugin(plugins, "mycola.py", cls="ColaProcessor")
-    with pytest.raises(TaskError) as info:
-        get_processor("cola", [plugins])
-    assert mine in str(info.value)
-    assert os.path.join(PACKAGE_DIR, "glue.py") in str(info.value)
+    processor = get_processor("cola", [plugins])
+    assert not isinstance(processor, ColaProcessor)
+    assert processor.get_labels() == ["a", "b"]
+    assert available_tasks([plugins])["cola"] == mine
+    assert plugin_problems([plugins]) == [
+        "Task cola: %s (ColaProcessor) replaces the built-in %s "
+        "(ColaProcessor)" % (mine, os.path.join(PACKAGE_DIR, "glue.py"))]
     assert isinstance(get_processor("cola"), ColaProcessor)  # Without the plugin.
+
+
+def test_two_plugins_with_a_built_in_name_are_a_duplicate(tmp_path):
+    first = _plugin(tmp_path / "one", "a.py", cls="EmotionProcessor")
+    second = _plugin(tmp_path / "two", "b.py", cls="EmotionProcessor")
+    with pytest.raises(TaskError) as info:
+        get_processor("emotion", [tmp_path / "one", tmp_path / "two"])
+    assert first in str(info.value) and second in str(info.value)
 
 
 def test_syntax_error_file_is_reported_and_others_still_work(tmp_path):
