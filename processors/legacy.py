@@ -174,10 +174,8 @@ class _TensorFlowView(types.ModuleType):
         return absl_logging
     import tensorflow as tf
     v1 = tf.compat.v1
-    if self._v1_only:
-      return getattr(v1, name)
     try:
-      return getattr(tf, name)
+      return getattr(v1 if self._v1_only else tf, name)
     except AttributeError:
       pass
     try:
@@ -354,7 +352,8 @@ def load_legacy_file(module_name: str, path: str, v1: bool = False):
 
   The module is in `sys.modules` while it runs (as for any import) and is
   removed again if it fails. Modules in the file's folder that it imports are
-  loaded as legacy code too.
+  loaded as legacy code too: first while it runs, later (from its functions)
+  when no other module of that name is found.
   """
   loader = LegacySourceLoader(module_name, path, v1)
   spec = importlib.util.spec_from_file_location(module_name, path,
@@ -370,7 +369,12 @@ def load_legacy_file(module_name: str, path: str, v1: bool = False):
     sys.modules.pop(module_name, None)
     raise
   finally:
+    # Afterwards the folder is searched last, for the imports that plugin
+    # code makes inside its functions (`import my_utils` in a method).
     sys.meta_path.remove(finder)
+    if not any(isinstance(f, LegacyFolderFinder) and f.folders == [folder]
+               for f in sys.meta_path):
+      sys.meta_path.append(finder)
     try:
       sys.path.remove(folder)
     except ValueError:

@@ -218,6 +218,8 @@ def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   with pytest.raises(AttributeError, match="tf.contrib was removed"):
     view.contrib
   assert legacy.tensorflow_view(v1=True).placeholder is tf.compat.v1.placeholder
+  with pytest.raises(AttributeError, match="tf.contrib was removed"):
+    legacy.tensorflow_view(v1=True).contrib
   # Our own modules keep the real TensorFlow.
   assert not hasattr(tf, "gfile")
 
@@ -234,6 +236,29 @@ def test_redefined_flag_keeps_the_first_and_takes_the_new_default():
   assert flag_values["train_file"].default == "xa1k.csv"
   assert flag_values["train_file"].help == "ours"
   assert flag_values["train_file_n"].default == 3
+
+
+def test_helper_module_beside_the_plugin_imported_later(tmp_path):
+  plugins = tmp_path / "plugins"
+  _write(plugins, "label_names_helper.py", '''
+      import tensorflow as tf
+
+      def read_labels(path):
+        with tf.gfile.GFile(path, "r") as f:
+          return f.read().split()
+      ''')
+  _write(plugins, "late.py", '''
+      import os
+
+      class LateProcessor(DataProcessor):
+        def get_labels(self, data_dir):
+          import label_names_helper   # inside a method, as old code did
+          return label_names_helper.read_labels(
+              os.path.join(data_dir, "labels.txt"))
+      ''')
+  (tmp_path / "labels.txt").write_text("b a")
+  processor = get_processor("late", [plugins])
+  assert labels_of(processor, str(tmp_path)) == ["b", "a"]
 
 
 # -- 3. the user's old task name from a `processors = {...}` dict -------------
