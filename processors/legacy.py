@@ -162,7 +162,7 @@ class _TensorFlowView(types.ModuleType):
     self._v1_only = v1
 
   def __getattr__(self, name):
-    if name.startswith("__") and name.endswith("__"):
+    if name == "__path__":  # Not a package: submodules import for real.
       raise AttributeError(name)
     if not self._v1_only:  # These three need no TensorFlow.
       if name == "flags":

@@ -211,6 +211,7 @@ def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   from processors import legacy
   view = legacy.tensorflow_view()
   assert view.constant is tf.constant
+  assert view.__version__ == tf.__version__
   assert view.gfile is tf.compat.v1.gfile
   assert view.python_io is tf.compat.v1.python_io
   assert view.flags is legacy.legacy_flags
