@@ -268,9 +268,9 @@ def _has_checkpoint(folder: str) -> bool:
 
 def _run():
   """Google's main(), check for check, then the TF2 train/eval/predict."""
-  # Keep TensorFlow out of --help and --list_tasks.
-  from bert import modeling, tokenization
-  from classifier import pipeline
+  # Keep TensorFlow out of --help and --list_tasks, and out of the checks.
+  from bert import tokenization
+  from classifier import checks
 
   absl_logging.set_verbosity(max(absl_logging.INFO,
                                  absl_logging.get_verbosity()))
@@ -283,13 +283,19 @@ def _run():
     raise ValueError(
         "At least one of `do_train`, `do_eval` or `do_predict' must be True.")
 
-  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  config = checks.read_bert_config(FLAGS.bert_config_file)
 
-  if FLAGS.max_seq_length > bert_config.max_position_embeddings:
+  if FLAGS.max_seq_length > config["max_position_embeddings"]:
     raise ValueError(
         "Cannot use sequence length %d because the BERT model "
         "was only trained up to sequence length %d" %
-        (FLAGS.max_seq_length, bert_config.max_position_embeddings))
+        (FLAGS.max_seq_length, config["max_position_embeddings"]))
+  checks.check_flag_values(FLAGS)
+  checks.check_vocab(FLAGS.vocab_file, config, FLAGS.bert_config_file)
+
+  from bert import modeling
+  from classifier import pipeline
+  bert_config = modeling.BertConfig.from_dict(config)
 
   new_output_dir = not os.path.isdir(FLAGS.output_dir)
   os.makedirs(FLAGS.output_dir, exist_ok=True)

@@ -30,6 +30,47 @@ class CheckpointMismatchError(CheckpointError):
   """The model's variables and a checkpoint's disagree on names or shapes."""
 
 
+class DamagedCheckpointError(CheckpointError):
+  """A checkpoint's files are there but cannot be read (truncated, corrupt)."""
+
+
+def _one_line(error: BaseException) -> str:
+  text = getattr(error, "message", None) or str(error) or type(error).__name__
+  return " ".join(text.split())
+
+
+def _damaged(prefix: str, error: BaseException) -> DamagedCheckpointError:
+  return DamagedCheckpointError(
+      "Checkpoint %s is damaged (%s, %s): %s: %s" % (
+          prefix, os.path.basename(prefix) + DATA_SUFFIX,
+          os.path.basename(prefix) + ".index", type(error).__name__,
+          _one_line(error)))
+
+
+def _open_reader(prefix: str):
+  """`tf.train.load_checkpoint`, a damaged index raising DamagedCheckpointError."""
+  try:
+    return tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    raise _damaged(prefix, e) from None
+
+
+def _read_tensor(reader, prefix: str, name: str):
+  """One tensor; a truncated or corrupt data file raises DamagedCheckpointError."""
+  try:
+    return reader.get_tensor(name)
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    raise _damaged(prefix, e) from None
+
+
+def _some(items: list, shown: int = 5) -> str:
+  """The first `shown` items, and how many there are in all."""
+  text = "; ".join(items[:shown])
+  if len(items) > shown:
+    text += "; ... (%d in all)" % len(items)
+  return text
+
+
 def variable_name(variable) -> str:
   """A variable's checkpoint name: its `name` without the `:0` suffix."""
   name = variable.name
@@ -127,9 +168,10 @@ def load_variables(variables: Mapping[str, tf.Variable],
   Raises:
     CheckpointMismatchError: a required variable is missing, or any variable
       found in the checkpoint has another shape.
+    DamagedCheckpointError: the checkpoint's files cannot be read.
   """
   prefix = resolve_checkpoint(path)
-  reader = tf.train.load_checkpoint(prefix)
+  reader = _open_reader(prefix)
   shapes = reader.get_variable_to_shape_map()
   required_prefixes = tuple(required_prefixes)
   missing, mismatched, loaded = [], [], set()
@@ -142,13 +184,13 @@ def load_variables(variables: Mapping[str, tf.Variable],
       mismatched.append("%s (checkpoint %s, model %s)" %
                         (name, list(shapes[name]), variable.shape.as_list()))
       continue
-    variable.assign(reader.get_tensor(name))
+    variable.assign(_read_tensor(reader, prefix, name))
     loaded.add(name)
   if mismatched:
     raise CheckpointMismatchError(
         "Checkpoint %s does not fit the model (is bert_config.json the one of "
         "this checkpoint?): shape mismatch for %d variable(s): %s" %
-        (prefix, len(mismatched), "; ".join(mismatched)))
+        (prefix, len(mismatched), _some(mismatched)))
   if missing:
     message = (
         "Checkpoint %s lacks %d of the model's variables: %s. Its names: %s" %
@@ -184,13 +226,34 @@ def save_variables(variables: Mapping[str, object], prefix: str) -> str:
       directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
   names = list(variables)
   tensors = [tf.convert_to_tensor(_read_value(variables[n])) for n in names]
-  with tf.device("CPU:0"):
-    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
-                      shape_and_slices=[""] * len(names), tensors=tensors)
-  tf.io.gfile.rename(tmp_prefix + DATA_SUFFIX, prefix + DATA_SUFFIX,
-                     overwrite=True)
-  tf.io.gfile.rename(tmp_prefix + ".index", prefix + ".index", overwrite=True)
+  data_in_place = False
+  try:
+    with tf.device("CPU:0"):
+      tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                        shape_and_slices=[""] * len(names), tensors=tensors)
+    tf.io.gfile.rename(tmp_prefix + DATA_SUFFIX, prefix + DATA_SUFFIX,
+                       overwrite=True)
+    data_in_place = True
+    tf.io.gfile.rename(tmp_prefix + ".index", prefix + ".index",
+                       overwrite=True)
+  except (tf.errors.OpError, OSError) as e:
+    if data_in_place:  # A data file without its index is no checkpoint.
+      _remove_quietly(prefix + DATA_SUFFIX)
+    raise CheckpointError("cannot write checkpoint %s: %s" % (
+        prefix, _one_line(e))) from e
+  finally:
+    for leftover in (tmp_prefix + DATA_SUFFIX, tmp_prefix + ".index"):
+      _remove_quietly(leftover)
   return prefix
+
+
+def _remove_quietly(path: str) -> None:
+  """Removes `path` if it exists; a failure to remove is only logged."""
+  try:
+    if tf.io.gfile.exists(path):
+      tf.io.gfile.remove(path)
+  except (tf.errors.OpError, OSError) as e:
+    logger.warning("cannot remove %s: %s", path, _one_line(e))
 
 
 def _read_value(value):
@@ -205,9 +268,15 @@ def write_checkpoint_state(directory: str, paths: list[str]) -> None:
   lines += ['all_model_checkpoint_paths: "%s"' % p for p in paths]
   state_path = os.path.join(directory, STATE_FILENAME)
   tmp_path = state_path + ".tmp"
-  with tf.io.gfile.GFile(tmp_path, "w") as f:
-    f.write("\n".join(lines) + "\n")
-  tf.io.gfile.rename(tmp_path, state_path, overwrite=True)
+  try:
+    with tf.io.gfile.GFile(tmp_path, "w") as f:
+      f.write("\n".join(lines) + "\n")
+    tf.io.gfile.rename(tmp_path, state_path, overwrite=True)
+  except (tf.errors.OpError, OSError) as e:
+    raise CheckpointError("cannot write %s: %s" % (state_path,
+                                                   _one_line(e))) from e
+  finally:
+    _remove_quietly(tmp_path)
 
 
 class CheckpointManager(object):
@@ -224,9 +293,29 @@ class CheckpointManager(object):
     """Prefix of the newest checkpoint in the directory, or None."""
     return latest_checkpoint(self.directory)
 
+  def checkpoints(self) -> list[str]:
+    """Prefixes of the checkpoints in the state file that exist, newest first."""
+    paths = [p if os.path.isabs(p) else os.path.join(self.directory, p)
+             for p in read_checkpoint_state(self.directory)]
+    return [p for p in paths if tf.io.gfile.exists(p + ".index")]
+
   def save(self, variables: Mapping[str, object], step: int) -> str:
-    """Writes `model.ckpt-<step>`, updates the state file, prunes old ones."""
+    """Writes `model.ckpt-<step>`, updates the state file, prunes old ones.
+
+    A failed write (disk full, read-only folder) leaves no temporary file and
+    the state file as it was; its CheckpointError names the newest complete
+    checkpoint, which is kept.
+    """
     name = "%s-%d" % (self.basename, step)
+    try:
+      self._save(variables, name)
+    except CheckpointError as e:
+      latest = self.latest_checkpoint
+      raise CheckpointError("%s; the newest complete checkpoint is %s" % (
+          e, latest or "(none)")) from e.__cause__
+    return os.path.join(self.directory, name)
+
+  def _save(self, variables: Mapping[str, object], name: str) -> None:
     save_variables(variables, os.path.join(self.directory, name))
     kept = [os.path.basename(p) for p in
             reversed(read_checkpoint_state(self.directory))]
@@ -239,4 +328,3 @@ class CheckpointManager(object):
       for filename in tf.io.gfile.glob(os.path.join(self.directory,
                                                     old + ".*")):
         tf.io.gfile.remove(filename)
-    return os.path.join(self.directory, name)

@@ -393,8 +393,9 @@ def file_based_convert_examples_to_features(
   progress = Progress("Converting to %s" % os.path.basename(output_file),
                       len(examples))
   tmp_file = output_file + ".tmp-%d" % os.getpid()
-  scratch_dir = (tempfile.mkdtemp(prefix=os.path.basename(output_file) +
-                                  ".chunks-",
+  scratch_dir = (tempfile.mkdtemp(prefix="%s.chunks-%d-" % (
+                                      os.path.basename(output_file),
+                                      os.getpid()),
                                   dir=os.path.dirname(output_file) or None)
                  if num_workers > 1 else None)
   try:
@@ -405,6 +406,9 @@ def file_based_convert_examples_to_features(
         writer.write_framed(framed)
         progress.update(done)
     os.replace(tmp_file, output_file)
+  except OSError as e:  # Disk full, read-only folder: name the file.
+    raise OSError("cannot write %s: %s" % (
+        output_file, e.strerror or e)) from e
   finally:
     if os.path.exists(tmp_file):
       os.remove(tmp_file)

@@ -9,10 +9,12 @@ import os
 import tensorflow as tf
 
 from bert import checkpoint
+from classifier import checks
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
 from processors import InputExample, PaddingInputExample, labels_of
+from processors.base import files_read
 
 logger = logging.getLogger("run_classifier")
 
@@ -126,8 +128,12 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
   """
   train_examples = eval_examples = predict_examples = None
   if flags.do_train:
-    train_examples = _load_examples(processor.get_train_examples,
-                                    flags.data_dir)
+    with files_read() as paths:
+      train_examples = _load_examples(processor.get_train_examples,
+                                      flags.data_dir)
+    checks.check_training_steps(
+        len(train_examples), flags,
+        ", ".join(dict.fromkeys(paths)) or flags.data_dir)
   if flags.do_eval:
     eval_examples = _load_examples(processor.get_dev_examples, flags.data_dir)
   if flags.do_predict:
@@ -144,6 +150,7 @@ def run(flags, processor, label_list, tokenizer, bert_config) -> None:
     if examples is not None:
       feature_lib.check_labels(examples, label_list, "%s set" % what)
 
+  outputs.remove_orphans(flags.output_dir)
   _record_run(flags, label_list)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)

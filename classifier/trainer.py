@@ -89,15 +89,25 @@ class ClassifierRunner(object):
               allow_partial: bool = False) -> set[str]:
     """Loads the newest checkpoint of output_dir, else `init_checkpoint`.
 
+    A damaged newest checkpoint (say, truncated by a full disk) is skipped
+    with a warning for the newest intact one of the state file.
+
     Returns the names initialised from `init_checkpoint` (empty when resuming
     or starting from random weights), for the *INIT_FROM_CKPT* log.
     """
-    latest = self.manager.latest_checkpoint
-    if latest is not None:
-      logger.info("Restoring the newest checkpoint in output_dir: %s", latest)
-      checkpoint.load_variables(self._checkpoint_variables(), latest,
-                                required_prefixes=("",))
-      self.global_step = self._read_step(latest)
+    saved = self.manager.checkpoints()
+    for prefix in saved:
+      logger.info("Restoring the newest checkpoint in output_dir: %s"
+                  if prefix == saved[0] else "Restoring %s", prefix)
+      try:
+        checkpoint.load_variables(self._checkpoint_variables(), prefix,
+                                  required_prefixes=("",))
+      except checkpoint.DamagedCheckpointError as e:
+        if prefix == saved[-1]:
+          raise
+        logger.warning("%s; resuming from the previous checkpoint instead", e)
+        continue
+      self.global_step = self._read_step(prefix)
       return set()
     if not init_checkpoint:
       logger.warning("No --init_checkpoint and no checkpoint in %s: the "

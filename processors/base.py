@@ -9,12 +9,17 @@ building processors is cheap. TensorFlow is imported only when `_read_tsv` is
 given a remote path such as `gs://bucket/train.tsv`.
 """
 
+import contextlib
 import csv
 import inspect
 import io
 import json
+import logging
 import os
 import sys
+
+
+_logger = logging.getLogger("run_classifier")
 
 
 class DataError(ValueError):
@@ -104,9 +109,26 @@ def convert_to_unicode(text):
     raise ValueError("Unsupported string type: %s" % (type(text)))
 
 
+_files_read = None  # While `files_read()` is active: the paths read.
+
+
+@contextlib.contextmanager
+def files_read():
+    """Collects, in a list, the paths that this module's readers read
+    inside the `with` block (to name them in errors about the data)."""
+    global _files_read
+    outer, _files_read = _files_read, []
+    try:
+        yield _files_read
+    finally:
+        _files_read = outer
+
+
 def _read_bytes(input_file):
     """Reads a whole file as bytes, raising DataError for a missing file."""
     path = os.fspath(input_file)
+    if _files_read is not None:
+        _files_read.append(path)
     if "://" in path:
         # Remote file systems (gs://, hdfs://, ...) need TensorFlow's gfile.
         import tensorflow as tf  # Only for remote paths.
@@ -304,7 +326,7 @@ class DataProcessor(object):
         `TsvRow`s, so a missing field is a `DataError` with the line number.
         """
         input_file = os.fspath(input_file)
-        text = _read_text(input_file)
+        text = read_text(input_file)
         if not text:
             raise DataError("file is empty", input_file)
         return [TsvRow(line.strip().split(separator), input_file, number,
@@ -317,7 +339,7 @@ class DataProcessor(object):
         a list of the decoded objects. Blank lines are skipped; a line that is
         not JSON raises `DataError` naming the file and line."""
         records = []
-        for number, line in enumerate(_read_text(input_file).split("\n"), 1):
+        for number, line in enumerate(read_text(input_file).split("\n"), 1):
             if not line.strip():
                 continue
             try:
@@ -334,7 +356,7 @@ _SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
                     " ": "space"}
 
 
-def _read_text(input_file) -> str:
+def read_text(input_file) -> str:
     """A whole UTF-8 file as str: BOM dropped, line ends made "\\n", and the
     text ending with "\\n" unless empty. Raises DataError for bad files."""
     input_file = os.fspath(input_file)
@@ -357,7 +379,7 @@ def _read_text(input_file) -> str:
 def _read_delimited(input_file, delimiter, quotechar):
     """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
     input_file = os.fspath(input_file)
-    text = _read_text(input_file)
+    text = read_text(input_file)
     separator = _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
     old_limit = _raise_field_size_limit()
     lines = []
@@ -379,6 +401,24 @@ def _read_delimited(input_file, delimiter, quotechar):
     if not lines:
         raise DataError("file is empty", input_file)
     return lines
+
+
+def warn_dropped_text(rows, columns: int) -> int:
+    """Warns once if rows have more tab-separated fields than `columns`.
+
+    Google's processors read fixed columns, so the text after an extra tab in a
+    row is dropped; we keep that behaviour but say how often it happens and
+    where it first does. Returns the number of such rows.
+    """
+    longer = [row for row in rows if len(row) > columns]
+    if longer:
+        first = longer[0]
+        _logger.warning(
+            "%s: %d row(s) have more than %d tab-separated fields; the text "
+            "after the extra tab(s) is dropped, as Google's code did (first "
+            "at line %s)", getattr(first, "input_file", "?"), len(longer),
+            columns, getattr(first, "line_number", "?"))
+    return len(longer)
 
 
 def labels_of(processor, data_dir=None) -> list:

@@ -3,7 +3,7 @@
 import os
 
 from processors.base import (DataError, DataProcessor, InputExample,
-                             convert_to_unicode)
+                             convert_to_unicode, warn_dropped_text)
 
 
 class EmotionProcessor(DataProcessor):
@@ -44,6 +44,7 @@ class EmotionProcessor(DataProcessor):
     def _create_examples(self, lines, set_type):
         """Makes examples from all rows but the header."""
         labels = self.get_labels()
+        warn_dropped_text(lines[1:], 2)
         examples = []
         for (i, line) in enumerate(lines):
             if i == 0:  # Header.

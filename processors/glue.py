@@ -7,7 +7,8 @@ the first line of the file (the header, where there is one).
 
 import os
 
-from processors.base import DataProcessor, InputExample, convert_to_unicode
+from processors.base import (DataProcessor, InputExample, convert_to_unicode,
+                             warn_dropped_text)
 
 
 class XnliProcessor(DataProcessor):
@@ -130,6 +131,7 @@ class MrpcProcessor(DataProcessor):
 
     def _create_examples(self, lines, set_type):
         """Makes examples from all rows but the header; guid `<set_type>-<i>`."""
+        warn_dropped_text(lines[1:], 5)
         examples = []
         for (i, line) in enumerate(lines):
             if i == 0:  # Header.
@@ -170,6 +172,10 @@ class ColaProcessor(DataProcessor):
 
     def _create_examples(self, lines, set_type):
         """Makes examples; guid `<set_type>-<i>`, so test starts at `test-1`."""
+        if set_type == "test":
+            warn_dropped_text(lines[1:], 2)
+        else:
+            warn_dropped_text(lines, 4)
         examples = []
         for (i, line) in enumerate(lines):
             if set_type == "test" and i == 0:  # Only the test file has a header.

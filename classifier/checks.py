@@ -1,0 +1,108 @@
+"""Checks of run_classifier.py's flags and model files, before TensorFlow.
+
+Mistakes in flag values, `bert_config.json` or `vocab.txt` used to surface as
+a ZeroDivisionError, an AssertionError or an InvalidArgumentError deep in
+training (after a checkpoint had been written). These checks run first and
+raise `DataError`/`ValueError` with one line that names the flag or file.
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from bert import tokenization
+from processors.base import DataError, read_text
+
+# Keys that BertModel reads from bert_config.json with no default.
+_REQUIRED_INT_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers",
+                      "num_attention_heads", "intermediate_size",
+                      "max_position_embeddings", "type_vocab_size")
+
+MIN_SEQ_LENGTH = 3  # [CLS] a [SEP]
+
+
+def read_bert_config(path: str) -> dict:
+  """The JSON object of a bert_config.json, its model sizes checked.
+
+  Raises:
+    DataError: the file is missing, not JSON, not an object, or lacks a
+      positive integer for one of the sizes, or its hidden size is not a
+      multiple of its number of attention heads.
+  """
+  text = read_text(path)
+  try:
+    config = json.loads(text)
+  except ValueError as e:
+    raise DataError("not valid JSON: %s" % e.msg, path,
+                    getattr(e, "lineno", None)) from None
+  if not isinstance(config, dict):
+    raise DataError("expected a JSON object of model sizes", path)
+  for key in _REQUIRED_INT_KEYS:
+    value = config.get(key, 16 if key == "type_vocab_size" else None)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+      raise DataError("expected a positive integer for %r, found %r"
+                      % (key, value), path)
+  if config["hidden_size"] % config["num_attention_heads"]:
+    raise DataError(
+        "hidden_size %d is not a multiple of num_attention_heads %d" %
+        (config["hidden_size"], config["num_attention_heads"]), path)
+  return config
+
+
+def check_vocab(vocab_file: str, config: dict, config_file: str) -> None:
+  """The vocabulary must fit the model's word embeddings.
+
+  Raises:
+    ValueError: vocab.txt has ids at or above the config's `vocab_size`
+      (they would fail in training, after a checkpoint was written).
+  """
+  vocab = tokenization.load_vocab(vocab_file)
+  size = max(vocab.values()) + 1 if vocab else 0
+  if size > config["vocab_size"]:
+    raise ValueError(
+        "%s has %d tokens but %s says vocab_size %d: the ids from %d up have "
+        "no embedding; use the vocab.txt and bert_config.json of one model" %
+        (vocab_file, size, config_file, config["vocab_size"],
+         config["vocab_size"]))
+
+
+def check_flag_values(flags) -> None:
+  """Positive batch sizes and epochs, a max_seq_length that holds a text.
+
+  Raises:
+    ValueError: naming the flag and the value.
+  """
+  if flags.max_seq_length < MIN_SEQ_LENGTH:
+    raise ValueError(
+        "--max_seq_length=%d: need at least %d ([CLS], one token, [SEP])" %
+        (flags.max_seq_length, MIN_SEQ_LENGTH))
+  stages = [("do_train", "train_batch_size"), ("do_eval", "eval_batch_size"),
+            ("do_predict", "predict_batch_size")]
+  for stage, flag in stages:
+    if getattr(flags, stage) and getattr(flags, flag) < 1:
+      raise ValueError("--%s=%d: must be at least 1" %
+                       (flag, getattr(flags, flag)))
+  if flags.do_train and not flags.num_train_epochs > 0:
+    raise ValueError("--num_train_epochs=%s: must be more than 0" %
+                     flags.num_train_epochs)
+
+
+def check_training_steps(num_examples: int, flags, source: str) -> None:
+  """Google's step count must give at least one step.
+
+  Raises:
+    DataError: naming `source` (the training file(s) or the data folder),
+      the example count and the batch size.
+  """
+  steps = int(num_examples / flags.train_batch_size * flags.num_train_epochs)
+  if steps > 0:
+    return
+  needed = math.ceil(flags.train_batch_size / flags.num_train_epochs)
+  raise DataError(
+      "%d training example%s with --train_batch_size=%d and "
+      "--num_train_epochs=%s give 0 training steps; need at least %d examples "
+      "(or a smaller --train_batch_size)" % (
+          num_examples, "" if num_examples == 1 else "s",
+          flags.train_batch_size, flags.num_train_epochs, needed), source)
