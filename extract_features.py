@@ -467,6 +467,8 @@ def _run() -> int:
                     FLAGS.input_file)
 
   # pylint: disable=import-outside-toplevel
+  from bert import tf_startup
+  tf_startup.import_tensorflow()
   from bert import modeling, tokenization
 
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)

@@ -267,10 +267,15 @@ def _has_checkpoint(folder: str) -> bool:
 
 
 def _run():
-  """Google's main(), check for check, then the TF2 train/eval/predict."""
-  # Keep TensorFlow out of --help and --list_tasks, and out of the checks.
+  """Google's main(), check for check, then the TF2 train/eval/predict.
+
+  Everything that can be checked without TensorFlow is checked first (flag
+  values, bert_config.json, vocab.txt, --init_checkpoint, the task and all
+  requested data), so a usage or data mistake ends in well under 2 seconds
+  and before anything is written to --output_dir.
+  """
   from bert import tokenization
-  from classifier import checks
+  from classifier import checks, data_sets
 
   absl_logging.set_verbosity(max(absl_logging.INFO,
                                  absl_logging.get_verbosity()))
@@ -291,8 +296,24 @@ def _run():
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, config["max_position_embeddings"]))
   checks.check_flag_values(FLAGS)
-  checks.check_vocab(FLAGS.vocab_file, config, FLAGS.bert_config_file)
+  checks.check_init_checkpoint(FLAGS.init_checkpoint)
 
+  task_name = FLAGS.task_name.lower()
+  processor = processor_registry.get_processor(task_name, FLAGS.processors_dir)
+  if hasattr(processor, "configure"):
+    processor.configure(_processor_options())
+
+  label_list = processor_registry.labels_of(processor, FLAGS.data_dir)
+
+  tokenizer = tokenization.FullTokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+  checks.check_vocab(tokenizer.vocab, FLAGS.vocab_file, config,
+                     FLAGS.bert_config_file)
+
+  data = data_sets.read_data_sets(FLAGS, processor, label_list)
+
+  from bert import tf_startup
+  tf_startup.import_tensorflow()
   from bert import modeling
   from classifier import pipeline
   bert_config = modeling.BertConfig.from_dict(config)
@@ -300,18 +321,7 @@ def _run():
   new_output_dir = not os.path.isdir(FLAGS.output_dir)
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   try:
-    task_name = FLAGS.task_name.lower()
-    processor = processor_registry.get_processor(task_name,
-                                                 FLAGS.processors_dir)
-    if hasattr(processor, "configure"):
-      processor.configure(_processor_options())
-
-    label_list = processor_registry.labels_of(processor, FLAGS.data_dir)
-
-    tokenizer = tokenization.FullTokenizer(
-        vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
-
-    pipeline.run(FLAGS, processor, label_list, tokenizer, bert_config)
+    pipeline.run(FLAGS, data, tokenizer, bert_config)
   except BaseException:
     # A run that fails before its first checkpoint leaves no new folder.
     if new_output_dir and not _has_checkpoint(FLAGS.output_dir):

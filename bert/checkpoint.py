@@ -16,10 +16,12 @@ from typing import Iterable, Mapping
 
 import tensorflow as tf
 
+from bert import checkpoint_names
+
 logger = logging.getLogger(__name__)
 
-STATE_FILENAME = "checkpoint"
-DATA_SUFFIX = ".data-00000-of-00001"
+STATE_FILENAME = checkpoint_names.STATE_FILENAME
+DATA_SUFFIX = checkpoint_names.DATA_SUFFIX
 
 
 class CheckpointError(ValueError):
@@ -90,19 +92,10 @@ def resolve_checkpoint(path: str) -> str:
   if tf.io.gfile.isdir(path):
     latest = latest_checkpoint(path)
     if latest is None:
-      raise CheckpointError(
-          "No checkpoint in directory %s: expected a `checkpoint` state file "
-          "or pass a prefix such as %s" %
-          (path, os.path.join(path, "bert_model.ckpt")))
+      raise CheckpointError(checkpoint_names.no_checkpoint_in_directory(path))
     return latest
   if not tf.io.gfile.exists(path + ".index"):
-    hint = ""
-    if path.endswith((".index", ".meta")) or DATA_SUFFIX[:5] in path:
-      hint = (" (a checkpoint is named by its prefix: drop the file "
-              "extension, e.g. %s)" % re.sub(r"\.(index|meta|data-.*)$", "",
-                                             path))
-    raise CheckpointError("No checkpoint at %s: %s.index does not exist%s" %
-                          (path, path, hint))
+    raise CheckpointError(checkpoint_names.no_checkpoint_at(path))
   return path
 
 

@@ -31,8 +31,10 @@ USAGE = "usage: python -m bert.tf1 SCRIPT.py [ARGUMENTS...]\n"
 
 def run_script(path: str, argv: list[str]) -> None:
   """Runs the TF1 script `path` as `__main__` with `sys.argv = [path] + argv`."""
-  import tensorflow as tf
+  from bert import tf_startup
   from processors import legacy
+
+  tf = tf_startup.import_tensorflow()
 
   tf.compat.v1.disable_v2_behavior()
   path = os.path.abspath(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 
-from bert import tokenization
+from bert import checkpoint_names
 from processors.base import DataError, read_text
 
 # Keys that BertModel reads from bert_config.json with no default.
@@ -51,14 +51,15 @@ def read_bert_config(path: str) -> dict:
   return config
 
 
-def check_vocab(vocab_file: str, config: dict, config_file: str) -> None:
-  """The vocabulary must fit the model's word embeddings.
+def check_vocab(vocab: dict, vocab_file: str, config: dict,
+                config_file: str) -> None:
+  """The vocabulary (token -> id, as loaded from `vocab_file`) must fit the
+  model's word embeddings.
 
   Raises:
     ValueError: vocab.txt has ids at or above the config's `vocab_size`
       (they would fail in training, after a checkpoint was written).
   """
-  vocab = tokenization.load_vocab(vocab_file)
   size = max(vocab.values()) + 1 if vocab else 0
   if size > config["vocab_size"]:
     raise ValueError(
@@ -66,6 +67,19 @@ def check_vocab(vocab_file: str, config: dict, config_file: str) -> None:
         "no embedding; use the vocab.txt and bert_config.json of one model" %
         (vocab_file, size, config_file, config["vocab_size"],
          config["vocab_size"]))
+
+
+def check_init_checkpoint(path: str | None) -> None:
+  """A local --init_checkpoint must name a checkpoint (remote ones are
+  checked when they are read).
+
+  Raises:
+    ValueError: with the message `bert.checkpoint` would give later.
+  """
+  if path and "://" not in path:
+    problem = checkpoint_names.local_checkpoint_problem(path)
+    if problem:
+      raise ValueError(problem)
 
 
 def check_flag_values(flags) -> None:

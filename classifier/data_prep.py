@@ -12,9 +12,11 @@ The recipe our users ran by hand, as one deterministic command:
    become one space, ends stripped, control characters and zero-width spaces
    removed) so the TSV output stays valid; `--strip_special` also removes URLs,
    @mentions and every character that is not a letter, digit, CJK character or
-   common punctuation (emoji, symbols). Rows with an empty text or label are
-   dropped, then duplicate (text, label) rows, then rows repeating a text with
-   a different label than its first occurrence (`--conflicts`).
+   common punctuation (emoji, symbols). Rows with an empty text (text_b too,
+   for pairs) or label are dropped, then duplicate (text, label) rows, then
+   rows repeating a text with a different label than its first occurrence
+   (`--conflicts`). Blank lines are skipped, but a row with fewer fields than
+   line 1 is an error naming its line, not an empty value to drop.
 3. Split stratified by label with a seeded shuffle: `--test_ratio` of each
    label's rows to test, then `--val_ratio` of the rest to val, the remainder
    to train. Each split is shuffled, so files are never sorted by label.
@@ -149,8 +151,11 @@ def load_records(table, text_column, label_column, text_b_column=None):
     """Returns the rows of a `Table` as raw `Record`s, blank lines skipped.
 
     Columns are names from the header row or 0-based indices (int or a string
-    of digits). Raises DataError for a column that does not exist.
+    of digits). Raises DataError for a column that does not exist, and for a
+    row with fewer fields than line 1 (naming its line): a lost delimiter or
+    a line break inside a text, which cleaning must not paper over.
     """
+    check_row_lengths(table)
     text_index = table.column_index(text_column, "--text_column")
     label_index = table.column_index(label_column, "--label_column")
     texts = table.column(text_index)
@@ -169,12 +174,27 @@ def load_records(table, text_column, label_column, text_b_column=None):
     return records
 
 
+def check_row_lengths(table) -> None:
+    """Raises DataError naming the first data row (by file and line) that has
+    fewer fields than line 1; blank lines are allowed."""
+    short = table.short_rows()
+    if not short:
+        return
+    row = short[0]
+    hint = " (is a text broken across lines?)" if table.delimiter == "\t" else ""
+    raise DataError(
+        "expected %d %s-separated fields as in line 1, found %d%s" % (
+            table.n_columns, table.separator_name(), table.field_count(row),
+            hint), table.path, table.line_number(row))
+
+
 def clean_records(records, strip_special_chars=False, conflicts="first"):
     """Normalises and filters rows; returns (kept records, CleanReport).
 
     Steps, each counted: normalise whitespace of label, text and text_b (always);
     with `strip_special_chars` remove URLs, @mentions, emoji and other symbols
-    from the texts; drop rows with an empty text, then with an empty label; drop
+    from the texts; drop rows with an empty text (or an empty text_b, for
+    pairs), then with an empty label; drop
     exact duplicates of an earlier (text, text_b, label); then, for a text seen
     earlier with another label: `conflicts="first"` drops the row (the first
     label wins), "drop" drops every row of such texts, "keep" keeps them all.
@@ -195,7 +215,7 @@ def clean_records(records, strip_special_chars=False, conflicts="first"):
                 report.special_removed += 1
             normalized = stripped
         label = normalize_whitespace(record.label)
-        if not normalized[0]:
+        if not all(normalized):
             report.empty_text += 1
             continue
         if not label:

@@ -9,12 +9,11 @@ import os
 import tensorflow as tf
 
 from bert import checkpoint
-from classifier import checks
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
-from processors import InputExample, PaddingInputExample, labels_of
-from processors.base import files_read
+from classifier.data_sets import DataSets
+from processors import PaddingInputExample
 
 logger = logging.getLogger("run_classifier")
 
@@ -55,21 +54,6 @@ def _record_run(flags, label_list) -> None:
           "do_lower_case": flags.do_lower_case,
           "max_seq_length": flags.max_seq_length,
       })
-
-
-def _as_input_example(example):
-  """Our InputExample for any object with Google's four fields (a plugin may
-  bring its own copy of the class; conversion workers cannot unpickle it)."""
-  if isinstance(example, (InputExample, PaddingInputExample)):
-    return example
-  return InputExample(example.guid, example.text_a,
-                      getattr(example, "text_b", None),
-                      getattr(example, "label", None))
-
-
-def _load_examples(getter, data_dir):
-  """The processor's examples, as a list of our InputExample."""
-  return [_as_input_example(e) for e in getter(data_dir)]
 
 
 def _trained_labels(flags) -> tuple[list | None, str | None]:
@@ -118,37 +102,16 @@ def reconcile_labels(flags, label_list) -> list:
       "--output_dir to train a new model" % (label_list, trained, path))
 
 
-def run(flags, processor, label_list, tokenizer, bert_config) -> None:
+def run(flags, data: DataSets, tokenizer, bert_config) -> None:
   """Runs the requested stages and writes Google's output files.
 
-  Every requested set is read (and its labels checked) before anything is
-  written, so bad data fails the run before training starts. An empty
-  `label_list` is asked for again after reading, for processors that collect
-  their labels from the data they read.
+  `data` holds the example sets, read and checked before TensorFlow started
+  (`data_sets.read_data_sets`); their labels are put in the order the
+  checkpoint in use was trained with before anything is written.
   """
-  train_examples = eval_examples = predict_examples = None
-  if flags.do_train:
-    with files_read() as paths:
-      train_examples = _load_examples(processor.get_train_examples,
-                                      flags.data_dir)
-    checks.check_training_steps(
-        len(train_examples), flags,
-        ", ".join(dict.fromkeys(paths)) or flags.data_dir)
-  if flags.do_eval:
-    eval_examples = _load_examples(processor.get_dev_examples, flags.data_dir)
-  if flags.do_predict:
-    predict_examples = _load_examples(processor.get_test_examples,
-                                      flags.data_dir)
-  if not label_list:  # Processors that collect their labels while reading.
-    label_list = labels_of(processor, flags.data_dir)
-  if not label_list:
-    raise ValueError("get_labels() of task %s returned no labels"
-                     % flags.task_name)
-  label_list = reconcile_labels(flags, label_list)
-  for what, examples in [("train", train_examples), ("dev", eval_examples),
-                         ("test", predict_examples)]:
-    if examples is not None:
-      feature_lib.check_labels(examples, label_list, "%s set" % what)
+  label_list = reconcile_labels(flags, data.label_list)
+  train_examples, eval_examples, predict_examples = (data.train, data.dev,
+                                                     data.test)
 
   outputs.remove_orphans(flags.output_dir)
   _record_run(flags, label_list)
@@ -263,6 +226,6 @@ def _write_eval_reports(output_dir, last_eval, label_list) -> None:
   reports.write_metrics(metrics_file, metrics)
   png_file = os.path.join(output_dir, reports.CONFUSION_PNG_FILENAME)
   reports.write_png(png_file, reports.render_confusion_matrix(
-      metrics["confusion_matrix"]))
+      metrics["confusion_matrix"], label_list))
   logger.info("macro_f1 = %.4f; per-class metrics in %s, confusion matrix "
               "in %s", metrics["macro_f1"], metrics_file, png_file)

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from classifier import bitmap_font
 from classifier.outputs import atomic_write, write_json
 
 METRICS_FILENAME = "eval_metrics.json"
@@ -77,55 +78,174 @@ def _one_line(text: str) -> str:
 
 # -- a tiny PNG renderer (no plotting dependency) ----------------------------
 
-# 3x5 glyphs of the digits, rows top to bottom, 3 bits each.
-_DIGITS = {
-    "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7],
-    "3": [7, 1, 7, 1, 7], "4": [5, 5, 7, 1, 1], "5": [7, 4, 7, 1, 7],
-    "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 1, 1], "8": [7, 5, 7, 5, 7],
-    "9": [7, 5, 7, 1, 7],
-}
+_TEXT = (30, 30, 30)        # Title and axis titles.
+_LABEL_INK = (70, 70, 70)   # Label names.
+_PAD = 12                   # Empty border around everything.
+_GAP = 10                   # Between title, axis titles, labels and matrix.
+_TITLE_SCALE = 2
+_MAX_LABEL_CHARS = 20       # Longer names end with an ellipsis.
+_INDEX_NOTE = '#k: label k of "labels" in eval_metrics.json'
 
 
-def _draw_number(image, text, x, y, scale, color):
-  for k, ch in enumerate(text):
-    glyph = _DIGITS[ch]
-    for row, bits in enumerate(glyph):
-      for col in range(3):
-        if bits & (4 >> col):
-          x0 = x + (k * 4 + col) * scale
-          y0 = y + row * scale
-          image[y0:y0 + scale, x0:x0 + scale] = color
-
-
-def render_confusion_matrix(matrix: np.ndarray, cell: int = 48) -> np.ndarray:
-  """RGB image [H, W, 3] of the matrix: blue shades per row-normalised count,
-  the count in each cell, label indices along the top (predicted) and the
-  left (true)."""
+def confusion_title(matrix) -> str:
+  """"accuracy 0.8750 (n=16)": the diagonal's share of all counts."""
   matrix = np.asarray(matrix)
+  total = int(matrix.sum())
+  if not total:
+    return "accuracy n/a (n=0)"
+  return "accuracy %.4f (n=%d)" % (float(np.trace(matrix)) / total, total)
+
+
+def _sizes(n: int) -> tuple[int, int]:
+  """(cell side in pixels, label text scale) for an n x n matrix: large cells
+  and text up to 12 labels, cells that shrink to keep 50 labels within about
+  1800 pixels, and beyond 50 labels cells too small for text (the picture
+  stays under about 3600 pixels a side, whatever the number of labels)."""
+  if n <= 12:
+    return 96, 2
+  if n <= 50:
+    return max(36, min(60, 1500 // n)), 1
+  return max(1, min(36, 3600 // n)), 1
+
+
+def _drawable(text: str) -> str:
+  """`text` with every character the font lacks replaced by "?"."""
+  return "".join(ch if bitmap_font.can_draw(ch) else "?" for ch in str(text))
+
+
+def _shown_labels(labels: Sequence[str]) -> list[str]:
+  """The text drawn for each label: the name (cut to _MAX_LABEL_CHARS), or
+  "#k" for a name the font cannot draw (Chinese, say) or an empty one."""
+  return [bitmap_font.truncate(str(name), _MAX_LABEL_CHARS)
+          if str(name) and bitmap_font.can_draw(str(name)) else "#%d" % k
+          for k, name in enumerate(labels)]
+
+
+def _cell_colors(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """(colours [n, n, 3] uint8, shares [n, n]): white to dark blue as a
+  count's share of its row goes from 0 to 1."""
+  shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+  colors = np.stack([255 - 200 * shares, 255 - 150 * shares,
+                     255 - 40 * shares], axis=-1)
+  return colors.astype(np.uint8), shares
+
+
+def _count_scale(matrix: np.ndarray, cell: int) -> int:
+  """The largest text scale (3, 2 or 1) at which every count fits its cell,
+  or 0 when even scale 1 does not (the counts are then left out)."""
+  widest = str(int(matrix.max())) if matrix.size else "0"
+  fits = [s for s in (3, 2, 1)
+          if bitmap_font.text_width(widest, s) <= cell - 2 * (s + 2)
+          and 7 * s <= cell - 2 * (s + 2)]
+  return fits[0] if fits else 0
+
+
+def _draw_cells(image, matrix: np.ndarray, x: int, y: int, cell: int) -> None:
+  """The shaded cells with a white line between them, and the counts."""
   n = matrix.shape[0]
-  margin = cell
-  size = margin + n * cell
-  image = np.full((size, size, 3), 255, dtype=np.uint8)
-  row_sums = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-  shade = matrix / row_sums
+  colors, shares = _cell_colors(matrix)
+  block = np.repeat(np.repeat(colors, cell, axis=0), cell, axis=1)
+  if cell > 2:
+    block[::cell] = 255
+    block[:, ::cell] = 255
+  image[y:y + n * cell, x:x + n * cell] = block
+  scale = _count_scale(matrix, cell)
+  if not scale:
+    return
   for i in range(n):
     for j in range(n):
-      t = float(shade[i, j])
-      color = np.array([255 - 200 * t, 255 - 150 * t, 255 - 40 * t])
-      y0, x0 = margin + i * cell, margin + j * cell
-      image[y0 + 1:y0 + cell, x0 + 1:x0 + cell] = color.astype(np.uint8)
       text = str(int(matrix[i, j]))
-      scale = max(1, min(4, (cell - 8) // (4 * len(text))))
-      ink = (255, 255, 255) if t > 0.6 else (0, 0, 0)
-      _draw_number(image, text, x0 + (cell - 4 * scale * len(text)) // 2,
-                   y0 + (cell - 5 * scale) // 2, scale, ink)
-  for k in range(n):
-    label = str(k)
-    scale = max(1, min(4, (cell - 8) // (4 * len(label))))
-    _draw_number(image, label, margin + k * cell + (cell - 4 * scale * len(label)) // 2,
-                 (margin - 5 * scale) // 2, scale, (90, 90, 90))
-    _draw_number(image, label, (margin - 4 * scale * len(label)) // 2,
-                 margin + k * cell + (cell - 5 * scale) // 2, scale, (90, 90, 90))
+      ink = (255, 255, 255) if shares[i, j] > 0.6 else (0, 0, 0)
+      bitmap_font.draw_text(
+          image, text,
+          x + j * cell + (cell - bitmap_font.text_width(text, scale)) // 2,
+          y + i * cell + (cell - 7 * scale) // 2, scale, ink)
+
+
+def _draw_names(image, names: Sequence[str], x: int, y: int, cell: int,
+                unit: int, upright: bool) -> None:
+  """Each name left of its row (right-aligned) and above its column
+  (centred, or upright and reading upwards), the matrix at (x, y)."""
+  for k, name in enumerate(names):
+    width = bitmap_font.text_width(name, unit)
+    offset = k * cell + (cell - 7 * unit) // 2  # Centres the body of a line.
+    bitmap_font.draw_text(image, name, x - _GAP - width, y + offset, unit,
+                          _LABEL_INK)
+    if upright:
+      bitmap_font.draw_text(image, name, x + offset, y - _GAP // 2 - width,
+                            unit, _LABEL_INK, vertical=True)
+    else:
+      bitmap_font.draw_text(image, name, x + k * cell + (cell - width) // 2,
+                            y - _GAP // 2 - 9 * unit, unit, _LABEL_INK)
+
+
+def render_confusion_matrix(matrix, labels: Sequence[str] | None = None,
+                            title: str | None = None, true_axis: str = "true",
+                            predicted_axis: str = "predicted") -> np.ndarray:
+  """The confusion matrix as an RGB image [H, W, 3] (uint8).
+
+  Rows are true labels, columns predicted ones. Each cell holds its count on a
+  blue shade of the count's share of its row. The label names run down the
+  left and along the top (turned upright when a name is wider than a cell);
+  names the font cannot draw show as "#k" (k the label index, as in the
+  "labels" list of eval_metrics.json, which a note under the matrix says),
+  and names over 20 characters are cut with an ellipsis. `true_axis` is
+  written upright on the left, `predicted_axis` above the top labels, and
+  `title` (default `confusion_title(matrix)`, "" for none) above all.
+
+  Args:
+    matrix: [n, n] counts (array or nested lists).
+    labels: n label names; None draws the indices 0..n-1.
+    title, true_axis, predicted_axis: str; characters other than printable
+      ASCII are drawn as "?".
+
+  Raises:
+    ValueError: if the matrix is not square or `labels` has another length.
+  """
+  matrix = np.asarray(matrix)
+  if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
+    raise ValueError("expected a non-empty square matrix, got shape %s"
+                     % (matrix.shape,))
+  n = matrix.shape[0]
+  labels = [str(k) for k in range(n)] if labels is None else list(labels)
+  if len(labels) != n:
+    raise ValueError("%d labels for a %dx%d matrix" % (len(labels), n, n))
+  title = _drawable(confusion_title(matrix) if title is None else title)
+  true_axis, predicted_axis = _drawable(true_axis), _drawable(predicted_axis)
+  cell, unit = _sizes(n)
+  names = _shown_labels(labels) if cell >= 9 * unit else []
+  by_index = any(name == "#%d" % k != str(label)
+                 for k, (name, label) in enumerate(zip(names, labels)))
+  note = _INDEX_NOTE if by_index else ""
+  big, width_of = _TITLE_SCALE, bitmap_font.text_width
+  left_w = max([width_of(name, unit) for name in names] + [0])
+  upright = left_w > cell - 6
+  top_h = left_w if upright else 9 * unit if names else 0
+
+  side = n * cell
+  x_matrix = _PAD + 9 * big + 2 * _GAP + left_w + _GAP
+  y_axis = _PAD + 9 * big + _GAP
+  y_matrix = y_axis + 9 * big + _GAP + top_h + _GAP // 2
+  y_note = y_matrix + side + _GAP
+  width = max(x_matrix + side, _PAD + width_of(title, big),
+              _PAD + width_of(note, unit)) + _PAD
+  height = (y_note + 9 * unit if note else y_matrix + side) + _PAD
+  image = np.full((height, width, 3), 255, dtype=np.uint8)
+
+  _draw_cells(image, matrix, x_matrix, y_matrix, cell)
+  _draw_names(image, names, x_matrix, y_matrix, cell, unit, upright)
+  title_x = x_matrix + (side - width_of(title, big)) // 2
+  title_x = max(_PAD, min(title_x, width - _PAD - width_of(title, big)))
+  bitmap_font.draw_text(image, title, title_x, _PAD, big, _TEXT)
+  bitmap_font.draw_text(
+      image, predicted_axis,
+      x_matrix + (side - width_of(predicted_axis, big)) // 2, y_axis, big,
+      _TEXT)
+  bitmap_font.draw_text(
+      image, true_axis, _PAD, y_matrix + (side - width_of(true_axis, big)) // 2,
+      big, _TEXT, vertical=True)
+  if note:
+    bitmap_font.draw_text(image, note, _PAD, y_note, unit, _LABEL_INK)
   return image
 
 

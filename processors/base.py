@@ -148,7 +148,7 @@ def _read_bytes(input_file):
         raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
 
 
-def _raise_field_size_limit():
+def raise_field_size_limit():
     """Raises csv's field size limit as high as the platform allows.
 
     Returns:
@@ -352,7 +352,7 @@ class DataProcessor(object):
         return records
 
 
-_SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
+SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
                     " ": "space"}
 
 
@@ -380,8 +380,8 @@ def _read_delimited(input_file, delimiter, quotechar):
     """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
     input_file = os.fspath(input_file)
     text = read_text(input_file)
-    separator = _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
-    old_limit = _raise_field_size_limit()
+    separator = SEPARATOR_NAMES.get(delimiter, repr(delimiter))
+    old_limit = raise_field_size_limit()
     lines = []
     try:
         reader = csv.reader(io.StringIO(text, newline=""),

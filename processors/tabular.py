@@ -20,7 +20,8 @@ import json
 import os
 import re
 
-from processors.base import DataError, DataProcessor, InputExample, _read_bytes
+from processors.base import (SEPARATOR_NAMES, DataError, DataProcessor,
+                             InputExample, raise_field_size_limit, _read_bytes)
 
 OPTION_KEYS = ("data_dir", "output_dir", "train_file", "dev_file", "test_file",
                "delimiter", "has_header", "text_column", "text_b_column",
@@ -132,6 +133,7 @@ class Table(object):
         self._text = text
         self._has_header = has_header
         self._record_lines = None
+        self._record_fields = None
 
     def __len__(self):
         return len(self.rows)
@@ -203,33 +205,77 @@ class Table(object):
 
     def line_number(self, row):
         """The 1-based line of data row `row` (0-based) in the file."""
-        return self._line_of_record(row + (1 if self._has_header else 0))
-
-    def _line_of_record(self, record):
-        if self._record_lines is None:
-            self._record_lines = _record_start_lines(
-                self._text, self.delimiter, quoting_for(self.delimiter))
+        self._scan()
+        record = self._record_of(row)
         if 0 <= record < len(self._record_lines):
             return self._record_lines[record]
         return None
 
+    def field_count(self, row):
+        """How many fields data row `row` has in the file, before the padding
+        that `rows` adds to short rows (n_columns if unknown)."""
+        self._scan()
+        record = self._record_of(row)
+        if 0 <= record < len(self._record_fields):
+            return self._record_fields[record]
+        return self.n_columns
+
+    def short_rows(self, n_fields=None):
+        """The data rows, blank ones excluded, with fewer than `n_fields`
+        fields in the file (default: as many as line 1 has)."""
+        n_fields = self.n_columns if n_fields is None else n_fields
+        if not len(self.rows) or not 0 < n_fields <= self.n_columns:
+            return []
+        # Padding only ever adds empty fields, so only rows whose last needed
+        # field is empty can be short; the file is scanned only if some are.
+        candidates = (self.rows.iloc[:, n_fields - 1] == "").tolist()
+        blank = self.blank_rows()
+        return [row for row, maybe in enumerate(candidates)
+                if maybe and not blank[row] and self.field_count(row) < n_fields]
+
+    def separator_name(self):
+        """"tab", "comma", ... or the quoted character, for messages."""
+        return SEPARATOR_NAMES.get(self.delimiter, repr(self.delimiter))
+
+    def _record_of(self, row):
+        return row + (1 if self._has_header else 0)
+
+    def _scan(self):
+        if self._record_lines is None:
+            self._record_lines, self._record_fields = _scan_records(
+                self._text, self.delimiter, quoting_for(self.delimiter))
+
+
+def _scan_records(text, delimiter, quoting):
+    """Reads the text with the csv module, as pandas splits it.
+
+    Returns:
+        (lines, fields): for each record, its 1-based first line and its
+        number of fields (0 for a blank line). A record csv cannot parse ends
+        the lists (its line is kept, its field count is not).
+    """
+    lines, fields = [], []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        quoting=quoting)
+    old_limit = raise_field_size_limit()
+    try:
+        while True:
+            lines.append(reader.line_num + 1)
+            try:
+                fields.append(len(next(reader)))
+            except StopIteration:
+                lines.pop()
+                break
+            except csv.Error:
+                break
+    finally:
+        csv.field_size_limit(old_limit)
+    return lines, fields
+
 
 def _record_start_lines(text, delimiter, quoting):
     """The 1-based first line of each record, as the csv module reads them."""
-    lines = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                        quoting=quoting)
-    while True:
-        start = reader.line_num + 1
-        try:
-            next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            lines.append(start)
-            break
-        lines.append(start)
-    return lines
+    return _scan_records(text, delimiter, quoting)[0]
 
 
 def read_table(path, delimiter="\t", has_header=True, encoding="utf-8"):
@@ -295,7 +341,7 @@ def _parser_error(error, text, path, delimiter, quoting):
                 "quote texts that contain %r" % delimiter)
         return DataError(
             "expected %d %s-separated fields as in line 1, found %d (%s)" % (
-                expected, "tab" if delimiter == "\t" else repr(delimiter),
+                expected, SEPARATOR_NAMES.get(delimiter, repr(delimiter)),
                 found, hint), path, line_of(record - 1))
     match = re.search(r"EOF inside string starting at row (\d+)", message)
     if match:
@@ -335,8 +381,14 @@ class TabularProcessor(DataProcessor):
     data row index (the header row is not counted). Rows whose fields are all
     empty are skipped. Labels are stripped of surrounding whitespace; texts are
     passed as they are. In the test file, a row without a label (no label
-    column, an empty label, or one not in `get_labels()`) gets the first label
-    as a dummy, as in Google's processors.
+    column, a row too short to reach it, an empty label, or one not in
+    `get_labels()`) gets the first label as a dummy, as in Google's processors.
+
+    Other bad rows raise `DataError` naming the file and line: a row with too
+    few fields to reach a column the task reads ("expected at least 3
+    tab-separated columns, found 2 (the text column 'review' is missing)"), an
+    empty or all-whitespace text or text_b ("empty text in column 'review'"),
+    and in train/dev an empty label.
     """
 
     task_name = "tabular"
@@ -503,40 +555,77 @@ class TabularProcessor(DataProcessor):
             raise DataError("the tabular task needs --data_dir")
         path = os.path.join(data_dir, options[file_key])
         table = self._table(path)
-        text_a = table.column(table.column_index(options["text_column"],
-                                                 "--text_column"))
-        text_b = None
-        if options["text_b_column"] is not None:
-            text_b = table.column(table.column_index(options["text_b_column"],
-                                                     "--text_b_column"))
         is_test = set_type == "test"
-        labels = None
+        text_columns = self._text_columns(table)
+        label_index = None
         if not is_test or table.has_column(options["label_column"]):
-            labels = table.column(table.column_index(options["label_column"],
-                                                     "--label_column"))
+            label_index = table.column_index(options["label_column"],
+                                             "--label_column")
+        # The columns every row must have; a test row may lack its label.
+        required = list(text_columns)
+        if not is_test:
+            required.append(("label", options["label_column"], label_index))
+        short = set(table.short_rows(max(c[2] for c in required) + 1))
+        texts = [table.column(index) for _, _, index in text_columns]
+        labels = table.column(label_index) if label_index is not None else None
         known = None
         dummy = None
         if is_test:
             label_list = self.get_labels()
             known = set(label_list)
             dummy = label_list[0]
-        column_name = _describe_spec(options["label_column"])
+        label_name = _describe_spec(options["label_column"])
         examples = []
         for i, is_blank in enumerate(table.blank_rows()):
             if is_blank:
                 continue
+            if i in short:
+                raise _short_row_error(table, i, required)
+            for (_, spec, _), values in zip(text_columns, texts):
+                if not values[i].strip():
+                    raise DataError("empty text in column %s"
+                                    % _describe_spec(spec), path,
+                                    table.line_number(i))
             label = labels[i].strip() if labels is not None else ""
             if is_test:
                 if label not in known:
                     label = dummy
             elif not label:
-                raise DataError("empty label in column %s" % column_name,
+                raise DataError("empty label in column %s" % label_name,
                                 path, table.line_number(i))
             examples.append(InputExample(
-                guid="%s-%d" % (set_type, i), text_a=text_a[i],
-                text_b=text_b[i] if text_b is not None else None,
+                guid="%s-%d" % (set_type, i), text_a=texts[0][i],
+                text_b=texts[1][i] if len(texts) > 1 else None,
                 label=label))
         return examples
+
+    def _text_columns(self, table):
+        """(role, spec, index) of text_a and, for pairs, text_b in `table`."""
+        options = self._options
+        columns = [("text", options["text_column"],
+                    table.column_index(options["text_column"], "--text_column"))]
+        if options["text_b_column"] is not None:
+            columns.append(("text_b", options["text_b_column"],
+                            table.column_index(options["text_b_column"],
+                                               "--text_b_column")))
+        return columns
+
+
+def _short_row_error(table, row, required):
+    """The DataError for data row `row`, which lacks some `required` columns
+    ((role, spec, index) triples): counts, and the columns that are missing."""
+    found = table.field_count(row)
+    needed = max(index for _, _, index in required) + 1
+    missing = ["the %s column %s" % (role, _describe_spec(spec))
+               for role, spec, index in sorted(required, key=lambda c: c[2])
+               if index >= found]
+    named = (missing[0] if len(missing) == 1 else
+             "%s and %s" % (", ".join(missing[:-1]), missing[-1]))
+    return DataError(
+        "expected at least %d %s-separated column%s, found %d (%s %s missing)"
+        % (needed, table.separator_name(), "" if needed == 1 else "s", found,
+           named, "is" if len(missing) == 1 else "are"),
+        table.path, table.line_number(row))
 
 
 def _describe_spec(spec):

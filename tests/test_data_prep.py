@@ -442,6 +442,58 @@ def test_error_row_with_extra_fields_names_line(tmp_path, capsys):
                           "tab-separated fields as in line 1, found 3" % path)
 
 
+def test_error_row_with_missing_fields_names_line(tmp_path, capsys):
+    path = _write(tmp_path / "d.csv", "label,text\n1,a\n\n0\n1,b\n")
+    err = _error(["--input", path, "--output_dir", tmp_path / "o"], capsys)
+    assert err == ("bert-prepare-data: error: %s:4: expected 2 comma-separated "
+                   "fields as in line 1, found 1" % path)
+    assert not os.path.exists(str(tmp_path / "o"))
+
+
+def test_error_row_lacking_an_unused_column_and_tsv_hint(tmp_path, capsys):
+    path = _write(tmp_path / "d.tsv",
+                  "label\ttext\tid\n1\tone\t1\n0\tbroken\ntext\t2\n")
+    err = _error(["--input", path, "--output_dir", tmp_path / "o"], capsys)
+    assert err == ("bert-prepare-data: error: %s:3: expected 3 tab-separated "
+                   "fields as in line 1, found 2 (is a text broken across "
+                   "lines?)" % path)
+
+
+def test_load_records_raises_for_short_rows(tmp_path):
+    from processors.tabular import read_table
+    path = _write(tmp_path / "d.tsv", "1\ta\n0\n")
+    table = read_table(path, has_header=False)
+    with pytest.raises(DataError) as info:
+        data_prep.load_records(table, "1", "0")
+    assert (info.value.input_file, info.value.line_number) == (path, 2)
+    assert info.value.reason.startswith("expected 2 tab-separated fields")
+
+
+def test_empty_values_are_still_dropped_not_errors(tmp_path, capsys):
+    content = _csv(_dataset({"a": 10, "b": 10}) + [("a", ""), ("", "x"),
+                                                   ("b", "  ")])
+    path = _write(tmp_path / "d.csv", content + ",\n\n")
+    status, out, err = _run(["--input", path, "--output_dir", tmp_path / "o",
+                             "--layout", "tsv"], capsys)
+    assert status == 0, err
+    assert "read 23 rows (2 blank lines skipped)" in out
+    assert "dropped 2 rows: empty text" in out
+    assert "dropped 1 rows: empty label" in out
+
+
+def test_empty_text_b_is_dropped_as_empty_text(tmp_path, capsys):
+    lines = ["q,p,y"] + ["q%d,p%d,%s" % (i, i, "yes" if i % 2 else "no")
+                         for i in range(20)] + ["q20,,yes", "q21, ,no"]
+    path = _write(tmp_path / "pairs.csv", "\n".join(lines) + "\n")
+    status, out, err = _run(["--input", path, "--output_dir", tmp_path / "o",
+                             "--layout", "tsv", "--text_column", "q",
+                             "--text_b_column", "p", "--label_column", "y"],
+                            capsys)
+    assert status == 0, err
+    assert "dropped 2 rows: empty text" in out
+    assert "kept 20 rows" in out
+
+
 def test_error_unknown_extension_and_nothing_left(tmp_path, capsys):
     path = _write(tmp_path / "d.dat", "label,text\n1,a\n")
     err = _error(["--input", path, "--output_dir", tmp_path / "o"], capsys)

@@ -249,3 +249,61 @@ def test_text_after_an_extra_tab_is_dropped_with_one_warning(tmp_path, caplog):
   with caplog.at_level("WARNING", logger="run_classifier"):
     MrpcProcessor().get_train_examples(str(tmp_path))
   assert caplog.records == []
+
+
+# -- usage and data mistakes end before TensorFlow starts ---------------------------
+
+NO_TENSORFLOW = ("import builtins\n_real = builtins.__import__\n"
+                 "def _no_tf(name, *a, **k):\n"
+                 "  assert not name.startswith('tensorflow'), 'TF imported'\n"
+                 "  return _real(name, *a, **k)\n"
+                 "builtins.__import__ = _no_tf")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--task_name": "nosuch"}, "Task not found: nosuch."),
+    ({"--data_dir": "/nonexistent/data"},
+     "/nonexistent/data/fine_tuning_train_data.tsv: file not found"),
+    ({"--init_checkpoint": "/nonexistent/bert_model.ckpt.index"},
+     "No checkpoint at /nonexistent/bert_model.ckpt.index"),
+    ({"--vocab_file": "/nonexistent/vocab.txt"}, "Vocab file not found"),
+    ({"bad_row": True}, "fine_tuning_val_data.tsv:3: expected at least 2 "
+     "tab-separated columns, found 1"),
+])
+def test_mistakes_fail_before_tensorflow(tiny_bert_dir, data, tmp_path,
+                                         change, message):
+  if change.pop("bad_row", False):  # Line 3 of the dev file loses its text.
+    path = os.path.join(data, "fine_tuning_val_data.tsv")
+    with open(path, encoding="utf-8") as f:
+      lines = f.read().splitlines()
+    lines[2] = "3"
+    with open(path, "w", encoding="utf-8") as f:
+      f.write("\n".join(lines) + "\n")
+  out = tmp_path / "out"
+  args = [a for a in args_for(tiny_bert_dir, data, out, "--do_train=true",
+                              "--do_eval=true")
+          if a.split("=")[0] not in change]
+  args += ["%s=%s" % item for item in change.items()]
+  start = time.time()
+  proc = run(args, prelude=NO_TENSORFLOW)
+  elapsed = time.time() - start
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert message in last_line(proc)
+  assert "Traceback" not in proc.stderr
+  assert not out.exists()
+  assert elapsed < 10  # About 0.3 s on 2 idle cores; TensorFlow alone takes 3+.
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_noise_is_hidden(tiny_bert_dir, data, tmp_path):
+  out = tmp_path / "out"
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  proc = subprocess.run(
+      [sys.executable, SCRIPT] + args_for(tiny_bert_dir, data, out,
+                                          "--do_eval=true", "--do_predict=true"),
+      capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "***** Eval results *****" in proc.stderr
+  for noise in ["cuInit", "OUT_OF_RANGE", "oneDNN", "cpu_feature_guard",
+                "cudart_stub"]:
+    assert noise not in proc.stderr, noise

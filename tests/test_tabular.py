@@ -97,10 +97,10 @@ def test_header_name_wins_over_index(tmp_path):
 
 def test_text_b_column(tmp_path):
     data = tmp_path / "data"
-    _write(data, "train.tsv", "label\ttext\ttext_b\nyes\tq1\tp1\nno\tq2\t\n")
+    _write(data, "train.tsv", "label\ttext\ttext_b\nyes\tq1\tp1\nno\tq2\tp2\n")
     processor = _processor(tmp_path, text_b_column="text_b")
     assert _summary(processor.get_train_examples(str(data))) == [
-        ("train-0", "q1", "p1", "yes"), ("train-1", "q2", "", "no")]
+        ("train-0", "q1", "p1", "yes"), ("train-1", "q2", "p2", "no")]
 
 
 def test_csv_with_quotes_and_tsv_quotes_literal(tmp_path):
@@ -321,3 +321,145 @@ def test_read_table_pads_short_rows(tmp_path):
     assert table.header == ["a", "b", "c"]
     assert table.rows.values.tolist() == [["1", "", ""], ["2", "3", ""]]
     assert [table.line_number(i) for i in range(2)] == [2, 3]
+
+
+# --- short rows and empty texts -------------------------------------------------
+
+def _error_of(call):
+    with pytest.raises(DataError) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_short_train_row_names_line_and_missing_column(tmp_path):
+    data = tmp_path / "data"
+    path = _write(data, "train.tsv", "label\ttext\n1\ta\n\n0\n")
+    message = _error_of(lambda: _processor(tmp_path).get_train_examples(
+        str(data)))
+    assert message == ("%s:4: expected at least 2 tab-separated columns, found "
+                       "1 (the text column 'text' is missing)" % path)
+
+
+def test_short_row_lists_every_missing_column(tmp_path):
+    data = tmp_path / "data"
+    path = _write(data, "train.csv", "id,stars,review\n1,5,good\n2\n")
+    processor = _processor(tmp_path, delimiter=",", train_file="train.csv",
+                           text_column="review", label_column="stars")
+    assert _error_of(lambda: processor.get_train_examples(str(data))) == (
+        "%s:3: expected at least 3 comma-separated columns, found 1 (the label "
+        "column 'stars' and the text column 'review' are missing)" % path)
+    headerless = _write(data, "raw.tsv", "a\tb\t1\nc\n")
+    processor = _processor(tmp_path, has_header=False, train_file="raw.tsv",
+                           text_column="0", text_b_column="1",
+                           label_column="2")
+    assert _error_of(lambda: processor.get_train_examples(str(data))) == (
+        "%s:2: expected at least 3 tab-separated columns, found 1 (the text_b "
+        "column 1 and the label column 2 are missing)" % headerless)
+
+
+def test_short_row_after_a_multiline_field_names_its_own_line(tmp_path):
+    data = tmp_path / "data"
+    path = _write(data, "train.csv", 'label,text\n1,"two\nlines"\n0\n')
+    processor = _processor(tmp_path, delimiter=",", train_file="train.csv")
+    assert _error_of(lambda: processor.get_train_examples(str(data))) == (
+        "%s:4: expected at least 2 comma-separated columns, found 1 (the text "
+        "column 'text' is missing)" % path)
+
+
+def test_rows_may_lack_columns_the_task_does_not_read(tmp_path):
+    data = tmp_path / "data"
+    _write(data, "train.tsv", "label\ttext\tnote\n1\ta\tx\n0\tb\n\t\t\n\t\n")
+    assert _summary(_processor(tmp_path).get_train_examples(str(data))) == [
+        ("train-0", "a", None, "1"), ("train-1", "b", None, "0")]
+
+
+@pytest.mark.parametrize("row", ["1\t", "1\t   ", "1\t\t"])
+def test_empty_text_is_an_error(tmp_path, row):
+    data = tmp_path / "data"
+    path = _write(data, "dev.tsv", "label\ttext\n1\tfine\n%s\n" % row)
+    message = _error_of(lambda: _processor(tmp_path).get_dev_examples(
+        str(data)))
+    if row == "1\t\t":  # One field more than line 1: read_table's error.
+        assert message.startswith("%s:3: expected 2 tab-separated fields" % path)
+    else:
+        assert message == "%s:3: empty text in column 'text'" % path
+
+
+def test_empty_text_b_is_an_error(tmp_path):
+    data = tmp_path / "data"
+    path = _write(data, "train.tsv", "label\tq\tp\nyes\tq1\tp1\nno\tq2\t \n")
+    processor = _processor(tmp_path, text_column="q", text_b_column="p")
+    assert _error_of(lambda: processor.get_train_examples(str(data))) == (
+        "%s:3: empty text in column 'p'" % path)
+
+
+def test_empty_text_comes_before_empty_label(tmp_path):
+    data = tmp_path / "data"
+    path = _write(data, "train.tsv", "label\ttext\n1\ta\n\t \n")
+    assert _error_of(lambda: _processor(tmp_path).get_train_examples(
+        str(data))) == "%s:3: empty text in column 'text'" % path
+
+
+def test_test_rows_may_lack_the_label_but_not_the_text(tmp_path):
+    data = tmp_path / "data"
+    _write(data, "train.tsv", "label\ttext\n1\ta\n0\tb\n")
+    _write(data, "test.tsv", "text\tlabel\nno label\n")
+    assert _summary(_processor(tmp_path).get_test_examples(str(data))) == [
+        ("test-0", "no label", None, "0")]
+    path = _write(data, "test.tsv", "label\ttext\n1\tfine\n0\n")
+    assert _error_of(lambda: _processor(tmp_path).get_test_examples(
+        str(data))) == ("%s:3: expected at least 2 tab-separated columns, found "
+                        "1 (the text column 'text' is missing)" % path)
+    path = _write(data, "test.tsv", "label\ttext\n1\tfine\n0\t\n")
+    assert _error_of(lambda: _processor(tmp_path).get_test_examples(
+        str(data))) == "%s:3: empty text in column 'text'" % path
+
+
+def test_field_counts_follow_the_file(tmp_path):
+    big = "x" * 200000  # Beyond csv's default field size limit.
+    path = _write(tmp_path, "t.csv", 'a,b,c\n1,"%s",3\n\n"4\n5"\n,,\n' % big)
+    table = read_table(path, delimiter=",")
+    assert [table.field_count(i) for i in range(len(table))] == [3, 0, 1, 3]
+    assert [table.line_number(i) for i in range(len(table))] == [2, 3, 4, 6]
+    assert table.short_rows() == [2]
+    assert table.short_rows(1) == []
+
+
+# --- run_classifier.py end to end -----------------------------------------------
+
+def _run_classifier(tmp_path, *flags):
+    """run_classifier.py --task_name=tabular --do_train in a child process."""
+    import subprocess
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from emotion_data import write_model_dir
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    vocab, config = write_model_dir(str(tmp_path / "model"))
+    args = [sys.executable, os.path.join(root, "run_classifier.py"),
+            "--task_name=tabular", "--do_train=true",
+            "--data_dir=%s" % (tmp_path / "data"), "--vocab_file=%s" % vocab,
+            "--bert_config_file=%s" % config, "--max_seq_length=16",
+            "--output_dir=%s" % (tmp_path / "out")] + list(flags)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(args, capture_output=True, text=True, cwd=root,
+                          env=env, timeout=300)
+
+
+@pytest.mark.parametrize("content, flags, error", [
+    ("label\ttext\npos\tgood\nneg\n", [],
+     "train.tsv:3: expected at least 2 tab-separated columns, found 1 (the "
+     "text column 'text' is missing)"),
+    ("stars,review\n5,good\n1, \n", ["--delimiter=,", "--text_column=review",
+                                     "--label_column=stars"],
+     "train.tsv:3: empty text in column 'review'"),
+])
+def test_run_classifier_stops_on_bad_rows(tmp_path, content, flags, error):
+    path = _write(tmp_path / "data", "train.tsv", content)
+    proc = _run_classifier(tmp_path, *flags)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "run_classifier.py: error: %s%s" % (path[:-len("train.tsv")], error)]
+    assert not os.path.exists(str(tmp_path / "out"))
