@@ -84,6 +84,20 @@ HELD_OUT = [
     ("They threw me a party I knew nothing about", "surprise"),
     ("Please submit the form by Thursday", "neutral"),
     ("The printer is on the second floor", "neutral"),
+    ("Our team won the championship and the whole town is cheering", "joy"),
+    ("The sun came out and we danced barefoot in the garden", "joy"),
+    ("I sat alone in the rain after the funeral", "sadness"),
+    ("My old dog can no longer walk and I keep weeping", "sadness"),
+    ("The neighbours blasted music until four and I lost my temper", "anger"),
+    ("Someone scratched my new car on purpose and I am seething", "anger"),
+    ("The doctor called twice and I am too nervous to pick up", "fear"),
+    ("A bear was standing right outside our tent", "fear"),
+    ("Thirty years married and I still miss him when he leaves the room", "love"),
+    ("She wrote me a letter every single day I was away", "love"),
+    ("The quiet intern turned out to be the company founder", "surprise"),
+    ("I opened the box and found my grandmother's ring inside", "surprise"),
+    ("The library closes early on Sundays", "neutral"),
+    ("Our flight number is printed on the ticket", "neutral"),
 ]
 CONTEXTS = ["", "today", "this morning", "after work", "at the party",
             "when I got home", "on the phone", "last weekend", "at school",
@@ -127,26 +141,36 @@ def run(cmd: list[str], quiet: bool = False) -> None:
   printable = " ".join(shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c)
                        for c in cmd)
   print("$ " + printable, flush=True)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+  env = dict(os.environ, PYTHONUNBUFFERED="1")
   if quiet:
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
       sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
       raise SystemExit("demo: step failed: %s" % printable)
     return
-  proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True,
-                        stderr=subprocess.PIPE)
-  important = ("Running", "Num ", "examples/s", "Eval results", " = ",
-               "macro_f1", "Saving checkpoints for", "Writing", "error")
-  for line in proc.stderr.splitlines():
-    if any(k in line for k in important) and "name = " not in line and \
-        "*** Example" not in line and "tokens:" not in line and \
-        "input_" not in line and "segment_ids" not in line and \
-        "label: " not in line and "guid: " not in line:
-      print("   " + line.split("] ", 1)[-1])
-  if proc.returncode != 0:
-    sys.stderr.write(proc.stderr[-6000:])
+  # The log is shown as it is written (progress with examples/s and ETA),
+  # without the per-example and per-variable lines.
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, text=True,
+                          stderr=subprocess.PIPE, bufsize=1)
+  tail = []
+  for line in proc.stderr:
+    tail = (tail + [line])[-60:]
+    if _worth_showing(line):
+      print("   " + line.rstrip("\n").split("] ", 1)[-1], flush=True)
+  if proc.wait() != 0:
+    sys.stderr.write("".join(tail))
     raise SystemExit("demo: step failed: %s" % printable)
+
+
+_SHOWN = ("Running", "Num ", "examples/s", "Eval results", " = ", "macro_f1",
+          "Saving checkpoints for", "Writing", "error", "Warning", "WARNING")
+_HIDDEN = ("name = ", "*** Example", "tokens:", "input_", "segment_ids",
+           "label: ", "guid: ")
+
+
+def _worth_showing(line: str) -> bool:
+  return (any(k in line for k in _SHOWN)
+          and not any(k in line for k in _HIDDEN))
 
 
 def serve_and_query(model_dir: str, extra: list[str], texts: list[str]):
@@ -245,15 +269,18 @@ def main() -> int:
   eval_accuracy = %s   (fraction of the dev set labelled right; chance is 1/7 = 0.143)
   eval_loss     = %s   (mean cross-entropy on the dev set)
   macro_f1      = %.4f   (F1 averaged over the 7 labels, per-class in eval_metrics.json)
-  held-out phrasings: %d/%d right (sentences whose wording is not in the training
-      data: what the pretrained weights bring; the dev set shares its templates)
+  held-out accuracy = %.3f   (%d of %d sentences written apart from the training data,
+      none of their wording in it; chance is 1/7 = 0.143. This is the number that
+      says what fine-tuning the pretrained weights learned: the dev set above is
+      made from the same phrase templates as the training set, so it is easy)
 Artefacts:
   %s/  Google's files: model.ckpt-N.*, checkpoint, eval_results.txt, test_results.tsv,
       *.tf_record, plus eval_metrics.json, eval_confusion_matrix.png, test_predictions.tsv,
       TensorBoard events (tensorboard --logdir %s)
   %s/  the bert-as-service model folder (bert-serving-start -model_dir %s)
 """ % (os.path.relpath(data_dir, ROOT), result["eval_accuracy"], result["eval_loss"],
-       metrics["macro_f1"], held_out_correct, len(HELD_OUT),
+       metrics["macro_f1"], held_out_correct / len(HELD_OUT), held_out_correct,
+       len(HELD_OUT),
        os.path.relpath(output_dir, ROOT),
        os.path.relpath(output_dir, ROOT), os.path.relpath(served, ROOT),
        os.path.relpath(served, ROOT)))

@@ -5,9 +5,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, TINY_CONFIG
 
 
+@pytest.mark.slow
 def test_bench_quick_train_convert(tmp_path):
   config = tmp_path / "bert_config.json"
   config.write_text(json.dumps(TINY_CONFIG))
@@ -53,6 +56,7 @@ def test_bench_quick_train_convert(tmp_path):
   assert all(r["median"] > 0 for r in saved["results"])
 
 
+@pytest.mark.slow
 def test_bench_quick_eval_predict_serve(tmp_path):
   config = tmp_path / "bert_config.json"
   config.write_text(json.dumps(TINY_CONFIG))

@@ -251,6 +251,7 @@ def test_bad_training_data_is_one_line_error(workspace, tmp_path, content, messa
   assert not [p for p in out.iterdir() if ".tmp" in p.name] if out.exists() else True
 
 
+@pytest.mark.slow
 def test_bom_and_crlf_are_read(workspace, tmp_path):
   content = "\ufefflabel\ttext\r\n1\tsad day\r\n0\thappy day\r\n".encode("utf-8")
   ws = dict(workspace, data=_data_variant(tmp_path, content))
@@ -262,6 +263,7 @@ def test_bom_and_crlf_are_read(workspace, tmp_path):
   assert "\\r" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_plugin_processor_from_processors_dir(workspace, tmp_path):
   plugins = tmp_path / "plugins"
   plugins.mkdir()
