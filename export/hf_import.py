@@ -971,8 +971,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
   """Console script `bert-import-hf`; returns the exit status."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   args = build_parser().parse_args(argv)
+  from bert import tf_startup  # pylint: disable=g-import-not-at-top
+  tf_startup.import_tensorflow()
   handler = None
   if not logging.getLogger().handlers:
     handler = logging.StreamHandler(sys.stderr)

@@ -588,9 +588,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
   except _UsageError as e:
     return _error("%s (see --help)" % e)
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   _setup_logging()
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bert import tf_startup  # pylint: disable=g-import-not-at-top
+  tf = tf_startup.import_tensorflow()
   try:
     export_for_serving(args.output_dir, args.export_dir,
                        checkpoint=args.checkpoint,
