@@ -2,9 +2,11 @@
 
 The flags, their single-dash spelling, defaults and `dest`s are those of
 bert-as-service 1.10.0, so existing command lines keep working. Additions:
-`-ip` (bind address, 127.0.0.1 by default), `-allow_remote_termination`, and
-the CLASSIFICATION pooling strategy. Flags this server cannot honour are
-refused by `check_supported`, never silently ignored.
+`-ip` (bind address, 127.0.0.1 by default), `-allow_remote_termination`, the
+CLASSIFICATION pooling strategy, and limits that keep one client from
+exhausting the server (`-max_batch_texts`, `-max_request_bytes`,
+`-worker_timeout`, `-http_max_clients`, `-http_timeout`). Flags this server
+cannot honour are refused by `check_supported`, never silently ignored.
 
 No TensorFlow here: `bert-serving-start --help` must be fast.
 """
@@ -126,6 +128,15 @@ def get_args_parser() -> argparse.ArgumentParser:
                      help="server port for receiving HTTP requests")
   group.add_argument("-http_max_connect", type=int, default=10,
                      help="maximum number of concurrent HTTP requests")
+  group.add_argument("-http_max_clients", type=int, default=128,
+                     help="HTTP connections kept open at once, idle ones "
+                     "included; further ones are answered 503. Never more "
+                     "than a quarter of the open-file limit, so that the "
+                     "ZeroMQ ports keep working (default %(default)s)")
+  group.add_argument("-http_timeout", type=float, default=30.0,
+                     help="seconds an HTTP connection may stay silent (idle, "
+                     "or in the middle of a request) before it is closed (default "
+                     "%(default)s)")
   group.add_argument("-cors", type=str, default="*",
                      help='setting "Access-Control-Allow-Origin" for HTTP '
                      "requests")
@@ -137,6 +148,17 @@ def get_args_parser() -> argparse.ArgumentParser:
   group.add_argument("-priority_batch_size", type=int, default=16,
                      help="requests of at most this many sequences are "
                      "scheduled before larger ones")
+  group.add_argument("-max_batch_texts", type=int, default=10000,
+                     help="largest number of texts one request may hold; "
+                     "larger requests get an error reply (default %(default)s)")
+  group.add_argument("-max_request_bytes", type=int, default=64 << 20,
+                     help="largest request body in bytes (ZeroMQ and HTTP); "
+                     "larger requests get an error reply (default "
+                     "%(default)s)")
+  group.add_argument("-worker_timeout", type=float, default=600.0,
+                     help="seconds a worker may spend on one batch; a worker "
+                     "that takes longer is killed, restarted and its batch "
+                     "re-run (default %(default)s; 0: wait forever)")
   group.add_argument("-cpu", action="store_true", default=False,
                      help="running on CPU (default on GPU)")
   group.add_argument("-xla", action="store_true", default=False,
@@ -180,7 +202,8 @@ def get_shutdown_parser() -> argparse.ArgumentParser:
                       type=int, required=True,
                       help="the port that a BertServer is running on")
   parser.add_argument("-timeout", type=int, default=5000,
-                      help="timeout (ms) for connecting to a server")
+                      help="milliseconds to wait for the server to take "
+                      "the request (it then closes its port)")
   return parser
 
 
@@ -189,9 +212,14 @@ def check_supported(args: argparse.Namespace) -> None:
   for name, message in UNSUPPORTED.items():
     if getattr(args, name):
       raise UsageError(message)
-  for name in ("num_worker", "max_batch_size", "http_max_connect"):
+  for name in ("num_worker", "max_batch_size", "http_max_connect",
+               "http_max_clients", "max_batch_texts", "max_request_bytes"):
     if getattr(args, name) < 1:
       raise UsageError("-%s must be >= 1" % name)
+  if args.worker_timeout < 0:
+    raise UsageError("-worker_timeout must be >= 0 (0: no limit)")
+  if args.http_timeout <= 0:
+    raise UsageError("-http_timeout must be > 0")
   if args.priority_batch_size < 0:
     raise UsageError("-priority_batch_size must be >= 0")
   ports = [("-port", args.port), ("-port_out", args.port_out)]

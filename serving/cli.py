@@ -50,7 +50,11 @@ def main(argv=None) -> int:
 
 
 def terminate(argv=None) -> int:
-  """bert-serving-terminate: ask the server on -ip:-port to stop."""
+  """bert-serving-terminate: ask the server on -ip:-port to stop.
+
+  Exits 0 once the server has taken the request (it closes its port), 1 when
+  no server answered or it did not stop within -timeout.
+  """
   args = args_mod.get_shutdown_parser().parse_args(argv)
   from serving.server import terminate as send_termination  # pylint: disable=g-import-not-at-top
   try:
@@ -58,5 +62,5 @@ def terminate(argv=None) -> int:
   except TimeoutError as e:
     print("bert-serving-terminate: error: %s" % e, file=sys.stderr)
     return 1
-  print("shutdown signal sent to %d" % args.port)
+  print("shutdown signal sent to %d and acknowledged" % args.port)
   return 0

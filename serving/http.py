@@ -10,8 +10,16 @@ at most -http_max_connect connections), serving:
   GET  /status/client   -> one pooled connection's status
 
 Any error gives 400 {"description": str(error), "type": error class name,
-"status": 400}. Bodies are JSON (form-encoded bodies are not accepted).
+"status": 400}. Bodies are JSON (form-encoded bodies are not accepted) with
+a Content-Length of at most -max_request_bytes (no length or a chunked body:
+411; a length that is not a number or too large: 400, connection closed).
 `Access-Control-Allow-Origin` is -cors. It binds to the server's -ip.
+
+Bounds: a connection silent for -http_timeout seconds is closed; at most
+-http_max_clients connections are open at once (and never more than a
+quarter of the open-file limit, leaving descriptors to the ZeroMQ side);
+further ones get 503 and are closed. A client that leaves before its reply
+costs one log line.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import queue
 import socket
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -29,6 +38,8 @@ import zmq
 from serving import SERVER_VERSION, logs
 
 POOL_WAIT_SECONDS = 30.0  # how long a request waits for a free connection
+FD_SHARE = 4  # HTTP connections take at most 1/FD_SHARE of the fd limit
+WARN_EVERY_SECONDS = 60.0  # "connections all taken" is logged this seldom
 
 log = logs.get_logger("HTTP")
 
@@ -98,6 +109,68 @@ class _Connection(object):
     self.receiver.close()
 
 
+def open_file_share() -> int | None:
+  """The most connections the fd limit leaves to HTTP (None: no limit)."""
+  try:
+    import resource  # pylint: disable=import-outside-toplevel
+  except ImportError:  # Windows
+    return None
+  soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+  return None if soft == resource.RLIM_INFINITY else max(1, soft // FD_SHARE)
+
+
+class _BoundedServer(http.server.ThreadingHTTPServer):
+  """A thread per connection, at most `max_open` of them; more get 503."""
+
+  request_queue_size = 128  # the listen backlog
+
+  def __init__(self, address, handler, max_open: int, read_timeout: float):
+    super().__init__(address, handler)
+    self.read_timeout = read_timeout
+    self.max_open = max_open
+    self._open = threading.BoundedSemaphore(max_open)
+    self._warned_at = None  # when the last "all taken" warning was logged
+
+  def process_request(self, request, client_address):
+    if not self._open.acquire(blocking=False):
+      self._turn_away(request)
+      return
+    try:
+      super().process_request(request, client_address)
+    except BaseException:  # no thread started; the caller closes `request`
+      self._open.release()
+      raise
+
+  def process_request_thread(self, request, client_address):
+    try:
+      super().process_request_thread(request, client_address)
+    finally:
+      self._open.release()
+
+  def _turn_away(self, request):
+    """Answers 503 and closes: every connection slot is taken."""
+    now = time.monotonic()
+    if self._warned_at is None or now - self._warned_at > WARN_EVERY_SECONDS:
+      self._warned_at = now
+      log.warning("%d HTTP connections are open (-http_max_clients): new "
+                  "ones get 503 until some close", self.max_open)
+    body = json.dumps({"description": "too many open connections",
+                       "type": "ServiceUnavailable", "status": 503}).encode()
+    head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+            "application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\n"
+            "Connection: close\r\n\r\n" % len(body)).encode()
+    try:
+      request.settimeout(1.0)
+      request.sendall(head + body)
+    except OSError:
+      pass
+    self.shutdown_request(request)
+
+  def handle_error(self, request, client_address):
+    """A bug, not a client leaving (see `_Handler.handle`): a traceback."""
+    log.exception("HTTP request from %s failed", client_address[0])
+
+
 class HttpProxy(object):
   """A ThreadingHTTPServer on (-ip, -http_port) relaying to the server."""
 
@@ -106,11 +179,18 @@ class HttpProxy(object):
     self.args = args
     self.stop_event = stop
     ip = {"localhost": "127.0.0.1", "*": "0.0.0.0"}.get(args.ip, args.ip)
-    server_class = http.server.ThreadingHTTPServer
+    server_class = _BoundedServer
     if ":" in ip:
-      server_class = type("ThreadingHTTPServer6", (server_class,),
+      server_class = type("BoundedServer6", (server_class,),
                           {"address_family": socket.AF_INET6})
-    self._httpd = server_class((ip, args.http_port), _Handler)
+    max_open = args.http_max_clients
+    share = open_file_share()
+    if share is not None and share < max_open:
+      log.warning("-http_max_clients %d lowered to %d, a quarter of the "
+                  "open-file limit", max_open, share)
+      max_open = share
+    self._httpd = server_class((ip, args.http_port), _Handler, max_open,
+                               args.http_timeout)
     self._httpd.proxy = self
     self.port = self._httpd.server_address[1]
     # The ZeroMQ ports are reached over loopback when bound to all addresses.
@@ -190,22 +270,83 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   server_version = "bert-serving-http/" + SERVER_VERSION
   protocol_version = "HTTP/1.1"
 
-  def _send_json(self, code: int, payload: dict) -> None:
-    body = json.dumps(payload).encode()
-    self.send_response(code)
-    self.send_header("Content-Type", "application/json")
-    self.send_header("Content-Length", str(len(body)))
-    self.send_header("Access-Control-Allow-Origin", self.server.proxy.args.cors)
-    self.end_headers()
-    self.wfile.write(body)
+  def setup(self):
+    self.timeout = self.server.read_timeout  # applies to every read
+    self.replied = False  # a reply was delivered on this connection
+    super().setup()
 
-  def _send_error(self, code: int, e: Exception) -> None:
-    self._send_json(code, {"description": str(e), "type": type(e).__name__,
-                           "status": code})
+  def handle(self):
+    """Serves the connection; a client that leaves costs one log line (none
+    when it already had its reply)."""
+    try:
+      super().handle()
+    except ConnectionError as e:
+      if not self.replied:
+        log.info("HTTP client %s went away: %s", self.client_address[0],
+                 type(e).__name__)
+
+  def _send_json(self, code: int, payload: dict, close: bool = False) -> bool:
+    """Sends a reply; False (and one log line) if the client is gone."""
+    body = json.dumps(payload).encode()
+    try:
+      self.send_response(code)
+      self.send_header("Content-Type", "application/json")
+      self.send_header("Content-Length", str(len(body)))
+      self.send_header("Access-Control-Allow-Origin",
+                       self.server.proxy.args.cors)
+      if close:
+        self.send_header("Connection", "close")
+      self.end_headers()
+      self.wfile.write(body)
+      self.wfile.flush()
+      self.replied = True
+    except OSError as e:
+      self.close_connection = True
+      log.info("%s %s -> %d not delivered: client %s went away (%s)",
+               self.command, self.path[:100], code, self.client_address[0],
+               type(e).__name__)
+      return False
+    return True
+
+  def _send_error(self, code: int, e: Exception, close: bool = False) -> None:
+    payload = {"description": str(e), "type": type(e).__name__,
+               "status": code}
+    if self._send_json(code, payload, close):
+      log.warning("%s %s -> %d %s: %s", self.command, self.path[:100], code,
+                  type(e).__name__, str(e)[:300])
+
+  def _read_body(self) -> bytes | None:
+    """The request body, or None once a 4xx reply has closed the request."""
+    limit = self.server.proxy.args.max_request_bytes
+    lengths = self.headers.get_all("Content-Length") or []
+    if "Transfer-Encoding" in self.headers or not lengths:
+      self._send_error(411, ValueError(
+          "a body with a Content-Length is required (chunked bodies are not "
+          "accepted)"), close=True)
+      return None
+    length = lengths[0].strip()
+    if len(set(lengths)) > 1 or not (length.isascii() and length.isdigit()):
+      self._send_error(400, ValueError(
+          "Content-Length %r is not a number of bytes" % lengths[0][:40]),
+          close=True)
+      return None
+    if len(length) > 18 or int(length) > limit:
+      self._send_error(400, ValueError(
+          "a body of %s bytes exceeds -max_request_bytes %d" %
+          (length if len(length) <= 18 else "over 10^18", limit)), close=True)
+      return None
+    body = self.rfile.read(int(length))
+    if len(body) < int(length):  # the client closed mid-body
+      self.close_connection = True
+      log.info("POST %s: client %s left after %d of %s bytes",
+               self.path[:100], self.client_address[0], len(body), length)
+      return None
+    return body
 
   def do_POST(self):
-    length = int(self.headers.get("Content-Length") or 0)
-    raw = self.rfile.read(length)
+    raw = self._read_body()
+    if raw is None:
+      return
     if self.path.rstrip("/") != "/encode":
       self._send_error(404, LookupError("no such endpoint: %s" % self.path))
       return
@@ -216,7 +357,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       result = self.server.proxy.encode(data["texts"],
                                         bool(data.get("is_tokenized", False)))
     except Exception as e:  # reported to the caller as in bert-as-service
-      log.warning("/encode failed: %s: %s", type(e).__name__, e)
       self._send_error(400, e)
       return
     self._send_json(200, {"id": data.get("id"), "result": result,
@@ -245,6 +385,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self.send_header("Access-Control-Allow-Headers", "Content-Type")
     self.send_header("Content-Length", "0")
     self.end_headers()
+
+  def log_error(self, fmt, *args):  # bad request lines, read timeouts
+    log.info("HTTP %s: %s", self.client_address[0], fmt % args)
 
   def log_message(self, fmt, *args):
     log.debug("%s %s", self.address_string(), fmt % args)

@@ -8,8 +8,10 @@ Sockets (one thread, the "ventilator", owns them all):
 
 Requests (frames `[identity, body, request id, number of texts]`):
   body SHOW_CONFIG / SHOW_STATUS  -> `[identity, json dict, request id]`
-  body TERMINATION                -> stop (no reply); from loopback only
-                                     unless -allow_remote_termination
+  body TERMINATION                -> stop (no reply; :port closes first,
+                                     which bert-serving-terminate waits
+                                     for); from loopback only unless
+                                     -allow_remote_termination
   body = JSON list of texts       -> `[identity, json meta, array, request id]`
                                      meta = {"dtype", "shape", "tokens"}
 
@@ -23,7 +25,17 @@ Guarantees beyond the original server:
   -priority_batch_size) are packed into batches of at most -max_batch_size
   rows; a batch goes to an idle worker, so concurrent small requests from
   different clients share one model call. Rows keep their order.
-* A worker process that dies is restarted and its batch is re-run.
+* Large requests take turns: each gets one batch of -max_batch_size rows
+  in turn, so a long request delays others by about one batch.
+* Requests over -max_batch_texts texts or -max_request_bytes bytes get an
+  error reply naming the limit. Queued rows of a client whose SUB socket has
+  disconnected (the XPUB sees its unsubscription) are dropped uncomputed.
+* A worker process that dies, or that holds one batch longer than
+  -worker_timeout, is (killed and) restarted and its batch is re-run.
+  Restarts of a worker that keeps dying while loading the model back off;
+  after MAX_START_FAILURES such deaths in a row it is given up while the
+  other workers keep serving. When no worker is left the server stops, and
+  requests still pending at any stop get an error reply.
 * The protocol has no error frame, so a request that cannot be encoded (its
   body is not a JSON list of strings or of token lists, or encoding it fails
   twice) is answered with meta `{"dtype": "error: <why>", "error": <why>,
@@ -62,7 +74,10 @@ SHOW_STATUS = b"SHOW_STATUS"
 
 HOLD_SECONDS = 60.0  # how long a reply waits for its client's subscription
 MAX_FAILURES = 2  # a request whose batch failed this often gets an error reply
-MAX_START_FAILURES = 3  # a worker dying this often before READY is fatal
+MAX_START_FAILURES = 3  # a worker dying this often before READY is given up
+RESTART_DELAY_SECONDS = 0.5  # after a death while loading; doubles each time
+MAX_RESTART_DELAY_SECONDS = 30.0
+MAX_COUNT_DIGITS = 18  # a longer "number of texts" frame is refused unparsed
 HOUSEKEEPING_SECONDS = 0.2
 
 
@@ -94,11 +109,15 @@ class _Slot(object):
     self.index = index
     self.generation = 0
     self.identity = b""
-    self.handle = None
-    self.ready = False
+    self.handle = None  # None while waiting to be restarted
+    self.ready = False  # may be sent batches
+    self.loaded = False  # said READY since it was (re)started
     self.idle = False
     self.batch = None  # (batch id, [pieces]) while the worker encodes
-    self.start_failures = 0
+    self.busy_since = 0.0  # when `batch` was sent
+    self.start_failures = 0  # deaths before READY, in a row
+    self.restart_at = 0.0
+    self.given_up = False
 
 
 def _bind(sock, ip: str, port: int) -> int:
@@ -127,6 +146,15 @@ def _tensorflow_version() -> list:
     except importlib.metadata.PackageNotFoundError:
       pass
   return []
+
+
+def restart_delay(start_failures: int) -> float:
+  """Seconds to wait before restarting a worker that died this often while
+  loading (0 after a death once loaded)."""
+  if start_failures == 0:
+    return 0.0
+  return min(MAX_RESTART_DELAY_SECONDS,
+             RESTART_DELAY_SECONDS * 2 ** (start_failures - 1))
 
 
 def error_meta(reason: str) -> dict:
@@ -254,7 +282,7 @@ class BertServer(threading.Thread):
     self._by_identity.pop(slot.identity, None)
     slot.identity = b"worker-%d-%d" % (slot.index, slot.generation)
     self._by_identity[slot.identity] = slot
-    slot.ready = slot.idle = False
+    slot.ready = slot.loaded = slot.idle = False
     slot.batch = None
     settings = worker.WorkerSettings(
         index=slot.index, identity=slot.identity,
@@ -305,7 +333,7 @@ class BertServer(threading.Thread):
       now = time.monotonic()
       if now >= next_housekeeping:
         next_housekeeping = now + HOUSEKEEPING_SECONDS
-        self._check_workers()
+        self._check_workers(now)
         self._expire_held(now)
 
   def _drain(self, sock, handler, copy=True, limit=1000):
@@ -333,7 +361,8 @@ class BertServer(threading.Thread):
                        "(both must be numbers)", req_id[:20], msg_len[:20])
       return
     is_command = body in (TERMINATION, SHOW_CONFIG, SHOW_STATUS)
-    self.stats.update(client, is_command, int(msg_len))
+    if is_command:
+      self.stats.update(client, True, 0)
     if body == TERMINATION:
       self._on_termination(frames[0])
     elif body in (SHOW_CONFIG, SHOW_STATUS):
@@ -344,7 +373,7 @@ class BertServer(threading.Thread):
       else:
         self._awaiting_ready.append((client, body, req_id))
     else:
-      self._on_encode(client, body, req_id, int(msg_len))
+      self._on_encode(client, body, req_id, msg_len)
 
   def _on_termination(self, frame):
     try:
@@ -358,19 +387,48 @@ class BertServer(threading.Thread):
       self.log.warning("ignored TERMINATION from %s (only loopback may stop "
                        "the server; see -allow_remote_termination)", peer)
 
-  def _on_encode(self, client, body, req_id, msg_len):
-    try:
-      texts = json.loads(body)
-      features.check_texts(texts)
+  def _refusal(self, num_bytes: int, num_texts: int | None) -> str | None:
+    """Why -max_request_bytes / -max_batch_texts refuse a request, if they
+    do; `num_texts` None stands for a count too long to read."""
+    args = self.args
+    if num_bytes > args.max_request_bytes:
+      return "request of %d bytes exceeds -max_request_bytes %d" % (
+          num_bytes, args.max_request_bytes)
+    if num_texts is None or num_texts > args.max_batch_texts:
+      count = ("over 10^%d" % MAX_COUNT_DIGITS if num_texts is None
+               else num_texts)
+      return "request of %s texts exceeds -max_batch_texts %d" % (
+          count, args.max_batch_texts)
+    return None
+
+  def _refuse(self, client, req_id, reason: str):
+    """Answers an encode request with an error instead of encoding it."""
+    self.log.warning("refused encode request %s from %s: %s",
+                     req_id[:20].decode(), client[:40], reason)
+    self._publish(client, [client, json.dumps(error_meta(reason)).encode(),
+                           b"", req_id])
+
+  def _on_encode(self, client, body, req_id, msg_len: bytes):
+    texts = []
+    try:  # the body's size first; its texts are counted once parsed
+      refusal = self._refusal(
+          len(body), None if len(msg_len) > MAX_COUNT_DIGITS else 0)
+      if refusal is None:
+        received = json.loads(body)
+        features.check_texts(received)
+        texts = received
+        refusal = self._refusal(len(body), len(texts))
     except (ValueError, TypeError, RecursionError) as e:  # incl. JSON, UTF-8
-      self.log.warning("bad encode request %s from %s: %s", req_id.decode(),
-                       client[:40], e)
-      self._publish(client, [client, json.dumps(error_meta(
-          "bad request: %s" % e)).encode(), b"", req_id])
+      refusal = "bad request: %s" % e
+    # Counted: the valid texts that arrived, whatever the request claimed.
+    self.stats.update(client, False, len(texts))
+    if refusal is not None:
+      self._refuse(client, req_id, refusal)
       return
-    if msg_len != len(texts):
-      self.log.warning("request %s says %d texts but has %d",
-                       req_id.decode(), msg_len, len(texts))
+    if int(msg_len) != len(texts):
+      self.log.warning("request %s says %s texts but has %d",
+                       req_id[:20].decode(), msg_len[:20].decode(),
+                       len(texts))
     self.log.debug("new encode request\treq id: %s\tsize: %d\tclient: %s",
                    req_id.decode(), len(texts), client[:40])
     job = _Job(client, req_id, texts)
@@ -431,6 +489,8 @@ class BertServer(threading.Thread):
           pieces.append(_Piece(piece.job, piece.start, piece.start + room))
           piece.start += room
           n = room
+          if queue is self._bulk:  # large requests take turns
+            queue.rotate(-1)
         room -= n
     return pieces
 
@@ -454,6 +514,7 @@ class BertServer(threading.Thread):
         self._requeue(pieces)
         continue
       slot.batch = (batch_id, pieces)
+      slot.busy_since = time.monotonic()
 
   def _set_idle(self, slot):
     if slot.ready and not slot.idle and slot.batch is None:
@@ -468,6 +529,26 @@ class BertServer(threading.Thread):
                if len(piece.job.texts) <= self.args.priority_batch_size
                else self._bulk)
       queue.appendleft(piece)
+
+  def _pending_jobs(self) -> list:
+    """Unanswered encode requests: queued or in a worker's batch."""
+    pieces = list(self._priority) + list(self._bulk)
+    for slot in self._slots:
+      if slot.batch is not None:
+        pieces.extend(slot.batch[1])
+    jobs = {id(p.job): p.job for p in pieces if not p.job.done}
+    return list(jobs.values())
+
+  def _drop_jobs_of(self, client: bytes):
+    """Stops work for a client that left; its queued rows are skipped."""
+    jobs = [j for j in self._pending_jobs() if j.client == client]
+    for job in jobs:
+      job.done = True
+      job.chunks = []
+    if jobs:
+      self.log.info("client %s disconnected: dropped %d unanswered "
+                    "request(s), %d rows not yet encoded", client[:40],
+                    len(jobs), sum(len(j.texts) - j.rows_done for j in jobs))
 
   def _retry_or_fail(self, pieces, reason: str, crashed: bool):
     """A batch failed: re-run its requests one by one, or give up on them.
@@ -495,7 +576,7 @@ class BertServer(threading.Thread):
       return
     if kind == worker.READY:
       self._worker_info.update(json.loads(rest[0]))
-      slot.ready = True
+      slot.ready = slot.loaded = True
       slot.start_failures = 0
       self._set_idle(slot)
       self.log.info("WORKER-%d is ready", slot.index)
@@ -523,34 +604,78 @@ class BertServer(threading.Thread):
       self._fatal("WORKER-%d cannot load the model: %s" %
                   (slot.index, rest[0].decode("utf-8", "replace")))
 
-  def _check_workers(self):
+  def _check_workers(self, now: float):
+    """Restarts dead or overdue workers (as their back-off allows)."""
     for slot in self._slots:
-      if self._stop_event.is_set():
-        return
-      if slot.handle is None or slot.handle.is_alive():
+      if self._stop_event.is_set() or slot.given_up:
         continue
-      code = getattr(slot.handle, "exitcode", None)
-      if not slot.ready:
-        slot.start_failures += 1
-        if slot.start_failures >= MAX_START_FAILURES:
-          hint = ""
-          if self._worker_mode == "process":
-            hint = ("; see its log above. Workers are spawned processes: a "
-                    "script that starts a BertServer must do so under "
-                    "`if __name__ == '__main__':`")
-          self._fatal("WORKER-%d died %d times while loading the model (exit "
-                      "code %s%s)" % (slot.index, slot.start_failures, code,
-                                      hint))
-          return
-      self.log.error("WORKER-%d died (exit code %s); restarting it%s",
-                     slot.index, code,
-                     " and re-running its batch" if slot.batch else "")
-      if slot.idle:
-        self._idle.remove(slot)
-      if slot.batch:
-        self._retry_or_fail(slot.batch[1], "a worker crashed while encoding "
-                            "this request", crashed=True)
-      self._spawn(slot)
+      if slot.handle is None:
+        if now >= slot.restart_at:
+          self._spawn(slot)
+        continue
+      if not slot.handle.is_alive():
+        code = getattr(slot.handle, "exitcode", None)
+        self._on_worker_lost(slot, now, "died (exit code %s)" % code,
+                             "a worker crashed while encoding this request")
+      elif self._overdue(slot, now):
+        self._kill(slot)
+        self._on_worker_lost(
+            slot, now, "held batch %s for over %g s (-worker_timeout)" %
+            (slot.batch[0].decode(), self.args.worker_timeout),
+            "a worker hung while encoding this request")
+
+  def _overdue(self, slot: _Slot, now: float) -> bool:
+    limit = self.args.worker_timeout
+    return bool(limit and slot.batch and now - slot.busy_since > limit)
+
+  def _kill(self, slot: _Slot):
+    """Kills a worker process (a stopped one too); a thread is abandoned."""
+    if hasattr(slot.handle, "kill"):
+      slot.handle.kill()
+      slot.handle.join(5.0)
+
+  def _on_worker_lost(self, slot: _Slot, now: float, what: str,
+                      job_reason: str):
+    """Re-runs a lost worker's batch; restarts it, or gives it up.
+
+    `what` says what happened to the worker (for the log), `job_reason`
+    what a request that cannot be re-run is told.
+    """
+    pieces = slot.batch[1] if slot.batch else []
+    if slot.idle:
+      self._idle.remove(slot)
+    self._by_identity.pop(slot.identity, None)
+    slot.handle, slot.batch = None, None
+    slot.ready = slot.idle = False
+    if pieces:
+      self._retry_or_fail(pieces, job_reason, crashed=True)
+    if not slot.loaded:
+      slot.start_failures += 1
+    if slot.start_failures >= MAX_START_FAILURES:
+      slot.given_up = True
+      self._give_up(slot, what)
+      return
+    delay = restart_delay(slot.start_failures)
+    slot.restart_at = now + delay
+    self.log.error("WORKER-%d %s%s; restarting it%s%s", slot.index, what,
+                   "" if slot.loaded else " while loading the model",
+                   " in %g s" % delay if delay else "",
+                   " and re-running its batch" if pieces else "")
+
+  def _give_up(self, slot: _Slot, what: str):
+    """Logs a worker given up; stops the server when none is left."""
+    message = ("WORKER-%d died %d times while loading the model (last: %s)" %
+               (slot.index, slot.start_failures, what))
+    left = sum(not s.given_up for s in self._slots)
+    if left:
+      self.log.error("%s; giving up on it, %d of %d workers left", message,
+                     left, len(self._slots))
+      return
+    if self._worker_mode == "process":
+      message += ("; see its log above. Workers are spawned processes: a "
+                  "script that starts a BertServer must do so under "
+                  "`if __name__ == '__main__':`")
+    self._fatal("no worker left: " + message)
 
   def _fatal(self, message: str):
     self.log.critical(message)
@@ -621,11 +746,12 @@ class BertServer(threading.Thread):
     self._publish(job.client,
                   [job.client, json.dumps(meta).encode(), out, job.req_id])
 
-  def _fail(self, job: _Job, reason: str):
+  def _fail(self, job: _Job, reason: str, quiet: bool = False):
     job.done = True
     job.chunks = []
-    self.log.error("request %s of %s failed: %s", job.req_id.decode(),
-                   job.client[:40], reason)
+    if not quiet:
+      self.log.error("request %s of %s failed: %s", job.req_id.decode(),
+                     job.client[:40], reason)
     self._publish(job.client, [job.client, json.dumps(error_meta(
         reason)).encode(), b"", job.req_id])
 
@@ -644,8 +770,9 @@ class BertServer(threading.Thread):
       self._subscribers.add(topic)
       for _, held in self._held.pop(topic, ()):
         self.sink.send_multipart(held, copy=False)
-    elif message[:1] == b"\x00":
+    elif message[:1] == b"\x00":  # its last subscriber disconnected
       self._subscribers.discard(topic)
+      self._drop_jobs_of(topic)
 
   def _expire_held(self, now: float):
     for client in list(self._held):
@@ -695,6 +822,8 @@ class BertServer(threading.Thread):
     try:
       self._stop_event.set()
       self.log.info("shutting down...")
+      self._close_frontend()  # tells `terminate` that TERMINATION was taken
+      self._answer_pending()
       for slot in self._slots:
         if slot.handle is not None and slot.handle.is_alive():
           try:
@@ -707,19 +836,31 @@ class BertServer(threading.Thread):
       for slot in self._slots:
         if slot.handle is not None:
           slot.handle.join(max(0.0, deadline - time.monotonic()))
-          if slot.handle.is_alive() and hasattr(slot.handle, "terminate"):
-            slot.handle.terminate()
+          if slot.handle.is_alive() and hasattr(slot.handle, "kill"):
+            slot.handle.kill()  # SIGKILL: a stopped process ignores SIGTERM
             slot.handle.join(2.0)
       if self.http is not None:
         self.http.stop()
-      pending = (len(self._priority) + len(self._bulk) +
-                 sum(1 for s in self._slots if s.batch))
-      if pending:
-        self.log.warning("%d unfinished job(s) dropped", pending)
       self._close_sockets()
       self.log.info("terminated!")
     finally:
       self.stopped.set()
+
+  def _close_frontend(self):
+    """Stops taking requests; clients see their connection close."""
+    if getattr(self, "frontend", None) is not None:
+      self.frontend.close()
+
+  def _answer_pending(self):
+    """Gives every unanswered encode request an error reply."""
+    jobs = self._pending_jobs()
+    reason = "the server stopped before answering: %s" % (
+        self.error or "it was asked to stop")
+    for job in jobs:
+      self._fail(job, reason, quiet=True)
+    if jobs:
+      self.log.warning("%d unanswered request(s) got an error reply (%s)",
+                       len(jobs), reason)
 
   def _close_sockets(self):
     for name in ("frontend", "sink", "workers"):
@@ -736,27 +877,49 @@ class BertServer(threading.Thread):
     terminate(args.ip, args.port, args.timeout)
 
 
+def _wait_for_disconnect(monitor, deadline: float) -> bool:
+  """Whether the monitored socket loses its connection before `deadline`."""
+  from zmq.utils.monitor import recv_monitor_message  # pylint: disable=import-outside-toplevel
+  while True:
+    left_ms = int((deadline - time.monotonic()) * 1000)
+    if left_ms <= 0 or not monitor.poll(left_ms):
+      return False
+    if recv_monitor_message(monitor)["event"] == zmq.EVENT_DISCONNECTED:
+      return True
+
+
 def terminate(ip: str, port: int, timeout_ms: int = 5000) -> None:
-  """Sends TERMINATION to the server at ip:port (what the CLI runs).
+  """Sends TERMINATION to the server at ip:port (what the CLI runs) and
+  waits for the server to take it, which it shows by closing its port.
 
   Raises:
-    TimeoutError: no server accepted a connection within `timeout_ms`.
+    TimeoutError: no server accepted a connection, or the server did not
+      close its port, within `timeout_ms`.
   """
+  deadline = time.monotonic() + timeout_ms / 1000.0
   context = zmq.Context()
   sock = context.socket(zmq.PUSH)
+  monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
   try:
     sock.setsockopt(zmq.IMMEDIATE, 1)  # do not queue for an absent server
     sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
     sock.setsockopt(zmq.LINGER, timeout_ms)
-    if ":" in ip:
-      sock.setsockopt(zmq.IPV6, 1)
-      ip = "[%s]" % ip
-    sock.connect("tcp://%s:%d" % (ip, port))
+    where = "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
+    sock.setsockopt(zmq.IPV6, int(":" in ip))
+    sock.connect("tcp://" + where)
     try:
       sock.send_multipart([b"0", TERMINATION, b"0", b"0"])
     except zmq.Again:
-      raise TimeoutError("no server at %s:%d accepted a connection within %d "
-                         "ms" % (ip, port, timeout_ms)) from None
+      raise TimeoutError("no server at %s accepted a connection within %d "
+                         "ms" % (where, timeout_ms)) from None
+    if not _wait_for_disconnect(monitor, deadline):
+      raise TimeoutError(
+          "the server at %s did not stop within %d ms: it refuses "
+          "TERMINATION from other hosts unless started with "
+          "-allow_remote_termination, or it is not a bert-serving server"
+          % (where, timeout_ms))
   finally:
+    sock.disable_monitor()
+    monitor.close()
     sock.close()
     context.term()

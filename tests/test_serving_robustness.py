@@ -30,7 +30,8 @@ if HERE not in sys.path:  # spawned workers import MODULE to find FakeBackend
   sys.path.insert(0, HERE)
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(60)]
-WORDS += ["sleep", "crash", "boom", "short"]
+WORDS += ["sleep", "crash", "boom", "short", "nap"]
+CALLS = []  # thread workers: the first word id of each row, per model call
 
 
 class FakeTokenizer(object):
@@ -44,8 +45,8 @@ class FakeTokenizer(object):
 
 
 class FakeBackend(object):
-  """sleep: 1 s in the model; crash: the process dies; boom: raises;
-  short: one row too few."""
+  """sleep: 1 s in the model; nap: 0.05 s; crash: the process dies; boom:
+  raises; short: one row too few."""
 
   def __init__(self, args, files, index):
     self.tokenizer = FakeTokenizer()
@@ -60,6 +61,9 @@ class FakeBackend(object):
       raise RuntimeError("boom")
     if self.tokenizer.vocab["sleep"] in present:
       time.sleep(1.0)
+    if self.tokenizer.vocab["nap"] in present:
+      time.sleep(0.05)
+    CALLS.append(ids[:, 1].tolist())
     out = np.stack([(ids * mask).sum(1), mask.sum(1),
                     np.full(len(ids), len(ids))], 1).astype(np.float32)
     return out[1:] if self.tokenizer.vocab["short"] in present else out
@@ -67,6 +71,15 @@ class FakeBackend(object):
 
 def dying_backend(args, files, index):
   os._exit(5)
+
+
+def flaky_backend(args, files, index):
+  """FakeBackend, but the process is killed while loading once the file
+  $SERVING_TEST_DIE_AT_LOAD-<index> exists."""
+  marker = os.environ.get("SERVING_TEST_DIE_AT_LOAD")
+  if marker and os.path.exists("%s-%d" % (marker, index)):
+    os.kill(os.getpid(), signal.SIGKILL)
+  return FakeBackend(args, files, index)
 
 
 def expected(text):
@@ -275,7 +288,11 @@ def test_termination_from_another_host_needs_a_flag(allow):
   flags = ["-ip", "0.0.0.0"] + (["-allow_remote_termination"] if allow else [])
   server = start(*flags)
   try:
-    server_mod.terminate(ip, server.port, 5000)  # arrives from `ip`, not 127.0.0.1
+    if allow:
+      server_mod.terminate(ip, server.port, 5000)  # arrives from `ip`, not 127.0.0.1
+    else:
+      with pytest.raises(TimeoutError, match="refuses TERMINATION from other hosts"):
+        server_mod.terminate(ip, server.port, 1500)
     server.join(1.0)
     assert server.is_alive() != allow
   finally:
