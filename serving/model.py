@@ -10,11 +10,14 @@ pooled layers, L = number of labels.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
-from bert import checkpoint, modeling, tokenization
-from serving import logs, pooling
-from serving.pooling import PoolingStrategy
+from bert import tf_startup
+
+tf = tf_startup.import_tensorflow()  # Without its start-up noise.
+
+from bert import checkpoint, modeling, tokenization  # noqa: E402
+from serving import logs, pooling  # noqa: E402
+from serving.pooling import PoolingStrategy  # noqa: E402
 
 # Only for -xla: batch sizes are padded up to a power of two and dynamic
 # sequence lengths to a multiple of this, so XLA compiles a few shapes only.

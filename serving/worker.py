@@ -98,8 +98,6 @@ def _prepare_process(settings: WorkerSettings) -> None:
     os.environ["CUDA_VISIBLE_DEVICES"] = str(device)
   if args.verbose:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-  else:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   # Ctrl-C reaches the whole process group; the server stops workers itself.
   signal.signal(signal.SIGINT, signal.SIG_IGN)
   logs.configure(args.verbose)
