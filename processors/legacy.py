@@ -55,10 +55,6 @@ LEGACY_MODULES = {
     "run_classifier": "run_classifier",
 }
 
-# Names that TF1 code reaches through `tf.` and TF2 no longer has at the top.
-TF1_NAMES_NOTE = ("gfile, logging, flags, app, python_io and every other "
-                  "name of tf.compat.v1 that TensorFlow 2 lacks")
-
 _logger = logging.getLogger("run_classifier")
 
 
@@ -96,6 +92,14 @@ def _keep_existing(define):
   return define_once
 
 
+# absl's DEFINE_* functions called as (name, default, ...); DEFINE_flag and
+# DEFINE_alias take other first arguments and are left as they are.
+_NAME_FIRST_DEFINERS = ("DEFINE_string", "DEFINE_bool", "DEFINE_boolean",
+                        "DEFINE_integer", "DEFINE_float", "DEFINE_enum",
+                        "DEFINE_enum_class", "DEFINE_list",
+                        "DEFINE_spaceseplist")
+
+
 class _LegacyFlags(types.ModuleType):
   """absl's `flags` module whose DEFINE_* functions skip existing names."""
 
@@ -106,7 +110,7 @@ class _LegacyFlags(types.ModuleType):
   def __getattr__(self, name):
     from absl import flags as absl_flags
     value = getattr(absl_flags, name)
-    if name.startswith("DEFINE") and callable(value):
+    if name in _NAME_FIRST_DEFINERS or name.startswith("DEFINE_multi_"):
       value = _keep_existing(value)
     setattr(self, name, value)
     return value
