@@ -72,6 +72,8 @@ def _keep_existing(define):
   def define_once(name, *args, **kwargs):
     from absl import flags as absl_flags
     flag_values = kwargs.get("flag_values", absl_flags.FLAGS)
+    if isinstance(flag_values, _ParsedOnUse):
+      kwargs["flag_values"] = flag_values = absl_flags.FLAGS
     if name not in flag_values:
       return define(name, *args, **kwargs)
     flag = flag_values[name]
@@ -100,12 +102,42 @@ _NAME_FIRST_DEFINERS = ("DEFINE_string", "DEFINE_bool", "DEFINE_boolean",
                         "DEFINE_spaceseplist")
 
 
+class _ParsedOnUse(object):
+  """absl's FLAGS, parsed from sys.argv (known flags only) on first use.
+
+  TF1's `tf.flags.FLAGS` did this, so old code could read a flag at import
+  time, before `tf.app.run()` parsed the command line; the full parse that
+  follows (run_classifier.py's `app.run`) is unchanged.
+  """
+
+  def __getattr__(self, name):
+    from absl import flags as absl_flags
+    flag_values = absl_flags.FLAGS
+    if not flag_values.is_parsed() and not name.startswith("_"):
+      flag_values(sys.argv, known_only=True)
+    return getattr(flag_values, name)
+
+  def __setattr__(self, name, value):
+    from absl import flags as absl_flags
+    setattr(absl_flags.FLAGS, name, value)
+
+  def __getitem__(self, name):
+    from absl import flags as absl_flags
+    return absl_flags.FLAGS[name]
+
+  def __contains__(self, name):
+    from absl import flags as absl_flags
+    return name in absl_flags.FLAGS
+
+
 class _LegacyFlags(types.ModuleType):
-  """absl's `flags` module whose DEFINE_* functions skip existing names."""
+  """absl's `flags` module whose DEFINE_* functions skip existing names and
+  whose `FLAGS` parses the command line on first use, as TF1's did."""
 
   def __init__(self):
     super().__init__("flags", "absl.flags for legacy code: a flag defined "
                      "twice keeps its first definition.")
+    self.FLAGS = _ParsedOnUse()
 
   def __getattr__(self, name):
     from absl import flags as absl_flags
@@ -269,14 +301,13 @@ def google_module_names() -> dict:
   """
   import collections
   import csv
-  from absl import flags as absl_flags
   from bert import tokenization
   from classifier import features
   from processors import base, glue
   names = {
       "collections": collections, "csv": csv, "os": os,
       "tf": tensorflow_view(False), "flags": legacy_flags,
-      "FLAGS": absl_flags.FLAGS, "tokenization": tokenization,
+      "FLAGS": legacy_flags.FLAGS, "tokenization": tokenization,
       "modeling": _legacy_module("modeling"),
       "optimization": _legacy_module("optimization"),
   }

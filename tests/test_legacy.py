@@ -262,6 +262,31 @@ def test_helper_module_beside_the_plugin_imported_later(tmp_path):
   assert labels_of(processor, str(tmp_path)) == ["b", "a"]
 
 
+def test_flags_read_at_import_time_are_parsed_first(tmp_path):
+  """TF1's FLAGS parsed the command line when first read, before app.run."""
+  plugins = tmp_path / "plugins"
+  _write(plugins, "early.py", GOOGLE_HEADER + '''
+flags.DEFINE_integer("early_width", 3, "A plugin flag.")
+MAX_LEN = FLAGS.max_seq_length   # read while the module is imported
+
+
+class EarlyProcessor(DataProcessor):
+  def get_labels(self):
+    return [str(MAX_LEN), str(FLAGS.early_width)]
+''')
+  code = ("import sys, run_classifier, processors\n"
+          "sys.argv = ['x', '--max_seq_length=20', '--early_width=5']\n"
+          "run_classifier._import_requested_task(sys.argv + "
+          "['--task_name=early', '--processors_dir=%s'])\n"
+          "run_classifier.FLAGS(sys.argv)\n"
+          "print(processors.get_processor('early', [%r]).get_labels())"
+          % (plugins, str(plugins)))
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                        text=True, cwd=ROOT, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.split() == ["['20',", "'5']"]
+
+
 # -- 3. the user's old task name from a `processors = {...}` dict -------------
 
 def test_registry_dict_names_the_tasks(tmp_path):
