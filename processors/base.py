@@ -352,8 +352,14 @@ class DataProcessor(object):
         return records
 
 
-SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
+_SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
                     " ": "space"}
+
+
+def separator_name(delimiter: str) -> str:
+    """"tab", "comma", ... for messages ("expected 3 tab-separated ..."), or
+    the quoted character."""
+    return _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
 
 
 def read_text(input_file) -> str:
@@ -380,7 +386,7 @@ def _read_delimited(input_file, delimiter, quotechar):
     """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
     input_file = os.fspath(input_file)
     text = read_text(input_file)
-    separator = SEPARATOR_NAMES.get(delimiter, repr(delimiter))
+    separator = separator_name(delimiter)
     old_limit = raise_field_size_limit()
     lines = []
     try:

@@ -20,8 +20,9 @@ import json
 import os
 import re
 
-from processors.base import (SEPARATOR_NAMES, DataError, DataProcessor,
-                             InputExample, raise_field_size_limit, _read_bytes)
+from processors.base import (DataError, DataProcessor, InputExample,
+                             _read_bytes, raise_field_size_limit,
+                             separator_name)
 
 OPTION_KEYS = ("data_dir", "output_dir", "train_file", "dev_file", "test_file",
                "delimiter", "has_header", "text_column", "text_b_column",
@@ -235,7 +236,7 @@ class Table(object):
 
     def separator_name(self):
         """"tab", "comma", ... or the quoted character, for messages."""
-        return SEPARATOR_NAMES.get(self.delimiter, repr(self.delimiter))
+        return separator_name(self.delimiter)
 
     def _record_of(self, row):
         return row + (1 if self._has_header else 0)
@@ -271,11 +272,6 @@ def _scan_records(text, delimiter, quoting):
     finally:
         csv.field_size_limit(old_limit)
     return lines, fields
-
-
-def _record_start_lines(text, delimiter, quoting):
-    """The 1-based first line of each record, as the csv module reads them."""
-    return _scan_records(text, delimiter, quoting)[0]
 
 
 def read_table(path, delimiter="\t", has_header=True, encoding="utf-8"):
@@ -329,7 +325,7 @@ def read_table(path, delimiter="\t", has_header=True, encoding="utf-8"):
 
 def _parser_error(error, text, path, delimiter, quoting):
     message = " ".join(str(error).split())
-    lines = _record_start_lines(text, delimiter, quoting)
+    lines = _scan_records(text, delimiter, quoting)[0]
 
     def line_of(record):  # 0-based record -> 1-based line.
         return lines[record] if 0 <= record < len(lines) else None
@@ -341,7 +337,7 @@ def _parser_error(error, text, path, delimiter, quoting):
                 "quote texts that contain %r" % delimiter)
         return DataError(
             "expected %d %s-separated fields as in line 1, found %d (%s)" % (
-                expected, SEPARATOR_NAMES.get(delimiter, repr(delimiter)),
+                expected, separator_name(delimiter),
                 found, hint), path, line_of(record - 1))
     match = re.search(r"EOF inside string starting at row (\d+)", message)
     if match:
