@@ -47,52 +47,84 @@ def _define(define, name: str, default, help_text: str) -> None:
     define(name, default, help_text, allow_override=True)
 
 
-_define(flags.DEFINE_string, "input_file", None,
-        "Text file to encode, one example per line; a line `A ||| B` is a "
-        "sentence pair.")
+_define(
+  flags.DEFINE_string,
+  "input_file",
+  None,
+  "Text file to encode, one example per line; a line `A ||| B` is a sentence pair.",
+)
 
-_define(flags.DEFINE_string, "output_file", None,
-        "Where to write the JSON lines (one object per input line).")
+_define(
+  flags.DEFINE_string,
+  "output_file",
+  None,
+  "Where to write the JSON lines (one object per input line).",
+)
 
-_define(flags.DEFINE_string, "layers", "-1,-2,-3,-4",
-        "Comma-separated encoder layers to output; negative numbers count "
-        "from the top (-1 is the last layer).")
+_define(
+  flags.DEFINE_string,
+  "layers",
+  "-1,-2,-3,-4",
+  "Comma-separated encoder layers to output; negative numbers count "
+  "from the top (-1 is the last layer).",
+)
 
-_define(flags.DEFINE_string, "bert_config_file", None,
-        "bert_config.json of the pre-trained model (its architecture).")
+_define(
+  flags.DEFINE_string,
+  "bert_config_file",
+  None,
+  "bert_config.json of the pre-trained model (its architecture).",
+)
 
-_define(flags.DEFINE_integer, "max_seq_length", 128,
-        "Longest input in WordPiece tokens, [CLS] and [SEP] included; longer "
-        "examples are cut. Batches are padded only to their longest example.")
+_define(
+  flags.DEFINE_integer,
+  "max_seq_length",
+  128,
+  "Longest input in WordPiece tokens, [CLS] and [SEP] included; longer "
+  "examples are cut. Batches are padded only to their longest example.",
+)
 
-_define(flags.DEFINE_string, "init_checkpoint", None,
-        "Checkpoint prefix of the pre-trained model, e.g. "
-        "uncased_L-12_H-768_A-12/bert_model.ckpt.")
+_define(
+  flags.DEFINE_string,
+  "init_checkpoint",
+  None,
+  "Checkpoint prefix of the pre-trained model, e.g. uncased_L-12_H-768_A-12/bert_model.ckpt.",
+)
 
-_define(flags.DEFINE_string, "vocab_file", None,
-        "vocab.txt the model was pre-trained with.")
+_define(flags.DEFINE_string, "vocab_file", None, "vocab.txt the model was pre-trained with.")
 
-_define(flags.DEFINE_bool, "do_lower_case", True,
-        "Lower-case (and strip accents from) the input: True for uncased "
-        "models, False for cased ones.")
+_define(
+  flags.DEFINE_bool,
+  "do_lower_case",
+  True,
+  "Lower-case (and strip accents from) the input: True for uncased models, False for cased ones.",
+)
 
-_define(flags.DEFINE_integer, "batch_size", 32,
-        "Examples per forward pass.")
+_define(flags.DEFINE_integer, "batch_size", 32, "Examples per forward pass.")
 
-_define(flags.DEFINE_bool, "use_tpu", False,
-        "Run on a Cloud TPU (named by --master) instead of the local "
-        "GPU/CPU.")
+_define(
+  flags.DEFINE_bool,
+  "use_tpu",
+  False,
+  "Run on a Cloud TPU (named by --master) instead of the local GPU/CPU.",
+)
 
-_define(flags.DEFINE_string, "master", None,
-        "[Optional] Address of the TPU to use with --use_tpu.")
+_define(flags.DEFINE_string, "master", None, "[Optional] Address of the TPU to use with --use_tpu.")
 
-_define(flags.DEFINE_integer, "num_tpu_cores", 8,
-        "With --use_tpu: the number of TPU cores expected (checked against "
-        "the TPU found).")
+_define(
+  flags.DEFINE_integer,
+  "num_tpu_cores",
+  8,
+  "With --use_tpu: the number of TPU cores expected (checked against the TPU found).",
+)
 
-_define(flags.DEFINE_bool, "use_one_hot_embeddings", False,
-        "Look up word embeddings by a one-hot matmul instead of a gather "
-        "(faster on TPUs, slower elsewhere).")
+_define(
+  flags.DEFINE_bool,
+  "use_one_hot_embeddings",
+  False,
+  "Look up word embeddings by a one-hot matmul instead of a gather "
+  "(faster on TPUs, slower elsewhere).",
+)
 
 
 class InputError(ValueError):
@@ -102,6 +134,7 @@ class InputError(ValueError):
 @dataclasses.dataclass
 class InputExample:
   """One input line: `text_a`, and `text_b` for a `A ||| B` pair."""
+
   unique_id: int
   text_a: str
   text_b: str | None
@@ -110,6 +143,7 @@ class InputExample:
 @dataclasses.dataclass
 class InputFeatures:
   """The model inputs of one example, unpadded (`input_mask` is all ones)."""
+
   unique_id: int
   tokens: list[str]
   input_ids: list[int]
@@ -125,6 +159,7 @@ def _open(path: str, mode: str):
   for paths such as gs://bucket/file."""
   if "://" in path:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     return tf.io.gfile.GFile(path, mode)
   if "b" in mode:
     return open(path, mode)
@@ -149,8 +184,9 @@ def read_examples(input_file: str) -> list[InputExample]:
           line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
           raise InputError(
-              "%s:%d: not valid UTF-8 (byte 0x%02x at column %d)" %
-              (input_file, line_number, raw[e.start], e.start + 1)) from None
+            "%s:%d: not valid UTF-8 (byte 0x%02x at column %d)"
+            % (input_file, line_number, raw[e.start], e.start + 1)
+          ) from None
         line = line.strip()
         m = _PAIR.match(line)
         if m is None:
@@ -163,14 +199,13 @@ def read_examples(input_file: str) -> list[InputExample]:
   except Exception as e:  # pylint: disable=broad-except
     if not isinstance(e, _known_errors()):  # OSError, or tf's for gs://
       raise
-    raise InputError("%s: cannot read: %s" %
-                     (input_file, getattr(e, "strerror", None) or
-                      _one_line(e))) from None
+    raise InputError(
+      "%s: cannot read: %s" % (input_file, getattr(e, "strerror", None) or _one_line(e))
+    ) from None
   return examples
 
 
-def convert_example(example: InputExample, seq_length: int,
-                    tokenizer) -> InputFeatures:
+def convert_example(example: InputExample, seq_length: int, tokenizer) -> InputFeatures:
   """Tokenizes `example` into `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
 
   Segment (input type) ids are 0 up to the first [SEP] and 1 after it. Too
@@ -178,27 +213,31 @@ def convert_example(example: InputExample, seq_length: int,
   loses tokens from its longer side (from b when equal).
   """
   from classifier.features import fit_pair, lay_out  # pylint: disable=import-outside-toplevel
+
   tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
   tokens_a = fit_pair(tokens_a, tokens_b, seq_length)
   tokens, input_type_ids = lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
   input_ids = tokenizer.convert_tokens_to_ids(tokens)
-  return InputFeatures(unique_id=example.unique_id, tokens=tokens,
-                       input_ids=input_ids, input_mask=[1] * len(input_ids),
-                       input_type_ids=input_type_ids)
+  return InputFeatures(
+    unique_id=example.unique_id,
+    tokens=tokens,
+    input_ids=input_ids,
+    input_mask=[1] * len(input_ids),
+    input_type_ids=input_type_ids,
+  )
 
 
 def log_features(feature: InputFeatures, seq_length: int) -> None:
   """Logs one example's inputs as Google's script did (padded for display)."""
   from bert import tokenization  # pylint: disable=import-outside-toplevel
+
   padding = [0] * (seq_length - len(feature.input_ids))
   absl_logging.info("*** Example ***")
   absl_logging.info("unique_id: %s", feature.unique_id)
-  absl_logging.info("tokens: %s", " ".join(
-      tokenization.printable_text(x) for x in feature.tokens))
+  absl_logging.info("tokens: %s", " ".join(tokenization.printable_text(x) for x in feature.tokens))
   for name in ("input_ids", "input_mask", "input_type_ids"):
-    absl_logging.info("%s: %s", name, " ".join(
-        str(x) for x in getattr(feature, name) + padding))
+    absl_logging.info("%s: %s", name, " ".join(str(x) for x in getattr(feature, name) + padding))
 
 
 def parse_layers(layers: str, num_hidden_layers: int) -> list[int]:
@@ -206,33 +245,35 @@ def parse_layers(layers: str, num_hidden_layers: int) -> list[int]:
   try:
     indexes = [int(x) for x in layers.split(",")]
   except ValueError:
-    raise ValueError("--layers=%s: expected comma-separated integers such as "
-                     "-1,-2,-3,-4" % layers) from None
+    raise ValueError(
+      "--layers=%s: expected comma-separated integers such as -1,-2,-3,-4" % layers
+    ) from None
   for index in indexes:
     if not -num_hidden_layers <= index < num_hidden_layers:
       raise ValueError(
-          "--layers=%s: layer %d does not exist in a model with %d layers "
-          "(use 0..%d, or -1..-%d from the top)" %
-          (layers, index, num_hidden_layers, num_hidden_layers - 1,
-           num_hidden_layers))
+        "--layers=%s: layer %d does not exist in a model with %d layers "
+        "(use 0..%d, or -1..-%d from the top)"
+        % (layers, index, num_hidden_layers, num_hidden_layers - 1, num_hidden_layers)
+      )
   return indexes
 
 
-def pad_batch(features: Sequence[InputFeatures], seq_length: int | None = None,
-              batch_size: int | None = None):
+def pad_batch(
+  features: Sequence[InputFeatures], seq_length: int | None = None, batch_size: int | None = None
+):
   """int32 arrays (input_ids, input_mask, input_type_ids), each [B, T].
 
   T is the longest example of the batch unless `seq_length` is given, and B
   is len(features) unless `batch_size` is given; the rest is zeros.
   """
   import numpy as np  # pylint: disable=import-outside-toplevel
+
   rows = batch_size or len(features)
   length = seq_length or max(len(f.input_ids) for f in features)
   arrays = [np.zeros([rows, length], np.int32) for _ in range(3)]
   for i, f in enumerate(features):
     n = len(f.input_ids)
-    for array, values in zip(arrays, (f.input_ids, f.input_mask,
-                                      f.input_type_ids)):
+    for array, values in zip(arrays, (f.input_ids, f.input_mask, f.input_type_ids)):
       array[i, :n] = values
   return tuple(arrays)
 
@@ -245,10 +286,15 @@ class LayerExtractor(object):
   example (or `static_shape`'s length), H = hidden size.
   """
 
-  def __init__(self, bert_config, init_checkpoint: str,
-               layer_indexes: Sequence[int],
-               use_one_hot_embeddings: bool = False, strategy=None,
-               static_shape: tuple[int, int] | None = None):
+  def __init__(
+    self,
+    bert_config,
+    init_checkpoint: str,
+    layer_indexes: Sequence[int],
+    use_one_hot_embeddings: bool = False,
+    strategy=None,
+    static_shape: tuple[int, int] | None = None,
+  ):
     """Builds the encoder and loads `init_checkpoint` into it.
 
     Args:
@@ -271,27 +317,26 @@ class LayerExtractor(object):
 
     self.layer_indexes = list(layer_indexes)
     self.static_shape = static_shape
-    scope = strategy.scope() if strategy is not None else (
-        contextlib.nullcontext())
+    scope = strategy.scope() if strategy is not None else (contextlib.nullcontext())
     with scope:
       self.encoder = modeling.BertEncoder(
-          bert_config, use_one_hot_embeddings=use_one_hot_embeddings)
+        bert_config, use_one_hot_embeddings=use_one_hot_embeddings
+      )
     variables = self.encoder.variables_by_name
     # Features from random weights would be worthless: no partial loading.
     loaded = checkpoint.load_variables(
-        variables, init_checkpoint,
-        required_prefixes=("bert/embeddings/", "bert/encoder/"),
-        partial_hint="Is --init_checkpoint a BERT checkpoint of this "
-        "--bert_config_file?")
+      variables,
+      init_checkpoint,
+      required_prefixes=("bert/embeddings/", "bert/encoder/"),
+      partial_hint="Is --init_checkpoint a BERT checkpoint of this --bert_config_file?",
+    )
     absl_logging.info("**** Trainable Variables ****")
-    checkpoint.log_variables(variables.values(), loaded,
-                             log=absl_logging.info)
+    checkpoint.log_variables(variables.values(), loaded, log=absl_logging.info)
 
     encoder, indexes = self.encoder, self.layer_indexes
 
     def layers(input_ids, input_mask, input_type_ids):
-      out = encoder(input_ids, input_mask=input_mask,
-                    token_type_ids=input_type_ids, training=False)
+      out = encoder(input_ids, input_mask=input_mask, token_type_ids=input_type_ids, training=False)
       chosen = [out["all_encoder_layers"][i] for i in indexes]
       return tf.stack(chosen, axis=1)  # [B, K, T, H]
 
@@ -301,21 +346,25 @@ class LayerExtractor(object):
     else:
       replicas = strategy.num_replicas_in_sync
       if static_shape is None or static_shape[0] % replicas:
-        raise ValueError("the batch size (%s) must be fixed and a multiple of "
-                         "the %d replicas" % (static_shape and static_shape[0],
-                                              replicas))
+        raise ValueError(
+          "the batch size (%s) must be fixed and a multiple of "
+          "the %d replicas" % (static_shape and static_shape[0], replicas)
+        )
       per_replica = static_shape[0] // replicas
 
       def replica_layers(input_ids, input_mask, input_type_ids):
         # Every replica gets the whole batch and keeps its own rows.
         context = tf.distribute.get_replica_context()
         start = context.replica_id_in_sync_group * per_replica
-        return layers(*[tf.slice(t, [start, 0], [per_replica, -1])
-                        for t in (input_ids, input_mask, input_type_ids)])
+        return layers(
+          *[
+            tf.slice(t, [start, 0], [per_replica, -1])
+            for t in (input_ids, input_mask, input_type_ids)
+          ]
+        )
 
       def distributed(input_ids, input_mask, input_type_ids):
-        out = strategy.run(replica_layers,
-                           args=(input_ids, input_mask, input_type_ids))
+        out = strategy.run(replica_layers, args=(input_ids, input_mask, input_type_ids))
         return tf.concat(strategy.experimental_local_results(out), axis=0)
 
       # One static shape: traced once, and XLA sees no unknown dimension.
@@ -327,10 +376,11 @@ class LayerExtractor(object):
     if self.static_shape is not None:
       batch_size, seq_length = self.static_shape
       if len(features) > batch_size:
-        raise ValueError("%d examples do not fit the fixed batch size %d" %
-                         (len(features), batch_size))
+        raise ValueError(
+          "%d examples do not fit the fixed batch size %d" % (len(features), batch_size)
+        )
     arrays = pad_batch(features, seq_length, batch_size)
-    return self.forward(*arrays).numpy()[:len(features)]
+    return self.forward(*arrays).numpy()[: len(features)]
 
 
 def round6(values) -> list:
@@ -342,42 +392,50 @@ def round6(values) -> list:
   not finite) Python's `round` decides, so the result is identical.
   """
   import numpy as np  # pylint: disable=import-outside-toplevel
+
   x = np.asarray(values, dtype=np.float64)
   scaled = x * 1e6
   rounded = np.rint(scaled) / 1e6
   with np.errstate(invalid="ignore"):  # inf and nan go to `round` below
-    doubtful = ~np.isfinite(x) | (np.abs(x) >= 1e3) | (
-        np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    doubtful = (
+      ~np.isfinite(x) | (np.abs(x) >= 1e3) | (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    )
   for index in zip(*np.nonzero(doubtful)):
     rounded[index] = round(float(x[index]), 6)
   return rounded.tolist()
 
 
-def feature_json(feature: InputFeatures, layer_indexes: Sequence[int],
-                 values) -> str:
+def feature_json(feature: InputFeatures, layer_indexes: Sequence[int], values) -> str:
   """One output line (without "\\n") in Google's format.
 
   `values` is the example's [K, T, H] array; only its first
   len(feature.tokens) positions are written, each value rounded to 6 decimal
   places (as `round(float(x), 6)`), keys in Google's order.
   """
-  rows = round6(values[:, :len(feature.tokens)])  # [K][T][H]
+  rows = round6(values[:, : len(feature.tokens)])  # [K][T][H]
   tokens = []
   for position, token in enumerate(feature.tokens):
-    layers = [{"index": layer_index, "values": rows[k][position]}
-              for k, layer_index in enumerate(layer_indexes)]
+    layers = [
+      {"index": layer_index, "values": rows[k][position]}
+      for k, layer_index in enumerate(layer_indexes)
+    ]
     tokens.append({"token": token, "layers": layers})
   return json.dumps({"linex_index": feature.unique_id, "features": tokens})
 
 
 def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
   for start in range(0, len(items), size):
-    yield items[start:start + size]
+    yield items[start : start + size]
 
 
-def extract(examples: Sequence[InputExample], extractor: LayerExtractor,
-            tokenizer, output_file: str, max_seq_length: int,
-            batch_size: int) -> int:
+def extract(
+  examples: Sequence[InputExample],
+  extractor: LayerExtractor,
+  tokenizer,
+  output_file: str,
+  max_seq_length: int,
+  batch_size: int,
+) -> int:
   """Writes one JSON line per example to `output_file`; returns the count.
 
   The model runs on the next batch (in a helper thread) while this thread
@@ -397,19 +455,20 @@ def extract(examples: Sequence[InputExample], extractor: LayerExtractor,
 
   def write(writer, features, result) -> None:
     nonlocal done
-    writer.write("".join(
+    writer.write(
+      "".join(
         feature_json(f, extractor.layer_indexes, v) + "\n"
-        for f, v in zip(features, result.result())))
+        for f, v in zip(features, result.result())
+      )
+    )
     done += len(features)
     progress.update(done)
 
   try:
-    with _open(tmp_file, "w") as writer, \
-        futures.ThreadPoolExecutor(max_workers=1) as model_thread:
+    with _open(tmp_file, "w") as writer, futures.ThreadPoolExecutor(max_workers=1) as model_thread:
       pending = None  # (features, future of their layers)
       for batch in _batches(examples, batch_size):
-        features = [convert_example(e, max_seq_length, tokenizer)
-                    for e in batch]
+        features = [convert_example(e, max_seq_length, tokenizer) for e in batch]
         for feature in features:
           if feature.unique_id < 5:
             log_features(feature, max_seq_length)
@@ -428,6 +487,7 @@ def extract(examples: Sequence[InputExample], extractor: LayerExtractor,
 def _rename(src: str, dst: str) -> None:
   if "://" in dst:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     tf.io.gfile.rename(src, dst, overwrite=True)
   else:
     os.replace(src, dst)
@@ -436,6 +496,7 @@ def _rename(src: str, dst: str) -> None:
 def _remove_if_exists(path: str) -> None:
   if "://" in path:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     if tf.io.gfile.exists(path):
       tf.io.gfile.remove(path)
   elif os.path.exists(path):
@@ -444,12 +505,15 @@ def _remove_if_exists(path: str) -> None:
 
 def _tpu_strategy(master: str | None, num_tpu_cores: int):
   from classifier import trainer  # pylint: disable=import-outside-toplevel
+
   strategy = trainer.make_strategy(use_tpu=True, master=master)
   if strategy.num_replicas_in_sync != num_tpu_cores:
-    absl_logging.warning("--num_tpu_cores=%d but the TPU has %d cores; "
-                         "using %d.", num_tpu_cores,
-                         strategy.num_replicas_in_sync,
-                         strategy.num_replicas_in_sync)
+    absl_logging.warning(
+      "--num_tpu_cores=%d but the TPU has %d cores; using %d.",
+      num_tpu_cores,
+      strategy.num_replicas_in_sync,
+      strategy.num_replicas_in_sync,
+    )
   return strategy
 
 
@@ -457,17 +521,16 @@ def _run() -> int:
   """Checks the flags, reads the input, loads the model, writes the output."""
   absl_logging.set_verbosity(absl_logging.INFO)
   if FLAGS.max_seq_length < 3:
-    raise ValueError("--max_seq_length=%d: need at least 3 ([CLS] a [SEP])" %
-                     FLAGS.max_seq_length)
+    raise ValueError("--max_seq_length=%d: need at least 3 ([CLS] a [SEP])" % FLAGS.max_seq_length)
   if FLAGS.batch_size < 1:
     raise ValueError("--batch_size=%d: must be positive" % FLAGS.batch_size)
   # The input first: its errors need no model (nor TensorFlow).
   examples = read_examples(FLAGS.input_file)
-  absl_logging.info("Read %d examples from %s", len(examples),
-                    FLAGS.input_file)
+  absl_logging.info("Read %d examples from %s", len(examples), FLAGS.input_file)
 
   # pylint: disable=import-outside-toplevel
   from bert import tf_startup
+
   tf_startup.import_tensorflow()
   from bert import modeling, tokenization
 
@@ -475,11 +538,11 @@ def _run() -> int:
   layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
   positions = bert_config.max_position_embeddings
   if FLAGS.max_seq_length > positions:
-    raise ValueError("--max_seq_length=%d: the model only has position "
-                     "embeddings for %d tokens" % (FLAGS.max_seq_length,
-                                                   positions))
-  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
-                                         do_lower_case=FLAGS.do_lower_case)
+    raise ValueError(
+      "--max_seq_length=%d: the model only has position "
+      "embeddings for %d tokens" % (FLAGS.max_seq_length, positions)
+    )
+  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
 
   strategy, static_shape = None, None
   if FLAGS.use_tpu:
@@ -487,11 +550,16 @@ def _run() -> int:
     # XLA compiles one program per shape: pad every batch alike.
     static_shape = (FLAGS.batch_size, FLAGS.max_seq_length)
   extractor = LayerExtractor(
-      bert_config, FLAGS.init_checkpoint, layer_indexes,
-      use_one_hot_embeddings=FLAGS.use_one_hot_embeddings,
-      strategy=strategy, static_shape=static_shape)
-  count = extract(examples, extractor, tokenizer, FLAGS.output_file,
-                  FLAGS.max_seq_length, FLAGS.batch_size)
+    bert_config,
+    FLAGS.init_checkpoint,
+    layer_indexes,
+    use_one_hot_embeddings=FLAGS.use_one_hot_embeddings,
+    strategy=strategy,
+    static_shape=static_shape,
+  )
+  count = extract(
+    examples, extractor, tokenizer, FLAGS.output_file, FLAGS.max_seq_length, FLAGS.batch_size
+  )
   absl_logging.info("Wrote %d lines to %s", count, FLAGS.output_file)
   return 0
 
@@ -524,6 +592,7 @@ def main(_) -> int:
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["input_file", "vocab_file", "bert_config_file",
-                                "init_checkpoint", "output_file"])
+  flags.mark_flags_as_required(
+    ["input_file", "vocab_file", "bert_config_file", "init_checkpoint", "output_file"]
+  )
   app.run(main)

@@ -28,37 +28,59 @@ if __name__ == "__main__":
   # second copy that would define every flag again.
   sys.modules.setdefault("run_classifier", sys.modules[__name__])
 
-from processors import (DataError, DataProcessor, InputExample,  # noqa: E402
-                        InputFeatures, PaddingInputExample, TaskError)
-from processors.glue import (ColaProcessor, MnliProcessor,  # noqa: E402
-                             MrpcProcessor, XnliProcessor)
+from processors import (
+  DataError,
+  DataProcessor,
+  InputExample,  # noqa: E402
+  InputFeatures,
+  PaddingInputExample,
+  TaskError,
+)
+from processors.glue import (
+  ColaProcessor,
+  MnliProcessor,  # noqa: E402
+  MrpcProcessor,
+  XnliProcessor,
+)
 from classifier.features import (  # noqa: E402
-    _truncate_seq_pair, convert_examples_to_features, convert_single_example,
-    file_based_convert_examples_to_features)
+  _truncate_seq_pair,
+  convert_examples_to_features,
+  convert_single_example,
+  file_based_convert_examples_to_features,
+)
 import processors as processor_registry  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 # Names of Google's module that load on first use (module name, attribute).
 _LAZY_NAMES = {
-    "create_model": ("classifier.model", "create_model"),
-    "input_fn_builder": ("classifier.input_pipeline", "input_fn_builder"),
-    "file_based_input_fn_builder": ("classifier.input_pipeline",
-                                    "file_based_input_fn_builder"),
-    "modeling": ("bert.modeling", None),
-    "optimization": ("bert.optimization", None),
-    "tokenization": ("bert.tokenization", None),
-    "tf": ("processors.legacy", "tensorflow_view"),
-    "csv": ("csv", None),
-    "collections": ("collections", None),
+  "create_model": ("classifier.model", "create_model"),
+  "input_fn_builder": ("classifier.input_pipeline", "input_fn_builder"),
+  "file_based_input_fn_builder": ("classifier.input_pipeline", "file_based_input_fn_builder"),
+  "modeling": ("bert.modeling", None),
+  "optimization": ("bert.optimization", None),
+  "tokenization": ("bert.tokenization", None),
+  "tf": ("processors.legacy", "tensorflow_view"),
+  "csv": ("csv", None),
+  "collections": ("collections", None),
 }
 
 __all__ = [
-    "FLAGS", "flags", "os",
-    "InputExample", "InputFeatures", "PaddingInputExample", "DataProcessor",
-    "ColaProcessor", "MnliProcessor", "MrpcProcessor", "XnliProcessor",
-    "convert_single_example", "convert_examples_to_features",
-    "file_based_convert_examples_to_features", "_truncate_seq_pair",
+  "FLAGS",
+  "flags",
+  "os",
+  "InputExample",
+  "InputFeatures",
+  "PaddingInputExample",
+  "DataProcessor",
+  "ColaProcessor",
+  "MnliProcessor",
+  "MrpcProcessor",
+  "XnliProcessor",
+  "convert_single_example",
+  "convert_examples_to_features",
+  "file_based_convert_examples_to_features",
+  "_truncate_seq_pair",
 ] + sorted(_LAZY_NAMES)
 
 
@@ -66,14 +88,16 @@ def __getattr__(name):
   """Loads the TensorFlow-side names of Google's module when first used."""
   if name == "model_fn_builder":
     raise ImportError(
-        "run_classifier.model_fn_builder built a model_fn for tf.estimator, "
-        "which TensorFlow 2.16 removed; use run_classifier.create_model for "
-        "the graph, or classifier.model.BertClassifier (TF2) with "
-        "classifier.trainer.ClassifierRunner for training, evaluation and "
-        "prediction, as run_classifier.py itself does")
+      "run_classifier.model_fn_builder built a model_fn for tf.estimator, "
+      "which TensorFlow 2.16 removed; use run_classifier.create_model for "
+      "the graph, or classifier.model.BertClassifier (TF2) with "
+      "classifier.trainer.ClassifierRunner for training, evaluation and "
+      "prediction, as run_classifier.py itself does"
+    )
   if name not in _LAZY_NAMES:
     raise AttributeError("module 'run_classifier' has no attribute %r" % name)
   import importlib
+
   module_name, attribute = _LAZY_NAMES[name]
   value = importlib.import_module(module_name)
   if attribute == "tensorflow_view":
@@ -83,50 +107,57 @@ def __getattr__(name):
   globals()[name] = value
   return value
 
+
 ## Required parameters
 flags.DEFINE_string(
-    "data_dir", None,
-    "The input data dir. Should contain the .tsv files (or other data files) "
-    "for the task.")
+  "data_dir",
+  None,
+  "The input data dir. Should contain the .tsv files (or other data files) for the task.",
+)
 
 flags.DEFINE_string(
-    "bert_config_file", None,
-    "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.")
+  "bert_config_file",
+  None,
+  "The config json file corresponding to the pre-trained BERT model. "
+  "This specifies the model architecture.",
+)
 
 flags.DEFINE_string("task_name", None, "The name of the task to train.")
 
-flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.")
+flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
 
 flags.DEFINE_string(
-    "output_dir", None,
-    "The output directory where the model checkpoints will be written.")
+  "output_dir", None, "The output directory where the model checkpoints will be written."
+)
 
 ## Other parameters
 
 flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).")
+  "init_checkpoint", None, "Initial checkpoint (usually from a pre-trained BERT model)."
+)
 
 flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.")
+  "do_lower_case",
+  True,
+  "Whether to lower case the input text. Should be True for uncased "
+  "models and False for cased models.",
+)
 
 flags.DEFINE_integer(
-    "max_seq_length", 128,
-    "The maximum total input sequence length after WordPiece tokenization. "
-    "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.")
+  "max_seq_length",
+  128,
+  "The maximum total input sequence length after WordPiece tokenization. "
+  "Sequences longer than this will be truncated, and sequences shorter "
+  "than this will be padded.",
+)
 
 flags.DEFINE_bool("do_train", False, "Whether to run training.")
 
 flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
 
 flags.DEFINE_bool(
-    "do_predict", False,
-    "Whether to run the model in inference mode on the test set.")
+  "do_predict", False, "Whether to run the model in inference mode on the test set."
+)
 
 flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.")
 
@@ -136,103 +167,117 @@ flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.")
 
 flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
 
-flags.DEFINE_float("num_train_epochs", 3.0,
-                   "Total number of training epochs to perform.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Total number of training epochs to perform.")
 
 flags.DEFINE_float(
-    "warmup_proportion", 0.1,
-    "Proportion of training to perform linear learning rate warmup for. "
-    "E.g., 0.1 = 10% of training.")
+  "warmup_proportion",
+  0.1,
+  "Proportion of training to perform linear learning rate warmup for. E.g., 0.1 = 10% of training.",
+)
 
-flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                     "How often to save the model checkpoint.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "How often to save the model checkpoint.")
 
-flags.DEFINE_integer("iterations_per_loop", 1000,
-                     "How many steps to make in each estimator call.")
+flags.DEFINE_integer("iterations_per_loop", 1000, "How many steps to make in each estimator call.")
 
 flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.")
 
 flags.DEFINE_string(
-    "tpu_name", None,
-    "The Cloud TPU to use for training. This should be either the name "
-    "used when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 "
-    "url.")
+  "tpu_name",
+  None,
+  "The Cloud TPU to use for training. This should be either the name "
+  "used when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 "
+  "url.",
+)
 
 flags.DEFINE_string(
-    "tpu_zone", None,
-    "[Optional] GCE zone where the Cloud TPU is located in. If not "
-    "specified, we will attempt to automatically detect the GCE project from "
-    "metadata.")
+  "tpu_zone",
+  None,
+  "[Optional] GCE zone where the Cloud TPU is located in. If not "
+  "specified, we will attempt to automatically detect the GCE project from "
+  "metadata.",
+)
 
 flags.DEFINE_string(
-    "gcp_project", None,
-    "[Optional] Project name for the Cloud TPU-enabled project. If not "
-    "specified, we will attempt to automatically detect the GCE project from "
-    "metadata.")
+  "gcp_project",
+  None,
+  "[Optional] Project name for the Cloud TPU-enabled project. If not "
+  "specified, we will attempt to automatically detect the GCE project from "
+  "metadata.",
+)
 
 flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
 
 flags.DEFINE_integer(
-    "num_tpu_cores", 8,
-    "Only used if `use_tpu` is True. Total number of TPU cores to use.")
+  "num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use."
+)
 
 ## Flags beyond Google's (each fixes a known pain; defaults keep Google's behaviour)
 
 flags.DEFINE_string(
-    "processors_dir", None,
-    "[Extra] Folder(s) with DataProcessor plugin files (os.pathsep-separated), "
-    "besides processors/ and $BERT_PROCESSORS_PATH.")
+  "processors_dir",
+  None,
+  "[Extra] Folder(s) with DataProcessor plugin files (os.pathsep-separated), "
+  "besides processors/ and $BERT_PROCESSORS_PATH.",
+)
 
 flags.DEFINE_bool(
-    "list_tasks", False,
-    "[Extra] Print the available --task_name values and their files, then exit.")
+  "list_tasks", False, "[Extra] Print the available --task_name values and their files, then exit."
+)
 
 flags.DEFINE_bool(
-    "allow_partial_checkpoint", False,
-    "[Extra] Accept an --init_checkpoint that lacks some bert/* variables (they "
-    "stay random, as Google's code silently did). Default: stop with a list.")
+  "allow_partial_checkpoint",
+  False,
+  "[Extra] Accept an --init_checkpoint that lacks some bert/* variables (they "
+  "stay random, as Google's code silently did). Default: stop with a list.",
+)
 
 flags.DEFINE_integer(
-    "shuffle_buffer_size", 100,
-    "[Extra] Shuffle buffer of the training records. Google's 100 barely "
-    "shuffles files sorted by label; use e.g. 10000 for those.")
+  "shuffle_buffer_size",
+  100,
+  "[Extra] Shuffle buffer of the training records. Google's 100 barely "
+  "shuffles files sorted by label; use e.g. 10000 for those.",
+)
 
 flags.DEFINE_bool(
-    "dynamic_padding", False,
-    "[Extra] Pad each batch only to its longest example, batching examples "
-    "of similar length together (train, eval and predict; predictions keep "
-    "the input order). Same tf_record files; much faster on short texts. "
-    "Off by default: Google padded every example to max_seq_length.")
+  "dynamic_padding",
+  False,
+  "[Extra] Pad each batch only to its longest example, batching examples "
+  "of similar length together (train, eval and predict; predictions keep "
+  "the input order). Same tf_record files; much faster on short texts. "
+  "Off by default: Google padded every example to max_seq_length.",
+)
 
 flags.DEFINE_integer(
-    "num_conversion_workers", 0,
-    "[Extra] Processes for example -> tf_record conversion, this one "
-    "included (0: one per core for large inputs). The files are the same "
-    "whatever the number.")
+  "num_conversion_workers",
+  0,
+  "[Extra] Processes for example -> tf_record conversion, this one "
+  "included (0: one per core for large inputs). The files are the same "
+  "whatever the number.",
+)
 
 flags.DEFINE_integer(
-    "seed", None,
-    "[Extra] Random seed for weight init, dropout and shuffling (Google's "
-    "runs were unseeded).")
+  "seed",
+  None,
+  "[Extra] Random seed for weight init, dropout and shuffling (Google's runs were unseeded).",
+)
 
-flags.DEFINE_string("train_file", "train.tsv",
-                    "[Extra, tabular task] Training file inside --data_dir.")
-flags.DEFINE_string("dev_file", "dev.tsv",
-                    "[Extra, tabular task] Dev file inside --data_dir.")
-flags.DEFINE_string("test_file", "test.tsv",
-                    "[Extra, tabular task] Test file inside --data_dir.")
 flags.DEFINE_string(
-    "text_column", None,
-    "[Extra, tabular task] Column of the text: a header name, or a 0-based "
-    "index with --nohas_header.")
-flags.DEFINE_string("text_b_column", None,
-                    "[Extra, tabular task] Optional column of a second text.")
-flags.DEFINE_string("label_column", None,
-                    "[Extra, tabular task] Column of the label.")
-flags.DEFINE_string("delimiter", "\t",
-                    "[Extra, tabular task] Field delimiter ('\\t' or ',').")
-flags.DEFINE_bool("has_header", True,
-                  "[Extra, tabular task] The files start with a header row.")
+  "train_file", "train.tsv", "[Extra, tabular task] Training file inside --data_dir."
+)
+flags.DEFINE_string("dev_file", "dev.tsv", "[Extra, tabular task] Dev file inside --data_dir.")
+flags.DEFINE_string("test_file", "test.tsv", "[Extra, tabular task] Test file inside --data_dir.")
+flags.DEFINE_string(
+  "text_column",
+  None,
+  "[Extra, tabular task] Column of the text: a header name, or a 0-based "
+  "index with --nohas_header.",
+)
+flags.DEFINE_string(
+  "text_b_column", None, "[Extra, tabular task] Optional column of a second text."
+)
+flags.DEFINE_string("label_column", None, "[Extra, tabular task] Column of the label.")
+flags.DEFINE_string("delimiter", "\t", "[Extra, tabular task] Field delimiter ('\\t' or ',').")
+flags.DEFINE_bool("has_header", True, "[Extra, tabular task] The files start with a header row.")
 
 PROGRAM = "run_classifier.py"
 
@@ -243,16 +288,16 @@ def _processor_options() -> dict:
   if delimiter in ("\\t", "tab", "TAB"):
     delimiter = "\t"
   return {
-      "data_dir": FLAGS.data_dir,
-      "output_dir": FLAGS.output_dir,
-      "train_file": FLAGS.train_file,
-      "dev_file": FLAGS.dev_file,
-      "test_file": FLAGS.test_file,
-      "delimiter": delimiter,
-      "has_header": FLAGS.has_header,
-      "text_column": FLAGS.text_column,
-      "text_b_column": FLAGS.text_b_column,
-      "label_column": FLAGS.label_column,
+    "data_dir": FLAGS.data_dir,
+    "output_dir": FLAGS.output_dir,
+    "train_file": FLAGS.train_file,
+    "dev_file": FLAGS.dev_file,
+    "test_file": FLAGS.test_file,
+    "delimiter": delimiter,
+    "has_header": FLAGS.has_header,
+    "text_column": FLAGS.text_column,
+    "text_b_column": FLAGS.text_b_column,
+    "label_column": FLAGS.label_column,
   }
 
 
@@ -262,8 +307,9 @@ def _log_plugin_problems():
 
 
 def _has_checkpoint(folder: str) -> bool:
-  return any(name.startswith("model.ckpt-") and name.endswith(".index")
-             for name in os.listdir(folder))
+  return any(
+    name.startswith("model.ckpt-") and name.endswith(".index") for name in os.listdir(folder)
+  )
 
 
 def _run():
@@ -277,24 +323,22 @@ def _run():
   from bert import tokenization
   from classifier import checks, data_sets
 
-  absl_logging.set_verbosity(max(absl_logging.INFO,
-                                 absl_logging.get_verbosity()))
+  absl_logging.set_verbosity(max(absl_logging.INFO, absl_logging.get_verbosity()))
   _log_plugin_problems()
 
-  tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case,
-                                                FLAGS.init_checkpoint)
+  tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
 
   if not FLAGS.do_train and not FLAGS.do_eval and not FLAGS.do_predict:
-    raise ValueError(
-        "At least one of `do_train`, `do_eval` or `do_predict' must be True.")
+    raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
 
   config = checks.read_bert_config(FLAGS.bert_config_file)
 
   if FLAGS.max_seq_length > config["max_position_embeddings"]:
     raise ValueError(
-        "Cannot use sequence length %d because the BERT model "
-        "was only trained up to sequence length %d" %
-        (FLAGS.max_seq_length, config["max_position_embeddings"]))
+      "Cannot use sequence length %d because the BERT model "
+      "was only trained up to sequence length %d"
+      % (FLAGS.max_seq_length, config["max_position_embeddings"])
+    )
   checks.check_flag_values(FLAGS)
   checks.check_init_checkpoint(FLAGS.init_checkpoint)
 
@@ -306,16 +350,18 @@ def _run():
   label_list = processor_registry.labels_of(processor, FLAGS.data_dir)
 
   tokenizer = tokenization.FullTokenizer(
-      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
-  checks.check_vocab(tokenizer.vocab, FLAGS.vocab_file, config,
-                     FLAGS.bert_config_file)
+    vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case
+  )
+  checks.check_vocab(tokenizer.vocab, FLAGS.vocab_file, config, FLAGS.bert_config_file)
 
   data = data_sets.read_data_sets(FLAGS, processor, label_list)
 
   from bert import tf_startup
+
   tf_startup.import_tensorflow()
   from bert import modeling
   from classifier import pipeline
+
   bert_config = modeling.BertConfig.from_dict(config)
 
   new_output_dir = not os.path.isdir(FLAGS.output_dir)
@@ -350,8 +396,7 @@ def _fail(error: BaseException) -> int:
 
 def main(_):
   if FLAGS.list_tasks:
-    for name, source in processor_registry.available_tasks(
-        FLAGS.processors_dir).items():
+    for name, source in processor_registry.available_tasks(FLAGS.processors_dir).items():
       print("%-16s %s" % (name, source))
     _log_plugin_problems()
     return 0
@@ -386,14 +431,13 @@ def _import_requested_task(argv):
   if not task_name:
     return
   try:
-    processor_registry.load_task_class(task_name,
-                                       _flag_from_argv(argv, "processors_dir"))
+    processor_registry.load_task_class(task_name, _flag_from_argv(argv, "processors_dir"))
   except TaskError as e:
     if not str(e).startswith("Task not found"):
-      verbosity = _flag_from_argv(argv, "verbosity") or _flag_from_argv(
-          argv, "v")
+      verbosity = _flag_from_argv(argv, "verbosity") or _flag_from_argv(argv, "v")
       if verbosity and verbosity.lstrip("-").isdigit() and int(verbosity) > 0:
         import traceback
+
         traceback.print_exception(e.__cause__ or e)
       sys.exit(_fail(e))
 

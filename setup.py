@@ -1,35 +1,38 @@
 """Google BERT fine-tuning (run_classifier.py and friends) on TensorFlow 2.20."""
+
 from setuptools import setup
 
 INSTALL_REQUIRES = [
-    "tensorflow==2.20.0",
-    "absl-py==2.5.1",
-    "numpy==2.4.6",
-    "pandas==3.1.1",
-    "pyzmq==27.3.0",
-    "google-crc32c==1.9.0",
+  "tensorflow==2.20.0",
+  "absl-py==2.5.1",
+  "numpy==2.4.6",
+  "pandas==3.1.1",
+  "pyzmq==27.3.0",
+  "google-crc32c==1.9.0",
 ]
 
 TEST_REQUIRES = [
-    "pytest==9.0.3",
-    "bert-serving-client==1.10.0",
+  "pytest==9.0.3",
+  "bert-serving-client==1.10.0",
 ]
 
 setup(
-    name="bert-classic",
-    version="0.1.0",
-    description="Google's BERT run_classifier.py workflow, running unchanged on TensorFlow 2.20",
-    python_requires=">=3.10",
-    packages=["bert", "processors", "export", "serving", "classifier"],
-    py_modules=["run_classifier", "extract_features"],
-    install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
-    entry_points={"console_scripts": [
-        "bert-prepare-data = classifier.data_prep:main",
-        "bert-import-hf = export.hf_import:main",
-        "bert-export-serving = export.serving_export:main",
-        "bert-serving-start = serving.cli:main",
-        "bert-serving-terminate = serving.cli:terminate",
-        "bert-run-tf1 = bert.tf1:main",
-    ]},
+  name="bert-classic",
+  version="0.1.0",
+  description="Google's BERT run_classifier.py workflow, running unchanged on TensorFlow 2.20",
+  python_requires=">=3.10",
+  packages=["bert", "processors", "export", "serving", "classifier"],
+  py_modules=["run_classifier", "extract_features"],
+  install_requires=INSTALL_REQUIRES,
+  extras_require={"test": TEST_REQUIRES},
+  entry_points={
+    "console_scripts": [
+      "bert-prepare-data = classifier.data_prep:main",
+      "bert-import-hf = export.hf_import:main",
+      "bert-export-serving = export.serving_export:main",
+      "bert-serving-start = serving.cli:main",
+      "bert-serving-terminate = serving.cli:terminate",
+      "bert-run-tf1 = bert.tf1:main",
+    ]
+  },
 )

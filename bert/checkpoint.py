@@ -43,10 +43,15 @@ def _one_line(error: BaseException) -> str:
 
 def _damaged(prefix: str, error: BaseException) -> DamagedCheckpointError:
   return DamagedCheckpointError(
-      "Checkpoint %s is damaged (%s, %s): %s: %s" % (
-          prefix, os.path.basename(prefix) + DATA_SUFFIX,
-          os.path.basename(prefix) + ".index", type(error).__name__,
-          _one_line(error)))
+    "Checkpoint %s is damaged (%s, %s): %s: %s"
+    % (
+      prefix,
+      os.path.basename(prefix) + DATA_SUFFIX,
+      os.path.basename(prefix) + ".index",
+      type(error).__name__,
+      _one_line(error),
+    )
+  )
 
 
 def _open_reader(prefix: str):
@@ -137,13 +142,14 @@ def checkpoint_step(path: str) -> int | None:
   return int(m.group(1)) if m else None
 
 
-def load_variables(variables: Mapping[str, tf.Variable],
-                   path: str,
-                   required_prefixes: Iterable[str] = ("bert/",),
-                   allow_partial: bool = False,
-                   partial_hint: str = "They would stay randomly initialised; "
-                   "pass --allow_partial_checkpoint to accept that."
-                   ) -> set[str]:
+def load_variables(
+  variables: Mapping[str, tf.Variable],
+  path: str,
+  required_prefixes: Iterable[str] = ("bert/",),
+  allow_partial: bool = False,
+  partial_hint: str = "They would stay randomly initialised; "
+  "pass --allow_partial_checkpoint to accept that.",
+) -> set[str]:
   """Assigns the checkpoint's tensors to `variables` by exact name.
 
   Args:
@@ -174,30 +180,32 @@ def load_variables(variables: Mapping[str, tf.Variable],
         missing.append(name)
       continue
     if list(shapes[name]) != variable.shape.as_list():
-      mismatched.append("%s (checkpoint %s, model %s)" %
-                        (name, list(shapes[name]), variable.shape.as_list()))
+      mismatched.append(
+        "%s (checkpoint %s, model %s)" % (name, list(shapes[name]), variable.shape.as_list())
+      )
       continue
     variable.assign(_read_tensor(reader, prefix, name))
     loaded.add(name)
   if mismatched:
     raise CheckpointMismatchError(
-        "Checkpoint %s does not fit the model (is bert_config.json the one of "
-        "this checkpoint?): shape mismatch for %d variable(s): %s" %
-        (prefix, len(mismatched), _some(mismatched)))
+      "Checkpoint %s does not fit the model (is bert_config.json the one of "
+      "this checkpoint?): shape mismatch for %d variable(s): %s"
+      % (prefix, len(mismatched), _some(mismatched))
+    )
   if missing:
-    message = (
-        "Checkpoint %s lacks %d of the model's variables: %s. Its names: %s" %
-        (prefix, len(missing), ", ".join(missing[:10]) +
-         (", ..." if len(missing) > 10 else ""),
-         ", ".join(sorted(shapes)[:5]) + (", ..." if len(shapes) > 5 else "")))
+    message = "Checkpoint %s lacks %d of the model's variables: %s. Its names: %s" % (
+      prefix,
+      len(missing),
+      ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else ""),
+      ", ".join(sorted(shapes)[:5]) + (", ..." if len(shapes) > 5 else ""),
+    )
     if not allow_partial:
       raise CheckpointMismatchError(message + ". " + partial_hint)
     logger.warning("%s. They stay randomly initialised.", message)
   return loaded
 
 
-def log_variables(variables: Iterable[tf.Variable], initialized: set[str],
-                  log=None) -> None:
+def log_variables(variables: Iterable[tf.Variable], initialized: set[str], log=None) -> None:
   """Logs Google's `name = ..., shape = ...[, *INIT_FROM_CKPT*]` lines."""
   log = log or logger.info
   for var in variables:
@@ -215,25 +223,22 @@ def save_variables(variables: Mapping[str, object], prefix: str) -> str:
   """
   directory = os.path.dirname(prefix) or "."
   tf.io.gfile.makedirs(directory)
-  tmp_prefix = os.path.join(
-      directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
+  tmp_prefix = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(prefix)))
   names = list(variables)
   tensors = [tf.convert_to_tensor(_read_value(variables[n])) for n in names]
   data_in_place = False
   try:
     with tf.device("CPU:0"):
-      tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
-                        shape_and_slices=[""] * len(names), tensors=tensors)
-    tf.io.gfile.rename(tmp_prefix + DATA_SUFFIX, prefix + DATA_SUFFIX,
-                       overwrite=True)
+      tf.raw_ops.SaveV2(
+        prefix=tmp_prefix, tensor_names=names, shape_and_slices=[""] * len(names), tensors=tensors
+      )
+    tf.io.gfile.rename(tmp_prefix + DATA_SUFFIX, prefix + DATA_SUFFIX, overwrite=True)
     data_in_place = True
-    tf.io.gfile.rename(tmp_prefix + ".index", prefix + ".index",
-                       overwrite=True)
+    tf.io.gfile.rename(tmp_prefix + ".index", prefix + ".index", overwrite=True)
   except (tf.errors.OpError, OSError) as e:
     if data_in_place:  # A data file without its index is no checkpoint.
       _remove_quietly(prefix + DATA_SUFFIX)
-    raise CheckpointError("cannot write checkpoint %s: %s" % (
-        prefix, _one_line(e))) from e
+    raise CheckpointError("cannot write checkpoint %s: %s" % (prefix, _one_line(e))) from e
   finally:
     for leftover in (tmp_prefix + DATA_SUFFIX, tmp_prefix + ".index"):
       _remove_quietly(leftover)
@@ -266,8 +271,7 @@ def write_checkpoint_state(directory: str, paths: list[str]) -> None:
       f.write("\n".join(lines) + "\n")
     tf.io.gfile.rename(tmp_path, state_path, overwrite=True)
   except (tf.errors.OpError, OSError) as e:
-    raise CheckpointError("cannot write %s: %s" % (state_path,
-                                                   _one_line(e))) from e
+    raise CheckpointError("cannot write %s: %s" % (state_path, _one_line(e))) from e
   finally:
     _remove_quietly(tmp_path)
 
@@ -275,8 +279,7 @@ def write_checkpoint_state(directory: str, paths: list[str]) -> None:
 class CheckpointManager(object):
   """Saves `model.ckpt-N` into a directory, keeping the `max_to_keep` newest."""
 
-  def __init__(self, directory: str, basename: str = "model.ckpt",
-               max_to_keep: int = 5):
+  def __init__(self, directory: str, basename: str = "model.ckpt", max_to_keep: int = 5):
     self.directory = directory
     self.basename = basename
     self.max_to_keep = max_to_keep
@@ -288,8 +291,10 @@ class CheckpointManager(object):
 
   def checkpoints(self) -> list[str]:
     """Prefixes of the checkpoints in the state file that exist, newest first."""
-    paths = [p if os.path.isabs(p) else os.path.join(self.directory, p)
-             for p in read_checkpoint_state(self.directory)]
+    paths = [
+      p if os.path.isabs(p) else os.path.join(self.directory, p)
+      for p in read_checkpoint_state(self.directory)
+    ]
     return [p for p in paths if tf.io.gfile.exists(p + ".index")]
 
   def save(self, variables: Mapping[str, object], step: int) -> str:
@@ -304,20 +309,22 @@ class CheckpointManager(object):
       self._save(variables, name)
     except CheckpointError as e:
       latest = self.latest_checkpoint
-      raise CheckpointError("%s; the newest complete checkpoint is %s" % (
-          e, latest or "(none)")) from e.__cause__
+      raise CheckpointError(
+        "%s; the newest complete checkpoint is %s" % (e, latest or "(none)")
+      ) from e.__cause__
     return os.path.join(self.directory, name)
 
   def _save(self, variables: Mapping[str, object], name: str) -> None:
     save_variables(variables, os.path.join(self.directory, name))
-    kept = [os.path.basename(p) for p in
-            reversed(read_checkpoint_state(self.directory))]
-    kept = [p for p in kept if p != name and
-            tf.io.gfile.exists(os.path.join(self.directory, p + ".index"))]
+    kept = [os.path.basename(p) for p in reversed(read_checkpoint_state(self.directory))]
+    kept = [
+      p
+      for p in kept
+      if p != name and tf.io.gfile.exists(os.path.join(self.directory, p + ".index"))
+    ]
     kept.append(name)
-    removed, kept = kept[:-self.max_to_keep], kept[-self.max_to_keep:]
+    removed, kept = kept[: -self.max_to_keep], kept[-self.max_to_keep :]
     write_checkpoint_state(self.directory, kept)
     for old in removed:
-      for filename in tf.io.gfile.glob(os.path.join(self.directory,
-                                                    old + ".*")):
+      for filename in tf.io.gfile.glob(os.path.join(self.directory, old + ".*")):
         tf.io.gfile.remove(filename)

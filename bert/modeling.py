@@ -39,18 +39,20 @@ import tensorflow as tf
 class BertConfig(object):
   """Configuration for `BertModel` and `BertEncoder`."""
 
-  def __init__(self,
-               vocab_size,
-               hidden_size=768,
-               num_hidden_layers=12,
-               num_attention_heads=12,
-               intermediate_size=3072,
-               hidden_act="gelu",
-               hidden_dropout_prob=0.1,
-               attention_probs_dropout_prob=0.1,
-               max_position_embeddings=512,
-               type_vocab_size=16,
-               initializer_range=0.02):
+  def __init__(
+    self,
+    vocab_size,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    max_position_embeddings=512,
+    type_vocab_size=16,
+    initializer_range=0.02,
+  ):
     """Constructs BertConfig.
 
     Args:
@@ -90,7 +92,7 @@ class BertConfig(object):
     As in Google's code every key is copied, unknown keys included.
     """
     config = BertConfig(vocab_size=None)
-    for (key, value) in json_object.items():
+    for key, value in json_object.items():
       config.__dict__[key] = value
     return config
 
@@ -130,8 +132,7 @@ class _VariableStore(object):
   """
 
   def __init__(self, aggregation=tf.VariableAggregation.NONE):
-    self.variables: "collections.OrderedDict[str, tf.Variable]" = (
-        collections.OrderedDict())
+    self.variables: "collections.OrderedDict[str, tf.Variable]" = collections.OrderedDict()
     self.scopes: list[str] = []
     self.creating = False
     self.aggregation = aggregation
@@ -141,15 +142,17 @@ class _VariableStore(object):
     variable = self.variables.get(full_name)
     if variable is not None:
       if variable.shape.as_list() != list(shape):
-        raise ValueError("Variable %s has shape %s, the model asks for %s" %
-                         (full_name, variable.shape.as_list(), list(shape)))
+        raise ValueError(
+          "Variable %s has shape %s, the model asks for %s"
+          % (full_name, variable.shape.as_list(), list(shape))
+        )
       return variable
     if not self.creating:
       raise KeyError("The model has no variable named %s" % full_name)
     with tf.init_scope():
       variable = tf.Variable(
-          initializer(shape, dtype=dtype), name=full_name, dtype=dtype,
-          aggregation=self.aggregation)
+        initializer(shape, dtype=dtype), name=full_name, dtype=dtype, aggregation=self.aggregation
+      )
     self.variables[full_name] = variable
     return variable
 
@@ -183,8 +186,7 @@ def _get_variable(name, shape, initializer, dtype=tf.float32):
   """Returns the variable `name` of the current scope, in either face."""
   store = getattr(_ACTIVE_STORE, "store", None)
   if store is None:
-    return tf.compat.v1.get_variable(
-        name, shape=shape, initializer=initializer, dtype=dtype)
+    return tf.compat.v1.get_variable(name, shape=shape, initializer=initializer, dtype=dtype)
   return store.get(name, shape, initializer, dtype)
 
 
@@ -200,8 +202,15 @@ def _current_scope_name() -> str:
 # ---------------------------------------------------------------------------
 
 
-def _bert_forward(config: BertConfig, is_training, input_ids, input_mask,
-                  token_type_ids, use_one_hot_embeddings, scope):
+def _bert_forward(
+  config: BertConfig,
+  is_training,
+  input_ids,
+  input_mask,
+  token_type_ids,
+  use_one_hot_embeddings,
+  scope,
+):
   """Runs BERT and returns a dict of its outputs (see `BertModel`)."""
   config = copy.deepcopy(config)
   if not is_training:
@@ -223,46 +232,48 @@ def _bert_forward(config: BertConfig, is_training, input_ids, input_mask,
     with _variable_scope("embeddings"):
       # Perform embedding lookup on the word ids.
       (embedding_output, embedding_table) = embedding_lookup(
-          input_ids=input_ids,
-          vocab_size=config.vocab_size,
-          embedding_size=config.hidden_size,
-          initializer_range=config.initializer_range,
-          word_embedding_name="word_embeddings",
-          use_one_hot_embeddings=use_one_hot_embeddings)
+        input_ids=input_ids,
+        vocab_size=config.vocab_size,
+        embedding_size=config.hidden_size,
+        initializer_range=config.initializer_range,
+        word_embedding_name="word_embeddings",
+        use_one_hot_embeddings=use_one_hot_embeddings,
+      )
 
       # Add positional embeddings and token type embeddings, then layer
       # normalize and perform dropout.
       embedding_output = embedding_postprocessor(
-          input_tensor=embedding_output,
-          use_token_type=True,
-          token_type_ids=token_type_ids,
-          token_type_vocab_size=config.type_vocab_size,
-          token_type_embedding_name="token_type_embeddings",
-          use_position_embeddings=True,
-          position_embedding_name="position_embeddings",
-          initializer_range=config.initializer_range,
-          max_position_embeddings=config.max_position_embeddings,
-          dropout_prob=config.hidden_dropout_prob)
+        input_tensor=embedding_output,
+        use_token_type=True,
+        token_type_ids=token_type_ids,
+        token_type_vocab_size=config.type_vocab_size,
+        token_type_embedding_name="token_type_embeddings",
+        use_position_embeddings=True,
+        position_embedding_name="position_embeddings",
+        initializer_range=config.initializer_range,
+        max_position_embeddings=config.max_position_embeddings,
+        dropout_prob=config.hidden_dropout_prob,
+      )
 
     with _variable_scope("encoder"):
       # This converts a 2D mask of shape [batch_size, seq_length] to a 3D
       # mask of shape [batch_size, seq_length, seq_length] which is used
       # for the attention scores.
-      attention_mask = create_attention_mask_from_input_mask(
-          input_ids, input_mask)
+      attention_mask = create_attention_mask_from_input_mask(input_ids, input_mask)
 
       all_encoder_layers = transformer_model(
-          input_tensor=embedding_output,
-          attention_mask=attention_mask,
-          hidden_size=config.hidden_size,
-          num_hidden_layers=config.num_hidden_layers,
-          num_attention_heads=config.num_attention_heads,
-          intermediate_size=config.intermediate_size,
-          intermediate_act_fn=get_activation(config.hidden_act),
-          hidden_dropout_prob=config.hidden_dropout_prob,
-          attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-          initializer_range=config.initializer_range,
-          do_return_all_layers=True)
+        input_tensor=embedding_output,
+        attention_mask=attention_mask,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        intermediate_act_fn=get_activation(config.hidden_act),
+        hidden_dropout_prob=config.hidden_dropout_prob,
+        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+        initializer_range=config.initializer_range,
+        do_return_all_layers=True,
+      )
 
     sequence_output = all_encoder_layers[-1]
     # The "pooler" converts the encoded sequence tensor of shape
@@ -271,10 +282,11 @@ def _bert_forward(config: BertConfig, is_training, input_ids, input_mask,
     with _variable_scope("pooler"):
       first_token_tensor = tf.squeeze(sequence_output[:, 0:1, :], axis=1)
       pooled_output = dense_layer(
-          first_token_tensor,
-          config.hidden_size,
-          activation=tf.tanh,
-          kernel_initializer=create_initializer(config.initializer_range))
+        first_token_tensor,
+        config.hidden_size,
+        activation=tf.tanh,
+        kernel_initializer=create_initializer(config.initializer_range),
+      )
 
   outputs["embedding_output"] = embedding_output
   outputs["embedding_table"] = embedding_table
@@ -311,14 +323,16 @@ class BertModel(object):
   ```
   """
 
-  def __init__(self,
-               config,
-               is_training,
-               input_ids,
-               input_mask=None,
-               token_type_ids=None,
-               use_one_hot_embeddings=False,
-               scope=None):
+  def __init__(
+    self,
+    config,
+    is_training,
+    input_ids,
+    input_mask=None,
+    token_type_ids=None,
+    use_one_hot_embeddings=False,
+    scope=None,
+  ):
     """Constructor for BertModel.
 
     Args:
@@ -336,8 +350,9 @@ class BertModel(object):
       ValueError: The config is invalid or one of the input tensor shapes
         is invalid.
     """
-    outputs = _bert_forward(config, is_training, input_ids, input_mask,
-                            token_type_ids, use_one_hot_embeddings, scope)
+    outputs = _bert_forward(
+      config, is_training, input_ids, input_mask, token_type_ids, use_one_hot_embeddings, scope
+    )
     self.embedding_output = outputs["embedding_output"]
     self.embedding_table = outputs["embedding_table"]
     self.all_encoder_layers = outputs["all_encoder_layers"]
@@ -389,9 +404,13 @@ class BertEncoder(tf.Module):
   "pooled_output" and "embedding_table".
   """
 
-  def __init__(self, config: BertConfig, scope: str = "bert",
-               use_one_hot_embeddings: bool = False,
-               aggregation=tf.VariableAggregation.NONE):
+  def __init__(
+    self,
+    config: BertConfig,
+    scope: str = "bert",
+    use_one_hot_embeddings: bool = False,
+    aggregation=tf.VariableAggregation.NONE,
+  ):
     """Builds the variables of a BERT encoder.
 
     Args:
@@ -409,8 +428,7 @@ class BertEncoder(tf.Module):
     self._store.creating = True
     dummy = tf.constant([[0, 0]], dtype=tf.int32)
     with _use_store(self._store):
-      _bert_forward(self.config, False, dummy, None, None,
-                    use_one_hot_embeddings, scope)
+      _bert_forward(self.config, False, dummy, None, None, use_one_hot_embeddings, scope)
     self._store.creating = False
     # A list keeps Google's creation order for `tf.Module.variables`.
     self._ordered_variables = list(self._store.variables.values())
@@ -420,8 +438,9 @@ class BertEncoder(tf.Module):
     """Checkpoint name -> variable, in Google's creation order."""
     return collections.OrderedDict(self._store.variables)
 
-  def __call__(self, input_ids, input_mask=None, token_type_ids=None,
-               training: bool = False) -> dict:
+  def __call__(
+    self, input_ids, input_mask=None, token_type_ids=None, training: bool = False
+  ) -> dict:
     """Runs the encoder.
 
     Args:
@@ -439,9 +458,15 @@ class BertEncoder(tf.Module):
     if token_type_ids is not None:
       token_type_ids = tf.convert_to_tensor(token_type_ids, dtype=tf.int32)
     with _use_store(self._store):
-      return _bert_forward(self.config, training, input_ids, input_mask,
-                           token_type_ids, self.use_one_hot_embeddings,
-                           self.scope)
+      return _bert_forward(
+        self.config,
+        training,
+        input_ids,
+        input_mask,
+        token_type_ids,
+        self.use_one_hot_embeddings,
+        self.scope,
+      )
 
 
 def gelu(x):
@@ -454,8 +479,7 @@ def gelu(x):
   Returns:
     `x` with the GELU activation applied.
   """
-  cdf = 0.5 * (1.0 + tf.tanh(
-      (np.sqrt(2 / np.pi) * (x + 0.044715 * tf.pow(x, 3)))))
+  cdf = 0.5 * (1.0 + tf.tanh((np.sqrt(2 / np.pi) * (x + 0.044715 * tf.pow(x, 3)))))
   return x * cdf
 
 
@@ -568,8 +592,7 @@ def layer_norm(input_tensor, name=None):
   params_shape = [get_shape_list(input_tensor)[-1]]
   with _variable_scope(name, default_name="LayerNorm"):
     beta = _get_variable("beta", params_shape, tf.compat.v1.zeros_initializer())
-    gamma = _get_variable("gamma", params_shape,
-                          tf.compat.v1.ones_initializer())
+    gamma = _get_variable("gamma", params_shape, tf.compat.v1.ones_initializer())
   mean, variance = tf.nn.moments(input_tensor, axes=[-1], keepdims=True)
   inv = tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma
   return input_tensor * inv + (beta - mean * inv)
@@ -587,8 +610,7 @@ def create_initializer(initializer_range=0.02):
   return tf.compat.v1.truncated_normal_initializer(stddev=initializer_range)
 
 
-def dense_layer(input_tensor, units, activation=None, kernel_initializer=None,
-                name=None):
+def dense_layer(input_tensor, units, activation=None, kernel_initializer=None, name=None):
   """`tf.layers.dense` for both faces: variables `<name or dense>/kernel|bias`.
 
   Args:
@@ -617,12 +639,14 @@ def dense_layer(input_tensor, units, activation=None, kernel_initializer=None,
   return output
 
 
-def embedding_lookup(input_ids,
-                     vocab_size,
-                     embedding_size=128,
-                     initializer_range=0.02,
-                     word_embedding_name="word_embeddings",
-                     use_one_hot_embeddings=False):
+def embedding_lookup(
+  input_ids,
+  vocab_size,
+  embedding_size=128,
+  initializer_range=0.02,
+  word_embedding_name="word_embeddings",
+  use_one_hot_embeddings=False,
+):
   """Looks up words embeddings for id tensor.
 
   Args:
@@ -647,8 +671,8 @@ def embedding_lookup(input_ids,
     input_ids = tf.expand_dims(input_ids, axis=[-1])
 
   embedding_table = _get_variable(
-      word_embedding_name, [vocab_size, embedding_size],
-      create_initializer(initializer_range))
+    word_embedding_name, [vocab_size, embedding_size], create_initializer(initializer_range)
+  )
 
   flat_input_ids = tf.reshape(input_ids, [-1])
   if use_one_hot_embeddings:
@@ -659,21 +683,22 @@ def embedding_lookup(input_ids,
 
   input_shape = get_shape_list(input_ids)
 
-  output = tf.reshape(output,
-                      input_shape[0:-1] + [input_shape[-1] * embedding_size])
+  output = tf.reshape(output, input_shape[0:-1] + [input_shape[-1] * embedding_size])
   return (output, embedding_table)
 
 
-def embedding_postprocessor(input_tensor,
-                            use_token_type=False,
-                            token_type_ids=None,
-                            token_type_vocab_size=16,
-                            token_type_embedding_name="token_type_embeddings",
-                            use_position_embeddings=True,
-                            position_embedding_name="position_embeddings",
-                            initializer_range=0.02,
-                            max_position_embeddings=512,
-                            dropout_prob=0.1):
+def embedding_postprocessor(
+  input_tensor,
+  use_token_type=False,
+  token_type_ids=None,
+  token_type_vocab_size=16,
+  token_type_embedding_name="token_type_embeddings",
+  use_position_embeddings=True,
+  position_embedding_name="position_embeddings",
+  initializer_range=0.02,
+  max_position_embeddings=512,
+  dropout_prob=0.1,
+):
   """Performs various post-processing on a word embedding tensor.
 
   Args:
@@ -709,11 +734,12 @@ def embedding_postprocessor(input_tensor,
 
   if use_token_type:
     if token_type_ids is None:
-      raise ValueError("`token_type_ids` must be specified if"
-                       "`use_token_type` is True.")
+      raise ValueError("`token_type_ids` must be specified if`use_token_type` is True.")
     token_type_table = _get_variable(
-        token_type_embedding_name, [token_type_vocab_size, width],
-        create_initializer(initializer_range))
+      token_type_embedding_name,
+      [token_type_vocab_size, width],
+      create_initializer(initializer_range),
+    )
     # Google multiplies a one-hot matrix by the table; a gather selects the
     # very same rows (x*1 + 0 is exact), and is cheaper.
     token_type_embeddings = tf.gather(token_type_table, token_type_ids)
@@ -721,18 +747,20 @@ def embedding_postprocessor(input_tensor,
 
   if use_position_embeddings:
     full_position_embeddings = _get_variable(
-        position_embedding_name, [max_position_embeddings, width],
-        create_initializer(initializer_range))
+      position_embedding_name,
+      [max_position_embeddings, width],
+      create_initializer(initializer_range),
+    )
     if isinstance(seq_length, int) and seq_length > max_position_embeddings:
       raise ValueError(
-          "Sequence length %d is longer than max_position_embeddings %d" %
-          (seq_length, max_position_embeddings))
+        "Sequence length %d is longer than max_position_embeddings %d"
+        % (seq_length, max_position_embeddings)
+      )
     # Since the position embedding table is a learned variable, we create it
     # using a (long) sequence length `max_position_embeddings`. The actual
     # sequence length might be shorter than this, for faster training of
     # tasks that do not have long sequences.
-    position_embeddings = tf.slice(full_position_embeddings, [0, 0],
-                                   [seq_length, -1])
+    position_embeddings = tf.slice(full_position_embeddings, [0, 0], [seq_length, -1])
     output += tf.expand_dims(position_embeddings, 0)
 
   output = layer_norm_and_dropout(output, dropout_prob)
@@ -756,16 +784,14 @@ def create_attention_mask_from_input_mask(from_tensor, to_mask):
   to_shape = get_shape_list(to_mask, expected_rank=2)
   to_seq_length = to_shape[1]
 
-  to_mask = tf.cast(
-      tf.reshape(to_mask, [batch_size, 1, to_seq_length]), tf.float32)
+  to_mask = tf.cast(tf.reshape(to_mask, [batch_size, 1, to_seq_length]), tf.float32)
 
   # We don't assume that `from_tensor` is a mask (although it could be). We
   # don't actually care if we attend *from* padding tokens (only *to* padding)
   # tokens so we create a tensor of all ones.
   #
   # `broadcast_ones` = [batch_size, from_seq_length, 1]
-  broadcast_ones = tf.ones(
-      shape=[batch_size, from_seq_length, 1], dtype=tf.float32)
+  broadcast_ones = tf.ones(shape=[batch_size, from_seq_length, 1], dtype=tf.float32)
 
   # Here we broadcast along two dimensions to create the mask.
   mask = broadcast_ones * to_mask
@@ -773,20 +799,22 @@ def create_attention_mask_from_input_mask(from_tensor, to_mask):
   return mask
 
 
-def attention_layer(from_tensor,
-                    to_tensor,
-                    attention_mask=None,
-                    num_attention_heads=1,
-                    size_per_head=512,
-                    query_act=None,
-                    key_act=None,
-                    value_act=None,
-                    attention_probs_dropout_prob=0.0,
-                    initializer_range=0.02,
-                    do_return_2d_tensor=False,
-                    batch_size=None,
-                    from_seq_length=None,
-                    to_seq_length=None):
+def attention_layer(
+  from_tensor,
+  to_tensor,
+  attention_mask=None,
+  num_attention_heads=1,
+  size_per_head=512,
+  query_act=None,
+  key_act=None,
+  value_act=None,
+  attention_probs_dropout_prob=0.0,
+  initializer_range=0.02,
+  do_return_2d_tensor=False,
+  batch_size=None,
+  from_seq_length=None,
+  to_seq_length=None,
+):
   """Performs multi-headed attention from `from_tensor` to `to_tensor`.
 
   Args:
@@ -826,10 +854,8 @@ def attention_layer(from_tensor,
     ValueError: Any of the arguments or tensor shapes are invalid.
   """
 
-  def transpose_for_scores(input_tensor, batch_size, num_attention_heads,
-                           seq_length, width):
-    output_tensor = tf.reshape(
-        input_tensor, [batch_size, seq_length, num_attention_heads, width])
+  def transpose_for_scores(input_tensor, batch_size, num_attention_heads, seq_length, width):
+    output_tensor = tf.reshape(input_tensor, [batch_size, seq_length, num_attention_heads, width])
 
     output_tensor = tf.transpose(output_tensor, [0, 2, 1, 3])
     return output_tensor
@@ -838,19 +864,19 @@ def attention_layer(from_tensor,
   to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
 
   if len(from_shape) != len(to_shape):
-    raise ValueError(
-        "The rank of `from_tensor` must match the rank of `to_tensor`.")
+    raise ValueError("The rank of `from_tensor` must match the rank of `to_tensor`.")
 
   if len(from_shape) == 3:
     batch_size = from_shape[0]
     from_seq_length = from_shape[1]
     to_seq_length = to_shape[1]
   elif len(from_shape) == 2:
-    if (batch_size is None or from_seq_length is None or to_seq_length is None):
+    if batch_size is None or from_seq_length is None or to_seq_length is None:
       raise ValueError(
-          "When passing in rank 2 tensors to attention_layer, the values "
-          "for `batch_size`, `from_seq_length`, and `to_seq_length` "
-          "must all be specified.")
+        "When passing in rank 2 tensors to attention_layer, the values "
+        "for `batch_size`, `from_seq_length`, and `to_seq_length` "
+        "must all be specified."
+      )
 
   # Scalar dimensions referenced here:
   #   B = batch size (number of sequences)
@@ -864,43 +890,46 @@ def attention_layer(from_tensor,
 
   # `query_layer` = [B*F, N*H]
   query_layer = dense_layer(
-      from_tensor_2d,
-      num_attention_heads * size_per_head,
-      activation=query_act,
-      name="query",
-      kernel_initializer=create_initializer(initializer_range))
+    from_tensor_2d,
+    num_attention_heads * size_per_head,
+    activation=query_act,
+    name="query",
+    kernel_initializer=create_initializer(initializer_range),
+  )
 
   # `key_layer` = [B*T, N*H]
   key_layer = dense_layer(
-      to_tensor_2d,
-      num_attention_heads * size_per_head,
-      activation=key_act,
-      name="key",
-      kernel_initializer=create_initializer(initializer_range))
+    to_tensor_2d,
+    num_attention_heads * size_per_head,
+    activation=key_act,
+    name="key",
+    kernel_initializer=create_initializer(initializer_range),
+  )
 
   # `value_layer` = [B*T, N*H]
   value_layer = dense_layer(
-      to_tensor_2d,
-      num_attention_heads * size_per_head,
-      activation=value_act,
-      name="value",
-      kernel_initializer=create_initializer(initializer_range))
+    to_tensor_2d,
+    num_attention_heads * size_per_head,
+    activation=value_act,
+    name="value",
+    kernel_initializer=create_initializer(initializer_range),
+  )
 
   # `query_layer` = [B, N, F, H]
-  query_layer = transpose_for_scores(query_layer, batch_size,
-                                     num_attention_heads, from_seq_length,
-                                     size_per_head)
+  query_layer = transpose_for_scores(
+    query_layer, batch_size, num_attention_heads, from_seq_length, size_per_head
+  )
 
   # `key_layer` = [B, N, T, H]
-  key_layer = transpose_for_scores(key_layer, batch_size, num_attention_heads,
-                                   to_seq_length, size_per_head)
+  key_layer = transpose_for_scores(
+    key_layer, batch_size, num_attention_heads, to_seq_length, size_per_head
+  )
 
   # Take the dot product between "query" and "key" to get the raw
   # attention scores.
   # `attention_scores` = [B, N, F, T]
   attention_scores = tf.matmul(query_layer, key_layer, transpose_b=True)
-  attention_scores = tf.multiply(attention_scores,
-                                 1.0 / math.sqrt(float(size_per_head)))
+  attention_scores = tf.multiply(attention_scores, 1.0 / math.sqrt(float(size_per_head)))
 
   if attention_mask is not None:
     # `attention_mask` = [B, 1, F, T]
@@ -925,8 +954,8 @@ def attention_layer(from_tensor,
 
   # `value_layer` = [B, T, N, H]
   value_layer = tf.reshape(
-      value_layer,
-      [batch_size, to_seq_length, num_attention_heads, size_per_head])
+    value_layer, [batch_size, to_seq_length, num_attention_heads, size_per_head]
+  )
 
   # `value_layer` = [B, N, T, H]
   value_layer = tf.transpose(value_layer, [0, 2, 1, 3])
@@ -940,28 +969,30 @@ def attention_layer(from_tensor,
   if do_return_2d_tensor:
     # `context_layer` = [B*F, N*H]
     context_layer = tf.reshape(
-        context_layer,
-        [batch_size * from_seq_length, num_attention_heads * size_per_head])
+      context_layer, [batch_size * from_seq_length, num_attention_heads * size_per_head]
+    )
   else:
     # `context_layer` = [B, F, N*H]
     context_layer = tf.reshape(
-        context_layer,
-        [batch_size, from_seq_length, num_attention_heads * size_per_head])
+      context_layer, [batch_size, from_seq_length, num_attention_heads * size_per_head]
+    )
 
   return context_layer
 
 
-def transformer_model(input_tensor,
-                      attention_mask=None,
-                      hidden_size=768,
-                      num_hidden_layers=12,
-                      num_attention_heads=12,
-                      intermediate_size=3072,
-                      intermediate_act_fn=gelu,
-                      hidden_dropout_prob=0.1,
-                      attention_probs_dropout_prob=0.1,
-                      initializer_range=0.02,
-                      do_return_all_layers=False):
+def transformer_model(
+  input_tensor,
+  attention_mask=None,
+  hidden_size=768,
+  num_hidden_layers=12,
+  num_attention_heads=12,
+  intermediate_size=3072,
+  intermediate_act_fn=gelu,
+  hidden_dropout_prob=0.1,
+  attention_probs_dropout_prob=0.1,
+  initializer_range=0.02,
+  do_return_all_layers=False,
+):
   """Multi-headed, multi-layer Transformer from "Attention is All You Need".
 
   Post-LN residual blocks, as the original BERT.
@@ -995,8 +1026,9 @@ def transformer_model(input_tensor,
   """
   if hidden_size % num_attention_heads != 0:
     raise ValueError(
-        "The hidden size (%d) is not a multiple of the number of attention "
-        "heads (%d)" % (hidden_size, num_attention_heads))
+      "The hidden size (%d) is not a multiple of the number of attention "
+      "heads (%d)" % (hidden_size, num_attention_heads)
+    )
 
   attention_head_size = int(hidden_size / num_attention_heads)
   input_shape = get_shape_list(input_tensor, expected_rank=3)
@@ -1007,8 +1039,9 @@ def transformer_model(input_tensor,
   # The Transformer performs sum residuals on all layers so the input needs
   # to be the same as the hidden size.
   if input_width != hidden_size:
-    raise ValueError("The width of the input tensor (%d) != hidden size (%d)" %
-                     (input_width, hidden_size))
+    raise ValueError(
+      "The width of the input tensor (%d) != hidden size (%d)" % (input_width, hidden_size)
+    )
 
   # We keep the representation as a 2D tensor to avoid re-shaping it back and
   # forth from a 3D tensor to a 2D tensor.
@@ -1022,43 +1055,43 @@ def transformer_model(input_tensor,
       with _variable_scope("attention"):
         with _variable_scope("self"):
           attention_head = attention_layer(
-              from_tensor=layer_input,
-              to_tensor=layer_input,
-              attention_mask=attention_mask,
-              num_attention_heads=num_attention_heads,
-              size_per_head=attention_head_size,
-              attention_probs_dropout_prob=attention_probs_dropout_prob,
-              initializer_range=initializer_range,
-              do_return_2d_tensor=True,
-              batch_size=batch_size,
-              from_seq_length=seq_length,
-              to_seq_length=seq_length)
+            from_tensor=layer_input,
+            to_tensor=layer_input,
+            attention_mask=attention_mask,
+            num_attention_heads=num_attention_heads,
+            size_per_head=attention_head_size,
+            attention_probs_dropout_prob=attention_probs_dropout_prob,
+            initializer_range=initializer_range,
+            do_return_2d_tensor=True,
+            batch_size=batch_size,
+            from_seq_length=seq_length,
+            to_seq_length=seq_length,
+          )
         attention_output = attention_head
 
         # Run a linear projection of `hidden_size` then add a residual
         # with `layer_input`.
         with _variable_scope("output"):
           attention_output = dense_layer(
-              attention_output,
-              hidden_size,
-              kernel_initializer=create_initializer(initializer_range))
+            attention_output, hidden_size, kernel_initializer=create_initializer(initializer_range)
+          )
           attention_output = dropout(attention_output, hidden_dropout_prob)
           attention_output = layer_norm(attention_output + layer_input)
 
       # The activation is only applied to the "intermediate" hidden layer.
       with _variable_scope("intermediate"):
         intermediate_output = dense_layer(
-            attention_output,
-            intermediate_size,
-            activation=intermediate_act_fn,
-            kernel_initializer=create_initializer(initializer_range))
+          attention_output,
+          intermediate_size,
+          activation=intermediate_act_fn,
+          kernel_initializer=create_initializer(initializer_range),
+        )
 
       # Down-project back to `hidden_size` then add the residual.
       with _variable_scope("output"):
         layer_output = dense_layer(
-            intermediate_output,
-            hidden_size,
-            kernel_initializer=create_initializer(initializer_range))
+          intermediate_output, hidden_size, kernel_initializer=create_initializer(initializer_range)
+        )
         layer_output = dropout(layer_output, hidden_dropout_prob)
         layer_output = layer_norm(layer_output + attention_output)
         prev_output = layer_output
@@ -1099,7 +1132,7 @@ def get_shape_list(tensor, expected_rank=None, name=None):
   shape = tensor.shape.as_list()
 
   non_static_indexes = []
-  for (index, dim) in enumerate(shape):
+  for index, dim in enumerate(shape):
     if dim is None:
       non_static_indexes.append(index)
 
@@ -1116,8 +1149,7 @@ def reshape_to_matrix(input_tensor):
   """Reshapes a >= rank 2 tensor to a rank 2 tensor (i.e., a matrix)."""
   ndims = input_tensor.shape.ndims
   if ndims < 2:
-    raise ValueError("Input tensor must have at least rank 2. Shape = %s" %
-                     (input_tensor.shape))
+    raise ValueError("Input tensor must have at least rank 2. Shape = %s" % (input_tensor.shape))
   if ndims == 2:
     return input_tensor
 
@@ -1164,6 +1196,7 @@ def assert_rank(tensor, expected_rank, name=None):
   if actual_rank not in expected_rank_dict:
     scope_name = _current_scope_name()
     raise ValueError(
-        "For the tensor `%s` in scope `%s`, the actual rank "
-        "`%d` (shape = %s) is not equal to the expected rank `%s`" %
-        (name, scope_name, actual_rank, str(tensor.shape), str(expected_rank)))
+      "For the tensor `%s` in scope `%s`, the actual rank "
+      "`%d` (shape = %s) is not equal to the expected rank `%s`"
+      % (name, scope_name, actual_rank, str(tensor.shape), str(expected_rank))
+    )

@@ -37,13 +37,11 @@ def learning_rate_at(global_step, init_lr, num_train_steps, num_warmup_steps):
   if num_warmup_steps:
     warmup_steps = float(num_warmup_steps)
     warmup_learning_rate = init_lr * step / warmup_steps
-    learning_rate = tf.where(step < warmup_steps, warmup_learning_rate,
-                             learning_rate)
+    learning_rate = tf.where(step < warmup_steps, warmup_learning_rate, learning_rate)
   return learning_rate
 
 
-def _do_use_weight_decay(param_name, weight_decay_rate,
-                         exclude_from_weight_decay):
+def _do_use_weight_decay(param_name, weight_decay_rate, exclude_from_weight_decay):
   """Whether to use L2 weight decay for `param_name`."""
   if not weight_decay_rate:
     return False
@@ -62,15 +60,13 @@ def _get_variable_name(param_name):
   return param_name
 
 
-def _adam_weight_decay_assignments(param, grad, m, v, learning_rate,
-                                   weight_decay_rate, beta_1, beta_2, epsilon,
-                                   use_weight_decay):
+def _adam_weight_decay_assignments(
+  param, grad, m, v, learning_rate, weight_decay_rate, beta_1, beta_2, epsilon, use_weight_decay
+):
   """The update of one parameter; returns the three assign ops (p, m, v)."""
   # Standard Adam update.
-  next_m = (
-      tf.multiply(beta_1, m) + tf.multiply(1.0 - beta_1, grad))
-  next_v = (
-      tf.multiply(beta_2, v) + tf.multiply(1.0 - beta_2, tf.square(grad)))
+  next_m = tf.multiply(beta_1, m) + tf.multiply(1.0 - beta_1, grad)
+  next_v = tf.multiply(beta_2, v) + tf.multiply(1.0 - beta_2, tf.square(grad))
 
   update = next_m / (tf.sqrt(next_v) + epsilon)
 
@@ -91,8 +87,7 @@ def _adam_weight_decay_assignments(param, grad, m, v, learning_rate,
   return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
 
 
-def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
-                     use_tpu):
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
   """Creates an optimizer training op (graph mode, as Google's).
 
   `use_tpu` is accepted for compatibility; under TF2 a TPU is driven by
@@ -101,19 +96,19 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
   del use_tpu
   global_step = tf.compat.v1.train.get_or_create_global_step()
 
-  learning_rate = learning_rate_at(global_step, init_lr, num_train_steps,
-                                   num_warmup_steps)
+  learning_rate = learning_rate_at(global_step, init_lr, num_train_steps, num_warmup_steps)
 
   # It is recommended that you use this optimizer for fine tuning, since this
   # is how the model was trained (note that the Adam m/v variables are NOT
   # loaded from init_checkpoint.)
   optimizer = AdamWeightDecayOptimizer(
-      learning_rate=learning_rate,
-      weight_decay_rate=0.01,
-      beta_1=0.9,
-      beta_2=0.999,
-      epsilon=1e-6,
-      exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"])
+    learning_rate=learning_rate,
+    weight_decay_rate=0.01,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-6,
+    exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"],
+  )
 
   tvars = tf.compat.v1.trainable_variables()
   grads = tf.gradients(loss, tvars)
@@ -121,8 +116,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
   # This is how the model was pre-trained.
   (grads, _) = tf.clip_by_global_norm(grads, clip_norm=1.0)
 
-  train_op = optimizer.apply_gradients(
-      zip(grads, tvars), global_step=global_step)
+  train_op = optimizer.apply_gradients(zip(grads, tvars), global_step=global_step)
 
   # Normally the global step update is done inside of `apply_gradients`.
   # However, `AdamWeightDecayOptimizer` doesn't do this. But if you use
@@ -135,14 +129,16 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
 class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
   """A basic Adam optimizer that includes "correct" L2 weight decay (graph mode)."""
 
-  def __init__(self,
-               learning_rate,
-               weight_decay_rate=0.0,
-               beta_1=0.9,
-               beta_2=0.999,
-               epsilon=1e-6,
-               exclude_from_weight_decay=None,
-               name="AdamWeightDecayOptimizer"):
+  def __init__(
+    self,
+    learning_rate,
+    weight_decay_rate=0.0,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-6,
+    exclude_from_weight_decay=None,
+    name="AdamWeightDecayOptimizer",
+  ):
     """Constructs a AdamWeightDecayOptimizer."""
     super(AdamWeightDecayOptimizer, self).__init__(False, name)
 
@@ -156,31 +152,41 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
     """See base class. `global_step` is not incremented (as Google's)."""
     assignments = []
-    for (grad, param) in grads_and_vars:
+    for grad, param in grads_and_vars:
       if grad is None or param is None:
         continue
 
       param_name = _get_variable_name(param.name)
 
       m = tf.compat.v1.get_variable(
-          name=param_name + "/adam_m",
-          shape=param.shape.as_list(),
-          dtype=tf.float32,
-          trainable=False,
-          initializer=tf.compat.v1.zeros_initializer())
+        name=param_name + "/adam_m",
+        shape=param.shape.as_list(),
+        dtype=tf.float32,
+        trainable=False,
+        initializer=tf.compat.v1.zeros_initializer(),
+      )
       v = tf.compat.v1.get_variable(
-          name=param_name + "/adam_v",
-          shape=param.shape.as_list(),
-          dtype=tf.float32,
-          trainable=False,
-          initializer=tf.compat.v1.zeros_initializer())
+        name=param_name + "/adam_v",
+        shape=param.shape.as_list(),
+        dtype=tf.float32,
+        trainable=False,
+        initializer=tf.compat.v1.zeros_initializer(),
+      )
 
       assignments.extend(
-          _adam_weight_decay_assignments(
-              param, grad, m, v, self.learning_rate, self.weight_decay_rate,
-              self.beta_1, self.beta_2, self.epsilon,
-              _do_use_weight_decay(param_name, self.weight_decay_rate,
-                                   self.exclude_from_weight_decay)))
+        _adam_weight_decay_assignments(
+          param,
+          grad,
+          m,
+          v,
+          self.learning_rate,
+          self.weight_decay_rate,
+          self.beta_1,
+          self.beta_2,
+          self.epsilon,
+          _do_use_weight_decay(param_name, self.weight_decay_rate, self.exclude_from_weight_decay),
+        )
+      )
     return tf.group(*assignments, name=name)
 
   def _apply_dense(self, grad, var):
@@ -198,19 +204,20 @@ class AdamWeightDecay(tf.Module):
   int64 `global_step`, so all of them go into name-based checkpoints.
   """
 
-  def __init__(self,
-               variables: Sequence[tf.Variable],
-               init_lr: float,
-               num_train_steps: int,
-               num_warmup_steps: int,
-               weight_decay_rate: float = 0.01,
-               beta_1: float = 0.9,
-               beta_2: float = 0.999,
-               epsilon: float = 1e-6,
-               clip_norm: float | None = 1.0,
-               exclude_from_weight_decay: Iterable[str] = (
-                   DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY),
-               aggregation=tf.VariableAggregation.NONE):
+  def __init__(
+    self,
+    variables: Sequence[tf.Variable],
+    init_lr: float,
+    num_train_steps: int,
+    num_warmup_steps: int,
+    weight_decay_rate: float = 0.01,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-6,
+    clip_norm: float | None = 1.0,
+    exclude_from_weight_decay: Iterable[str] = (DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY),
+    aggregation=tf.VariableAggregation.NONE,
+  ):
     """Creates the slots of `variables` and the global step.
 
     Args:
@@ -239,19 +246,28 @@ class AdamWeightDecay(tf.Module):
     self._slots = []
     with tf.init_scope():
       self.global_step = tf.Variable(
-          0, dtype=tf.int64, trainable=False, name="global_step",
-          aggregation=aggregation)
+        0, dtype=tf.int64, trainable=False, name="global_step", aggregation=aggregation
+      )
       for param in self._params:
         param_name = _get_variable_name(param.name)
-        m = tf.Variable(tf.zeros(param.shape, tf.float32), trainable=False,
-                        name=param_name + "/adam_m", aggregation=aggregation)
-        v = tf.Variable(tf.zeros(param.shape, tf.float32), trainable=False,
-                        name=param_name + "/adam_v", aggregation=aggregation)
+        m = tf.Variable(
+          tf.zeros(param.shape, tf.float32),
+          trainable=False,
+          name=param_name + "/adam_m",
+          aggregation=aggregation,
+        )
+        v = tf.Variable(
+          tf.zeros(param.shape, tf.float32),
+          trainable=False,
+          name=param_name + "/adam_v",
+          aggregation=aggregation,
+        )
         self._slots.append((m, v))
     self._use_weight_decay = [
-        _do_use_weight_decay(_get_variable_name(p.name), weight_decay_rate,
-                             self.exclude_from_weight_decay)
-        for p in self._params
+      _do_use_weight_decay(
+        _get_variable_name(p.name), weight_decay_rate, self.exclude_from_weight_decay
+      )
+      for p in self._params
     ]
 
   @property
@@ -261,8 +277,9 @@ class AdamWeightDecay(tf.Module):
 
   def learning_rate(self):
     """The learning rate of the current global step."""
-    return learning_rate_at(self.global_step, self.init_lr,
-                            self.num_train_steps, self.num_warmup_steps)
+    return learning_rate_at(
+      self.global_step, self.init_lr, self.num_train_steps, self.num_warmup_steps
+    )
 
   def apply_gradients(self, grads: Sequence[tf.Tensor]):
     """Clips `grads`, updates every parameter and increments global_step.
@@ -274,12 +291,20 @@ class AdamWeightDecay(tf.Module):
     if self.clip_norm is not None:
       (grads, _) = tf.clip_by_global_norm(grads, clip_norm=self.clip_norm)
     learning_rate = self.learning_rate()
-    for grad, param, (m, v), decay in zip(grads, self._params, self._slots,
-                                          self._use_weight_decay):
+    for grad, param, (m, v), decay in zip(grads, self._params, self._slots, self._use_weight_decay):
       if grad is None:
         continue
-      _adam_weight_decay_assignments(param, grad, m, v, learning_rate,
-                                     self.weight_decay_rate, self.beta_1,
-                                     self.beta_2, self.epsilon, decay)
+      _adam_weight_decay_assignments(
+        param,
+        grad,
+        m,
+        v,
+        learning_rate,
+        self.weight_decay_rate,
+        self.beta_1,
+        self.beta_2,
+        self.epsilon,
+        decay,
+      )
     self.global_step.assign_add(1)
     return learning_rate

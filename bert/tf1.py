@@ -43,8 +43,9 @@ def run_script(path: str, argv: list[str]) -> None:
   sys.path.insert(0, folder)
   legacy.install_folder_finder([folder], v1=True)
   legacy.LEGACY_FILES.add(os.path.realpath(path))
-  runpy.run_path(path, init_globals={"__builtins__": legacy.legacy_builtins(
-      v1=True)}, run_name="__main__")
+  runpy.run_path(
+    path, init_globals={"__builtins__": legacy.legacy_builtins(v1=True)}, run_name="__main__"
+  )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,9 @@ LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 
 # Lines of the device probe that carry no information on a CPU-only machine.
 _PROBE_NOISE = re.compile(
-    rb"failed call to cuInit|cuda_platform\.cc|"
-    rb"All log messages before absl::InitializeLog")
+  rb"failed call to cuInit|cuda_platform\.cc|"
+  rb"All log messages before absl::InitializeLog"
+)
 
 
 def import_tensorflow():
@@ -36,6 +37,7 @@ def import_tensorflow():
     return sys.modules["tensorflow"]
   if LEVEL_VARIABLE in os.environ:
     import tensorflow as tf
+
     return tf
   os.environ[LEVEL_VARIABLE] = "1"
   sys.stderr.flush()
@@ -44,13 +46,13 @@ def import_tensorflow():
     os.dup2(captured.fileno(), 2)
     try:
       import tensorflow as tf
+
       tf.config.list_physical_devices()  # The probe that logs cuInit.
     finally:
       sys.stderr.flush()
       os.dup2(saved, 2)
       os.close(saved)
       captured.seek(0)
-      sys.stderr.buffer.write(b"".join(
-          line for line in captured if not _PROBE_NOISE.search(line)))
+      sys.stderr.buffer.write(b"".join(line for line in captured if not _PROBE_NOISE.search(line)))
       sys.stderr.flush()
   return tf

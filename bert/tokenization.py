@@ -24,8 +24,7 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def validate_case_matches_checkpoint(do_lower_case: bool,
-                                     init_checkpoint: Optional[str]) -> None:
+def validate_case_matches_checkpoint(do_lower_case: bool, init_checkpoint: Optional[str]) -> None:
   """Raises ValueError if `do_lower_case` contradicts a known checkpoint name.
 
   The casing of a pre-trained model is not recorded in bert_config.json, so it
@@ -42,13 +41,12 @@ def validate_case_matches_checkpoint(do_lower_case: bool,
   model_name = m.group(1)
 
   lower_models = [
-      "uncased_L-24_H-1024_A-16", "uncased_L-12_H-768_A-12",
-      "multilingual_L-12_H-768_A-12", "chinese_L-12_H-768_A-12"
+    "uncased_L-24_H-1024_A-16",
+    "uncased_L-12_H-768_A-12",
+    "multilingual_L-12_H-768_A-12",
+    "chinese_L-12_H-768_A-12",
   ]
-  cased_models = [
-      "cased_L-12_H-768_A-12", "cased_L-24_H-1024_A-16",
-      "multi_cased_L-12_H-768_A-12"
-  ]
+  cased_models = ["cased_L-12_H-768_A-12", "cased_L-24_H-1024_A-16", "multi_cased_L-12_H-768_A-12"]
 
   if model_name in lower_models and not do_lower_case:
     actual_flag, case_name, opposite_flag = "False", "lowercased", "True"
@@ -58,12 +56,13 @@ def validate_case_matches_checkpoint(do_lower_case: bool,
     return
 
   raise ValueError(
-      "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. "
-      "However, `%s` seems to be a %s model, so you "
-      "should pass in `--do_lower_case=%s` so that the fine-tuning matches "
-      "how the model was pre-training. If this error is wrong, please "
-      "just comment out this check." % (actual_flag, init_checkpoint,
-                                        model_name, case_name, opposite_flag))
+    "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. "
+    "However, `%s` seems to be a %s model, so you "
+    "should pass in `--do_lower_case=%s` so that the fine-tuning matches "
+    "how the model was pre-training. If this error is wrong, please "
+    "just comment out this check."
+    % (actual_flag, init_checkpoint, model_name, case_name, opposite_flag)
+  )
 
 
 def convert_to_unicode(text: Any) -> str:
@@ -98,8 +97,7 @@ def _read_vocab(reader) -> "collections.OrderedDict[str, int]":
   return vocab
 
 
-def load_vocab(
-    vocab_file: "str | os.PathLike") -> "collections.OrderedDict[str, int]":
+def load_vocab(vocab_file: "str | os.PathLike") -> "collections.OrderedDict[str, int]":
   """Reads a vocabulary file (one token per line) into token -> index.
 
   Each line is stripped and gets the next index, from 0. A repeated token keeps
@@ -115,19 +113,18 @@ def load_vocab(
     path = path.decode("utf-8")
   if "://" in path:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
     try:
       with tf.io.gfile.GFile(path, "r") as reader:
         return _read_vocab(reader)
     except tf.errors.NotFoundError:
-      raise FileNotFoundError(errno.ENOENT, "Vocab file not found",
-                              path) from None
+      raise FileNotFoundError(errno.ENOENT, "Vocab file not found", path) from None
   try:
     # newline="\n": lines end at "\n" only, as with GFile.
     with open(path, "r", encoding="utf-8", newline="\n") as reader:
       return _read_vocab(reader)
   except FileNotFoundError:
-    raise FileNotFoundError(errno.ENOENT, "Vocab file not found",
-                            path) from None
+    raise FileNotFoundError(errno.ENOENT, "Vocab file not found", path) from None
 
 
 def convert_by_vocab(vocab: Mapping[_K, _V], items: Iterable[_K]) -> List[_V]:
@@ -135,14 +132,12 @@ def convert_by_vocab(vocab: Mapping[_K, _V], items: Iterable[_K]) -> List[_V]:
   return [vocab[item] for item in items]
 
 
-def convert_tokens_to_ids(vocab: Mapping[str, int],
-                          tokens: Iterable[str]) -> List[int]:
+def convert_tokens_to_ids(vocab: Mapping[str, int], tokens: Iterable[str]) -> List[int]:
   """Maps tokens to ids (KeyError for a token not in `vocab`)."""
   return convert_by_vocab(vocab, tokens)
 
 
-def convert_ids_to_tokens(inv_vocab: Mapping[int, str],
-                          ids: Iterable[int]) -> List[str]:
+def convert_ids_to_tokens(inv_vocab: Mapping[int, str], ids: Iterable[int]) -> List[str]:
   """Maps ids to tokens (KeyError for an id not in `inv_vocab`)."""
   return convert_by_vocab(inv_vocab, ids)
 
@@ -158,9 +153,7 @@ def whitespace_tokenize(text: str) -> List[str]:
 class FullTokenizer(object):
   """Basic tokenization followed by WordPiece: text -> vocab tokens."""
 
-  def __init__(self,
-               vocab_file: "str | os.PathLike",
-               do_lower_case: bool = True):
+  def __init__(self, vocab_file: "str | os.PathLike", do_lower_case: bool = True):
     self.vocab = load_vocab(vocab_file)
     self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
@@ -172,8 +165,7 @@ class FullTokenizer(object):
     """Returns the WordPiece tokens of every basic token of `text`."""
     # Basic tokens contain no whitespace, so one WordPiece call on the
     # space-joined tokens gives the same list as one call per token.
-    return self.wordpiece_tokenizer.tokenize(
-        " ".join(self.basic_tokenizer.tokenize(text)))
+    return self.wordpiece_tokenizer.tokenize(" ".join(self.basic_tokenizer.tokenize(text)))
 
   def tokenize_to_ids(self, text: Any) -> List[int]:
     """`convert_tokens_to_ids(tokenize(text))`, faster.
@@ -188,8 +180,7 @@ class FullTokenizer(object):
     max_chars = self.wordpiece_tokenizer.max_input_chars_per_word
     if self._longest_entry > max_chars:
       # A vocab entry longer than that is [UNK] as a word: split those too.
-      ids = [None if len(word) > max_chars else token_id
-             for word, token_id in zip(words, ids)]
+      ids = [None if len(word) > max_chars else token_id for word, token_id in zip(words, ids)]
     if None not in ids:
       return ids
     out: List[int] = []
@@ -208,8 +199,7 @@ class FullTokenizer(object):
     cache = self._split_words
     ids = cache.get(word)
     if ids is None:
-      ids = tuple(self.convert_tokens_to_ids(
-          self.wordpiece_tokenizer.tokenize(word)))
+      ids = tuple(self.convert_tokens_to_ids(self.wordpiece_tokenizer.tokenize(word)))
       if len(cache) >= _MAX_CACHED_WORDS:
         cache.clear()  # Bounded memory; the frequent words come back soon.
       cache[word] = ids
@@ -337,8 +327,7 @@ class BasicTokenizer(object):
 
   def _tokenize_chinese_chars(self, text: str) -> str:
     """Puts a space on both sides of every CJK ideograph."""
-    return "".join(" " + c + " " if _is_chinese_char(ord(c)) else c
-                   for c in text)
+    return "".join(" " + c + " " if _is_chinese_char(ord(c)) else c for c in text)
 
   def _is_chinese_char(self, cp: int) -> bool:
     """Whether code point `cp` is a CJK ideograph (see `_is_chinese_char`)."""
@@ -358,10 +347,9 @@ class BasicTokenizer(object):
 class WordpieceTokenizer(object):
   """Greedy longest-match-first WordPiece tokenization."""
 
-  def __init__(self,
-               vocab: Mapping[str, Any],
-               unk_token: str = "[UNK]",
-               max_input_chars_per_word: int = 200):
+  def __init__(
+    self, vocab: Mapping[str, Any], unk_token: str = "[UNK]", max_input_chars_per_word: int = 200
+  ):
     self.vocab = vocab
     self.unk_token = unk_token
     self.max_input_chars_per_word = max_input_chars_per_word
@@ -424,14 +412,16 @@ def _is_chinese_char(cp: int) -> bool:
   Hangul, Hiragana and Katakana are not included: those scripts separate words
   with spaces and are tokenized like any other letters.
   """
-  return ((0x4E00 <= cp <= 0x9FFF) or
-          (0x3400 <= cp <= 0x4DBF) or
-          (0x20000 <= cp <= 0x2A6DF) or
-          (0x2A700 <= cp <= 0x2B73F) or
-          (0x2B740 <= cp <= 0x2B81F) or
-          (0x2B820 <= cp <= 0x2CEAF) or
-          (0xF900 <= cp <= 0xFAFF) or
-          (0x2F800 <= cp <= 0x2FA1F))
+  return (
+    (0x4E00 <= cp <= 0x9FFF)
+    or (0x3400 <= cp <= 0x4DBF)
+    or (0x20000 <= cp <= 0x2A6DF)
+    or (0x2A700 <= cp <= 0x2B73F)
+    or (0x2B740 <= cp <= 0x2B81F)
+    or (0x2B820 <= cp <= 0x2CEAF)
+    or (0xF900 <= cp <= 0xFAFF)
+    or (0x2F800 <= cp <= 0x2FA1F)
+  )
 
 
 def _is_whitespace(char: str) -> bool:
@@ -451,7 +441,6 @@ def _is_control(char: str) -> bool:
 def _is_punctuation(char: str) -> bool:
   """Any P* character, or any ASCII symbol (so also $ ^ ` + < = > | ~)."""
   cp = ord(char)
-  if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (
-      123 <= cp <= 126):
+  if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (123 <= cp <= 126):
     return True
   return unicodedata.category(char).startswith("P")

@@ -21,18 +21,19 @@ ELLIPSIS = "\u2026"
 
 _CHARS = "".join(chr(c) for c in range(32, 127)) + ELLIPSIS
 _GLYPH_DATA = (
-    "000000000444440400aa0000000aavavaa004fke5u400pp248jj00cik8lid00440000000"
-    "24888420084222480004lel4000044v4400000000cc48000v0000000000cc0011248gg00"
-    "ehjlphe004c4444e00eh1248v00v2421he0026aiv2200vgu11he0068guhhe00v12488800"
-    "ehhehhe00ehhf12c000cc0cc0000cc0cc480248g8420000v0v0000842124800eh1240400"
-    "ehnlnge00ehhvhhh00uhhuhhu00ehggghe00sihhhis00vgguggv00vgguggg00ehgnhhf00"
-    "hhhvhhh00e44444e0072222ic00hikokih00ggggggv00hrllhhh00hhpljhh00ehhhhhe00"
-    "uhhuggg00ehhhlid00uhhukih00fgge11u00v44444400hhhhhhe00hhhhha400hhhllla00"
-    "hha4ahh00hha444400v1248gv00e88888e00gg8421100e22222e004ah0000000000000v0"
-    "84000000000e1fhf00gguhhhu0000egghe0011fhhhf0000ehvge00698s8880000fhhhf1e"
-    "ggmphhh0040c444e002062222icggikoki00c44444e0000qllll0000mphhh0000ehhhe00"
-    "00uhhhugg00fhhhf1100mpggg0000fge1u0088s88960000hhhjd0000hhha40000hhlla00"
-    "00ha4ah0000hhhhf1e00v248v00244844200444444400844244800008l20000000000l00")
+  "000000000444440400aa0000000aavavaa004fke5u400pp248jj00cik8lid00440000000"
+  "24888420084222480004lel4000044v4400000000cc48000v0000000000cc0011248gg00"
+  "ehjlphe004c4444e00eh1248v00v2421he0026aiv2200vgu11he0068guhhe00v12488800"
+  "ehhehhe00ehhf12c000cc0cc0000cc0cc480248g8420000v0v0000842124800eh1240400"
+  "ehnlnge00ehhvhhh00uhhuhhu00ehggghe00sihhhis00vgguggv00vgguggg00ehgnhhf00"
+  "hhhvhhh00e44444e0072222ic00hikokih00ggggggv00hrllhhh00hhpljhh00ehhhhhe00"
+  "uhhuggg00ehhhlid00uhhukih00fgge11u00v44444400hhhhhhe00hhhhha400hhhllla00"
+  "hha4ahh00hha444400v1248gv00e88888e00gg8421100e22222e004ah0000000000000v0"
+  "84000000000e1fhf00gguhhhu0000egghe0011fhhhf0000ehvge00698s8880000fhhhf1e"
+  "ggmphhh0040c444e002062222icggikoki00c44444e0000qllll0000mphhh0000ehhhe00"
+  "00uhhhugg00fhhhf1100mpggg0000fge1u0088s88960000hhhjd0000hhha40000hhlla00"
+  "00ha4ah0000hhhhf1e00v248v00244844200444444400844244800008l20000000000l00"
+)
 
 
 def _decode(data: str) -> dict:
@@ -62,7 +63,7 @@ def truncate(text: str, max_chars: int) -> str:
     return text
   if max_chars <= 0:
     return ""
-  return text[:max_chars - 1].rstrip() + ELLIPSIS
+  return text[: max_chars - 1].rstrip() + ELLIPSIS
 
 
 def text_mask(text: str, scale: int = 1) -> np.ndarray:
@@ -73,11 +74,10 @@ def text_mask(text: str, scale: int = 1) -> np.ndarray:
   """
   missing = sorted({ch for ch in text if ch not in _GLYPHS})
   if missing:
-    raise ValueError("the bitmap font has no glyph for "
-                     + ", ".join(repr(ch) for ch in missing))
+    raise ValueError("the bitmap font has no glyph for " + ", ".join(repr(ch) for ch in missing))
   mask = np.zeros((GLYPH_HEIGHT, max(0, len(text) * ADVANCE - 1)), dtype=bool)
   for k, ch in enumerate(text):
-    mask[:, k * ADVANCE:k * ADVANCE + GLYPH_WIDTH] = _GLYPHS[ch]
+    mask[:, k * ADVANCE : k * ADVANCE + GLYPH_WIDTH] = _GLYPHS[ch]
   return np.kron(mask, np.ones((scale, scale), dtype=bool)).astype(bool)
 
 
@@ -89,12 +89,19 @@ def stamp(image: np.ndarray, mask: np.ndarray, x: int, y: int, color) -> None:
   x1, y1 = min(x + width, image.shape[1]), min(y + height, image.shape[0])
   if x0 >= x1 or y0 >= y1:
     return
-  region = mask[y0 - y:y1 - y, x0 - x:x1 - x]
+  region = mask[y0 - y : y1 - y, x0 - x : x1 - x]
   image[y0:y1, x0:x1][region] = color
 
 
-def draw_text(image: np.ndarray, text: str, x: int, y: int, scale: int = 1,
-              color=(0, 0, 0), vertical: bool = False) -> None:
+def draw_text(
+  image: np.ndarray,
+  text: str,
+  x: int,
+  y: int,
+  scale: int = 1,
+  color=(0, 0, 0),
+  vertical: bool = False,
+) -> None:
   """Draws `text` with its top-left corner at (x, y); `vertical` turns it a
   quarter to the left, so that it reads from the bottom up."""
   mask = text_mask(text, scale)
@@ -103,5 +110,4 @@ def draw_text(image: np.ndarray, text: str, x: int, y: int, scale: int = 1,
 
 def render(text: str) -> str:
   """`text` as rows of "#" and "." (to look at glyphs in a terminal)."""
-  return "\n".join("".join("#" if p else "." for p in row)
-                   for row in text_mask(text))
+  return "\n".join("".join("#" if p else "." for p in row) for row in text_mask(text))

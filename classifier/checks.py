@@ -16,9 +16,15 @@ from bert import checkpoint_names
 from processors.base import DataError, read_text
 
 # Keys that BertModel reads from bert_config.json with no default.
-_REQUIRED_INT_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers",
-                      "num_attention_heads", "intermediate_size",
-                      "max_position_embeddings", "type_vocab_size")
+_REQUIRED_INT_KEYS = (
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "max_position_embeddings",
+  "type_vocab_size",
+)
 
 MIN_SEQ_LENGTH = 3  # [CLS] a [SEP]
 
@@ -35,24 +41,23 @@ def read_bert_config(path: str) -> dict:
   try:
     config = json.loads(text)
   except ValueError as e:
-    raise DataError("not valid JSON: %s" % e.msg, path,
-                    getattr(e, "lineno", None)) from None
+    raise DataError("not valid JSON: %s" % e.msg, path, getattr(e, "lineno", None)) from None
   if not isinstance(config, dict):
     raise DataError("expected a JSON object of model sizes", path)
   for key in _REQUIRED_INT_KEYS:
     value = config.get(key, 16 if key == "type_vocab_size" else None)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-      raise DataError("expected a positive integer for %r, found %r"
-                      % (key, value), path)
+      raise DataError("expected a positive integer for %r, found %r" % (key, value), path)
   if config["hidden_size"] % config["num_attention_heads"]:
     raise DataError(
-        "hidden_size %d is not a multiple of num_attention_heads %d" %
-        (config["hidden_size"], config["num_attention_heads"]), path)
+      "hidden_size %d is not a multiple of num_attention_heads %d"
+      % (config["hidden_size"], config["num_attention_heads"]),
+      path,
+    )
   return config
 
 
-def check_vocab(vocab: dict, vocab_file: str, config: dict,
-                config_file: str) -> None:
+def check_vocab(vocab: dict, vocab_file: str, config: dict, config_file: str) -> None:
   """The vocabulary (token -> id, as loaded from `vocab_file`) must fit the
   model's word embeddings.
 
@@ -63,10 +68,10 @@ def check_vocab(vocab: dict, vocab_file: str, config: dict,
   size = max(vocab.values()) + 1 if vocab else 0
   if size > config["vocab_size"]:
     raise ValueError(
-        "%s has %d tokens but %s says vocab_size %d: the ids from %d up have "
-        "no embedding; use the vocab.txt and bert_config.json of one model" %
-        (vocab_file, size, config_file, config["vocab_size"],
-         config["vocab_size"]))
+      "%s has %d tokens but %s says vocab_size %d: the ids from %d up have "
+      "no embedding; use the vocab.txt and bert_config.json of one model"
+      % (vocab_file, size, config_file, config["vocab_size"], config["vocab_size"])
+    )
 
 
 def check_init_checkpoint(path: str | None) -> None:
@@ -90,17 +95,19 @@ def check_flag_values(flags) -> None:
   """
   if flags.max_seq_length < MIN_SEQ_LENGTH:
     raise ValueError(
-        "--max_seq_length=%d: need at least %d ([CLS], one token, [SEP])" %
-        (flags.max_seq_length, MIN_SEQ_LENGTH))
-  stages = [("do_train", "train_batch_size"), ("do_eval", "eval_batch_size"),
-            ("do_predict", "predict_batch_size")]
+      "--max_seq_length=%d: need at least %d ([CLS], one token, [SEP])"
+      % (flags.max_seq_length, MIN_SEQ_LENGTH)
+    )
+  stages = [
+    ("do_train", "train_batch_size"),
+    ("do_eval", "eval_batch_size"),
+    ("do_predict", "predict_batch_size"),
+  ]
   for stage, flag in stages:
     if getattr(flags, stage) and getattr(flags, flag) < 1:
-      raise ValueError("--%s=%d: must be at least 1" %
-                       (flag, getattr(flags, flag)))
+      raise ValueError("--%s=%d: must be at least 1" % (flag, getattr(flags, flag)))
   if flags.do_train and not flags.num_train_epochs > 0:
-    raise ValueError("--num_train_epochs=%s: must be more than 0" %
-                     flags.num_train_epochs)
+    raise ValueError("--num_train_epochs=%s: must be more than 0" % flags.num_train_epochs)
 
 
 def check_training_steps(num_examples: int, flags, source: str) -> None:
@@ -115,8 +122,15 @@ def check_training_steps(num_examples: int, flags, source: str) -> None:
     return
   needed = math.ceil(flags.train_batch_size / flags.num_train_epochs)
   raise DataError(
-      "%d training example%s with --train_batch_size=%d and "
-      "--num_train_epochs=%s give 0 training steps; need at least %d examples "
-      "(or a smaller --train_batch_size)" % (
-          num_examples, "" if num_examples == 1 else "s",
-          flags.train_batch_size, flags.num_train_epochs, needed), source)
+    "%d training example%s with --train_batch_size=%d and "
+    "--num_train_epochs=%s give 0 training steps; need at least %d examples "
+    "(or a smaller --train_batch_size)"
+    % (
+      num_examples,
+      "" if num_examples == 1 else "s",
+      flags.train_batch_size,
+      flags.num_train_epochs,
+      needed,
+    ),
+    source,
+  )

@@ -19,6 +19,7 @@ from processors.base import files_read
 @dataclasses.dataclass
 class DataSets:
   """The requested sets (None where not requested) and the label list."""
+
   label_list: list
   train: list | None = None
   dev: list | None = None
@@ -30,9 +31,9 @@ def _as_input_example(example):
   bring its own copy of the class; conversion workers cannot unpickle it)."""
   if isinstance(example, (InputExample, PaddingInputExample)):
     return example
-  return InputExample(example.guid, example.text_a,
-                      getattr(example, "text_b", None),
-                      getattr(example, "label", None))
+  return InputExample(
+    example.guid, example.text_a, getattr(example, "text_b", None), getattr(example, "label", None)
+  )
 
 
 def _load(getter, data_dir) -> list:
@@ -54,8 +55,8 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
     with files_read() as paths:
       sets.train = _load(processor.get_train_examples, flags.data_dir)
     checks.check_training_steps(
-        len(sets.train), flags,
-        ", ".join(dict.fromkeys(paths)) or flags.data_dir)
+      len(sets.train), flags, ", ".join(dict.fromkeys(paths)) or flags.data_dir
+    )
   if flags.do_eval:
     sets.dev = _load(processor.get_dev_examples, flags.data_dir)
   if flags.do_predict:
@@ -63,10 +64,8 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
   if not sets.label_list:
     sets.label_list = list(labels_of(processor, flags.data_dir))
   if not sets.label_list:
-    raise ValueError("get_labels() of task %s returned no labels"
-                     % flags.task_name)
-  for what, examples in [("train", sets.train), ("dev", sets.dev),
-                         ("test", sets.test)]:
+    raise ValueError("get_labels() of task %s returned no labels" % flags.task_name)
+  for what, examples in [("train", sets.train), ("dev", sets.dev), ("test", sets.test)]:
     if examples is not None:
       check_labels(examples, sets.label_list, "%s set" % what)
   return sets

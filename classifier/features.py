@@ -23,8 +23,7 @@ from processors import DataError, InputFeatures, PaddingInputExample
 
 logger = logging.getLogger("run_classifier")
 
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids",
-                 "is_real_example")
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids", "is_real_example")
 
 
 def _truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -51,7 +50,7 @@ def fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
   if b:
     _truncate_seq_pair(a, b, max_seq_length - 3)
   elif len(a) > max_seq_length - 2:
-    a = a[0:(max_seq_length - 2)]
+    a = a[0 : (max_seq_length - 2)]
   return a
 
 
@@ -76,13 +75,15 @@ def lay_out(a: list, b: list | None, cls, sep) -> tuple[list, list]:
 def label_error(example, label_list) -> DataError:
   """The one-line error for an example whose label is not in `label_list`."""
   return DataError(
-      "example %s: label %r is not one of get_labels() = %s (check the label "
-      "column, or list every label in the processor's get_labels())" %
-      (example.guid, example.label, list(label_list)))
+    "example %s: label %r is not one of get_labels() = %s (check the label "
+    "column, or list every label in the processor's get_labels())"
+    % (example.guid, example.label, list(label_list))
+  )
 
 
-def convert_single_example(ex_index, example, label_list, max_seq_length,
-                           tokenizer, log_example: bool | None = None):
+def convert_single_example(
+  ex_index, example, label_list, max_seq_length, tokenizer, log_example: bool | None = None
+):
   """Converts a single `InputExample` into a single `InputFeatures`.
 
   Google's function; an unknown label raises `DataError` naming the example
@@ -90,14 +91,15 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
   """
   if isinstance(example, PaddingInputExample):
     return InputFeatures(
-        input_ids=[0] * max_seq_length,
-        input_mask=[0] * max_seq_length,
-        segment_ids=[0] * max_seq_length,
-        label_id=0,
-        is_real_example=False)
+      input_ids=[0] * max_seq_length,
+      input_mask=[0] * max_seq_length,
+      segment_ids=[0] * max_seq_length,
+      label_id=0,
+      is_real_example=False,
+    )
 
   label_map = {}
-  for (i, label) in enumerate(label_list):
+  for i, label in enumerate(label_list):
     label_map[label] = i
 
   tokens_a = tokenizer.tokenize(example.text_a)
@@ -129,49 +131,50 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
   if log_example if log_example is not None else ex_index < 5:
     logger.info("*** Example ***")
     logger.info("guid: %s", example.guid)
-    logger.info("tokens: %s",
-                " ".join([tokenization.printable_text(x) for x in tokens]))
+    logger.info("tokens: %s", " ".join([tokenization.printable_text(x) for x in tokens]))
     logger.info("input_ids: %s", " ".join([str(x) for x in input_ids]))
     logger.info("input_mask: %s", " ".join([str(x) for x in input_mask]))
     logger.info("segment_ids: %s", " ".join([str(x) for x in segment_ids]))
     logger.info("label: %s (id = %d)", example.label, label_id)
 
   return InputFeatures(
-      input_ids=input_ids,
-      input_mask=input_mask,
-      segment_ids=segment_ids,
-      label_id=label_id,
-      is_real_example=True)
+    input_ids=input_ids,
+    input_mask=input_mask,
+    segment_ids=segment_ids,
+    label_id=label_id,
+    is_real_example=True,
+  )
 
 
-def convert_examples_to_features(examples, label_list, max_seq_length,
-                                 tokenizer):
+def convert_examples_to_features(examples, label_list, max_seq_length, tokenizer):
   """Convert a set of `InputExample`s to a list of `InputFeatures`."""
   features = []
-  for (ex_index, example) in enumerate(examples):
+  for ex_index, example in enumerate(examples):
     if ex_index % 10000 == 0:
       logger.info("Writing example %d of %d", ex_index, len(examples))
-    features.append(convert_single_example(ex_index, example, label_list,
-                                           max_seq_length, tokenizer))
+    features.append(
+      convert_single_example(ex_index, example, label_list, max_seq_length, tokenizer)
+    )
   return features
 
 
 def serialize_features(feature: InputFeatures) -> bytes:
   """The `tf.train.Example` bytes of one `InputFeatures`."""
-  return tfrecord.encode_int64_example([
+  return tfrecord.encode_int64_example(
+    [
       ("input_ids", feature.input_ids),
       ("input_mask", feature.input_mask),
       ("segment_ids", feature.segment_ids),
       ("label_ids", [feature.label_id]),
       ("is_real_example", [int(feature.is_real_example)]),
-  ])
+    ]
+  )
 
 
 class Progress(object):
   """Logs `what: i/n (x/s, ETA)` at most every `interval` seconds."""
 
-  def __init__(self, what: str, total: int, unit: str = "examples",
-               interval: float = 10.0):
+  def __init__(self, what: str, total: int, unit: str = "examples", interval: float = 10.0):
     self.what, self.total, self.unit, self.interval = what, total, unit, interval
     self.start = self.last = time.time()
 
@@ -183,9 +186,17 @@ class Progress(object):
     elapsed = max(now - self.start, 1e-9)
     rate = done / elapsed
     eta = (self.total - done) / rate if rate > 0 else float("inf")
-    logger.info("%s: %d/%d %s (%.1f %s/s, ETA %s)%s", self.what, done,
-                self.total, self.unit, rate, self.unit, format_seconds(eta),
-                extra)
+    logger.info(
+      "%s: %d/%d %s (%.1f %s/s, ETA %s)%s",
+      self.what,
+      done,
+      self.total,
+      self.unit,
+      rate,
+      self.unit,
+      format_seconds(eta),
+      extra,
+    )
 
 
 def format_seconds(seconds: float) -> str:
@@ -203,8 +214,9 @@ def format_seconds(seconds: float) -> str:
 _MAX_CACHED_TAILS = 1 << 14
 
 
-def _padded_record(input_ids: list, segment_ids: list, max_seq_length: int,
-                   label_id: int, tails: dict) -> bytes:
+def _padded_record(
+  input_ids: list, segment_ids: list, max_seq_length: int, label_id: int, tails: dict
+) -> bytes:
   """`serialize_features` of a real example's unpadded ids and segment ids.
 
   Padding, mask and segment ids each encode to one byte a value, and every
@@ -217,19 +229,19 @@ def _padded_record(input_ids: list, segment_ids: list, max_seq_length: int,
   key = (n, sum(segment_ids), label_id)
   tail = tails.get(key)
   if tail is None:
-    tail = b"".join([
+    tail = b"".join(
+      [
         tfrecord.int64_feature_entry("input_mask", b"\x01" * n + padding),
-        tfrecord.int64_feature_entry("segment_ids",
-                                     bytes(segment_ids) + padding),
-        tfrecord.int64_feature_entry("label_ids",
-                                     tfrecord.packed_varints([label_id])),
+        tfrecord.int64_feature_entry("segment_ids", bytes(segment_ids) + padding),
+        tfrecord.int64_feature_entry("label_ids", tfrecord.packed_varints([label_id])),
         tfrecord.int64_feature_entry("is_real_example", b"\x01"),
-    ])
+      ]
+    )
     if len(tails) < _MAX_CACHED_TAILS:
       tails[key] = tail
-  return tfrecord.example_from_entries([
-      tfrecord.int64_feature_entry(
-          "input_ids", tfrecord.packed_varints(input_ids) + padding), tail])
+  return tfrecord.example_from_entries(
+    [tfrecord.int64_feature_entry("input_ids", tfrecord.packed_varints(input_ids) + padding), tail]
+  )
 
 
 def _has_fast_ids(tokenizer) -> bool:
@@ -237,11 +249,15 @@ def _has_fast_ids(tokenizer) -> bool:
   equals `convert_tokens_to_ids(tokenize(...))`) whose vocab has [CLS]/[SEP]."""
   full = tokenization.FullTokenizer
   cls = type(tokenizer)
-  return (isinstance(tokenizer, full) and cls.tokenize is full.tokenize and
-          cls.convert_tokens_to_ids is full.convert_tokens_to_ids and
-          type(tokenizer.wordpiece_tokenizer) is tokenization.WordpieceTokenizer
-          and tokenizer.wordpiece_tokenizer.vocab is tokenizer.vocab and
-          "[CLS]" in tokenizer.vocab and "[SEP]" in tokenizer.vocab)
+  return (
+    isinstance(tokenizer, full)
+    and cls.tokenize is full.tokenize
+    and cls.convert_tokens_to_ids is full.convert_tokens_to_ids
+    and type(tokenizer.wordpiece_tokenizer) is tokenization.WordpieceTokenizer
+    and tokenizer.wordpiece_tokenizer.vocab is tokenizer.vocab
+    and "[CLS]" in tokenizer.vocab
+    and "[SEP]" in tokenizer.vocab
+  )
 
 
 def record_encoder(label_list, max_seq_length: int, tokenizer):
@@ -251,10 +267,13 @@ def record_encoder(label_list, max_seq_length: int, tokenizer):
   For a stock `FullTokenizer` the ids are built directly, without token
   strings or padded lists; any other tokenizer takes Google's path.
   """
+
   def google_path(ex_index, example):
-    return serialize_features(convert_single_example(
-        ex_index, example, label_list, max_seq_length, tokenizer,
-        log_example=False))
+    return serialize_features(
+      convert_single_example(
+        ex_index, example, label_list, max_seq_length, tokenizer, log_example=False
+      )
+    )
 
   if not _has_fast_ids(tokenizer):
     return google_path
@@ -273,8 +292,7 @@ def record_encoder(label_list, max_seq_length: int, tokenizer):
     label_id = label_map.get(example.label)
     if label_id is None:
       raise label_error(example, label_list)
-    return _padded_record(input_ids, segment_ids, max_seq_length, label_id,
-                          tails)
+    return _padded_record(input_ids, segment_ids, max_seq_length, label_id, tails)
 
   return encode
 
@@ -282,16 +300,16 @@ def record_encoder(label_list, max_seq_length: int, tokenizer):
 def _framed_records(examples, start_index, encode) -> bytes:
   """TFRecord frames of a slice of examples (first index `start_index`),
   each encoded by a `record_encoder`."""
-  return b"".join(tfrecord.frame_record(encode(start_index + i, example))
-                  for i, example in enumerate(examples))
+  return b"".join(
+    tfrecord.frame_record(encode(start_index + i, example)) for i, example in enumerate(examples)
+  )
 
 
 _WORKER_STATE: dict = {}
 
 
 def _init_worker(label_list, max_seq_length, tokenizer) -> None:
-  _WORKER_STATE["encode"] = record_encoder(label_list, max_seq_length,
-                                           tokenizer)
+  _WORKER_STATE["encode"] = record_encoder(label_list, max_seq_length, tokenizer)
 
 
 def _convert_chunk(args) -> str:
@@ -318,8 +336,9 @@ PARALLEL_MIN_EXAMPLES = 20000
 CHUNK_SIZE = 2000
 
 
-def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
-                     num_workers, scratch_dir) -> Iterator[tuple[int, bytes]]:
+def _chunks_in_order(
+  examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir
+) -> Iterator[tuple[int, bytes]]:
   """(examples done, framed bytes) per chunk, in input order.
 
   `num_workers` processes convert: this one and `num_workers - 1` spawned
@@ -333,24 +352,24 @@ def _chunks_in_order(examples, label_list, max_seq_length, tokenizer,
   encode = record_encoder(label_list, max_seq_length, tokenizer)
   if num_workers <= 1:
     for start in starts:
-      chunk = examples[start:start + CHUNK_SIZE]
+      chunk = examples[start : start + CHUNK_SIZE]
       yield start + len(chunk), _framed_records(chunk, start, encode)
     return
   spawned = num_workers - 1
   context = multiprocessing.get_context("spawn")
-  with context.Pool(spawned, initializer=_init_worker,
-                    initargs=(label_list, max_seq_length, tokenizer)) as pool:
+  with context.Pool(
+    spawned, initializer=_init_worker, initargs=(label_list, max_seq_length, tokenizer)
+  ) as pool:
     pending = collections.deque()  # (done, bytes or AsyncResult of a path)
     for start in starts:
-      chunk = examples[start:start + CHUNK_SIZE]
+      chunk = examples[start : start + CHUNK_SIZE]
       if sum(not _is_ready(r) for _, r in pending) < 4 * spawned:
         path = os.path.join(scratch_dir, "chunk-%d" % start)
         result = pool.apply_async(_convert_chunk, ((start, chunk, path),))
       else:
         result = _framed_records(chunk, start, encode)
       pending.append((start + len(chunk), result))
-      while pending and (len(pending) > 4 * num_workers or
-                         _is_ready(pending[0][1])):
+      while pending and (len(pending) > 4 * num_workers or _is_ready(pending[0][1])):
         yield _collect(*pending.popleft())
     while pending:
       yield _collect(*pending.popleft())
@@ -372,8 +391,13 @@ def _collect(done: int, result) -> tuple[int, bytes]:
 
 
 def file_based_convert_examples_to_features(
-    examples: Sequence, label_list, max_seq_length, tokenizer,
-    output_file: str, num_workers: int | None = None) -> int:
+  examples: Sequence,
+  label_list,
+  max_seq_length,
+  tokenizer,
+  output_file: str,
+  num_workers: int | None = None,
+) -> int:
   """Convert a set of `InputExample`s to a TFRecord file.
 
   `num_workers` processes (this one included) tokenize in parallel (None:
@@ -384,31 +408,36 @@ def file_based_convert_examples_to_features(
   """
   if num_workers is None or num_workers <= 0:
     num_workers = default_num_workers(len(examples))
-  for (ex_index, example) in enumerate(examples[:5]):
+  for ex_index, example in enumerate(examples[:5]):
     # Google's log of the first 5 examples (workers log nothing).
-    convert_single_example(ex_index, example, label_list, max_seq_length,
-                           tokenizer)
-  logger.info("Writing %d examples to %s (%d process%s)", len(examples),
-              output_file, num_workers, "es" if num_workers > 1 else "")
-  progress = Progress("Converting to %s" % os.path.basename(output_file),
-                      len(examples))
+    convert_single_example(ex_index, example, label_list, max_seq_length, tokenizer)
+  logger.info(
+    "Writing %d examples to %s (%d process%s)",
+    len(examples),
+    output_file,
+    num_workers,
+    "es" if num_workers > 1 else "",
+  )
+  progress = Progress("Converting to %s" % os.path.basename(output_file), len(examples))
   tmp_file = output_file + ".tmp-%d" % os.getpid()
-  scratch_dir = (tempfile.mkdtemp(prefix="%s.chunks-%d-" % (
-                                      os.path.basename(output_file),
-                                      os.getpid()),
-                                  dir=os.path.dirname(output_file) or None)
-                 if num_workers > 1 else None)
+  scratch_dir = (
+    tempfile.mkdtemp(
+      prefix="%s.chunks-%d-" % (os.path.basename(output_file), os.getpid()),
+      dir=os.path.dirname(output_file) or None,
+    )
+    if num_workers > 1
+    else None
+  )
   try:
     with tfrecord.TFRecordFileWriter(tmp_file) as writer:
-      for done, framed in _chunks_in_order(examples, label_list,
-                                           max_seq_length, tokenizer,
-                                           num_workers, scratch_dir):
+      for done, framed in _chunks_in_order(
+        examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir
+      ):
         writer.write_framed(framed)
         progress.update(done)
     os.replace(tmp_file, output_file)
   except OSError as e:  # Disk full, read-only folder: name the file.
-    raise OSError("cannot write %s: %s" % (
-        output_file, e.strerror or e)) from e
+    raise OSError("cannot write %s: %s" % (output_file, e.strerror or e)) from e
   finally:
     if os.path.exists(tmp_file):
       os.remove(tmp_file)

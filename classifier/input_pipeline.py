@@ -8,11 +8,11 @@ import tensorflow as tf
 def name_to_features(seq_length: int) -> dict:
   """The parse spec of the 5 int64 features."""
   return {
-      "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-      "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
-      "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-      "label_ids": tf.io.FixedLenFeature([], tf.int64),
-      "is_real_example": tf.io.FixedLenFeature([], tf.int64),
+    "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+    "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
+    "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+    "label_ids": tf.io.FixedLenFeature([], tf.int64),
+    "is_real_example": tf.io.FixedLenFeature([], tf.int64),
   }
 
 
@@ -34,15 +34,13 @@ def _real_length(features):
 def _trim_example(features):
   """Drops an example's padding (its ids/mask/segments past the last real token)."""
   length = _real_length(features)
-  return {name: (t[:length] if name in SEQUENCE_FEATURES else t)
-          for name, t in features.items()}
+  return {name: (t[:length] if name in SEQUENCE_FEATURES else t) for name, t in features.items()}
 
 
 def _trim_batch(features):
   """Cuts a batch's columns past its longest real sequence."""
   length = tf.reduce_max(_real_length(features))
-  return {name: (t[:, :length] if name in SEQUENCE_FEATURES else t)
-          for name, t in features.items()}
+  return {name: (t[:, :length] if name in SEQUENCE_FEATURES else t) for name, t in features.items()}
 
 
 def bucket_boundaries(seq_length: int, width: int = BUCKET_WIDTH) -> list[int]:
@@ -50,11 +48,16 @@ def bucket_boundaries(seq_length: int, width: int = BUCKET_WIDTH) -> list[int]:
   return list(range(width + 1, seq_length + 1, width))
 
 
-def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
-                       drop_remainder: bool, batch_size: int,
-                       shuffle_buffer_size: int = 100,
-                       seed: int | None = None,
-                       dynamic_padding: bool = False) -> tf.data.Dataset:
+def file_based_dataset(
+  input_file: str,
+  seq_length: int,
+  is_training: bool,
+  drop_remainder: bool,
+  batch_size: int,
+  shuffle_buffer_size: int = 100,
+  seed: int | None = None,
+  dynamic_padding: bool = False,
+) -> tf.data.Dataset:
   """Google's pipeline: repeat -> shuffle(100) -> decode+batch when training.
 
   Eval/predict read the file once, in order. `shuffle_buffer_size` defaults
@@ -77,17 +80,20 @@ def file_based_dataset(input_file: str, seq_length: int, is_training: bool,
   if is_training:
     d = d.repeat()
     d = d.shuffle(buffer_size=shuffle_buffer_size, seed=seed)
-  d = d.map(lambda record: decode_record(record, spec),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  d = d.map(
+    lambda record: decode_record(record, spec),
+    num_parallel_calls=tf.data.AUTOTUNE,
+    deterministic=True,
+  )
   if dynamic_padding and is_training:
     boundaries = bucket_boundaries(seq_length)
-    d = d.map(_trim_example, num_parallel_calls=tf.data.AUTOTUNE,
-              deterministic=True)
+    d = d.map(_trim_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     d = d.bucket_by_sequence_length(
-        element_length_func=lambda f: tf.shape(f["input_ids"])[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        drop_remainder=drop_remainder)
+      element_length_func=lambda f: tf.shape(f["input_ids"])[0],
+      bucket_boundaries=boundaries,
+      bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+      drop_remainder=drop_remainder,
+    )
   elif dynamic_padding and not drop_remainder:
     # A finite set: sort each window of SORT_WINDOW_BATCHES batches by
     # length, then batch and trim. Only the batch that straddles two windows
@@ -111,8 +117,9 @@ def _sorted_by_length(features):
   return {name: tf.gather(t, order) for name, t in features.items()}
 
 
-def file_based_input_fn_builder(input_file: str, seq_length: int,
-                                is_training: bool, drop_remainder: bool):
+def file_based_input_fn_builder(
+  input_file: str, seq_length: int, is_training: bool, drop_remainder: bool
+):
   """Google's `input_fn` factory over a tf_record file, for old callers.
 
   The returned `input_fn(params)` reads `params["batch_size"]` (what the
@@ -121,14 +128,14 @@ def file_based_input_fn_builder(input_file: str, seq_length: int,
   """
 
   def input_fn(params):
-    return file_based_dataset(input_file, seq_length, is_training,
-                              drop_remainder, batch_size=params["batch_size"])
+    return file_based_dataset(
+      input_file, seq_length, is_training, drop_remainder, batch_size=params["batch_size"]
+    )
 
   return input_fn
 
 
-def input_fn_builder(features, seq_length: int, is_training: bool,
-                     drop_remainder: bool):
+def input_fn_builder(features, seq_length: int, is_training: bool, drop_remainder: bool):
   """Google's in-memory `input_fn` factory over a list of `InputFeatures`.
 
   `input_fn(params)` gives batches of `params["batch_size"]` dicts with
@@ -137,18 +144,21 @@ def input_fn_builder(features, seq_length: int, is_training: bool,
   and shuffles 100 examples at a time.
   """
   columns = {
-      "input_ids": [f.input_ids for f in features],
-      "input_mask": [f.input_mask for f in features],
-      "segment_ids": [f.segment_ids for f in features],
-      "label_ids": [f.label_id for f in features],
+    "input_ids": [f.input_ids for f in features],
+    "input_mask": [f.input_mask for f in features],
+    "segment_ids": [f.segment_ids for f in features],
+    "label_ids": [f.label_id for f in features],
   }
 
   def input_fn(params):
     tensors = {
-        name: tf.constant(values, dtype=tf.int32,
-                          shape=[len(features)] +
-                          ([] if name == "label_ids" else [seq_length]))
-        for name, values in columns.items()}
+      name: tf.constant(
+        values,
+        dtype=tf.int32,
+        shape=[len(features)] + ([] if name == "label_ids" else [seq_length]),
+      )
+      for name, values in columns.items()
+    }
     d = tf.data.Dataset.from_tensor_slices(tensors)
     if is_training:
       d = d.repeat().shuffle(buffer_size=100)

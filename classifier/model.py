@@ -18,8 +18,7 @@ HEAD_DROPOUT = 0.1
 HEAD_INITIALIZER_RANGE = 0.02
 
 
-def classifier_outputs(output_layer, output_weights, output_bias, labels,
-                       num_labels, is_training):
+def classifier_outputs(output_layer, output_weights, output_bias, labels, num_labels, is_training):
   """(loss, per_example_loss, logits, probabilities) from the pooled output."""
   if is_training:
     # I.e., 0.1 dropout
@@ -38,16 +37,25 @@ def classifier_outputs(output_layer, output_weights, output_bias, labels,
   return (loss, per_example_loss, logits, probabilities)
 
 
-def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
-                 labels, num_labels, use_one_hot_embeddings):
+def create_model(
+  bert_config,
+  is_training,
+  input_ids,
+  input_mask,
+  segment_ids,
+  labels,
+  num_labels,
+  use_one_hot_embeddings,
+):
   """Creates a classification model (graph face, Google's signature)."""
   model = modeling.BertModel(
-      config=bert_config,
-      is_training=is_training,
-      input_ids=input_ids,
-      input_mask=input_mask,
-      token_type_ids=segment_ids,
-      use_one_hot_embeddings=use_one_hot_embeddings)
+    config=bert_config,
+    is_training=is_training,
+    input_ids=input_ids,
+    input_mask=input_mask,
+    token_type_ids=segment_ids,
+    use_one_hot_embeddings=use_one_hot_embeddings,
+  )
 
   # In the demo, we are doing a simple classification task on the entire
   # segment.
@@ -56,35 +64,41 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
   hidden_size = output_layer.shape[-1]
 
   output_weights = tf.compat.v1.get_variable(
-      "output_weights", [num_labels, hidden_size],
-      initializer=tf.compat.v1.truncated_normal_initializer(
-          stddev=HEAD_INITIALIZER_RANGE))
+    "output_weights",
+    [num_labels, hidden_size],
+    initializer=tf.compat.v1.truncated_normal_initializer(stddev=HEAD_INITIALIZER_RANGE),
+  )
 
   output_bias = tf.compat.v1.get_variable(
-      "output_bias", [num_labels], initializer=tf.compat.v1.zeros_initializer())
+    "output_bias", [num_labels], initializer=tf.compat.v1.zeros_initializer()
+  )
 
   with tf.compat.v1.variable_scope("loss"):
-    return classifier_outputs(output_layer, output_weights, output_bias,
-                              labels, num_labels, is_training)
+    return classifier_outputs(
+      output_layer, output_weights, output_bias, labels, num_labels, is_training
+    )
 
 
 class BertClassifier(tf.Module):
   """BERT encoder + Google's head, for TF2 (eager, tf.function, strategies)."""
 
-  def __init__(self, bert_config: modeling.BertConfig, num_labels: int,
-               aggregation=tf.VariableAggregation.NONE):
+  def __init__(
+    self, bert_config: modeling.BertConfig, num_labels: int, aggregation=tf.VariableAggregation.NONE
+  ):
     super().__init__(name=None)
     self.num_labels = num_labels
     self.bert = modeling.BertEncoder(bert_config, aggregation=aggregation)
     hidden_size = bert_config.hidden_size
-    init = tf.compat.v1.truncated_normal_initializer(
-        stddev=HEAD_INITIALIZER_RANGE)
+    init = tf.compat.v1.truncated_normal_initializer(stddev=HEAD_INITIALIZER_RANGE)
     with tf.init_scope():
       self.output_weights = tf.Variable(
-          init([num_labels, hidden_size], dtype=tf.float32),
-          name="output_weights", aggregation=aggregation)
+        init([num_labels, hidden_size], dtype=tf.float32),
+        name="output_weights",
+        aggregation=aggregation,
+      )
       self.output_bias = tf.Variable(
-          tf.zeros([num_labels]), name="output_bias", aggregation=aggregation)
+        tf.zeros([num_labels]), name="output_bias", aggregation=aggregation
+      )
 
   @property
   def variables_by_name(self) -> "collections.OrderedDict[str, tf.Variable]":
@@ -94,10 +108,14 @@ class BertClassifier(tf.Module):
     named["output_bias"] = self.output_bias
     return named
 
-  def __call__(self, input_ids, input_mask, segment_ids, label_ids,
-               training: bool = False):
+  def __call__(self, input_ids, input_mask, segment_ids, label_ids, training: bool = False):
     """(loss, per_example_loss, logits, probabilities), as `create_model`."""
     outputs = self.bert(input_ids, input_mask, segment_ids, training=training)
-    return classifier_outputs(outputs["pooled_output"], self.output_weights,
-                              self.output_bias, label_ids, self.num_labels,
-                              training)
+    return classifier_outputs(
+      outputs["pooled_output"],
+      self.output_weights,
+      self.output_bias,
+      label_ids,
+      self.num_labels,
+      training,
+    )

@@ -18,8 +18,9 @@ def atomic_write(path: str, mode: str = "w") -> Iterator[IO]:
   """Opens a temporary file beside `path`; renames it to `path` on success."""
   tmp_path = "%s.tmp-%d" % (path, os.getpid())
   try:
-    with open(tmp_path, mode, **({} if "b" in mode else
-                                 {"encoding": "utf-8", "newline": "\n"})) as f:
+    with open(
+      tmp_path, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})
+    ) as f:
       yield f
     os.replace(tmp_path, path)
   except OSError as e:  # Disk full, read-only folder: name the file.
@@ -55,8 +56,7 @@ def remove_orphans(output_dir: str) -> list[str]:
   removed = []
   for name in sorted(os.listdir(output_dir)):
     match = _TEMPORARY_NAME.search(name)
-    if name != "checkpoint.tmp" and not (
-        match and not _is_running(int(match.group(1)))):
+    if name != "checkpoint.tmp" and not (match and not _is_running(int(match.group(1)))):
       continue
     path = os.path.join(output_dir, name)
     if os.path.isdir(path):
@@ -65,9 +65,12 @@ def remove_orphans(output_dir: str) -> list[str]:
       os.remove(path)
     removed.append(name)
   if removed:
-    logger.warning("Removed %d temporary file(s) left in %s by an earlier run "
-                   "that stopped: %s", len(removed), output_dir,
-                   ", ".join(removed))
+    logger.warning(
+      "Removed %d temporary file(s) left in %s by an earlier run that stopped: %s",
+      len(removed),
+      output_dir,
+      ", ".join(removed),
+    )
   return removed
 
 
@@ -80,22 +83,22 @@ def write_eval_results(path: str, result: dict) -> None:
       writer.write("%s = %s\n" % (key, str(result[key])))
 
 
-def write_test_results(path: str, probabilities: Iterable,
-                       num_actual_predict_examples: int) -> int:
+def write_test_results(path: str, probabilities: Iterable, num_actual_predict_examples: int) -> int:
   """One tab-separated line of probabilities per real example, no header."""
   num_written_lines = 0
   with atomic_write(path) as writer:
     logger.info("***** Predict results *****")
-    for (i, prediction) in enumerate(probabilities):
+    for i, prediction in enumerate(probabilities):
       if i >= num_actual_predict_examples:
         break
-      output_line = "\t".join(
-          str(class_probability) for class_probability in prediction) + "\n"
+      output_line = "\t".join(str(class_probability) for class_probability in prediction) + "\n"
       writer.write(output_line)
       num_written_lines += 1
     if num_written_lines != num_actual_predict_examples:
-      raise RuntimeError("wrote %d predictions for %d test examples" %
-                         (num_written_lines, num_actual_predict_examples))
+      raise RuntimeError(
+        "wrote %d predictions for %d test examples"
+        % (num_written_lines, num_actual_predict_examples)
+      )
   return num_written_lines
 
 

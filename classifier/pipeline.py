@@ -40,20 +40,20 @@ def _record_run(flags, label_list) -> None:
   (`bert-serving-start -model_dir output`), with no renaming.
   """
   _copy_beside_checkpoints(flags.vocab_file, flags.output_dir, "vocab.txt")
-  _copy_beside_checkpoints(flags.bert_config_file, flags.output_dir,
-                           "bert_config.json")
-  outputs.write_json(os.path.join(flags.output_dir, LABELS_FILENAME),
-                     list(label_list))
+  _copy_beside_checkpoints(flags.bert_config_file, flags.output_dir, "bert_config.json")
+  outputs.write_json(os.path.join(flags.output_dir, LABELS_FILENAME), list(label_list))
   outputs.write_json(
-      os.path.join(flags.output_dir, RUN_CONFIG_FILENAME), {
-          "task_name": flags.task_name.lower(),
-          "label_list": list(label_list),
-          "vocab_file": os.path.abspath(flags.vocab_file),
-          "bert_config_file": os.path.abspath(flags.bert_config_file),
-          "init_checkpoint": flags.init_checkpoint,
-          "do_lower_case": flags.do_lower_case,
-          "max_seq_length": flags.max_seq_length,
-      })
+    os.path.join(flags.output_dir, RUN_CONFIG_FILENAME),
+    {
+      "task_name": flags.task_name.lower(),
+      "label_list": list(label_list),
+      "vocab_file": os.path.abspath(flags.vocab_file),
+      "bert_config_file": os.path.abspath(flags.bert_config_file),
+      "init_checkpoint": flags.init_checkpoint,
+      "do_lower_case": flags.do_lower_case,
+      "max_seq_length": flags.max_seq_length,
+    },
+  )
 
 
 def _trained_labels(flags) -> tuple[list | None, str | None]:
@@ -88,18 +88,23 @@ def reconcile_labels(flags, label_list) -> list:
   label_list = list(label_list)
   if trained is None or trained == label_list:
     return label_list
-  if (len(set(map(str, label_list))) == len(label_list)
-      and sorted(map(str, trained)) == sorted(map(str, label_list))):
+  if len(set(map(str, label_list))) == len(label_list) and sorted(map(str, trained)) == sorted(
+    map(str, label_list)
+  ):
     by_text = {str(label): label for label in label_list}
     logger.warning(
-        "get_labels() gives %s, the checkpoint was trained with %s (%s): "
-        "same labels, other order; using the trained order", label_list,
-        trained, path)
+      "get_labels() gives %s, the checkpoint was trained with %s (%s): "
+      "same labels, other order; using the trained order",
+      label_list,
+      trained,
+      path,
+    )
     return [by_text[str(label)] for label in trained]
   raise ValueError(
-      "the task's labels %s differ from the labels %s that the checkpoint was "
-      "trained with (%s); use the processor that trained it, or a new "
-      "--output_dir to train a new model" % (label_list, trained, path))
+    "the task's labels %s differ from the labels %s that the checkpoint was "
+    "trained with (%s); use the processor that trained it, or a new "
+    "--output_dir to train a new model" % (label_list, trained, path)
+  )
 
 
 def run(flags, data: DataSets, tokenizer, bert_config) -> None:
@@ -110,54 +115,73 @@ def run(flags, data: DataSets, tokenizer, bert_config) -> None:
   checkpoint in use was trained with before anything is written.
   """
   label_list = reconcile_labels(flags, data.label_list)
-  train_examples, eval_examples, predict_examples = (data.train, data.dev,
-                                                     data.test)
+  train_examples, eval_examples, predict_examples = (data.train, data.dev, data.test)
 
   outputs.remove_orphans(flags.output_dir)
   _record_run(flags, label_list)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)
-  strategy = make_strategy(flags.use_tpu, flags.tpu_name, flags.tpu_zone,
-                           flags.gcp_project, flags.master)
+  strategy = make_strategy(
+    flags.use_tpu, flags.tpu_name, flags.tpu_zone, flags.gcp_project, flags.master
+  )
 
   num_train_steps = None
   num_warmup_steps = None
   if flags.do_train:
-    num_train_steps = int(
-        len(train_examples) / flags.train_batch_size * flags.num_train_epochs)
+    num_train_steps = int(len(train_examples) / flags.train_batch_size * flags.num_train_epochs)
     num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
 
-  runner = ClassifierRunner(bert_config, len(label_list), flags.output_dir,
-                            strategy, use_one_hot_embeddings=flags.use_tpu)
+  runner = ClassifierRunner(
+    bert_config, len(label_list), flags.output_dir, strategy, use_one_hot_embeddings=flags.use_tpu
+  )
 
   if flags.do_train:
     train_file = os.path.join(flags.output_dir, "train.tf_record")
     feature_lib.file_based_convert_examples_to_features(
-        train_examples, label_list, flags.max_seq_length, tokenizer,
-        train_file, flags.num_conversion_workers)
+      train_examples,
+      label_list,
+      flags.max_seq_length,
+      tokenizer,
+      train_file,
+      flags.num_conversion_workers,
+    )
     logger.info("***** Running training *****")
     logger.info("  Num examples = %d", len(train_examples))
     logger.info("  Batch size = %d", flags.train_batch_size)
     logger.info("  Num steps = %d", num_train_steps)
-    runner.create_optimizer(flags.learning_rate, num_train_steps,
-                            num_warmup_steps)
-    initialized = runner.restore(flags.init_checkpoint,
-                                 flags.allow_partial_checkpoint)
+    runner.create_optimizer(flags.learning_rate, num_train_steps, num_warmup_steps)
+    initialized = runner.restore(flags.init_checkpoint, flags.allow_partial_checkpoint)
     logger.info("**** Trainable Variables ****")
-    checkpoint.log_variables(runner.model.variables_by_name.values(),
-                             initialized, log=logger.info)
+    checkpoint.log_variables(runner.model.variables_by_name.values(), initialized, log=logger.info)
     dataset = input_pipeline.file_based_dataset(
-        train_file, flags.max_seq_length, is_training=True,
-        drop_remainder=True, batch_size=flags.train_batch_size,
-        shuffle_buffer_size=flags.shuffle_buffer_size, seed=flags.seed,
-        dynamic_padding=flags.dynamic_padding)
-    runner.train(dataset, num_train_steps, flags.save_checkpoints_steps,
-                 flags.iterations_per_loop, flags.train_batch_size)
+      train_file,
+      flags.max_seq_length,
+      is_training=True,
+      drop_remainder=True,
+      batch_size=flags.train_batch_size,
+      shuffle_buffer_size=flags.shuffle_buffer_size,
+      seed=flags.seed,
+      dynamic_padding=flags.dynamic_padding,
+    )
+    runner.train(
+      dataset,
+      num_train_steps,
+      flags.save_checkpoints_steps,
+      flags.iterations_per_loop,
+      flags.train_batch_size,
+    )
 
   if flags.do_eval:
     dataset, _ = _inference_dataset(
-        flags, runner, eval_examples, label_list, tokenizer, "eval.tf_record",
-        flags.eval_batch_size, "***** Running evaluation *****")
+      flags,
+      runner,
+      eval_examples,
+      label_list,
+      tokenizer,
+      "eval.tf_record",
+      flags.eval_batch_size,
+      "***** Running evaluation *****",
+    )
     result = runner.evaluate(dataset, len(eval_examples))
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
@@ -167,24 +191,28 @@ def run(flags, data: DataSets, tokenizer, bert_config) -> None:
 
   if flags.do_predict:
     dataset, num_actual_predict_examples = _inference_dataset(
-        flags, runner, predict_examples, label_list, tokenizer,
-        "predict.tf_record", flags.predict_batch_size,
-        "***** Running prediction*****")
+      flags,
+      runner,
+      predict_examples,
+      label_list,
+      tokenizer,
+      "predict.tf_record",
+      flags.predict_batch_size,
+      "***** Running prediction*****",
+    )
     probabilities = list(runner.predict(dataset, len(predict_examples)))
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
-    outputs.write_test_results(output_predict_file, probabilities,
-                               num_actual_predict_examples)
-    predictions_file = os.path.join(flags.output_dir,
-                                    reports.PREDICTIONS_FILENAME)
+    outputs.write_test_results(output_predict_file, probabilities, num_actual_predict_examples)
+    predictions_file = os.path.join(flags.output_dir, reports.PREDICTIONS_FILENAME)
     reports.write_predictions(
-        predictions_file, predict_examples[:num_actual_predict_examples],
-        probabilities, label_list)
-    logger.info("Predicted labels with their probability: %s",
-                predictions_file)
+      predictions_file, predict_examples[:num_actual_predict_examples], probabilities, label_list
+    )
+    logger.info("Predicted labels with their probability: %s", predictions_file)
 
 
-def _inference_dataset(flags, runner, examples, label_list, tokenizer,
-                       record_name, batch_size, banner):
+def _inference_dataset(
+  flags, runner, examples, label_list, tokenizer, record_name, batch_size, banner
+):
   """Google's eval/predict preamble: TPU padding, tf_record, logs, weights.
 
   Pads `examples` in place on TPU; returns (dataset, number of real examples).
@@ -200,32 +228,43 @@ def _inference_dataset(flags, runner, examples, label_list, tokenizer,
 
   record_file = os.path.join(flags.output_dir, record_name)
   feature_lib.file_based_convert_examples_to_features(
-      examples, label_list, flags.max_seq_length, tokenizer, record_file,
-      flags.num_conversion_workers)
+    examples, label_list, flags.max_seq_length, tokenizer, record_file, flags.num_conversion_workers
+  )
 
   logger.info(banner)
-  logger.info("  Num examples = %d (%d actual, %d padding)", len(examples),
-              num_actual_examples, len(examples) - num_actual_examples)
+  logger.info(
+    "  Num examples = %d (%d actual, %d padding)",
+    len(examples),
+    num_actual_examples,
+    len(examples) - num_actual_examples,
+  )
   logger.info("  Batch size = %d", batch_size)
 
-  runner.restore_for_inference(flags.init_checkpoint,
-                               flags.allow_partial_checkpoint)
+  runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
   dataset = input_pipeline.file_based_dataset(
-      record_file, flags.max_seq_length, is_training=False,
-      drop_remainder=flags.use_tpu, batch_size=batch_size,
-      dynamic_padding=flags.dynamic_padding)
+    record_file,
+    flags.max_seq_length,
+    is_training=False,
+    drop_remainder=flags.use_tpu,
+    batch_size=batch_size,
+    dynamic_padding=flags.dynamic_padding,
+  )
   return dataset, num_actual_examples
 
 
 def _write_eval_reports(output_dir, last_eval, label_list) -> None:
   """eval_metrics.json (per-class P/R/F1, macro-F1, confusion matrix) + PNG."""
   labels, predictions, weights = last_eval
-  metrics = reports.classification_metrics(labels, predictions, weights,
-                                           label_list)
+  metrics = reports.classification_metrics(labels, predictions, weights, label_list)
   metrics_file = os.path.join(output_dir, reports.METRICS_FILENAME)
   reports.write_metrics(metrics_file, metrics)
   png_file = os.path.join(output_dir, reports.CONFUSION_PNG_FILENAME)
-  reports.write_png(png_file, reports.render_confusion_matrix(
-      metrics["confusion_matrix"], label_list))
-  logger.info("macro_f1 = %.4f; per-class metrics in %s, confusion matrix "
-              "in %s", metrics["macro_f1"], metrics_file, png_file)
+  reports.write_png(
+    png_file, reports.render_confusion_matrix(metrics["confusion_matrix"], label_list)
+  )
+  logger.info(
+    "macro_f1 = %.4f; per-class metrics in %s, confusion matrix in %s",
+    metrics["macro_f1"],
+    metrics_file,
+    png_file,
+  )

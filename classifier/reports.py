@@ -19,8 +19,9 @@ CONFUSION_PNG_FILENAME = "eval_confusion_matrix.png"
 PREDICTIONS_FILENAME = "test_predictions.tsv"
 
 
-def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
-                           weights: np.ndarray, label_list: Sequence[str]) -> dict:
+def classification_metrics(
+  labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray, label_list: Sequence[str]
+) -> dict:
   """Per-class precision/recall/F1/support, macro-F1, accuracy, confusion matrix.
 
   Rows of the confusion matrix are true labels, columns predicted labels, in
@@ -38,21 +39,23 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
     support = int(matrix[i, :].sum())
     precision = tp / predicted if predicted else 0.0
     recall = tp / support if support else 0.0
-    f1 = (2 * precision * recall / (precision + recall)
-          if precision + recall else 0.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     f1s.append(f1)
-    per_class[name] = {"precision": round(precision, 6),
-                       "recall": round(recall, 6), "f1": round(f1, 6),
-                       "support": support}
+    per_class[name] = {
+      "precision": round(precision, 6),
+      "recall": round(recall, 6),
+      "f1": round(f1, 6),
+      "support": support,
+    }
   total = int(matrix.sum())
   return {
-      "accuracy": round(float(np.trace(matrix)) / total, 6) if total else 0.0,
-      "macro_f1": round(float(np.mean(f1s)), 6) if f1s else 0.0,
-      "num_examples": total,
-      "labels": list(label_list),
-      "per_class": per_class,
-      "confusion_matrix": matrix.tolist(),
-      "confusion_matrix_axes": "rows: true label, columns: predicted label",
+    "accuracy": round(float(np.trace(matrix)) / total, 6) if total else 0.0,
+    "macro_f1": round(float(np.mean(f1s)), 6) if f1s else 0.0,
+    "num_examples": total,
+    "labels": list(label_list),
+    "per_class": per_class,
+    "confusion_matrix": matrix.tolist(),
+    "confusion_matrix_axes": "rows: true label, columns: predicted label",
   }
 
 
@@ -67,8 +70,13 @@ def write_predictions(path: str, examples, probabilities, label_list) -> None:
     f.write("guid\ttext_a\ttext_b\tpredicted_label\tprobability\n")
     for example, probs in zip(examples, probabilities):
       best = int(np.argmax(probs))
-      cells = [str(example.guid), example.text_a or "", example.text_b or "",
-               label_list[best], "%.6f" % float(probs[best])]
+      cells = [
+        str(example.guid),
+        example.text_a or "",
+        example.text_b or "",
+        label_list[best],
+        "%.6f" % float(probs[best]),
+      ]
       f.write("\t".join(_one_line(c) for c in cells) + "\n")
 
 
@@ -78,17 +86,17 @@ def _one_line(text: str) -> str:
 
 # -- a tiny PNG renderer (no plotting dependency) ----------------------------
 
-_TEXT = (30, 30, 30)        # Title and axis titles.
-_LABEL_INK = (70, 70, 70)   # Label names.
-_PAD = 12                   # Empty border around everything.
-_GAP = 10                   # Between title, axis titles, labels and matrix.
+_TEXT = (30, 30, 30)  # Title and axis titles.
+_LABEL_INK = (70, 70, 70)  # Label names.
+_PAD = 12  # Empty border around everything.
+_GAP = 10  # Between title, axis titles, labels and matrix.
 _TITLE_SCALE = 2
-_MAX_LABEL_CHARS = 20       # Longer names end with an ellipsis.
+_MAX_LABEL_CHARS = 20  # Longer names end with an ellipsis.
 _INDEX_NOTE = '#k: label k of "labels" in eval_metrics.json'
 
 
 def confusion_title(matrix) -> str:
-  """"accuracy 0.8750 (n=16)": the diagonal's share of all counts."""
+  """ "accuracy 0.8750 (n=16)": the diagonal's share of all counts."""
   matrix = np.asarray(matrix)
   total = int(matrix.sum())
   if not total:
@@ -116,17 +124,19 @@ def _drawable(text: str) -> str:
 def _shown_labels(labels: Sequence[str]) -> list[str]:
   """The text drawn for each label: the name (cut to _MAX_LABEL_CHARS), or
   "#k" for a name the font cannot draw (Chinese, say) or an empty one."""
-  return [bitmap_font.truncate(str(name), _MAX_LABEL_CHARS)
-          if str(name) and bitmap_font.can_draw(str(name)) else "#%d" % k
-          for k, name in enumerate(labels)]
+  return [
+    bitmap_font.truncate(str(name), _MAX_LABEL_CHARS)
+    if str(name) and bitmap_font.can_draw(str(name))
+    else "#%d" % k
+    for k, name in enumerate(labels)
+  ]
 
 
 def _cell_colors(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """(colours [n, n, 3] uint8, shares [n, n]): white to dark blue as a
   count's share of its row goes from 0 to 1."""
   shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-  colors = np.stack([255 - 200 * shares, 255 - 150 * shares,
-                     255 - 40 * shares], axis=-1)
+  colors = np.stack([255 - 200 * shares, 255 - 150 * shares, 255 - 40 * shares], axis=-1)
   return colors.astype(np.uint8), shares
 
 
@@ -134,9 +144,11 @@ def _count_scale(matrix: np.ndarray, cell: int) -> int:
   """The largest text scale (3, 2 or 1) at which every count fits its cell,
   or 0 when even scale 1 does not (the counts are then left out)."""
   widest = str(int(matrix.max())) if matrix.size else "0"
-  fits = [s for s in (3, 2, 1)
-          if bitmap_font.text_width(widest, s) <= cell - 2 * (s + 2)
-          and 7 * s <= cell - 2 * (s + 2)]
+  fits = [
+    s
+    for s in (3, 2, 1)
+    if bitmap_font.text_width(widest, s) <= cell - 2 * (s + 2) and 7 * s <= cell - 2 * (s + 2)
+  ]
   return fits[0] if fits else 0
 
 
@@ -148,7 +160,7 @@ def _draw_cells(image, matrix: np.ndarray, x: int, y: int, cell: int) -> None:
   if cell > 2:
     block[::cell] = 255
     block[:, ::cell] = 255
-  image[y:y + n * cell, x:x + n * cell] = block
+  image[y : y + n * cell, x : x + n * cell] = block
   scale = _count_scale(matrix, cell)
   if not scale:
     return
@@ -157,31 +169,41 @@ def _draw_cells(image, matrix: np.ndarray, x: int, y: int, cell: int) -> None:
       text = str(int(matrix[i, j]))
       ink = (255, 255, 255) if shares[i, j] > 0.6 else (0, 0, 0)
       bitmap_font.draw_text(
-          image, text,
-          x + j * cell + (cell - bitmap_font.text_width(text, scale)) // 2,
-          y + i * cell + (cell - 7 * scale) // 2, scale, ink)
+        image,
+        text,
+        x + j * cell + (cell - bitmap_font.text_width(text, scale)) // 2,
+        y + i * cell + (cell - 7 * scale) // 2,
+        scale,
+        ink,
+      )
 
 
-def _draw_names(image, names: Sequence[str], x: int, y: int, cell: int,
-                unit: int, upright: bool) -> None:
+def _draw_names(
+  image, names: Sequence[str], x: int, y: int, cell: int, unit: int, upright: bool
+) -> None:
   """Each name left of its row (right-aligned) and above its column
   (centred, or upright and reading upwards), the matrix at (x, y)."""
   for k, name in enumerate(names):
     width = bitmap_font.text_width(name, unit)
     offset = k * cell + (cell - 7 * unit) // 2  # Centres the body of a line.
-    bitmap_font.draw_text(image, name, x - _GAP - width, y + offset, unit,
-                          _LABEL_INK)
+    bitmap_font.draw_text(image, name, x - _GAP - width, y + offset, unit, _LABEL_INK)
     if upright:
-      bitmap_font.draw_text(image, name, x + offset, y - _GAP // 2 - width,
-                            unit, _LABEL_INK, vertical=True)
+      bitmap_font.draw_text(
+        image, name, x + offset, y - _GAP // 2 - width, unit, _LABEL_INK, vertical=True
+      )
     else:
-      bitmap_font.draw_text(image, name, x + k * cell + (cell - width) // 2,
-                            y - _GAP // 2 - 9 * unit, unit, _LABEL_INK)
+      bitmap_font.draw_text(
+        image, name, x + k * cell + (cell - width) // 2, y - _GAP // 2 - 9 * unit, unit, _LABEL_INK
+      )
 
 
-def render_confusion_matrix(matrix, labels: Sequence[str] | None = None,
-                            title: str | None = None, true_axis: str = "true",
-                            predicted_axis: str = "predicted") -> np.ndarray:
+def render_confusion_matrix(
+  matrix,
+  labels: Sequence[str] | None = None,
+  title: str | None = None,
+  true_axis: str = "true",
+  predicted_axis: str = "predicted",
+) -> np.ndarray:
   """The confusion matrix as an RGB image [H, W, 3] (uint8).
 
   Rows are true labels, columns predicted ones. Each cell holds its count on a
@@ -204,8 +226,7 @@ def render_confusion_matrix(matrix, labels: Sequence[str] | None = None,
   """
   matrix = np.asarray(matrix)
   if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
-    raise ValueError("expected a non-empty square matrix, got shape %s"
-                     % (matrix.shape,))
+    raise ValueError("expected a non-empty square matrix, got shape %s" % (matrix.shape,))
   n = matrix.shape[0]
   labels = [str(k) for k in range(n)] if labels is None else list(labels)
   if len(labels) != n:
@@ -214,8 +235,9 @@ def render_confusion_matrix(matrix, labels: Sequence[str] | None = None,
   true_axis, predicted_axis = _drawable(true_axis), _drawable(predicted_axis)
   cell, unit = _sizes(n)
   names = _shown_labels(labels) if cell >= 9 * unit else []
-  by_index = any(name == "#%d" % k != str(label)
-                 for k, (name, label) in enumerate(zip(names, labels)))
+  by_index = any(
+    name == "#%d" % k != str(label) for k, (name, label) in enumerate(zip(names, labels))
+  )
   note = _INDEX_NOTE if by_index else ""
   big, width_of = _TITLE_SCALE, bitmap_font.text_width
   left_w = max([width_of(name, unit) for name in names] + [0])
@@ -227,8 +249,7 @@ def render_confusion_matrix(matrix, labels: Sequence[str] | None = None,
   y_axis = _PAD + 9 * big + _GAP
   y_matrix = y_axis + 9 * big + _GAP + top_h + _GAP // 2
   y_note = y_matrix + side + _GAP
-  width = max(x_matrix + side, _PAD + width_of(title, big),
-              _PAD + width_of(note, unit)) + _PAD
+  width = max(x_matrix + side, _PAD + width_of(title, big), _PAD + width_of(note, unit)) + _PAD
   height = (y_note + 9 * unit if note else y_matrix + side) + _PAD
   image = np.full((height, width, 3), 255, dtype=np.uint8)
 
@@ -238,12 +259,22 @@ def render_confusion_matrix(matrix, labels: Sequence[str] | None = None,
   title_x = max(_PAD, min(title_x, width - _PAD - width_of(title, big)))
   bitmap_font.draw_text(image, title, title_x, _PAD, big, _TEXT)
   bitmap_font.draw_text(
-      image, predicted_axis,
-      x_matrix + (side - width_of(predicted_axis, big)) // 2, y_axis, big,
-      _TEXT)
+    image,
+    predicted_axis,
+    x_matrix + (side - width_of(predicted_axis, big)) // 2,
+    y_axis,
+    big,
+    _TEXT,
+  )
   bitmap_font.draw_text(
-      image, true_axis, _PAD, y_matrix + (side - width_of(true_axis, big)) // 2,
-      big, _TEXT, vertical=True)
+    image,
+    true_axis,
+    _PAD,
+    y_matrix + (side - width_of(true_axis, big)) // 2,
+    big,
+    _TEXT,
+    vertical=True,
+  )
   if note:
     bitmap_font.draw_text(image, note, _PAD, y_note, unit, _LABEL_INK)
   return image
@@ -255,11 +286,18 @@ def write_png(path: str, image: np.ndarray) -> None:
   raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
 
   def chunk(tag, data):
-    return (struct.pack(">I", len(data)) + tag + data +
-            struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+    return (
+      struct.pack(">I", len(data))
+      + tag
+      + data
+      + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+    )
 
-  png = (b"\x89PNG\r\n\x1a\n" +
-         chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
-         chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+  png = (
+    b"\x89PNG\r\n\x1a\n"
+    + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(raw, 9))
+    + chunk(b"IEND", b"")
+  )
   with atomic_write(path, "wb") as f:
     f.write(png)

@@ -79,8 +79,7 @@ def packed_varints(values: Sequence[int]) -> bytes:
 
 def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
   n = len(payload)
-  return field_tag + (_VARINTS[n] if n < _VARINT_TABLE_SIZE else
-                      _varint(n)) + payload
+  return field_tag + (_VARINTS[n] if n < _VARINT_TABLE_SIZE else _varint(n)) + payload
 
 
 _NAME_FIELDS: dict = {}
@@ -96,23 +95,20 @@ def _name_field(name: str) -> bytes:
 def encode_int64_example(features: Sequence[tuple[str, Sequence[int]]]) -> bytes:
   """Serialized `tf.train.Example` of (name, int64 values) features, in order."""
   return encode_packed_int64_example(
-      [(name, packed_varints(values) if values else b"")
-       for name, values in features])
+    [(name, packed_varints(values) if values else b"") for name, values in features]
+  )
 
 
-def encode_packed_int64_example(
-    features: Sequence[tuple[str, bytes]]) -> bytes:
+def encode_packed_int64_example(features: Sequence[tuple[str, bytes]]) -> bytes:
   """`encode_int64_example` for values given as `packed_varints` bytes."""
-  return example_from_entries(
-      [int64_feature_entry(name, packed) for name, packed in features])
+  return example_from_entries([int64_feature_entry(name, packed) for name, packed in features])
 
 
 def int64_feature_entry(name: str, packed: bytes) -> bytes:
   """One `Features.feature` map entry (name -> Int64List of `packed`)."""
   int64_list = _length_delimited(b"\x0a", packed) if packed else b""
   feature = _length_delimited(b"\x1a", int64_list)
-  return _length_delimited(
-      b"\x0a", _name_field(name) + _length_delimited(b"\x12", feature))
+  return _length_delimited(b"\x0a", _name_field(name) + _length_delimited(b"\x12", feature))
 
 
 def example_from_entries(entries: Sequence[bytes]) -> bytes:
@@ -123,8 +119,12 @@ def example_from_entries(entries: Sequence[bytes]) -> bytes:
 def frame_record(data: bytes) -> bytes:
   """One TFRecord frame: length, masked CRC of length, data, masked CRC."""
   length = struct.pack("<Q", len(data))
-  return (length + struct.pack("<I", masked_crc32c(length)) + data +
-          struct.pack("<I", masked_crc32c(data)))
+  return (
+    length
+    + struct.pack("<I", masked_crc32c(length))
+    + data
+    + struct.pack("<I", masked_crc32c(data))
+  )
 
 
 class TFRecordFileWriter(object):

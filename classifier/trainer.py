@@ -23,13 +23,18 @@ from classifier.model import BertClassifier
 logger = logging.getLogger("run_classifier")
 
 
-def make_strategy(use_tpu: bool = False, tpu_name: str | None = None,
-                  tpu_zone: str | None = None, gcp_project: str | None = None,
-                  master: str | None = None) -> tf.distribute.Strategy:
+def make_strategy(
+  use_tpu: bool = False,
+  tpu_name: str | None = None,
+  tpu_zone: str | None = None,
+  gcp_project: str | None = None,
+  master: str | None = None,
+) -> tf.distribute.Strategy:
   """TPUStrategy with --use_tpu, MirroredStrategy on 2+ GPUs, else default."""
   if use_tpu:
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project)
+      tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project
+    )
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
@@ -48,9 +53,14 @@ def _stack(strategy, per_replica):
 class ClassifierRunner(object):
   """Owns the model, optimizer and checkpoints of one `output_dir`."""
 
-  def __init__(self, bert_config, num_labels: int, output_dir: str,
-               strategy: tf.distribute.Strategy | None = None,
-               use_one_hot_embeddings: bool = False):
+  def __init__(
+    self,
+    bert_config,
+    num_labels: int,
+    output_dir: str,
+    strategy: tf.distribute.Strategy | None = None,
+    use_one_hot_embeddings: bool = False,
+  ):
     self.output_dir = output_dir
     self.strategy = strategy or tf.distribute.get_strategy()
     self.manager = checkpoint.CheckpointManager(output_dir)
@@ -58,8 +68,7 @@ class ClassifierRunner(object):
     # the first replica's value is the value (`ONLY_FIRST_REPLICA`).
     self._aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
     with self.strategy.scope():
-      self.model = BertClassifier(bert_config, num_labels,
-                                  aggregation=self._aggregation)
+      self.model = BertClassifier(bert_config, num_labels, aggregation=self._aggregation)
       if use_one_hot_embeddings:
         self.model.bert.use_one_hot_embeddings = True
     self.optimizer = None
@@ -77,16 +86,20 @@ class ClassifierRunner(object):
         named[checkpoint.variable_name(slot)] = slot
     return named
 
-  def create_optimizer(self, learning_rate: float, num_train_steps: int,
-                       num_warmup_steps: int) -> None:
+  def create_optimizer(
+    self, learning_rate: float, num_train_steps: int, num_warmup_steps: int
+  ) -> None:
     """Google's AdamWeightDecay with warmup/decay, slots in the strategy scope."""
     with self.strategy.scope():
       self.optimizer = optimization.AdamWeightDecay(
-          list(self.model.variables_by_name.values()), learning_rate,
-          num_train_steps, num_warmup_steps, aggregation=self._aggregation)
+        list(self.model.variables_by_name.values()),
+        learning_rate,
+        num_train_steps,
+        num_warmup_steps,
+        aggregation=self._aggregation,
+      )
 
-  def restore(self, init_checkpoint: str | None,
-              allow_partial: bool = False) -> set[str]:
+  def restore(self, init_checkpoint: str | None, allow_partial: bool = False) -> set[str]:
     """Loads the newest checkpoint of output_dir, else `init_checkpoint`.
 
     A damaged newest checkpoint (say, truncated by a full disk) is skipped
@@ -97,11 +110,14 @@ class ClassifierRunner(object):
     """
     saved = self.manager.checkpoints()
     for prefix in saved:
-      logger.info("Restoring the newest checkpoint in output_dir: %s"
-                  if prefix == saved[0] else "Restoring %s", prefix)
+      logger.info(
+        "Restoring the newest checkpoint in output_dir: %s"
+        if prefix == saved[0]
+        else "Restoring %s",
+        prefix,
+      )
       try:
-        checkpoint.load_variables(self._checkpoint_variables(), prefix,
-                                  required_prefixes=("",))
+        checkpoint.load_variables(self._checkpoint_variables(), prefix, required_prefixes=("",))
       except checkpoint.DamagedCheckpointError as e:
         if prefix == saved[-1]:
           raise
@@ -110,27 +126,30 @@ class ClassifierRunner(object):
       self.global_step = self._read_step(prefix)
       return set()
     if not init_checkpoint:
-      logger.warning("No --init_checkpoint and no checkpoint in %s: the "
-                     "model starts from random weights.", self.output_dir)
+      logger.warning(
+        "No --init_checkpoint and no checkpoint in %s: the model starts from random weights.",
+        self.output_dir,
+      )
       return set()
-    return checkpoint.load_variables(self.model.variables_by_name,
-                                     init_checkpoint,
-                                     allow_partial=allow_partial)
+    return checkpoint.load_variables(
+      self.model.variables_by_name, init_checkpoint, allow_partial=allow_partial
+    )
 
-  def restore_for_inference(self, init_checkpoint: str | None,
-                            allow_partial: bool = False) -> str:
+  def restore_for_inference(self, init_checkpoint: str | None, allow_partial: bool = False) -> str:
     """Weights for eval/predict: output_dir's newest checkpoint, as Estimator."""
     latest = self.manager.latest_checkpoint
     if latest is not None:
-      checkpoint.load_variables(self.model.variables_by_name, latest,
-                                required_prefixes=("",))
+      checkpoint.load_variables(self.model.variables_by_name, latest, required_prefixes=("",))
       self.global_step = self._read_step(latest)
       return latest
-    logger.warning("Could not find trained model in model_dir: %s, running "
-                   "initialization to evaluate/predict.", self.output_dir)
+    logger.warning(
+      "Could not find trained model in model_dir: %s, running initialization to evaluate/predict.",
+      self.output_dir,
+    )
     if init_checkpoint:
-      checkpoint.load_variables(self.model.variables_by_name, init_checkpoint,
-                                allow_partial=allow_partial)
+      checkpoint.load_variables(
+        self.model.variables_by_name, init_checkpoint, allow_partial=allow_partial
+      )
     return init_checkpoint or ""
 
   @staticmethod
@@ -155,14 +174,17 @@ class ClassifierRunner(object):
 
     def step_fn(features):
       with tf.GradientTape() as tape:
-        loss, _, _, _ = model(features["input_ids"], features["input_mask"],
-                              features["segment_ids"], features["label_ids"],
-                              training=True)
+        loss, _, _, _ = model(
+          features["input_ids"],
+          features["input_mask"],
+          features["segment_ids"],
+          features["label_ids"],
+          training=True,
+        )
         scaled_loss = loss / replicas
       grads = tape.gradient(scaled_loss, tvars)
       if replicas > 1:
-        grads = tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, grads)
+        grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
       learning_rate = optimizer.apply_gradients(grads)
       return loss, learning_rate
 
@@ -171,24 +193,30 @@ class ClassifierRunner(object):
       loss = tf.constant(0.0)
       learning_rate = tf.constant(0.0)
       for _ in tf.range(steps):
-        per_replica_loss, per_replica_lr = strategy.run(
-            step_fn, args=(next(iterator),))
-        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss,
-                               axis=None)
-        learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN,
-                                        per_replica_lr, axis=None)
+        per_replica_loss, per_replica_lr = strategy.run(step_fn, args=(next(iterator),))
+        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
+        learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_lr, axis=None)
       return loss, learning_rate
 
     return train_loop
 
-  def train(self, dataset: tf.data.Dataset, num_train_steps: int,
-            save_checkpoints_steps: int, iterations_per_loop: int,
-            batch_size: int, log_every_seconds: float = 10.0) -> None:
+  def train(
+    self,
+    dataset: tf.data.Dataset,
+    num_train_steps: int,
+    save_checkpoints_steps: int,
+    iterations_per_loop: int,
+    batch_size: int,
+    log_every_seconds: float = 10.0,
+  ) -> None:
     """Trains from the current global step to `num_train_steps`."""
     if self.global_step >= num_train_steps:
-      logger.info("Skipping training since max_steps has already saved: "
-                  "global_step = %d >= num_train_steps = %d",
-                  self.global_step, num_train_steps)
+      logger.info(
+        "Skipping training since max_steps has already saved: "
+        "global_step = %d >= num_train_steps = %d",
+        self.global_step,
+        num_train_steps,
+      )
       return
     if self.manager.latest_checkpoint is None:
       self.save()  # model.ckpt-0, as the Estimator did.
@@ -201,14 +229,12 @@ class ClassifierRunner(object):
     summary_writer = tf.summary.create_file_writer(self.output_dir)
     while self.global_step < num_train_steps:
       next_save = (self.global_step // save_every + 1) * save_every
-      steps = min(chunk_cap, next_save - self.global_step,
-                  num_train_steps - self.global_step)
+      steps = min(chunk_cap, next_save - self.global_step, num_train_steps - self.global_step)
       loss, learning_rate = train_loop(iterator, tf.constant(steps))
       self.global_step = int(self.optimizer.global_step.numpy())
       now = time.time()
       done = self.global_step - start_step
-      if now - last_log >= log_every_seconds or \
-          self.global_step == num_train_steps:
+      if now - last_log >= log_every_seconds or self.global_step == num_train_steps:
         last_log = now
         rate = done / max(now - start_time, 1e-9)
         with summary_writer.as_default(step=self.global_step):
@@ -217,21 +243,23 @@ class ClassifierRunner(object):
           tf.summary.scalar("global_step/sec", rate)
           tf.summary.scalar("examples/sec", rate * batch_size)
         logger.info(
-            "loss = %.6f, step = %d/%d, lr = %.3g, %.2f steps/s, %.1f "
-            "examples/s, ETA %s", float(loss), self.global_step,
-            num_train_steps, float(learning_rate), rate, rate * batch_size,
-            format_seconds((num_train_steps - self.global_step) / rate)
-            if rate > 0 else "?")
-      if self.global_step % save_every == 0 or \
-          self.global_step >= num_train_steps:
+          "loss = %.6f, step = %d/%d, lr = %.3g, %.2f steps/s, %.1f examples/s, ETA %s",
+          float(loss),
+          self.global_step,
+          num_train_steps,
+          float(learning_rate),
+          rate,
+          rate * batch_size,
+          format_seconds((num_train_steps - self.global_step) / rate) if rate > 0 else "?",
+        )
+      if self.global_step % save_every == 0 or self.global_step >= num_train_steps:
         self.save()
     summary_writer.close()
     logger.info("Loss for final step: %.6f.", float(loss))
 
   def write_eval_summaries(self, result: dict) -> None:
     """Eval metrics as TensorBoard scalars in output_dir/eval, as Estimator."""
-    writer = tf.summary.create_file_writer(
-        os.path.join(self.output_dir, "eval"))
+    writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "eval"))
     with writer.as_default(step=self.global_step):
       for key in ("eval_accuracy", "eval_loss", "loss"):
         tf.summary.scalar(key, float(result[key]))
@@ -253,10 +281,17 @@ class ClassifierRunner(object):
 
     def fn(features):
       _, per_example_loss, logits, probabilities = model(
-          features["input_ids"], features["input_mask"],
-          features["segment_ids"], features["label_ids"], training=False)
-      outputs = {"per_example_loss": per_example_loss, "logits": logits,
-                 "probabilities": probabilities}
+        features["input_ids"],
+        features["input_mask"],
+        features["segment_ids"],
+        features["label_ids"],
+        training=False,
+      )
+      outputs = {
+        "per_example_loss": per_example_loss,
+        "logits": logits,
+        "probabilities": probabilities,
+      }
       for name in ("label_ids", "is_real_example", "example_index"):
         if name in features:
           outputs[name] = features[name]
@@ -275,8 +310,7 @@ class ClassifierRunner(object):
     progress = Progress(what, total_examples)
     done = 0
     for features in distributed:
-      outputs = {name: _stack(self.strategy, t)
-                 for name, t in forward(features).items()}
+      outputs = {name: _stack(self.strategy, t) for name, t in forward(features).items()}
       done += len(outputs["logits"])
       progress.update(min(done, total_examples))
       yield outputs
@@ -302,17 +336,19 @@ class ClassifierRunner(object):
       all_labels.append(labels)
       all_predictions.append(predictions)
       all_weights.append(weights)
-    self.last_eval = (np.concatenate(all_labels), np.concatenate(all_predictions),
-                      np.concatenate(all_weights))
+    self.last_eval = (
+      np.concatenate(all_labels),
+      np.concatenate(all_predictions),
+      np.concatenate(all_weights),
+    )
     return {
-        "eval_accuracy": np.float32(correct / weight_sum if weight_sum else 0.0),
-        "eval_loss": np.float32(loss_sum / weight_sum if weight_sum else 0.0),
-        "loss": np.float32(np.mean(batch_losses) if batch_losses else 0.0),
-        "global_step": np.int64(self.global_step),
+      "eval_accuracy": np.float32(correct / weight_sum if weight_sum else 0.0),
+      "eval_loss": np.float32(loss_sum / weight_sum if weight_sum else 0.0),
+      "loss": np.float32(np.mean(batch_losses) if batch_losses else 0.0),
+      "global_step": np.int64(self.global_step),
     }
 
-  def predict(self, dataset: tf.data.Dataset,
-              total_examples: int) -> Iterator[np.ndarray]:
+  def predict(self, dataset: tf.data.Dataset, total_examples: int) -> Iterator[np.ndarray]:
     """Probabilities [num_labels] per example, in input order (batches with
     an `example_index` feature, as --dynamic_padding makes, are put back in
     order first)."""

@@ -1,4 +1,5 @@
 """`python -m export ...` is `bert-export-serving ...`."""
+
 import sys
 
 from export.serving_export import main

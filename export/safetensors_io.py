@@ -24,19 +24,19 @@ MAX_HEADER_BYTES = 100 * 1000 * 1000
 
 # dtype tag -> little-endian NumPy dtype. BF16 is read as its raw uint16 bits.
 _DTYPES = {
-    "F64": np.dtype("<f8"),
-    "F32": np.dtype("<f4"),
-    "F16": np.dtype("<f2"),
-    "BF16": np.dtype("<u2"),
-    "I64": np.dtype("<i8"),
-    "I32": np.dtype("<i4"),
-    "I16": np.dtype("<i2"),
-    "I8": np.dtype("i1"),
-    "U64": np.dtype("<u8"),
-    "U32": np.dtype("<u4"),
-    "U16": np.dtype("<u2"),
-    "U8": np.dtype("u1"),
-    "BOOL": np.dtype("?"),
+  "F64": np.dtype("<f8"),
+  "F32": np.dtype("<f4"),
+  "F16": np.dtype("<f2"),
+  "BF16": np.dtype("<u2"),
+  "I64": np.dtype("<i8"),
+  "I32": np.dtype("<i4"),
+  "I16": np.dtype("<i2"),
+  "I8": np.dtype("i1"),
+  "U64": np.dtype("<u8"),
+  "U32": np.dtype("<u4"),
+  "U16": np.dtype("<u2"),
+  "U8": np.dtype("u1"),
+  "BOOL": np.dtype("?"),
 }
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
 
@@ -73,14 +73,14 @@ class SafetensorsFile(object):
         head = f.read(8)
         if len(head) < 8:
           raise SafetensorsError(
-              "%s is not a safetensors file: it is only %d bytes long" %
-              (path, len(head)))
+            "%s is not a safetensors file: it is only %d bytes long" % (path, len(head))
+          )
         (header_len,) = struct.unpack("<Q", head)
         if header_len > MAX_HEADER_BYTES or 8 + header_len > file_size:
           raise SafetensorsError(
-              "%s is not a safetensors file (or is truncated): header length "
-              "%d does not fit a file of %d bytes" %
-              (path, header_len, file_size))
+            "%s is not a safetensors file (or is truncated): header length "
+            "%d does not fit a file of %d bytes" % (path, header_len, file_size)
+          )
         header_bytes = f.read(header_len)
     except OSError as e:
       raise SafetensorsError("cannot read %s: %s" % (path, e)) from e
@@ -88,11 +88,10 @@ class SafetensorsFile(object):
       header = json.loads(header_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
       raise SafetensorsError(
-          "%s is not a safetensors file: its header is not JSON (%s)" %
-          (path, e)) from e
+        "%s is not a safetensors file: its header is not JSON (%s)" % (path, e)
+      ) from e
     if not isinstance(header, dict):
-      raise SafetensorsError("%s: the safetensors header is not a JSON object"
-                             % path)
+      raise SafetensorsError("%s: the safetensors header is not a JSON object" % path)
     self.metadata = header.pop("__metadata__", None) or {}
     self._data_start = 8 + header_len
     data_size = file_size - self._data_start
@@ -103,21 +102,23 @@ class SafetensorsFile(object):
         shape = [int(d) for d in entry["shape"]]
         begin, end = (int(o) for o in entry["data_offsets"])
       except (TypeError, KeyError, ValueError) as e:
-        raise SafetensorsError("%s: bad header entry for tensor %r: %r" %
-                               (path, name, entry)) from e
+        raise SafetensorsError(
+          "%s: bad header entry for tensor %r: %r" % (path, name, entry)
+        ) from e
       if dtype_tag not in _DTYPES:
         raise SafetensorsError(
-            "%s: tensor %r has dtype %s; supported: %s" %
-            (path, name, dtype_tag, ", ".join(sorted(_DTYPES))))
+          "%s: tensor %r has dtype %s; supported: %s"
+          % (path, name, dtype_tag, ", ".join(sorted(_DTYPES)))
+        )
       if any(d < 0 for d in shape):
-        raise SafetensorsError("%s: tensor %r has a negative dimension %s" %
-                               (path, name, shape))
+        raise SafetensorsError("%s: tensor %r has a negative dimension %s" % (path, name, shape))
       expected = int(np.prod(shape, dtype=np.int64)) * _DTYPES[dtype_tag].itemsize
       if not 0 <= begin <= end <= data_size or end - begin != expected:
         raise SafetensorsError(
-            "%s: tensor %r (%s %s) has data_offsets [%d, %d], which do not "
-            "fit %d bytes of data (the file may be truncated)" %
-            (path, name, dtype_tag, shape, begin, end, data_size))
+          "%s: tensor %r (%s %s) has data_offsets [%d, %d], which do not "
+          "fit %d bytes of data (the file may be truncated)"
+          % (path, name, dtype_tag, shape, begin, end, data_size)
+        )
       self._entries[name] = (dtype_tag, tuple(shape), begin, end)
     self._mmap = None
 
@@ -150,8 +151,7 @@ class SafetensorsFile(object):
     count = (end - begin) // dtype.itemsize
     if count == 0:
       return np.zeros(shape, dtype)
-    array = np.frombuffer(self._buffer(), dtype=dtype, count=count,
-                          offset=self._data_start + begin)
+    array = np.frombuffer(self._buffer(), dtype=dtype, count=count, offset=self._data_start + begin)
     return array.reshape(shape)
 
   def get(self, name: str, float_dtype=None) -> np.ndarray:
@@ -174,12 +174,12 @@ class SafetensorsFile(object):
     return array
 
 
-def read_safetensors(path: str, names: Iterable[str] | None = None,
-                     float_dtype=None) -> dict[str, np.ndarray]:
+def read_safetensors(
+  path: str, names: Iterable[str] | None = None, float_dtype=None
+) -> dict[str, np.ndarray]:
   """name -> array for the tensors of `path` (all, or those in `names`)."""
   f = SafetensorsFile(path)
-  return {n: f.get(n, float_dtype) for n in (f.keys() if names is None
-                                               else names)}
+  return {n: f.get(n, float_dtype) for n in (f.keys() if names is None else names)}
 
 
 def _dtype_tag(array: np.ndarray) -> str:
@@ -191,9 +191,12 @@ def _dtype_tag(array: np.ndarray) -> str:
   raise SafetensorsError("cannot write dtype %s to safetensors" % array.dtype)
 
 
-def write_safetensors(path: str, tensors: Mapping[str, np.ndarray],
-                      dtypes: Mapping[str, str] | None = None,
-                      metadata: Mapping[str, str] | None = None) -> None:
+def write_safetensors(
+  path: str,
+  tensors: Mapping[str, np.ndarray],
+  dtypes: Mapping[str, str] | None = None,
+  metadata: Mapping[str, str] | None = None,
+) -> None:
   """Writes `tensors` (name -> array) to `path` in the safetensors format.
 
   Args:
@@ -218,8 +221,11 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray],
     else:
       raise SafetensorsError("unknown safetensors dtype %s" % tag)
     raw = data.tobytes()
-    header[name] = {"dtype": tag, "shape": list(array.shape),
-                    "data_offsets": [offset, offset + len(raw)]}
+    header[name] = {
+      "dtype": tag,
+      "shape": list(array.shape),
+      "data_offsets": [offset, offset + len(raw)],
+    }
     chunks.append(raw)
     offset += len(raw)
   header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")

@@ -66,6 +66,7 @@ class ExportError(ValueError):
 @dataclasses.dataclass
 class _Plan:
   """Everything read and checked before the first byte is written."""
+
   checkpoint: str
   checkpoint_files: dict  # source path -> file name in export_dir
   shapes: dict  # variable name -> shape
@@ -81,13 +82,15 @@ def is_optimizer_variable(name: str) -> bool:
   return OPTIMIZER_PATTERN.search(name) is not None
 
 
-def export_for_serving(output_dir: str,
-                       export_dir: str,
-                       checkpoint: str | None = None,
-                       strip_optimizer: bool = False,
-                       vocab_file: str | None = None,
-                       bert_config_file: str | None = None,
-                       overwrite: bool = False) -> str:
+def export_for_serving(
+  output_dir: str,
+  export_dir: str,
+  checkpoint: str | None = None,
+  strip_optimizer: bool = False,
+  vocab_file: str | None = None,
+  bert_config_file: str | None = None,
+  overwrite: bool = False,
+) -> str:
   """Writes a servable model folder from a fine-tuning output_dir.
 
   Args:
@@ -126,8 +129,7 @@ def export_for_serving(output_dir: str,
     created = os.path.dirname(created)
   created = None if os.path.isdir(parent) else created
   os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(export_dir),
-                             dir=parent)
+  staging = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(export_dir), dir=parent)
   done = False
   try:
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would stick
@@ -141,16 +143,24 @@ def export_for_serving(output_dir: str,
     if not done and created:
       shutil.rmtree(created, ignore_errors=True)
 
-  logger.info("Exported %s (global_step %s%s) to %s", plan.checkpoint,
-              plan.global_step,
-              ", optimizer variables stripped" if strip_optimizer else "",
-              export_dir)
-  logger.info("Checkpoint size: %s -> %s%s", _human(source_size),
-              _human(export_size),
-              " (%.1f%%)" % (100.0 * export_size / source_size)
-              if source_size else "")
-  logger.info("Use it as --init_checkpoint=%s or bert-serving-start "
-              "-model_dir %s", os.path.join(export_dir, CKPT_NAME), export_dir)
+  logger.info(
+    "Exported %s (global_step %s%s) to %s",
+    plan.checkpoint,
+    plan.global_step,
+    ", optimizer variables stripped" if strip_optimizer else "",
+    export_dir,
+  )
+  logger.info(
+    "Checkpoint size: %s -> %s%s",
+    _human(source_size),
+    _human(export_size),
+    " (%.1f%%)" % (100.0 * export_size / source_size) if source_size else "",
+  )
+  logger.info(
+    "Use it as --init_checkpoint=%s or bert-serving-start -model_dir %s",
+    os.path.join(export_dir, CKPT_NAME),
+    export_dir,
+  )
   return export_dir
 
 
@@ -158,36 +168,37 @@ def export_for_serving(output_dir: str,
 
 
 def _is_export_dir(path: str) -> bool:
-  return (os.path.isfile(os.path.join(path, INFO_NAME)) or
-          os.path.isfile(os.path.join(path, CKPT_NAME + ".index")))
+  return os.path.isfile(os.path.join(path, INFO_NAME)) or os.path.isfile(
+    os.path.join(path, CKPT_NAME + ".index")
+  )
 
 
 def _check_target(output_dir: str, export_dir: str, overwrite: bool) -> None:
   """Refuses export_dirs whose replacement would lose data."""
   real_export = os.path.realpath(export_dir)
   real_output = os.path.realpath(output_dir)
-  if real_output == real_export or real_output.startswith(
-      real_export.rstrip(os.sep) + os.sep):
-    raise ExportError("export_dir %s would replace output_dir %s: choose "
-                      "another folder" % (export_dir, output_dir))
+  if real_output == real_export or real_output.startswith(real_export.rstrip(os.sep) + os.sep):
+    raise ExportError(
+      "export_dir %s would replace output_dir %s: choose another folder" % (export_dir, output_dir)
+    )
   if not os.path.lexists(export_dir):
     return
   if os.path.islink(export_dir):
-    raise ExportError("export_dir %s is a symbolic link: name the folder "
-                      "itself" % export_dir)
+    raise ExportError("export_dir %s is a symbolic link: name the folder itself" % export_dir)
   if not os.path.isdir(export_dir):
-    raise ExportError("export_dir %s exists and is not a directory" %
-                      export_dir)
+    raise ExportError("export_dir %s exists and is not a directory" % export_dir)
   if not os.listdir(export_dir):
     return
   if not overwrite:
-    raise ExportError("export_dir %s exists and is not empty (pass "
-                      "--overwrite to replace it)" % export_dir)
+    raise ExportError(
+      "export_dir %s exists and is not empty (pass --overwrite to replace it)" % export_dir
+    )
   if not _is_export_dir(export_dir):
-    raise ExportError("export_dir %s is not empty and holds no export (no %s "
-                      "or %s.index): --overwrite replaces only an earlier "
-                      "export; remove it yourself" %
-                      (export_dir, INFO_NAME, CKPT_NAME))
+    raise ExportError(
+      "export_dir %s is not empty and holds no export (no %s "
+      "or %s.index): --overwrite replaces only an earlier "
+      "export; remove it yourself" % (export_dir, INFO_NAME, CKPT_NAME)
+    )
 
 
 def _read_json(path: str, what: str):
@@ -201,26 +212,29 @@ def _read_json(path: str, what: str):
 def _find_checkpoint(output_dir: str, name: str | None) -> str:
   """The checkpoint prefix to export, as run_classifier would name it."""
   from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
+
   found = sorted(
-      (os.path.basename(p)[:-len(".index")] for p in glob.glob(
-          os.path.join(glob.escape(output_dir), "*.index"))),
-      key=lambda p: (ckpt_lib.checkpoint_step(p) or -1, p))
+    (
+      os.path.basename(p)[: -len(".index")]
+      for p in glob.glob(os.path.join(glob.escape(output_dir), "*.index"))
+    ),
+    key=lambda p: (ckpt_lib.checkpoint_step(p) or -1, p),
+  )
   if name is None:
     latest = ckpt_lib.latest_checkpoint(output_dir)
     if latest is None:
-      hint = (" (found %s: pass --checkpoint=%s)" % (", ".join(found),
-                                                     found[-1])
-              if found else "")
+      hint = " (found %s: pass --checkpoint=%s)" % (", ".join(found), found[-1]) if found else ""
       raise ExportError(
-          "no checkpoint in output_dir %s: its `checkpoint` state file is "
-          "missing or names no existing checkpoint%s" % (output_dir, hint))
+        "no checkpoint in output_dir %s: its `checkpoint` state file is "
+        "missing or names no existing checkpoint%s" % (output_dir, hint)
+      )
     return latest
   relative = os.path.join(output_dir, name)
   if os.path.isfile(relative + ".index"):
     return relative
   try:
     return ckpt_lib.resolve_checkpoint(name)
-  except ckpt_lib.CheckpointError as e:
+  except ckpt_lib.CheckpointError:
     if not os.path.isabs(name):
       try:  # Report it relative to output_dir, where it was looked first.
         ckpt_lib.resolve_checkpoint(relative)
@@ -234,20 +248,19 @@ def _checkpoint_files(prefix: str) -> dict:
   """Source file -> export file name, for the files of checkpoint `prefix`."""
   files = {prefix + ".index": CKPT_NAME + ".index"}
   shards = glob.glob(glob.escape(prefix) + ".data-*-of-*")
-  shards = [s for s in shards
-            if re.search(r"\.data-\d+-of-\d+$", s)]
+  shards = [s for s in shards if re.search(r"\.data-\d+-of-\d+$", s)]
   if not shards:
-    raise ExportError("checkpoint %s has an .index but no .data-*-of-* file" %
-                      prefix)
+    raise ExportError("checkpoint %s has an .index but no .data-*-of-* file" % prefix)
   for shard in sorted(shards):
-    files[shard] = CKPT_NAME + shard[len(prefix):]
+    files[shard] = CKPT_NAME + shard[len(prefix) :]
   if os.path.isfile(prefix + ".meta"):
     files[prefix + ".meta"] = CKPT_NAME + ".meta"
   return files
 
 
-def _model_file(flag_value: str | None, run_config: dict, key: str,
-                flag: str, output_dir: str) -> str:
+def _model_file(
+  flag_value: str | None, run_config: dict, key: str, flag: str, output_dir: str
+) -> str:
   """A flag's file, else the one run_config.json records; it must exist."""
   if flag_value:
     path = os.path.abspath(flag_value)
@@ -257,16 +270,18 @@ def _model_file(flag_value: str | None, run_config: dict, key: str,
   recorded = run_config.get(key)
   if not recorded:
     where = (
-        "%s records no %s" % (os.path.join(output_dir, RUN_CONFIG_NAME), key)
-        if run_config else
-        "%s does not exist" % os.path.join(output_dir, RUN_CONFIG_NAME))
+      "%s records no %s" % (os.path.join(output_dir, RUN_CONFIG_NAME), key)
+      if run_config
+      else "%s does not exist" % os.path.join(output_dir, RUN_CONFIG_NAME)
+    )
     raise ExportError("no %s to ship: pass --%s (%s)" % (key, flag, where))
   if not os.path.isabs(recorded):
     recorded = os.path.join(output_dir, recorded)
   if not os.path.isfile(recorded):
-    raise ExportError("%s %s recorded in %s does not exist: pass --%s" %
-                      (key, recorded, os.path.join(output_dir,
-                                                   RUN_CONFIG_NAME), flag))
+    raise ExportError(
+      "%s %s recorded in %s does not exist: pass --%s"
+      % (key, recorded, os.path.join(output_dir, RUN_CONFIG_NAME), flag)
+    )
   return recorded
 
 
@@ -280,10 +295,8 @@ def _read_labels(output_dir: str, run_config: dict) -> list | None:
     source = os.path.join(output_dir, RUN_CONFIG_NAME)
   else:
     return None
-  if (not isinstance(labels, list) or not labels or
-      not all(isinstance(x, str) for x in labels)):
-    raise ExportError("%s must hold a non-empty JSON list of label strings" %
-                      source)
+  if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+    raise ExportError("%s must hold a non-empty JSON list of label strings" % source)
   return labels
 
 
@@ -304,45 +317,55 @@ def expected_bert_shapes(bert_config) -> dict:
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from bert import modeling  # pylint: disable=g-import-not-at-top
+
   with tf.Graph().as_default():
     encoder = modeling.BertEncoder(bert_config)
-    return {name: variable.shape.as_list()
-            for name, variable in encoder.variables_by_name.items()}
+    return {name: variable.shape.as_list() for name, variable in encoder.variables_by_name.items()}
 
 
-def _check_variables(prefix: str, shapes: dict, bert_config,
-                     config_file: str, labels: list | None) -> None:
+def _check_variables(
+  prefix: str, shapes: dict, bert_config, config_file: str, labels: list | None
+) -> None:
   """Every bert/* variable with its shape; a head that fits the labels."""
   problems = []
   for name, shape in expected_bert_shapes(bert_config).items():
     if name not in shapes:
       problems.append("%s missing" % name)
     elif list(shapes[name]) != shape:
-      problems.append("%s has shape %s, %s implies %s" %
-                      (name, list(shapes[name]), os.path.basename(config_file),
-                       shape))
+      problems.append(
+        "%s has shape %s, %s implies %s"
+        % (name, list(shapes[name]), os.path.basename(config_file), shape)
+      )
   if problems:
     raise ExportError(
-        "checkpoint %s does not fit %s (%d problem(s)): %s" %
-        (prefix, config_file, len(problems), "; ".join(problems[:20]) +
-         ("; ..." if len(problems) > 20 else "")))
+      "checkpoint %s does not fit %s (%d problem(s)): %s"
+      % (
+        prefix,
+        config_file,
+        len(problems),
+        "; ".join(problems[:20]) + ("; ..." if len(problems) > 20 else ""),
+      )
+    )
   hidden = bert_config.hidden_size
   if all(name in shapes for name in HEAD_NAMES):
     num_labels = shapes["output_bias"][0] if shapes["output_bias"] else None
-    if (list(shapes["output_weights"]) != [num_labels, hidden] or
-        len(shapes["output_bias"]) != 1):
+    if list(shapes["output_weights"]) != [num_labels, hidden] or len(shapes["output_bias"]) != 1:
       raise ExportError(
-          "checkpoint %s has a classifier head of shapes output_weights %s, "
-          "output_bias %s; expected [num_labels, %d] and [num_labels]" %
-          (prefix, list(shapes["output_weights"]),
-           list(shapes["output_bias"]), hidden))
+        "checkpoint %s has a classifier head of shapes output_weights %s, "
+        "output_bias %s; expected [num_labels, %d] and [num_labels]"
+        % (prefix, list(shapes["output_weights"]), list(shapes["output_bias"]), hidden)
+      )
     if labels is not None and num_labels != len(labels):
       raise ExportError(
-          "checkpoint %s has a head for %d labels but the label list has %d: "
-          "%s" % (prefix, num_labels, len(labels), ", ".join(labels)))
+        "checkpoint %s has a head for %d labels but the label list has %d: "
+        "%s" % (prefix, num_labels, len(labels), ", ".join(labels))
+      )
   else:
-    logger.warning("Checkpoint %s has no classifier head (%s): the export "
-                   "serves embeddings only.", prefix, " and ".join(HEAD_NAMES))
+    logger.warning(
+      "Checkpoint %s has no classifier head (%s): the export serves embeddings only.",
+      prefix,
+      " and ".join(HEAD_NAMES),
+    )
 
 
 def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
@@ -360,43 +383,48 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
 
   prefix = os.path.abspath(_find_checkpoint(output_dir, checkpoint))
   files = _checkpoint_files(prefix)
-  vocab = _model_file(vocab_file, run_config, "vocab_file", "vocab_file",
-                      output_dir)
-  config_file = _model_file(bert_config_file, run_config, "bert_config_file",
-                            "bert_config_file", output_dir)
+  vocab = _model_file(vocab_file, run_config, "vocab_file", "vocab_file", output_dir)
+  config_file = _model_file(
+    bert_config_file, run_config, "bert_config_file", "bert_config_file", output_dir
+  )
   labels = _read_labels(output_dir, run_config)
   if labels is None:
-    logger.warning("No %s or label_list in %s: the export has no labels.",
-                   LABELS_NAME, run_config_path)
+    logger.warning(
+      "No %s or label_list in %s: the export has no labels.", LABELS_NAME, run_config_path
+    )
 
   try:
     bert_config = modeling.BertConfig.from_json_file(config_file)
   except (ValueError, TypeError, KeyError) as e:
-    raise ExportError("cannot read BERT config %s: %s" % (config_file, e)) \
-        from e
+    raise ExportError("cannot read BERT config %s: %s" % (config_file, e)) from e
   num_tokens = count_vocab_lines(vocab)
   if num_tokens != bert_config.vocab_size:
     raise ExportError(
-        "%s has %d tokens but %s says vocab_size=%d: they must belong to the "
-        "same model" % (vocab, num_tokens, config_file, bert_config.vocab_size))
+      "%s has %d tokens but %s says vocab_size=%d: they must belong to the "
+      "same model" % (vocab, num_tokens, config_file, bert_config.vocab_size)
+    )
 
   try:
-    shapes = {name: list(shape) for name, shape in
-              tf.train.list_variables(prefix)}
+    shapes = {name: list(shape) for name, shape in tf.train.list_variables(prefix)}
   except tf.errors.OpError as e:
-    raise ExportError("cannot read checkpoint %s: %s" %
-                      (prefix, e.message.splitlines()[0])) from e
+    raise ExportError("cannot read checkpoint %s: %s" % (prefix, e.message.splitlines()[0])) from e
   _check_variables(prefix, shapes, bert_config, config_file, labels)
 
   global_step = None
   if "global_step" in shapes:
-    global_step = int(tf.train.load_checkpoint(prefix).get_tensor(
-        "global_step"))
+    global_step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
   else:
     global_step = ckpt_lib.checkpoint_step(prefix)
-  return _Plan(checkpoint=prefix, checkpoint_files=files, shapes=shapes,
-               vocab_file=vocab, bert_config_file=config_file, labels=labels,
-               run_config=run_config, global_step=global_step)
+  return _Plan(
+    checkpoint=prefix,
+    checkpoint_files=files,
+    shapes=shapes,
+    vocab_file=vocab,
+    bert_config_file=config_file,
+    labels=labels,
+    run_config=run_config,
+    global_step=global_step,
+  )
 
 
 # -- writing ------------------------------------------------------------------
@@ -422,43 +450,46 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     if any(name.endswith(".meta") for name in plan.checkpoint_files.values()):
       # A .meta graph names the dropped variables; the stripped checkpoint,
       # like Google's released ones, ships without one.
-      logger.info("Not shipping %s.meta: its graph names the dropped "
-                  "optimizer variables", plan.checkpoint)
-    logger.info("Kept %d variables, dropped %d optimizer variables "
-                "(adam_m/adam_v/global_step)", len(kept), len(dropped))
+      logger.info(
+        "Not shipping %s.meta: its graph names the dropped optimizer variables", plan.checkpoint
+      )
+    logger.info(
+      "Kept %d variables, dropped %d optimizer variables (adam_m/adam_v/global_step)",
+      len(kept),
+      len(dropped),
+    )
   else:
     for source, name in plan.checkpoint_files.items():
       shutil.copyfile(source, os.path.join(staging, name))
   written = sorted(f for f in os.listdir(staging) if f.startswith(CKPT_NAME))
-  export_size = sum(os.path.getsize(os.path.join(staging, f))
-                    for f in written)
+  export_size = sum(os.path.getsize(os.path.join(staging, f)) for f in written)
 
   # The written checkpoint must read back with every variable kept.
   names = set(name for name, _ in tf.train.list_variables(export_prefix))
   expected = set(n for n in plan.shapes if n not in dropped)
   if names != expected:
-    raise OSError("the written checkpoint %s does not read back: %d "
-                  "variables instead of %d" % (export_prefix, len(names),
-                                               len(expected)))
+    raise OSError(
+      "the written checkpoint %s does not read back: %d "
+      "variables instead of %d" % (export_prefix, len(names), len(expected))
+    )
 
   shutil.copyfile(plan.vocab_file, os.path.join(staging, VOCAB_NAME))
   shutil.copyfile(plan.bert_config_file, os.path.join(staging, CONFIG_NAME))
   if plan.labels is not None:
     _write_json(os.path.join(staging, LABELS_NAME), plan.labels)
 
-  files = {f: os.path.getsize(os.path.join(staging, f))
-           for f in sorted(os.listdir(staging))}
+  files = {f: os.path.getsize(os.path.join(staging, f)) for f in sorted(os.listdir(staging))}
   info = {
-      "source_checkpoint": plan.checkpoint,
-      "global_step": plan.global_step,
-      "stripped_optimizer": bool(strip_optimizer),
-      "labels": plan.labels,
-      "checkpoint": CKPT_NAME,
-      "num_variables": len(names),
-      "source_checkpoint_bytes": source_size,
-      "checkpoint_bytes": export_size,
-      "vocab_file": plan.vocab_file,
-      "bert_config_file": plan.bert_config_file,
+    "source_checkpoint": plan.checkpoint,
+    "global_step": plan.global_step,
+    "stripped_optimizer": bool(strip_optimizer),
+    "labels": plan.labels,
+    "checkpoint": CKPT_NAME,
+    "num_variables": len(names),
+    "source_checkpoint_bytes": source_size,
+    "checkpoint_bytes": export_size,
+    "vocab_file": plan.vocab_file,
+    "bert_config_file": plan.bert_config_file,
   }
   for key in ("task_name", "do_lower_case", "max_seq_length"):
     if key in plan.run_config:
@@ -466,8 +497,7 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
   info["files"] = files
   _write_json(os.path.join(staging, INFO_NAME), info)
   for name in sorted(os.listdir(staging)):
-    logger.info("  %-40s %10s", name,
-                _human(os.path.getsize(os.path.join(staging, name))))
+    logger.info("  %-40s %10s", name, _human(os.path.getsize(os.path.join(staging, name))))
   return source_size, export_size
 
 
@@ -486,8 +516,9 @@ def _move_into_place(staging: str, export_dir: str) -> None:
     os.rmdir(export_dir)
     os.rename(staging, export_dir)
     return
-  old = tempfile.mkdtemp(prefix=".%s.old-" % os.path.basename(export_dir),
-                         dir=os.path.dirname(export_dir))
+  old = tempfile.mkdtemp(
+    prefix=".%s.old-" % os.path.basename(export_dir), dir=os.path.dirname(export_dir)
+  )
   os.rmdir(old)
   os.rename(export_dir, old)
   try:
@@ -509,8 +540,7 @@ def _human(num_bytes: int) -> str:
   size = float(num_bytes)
   for unit in ("B", "KiB", "MiB"):
     if size < 1024:
-      return ("%d %s" % (size, unit)) if unit == "B" else \
-          ("%.1f %s" % (size, unit))
+      return ("%d %s" % (size, unit)) if unit == "B" else ("%.1f %s" % (size, unit))
     size /= 1024
   return "%.2f GiB" % size
 
@@ -523,7 +553,6 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-
   def error(self, message):
     raise _UsageError(message)
 
@@ -539,28 +568,44 @@ def _bool(text: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(
-      prog=PROGRAM,
-      description="Turn a run_classifier.py output_dir into a model folder "
-      "for bert-as-service (-model_dir) and --init_checkpoint: "
-      "bert_model.ckpt.*, vocab.txt, bert_config.json, labels.json.")
-  parser.add_argument("--output_dir", required=True,
-                      help="the fine-tuning output_dir to export from")
-  parser.add_argument("--export_dir", required=True,
-                      help="the model folder to create")
-  parser.add_argument("--checkpoint", default=None,
-                      help="checkpoint prefix, relative to output_dir "
-                      "(model.ckpt-343) or full; default: the newest")
-  parser.add_argument("--strip_optimizer", nargs="?", const=True,
-                      default=False, type=_bool, metavar="BOOL",
-                      help="drop adam_m/adam_v/global_step (about 1/3 size)")
-  parser.add_argument("--vocab_file", default=None,
-                      help="default: the vocab_file run_config.json records")
-  parser.add_argument("--bert_config_file", default=None,
-                      help="default: the bert_config_file run_config.json "
-                      "records")
-  parser.add_argument("--overwrite", nargs="?", const=True, default=False,
-                      type=_bool, metavar="BOOL",
-                      help="replace an earlier export in export_dir")
+    prog=PROGRAM,
+    description="Turn a run_classifier.py output_dir into a model folder "
+    "for bert-as-service (-model_dir) and --init_checkpoint: "
+    "bert_model.ckpt.*, vocab.txt, bert_config.json, labels.json.",
+  )
+  parser.add_argument(
+    "--output_dir", required=True, help="the fine-tuning output_dir to export from"
+  )
+  parser.add_argument("--export_dir", required=True, help="the model folder to create")
+  parser.add_argument(
+    "--checkpoint",
+    default=None,
+    help="checkpoint prefix, relative to output_dir (model.ckpt-343) or full; default: the newest",
+  )
+  parser.add_argument(
+    "--strip_optimizer",
+    nargs="?",
+    const=True,
+    default=False,
+    type=_bool,
+    metavar="BOOL",
+    help="drop adam_m/adam_v/global_step (about 1/3 size)",
+  )
+  parser.add_argument(
+    "--vocab_file", default=None, help="default: the vocab_file run_config.json records"
+  )
+  parser.add_argument(
+    "--bert_config_file", default=None, help="default: the bert_config_file run_config.json records"
+  )
+  parser.add_argument(
+    "--overwrite",
+    nargs="?",
+    const=True,
+    default=False,
+    type=_bool,
+    metavar="BOOL",
+    help="replace an earlier export in export_dir",
+  )
   return parser
 
 
@@ -569,8 +614,7 @@ def _setup_logging() -> None:
     logger.setLevel(logging.INFO)
     return
   handler = logging.StreamHandler(sys.stderr)
-  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s "
-                                         "%(message)s", "%H:%M:%S"))
+  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
   logger.addHandler(handler)
   logger.setLevel(logging.INFO)
   logger.propagate = False
@@ -590,14 +634,18 @@ def main(argv=None) -> int:
     return _error("%s (see --help)" % e)
   _setup_logging()
   from bert import tf_startup  # pylint: disable=g-import-not-at-top
+
   tf = tf_startup.import_tensorflow()
   try:
-    export_for_serving(args.output_dir, args.export_dir,
-                       checkpoint=args.checkpoint,
-                       strip_optimizer=args.strip_optimizer,
-                       vocab_file=args.vocab_file,
-                       bert_config_file=args.bert_config_file,
-                       overwrite=args.overwrite)
+    export_for_serving(
+      args.output_dir,
+      args.export_dir,
+      checkpoint=args.checkpoint,
+      strip_optimizer=args.strip_optimizer,
+      vocab_file=args.vocab_file,
+      bert_config_file=args.bert_config_file,
+      overwrite=args.overwrite,
+    )
   except (ValueError, OSError) as e:  # ExportError, CheckpointError included
     logger.debug("Traceback:", exc_info=True)
     return _error(str(e))

@@ -24,29 +24,42 @@ for the discovery rules. Importing this package imports no task module and no
 TensorFlow.
 """
 
-from processors.base import (DataError, DataProcessor, InputExample,
-                             InputFeatures, PaddingInputExample, TsvRow,
-                             labels_of)
-from processors._registry import (ENTRY_POINT_GROUP, PATH_ENV_VAR, TaskError,
-                                  available_tasks, describe_error,
-                                  get_processor, load_task_class,
-                                  plugin_location, plugin_problems)
+from processors.base import (
+  DataError,
+  DataProcessor,
+  InputExample,
+  InputFeatures,
+  PaddingInputExample,
+  TsvRow,
+  labels_of,
+)
+from processors._registry import (
+  ENTRY_POINT_GROUP,
+  PATH_ENV_VAR,
+  TaskError,
+  available_tasks,
+  describe_error,
+  get_processor,
+  load_task_class,
+  plugin_location,
+  plugin_problems,
+)
 
 __all__ = [
-    "DataError",
-    "DataProcessor",
-    "ENTRY_POINT_GROUP",
-    "InputExample",
-    "InputFeatures",
-    "PATH_ENV_VAR",
-    "PaddingInputExample",
-    "TaskError",
-    "TsvRow",
-    "available_tasks",
-    "describe_error",
-    "get_processor",
-    "labels_of",
-    "load_task_class",
-    "plugin_location",
-    "plugin_problems",
+  "DataError",
+  "DataProcessor",
+  "ENTRY_POINT_GROUP",
+  "InputExample",
+  "InputFeatures",
+  "PATH_ENV_VAR",
+  "PaddingInputExample",
+  "TaskError",
+  "TsvRow",
+  "available_tasks",
+  "describe_error",
+  "get_processor",
+  "labels_of",
+  "load_task_class",
+  "plugin_location",
+  "plugin_problems",
 ]

@@ -23,90 +23,88 @@ _logger = logging.getLogger("run_classifier")
 
 
 class DataError(ValueError):
-    """Bad input data: a missing, empty, undecodable or malformed file.
+  """Bad input data: a missing, empty, undecodable or malformed file.
 
-    `str(error)` is one line naming the file, the 1-based line number where
-    known, and what was expected, e.g.
+  `str(error)` is one line naming the file, the 1-based line number where
+  known, and what was expected, e.g.
 
-        data/train.tsv:5: expected at least 4 tab-separated columns, found 2
+      data/train.tsv:5: expected at least 4 tab-separated columns, found 2
 
-    Attributes:
-        reason: str. What was wrong, without the location.
-        input_file: str or None. The file the data came from.
-        line_number: int or None. The 1-based line number in `input_file`.
-    """
+  Attributes:
+      reason: str. What was wrong, without the location.
+      input_file: str or None. The file the data came from.
+      line_number: int or None. The 1-based line number in `input_file`.
+  """
 
-    def __init__(self, reason, input_file=None, line_number=None):
-        self.reason = reason
-        self.input_file = input_file
-        self.line_number = line_number
-        location = ""
-        if input_file is not None:
-            location = str(input_file)
-            if line_number is not None:
-                location += ":%d" % line_number
-            location += ": "
-        super().__init__(location + " ".join(str(reason).split()))
+  def __init__(self, reason, input_file=None, line_number=None):
+    self.reason = reason
+    self.input_file = input_file
+    self.line_number = line_number
+    location = ""
+    if input_file is not None:
+      location = str(input_file)
+      if line_number is not None:
+        location += ":%d" % line_number
+      location += ": "
+    super().__init__(location + " ".join(str(reason).split()))
 
-    def __reduce__(self):
-        return (type(self), (self.reason, self.input_file, self.line_number))
+  def __reduce__(self):
+    return (type(self), (self.reason, self.input_file, self.line_number))
 
 
 class TsvRow(list):
-    """One row of a TSV file: a `list[str]` that knows where it came from.
+  """One row of a TSV file: a `list[str]` that knows where it came from.
 
-    It compares, iterates, slices and prints exactly like a list of str. The one
-    difference is out-of-range indexing: `row[3]` on a row with two columns
-    raises `DataError` ("<file>:<line>: expected at least 4 tab-separated
-    columns, found 2") instead of a bare `IndexError`. `DataError` is a
-    `ValueError`, not an `IndexError`.
+  It compares, iterates, slices and prints exactly like a list of str. The one
+  difference is out-of-range indexing: `row[3]` on a row with two columns
+  raises `DataError` ("<file>:<line>: expected at least 4 tab-separated
+  columns, found 2") instead of a bare `IndexError`. `DataError` is a
+  `ValueError`, not an `IndexError`.
 
-    Attributes:
-        input_file: str. The file the row was read from.
-        line_number: int. The 1-based line number of the row in the file
-            (the header is line 1).
-    """
+  Attributes:
+      input_file: str. The file the row was read from.
+      line_number: int. The 1-based line number of the row in the file
+          (the header is line 1).
+  """
 
-    __slots__ = ("input_file", "line_number", "separator")
+  __slots__ = ("input_file", "line_number", "separator")
 
-    def __init__(self, fields=(), input_file="<unknown>", line_number=0,
-                 separator="tab"):
-        super().__init__(fields)
-        self.input_file = input_file
-        self.line_number = line_number
-        self.separator = separator
+  def __init__(self, fields=(), input_file="<unknown>", line_number=0, separator="tab"):
+    super().__init__(fields)
+    self.input_file = input_file
+    self.line_number = line_number
+    self.separator = separator
 
-    def __getitem__(self, index):
-        try:
-            return super().__getitem__(index)
-        except IndexError:
-            needed = index + 1 if index >= 0 else -index
-            raise self.error(
-                "expected at least %d %s-separated column%s, found %d"
-                % (needed, self.separator, "" if needed == 1 else "s",
-                   len(self))) from None
+  def __getitem__(self, index):
+    try:
+      return super().__getitem__(index)
+    except IndexError:
+      needed = index + 1 if index >= 0 else -index
+      raise self.error(
+        "expected at least %d %s-separated column%s, found %d"
+        % (needed, self.separator, "" if needed == 1 else "s", len(self))
+      ) from None
 
-    def error(self, reason):
-        """Returns a `DataError` located at this row, for processors to raise."""
-        return DataError(reason, self.input_file, self.line_number)
+  def error(self, reason):
+    """Returns a `DataError` located at this row, for processors to raise."""
+    return DataError(reason, self.input_file, self.line_number)
 
-    def __reduce__(self):
-        return (type(self), (list(self), self.input_file, self.line_number,
-                             self.separator))
+  def __reduce__(self):
+    return (type(self), (list(self), self.input_file, self.line_number, self.separator))
 
 
 def convert_to_unicode(text):
-    """Returns `text` as str, decoding UTF-8 bytes (as bert.tokenization does).
+  """Returns `text` as str, decoding UTF-8 bytes (as bert.tokenization does).
 
-    Kept here so that processors need neither TensorFlow nor the tokenizer. Rows
-    from `DataProcessor._read_tsv` are already str, so this is the identity on
-    them.
-    """
-    if isinstance(text, str):
-        return text
-    if isinstance(text, bytes):
-        return text.decode("utf-8", "ignore")
-    raise ValueError("Unsupported string type: %s" % (type(text)))
+  Kept here so that processors need neither TensorFlow nor the tokenizer. Rows
+  from `DataProcessor._read_tsv` are already str, so this is the identity on
+  them.
+  """
+  if isinstance(text, str):
+    return text
+  if isinstance(text, bytes):
+    return text.decode("utf-8", "ignore")
+  raise ValueError("Unsupported string type: %s" % (type(text)))
 
 
 _files_read = None  # While `files_read()` is active: the paths read.
@@ -114,328 +112,334 @@ _files_read = None  # While `files_read()` is active: the paths read.
 
 @contextlib.contextmanager
 def files_read():
-    """Collects, in a list, the paths that this module's readers read
-    inside the `with` block (to name them in errors about the data)."""
-    global _files_read
-    outer, _files_read = _files_read, []
-    try:
-        yield _files_read
-    finally:
-        _files_read = outer
+  """Collects, in a list, the paths that this module's readers read
+  inside the `with` block (to name them in errors about the data)."""
+  global _files_read
+  outer, _files_read = _files_read, []
+  try:
+    yield _files_read
+  finally:
+    _files_read = outer
 
 
 def _read_bytes(input_file):
-    """Reads a whole file as bytes, raising DataError for a missing file."""
-    path = os.fspath(input_file)
-    if _files_read is not None:
-        _files_read.append(path)
-    if "://" in path:
-        # Remote file systems (gs://, hdfs://, ...) need TensorFlow's gfile.
-        import tensorflow as tf  # Only for remote paths.
-        try:
-            with tf.io.gfile.GFile(path, "rb") as f:
-                return f.read()
-        except tf.errors.NotFoundError:
-            raise DataError("file not found", path) from None
-        except tf.errors.OpError as e:
-            raise DataError("cannot read file: %s" % e.message, path) from None
+  """Reads a whole file as bytes, raising DataError for a missing file."""
+  path = os.fspath(input_file)
+  if _files_read is not None:
+    _files_read.append(path)
+  if "://" in path:
+    # Remote file systems (gs://, hdfs://, ...) need TensorFlow's gfile.
+    import tensorflow as tf  # Only for remote paths.
+
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise DataError("file not found", path) from None
-    except OSError as e:
-        raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
+      with tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()
+    except tf.errors.NotFoundError:
+      raise DataError("file not found", path) from None
+    except tf.errors.OpError as e:
+      raise DataError("cannot read file: %s" % e.message, path) from None
+  try:
+    with open(path, "rb") as f:
+      return f.read()
+  except FileNotFoundError:
+    raise DataError("file not found", path) from None
+  except OSError as e:
+    raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
 
 
 def raise_field_size_limit():
-    """Raises csv's field size limit as high as the platform allows.
+  """Raises csv's field size limit as high as the platform allows.
 
-    Returns:
-        The previous limit, to restore afterwards.
-    """
-    limit = sys.maxsize
-    while True:
-        try:
-            return csv.field_size_limit(limit)
-        except OverflowError:  # C long is 32 bits on Windows.
-            limit //= 2
+  Returns:
+      The previous limit, to restore afterwards.
+  """
+  limit = sys.maxsize
+  while True:
+    try:
+      return csv.field_size_limit(limit)
+    except OverflowError:  # C long is 32 bits on Windows.
+      limit //= 2
 
 
 class InputExample(object):
-    """One example for sequence classification: one or two texts and a label."""
+  """One example for sequence classification: one or two texts and a label."""
 
-    def __init__(self, guid, text_a, text_b=None, label=None):
-        """Stores the four fields as attributes.
+  def __init__(self, guid, text_a, text_b=None, label=None):
+    """Stores the four fields as attributes.
 
-        Args:
-            guid: str. An id unique within the set, e.g. "train-1".
-            text_a: str. The first text, not yet tokenized.
-            text_b: (Optional) str. The second text for sentence-pair tasks;
-                None (or "") for single-sentence tasks.
-            label: (Optional) str. The gold label, one of `get_labels()`. Test
-                examples carry a dummy label from that list.
-        """
-        self.guid = guid
-        self.text_a = text_a
-        self.text_b = text_b
-        self.label = label
+    Args:
+        guid: str. An id unique within the set, e.g. "train-1".
+        text_a: str. The first text, not yet tokenized.
+        text_b: (Optional) str. The second text for sentence-pair tasks;
+            None (or "") for single-sentence tasks.
+        label: (Optional) str. The gold label, one of `get_labels()`. Test
+            examples carry a dummy label from that list.
+    """
+    self.guid = guid
+    self.text_a = text_a
+    self.text_b = text_b
+    self.label = label
 
-    def __repr__(self):
-        return "InputExample(guid=%r, text_a=%r, text_b=%r, label=%r)" % (
-            self.guid, self.text_a, self.text_b, self.label)
+  def __repr__(self):
+    return "InputExample(guid=%r, text_a=%r, text_b=%r, label=%r)" % (
+      self.guid,
+      self.text_a,
+      self.text_b,
+      self.label,
+    )
 
 
 class PaddingInputExample(object):
-    """A placeholder example that pads eval/predict sets to whole batches.
+  """A placeholder example that pads eval/predict sets to whole batches.
 
-    A TPU needs every batch to have the same size, so run_classifier.py appends
-    these until the number of examples divides the batch size. They become
-    all-zero features with `is_real_example=False`, weigh 0 in every metric,
-    and their predictions are dropped. A dedicated class (rather than `None`)
-    keeps a padding slot from being mistaken for a missing example.
-    """
+  A TPU needs every batch to have the same size, so run_classifier.py appends
+  these until the number of examples divides the batch size. They become
+  all-zero features with `is_real_example=False`, weigh 0 in every metric,
+  and their predictions are dropped. A dedicated class (rather than `None`)
+  keeps a padding slot from being mistaken for a missing example.
+  """
 
 
 class InputFeatures(object):
-    """The model inputs of one example.
+  """The model inputs of one example.
 
-    Attributes:
-        input_ids: list of int, [max_seq_length]. WordPiece ids, zero-padded.
-        input_mask: list of int, [max_seq_length]. 1 for real tokens, 0 for
-            padding.
-        segment_ids: list of int, [max_seq_length]. 0 for the first text, 1 for
-            the second.
-        label_id: int. The index of the label in `get_labels()`.
-        is_real_example: bool. False for a `PaddingInputExample`.
-    """
+  Attributes:
+      input_ids: list of int, [max_seq_length]. WordPiece ids, zero-padded.
+      input_mask: list of int, [max_seq_length]. 1 for real tokens, 0 for
+          padding.
+      segment_ids: list of int, [max_seq_length]. 0 for the first text, 1 for
+          the second.
+      label_id: int. The index of the label in `get_labels()`.
+      is_real_example: bool. False for a `PaddingInputExample`.
+  """
 
-    def __init__(self, input_ids, input_mask, segment_ids, label_id,
-                 is_real_example=True):
-        self.input_ids = input_ids
-        self.input_mask = input_mask
-        self.segment_ids = segment_ids
-        self.label_id = label_id
-        self.is_real_example = is_real_example
+  def __init__(self, input_ids, input_mask, segment_ids, label_id, is_real_example=True):
+    self.input_ids = input_ids
+    self.input_mask = input_mask
+    self.segment_ids = segment_ids
+    self.label_id = label_id
+    self.is_real_example = is_real_example
 
 
 class DataProcessor(object):
-    """Base class of the tasks: reads a data set into `InputExample`s.
+  """Base class of the tasks: reads a data set into `InputExample`s.
 
-    To add a task, put a `.py` file with a subclass into the `processors/` folder
-    (or a folder given by `--processors_dir` or `BERT_PROCESSORS_PATH`):
+  To add a task, put a `.py` file with a subclass into the `processors/` folder
+  (or a folder given by `--processors_dir` or `BERT_PROCESSORS_PATH`):
 
-        import os
-        from processors import DataProcessor, InputExample
+      import os
+      from processors import DataProcessor, InputExample
 
-        class EmotionProcessor(DataProcessor):   # task name "emotion"
-            def get_train_examples(self, data_dir): ...
-            def get_dev_examples(self, data_dir): ...
-            def get_test_examples(self, data_dir): ...
-            def get_labels(self): return ["0", "1"]
+      class EmotionProcessor(DataProcessor):   # task name "emotion"
+          def get_train_examples(self, data_dir): ...
+          def get_dev_examples(self, data_dir): ...
+          def get_test_examples(self, data_dir): ...
+          def get_labels(self): return ["0", "1"]
 
-    The task name is the class attribute `task_name = "..."` (a string literal in
-    the class body) if there is one, otherwise the class name without a trailing
-    `Processor`, lower-cased. See `processors.available_tasks`.
+  The task name is the class attribute `task_name = "..."` (a string literal in
+  the class body) if there is one, otherwise the class name without a trailing
+  `Processor`, lower-cased. See `processors.available_tasks`.
 
-    Every label of a train/dev example must be in `get_labels()`, and test
-    examples need a dummy label from that list (run_classifier.py converts test
-    labels too).
+  Every label of a train/dev example must be in `get_labels()`, and test
+  examples need a dummy label from that list (run_classifier.py converts test
+  labels too).
+  """
+
+  def get_train_examples(self, data_dir):
+    """Returns the list of `InputExample`s of the train set."""
+    raise NotImplementedError("%s does not implement get_train_examples" % type(self).__name__)
+
+  def get_dev_examples(self, data_dir):
+    """Returns the list of `InputExample`s of the dev (eval) set."""
+    raise NotImplementedError("%s does not implement get_dev_examples" % type(self).__name__)
+
+  def get_test_examples(self, data_dir):
+    """Returns the list of `InputExample`s to predict."""
+    raise NotImplementedError("%s does not implement get_test_examples" % type(self).__name__)
+
+  def get_labels(self):
+    """Returns the list of label strings; its order fixes the label ids."""
+    raise NotImplementedError("%s does not implement get_labels" % type(self).__name__)
+
+  @classmethod
+  def _read_tsv(cls, input_file, quotechar=None, delimiter="\t"):
+    """Reads a tab-separated file into a list of rows.
+
+    As in Google's code, this is `csv.reader(f, delimiter="\\t",
+    quotechar=quotechar)`: with `quotechar=None` quote characters are ordinary
+    text (QUOTE_NONE), so `a<TAB>"b<TAB>c"<TAB>d` gives `['a', '"b', 'c"', 'd']`.
+    A blank line gives an empty row. `delimiter` is the extra argument that
+    popular forks added (`self._read_tsv(path, delimiter=",")`). The CLUE
+    fork put it first, `_read_tsv(input_file, delimiter, quotechar)`, and
+    its users pass both by position: a positional second argument that is
+    not a quote character (`"` or `'`) is read as the delimiter, and the
+    third as the quotechar. Differences from Google's code, all for bad
+    data:
+
+    * The file is read as UTF-8 on every platform. A leading UTF-8 BOM is
+      dropped (Google's users got `KeyError: '\\ufeff2'`), and CRLF or CR
+      line endings are read as LF, so no stray `\\r` ends the last field.
+    * Fields longer than csv's default 131072-character limit are allowed.
+    * Bad input raises `DataError` with a one-line message naming the file:
+      a missing file ("file not found"), an empty file ("file is empty"),
+      bytes that are not UTF-8, or a row csv rejects (these two with the
+      line number).
+    * The rows are `TsvRow`s, lists of str whose out-of-range indexing
+      (`line[3]` on a two-column row) raises `DataError`
+      "<file>:<line>: expected at least 4 tab-separated columns, found 2".
+
+    Remote paths (`gs://...`) are read with TensorFlow's gfile.
+
+    Args:
+        input_file: str or path. The file to read.
+        quotechar: (Optional) str. A one-character quote for csv, or None.
+        delimiter: (Optional) str. The one-character field separator.
+
+    Returns:
+        A list of `TsvRow`, one per line (per record when quotechar is used).
+
+    Raises:
+        DataError: if the file is missing, empty, not UTF-8 or malformed.
     """
+    if quotechar not in (None, '"', "'"):  # CLUE's (delimiter, quotechar).
+      quotechar, delimiter = (delimiter if delimiter != "\t" else None, quotechar)
+    return _read_delimited(input_file, delimiter, quotechar)
 
-    def get_train_examples(self, data_dir):
-        """Returns the list of `InputExample`s of the train set."""
-        raise NotImplementedError(
-            "%s does not implement get_train_examples" % type(self).__name__)
+  @classmethod
+  def _read_csv(cls, input_file, quotechar='"', delimiter=","):
+    """Reads a comma-separated file into a list of `TsvRow`s.
 
-    def get_dev_examples(self, data_dir):
-        """Returns the list of `InputExample`s of the dev (eval) set."""
-        raise NotImplementedError(
-            "%s does not implement get_dev_examples" % type(self).__name__)
+    The reader some forks added beside `_read_tsv`. Standard CSV quoting
+    (`"a, b"` is one field) unless `quotechar=None`; otherwise the same
+    rules and errors as `_read_tsv`. The header, if any, is the first row.
+    """
+    return _read_delimited(input_file, delimiter, quotechar)
 
-    def get_test_examples(self, data_dir):
-        """Returns the list of `InputExample`s to predict."""
-        raise NotImplementedError(
-            "%s does not implement get_test_examples" % type(self).__name__)
+  @classmethod
+  def _read_txt(cls, input_file, separator="_!_"):
+    """Reads a text file into rows: each line stripped, then split on
+    `separator`, as the CLUE fork's base class did for its `_!_`-separated
+    news files (a line without it is a one-field row). The rows are
+    `TsvRow`s, so a missing field is a `DataError` with the line number.
+    """
+    input_file = os.fspath(input_file)
+    text = read_text(input_file)
+    if not text:
+      raise DataError("file is empty", input_file)
+    return [
+      TsvRow(line.strip().split(separator), input_file, number, repr(separator))
+      for number, line in enumerate(text.split("\n")[:-1], 1)
+    ]
 
-    def get_labels(self):
-        """Returns the list of label strings; its order fixes the label ids."""
-        raise NotImplementedError(
-            "%s does not implement get_labels" % type(self).__name__)
-
-    @classmethod
-    def _read_tsv(cls, input_file, quotechar=None, delimiter="\t"):
-        """Reads a tab-separated file into a list of rows.
-
-        As in Google's code, this is `csv.reader(f, delimiter="\\t",
-        quotechar=quotechar)`: with `quotechar=None` quote characters are ordinary
-        text (QUOTE_NONE), so `a<TAB>"b<TAB>c"<TAB>d` gives `['a', '"b', 'c"', 'd']`.
-        A blank line gives an empty row. `delimiter` is the extra argument that
-        popular forks added (`self._read_tsv(path, delimiter=",")`). The CLUE
-        fork put it first, `_read_tsv(input_file, delimiter, quotechar)`, and
-        its users pass both by position: a positional second argument that is
-        not a quote character (`"` or `'`) is read as the delimiter, and the
-        third as the quotechar. Differences from Google's code, all for bad
-        data:
-
-        * The file is read as UTF-8 on every platform. A leading UTF-8 BOM is
-          dropped (Google's users got `KeyError: '\\ufeff2'`), and CRLF or CR
-          line endings are read as LF, so no stray `\\r` ends the last field.
-        * Fields longer than csv's default 131072-character limit are allowed.
-        * Bad input raises `DataError` with a one-line message naming the file:
-          a missing file ("file not found"), an empty file ("file is empty"),
-          bytes that are not UTF-8, or a row csv rejects (these two with the
-          line number).
-        * The rows are `TsvRow`s, lists of str whose out-of-range indexing
-          (`line[3]` on a two-column row) raises `DataError`
-          "<file>:<line>: expected at least 4 tab-separated columns, found 2".
-
-        Remote paths (`gs://...`) are read with TensorFlow's gfile.
-
-        Args:
-            input_file: str or path. The file to read.
-            quotechar: (Optional) str. A one-character quote for csv, or None.
-            delimiter: (Optional) str. The one-character field separator.
-
-        Returns:
-            A list of `TsvRow`, one per line (per record when quotechar is used).
-
-        Raises:
-            DataError: if the file is missing, empty, not UTF-8 or malformed.
-        """
-        if quotechar not in (None, '"', "'"):  # CLUE's (delimiter, quotechar).
-            quotechar, delimiter = (delimiter if delimiter != "\t" else None,
-                                    quotechar)
-        return _read_delimited(input_file, delimiter, quotechar)
-
-    @classmethod
-    def _read_csv(cls, input_file, quotechar='"', delimiter=","):
-        """Reads a comma-separated file into a list of `TsvRow`s.
-
-        The reader some forks added beside `_read_tsv`. Standard CSV quoting
-        (`"a, b"` is one field) unless `quotechar=None`; otherwise the same
-        rules and errors as `_read_tsv`. The header, if any, is the first row.
-        """
-        return _read_delimited(input_file, delimiter, quotechar)
-
-    @classmethod
-    def _read_txt(cls, input_file, separator="_!_"):
-        """Reads a text file into rows: each line stripped, then split on
-        `separator`, as the CLUE fork's base class did for its `_!_`-separated
-        news files (a line without it is a one-field row). The rows are
-        `TsvRow`s, so a missing field is a `DataError` with the line number.
-        """
-        input_file = os.fspath(input_file)
-        text = read_text(input_file)
-        if not text:
-            raise DataError("file is empty", input_file)
-        return [TsvRow(line.strip().split(separator), input_file, number,
-                       repr(separator))
-                for number, line in enumerate(text.split("\n")[:-1], 1)]
-
-    @classmethod
-    def _read_json(cls, input_file):
-        """Reads a JSON-lines file (one object per line, as CLUE's data) into
-        a list of the decoded objects. Blank lines are skipped; a line that is
-        not JSON raises `DataError` naming the file and line."""
-        records = []
-        for number, line in enumerate(read_text(input_file).split("\n"), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except ValueError as e:
-                raise DataError("not a JSON object per line: %s" % e,
-                                os.fspath(input_file), number) from None
-        if not records:
-            raise DataError("file is empty", os.fspath(input_file))
-        return records
+  @classmethod
+  def _read_json(cls, input_file):
+    """Reads a JSON-lines file (one object per line, as CLUE's data) into
+    a list of the decoded objects. Blank lines are skipped; a line that is
+    not JSON raises `DataError` naming the file and line."""
+    records = []
+    for number, line in enumerate(read_text(input_file).split("\n"), 1):
+      if not line.strip():
+        continue
+      try:
+        records.append(json.loads(line))
+      except ValueError as e:
+        raise DataError(
+          "not a JSON object per line: %s" % e, os.fspath(input_file), number
+        ) from None
+    if not records:
+      raise DataError("file is empty", os.fspath(input_file))
+    return records
 
 
-_SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe",
-                    " ": "space"}
+_SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", " ": "space"}
 
 
 def separator_name(delimiter: str) -> str:
-    """"tab", "comma", ... for messages ("expected 3 tab-separated ..."), or
-    the quoted character."""
-    return _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
+  """ "tab", "comma", ... for messages ("expected 3 tab-separated ..."), or
+  the quoted character."""
+  return _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
 
 
 def read_text(input_file) -> str:
-    """A whole UTF-8 file as str: BOM dropped, line ends made "\\n", and the
-    text ending with "\\n" unless empty. Raises DataError for bad files."""
-    input_file = os.fspath(input_file)
-    data = _read_bytes(input_file)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line_number = data.count(b"\n", 0, e.start) + 1
-        raise DataError(
-            "not valid UTF-8 (byte 0x%02x); save the file as UTF-8"
-            % data[e.start], input_file, line_number) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return text
+  """A whole UTF-8 file as str: BOM dropped, line ends made "\\n", and the
+  text ending with "\\n" unless empty. Raises DataError for bad files."""
+  input_file = os.fspath(input_file)
+  data = _read_bytes(input_file)
+  try:
+    text = data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    line_number = data.count(b"\n", 0, e.start) + 1
+    raise DataError(
+      "not valid UTF-8 (byte 0x%02x); save the file as UTF-8" % data[e.start],
+      input_file,
+      line_number,
+    ) from None
+  if text.startswith("\ufeff"):
+    text = text[1:]
+  text = text.replace("\r\n", "\n").replace("\r", "\n")
+  if text and not text.endswith("\n"):
+    text += "\n"
+  return text
 
 
 def _read_delimited(input_file, delimiter, quotechar):
-    """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
-    input_file = os.fspath(input_file)
-    text = read_text(input_file)
-    separator = separator_name(delimiter)
-    old_limit = raise_field_size_limit()
-    lines = []
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""),
-                            delimiter=delimiter, quotechar=quotechar)
-        while True:
-            line_number = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as e:
-                raise DataError("cannot parse row: %s" % e, input_file,
-                                line_number) from None
-            lines.append(TsvRow(fields, input_file, line_number, separator))
-    finally:
-        csv.field_size_limit(old_limit)
-    if not lines:
-        raise DataError("file is empty", input_file)
-    return lines
+  """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
+  input_file = os.fspath(input_file)
+  text = read_text(input_file)
+  separator = separator_name(delimiter)
+  old_limit = raise_field_size_limit()
+  lines = []
+  try:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar)
+    while True:
+      line_number = reader.line_num + 1
+      try:
+        fields = next(reader)
+      except StopIteration:
+        break
+      except csv.Error as e:
+        raise DataError("cannot parse row: %s" % e, input_file, line_number) from None
+      lines.append(TsvRow(fields, input_file, line_number, separator))
+  finally:
+    csv.field_size_limit(old_limit)
+  if not lines:
+    raise DataError("file is empty", input_file)
+  return lines
 
 
 def warn_dropped_text(rows, columns: int) -> int:
-    """Warns once if rows have more tab-separated fields than `columns`.
+  """Warns once if rows have more tab-separated fields than `columns`.
 
-    Google's processors read fixed columns, so the text after an extra tab in a
-    row is dropped; we keep that behaviour but say how often it happens and
-    where it first does. Returns the number of such rows.
-    """
-    longer = [row for row in rows if len(row) > columns]
-    if longer:
-        first = longer[0]
-        _logger.warning(
-            "%s: %d row(s) have more than %d tab-separated fields; the text "
-            "after the extra tab(s) is dropped, as Google's code did (first "
-            "at line %s)", getattr(first, "input_file", "?"), len(longer),
-            columns, getattr(first, "line_number", "?"))
-    return len(longer)
+  Google's processors read fixed columns, so the text after an extra tab in a
+  row is dropped; we keep that behaviour but say how often it happens and
+  where it first does. Returns the number of such rows.
+  """
+  longer = [row for row in rows if len(row) > columns]
+  if longer:
+    first = longer[0]
+    _logger.warning(
+      "%s: %d row(s) have more than %d tab-separated fields; the text "
+      "after the extra tab(s) is dropped, as Google's code did (first "
+      "at line %s)",
+      getattr(first, "input_file", "?"),
+      len(longer),
+      columns,
+      getattr(first, "line_number", "?"),
+    )
+  return len(longer)
 
 
 def labels_of(processor, data_dir=None) -> list:
-    """Calls `processor.get_labels()`, or `get_labels(data_dir)` for the
-    processors that read their labels from the data and take the folder."""
-    method = processor.get_labels
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return method()
-    required = [p for p in parameters
-                if p.default is p.empty
-                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return method(data_dir) if required else method()
+  """Calls `processor.get_labels()`, or `get_labels(data_dir)` for the
+  processors that read their labels from the data and take the folder."""
+  method = processor.get_labels
+  try:
+    parameters = inspect.signature(method).parameters.values()
+  except (TypeError, ValueError):
+    return method()
+  required = [
+    p
+    for p in parameters
+    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+  ]
+  return method(data_dir) if required else method()

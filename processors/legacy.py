@@ -49,10 +49,10 @@ import sys
 import types
 
 LEGACY_MODULES = {
-    "modeling": "bert.modeling",
-    "optimization": "bert.optimization",
-    "tokenization": "bert.tokenization",
-    "run_classifier": "run_classifier",
+  "modeling": "bert.modeling",
+  "optimization": "bert.optimization",
+  "tokenization": "bert.tokenization",
+  "run_classifier": "run_classifier",
 }
 
 _logger = logging.getLogger("run_classifier")
@@ -60,6 +60,7 @@ _logger = logging.getLogger("run_classifier")
 
 # ---------------------------------------------------------------------------
 # Flags that tolerate being defined twice.
+
 
 def _keep_existing(define):
   """Wraps an absl DEFINE_* function: an already defined name is kept.
@@ -71,6 +72,7 @@ def _keep_existing(define):
 
   def define_once(name, *args, **kwargs):
     from absl import flags as absl_flags
+
     flag_values = kwargs.get("flag_values", absl_flags.FLAGS)
     if isinstance(flag_values, _ParsedOnUse):
       kwargs["flag_values"] = flag_values = absl_flags.FLAGS
@@ -81,12 +83,15 @@ def _keep_existing(define):
     if default != flag.default:
       try:
         flag_values.set_default(name, default)
-        _logger.info("flag --%s was defined again; its default is now %r",
-                     name, default)
+        _logger.info("flag --%s was defined again; its default is now %r", name, default)
       except (ValueError, absl_flags.Error):
-        _logger.warning("flag --%s was defined again with default %r, which "
-                        "is not a valid value of it; keeping the first "
-                        "definition", name, default)
+        _logger.warning(
+          "flag --%s was defined again with default %r, which "
+          "is not a valid value of it; keeping the first "
+          "definition",
+          name,
+          default,
+        )
     return absl_flags.FlagHolder(flag_values, flag)
 
   define_once.__name__ = define.__name__
@@ -96,10 +101,17 @@ def _keep_existing(define):
 
 # absl's DEFINE_* functions called as (name, default, ...); DEFINE_flag and
 # DEFINE_alias take other first arguments and are left as they are.
-_NAME_FIRST_DEFINERS = ("DEFINE_string", "DEFINE_bool", "DEFINE_boolean",
-                        "DEFINE_integer", "DEFINE_float", "DEFINE_enum",
-                        "DEFINE_enum_class", "DEFINE_list",
-                        "DEFINE_spaceseplist")
+_NAME_FIRST_DEFINERS = (
+  "DEFINE_string",
+  "DEFINE_bool",
+  "DEFINE_boolean",
+  "DEFINE_integer",
+  "DEFINE_float",
+  "DEFINE_enum",
+  "DEFINE_enum_class",
+  "DEFINE_list",
+  "DEFINE_spaceseplist",
+)
 
 
 class _ParsedOnUse(object):
@@ -112,6 +124,7 @@ class _ParsedOnUse(object):
 
   def __getattr__(self, name):
     from absl import flags as absl_flags
+
     flag_values = absl_flags.FLAGS
     if not flag_values.is_parsed() and not name.startswith("_"):
       flag_values(sys.argv, known_only=True)
@@ -119,14 +132,17 @@ class _ParsedOnUse(object):
 
   def __setattr__(self, name, value):
     from absl import flags as absl_flags
+
     setattr(absl_flags.FLAGS, name, value)
 
   def __getitem__(self, name):
     from absl import flags as absl_flags
+
     return absl_flags.FLAGS[name]
 
   def __contains__(self, name):
     from absl import flags as absl_flags
+
     return name in absl_flags.FLAGS
 
 
@@ -135,12 +151,14 @@ class _LegacyFlags(types.ModuleType):
   whose `FLAGS` parses the command line on first use, as TF1's did."""
 
   def __init__(self):
-    super().__init__("flags", "absl.flags for legacy code: a flag defined "
-                     "twice keeps its first definition.")
+    super().__init__(
+      "flags", "absl.flags for legacy code: a flag defined twice keeps its first definition."
+    )
     self.FLAGS = _ParsedOnUse()
 
   def __getattr__(self, name):
     from absl import flags as absl_flags
+
     value = getattr(absl_flags, name)
     if name in _NAME_FIRST_DEFINERS or name.startswith("DEFINE_multi_"):
       value = _keep_existing(value)
@@ -160,6 +178,7 @@ class _LegacyApp(types.ModuleType):
 
   def __getattr__(self, name):
     from absl import app as absl_app
+
     return getattr(absl_app, name)
 
 
@@ -185,6 +204,7 @@ _ABSL_VIEW = _AbslView()
 # ---------------------------------------------------------------------------
 # What `import tensorflow` gives legacy code.
 
+
 class _TensorFlowView(types.ModuleType):
   """TensorFlow as TF1-era code expects it; imports TensorFlow on first use.
 
@@ -207,8 +227,10 @@ class _TensorFlowView(types.ModuleType):
         return _LegacyApp()
       if name == "logging":  # tf.logging.info & co. on absl's logger, once.
         from absl import logging as absl_logging
+
         return absl_logging
     import tensorflow as tf
+
     v1 = tf.compat.v1
     try:
       return getattr(v1 if self._v1_only else tf, name)
@@ -218,12 +240,13 @@ class _TensorFlowView(types.ModuleType):
       return getattr(v1, name)
     except AttributeError:
       raise AttributeError(
-          "module 'tensorflow' has no attribute '%s' (neither in TensorFlow 2 "
-          "nor in tf.compat.v1; tf.contrib was removed in TensorFlow 2)"
-          % name) from None
+        "module 'tensorflow' has no attribute '%s' (neither in TensorFlow 2 "
+        "nor in tf.compat.v1; tf.contrib was removed in TensorFlow 2)" % name
+      ) from None
 
   def __dir__(self):
     import tensorflow as tf
+
     return sorted(set(dir(tf)) | set(dir(tf.compat.v1)))
 
 
@@ -238,14 +261,17 @@ def tensorflow_view(v1: bool = False) -> types.ModuleType:
 # ---------------------------------------------------------------------------
 # The import hook and the loader of legacy files.
 
+
 def _legacy_module(name: str):
   target = LEGACY_MODULES[name]
   if name in ("modeling", "optimization"):  # These import TensorFlow.
     return _LAZY_MODULES.setdefault(name, _LazyModule(target))
   if target == "run_classifier" and "run_classifier" not in sys.modules:
     main = sys.modules.get("__main__")
-    if main is not None and os.path.basename(
-        getattr(main, "__file__", "") or "") == "run_classifier.py":
+    if (
+      main is not None
+      and os.path.basename(getattr(main, "__file__", "") or "") == "run_classifier.py"
+    ):
       sys.modules["run_classifier"] = main
   return importlib.import_module(target)
 
@@ -279,8 +305,7 @@ class _LazyModule(types.ModuleType):
   """A module imported on first attribute access (keeps TensorFlow lazy)."""
 
   def __init__(self, target: str):
-    super().__init__(target.rpartition(".")[2], "%s, imported on first use."
-                     % target)
+    super().__init__(target.rpartition(".")[2], "%s, imported on first use." % target)
     self._target = target
 
   def __getattr__(self, name):
@@ -304,24 +329,33 @@ def google_module_names() -> dict:
   from bert import tokenization
   from classifier import features
   from processors import base, glue
+
   names = {
-      "collections": collections, "csv": csv, "os": os,
-      "tf": tensorflow_view(False), "flags": legacy_flags,
-      "FLAGS": legacy_flags.FLAGS, "tokenization": tokenization,
-      "modeling": _legacy_module("modeling"),
-      "optimization": _legacy_module("optimization"),
+    "collections": collections,
+    "csv": csv,
+    "os": os,
+    "tf": tensorflow_view(False),
+    "flags": legacy_flags,
+    "FLAGS": legacy_flags.FLAGS,
+    "tokenization": tokenization,
+    "modeling": _legacy_module("modeling"),
+    "optimization": _legacy_module("optimization"),
   }
   for module, attributes in [
-      (base, ["InputExample", "PaddingInputExample", "InputFeatures",
-              "DataProcessor"]),
-      (glue, ["XnliProcessor", "MnliProcessor", "MrpcProcessor",
-              "ColaProcessor"]),
-      (features, ["convert_single_example", "convert_examples_to_features",
-                  "file_based_convert_examples_to_features",
-                  "_truncate_seq_pair"])]:
+    (base, ["InputExample", "PaddingInputExample", "InputFeatures", "DataProcessor"]),
+    (glue, ["XnliProcessor", "MnliProcessor", "MrpcProcessor", "ColaProcessor"]),
+    (
+      features,
+      [
+        "convert_single_example",
+        "convert_examples_to_features",
+        "file_based_convert_examples_to_features",
+        "_truncate_seq_pair",
+      ],
+    ),
+  ]:
     # A module that is still being loaded (glue.py itself) lacks its names.
-    names.update((name, getattr(module, name)) for name in attributes
-                 if hasattr(module, name))
+    names.update((name, getattr(module, name)) for name in attributes if hasattr(module, name))
   return names
 
 
@@ -367,9 +401,12 @@ class LegacyFolderFinder(importlib.abc.MetaPathFinder):
     if path is not None or "." in fullname or fullname in LEGACY_MODULES:
       return None
     spec = importlib.machinery.PathFinder.find_spec(fullname, self.folders)
-    if (spec is None or spec.origin is None
-        or not spec.origin.endswith(".py")
-        or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)):
+    if (
+      spec is None
+      or spec.origin is None
+      or not spec.origin.endswith(".py")
+      or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+    ):
       return None
     spec.loader = LegacySourceLoader(fullname, spec.origin, self.v1)
     return spec
@@ -391,8 +428,7 @@ def load_legacy_file(module_name: str, path: str, v1: bool = False):
   when no other module of that name is found.
   """
   loader = LegacySourceLoader(module_name, path, v1)
-  spec = importlib.util.spec_from_file_location(module_name, path,
-                                                loader=loader)
+  spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
   module = importlib.util.module_from_spec(spec)
   sys.modules[module_name] = module
   folder = os.path.dirname(os.path.abspath(path))
@@ -407,8 +443,7 @@ def load_legacy_file(module_name: str, path: str, v1: bool = False):
     # Afterwards the folder is searched last, for the imports that plugin
     # code makes inside its functions (`import my_utils` in a method).
     sys.meta_path.remove(finder)
-    if not any(isinstance(f, LegacyFolderFinder) and f.folders == [folder]
-               for f in sys.meta_path):
+    if not any(isinstance(f, LegacyFolderFinder) and f.folders == [folder] for f in sys.meta_path):
       sys.meta_path.append(finder)
     try:
       sys.path.remove(folder)

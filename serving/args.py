@@ -21,9 +21,8 @@ from serving.pooling import PoolingStrategy
 
 # Flags that exist in bert-as-service 1.10.0 but that this server refuses.
 UNSUPPORTED = {
-    "no_position_embeddings":
-        "-no_position_embeddings is not supported: bert.modeling.BertEncoder "
-        "always uses position embeddings",
+  "no_position_embeddings": "-no_position_embeddings is not supported: bert.modeling.BertEncoder "
+  "always uses position embeddings",
 }
 
 
@@ -38,11 +37,9 @@ def check_max_seq_len(value: str):
   try:
     n = int(value)
   except ValueError:
-    raise argparse.ArgumentTypeError(
-        "%r is not an int or NONE" % value) from None
+    raise argparse.ArgumentTypeError("%r is not an int or NONE" % value) from None
   if n <= 3:
-    raise argparse.ArgumentTypeError(
-        "%d must be > 3 to fit [CLS], [SEP] and a token" % n)
+    raise argparse.ArgumentTypeError("%d must be > 3 to fit [CLS], [SEP] and a token" % n)
   return n
 
 
@@ -56,154 +53,262 @@ def _strategy(value: str) -> PoolingStrategy:
 def get_args_parser() -> argparse.ArgumentParser:
   """The `bert-serving-start` parser."""
   parser = argparse.ArgumentParser(
-      prog="bert-serving-start",
-      description="Start a BertServer for serving (bert-as-service 1.10.0 "
-      "protocol, TensorFlow 2)")
+    prog="bert-serving-start",
+    description="Start a BertServer for serving (bert-as-service 1.10.0 protocol, TensorFlow 2)",
+  )
 
-  group = parser.add_argument_group("File Paths",
-                                    "config the path, checkpoint and filename "
-                                    "of a pretrained/fine-tuned BERT model")
-  group.add_argument("-model_dir", type=str, required=True,
-                     help="directory of a pretrained BERT model; vocab.txt "
-                     "and the config are always read from here")
-  group.add_argument("-tuned_model_dir", type=str,
-                     help="directory of a fine-tuned BERT model (e.g. a "
-                     "run_classifier output_dir); the checkpoint is read "
-                     "from here instead")
-  group.add_argument("-ckpt_name", type=str, default="bert_model.ckpt",
-                     help="checkpoint prefix; when absent, the newest "
-                     "<prefix>-N (or, for the default, the newest "
-                     "model.ckpt-N) is used")
-  group.add_argument("-config_name", type=str, default="bert_config.json",
-                     help="filename of the JSON config file for BERT model")
-  group.add_argument("-graph_tmp_dir", type=str, default=None,
-                     help="accepted for compatibility; no graph file is "
-                     "written")
+  group = parser.add_argument_group(
+    "File Paths", "config the path, checkpoint and filename of a pretrained/fine-tuned BERT model"
+  )
+  group.add_argument(
+    "-model_dir",
+    type=str,
+    required=True,
+    help="directory of a pretrained BERT model; vocab.txt and the config are always read from here",
+  )
+  group.add_argument(
+    "-tuned_model_dir",
+    type=str,
+    help="directory of a fine-tuned BERT model (e.g. a "
+    "run_classifier output_dir); the checkpoint is read "
+    "from here instead",
+  )
+  group.add_argument(
+    "-ckpt_name",
+    type=str,
+    default="bert_model.ckpt",
+    help="checkpoint prefix; when absent, the newest "
+    "<prefix>-N (or, for the default, the newest "
+    "model.ckpt-N) is used",
+  )
+  group.add_argument(
+    "-config_name",
+    type=str,
+    default="bert_config.json",
+    help="filename of the JSON config file for BERT model",
+  )
+  group.add_argument(
+    "-graph_tmp_dir",
+    type=str,
+    default=None,
+    help="accepted for compatibility; no graph file is written",
+  )
 
-  group = parser.add_argument_group("BERT Parameters",
-                                    "config how BERT model and pooling works")
-  group.add_argument("-max_seq_len", type=check_max_seq_len, default=25,
-                     help="maximum length of a sequence, [CLS]/[SEP] "
-                     "included; longer ones are cut on the right. NONE: "
-                     "the longest sequence of each batch")
-  group.add_argument("-cased_tokenization", dest="do_lower_case",
-                     action="store_false", default=True,
-                     help="do not lowercase or strip accents (cased models)")
-  group.add_argument("-pooling_layer", type=int, nargs="+", default=[-2],
-                     help="encoder layer(s) to pool: -1 is the last, -2 the "
-                     "second-to-last; several are concatenated")
-  group.add_argument("-pooling_strategy", type=_strategy,
-                     default=PoolingStrategy.REDUCE_MEAN,
-                     choices=list(PoolingStrategy),
-                     help="the pooling strategy for generating encoding "
-                     "vectors; CLASSIFICATION returns the fine-tuned "
-                     "classifier's probabilities")
-  group.add_argument("-mask_cls_sep", action="store_true", default=False,
-                     help="masking the embedding on [CLS] and [SEP] with "
-                     "zero (they are also hidden from attention)")
-  group.add_argument("-no_special_token", action="store_true", default=False,
-                     help="tokenized single-sequence input gets no "
-                     "[CLS]/[SEP]")
-  group.add_argument("-show_tokens_to_client", action="store_true",
-                     default=False,
-                     help="sending tokenization results to client")
-  group.add_argument("-no_position_embeddings", action="store_true",
-                     default=False, help="not supported (refused)")
+  group = parser.add_argument_group("BERT Parameters", "config how BERT model and pooling works")
+  group.add_argument(
+    "-max_seq_len",
+    type=check_max_seq_len,
+    default=25,
+    help="maximum length of a sequence, [CLS]/[SEP] "
+    "included; longer ones are cut on the right. NONE: "
+    "the longest sequence of each batch",
+  )
+  group.add_argument(
+    "-cased_tokenization",
+    dest="do_lower_case",
+    action="store_false",
+    default=True,
+    help="do not lowercase or strip accents (cased models)",
+  )
+  group.add_argument(
+    "-pooling_layer",
+    type=int,
+    nargs="+",
+    default=[-2],
+    help="encoder layer(s) to pool: -1 is the last, -2 the "
+    "second-to-last; several are concatenated",
+  )
+  group.add_argument(
+    "-pooling_strategy",
+    type=_strategy,
+    default=PoolingStrategy.REDUCE_MEAN,
+    choices=list(PoolingStrategy),
+    help="the pooling strategy for generating encoding "
+    "vectors; CLASSIFICATION returns the fine-tuned "
+    "classifier's probabilities",
+  )
+  group.add_argument(
+    "-mask_cls_sep",
+    action="store_true",
+    default=False,
+    help="masking the embedding on [CLS] and [SEP] with zero (they are also hidden from attention)",
+  )
+  group.add_argument(
+    "-no_special_token",
+    action="store_true",
+    default=False,
+    help="tokenized single-sequence input gets no [CLS]/[SEP]",
+  )
+  group.add_argument(
+    "-show_tokens_to_client",
+    action="store_true",
+    default=False,
+    help="sending tokenization results to client",
+  )
+  group.add_argument(
+    "-no_position_embeddings", action="store_true", default=False, help="not supported (refused)"
+  )
 
-  group = parser.add_argument_group("Serving Configs",
-                                    "config how server utilizes GPU/CPU "
-                                    "resources")
-  group.add_argument("-ip", "-bind", dest="ip", type=str, default="127.0.0.1",
-                     help="address to bind the ports to; 0.0.0.0 (or ::) "
-                     "serves other hosts")
-  group.add_argument("-port", "-port_in", "-port_data", dest="port",
-                     type=int, default=5555,
-                     help="server port for receiving data from client "
-                     "(0: a free port)")
-  group.add_argument("-port_out", "-port_result", dest="port_out", type=int,
-                     default=5556,
-                     help="server port for sending result to client "
-                     "(0: a free port)")
-  group.add_argument("-http_port", type=int, default=None,
-                     help="server port for receiving HTTP requests")
-  group.add_argument("-http_max_connect", type=int, default=10,
-                     help="maximum number of concurrent HTTP requests")
-  group.add_argument("-http_max_clients", type=int, default=128,
-                     help="HTTP connections kept open at once, idle ones "
-                     "included; further ones are answered 503. Never more "
-                     "than a quarter of the open-file limit, so that the "
-                     "ZeroMQ ports keep working (default %(default)s)")
-  group.add_argument("-http_timeout", type=float, default=30.0,
-                     help="seconds an HTTP connection may stay silent (idle, "
-                     "or in the middle of a request) before it is closed (default "
-                     "%(default)s)")
-  group.add_argument("-cors", type=str, default="*",
-                     help='setting "Access-Control-Allow-Origin" for HTTP '
-                     "requests")
-  group.add_argument("-num_worker", type=int, default=1,
-                     help="number of server instances (worker processes)")
-  group.add_argument("-max_batch_size", type=int, default=256,
-                     help="maximum number of sequences handled by each "
-                     "worker at once")
-  group.add_argument("-priority_batch_size", type=int, default=16,
-                     help="requests of at most this many sequences are "
-                     "scheduled before larger ones")
-  group.add_argument("-max_batch_texts", type=int, default=10000,
-                     help="largest number of texts one request may hold; "
-                     "larger requests get an error reply (default %(default)s)")
-  group.add_argument("-max_request_bytes", type=int, default=64 << 20,
-                     help="largest request body in bytes (ZeroMQ and HTTP); "
-                     "larger requests get an error reply (default "
-                     "%(default)s)")
-  group.add_argument("-worker_timeout", type=float, default=600.0,
-                     help="seconds a worker may spend on one batch; a worker "
-                     "that takes longer is killed, restarted and its batch "
-                     "re-run (default %(default)s; 0: wait forever)")
-  group.add_argument("-cpu", action="store_true", default=False,
-                     help="running on CPU (default on GPU)")
-  group.add_argument("-xla", action="store_true", default=False,
-                     help="compile the model with XLA (jit_compile)")
-  group.add_argument("-fp16", action="store_true", default=False,
-                     help="reply with float16 arrays")
-  group.add_argument("-gpu_memory_fraction", type=float, default=0.5,
-                     help="accepted for compatibility; GPU memory grows on "
-                     "demand")
-  group.add_argument("-device_map", type=int, nargs="+", default=[],
-                     help="specify the list of GPU device ids that will be "
-                     "used (id starts from 0)")
-  group.add_argument("-prefetch_size", type=int, default=10,
-                     help="accepted for compatibility; batches are "
-                     "dispatched to idle workers")
-  group.add_argument("-fixed_embed_length", action="store_true",
-                     default=False,
-                     help="with -max_seq_len NONE and -pooling_strategy "
-                     "NONE, reply T = max_position_embeddings")
-  group.add_argument("-allow_remote_termination", action="store_true",
-                     default=False,
-                     help="accept TERMINATION from any host (default: only "
-                     "from loopback)")
+  group = parser.add_argument_group(
+    "Serving Configs", "config how server utilizes GPU/CPU resources"
+  )
+  group.add_argument(
+    "-ip",
+    "-bind",
+    dest="ip",
+    type=str,
+    default="127.0.0.1",
+    help="address to bind the ports to; 0.0.0.0 (or ::) serves other hosts",
+  )
+  group.add_argument(
+    "-port",
+    "-port_in",
+    "-port_data",
+    dest="port",
+    type=int,
+    default=5555,
+    help="server port for receiving data from client (0: a free port)",
+  )
+  group.add_argument(
+    "-port_out",
+    "-port_result",
+    dest="port_out",
+    type=int,
+    default=5556,
+    help="server port for sending result to client (0: a free port)",
+  )
+  group.add_argument(
+    "-http_port", type=int, default=None, help="server port for receiving HTTP requests"
+  )
+  group.add_argument(
+    "-http_max_connect", type=int, default=10, help="maximum number of concurrent HTTP requests"
+  )
+  group.add_argument(
+    "-http_max_clients",
+    type=int,
+    default=128,
+    help="HTTP connections kept open at once, idle ones "
+    "included; further ones are answered 503. Never more "
+    "than a quarter of the open-file limit, so that the "
+    "ZeroMQ ports keep working (default %(default)s)",
+  )
+  group.add_argument(
+    "-http_timeout",
+    type=float,
+    default=30.0,
+    help="seconds an HTTP connection may stay silent (idle, "
+    "or in the middle of a request) before it is closed (default "
+    "%(default)s)",
+  )
+  group.add_argument(
+    "-cors", type=str, default="*", help='setting "Access-Control-Allow-Origin" for HTTP requests'
+  )
+  group.add_argument(
+    "-num_worker", type=int, default=1, help="number of server instances (worker processes)"
+  )
+  group.add_argument(
+    "-max_batch_size",
+    type=int,
+    default=256,
+    help="maximum number of sequences handled by each worker at once",
+  )
+  group.add_argument(
+    "-priority_batch_size",
+    type=int,
+    default=16,
+    help="requests of at most this many sequences are scheduled before larger ones",
+  )
+  group.add_argument(
+    "-max_batch_texts",
+    type=int,
+    default=10000,
+    help="largest number of texts one request may hold; "
+    "larger requests get an error reply (default %(default)s)",
+  )
+  group.add_argument(
+    "-max_request_bytes",
+    type=int,
+    default=64 << 20,
+    help="largest request body in bytes (ZeroMQ and HTTP); "
+    "larger requests get an error reply (default "
+    "%(default)s)",
+  )
+  group.add_argument(
+    "-worker_timeout",
+    type=float,
+    default=600.0,
+    help="seconds a worker may spend on one batch; a worker "
+    "that takes longer is killed, restarted and its batch "
+    "re-run (default %(default)s; 0: wait forever)",
+  )
+  group.add_argument(
+    "-cpu", action="store_true", default=False, help="running on CPU (default on GPU)"
+  )
+  group.add_argument(
+    "-xla", action="store_true", default=False, help="compile the model with XLA (jit_compile)"
+  )
+  group.add_argument("-fp16", action="store_true", default=False, help="reply with float16 arrays")
+  group.add_argument(
+    "-gpu_memory_fraction",
+    type=float,
+    default=0.5,
+    help="accepted for compatibility; GPU memory grows on demand",
+  )
+  group.add_argument(
+    "-device_map",
+    type=int,
+    nargs="+",
+    default=[],
+    help="specify the list of GPU device ids that will be used (id starts from 0)",
+  )
+  group.add_argument(
+    "-prefetch_size",
+    type=int,
+    default=10,
+    help="accepted for compatibility; batches are dispatched to idle workers",
+  )
+  group.add_argument(
+    "-fixed_embed_length",
+    action="store_true",
+    default=False,
+    help="with -max_seq_len NONE and -pooling_strategy NONE, reply T = max_position_embeddings",
+  )
+  group.add_argument(
+    "-allow_remote_termination",
+    action="store_true",
+    default=False,
+    help="accept TERMINATION from any host (default: only from loopback)",
+  )
 
-  parser.add_argument("-verbose", action="store_true", default=False,
-                      help="turn on debug logging")
-  parser.add_argument("-version", action="version",
-                      version="%(prog)s " + SERVER_VERSION)
+  parser.add_argument("-verbose", action="store_true", default=False, help="turn on debug logging")
+  parser.add_argument("-version", action="version", version="%(prog)s " + SERVER_VERSION)
   return parser
 
 
 def get_shutdown_parser() -> argparse.ArgumentParser:
   """The `bert-serving-terminate` parser."""
   parser = argparse.ArgumentParser(
-      prog="bert-serving-terminate",
-      description="Shutting down a BertServer instance running on a "
-      "specific port")
-  parser.add_argument("-ip", type=str, default="localhost",
-                      help="the ip address that a BertServer is running on")
-  parser.add_argument("-port", "-port_in", "-port_data", dest="port",
-                      type=int, required=True,
-                      help="the port that a BertServer is running on")
-  parser.add_argument("-timeout", type=int, default=5000,
-                      help="milliseconds to wait for the server to take "
-                      "the request (it then closes its port)")
+    prog="bert-serving-terminate",
+    description="Shutting down a BertServer instance running on a specific port",
+  )
+  parser.add_argument(
+    "-ip", type=str, default="localhost", help="the ip address that a BertServer is running on"
+  )
+  parser.add_argument(
+    "-port",
+    "-port_in",
+    "-port_data",
+    dest="port",
+    type=int,
+    required=True,
+    help="the port that a BertServer is running on",
+  )
+  parser.add_argument(
+    "-timeout",
+    type=int,
+    default=5000,
+    help="milliseconds to wait for the server to take the request (it then closes its port)",
+  )
   return parser
 
 
@@ -212,8 +317,14 @@ def check_supported(args: argparse.Namespace) -> None:
   for name, message in UNSUPPORTED.items():
     if getattr(args, name):
       raise UsageError(message)
-  for name in ("num_worker", "max_batch_size", "http_max_connect",
-               "http_max_clients", "max_batch_texts", "max_request_bytes"):
+  for name in (
+    "num_worker",
+    "max_batch_size",
+    "http_max_connect",
+    "http_max_clients",
+    "max_batch_texts",
+    "max_request_bytes",
+  ):
     if getattr(args, name) < 1:
       raise UsageError("-%s must be >= 1" % name)
   if args.worker_timeout < 0:
@@ -239,24 +350,25 @@ def check_model(args: argparse.Namespace, bert_config: dict) -> None:
   """Raises UsageError when flags do not fit the model's config."""
   max_positions = bert_config.get("max_position_embeddings", 512)
   if args.max_seq_len is not None and args.max_seq_len > max_positions:
-    raise UsageError("-max_seq_len %d exceeds the model's "
-                     "max_position_embeddings %d" %
-                     (args.max_seq_len, max_positions))
+    raise UsageError(
+      "-max_seq_len %d exceeds the model's "
+      "max_position_embeddings %d" % (args.max_seq_len, max_positions)
+    )
   num_layers = bert_config.get("num_hidden_layers", 12)
   if args.pooling_strategy.uses_encoder_layers:
     for layer in args.pooling_layer:
       if not -num_layers <= layer < num_layers:
-        raise UsageError("-pooling_layer %d is out of range: the model has "
-                         "%d layers (use -%d..%d)" %
-                         (layer, num_layers, num_layers, num_layers - 1))
+        raise UsageError(
+          "-pooling_layer %d is out of range: the model has "
+          "%d layers (use -%d..%d)" % (layer, num_layers, num_layers, num_layers - 1)
+        )
 
 
 def args_table(args: argparse.Namespace, argv=None) -> str:
   """The `ARG = VALUE` table bert-serving-start prints at start."""
   argv = ["bert-serving-start"] + list(sys.argv[1:] if argv is None else argv)
   rows = "\n".join("%20s = %s" % (k, v) for k, v in sorted(vars(args).items()))
-  return "usage: %s\n%20s   %s\n%s\n%s\n" % (" ".join(argv), "ARG", "VALUE",
-                                             "_" * 50, rows)
+  return "usage: %s\n%20s   %s\n%s\n%s\n" % (" ".join(argv), "ARG", "VALUE", "_" * 50, rows)
 
 
 def args_to_json(args: argparse.Namespace) -> dict:

@@ -39,14 +39,29 @@ class BackgroundServer(object):
   The server's output goes to `log_path` (default: discarded).
   """
 
-  def __init__(self, model_dir: str, args: Sequence[str] = (),
-               port: int | None = None, port_out: int | None = None,
-               log_path: str | None = None, stop_timeout: float = 60.0):
+  def __init__(
+    self,
+    model_dir: str,
+    args: Sequence[str] = (),
+    port: int | None = None,
+    port_out: int | None = None,
+    log_path: str | None = None,
+    stop_timeout: float = 60.0,
+  ):
     if port is None or port_out is None:
       port, port_out = free_ports(2)
     self.port, self.port_out = port, port_out
-    self.command = [sys.executable, "-m", "serving", "-model_dir", model_dir,
-                    "-port", str(port), "-port_out", str(port_out)] + list(args)
+    self.command = [
+      sys.executable,
+      "-m",
+      "serving",
+      "-model_dir",
+      model_dir,
+      "-port",
+      str(port),
+      "-port_out",
+      str(port_out),
+    ] + list(args)
     self.log_path = log_path
     self.stop_timeout = stop_timeout
     self.process: subprocess.Popen | None = None
@@ -55,13 +70,12 @@ class BackgroundServer(object):
   def start(self) -> "BackgroundServer":
     """Starts the child process (it takes a while to accept requests)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    self._log = (open(self.log_path, "w") if self.log_path else
-                 open(os.devnull, "w"))
-    self.process = subprocess.Popen(self.command, env=env, stdout=self._log,
-                                    stderr=subprocess.STDOUT)
+    self._log = open(self.log_path, "w") if self.log_path else open(os.devnull, "w")
+    self.process = subprocess.Popen(
+      self.command, env=env, stdout=self._log, stderr=subprocess.STDOUT
+    )
     return self
 
   def stop(self) -> int | None:
@@ -69,6 +83,7 @@ class BackgroundServer(object):
     if self.process is None:
       return None
     from serving.server import terminate  # pylint: disable=import-outside-toplevel
+
     if self.process.poll() is None:
       try:
         terminate("127.0.0.1", self.port, timeout_ms=5000)

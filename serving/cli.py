@@ -29,13 +29,15 @@ def main(argv=None) -> int:
 
   import zmq  # pylint: disable=g-import-not-at-top
   from serving.server import BertServer  # pylint: disable=g-import-not-at-top
+
   try:
     server = BertServer(args)
   except (args_mod.UsageError, FileNotFoundError, ValueError) as e:
     return _error("bert-serving-start", e)
   except zmq.ZMQError as e:
-    return _error("bert-serving-start", "cannot bind %s:%s/%s: %s" %
-                  (args.ip, args.port, args.port_out, e))
+    return _error(
+      "bert-serving-start", "cannot bind %s:%s/%s: %s" % (args.ip, args.port, args.port_out, e)
+    )
   signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
   server.start()
   try:
@@ -57,6 +59,7 @@ def terminate(argv=None) -> int:
   """
   args = args_mod.get_shutdown_parser().parse_args(argv)
   from serving.server import terminate as send_termination  # pylint: disable=g-import-not-at-top
+
   try:
     send_termination(args.ip, args.port, args.timeout)
   except TimeoutError as e:

@@ -43,6 +43,7 @@ class Row:
       and the number of [CLS]/[SEP] the layout adds (0, 2 or 3); what the
       dynamic sequence length is computed from.
   """
+
   tokens: list
   input_ids: list
   input_mask: list
@@ -53,6 +54,7 @@ class Row:
 @dataclasses.dataclass
 class Batch:
   """Rows padded to one sequence length T; each list is [B][T] ints."""
+
   tokens: list
   input_ids: list
   input_mask: list
@@ -68,18 +70,21 @@ def check_texts(texts) -> bool:
       non-empty list of lists of strings.
   """
   if not isinstance(texts, list) or not texts:
-    raise ValueError("a request must be a non-empty JSON list of strings or "
-                     "of token lists, got %s" % type(texts).__name__)
+    raise ValueError(
+      "a request must be a non-empty JSON list of strings or "
+      "of token lists, got %s" % type(texts).__name__
+    )
   if all(isinstance(t, list) for t in texts):
     for i, tokens in enumerate(texts):
       if not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokenized input: element %d is not a list of "
-                        "strings" % i)
+        raise TypeError("tokenized input: element %d is not a list of strings" % i)
     return True
   for i, text in enumerate(texts):
     if not isinstance(text, str):
-      raise TypeError("element %d is a %s, not a string (mixing strings and "
-                      "token lists is not allowed)" % (i, type(text).__name__))
+      raise TypeError(
+        "element %d is a %s, not a string (mixing strings and "
+        "token lists is not allowed)" % (i, type(text).__name__)
+      )
   return False
 
 
@@ -102,7 +107,7 @@ def split_token_pair(tokens: Sequence[str]):
   """["a", "|||", "b"] -> (["a"], ["b"]); anything else -> (tokens, None)."""
   if PAIR_TOKEN in tokens:
     i = tokens.index(PAIR_TOKEN)
-    return list(tokens[:i]), list(tokens[i + 1:])
+    return list(tokens[:i]), list(tokens[i + 1 :])
   return list(tokens), None
 
 
@@ -115,8 +120,13 @@ def truncate_seq_pair(tokens_a: list, tokens_b: list, max_length: int) -> None:
       tokens_b.pop()
 
 
-def layout(tokens_a: list, tokens_b: list | None, limit: int,
-           mask_cls_sep: bool = False, special_tokens: bool = True):
+def layout(
+  tokens_a: list,
+  tokens_b: list | None,
+  limit: int,
+  mask_cls_sep: bool = False,
+  special_tokens: bool = True,
+):
   """Truncates and adds [CLS]/[SEP].
 
   Args:
@@ -133,20 +143,20 @@ def layout(tokens_a: list, tokens_b: list | None, limit: int,
   if tokens_b:
     truncate_seq_pair(tokens_a, tokens_b, limit - 3)
     tokens = [CLS] + tokens_a + [SEP] + tokens_b + [SEP]
-    mask = ([special] + [1] * len(tokens_a) + [special] +
-            [1] * len(tokens_b) + [special])
+    mask = [special] + [1] * len(tokens_a) + [special] + [1] * len(tokens_b) + [special]
     types = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
     return tokens, mask, types
   if not special_tokens:
     tokens = tokens_a[:limit]
     return tokens, [1] * len(tokens), [0] * len(tokens)
-  tokens = [CLS] + tokens_a[:limit - 2] + [SEP]
+  tokens = [CLS] + tokens_a[: limit - 2] + [SEP]
   mask = [special] + [1] * (len(tokens) - 2) + [special]
   return tokens, mask, [0] * len(tokens)
 
 
-def sequence_length(lengths: Sequence[tuple], max_seq_len: int | None,
-                    max_position_embeddings: int) -> int:
+def sequence_length(
+  lengths: Sequence[tuple], max_seq_len: int | None, max_position_embeddings: int
+) -> int:
   """T for rows with these `Row.length`s: max_seq_len, or dynamic if None."""
   if max_seq_len is not None:
     return max_seq_len
@@ -155,8 +165,9 @@ def sequence_length(lengths: Sequence[tuple], max_seq_len: int | None,
   return min(content + special, max_position_embeddings)
 
 
-def text_to_row(text, tokenizer, limit: int, mask_cls_sep: bool = False,
-                no_special_token: bool = False) -> Row:
+def text_to_row(
+  text, tokenizer, limit: int, mask_cls_sep: bool = False, no_special_token: bool = False
+) -> Row:
   """Lays out one string or token list (see the module docstring).
 
   Args:
@@ -179,28 +190,32 @@ def text_to_row(text, tokenizer, limit: int, mask_cls_sep: bool = False,
     b = tokenizer.tokenize(b) if b else None
     bare = False
   length = (len(a) + len(b or ()), 0 if bare else (3 if b else 2))
-  tokens, mask, types = layout(a, b, limit, mask_cls_sep,
-                               special_tokens=not bare)
-  return Row(tokens, tokenizer.convert_tokens_to_ids(tokens), mask, types,
-             length)
+  tokens, mask, types = layout(a, b, limit, mask_cls_sep, special_tokens=not bare)
+  return Row(tokens, tokenizer.convert_tokens_to_ids(tokens), mask, types, length)
 
 
-def convert_texts(texts: Sequence, tokenizer, max_seq_len: int | None,
-                  max_position_embeddings: int, mask_cls_sep: bool = False,
-                  no_special_token: bool = False) -> Batch:
+def convert_texts(
+  texts: Sequence,
+  tokenizer,
+  max_seq_len: int | None,
+  max_position_embeddings: int,
+  mask_cls_sep: bool = False,
+  no_special_token: bool = False,
+) -> Batch:
   """Lays out and zero-pads a batch of texts (see `text_to_row`).
 
   Returns:
     `Batch` whose lists are [B][T], T = `sequence_length(...)`.
   """
   limit = max_position_embeddings if max_seq_len is None else max_seq_len
-  rows = [text_to_row(t, tokenizer, limit, mask_cls_sep, no_special_token)
-          for t in texts]
+  rows = [text_to_row(t, tokenizer, limit, mask_cls_sep, no_special_token) for t in texts]
   lengths = [r.length for r in rows]
   seq_len = sequence_length(lengths, max_seq_len, max_position_embeddings)
   pad = lambda values: values + [0] * (seq_len - len(values))
-  return Batch(tokens=[r.tokens for r in rows],
-               input_ids=[pad(r.input_ids) for r in rows],
-               input_mask=[pad(r.input_mask) for r in rows],
-               input_type_ids=[pad(r.input_type_ids) for r in rows],
-               lengths=lengths)
+  return Batch(
+    tokens=[r.tokens for r in rows],
+    input_ids=[pad(r.input_ids) for r in rows],
+    input_mask=[pad(r.input_mask) for r in rows],
+    input_type_ids=[pad(r.input_type_ids) for r in rows],
+    lengths=lengths,
+  )

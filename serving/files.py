@@ -37,6 +37,7 @@ class ModelFiles:
     bert_config: the JSON config as a dict.
     labels: label names from labels.json / label_list.txt, or None.
   """
+
   vocab_file: str
   config_file: str
   checkpoint: str
@@ -63,7 +64,7 @@ def _newest_numbered(stem: str) -> str | None:
   """The `<stem>-N` prefix with the largest N whose .index exists."""
   steps = []
   for index in glob.glob(glob.escape(stem) + "-*.index"):
-    m = re.match(r"^-(\d+)\.index$", index[len(stem):])
+    m = re.match(r"^-(\d+)\.index$", index[len(stem) :])
     if m:
       steps.append(int(m.group(1)))
   return "%s-%d" % (stem, max(steps)) if steps else None
@@ -85,15 +86,14 @@ def find_checkpoint(directory: str, ckpt_name: str) -> str:
     return prefix
   found = _newest_numbered(prefix)
   if found is None and ckpt_name == DEFAULT_CKPT_NAME:
-    found = (_checkpoint_state(directory) or
-             _newest_numbered(os.path.join(directory, "model.ckpt")))
+    found = _checkpoint_state(directory) or _newest_numbered(os.path.join(directory, "model.ckpt"))
   if found is None:
     hint = ""
     if re.search(r"\.(index|meta|data-\d+-of-\d+)$", ckpt_name):
-      hint = (" (-ckpt_name is a prefix: drop the extension, e.g. -ckpt_name "
-              "%s)" % re.sub(r"\.(index|meta|data-.*)$", "", ckpt_name))
-    raise FileNotFoundError("no checkpoint %s: %s.index does not exist%s" %
-                            (prefix, prefix, hint))
+      hint = " (-ckpt_name is a prefix: drop the extension, e.g. -ckpt_name %s)" % re.sub(
+        r"\.(index|meta|data-.*)$", "", ckpt_name
+      )
+    raise FileNotFoundError("no checkpoint %s: %s.index does not exist%s" % (prefix, prefix, hint))
   logger.info("checkpoint %s not found, using %s", prefix, found)
   return found
 
@@ -111,8 +111,7 @@ def read_labels(directories) -> tuple | None:
       with open(path, encoding="utf-8") as f:
         if name.endswith(".json"):
           labels = json.load(f)
-          if (not isinstance(labels, list) or
-              not all(isinstance(x, str) for x in labels)):
+          if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             raise ValueError("%s must hold a JSON list of strings" % path)
         else:
           labels = [line.strip() for line in f if line.strip()]
@@ -120,17 +119,19 @@ def read_labels(directories) -> tuple | None:
   return None
 
 
-def resolve(model_dir: str, tuned_model_dir: str | None = None,
-            ckpt_name: str = DEFAULT_CKPT_NAME,
-            config_name: str = "bert_config.json") -> ModelFiles:
+def resolve(
+  model_dir: str,
+  tuned_model_dir: str | None = None,
+  ckpt_name: str = DEFAULT_CKPT_NAME,
+  config_name: str = "bert_config.json",
+) -> ModelFiles:
   """Finds and checks the files named by the `-model_dir` group of flags.
 
   Raises:
     FileNotFoundError: a directory or file is missing.
     ValueError: the config or a label file is not valid JSON.
   """
-  for flag, directory in (("-model_dir", model_dir),
-                          ("-tuned_model_dir", tuned_model_dir)):
+  for flag, directory in (("-model_dir", model_dir), ("-tuned_model_dir", tuned_model_dir)):
     if directory is not None and not os.path.isdir(directory):
       raise FileNotFoundError("%s %s is not a directory" % (flag, directory))
   vocab_file = os.path.join(model_dir, VOCAB_NAME)
@@ -139,10 +140,11 @@ def resolve(model_dir: str, tuned_model_dir: str | None = None,
     if not os.path.isfile(path):
       hint = "vocab.txt and the config are always read from -model_dir"
       if _newest_numbered(os.path.join(model_dir, "model.ckpt")):
-        hint = ("%s looks like a run_classifier output_dir: serve it with "
-                "-model_dir <pre-trained model dir> -tuned_model_dir %s, or "
-                "export it first (bert-export-serving)" % (model_dir,
-                                                           model_dir))
+        hint = (
+          "%s looks like a run_classifier output_dir: serve it with "
+          "-model_dir <pre-trained model dir> -tuned_model_dir %s, or "
+          "export it first (bert-export-serving)" % (model_dir, model_dir)
+        )
       raise FileNotFoundError("%s does not exist (%s)" % (path, hint))
   try:
     with open(config_file, encoding="utf-8") as f:
@@ -153,5 +155,4 @@ def resolve(model_dir: str, tuned_model_dir: str | None = None,
     raise ValueError("%s is not a BERT config (no vocab_size)" % config_file)
   checkpoint = find_checkpoint(tuned_model_dir or model_dir, ckpt_name)
   directories = [d for d in (tuned_model_dir, model_dir) if d]
-  return ModelFiles(vocab_file, config_file, checkpoint, bert_config,
-                    read_labels(directories))
+  return ModelFiles(vocab_file, config_file, checkpoint, bert_config, read_labels(directories))

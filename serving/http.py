@@ -47,8 +47,7 @@ log = logs.get_logger("HTTP")
 def check_texts(texts, is_tokenized: bool) -> None:
   """The checks `BertClient.encode` makes before sending."""
   if not isinstance(texts, list):
-    raise TypeError('"texts" must be a list, but received %s' %
-                    type(texts).__name__)
+    raise TypeError('"texts" must be a list, but received %s' % type(texts).__name__)
   if not texts:
     raise ValueError('"texts" must be a non-empty list')
   for i, item in enumerate(texts):
@@ -62,8 +61,7 @@ def check_texts(texts, is_tokenized: bool) -> None:
       if not isinstance(word, str):
         raise TypeError("element %d: %r is not a string" % (i, word))
       if not word.strip():
-        raise ValueError("element %d: empty or blank strings are not "
-                         "allowed" % i)
+        raise ValueError("element %d: empty or blank strings are not allowed" % i)
 
 
 class _Connection(object):
@@ -98,11 +96,18 @@ class _Connection(object):
 
   def status(self) -> dict:
     host, port, port_out = self.address
-    return {"identity": self.identity.decode(), "num_request": self.request_id,
-            "num_pending_request": 0, "pending_request": [],
-            "output_fmt": "list", "port": port, "port_out": port_out,
-            "server_ip": host.strip("[]"), "client_version": SERVER_VERSION,
-            "timeout": -1}
+    return {
+      "identity": self.identity.decode(),
+      "num_request": self.request_id,
+      "num_pending_request": 0,
+      "pending_request": [],
+      "output_fmt": "list",
+      "port": port,
+      "port_out": port_out,
+      "server_ip": host.strip("[]"),
+      "client_version": SERVER_VERSION,
+      "timeout": -1,
+    }
 
   def close(self):
     self.sender.close()
@@ -152,13 +157,18 @@ class _BoundedServer(http.server.ThreadingHTTPServer):
     now = time.monotonic()
     if self._warned_at is None or now - self._warned_at > WARN_EVERY_SECONDS:
       self._warned_at = now
-      log.warning("%d HTTP connections are open (-http_max_clients): new "
-                  "ones get 503 until some close", self.max_open)
-    body = json.dumps({"description": "too many open connections",
-                       "type": "ServiceUnavailable", "status": 503}).encode()
-    head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-            "application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\n"
-            "Connection: close\r\n\r\n" % len(body)).encode()
+      log.warning(
+        "%d HTTP connections are open (-http_max_clients): new ones get 503 until some close",
+        self.max_open,
+      )
+    body = json.dumps(
+      {"description": "too many open connections", "type": "ServiceUnavailable", "status": 503}
+    ).encode()
+    head = (
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+      "application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\n"
+      "Connection: close\r\n\r\n" % len(body)
+    ).encode()
     try:
       request.settimeout(1.0)
       request.sendall(head + body)
@@ -181,21 +191,19 @@ class HttpProxy(object):
     ip = {"localhost": "127.0.0.1", "*": "0.0.0.0"}.get(args.ip, args.ip)
     server_class = _BoundedServer
     if ":" in ip:
-      server_class = type("BoundedServer6", (server_class,),
-                          {"address_family": socket.AF_INET6})
+      server_class = type("BoundedServer6", (server_class,), {"address_family": socket.AF_INET6})
     max_open = args.http_max_clients
     share = open_file_share()
     if share is not None and share < max_open:
-      log.warning("-http_max_clients %d lowered to %d, a quarter of the "
-                  "open-file limit", max_open, share)
+      log.warning(
+        "-http_max_clients %d lowered to %d, a quarter of the open-file limit", max_open, share
+      )
       max_open = share
-    self._httpd = server_class((ip, args.http_port), _Handler, max_open,
-                               args.http_timeout)
+    self._httpd = server_class((ip, args.http_port), _Handler, max_open, args.http_timeout)
     self._httpd.proxy = self
     self.port = self._httpd.server_address[1]
     # The ZeroMQ ports are reached over loopback when bound to all addresses.
-    self._connect_host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1",
-                          "::": "::1"}.get(ip, ip)
+    self._connect_host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(ip, ip)
     self._pool = queue.LifoQueue()
     self._created = 0
     self._lock = threading.Lock()
@@ -206,8 +214,7 @@ class HttpProxy(object):
   def start(self, port: int, port_out: int) -> None:
     """Serves in a daemon thread, relaying to the server's ZeroMQ ports."""
     self._ports = (port, port_out)
-    self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                    name="HTTP", daemon=True)
+    self._thread = threading.Thread(target=self._httpd.serve_forever, name="HTTP", daemon=True)
     self._thread.start()
     log.info("HTTP proxy listening on %s:%d", self.args.ip, self.port)
 
@@ -223,8 +230,7 @@ class HttpProxy(object):
       try:
         self._pool.get(timeout=2.0).close()
       except queue.Empty:
-        log.warning("%d HTTP request(s) still running at shutdown",
-                    self._created - closed)
+        log.warning("%d HTTP request(s) still running at shutdown", self._created - closed)
         return
       closed += 1
     self._context.term()
@@ -237,8 +243,9 @@ class HttpProxy(object):
     try:
       return self._pool.get(timeout=POOL_WAIT_SECONDS)
     except queue.Empty:
-      raise RuntimeError("Too many concurrent connections! Try to increase "
-                         "the value of \"-http_max_connect\"") from None
+      raise RuntimeError(
+        "Too many concurrent connections! Try to increase the value of \"-http_max_connect\""
+      ) from None
 
   def call(self, fn):
     """Runs fn(connection) with a pooled connection."""
@@ -250,8 +257,7 @@ class HttpProxy(object):
 
   def encode(self, texts, is_tokenized: bool = False) -> list:
     check_texts(texts, is_tokenized)
-    frames = self.call(lambda c: c.request(json.dumps(texts).encode(),
-                                           len(texts), self.stop_event))
+    frames = self.call(lambda c: c.request(json.dumps(texts).encode(), len(texts), self.stop_event))
     meta = json.loads(frames[1])
     if "error" in meta:
       raise ValueError(meta["error"])
@@ -282,8 +288,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       super().handle()
     except ConnectionError as e:
       if not self.replied:
-        log.info("HTTP client %s went away: %s", self.client_address[0],
-                 type(e).__name__)
+        log.info("HTTP client %s went away: %s", self.client_address[0], type(e).__name__)
 
   def _send_json(self, code: int, payload: dict, close: bool = False) -> bool:
     """Sends a reply; False (and one log line) if the client is gone."""
@@ -292,8 +297,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.send_response(code)
       self.send_header("Content-Type", "application/json")
       self.send_header("Content-Length", str(len(body)))
-      self.send_header("Access-Control-Allow-Origin",
-                       self.server.proxy.args.cors)
+      self.send_header("Access-Control-Allow-Origin", self.server.proxy.args.cors)
       if close:
         self.send_header("Connection", "close")
       self.end_headers()
@@ -302,44 +306,61 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       self.replied = True
     except OSError as e:
       self.close_connection = True
-      log.info("%s %s -> %d not delivered: client %s went away (%s)",
-               self.command, self.path[:100], code, self.client_address[0],
-               type(e).__name__)
+      log.info(
+        "%s %s -> %d not delivered: client %s went away (%s)",
+        self.command,
+        self.path[:100],
+        code,
+        self.client_address[0],
+        type(e).__name__,
+      )
       return False
     return True
 
   def _send_error(self, code: int, e: Exception, close: bool = False) -> None:
-    payload = {"description": str(e), "type": type(e).__name__,
-               "status": code}
+    payload = {"description": str(e), "type": type(e).__name__, "status": code}
     if self._send_json(code, payload, close):
-      log.warning("%s %s -> %d %s: %s", self.command, self.path[:100], code,
-                  type(e).__name__, str(e)[:300])
+      log.warning(
+        "%s %s -> %d %s: %s", self.command, self.path[:100], code, type(e).__name__, str(e)[:300]
+      )
 
   def _read_body(self) -> bytes | None:
     """The request body, or None once a 4xx reply has closed the request."""
     limit = self.server.proxy.args.max_request_bytes
     lengths = self.headers.get_all("Content-Length") or []
     if "Transfer-Encoding" in self.headers or not lengths:
-      self._send_error(411, ValueError(
-          "a body with a Content-Length is required (chunked bodies are not "
-          "accepted)"), close=True)
+      self._send_error(
+        411,
+        ValueError("a body with a Content-Length is required (chunked bodies are not accepted)"),
+        close=True,
+      )
       return None
     length = lengths[0].strip()
     if len(set(lengths)) > 1 or not (length.isascii() and length.isdigit()):
-      self._send_error(400, ValueError(
-          "Content-Length %r is not a number of bytes" % lengths[0][:40]),
-          close=True)
+      self._send_error(
+        400, ValueError("Content-Length %r is not a number of bytes" % lengths[0][:40]), close=True
+      )
       return None
     if len(length) > 18 or int(length) > limit:
-      self._send_error(400, ValueError(
-          "a body of %s bytes exceeds -max_request_bytes %d" %
-          (length if len(length) <= 18 else "over 10^18", limit)), close=True)
+      self._send_error(
+        400,
+        ValueError(
+          "a body of %s bytes exceeds -max_request_bytes %d"
+          % (length if len(length) <= 18 else "over 10^18", limit)
+        ),
+        close=True,
+      )
       return None
     body = self.rfile.read(int(length))
     if len(body) < int(length):  # the client closed mid-body
       self.close_connection = True
-      log.info("POST %s: client %s left after %d of %s bytes",
-               self.path[:100], self.client_address[0], len(body), length)
+      log.info(
+        "POST %s: client %s left after %d of %s bytes",
+        self.path[:100],
+        self.client_address[0],
+        len(body),
+        length,
+      )
       return None
     return body
 
@@ -354,18 +375,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       data = json.loads(raw)
       if not isinstance(data, dict):
         raise TypeError("the body must be a JSON object")
-      result = self.server.proxy.encode(data["texts"],
-                                        bool(data.get("is_tokenized", False)))
+      result = self.server.proxy.encode(data["texts"], bool(data.get("is_tokenized", False)))
     except Exception as e:  # reported to the caller as in bert-as-service
       self._send_error(400, e)
       return
-    self._send_json(200, {"id": data.get("id"), "result": result,
-                          "status": 200})
+    self._send_json(200, {"id": data.get("id"), "result": result, "status": 200})
 
   def do_GET(self):
     proxy = self.server.proxy
-    routes = {"/status/server": proxy.server_status,
-              "/status/client": proxy.client_status}
+    routes = {"/status/server": proxy.server_status, "/status/client": proxy.client_status}
     route = routes.get(self.path.rstrip("/"))
     if route is None:
       self._send_error(404, LookupError("no such endpoint: %s" % self.path))

@@ -28,8 +28,10 @@ def configure(verbose: bool = False) -> None:
   if not any(getattr(h, "_serving", False) for h in root.handlers):
     handler = logging.StreamHandler(sys.stderr)
     handler._serving = True
-    handler.setFormatter(_Formatter(
-        "%(levelname).1s:%(short_name)s:[%(module).3s:%(funcName).3s:"
-        "%(lineno)3d]:%(message)s"))
+    handler.setFormatter(
+      _Formatter(
+        "%(levelname).1s:%(short_name)s:[%(module).3s:%(funcName).3s:%(lineno)3d]:%(message)s"
+      )
+    )
     root.addHandler(handler)
   root.propagate = False

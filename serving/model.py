@@ -70,36 +70,33 @@ class BertBackend(object):
     log = logs.get_logger("WORKER-%d" % worker_index)
     _select_device(args, worker_index, log)
     config = modeling.BertConfig.from_json_file(files.config_file)
-    self.tokenizer = tokenization.FullTokenizer(
-        files.vocab_file, do_lower_case=args.do_lower_case)
+    self.tokenizer = tokenization.FullTokenizer(files.vocab_file, do_lower_case=args.do_lower_case)
     self.max_position_embeddings = config.max_position_embeddings
     self._strategy = args.pooling_strategy
     self._xla = bool(args.xla)
 
     encoder = modeling.BertEncoder(config)
     checkpoint.load_variables(encoder.variables_by_name, files.checkpoint)
-    log.info("loaded %d variables from %s", len(encoder.variables_by_name),
-             files.checkpoint)
-    self.info = {"tensorflow_version": tf.__version__.split("."),
-                 "hidden_size": config.hidden_size}
+    log.info("loaded %d variables from %s", len(encoder.variables_by_name), files.checkpoint)
+    self.info = {"tensorflow_version": tf.__version__.split("."), "hidden_size": config.hidden_size}
     if self._strategy == PoolingStrategy.CLASSIFICATION:
       self._head = self._load_head(files, config.hidden_size)
       num_labels = self._head[0].shape[0]
       labels = list(files.labels or [str(i) for i in range(num_labels)])
       if len(labels) != num_labels:
-        raise ValueError("the label file names %d labels but the checkpoint's "
-                         "classifier has %d" % (len(labels), num_labels))
+        raise ValueError(
+          "the label file names %d labels but the checkpoint's "
+          "classifier has %d" % (len(labels), num_labels)
+        )
       self.info.update(num_labels=num_labels, labels=labels)
 
     layers = list(args.pooling_layer)
     uses_layers = self._strategy.uses_encoder_layers
     spec = tf.TensorSpec([None, None], tf.int32)
 
-    @tf.function(input_signature=[spec, spec, spec],
-                 jit_compile=True if self._xla else None)
+    @tf.function(input_signature=[spec, spec, spec], jit_compile=True if self._xla else None)
     def forward(input_ids, input_mask, input_type_ids):
-      out = encoder(input_ids, input_mask=input_mask,
-                    token_type_ids=input_type_ids, training=False)
+      out = encoder(input_ids, input_mask=input_mask, token_type_ids=input_type_ids, training=False)
       if not uses_layers:
         return out["pooled_output"]  # [B, H]
       x = [out["all_encoder_layers"][i] for i in layers]
@@ -117,15 +114,16 @@ class BertBackend(object):
     shapes = reader.get_variable_to_shape_map()
     if "output_weights" not in shapes or "output_bias" not in shapes:
       raise ValueError(
-          "-pooling_strategy CLASSIFICATION needs a run_classifier checkpoint "
-          "(variables output_weights and output_bias); %s has none" %
-          files.checkpoint)
+        "-pooling_strategy CLASSIFICATION needs a run_classifier checkpoint "
+        "(variables output_weights and output_bias); %s has none" % files.checkpoint
+      )
     weights = reader.get_tensor("output_weights").astype(np.float32)
     bias = reader.get_tensor("output_bias").astype(np.float32)
-    if (weights.ndim != 2 or weights.shape[1] != hidden_size or
-        bias.shape != (weights.shape[0],)):
-      raise ValueError("classifier head shapes %s / %s do not fit hidden size "
-                       "%d" % (weights.shape, bias.shape, hidden_size))
+    if weights.ndim != 2 or weights.shape[1] != hidden_size or bias.shape != (weights.shape[0],):
+      raise ValueError(
+        "classifier head shapes %s / %s do not fit hidden size "
+        "%d" % (weights.shape, bias.shape, hidden_size)
+      )
     return weights, bias
 
   def _run(self, input_ids, input_mask, input_type_ids) -> np.ndarray:
@@ -133,17 +131,16 @@ class BertBackend(object):
     if not self._xla:
       return self._forward(input_ids, input_mask, input_type_ids).numpy()
     b, t = input_ids.shape
-    seq = min(-(-t // XLA_SEQ_MULTIPLE) * XLA_SEQ_MULTIPLE,
-              max(t, self.max_position_embeddings))
-    padded = [np.zeros((_next_power_of_two(b), seq), np.int32)
-              for _ in range(3)]
+    seq = min(-(-t // XLA_SEQ_MULTIPLE) * XLA_SEQ_MULTIPLE, max(t, self.max_position_embeddings))
+    padded = [np.zeros((_next_power_of_two(b), seq), np.int32) for _ in range(3)]
     for dst, src in zip(padded, (input_ids, input_mask, input_type_ids)):
       dst[:b, :t] = src
     out = self._forward(*padded).numpy()
     return out[:b, :t] if out.ndim == 3 else out[:b]
 
-  def encode(self, input_ids: np.ndarray, input_mask: np.ndarray,
-             input_type_ids: np.ndarray) -> np.ndarray:
+  def encode(
+    self, input_ids: np.ndarray, input_mask: np.ndarray, input_type_ids: np.ndarray
+  ) -> np.ndarray:
     """Runs BERT and pools.
 
     Args:

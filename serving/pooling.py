@@ -17,6 +17,7 @@ import numpy as np
 
 class PoolingStrategy(enum.IntEnum):
   """`-pooling_strategy` values; the integer is what SHOW_CONFIG reports."""
+
   NONE = 0
   REDUCE_MAX = 1
   REDUCE_MEAN = 2
@@ -44,15 +45,13 @@ class PoolingStrategy(enum.IntEnum):
   @property
   def uses_encoder_layers(self) -> bool:
     """True when the strategy reads `all_encoder_layers[pooling_layer]`."""
-    return self not in (PoolingStrategy.CLS_POOLED,
-                        PoolingStrategy.CLASSIFICATION)
+    return self not in (PoolingStrategy.CLS_POOLED, PoolingStrategy.CLASSIFICATION)
 
 
 def reduce_mean(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
   """Masked mean over tokens: x [B, T, D], mask [B, T] -> [B, D]."""
   m = mask.astype(np.float32)[:, :, None]  # [B, T, 1]
-  return (np.sum(x * m, axis=1) /
-          (np.sum(m, axis=1) + np.float32(1e-10))).astype(np.float32)
+  return (np.sum(x * m, axis=1) / (np.sum(m, axis=1) + np.float32(1e-10))).astype(np.float32)
 
 
 def reduce_max(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -77,8 +76,7 @@ def zero_masked(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
   return x * mask.astype(x.dtype)[:, :, None]
 
 
-def pool(strategy: PoolingStrategy, x: np.ndarray,
-         mask: np.ndarray) -> np.ndarray:
+def pool(strategy: PoolingStrategy, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
   """Applies a layer-based pooling strategy.
 
   Args:
@@ -104,8 +102,7 @@ def pool(strategy: PoolingStrategy, x: np.ndarray,
   raise ValueError("%s does not pool encoder layers" % strategy)
 
 
-def classify(pooled: np.ndarray, output_weights: np.ndarray,
-             output_bias: np.ndarray) -> np.ndarray:
+def classify(pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.ndarray) -> np.ndarray:
   """run_classifier's head: softmax(pooled @ W^T + b).
 
   Args:

@@ -96,6 +96,7 @@ class _Job(object):
 
 class _Piece(object):
   """Rows [start, stop) of a job; `isolate` keeps it out of shared batches."""
+
   __slots__ = ("job", "start", "stop", "isolate")
 
   def __init__(self, job: _Job, start: int, stop: int, isolate: bool = False):
@@ -153,8 +154,7 @@ def restart_delay(start_failures: int) -> float:
   loading (0 after a death once loaded)."""
   if start_failures == 0:
     return 0.0
-  return min(MAX_RESTART_DELAY_SECONDS,
-             RESTART_DELAY_SECONDS * 2 ** (start_failures - 1))
+  return min(MAX_RESTART_DELAY_SECONDS, RESTART_DELAY_SECONDS * 2 ** (start_failures - 1))
 
 
 def error_meta(reason: str) -> dict:
@@ -164,8 +164,12 @@ def error_meta(reason: str) -> dict:
   ValueError instead), so commas become semicolons there.
   """
   reason = " ".join(reason.split())[:500]
-  return {"dtype": "error: " + reason.replace(",", ";"), "shape": [0],
-          "tokens": "", "error": reason}
+  return {
+    "dtype": "error: " + reason.replace(",", ";"),
+    "shape": [0],
+    "tokens": "",
+    "error": reason,
+  }
 
 
 class BertServer(threading.Thread):
@@ -181,10 +185,13 @@ class BertServer(threading.Thread):
   `if __name__ == "__main__":`.
   """
 
-  def __init__(self, args: argparse.Namespace,
-               backend: str = worker.DEFAULT_BACKEND,
-               worker_mode: str = "process",
-               model_files: files_mod.ModelFiles | None = None):
+  def __init__(
+    self,
+    args: argparse.Namespace,
+    backend: str = worker.DEFAULT_BACKEND,
+    worker_mode: str = "process",
+    model_files: files_mod.ModelFiles | None = None,
+  ):
     """Checks the flags and files and binds the ports.
 
     Args:
@@ -206,16 +213,14 @@ class BertServer(threading.Thread):
     self.args = args = argparse.Namespace(**vars(args))
     args_mod.check_supported(args)
     self.files = model_files or files_mod.resolve(
-        args.model_dir, args.tuned_model_dir, args.ckpt_name,
-        args.config_name)
+      args.model_dir, args.tuned_model_dir, args.ckpt_name, args.config_name
+    )
     args_mod.check_model(args, self.files.bert_config)
     if args.tuned_model_dir:
-      self.log.info("checkpoint (override by the fine-tuned model): %s",
-                    self.files.checkpoint)
+      self.log.info("checkpoint (override by the fine-tuned model): %s", self.files.checkpoint)
     self._backend_spec = backend
     self._worker_mode = worker_mode
-    self._max_positions = self.files.bert_config.get(
-        "max_position_embeddings", 512)
+    self._max_positions = self.files.bert_config.get("max_position_embeddings", 512)
 
     self.is_ready = threading.Event()
     self.stopped = threading.Event()  # set once everything is shut down
@@ -234,6 +239,7 @@ class BertServer(threading.Thread):
       self.http = None
       if args.http_port is not None:
         from serving import http  # only with -http_port
+
         self.http = http.HttpProxy(args, self._stop_event)
         args.http_port = self.http.port
     except BaseException:
@@ -268,14 +274,14 @@ class BertServer(threading.Thread):
     self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
     if zmq.has("ipc") and os.name != "nt":
       self._tmp_dir = tempfile.mkdtemp(
-          prefix="bert-serving-", dir=os.environ.get("ZEROMQ_SOCK_TMP_DIR"))
+        prefix="bert-serving-", dir=os.environ.get("ZEROMQ_SOCK_TMP_DIR")
+      )
       self.worker_endpoint = "ipc://%s/workers" % self._tmp_dir
       self.workers.bind(self.worker_endpoint)
     else:
       port = self.workers.bind_to_random_port("tcp://127.0.0.1")
       self.worker_endpoint = "tcp://127.0.0.1:%d" % port
-    self.log.info("bind all sockets: in %s:%d, out %s:%d", ip, self.port, ip,
-                  self.port_out)
+    self.log.info("bind all sockets: in %s:%d, out %s:%d", ip, self.port, ip, self.port_out)
 
   def _spawn(self, slot: _Slot):
     slot.generation += 1
@@ -285,21 +291,25 @@ class BertServer(threading.Thread):
     slot.ready = slot.loaded = slot.idle = False
     slot.batch = None
     settings = worker.WorkerSettings(
-        index=slot.index, identity=slot.identity,
-        endpoint=self.worker_endpoint, args=self.args, files=self.files,
-        backend=self._backend_spec, parent_pid=os.getpid())
+      index=slot.index,
+      identity=slot.identity,
+      endpoint=self.worker_endpoint,
+      args=self.args,
+      files=self.files,
+      backend=self._backend_spec,
+      parent_pid=os.getpid(),
+    )
     if self._worker_mode == "thread":
       settings.in_process = True
       settings.stop = self._stop_event
       slot.handle = worker.start_thread(settings)
     else:
       process = multiprocessing.get_context("spawn").Process(
-          target=worker.main, args=(settings,), daemon=True,
-          name="WORKER-%d" % slot.index)
+        target=worker.main, args=(settings,), daemon=True, name="WORKER-%d" % slot.index
+      )
       process.start()
       slot.handle = process
-    self.log.info("started WORKER-%d (%s)", slot.index,
-                  slot.identity.decode())
+    self.log.info("started WORKER-%d (%s)", slot.index, slot.identity.decode())
 
   # -------------------------------------------------------------- main loop
 
@@ -352,13 +362,15 @@ class BertServer(threading.Thread):
 
   def _on_request(self, frames):
     if len(frames) != 4:
-      self.log.warning("dropped a request of %d frames (expected 4)",
-                       len(frames))
+      self.log.warning("dropped a request of %d frames (expected 4)", len(frames))
       return
     client, body, req_id, msg_len = [f.bytes for f in frames]
     if not (req_id.isdigit() and msg_len.isdigit()):
-      self.log.warning("dropped a request with request id %r and length %r "
-                       "(both must be numbers)", req_id[:20], msg_len[:20])
+      self.log.warning(
+        "dropped a request with request id %r and length %r (both must be numbers)",
+        req_id[:20],
+        msg_len[:20],
+      )
       return
     is_command = body in (TERMINATION, SHOW_CONFIG, SHOW_STATUS)
     if is_command:
@@ -366,8 +378,9 @@ class BertServer(threading.Thread):
     if body == TERMINATION:
       self._on_termination(frames[0])
     elif body in (SHOW_CONFIG, SHOW_STATUS):
-      self.log.info("new %s request\treq id: %s\tclient: %s",
-                    body.decode(), req_id.decode(), client[:40])
+      self.log.info(
+        "new %s request\treq id: %s\tclient: %s", body.decode(), req_id.decode(), client[:40]
+      )
       if self.is_ready.is_set():
         self._reply_config(client, body, req_id)
       else:
@@ -384,8 +397,11 @@ class BertServer(threading.Thread):
       self.log.info("TERMINATION from %s: shutting down", peer)
       self._stop_event.set()
     else:
-      self.log.warning("ignored TERMINATION from %s (only loopback may stop "
-                       "the server; see -allow_remote_termination)", peer)
+      self.log.warning(
+        "ignored TERMINATION from %s (only loopback may stop "
+        "the server; see -allow_remote_termination)",
+        peer,
+      )
 
   def _refusal(self, num_bytes: int, num_texts: int | None) -> str | None:
     """Why -max_request_bytes / -max_batch_texts refuse a request, if they
@@ -393,26 +409,25 @@ class BertServer(threading.Thread):
     args = self.args
     if num_bytes > args.max_request_bytes:
       return "request of %d bytes exceeds -max_request_bytes %d" % (
-          num_bytes, args.max_request_bytes)
+        num_bytes,
+        args.max_request_bytes,
+      )
     if num_texts is None or num_texts > args.max_batch_texts:
-      count = ("over 10^%d" % MAX_COUNT_DIGITS if num_texts is None
-               else num_texts)
-      return "request of %s texts exceeds -max_batch_texts %d" % (
-          count, args.max_batch_texts)
+      count = "over 10^%d" % MAX_COUNT_DIGITS if num_texts is None else num_texts
+      return "request of %s texts exceeds -max_batch_texts %d" % (count, args.max_batch_texts)
     return None
 
   def _refuse(self, client, req_id, reason: str):
     """Answers an encode request with an error instead of encoding it."""
-    self.log.warning("refused encode request %s from %s: %s",
-                     req_id[:20].decode(), client[:40], reason)
-    self._publish(client, [client, json.dumps(error_meta(reason)).encode(),
-                           b"", req_id])
+    self.log.warning(
+      "refused encode request %s from %s: %s", req_id[:20].decode(), client[:40], reason
+    )
+    self._publish(client, [client, json.dumps(error_meta(reason)).encode(), b"", req_id])
 
   def _on_encode(self, client, body, req_id, msg_len: bytes):
     texts = []
     try:  # the body's size first; its texts are counted once parsed
-      refusal = self._refusal(
-          len(body), None if len(msg_len) > MAX_COUNT_DIGITS else 0)
+      refusal = self._refusal(len(body), None if len(msg_len) > MAX_COUNT_DIGITS else 0)
       if refusal is None:
         received = json.loads(body)
         features.check_texts(received)
@@ -426,38 +441,44 @@ class BertServer(threading.Thread):
       self._refuse(client, req_id, refusal)
       return
     if int(msg_len) != len(texts):
-      self.log.warning("request %s says %s texts but has %d",
-                       req_id[:20].decode(), msg_len[:20].decode(),
-                       len(texts))
-    self.log.debug("new encode request\treq id: %s\tsize: %d\tclient: %s",
-                   req_id.decode(), len(texts), client[:40])
+      self.log.warning(
+        "request %s says %s texts but has %d",
+        req_id[:20].decode(),
+        msg_len[:20].decode(),
+        len(texts),
+      )
+    self.log.debug(
+      "new encode request\treq id: %s\tsize: %d\tclient: %s",
+      req_id.decode(),
+      len(texts),
+      client[:40],
+    )
     job = _Job(client, req_id, texts)
-    queue = (self._priority if len(texts) <= self.args.priority_batch_size
-             else self._bulk)
+    queue = self._priority if len(texts) <= self.args.priority_batch_size else self._bulk
     queue.append(_Piece(job, 0, len(texts)))
 
   def _config(self, client: bytes, with_status: bool) -> dict:
     runtime = {
-        "client": client.decode("ascii", "replace"),
-        "num_process": len(self._slots) + 1,
-        "ventilator -> worker": [self.worker_endpoint],
-        "worker -> sink": [self.worker_endpoint],
-        "ventilator <-> sink": "in-process",
-        "server_current_time": str(datetime.datetime.now()),
-        "num_concurrent_socket": len(self._slots),
-        "num_worker_ready": sum(s.ready for s in self._slots),
-        "num_pending_job": len(self._priority) + len(self._bulk),
-        "checkpoint": self.files.checkpoint,
+      "client": client.decode("ascii", "replace"),
+      "num_process": len(self._slots) + 1,
+      "ventilator -> worker": [self.worker_endpoint],
+      "worker -> sink": [self.worker_endpoint],
+      "ventilator <-> sink": "in-process",
+      "server_current_time": str(datetime.datetime.now()),
+      "num_concurrent_socket": len(self._slots),
+      "num_worker_ready": sum(s.ready for s in self._slots),
+      "num_pending_job": len(self._priority) + len(self._bulk),
+      "checkpoint": self.files.checkpoint,
     }
     if with_status:
       runtime["statistic"] = self.stats.value()
     static = {
-        "tensorflow_version": _tensorflow_version(),
-        "python_version": sys.version,
-        "server_version": SERVER_VERSION,
-        "pyzmq_version": zmq.pyzmq_version(),
-        "zmq_version": zmq.zmq_version(),
-        "server_start_time": str(self._start_time),
+      "tensorflow_version": _tensorflow_version(),
+      "python_version": sys.version,
+      "server_version": SERVER_VERSION,
+      "pyzmq_version": zmq.pyzmq_version(),
+      "zmq_version": zmq.zmq_version(),
+      "server_start_time": str(self._start_time),
     }
     static.update(self._worker_info)
     return {**runtime, **args_mod.args_to_json(self.args), **static}
@@ -504,10 +525,11 @@ class BertServer(threading.Thread):
         return
       self._batch_count += 1
       batch_id = b"%d" % self._batch_count
-      texts = [t for p in pieces for t in p.job.texts[p.start:p.stop]]
+      texts = [t for p in pieces for t in p.job.texts[p.start : p.stop]]
       try:
         self.workers.send_multipart(
-            [slot.identity, worker.BATCH, batch_id, json.dumps(texts).encode()])
+          [slot.identity, worker.BATCH, batch_id, json.dumps(texts).encode()]
+        )
       except zmq.ZMQError as e:  # the worker is gone; housekeeping restarts it
         self.log.warning("cannot reach WORKER-%d: %s", slot.index, e)
         slot.ready = False
@@ -525,9 +547,9 @@ class BertServer(threading.Thread):
     """Puts pieces back at the front of their queues, order kept."""
     for piece in reversed(pieces):
       piece.isolate = piece.isolate or isolate
-      queue = (self._priority
-               if len(piece.job.texts) <= self.args.priority_batch_size
-               else self._bulk)
+      queue = (
+        self._priority if len(piece.job.texts) <= self.args.priority_batch_size else self._bulk
+      )
       queue.appendleft(piece)
 
   def _pending_jobs(self) -> list:
@@ -546,9 +568,12 @@ class BertServer(threading.Thread):
       job.done = True
       job.chunks = []
     if jobs:
-      self.log.info("client %s disconnected: dropped %d unanswered "
-                    "request(s), %d rows not yet encoded", client[:40],
-                    len(jobs), sum(len(j.texts) - j.rows_done for j in jobs))
+      self.log.info(
+        "client %s disconnected: dropped %d unanswered request(s), %d rows not yet encoded",
+        client[:40],
+        len(jobs),
+        sum(len(j.texts) - j.rows_done for j in jobs),
+      )
 
   def _retry_or_fail(self, pieces, reason: str, crashed: bool):
     """A batch failed: re-run its requests one by one, or give up on them.
@@ -601,8 +626,9 @@ class BertServer(threading.Thread):
         self.log.error("WORKER-%d failed a batch: %s", slot.index, reason)
         self._retry_or_fail(pieces, "encoding failed: " + reason, False)
     elif kind == worker.FATAL:
-      self._fatal("WORKER-%d cannot load the model: %s" %
-                  (slot.index, rest[0].decode("utf-8", "replace")))
+      self._fatal(
+        "WORKER-%d cannot load the model: %s" % (slot.index, rest[0].decode("utf-8", "replace"))
+      )
 
   def _check_workers(self, now: float):
     """Restarts dead or overdue workers (as their back-off allows)."""
@@ -615,14 +641,18 @@ class BertServer(threading.Thread):
         continue
       if not slot.handle.is_alive():
         code = getattr(slot.handle, "exitcode", None)
-        self._on_worker_lost(slot, now, "died (exit code %s)" % code,
-                             "a worker crashed while encoding this request")
+        self._on_worker_lost(
+          slot, now, "died (exit code %s)" % code, "a worker crashed while encoding this request"
+        )
       elif self._overdue(slot, now):
         self._kill(slot)
         self._on_worker_lost(
-            slot, now, "held batch %s for over %g s (-worker_timeout)" %
-            (slot.batch[0].decode(), self.args.worker_timeout),
-            "a worker hung while encoding this request")
+          slot,
+          now,
+          "held batch %s for over %g s (-worker_timeout)"
+          % (slot.batch[0].decode(), self.args.worker_timeout),
+          "a worker hung while encoding this request",
+        )
 
   def _overdue(self, slot: _Slot, now: float) -> bool:
     limit = self.args.worker_timeout
@@ -634,8 +664,7 @@ class BertServer(threading.Thread):
       slot.handle.kill()
       slot.handle.join(5.0)
 
-  def _on_worker_lost(self, slot: _Slot, now: float, what: str,
-                      job_reason: str):
+  def _on_worker_lost(self, slot: _Slot, now: float, what: str, job_reason: str):
     """Re-runs a lost worker's batch; restarts it, or gives it up.
 
     `what` says what happened to the worker (for the log), `job_reason`
@@ -657,24 +686,32 @@ class BertServer(threading.Thread):
       return
     delay = restart_delay(slot.start_failures)
     slot.restart_at = now + delay
-    self.log.error("WORKER-%d %s%s; restarting it%s%s", slot.index, what,
-                   "" if slot.loaded else " while loading the model",
-                   " in %g s" % delay if delay else "",
-                   " and re-running its batch" if pieces else "")
+    self.log.error(
+      "WORKER-%d %s%s; restarting it%s%s",
+      slot.index,
+      what,
+      "" if slot.loaded else " while loading the model",
+      " in %g s" % delay if delay else "",
+      " and re-running its batch" if pieces else "",
+    )
 
   def _give_up(self, slot: _Slot, what: str):
     """Logs a worker given up; stops the server when none is left."""
-    message = ("WORKER-%d died %d times while loading the model (last: %s)" %
-               (slot.index, slot.start_failures, what))
+    message = "WORKER-%d died %d times while loading the model (last: %s)" % (
+      slot.index,
+      slot.start_failures,
+      what,
+    )
     left = sum(not s.given_up for s in self._slots)
     if left:
-      self.log.error("%s; giving up on it, %d of %d workers left", message,
-                     left, len(self._slots))
+      self.log.error("%s; giving up on it, %d of %d workers left", message, left, len(self._slots))
       return
     if self._worker_mode == "process":
-      message += ("; see its log above. Workers are spawned processes: a "
-                  "script that starts a BertServer must do so under "
-                  "`if __name__ == '__main__':`")
+      message += (
+        "; see its log above. Workers are spawned processes: a "
+        "script that starts a BertServer must do so under "
+        "`if __name__ == '__main__':`"
+      )
     self._fatal("no worker left: " + message)
 
   def _fatal(self, message: str):
@@ -692,8 +729,9 @@ class BertServer(threading.Thread):
       array = array.reshape(meta["shape"])
       lengths, tokens = meta["lengths"], meta.get("tokens")
       if len(array) != sum(p.stop - p.start for p in pieces):
-        raise ValueError("%d rows for %d texts" % (
-            len(array), sum(p.stop - p.start for p in pieces)))
+        raise ValueError(
+          "%d rows for %d texts" % (len(array), sum(p.stop - p.start for p in pieces))
+        )
     except (ValueError, KeyError, TypeError, IndexError) as e:
       self.log.error("bad answer from a worker: %s", e)
       self._retry_or_fail(pieces, "bad answer from a worker: %s" % e, False)
@@ -703,9 +741,14 @@ class BertServer(threading.Thread):
       n = piece.stop - piece.start
       job = piece.job
       if not job.done:
-        job.chunks.append((piece.start, array[offset:offset + n],
-                           lengths[offset:offset + n],
-                           tokens[offset:offset + n] if tokens else None))
+        job.chunks.append(
+          (
+            piece.start,
+            array[offset : offset + n],
+            lengths[offset : offset + n],
+            tokens[offset : offset + n] if tokens else None,
+          )
+        )
         job.rows_done += n
         if job.rows_done == len(job.texts):
           try:
@@ -727,11 +770,12 @@ class BertServer(threading.Thread):
       seq_len = self._max_positions
     else:
       seq_len = features.sequence_length(
-          [tuple(l) for c in chunks for l in c[2]], None, self._max_positions)
+        [tuple(row) for c in chunks for row in c[2]], None, self._max_positions
+      )
     out = np.zeros((len(job.texts), seq_len, first.shape[2]), first.dtype)
     for start, rows, _, _ in chunks:
       t = min(seq_len, rows.shape[1])
-      out[start:start + rows.shape[0], :t] = rows[:, :t]
+      out[start : start + rows.shape[0], :t] = rows[:, :t]
     return out
 
   def _finish(self, job: _Job):
@@ -741,19 +785,17 @@ class BertServer(threading.Thread):
     if self.args.show_tokens_to_client:
       tokens = [t for c in sorted(job.chunks, key=lambda c: c[0]) for t in c[3]]
     job.chunks = []
-    meta = {"dtype": str(out.dtype), "shape": list(out.shape),
-            "tokens": tokens}
-    self._publish(job.client,
-                  [job.client, json.dumps(meta).encode(), out, job.req_id])
+    meta = {"dtype": str(out.dtype), "shape": list(out.shape), "tokens": tokens}
+    self._publish(job.client, [job.client, json.dumps(meta).encode(), out, job.req_id])
 
   def _fail(self, job: _Job, reason: str, quiet: bool = False):
     job.done = True
     job.chunks = []
     if not quiet:
-      self.log.error("request %s of %s failed: %s", job.req_id.decode(),
-                     job.client[:40], reason)
-    self._publish(job.client, [job.client, json.dumps(error_meta(
-        reason)).encode(), b"", job.req_id])
+      self.log.error("request %s of %s failed: %s", job.req_id.decode(), job.client[:40], reason)
+    self._publish(
+      job.client, [job.client, json.dumps(error_meta(reason)).encode(), b"", job.req_id]
+    )
 
   def _publish(self, client: bytes, frames: list):
     """Sends a reply now if its client has subscribed, else holds it."""
@@ -779,9 +821,12 @@ class BertServer(threading.Thread):
       held = self._held[client]
       while held and held[0][0] <= now:
         _, frames = held.popleft()
-        self.log.warning("dropped reply %s: client %s never subscribed to "
-                         "port %d", frames[-1].decode(), client[:40],
-                         self.port_out)
+        self.log.warning(
+          "dropped reply %s: client %s never subscribed to port %d",
+          frames[-1].decode(),
+          client[:40],
+          self.port_out,
+        )
       if not held:
         del self._held[client]
 
@@ -798,8 +843,7 @@ class BertServer(threading.Thread):
       self._shutdown()
     return self.stopped.wait(timeout)
 
-  def wait_until_ready(self, timeout: float | None = None,
-                       all_workers: bool = False) -> None:
+  def wait_until_ready(self, timeout: float | None = None, all_workers: bool = False) -> None:
     """Blocks until a worker (or every worker) serves.
 
     Raises:
@@ -807,8 +851,7 @@ class BertServer(threading.Thread):
       TimeoutError: not ready within `timeout` seconds.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    while not (self.is_ready.wait(0.1) and
-               (not all_workers or all(s.ready for s in self._slots))):
+    while not (self.is_ready.wait(0.1) and (not all_workers or all(s.ready for s in self._slots))):
       if self.error or self.stopped.is_set():
         raise RuntimeError(self.error or "the server stopped")
       if deadline is not None and time.monotonic() > deadline:
@@ -827,8 +870,7 @@ class BertServer(threading.Thread):
       for slot in self._slots:
         if slot.handle is not None and slot.handle.is_alive():
           try:
-            self.workers.send_multipart([slot.identity, worker.STOP],
-                                        zmq.NOBLOCK)
+            self.workers.send_multipart([slot.identity, worker.STOP], zmq.NOBLOCK)
           except zmq.ZMQError:  # not connected yet: still loading the model
             if hasattr(slot.handle, "terminate"):
               slot.handle.terminate()
@@ -854,13 +896,11 @@ class BertServer(threading.Thread):
   def _answer_pending(self):
     """Gives every unanswered encode request an error reply."""
     jobs = self._pending_jobs()
-    reason = "the server stopped before answering: %s" % (
-        self.error or "it was asked to stop")
+    reason = "the server stopped before answering: %s" % (self.error or "it was asked to stop")
     for job in jobs:
       self._fail(job, reason, quiet=True)
     if jobs:
-      self.log.warning("%d unanswered request(s) got an error reply (%s)",
-                       len(jobs), reason)
+      self.log.warning("%d unanswered request(s) got an error reply (%s)", len(jobs), reason)
 
   def _close_sockets(self):
     for name in ("frontend", "sink", "workers"):
@@ -880,6 +920,7 @@ class BertServer(threading.Thread):
 def _wait_for_disconnect(monitor, deadline: float) -> bool:
   """Whether the monitored socket loses its connection before `deadline`."""
   from zmq.utils.monitor import recv_monitor_message  # pylint: disable=import-outside-toplevel
+
   while True:
     left_ms = int((deadline - time.monotonic()) * 1000)
     if left_ms <= 0 or not monitor.poll(left_ms):
@@ -910,14 +951,15 @@ def terminate(ip: str, port: int, timeout_ms: int = 5000) -> None:
     try:
       sock.send_multipart([b"0", TERMINATION, b"0", b"0"])
     except zmq.Again:
-      raise TimeoutError("no server at %s accepted a connection within %d "
-                         "ms" % (where, timeout_ms)) from None
+      raise TimeoutError(
+        "no server at %s accepted a connection within %d ms" % (where, timeout_ms)
+      ) from None
     if not _wait_for_disconnect(monitor, deadline):
       raise TimeoutError(
-          "the server at %s did not stop within %d ms: it refuses "
-          "TERMINATION from other hosts unless started with "
-          "-allow_remote_termination, or it is not a bert-serving server"
-          % (where, timeout_ms))
+        "the server at %s did not stop within %d ms: it refuses "
+        "TERMINATION from other hosts unless started with "
+        "-allow_remote_termination, or it is not a bert-serving server" % (where, timeout_ms)
+      )
   finally:
     sock.disable_monitor()
     monitor.close()

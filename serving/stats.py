@@ -16,11 +16,13 @@ def _spread(name: str, values) -> dict:
   if not values:
     return {}
   low, high = min(values), max(values)
-  return {"avg_" + name: sum(values) / len(values),
-          "min_" + name: low,
-          "max_" + name: high,
-          "num_min_" + name: sum(v == low for v in values),
-          "num_max_" + name: sum(v == high for v in values)}
+  return {
+    "avg_" + name: sum(values) / len(values),
+    "min_" + name: low,
+    "max_" + name: high,
+    "num_min_" + name: sum(v == low for v in values),
+    "num_max_" + name: sum(v == high for v in values),
+  }
 
 
 class ServerStatistic(object):
@@ -36,8 +38,7 @@ class ServerStatistic(object):
     self.num_sys_request = 0
     self.num_total_seq = 0
 
-  def update(self, client: bytes, is_command: bool, size: int,
-             now: float | None = None) -> None:
+  def update(self, client: bytes, is_command: bool, size: int, now: float | None = None) -> None:
     """Records one request: a command, or data with `size` sequences."""
     now = time.monotonic() if now is None else now
     self._requests[client] = self._requests.pop(client, 0) + 1
@@ -58,17 +59,15 @@ class ServerStatistic(object):
   def value(self, now: float | None = None) -> dict:
     now = time.monotonic() if now is None else now
     out = {
-        "num_data_request": self.num_data_request,
-        "num_total_seq": self.num_total_seq,
-        "num_sys_request": self.num_sys_request,
-        "num_total_request": self.num_data_request + self.num_sys_request,
-        "num_total_client": len(self._requests),
-        "num_active_client": sum(now - t <= ACTIVE_SECONDS
-                                 for t in self._last_active.values()),
+      "num_data_request": self.num_data_request,
+      "num_total_seq": self.num_total_seq,
+      "num_sys_request": self.num_sys_request,
+      "num_total_request": self.num_data_request + self.num_sys_request,
+      "num_total_client": len(self._requests),
+      "num_active_client": sum(now - t <= ACTIVE_SECONDS for t in self._last_active.values()),
     }
     out.update(_spread("request_per_client", self._requests.values()))
     out.update(_spread("size_per_request", self._sizes))
     out.update(_spread("last_two_interval", self._intervals))
-    out.update(_spread("request_per_second",
-                       [1.0 / v for v in self._intervals if v > 0]))
+    out.update(_spread("request_per_second", [1.0 / v for v in self._intervals if v > 0]))
     return out

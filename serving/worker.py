@@ -55,6 +55,7 @@ class WorkerSettings:
     in_process: True when running as a thread of the server's process.
     stop: (threads only) the server's stop event; the worker exits once set.
   """
+
   index: int
   identity: bytes
   endpoint: str
@@ -74,15 +75,20 @@ class WorkerSettings:
 def encode_batch(backend, texts, args):
   """Texts -> (meta dict, C-contiguous reply array) with the server's flags."""
   batch = features.convert_texts(
-      texts, backend.tokenizer, args.max_seq_len,
-      backend.max_position_embeddings, args.mask_cls_sep,
-      args.no_special_token)
-  out = backend.encode(np.asarray(batch.input_ids, np.int32),
-                       np.asarray(batch.input_mask, np.int32),
-                       np.asarray(batch.input_type_ids, np.int32))
+    texts,
+    backend.tokenizer,
+    args.max_seq_len,
+    backend.max_position_embeddings,
+    args.mask_cls_sep,
+    args.no_special_token,
+  )
+  out = backend.encode(
+    np.asarray(batch.input_ids, np.int32),
+    np.asarray(batch.input_mask, np.int32),
+    np.asarray(batch.input_type_ids, np.int32),
+  )
   out = np.ascontiguousarray(out, np.float16 if args.fp16 else np.float32)
-  meta = {"dtype": str(out.dtype), "shape": list(out.shape),
-          "lengths": batch.lengths}
+  meta = {"dtype": str(out.dtype), "shape": list(out.shape), "lengths": batch.lengths}
   if args.show_tokens_to_client:
     meta["tokens"] = batch.tokens
   return meta, out
@@ -158,23 +164,20 @@ def _serve(sock, backend, settings: WorkerSettings, log) -> None:
       texts = json.loads(frames[2])
       meta, out = encode_batch(backend, texts, args)
     except Exception as e:  # the server retries or fails the requests
-      log.error("batch %s failed: %s\n%s", batch_id.decode(), e,
-                traceback.format_exc())
-      sock.send_multipart([ERROR, batch_id,
-                           ("%s: %s" % (type(e).__name__, e)).encode()])
+      log.error("batch %s failed: %s\n%s", batch_id.decode(), e, traceback.format_exc())
+      sock.send_multipart([ERROR, batch_id, ("%s: %s" % (type(e).__name__, e)).encode()])
       continue
-    log.debug("job %s: %d sequences, shape %s", batch_id.decode(), len(texts),
-              meta["shape"])
+    log.debug("job %s: %d sequences, shape %s", batch_id.decode(), len(texts), meta["shape"])
     if args.verbose and "tokens" in meta:
       for tokens in meta["tokens"]:
         log.debug("tokens: %s", " ".join(tokens))
-    sock.send_multipart([RESULT, batch_id, json.dumps(meta).encode(), out],
-                        copy=False)
+    sock.send_multipart([RESULT, batch_id, json.dumps(meta).encode(), out], copy=False)
 
 
 def start_thread(settings: WorkerSettings) -> threading.Thread:
   """Runs `main` in a daemon thread of this process."""
-  thread = threading.Thread(target=main, args=(settings,), daemon=True,
-                            name="WORKER-%d" % settings.index)
+  thread = threading.Thread(
+    target=main, args=(settings,), daemon=True, name="WORKER-%d" % settings.index
+  )
   thread.start()
   return thread

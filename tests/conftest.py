@@ -1,4 +1,5 @@
 """Shared fixtures: tiny BERT configs and Google-layout checkpoints built here."""
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,19 +14,18 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 TINY_CONFIG = {
-    "attention_probs_dropout_prob": 0.1,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "hidden_size": 32,
-    "initializer_range": 0.02,
-    "intermediate_size": 37,
-    "max_position_embeddings": 64,
-    "num_attention_heads": 4,
-    "num_hidden_layers": 2,
-    "type_vocab_size": 2,
-    "vocab_size": 99,
+  "attention_probs_dropout_prob": 0.1,
+  "hidden_act": "gelu",
+  "hidden_dropout_prob": 0.1,
+  "hidden_size": 32,
+  "initializer_range": 0.02,
+  "intermediate_size": 37,
+  "max_position_embeddings": 64,
+  "num_attention_heads": 4,
+  "num_hidden_layers": 2,
+  "type_vocab_size": 2,
+  "vocab_size": 99,
 }
-
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def tiny_config_dict():
 @pytest.fixture
 def tiny_config():
   from bert import modeling
+
   return modeling.BertConfig.from_dict(dict(TINY_CONFIG))
 
 
@@ -56,17 +57,17 @@ def write_google_checkpoint(prefix, config_dict, extra=None, seed=0):
     ids = tf.compat.v1.placeholder(tf.int32, [None, None])
     modeling.BertModel(config, False, ids)
     tf.compat.v1.get_variable(
-        "cls/predictions/output_bias", [config.vocab_size],
-        initializer=tf.compat.v1.zeros_initializer())
+      "cls/predictions/output_bias",
+      [config.vocab_size],
+      initializer=tf.compat.v1.zeros_initializer(),
+    )
     for name, value in (extra or {}).items():
       tf.compat.v1.get_variable(name, initializer=tf.constant(value))
     saver = tf.compat.v1.train.Saver()
     with tf.compat.v1.Session() as sess:
       sess.run(tf.compat.v1.global_variables_initializer())
-      values = {v.name[:-2]: sess.run(v)
-                for v in tf.compat.v1.global_variables()}
-      saver.save(sess, prefix, write_meta_graph=False,
-                 write_state=False)
+      values = {v.name[:-2]: sess.run(v) for v in tf.compat.v1.global_variables()}
+      saver.save(sess, prefix, write_meta_graph=False, write_state=False)
   return values
 
 
@@ -86,6 +87,7 @@ def tiny_bert_dir(tmp_path_factory):
   """A pre-trained-style folder for the emotion_data vocab, shared by tests
   that only read it: {"vocab", "config", "ckpt"} paths."""
   from emotion_data import VOCAB, tiny_config, write_model_dir
+
   model_dir = str(tmp_path_factory.mktemp("shared") / "tiny_model")
   vocab_file, config_file = write_model_dir(model_dir)
   ckpt = os.path.join(model_dir, "bert_model.ckpt")

@@ -1,22 +1,50 @@
 """Generated emotion-layout data with a learnable rule, and a tiny vocab/config."""
+
 import json
 import os
 import random
 
 KEYWORDS = ["happy", "sad", "angry", "fear", "love", "surprise", "calm"]
-FILLER = ["the", "a", "day", "was", "very", "and", "it", "i", "feel", "today",
-          "so", "really", "this", "that", "is", "we", "you", "they", "here"]
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + KEYWORDS + FILLER + [
-    "##s", ".", ",", "!", "?"]
+FILLER = [
+  "the",
+  "a",
+  "day",
+  "was",
+  "very",
+  "and",
+  "it",
+  "i",
+  "feel",
+  "today",
+  "so",
+  "really",
+  "this",
+  "that",
+  "is",
+  "we",
+  "you",
+  "they",
+  "here",
+]
+VOCAB = (
+  ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + KEYWORDS + FILLER + ["##s", ".", ",", "!", "?"]
+)
 
 
 def tiny_config(vocab_size, **overrides):
   config = {
-      "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
-      "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
-      "intermediate_size": 37, "max_position_embeddings": 64,
-      "num_attention_heads": 4, "num_hidden_layers": 2, "type_vocab_size": 2,
-      "vocab_size": vocab_size}
+    "attention_probs_dropout_prob": 0.1,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 37,
+    "max_position_embeddings": 64,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "type_vocab_size": 2,
+    "vocab_size": vocab_size,
+  }
   config.update(overrides)
   return config
 
@@ -41,8 +69,7 @@ def make_row(rng):
   return str(label), " ".join(words)
 
 
-def write_emotion_data(data_dir, n_train=600, n_val=120, n_test=40, seed=0,
-                       test_with_labels=False):
+def write_emotion_data(data_dir, n_train=600, n_val=120, n_test=40, seed=0, test_with_labels=False):
   """The users' layout: fine_tuning_{train,val,test}_data.tsv with a header."""
   os.makedirs(data_dir, exist_ok=True)
   rng = random.Random(seed)

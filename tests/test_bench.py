@@ -1,4 +1,5 @@
 """bench/bench.py smoke test: --quick on a tiny BERT, train + convert only."""
+
 import json
 import os
 import re
@@ -17,14 +18,26 @@ def test_bench_quick_train_convert(tmp_path):
   out_json = tmp_path / "out.json"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick",
-       "--only", "train,convert", "--config", str(config), "--json",
-       str(out_json)],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    [
+      sys.executable,
+      os.path.join(ROOT, "bench", "bench.py"),
+      "--quick",
+      "--only",
+      "train,convert",
+      "--config",
+      str(config),
+      "--json",
+      str(out_json),
+    ],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=240,
+  )
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   out = proc.stdout
-  for header in ("machine:", "settings:", "cpu", "tensorflow",
-                 "tf_intra_op_threads"):
+  for header in ("machine:", "settings:", "cpu", "tensorflow", "tf_intra_op_threads"):
     assert header in out, out
   rows = [line for line in out.splitlines() if line.startswith("| ")]
   table = {}
@@ -32,21 +45,22 @@ def test_bench_quick_train_convert(tmp_path):
     cells = [c.strip() for c in line.strip("|").split("|")]
     table[(cells[0], cells[1])] = cells[2:]
   number = re.compile(r"^[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?$")
-  expected = [("train", "fixed padding", "examples/s"),
-              ("train", "fixed padding, real tokens", "tokens/s"),
-              ("train", "dynamic padding", "examples/s"),
-              ("train", "dynamic padding, real tokens", "tokens/s"),
-              ("train", "dynamic vs fixed (examples/s)", "x"),
-              ("convert", "(a) Google-style, 1 process", "examples/s"),
-              ("convert", "(b) ours, num_workers=1", "examples/s"),
-              ("convert", "speedup (c) vs (b)", "x")]
+  expected = [
+    ("train", "fixed padding", "examples/s"),
+    ("train", "fixed padding, real tokens", "tokens/s"),
+    ("train", "dynamic padding", "examples/s"),
+    ("train", "dynamic padding, real tokens", "tokens/s"),
+    ("train", "dynamic vs fixed (examples/s)", "x"),
+    ("convert", "(a) Google-style, 1 process", "examples/s"),
+    ("convert", "(b) ours, num_workers=1", "examples/s"),
+    ("convert", "speedup (c) vs (b)", "x"),
+  ]
   for section, name, unit in expected:
     assert (section, name) in table, (section, name, sorted(table))
     median, got_unit = table[(section, name)][:2]
     assert number.match(median), (section, name, median)
     assert got_unit == unit
-  assert any(s == "convert" and n.startswith("(c) ours, num_workers=")
-             for s, n in table)
+  assert any(s == "convert" and n.startswith("(c) ours, num_workers=") for s, n in table)
   # Sections not asked for are not run.
   assert not any(s in ("eval", "predict", "serve") for s, _ in table)
   assert "check: convert (b) and (c) files byte-identical: yes" in out
@@ -62,16 +76,30 @@ def test_bench_quick_eval_predict_serve(tmp_path):
   config.write_text(json.dumps(TINY_CONFIG))
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick",
-       "--only", "eval,predict,serve", "--config", str(config)],
-      cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      os.path.join(ROOT, "bench", "bench.py"),
+      "--quick",
+      "--only",
+      "eval,predict,serve",
+      "--config",
+      str(config),
+    ],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   out = proc.stdout
-  for figure in ("evaluate() dynamic padding", "predict() dynamic padding",
-                 "8 concurrent clients, batch 1 each",
-                 "served / in-process forward, batch 16"):
-    assert re.search(r"\| %s +\| [0-9][0-9,.]* +\|" % re.escape(figure),
-                     out), (figure, out)
+  for figure in (
+    "evaluate() dynamic padding",
+    "predict() dynamic padding",
+    "8 concurrent clients, batch 1 each",
+    "served / in-process forward, batch 16",
+  ):
+    assert re.search(r"\| %s +\| [0-9][0-9,.]* +\|" % re.escape(figure), out), (figure, out)
   assert "0 retrace(s) in timed calls" in out
   assert re.search(r"check: eval accuracy fixed / dynamic: (\S+) / \1\n", out)
   diff = re.search(r"check: predict fixed vs dynamic max \|dp\|: (\S+)", out)
@@ -80,12 +108,15 @@ def test_bench_quick_eval_predict_serve(tmp_path):
 
 def test_accuracy_task_labels_follow_their_cue_words():
   from bench import accuracy
+
   words = ["w%d" % i for i in range(3000)]
   labels, texts = accuracy.make_task(words, 400, 64, seed=5)
   assert len(labels) == len(texts) == 400
   assert set(labels) == {str(i) for i in range(accuracy.NUM_LABELS)}
-  pool = words[accuracy.FIRST_CUE_RANK:accuracy.FIRST_CUE_RANK +
-               accuracy.NUM_LABELS * accuracy.CUES_PER_LABEL]
+  pool = words[
+    accuracy.FIRST_CUE_RANK : accuracy.FIRST_CUE_RANK
+    + accuracy.NUM_LABELS * accuracy.CUES_PER_LABEL
+  ]
   cue_label = {w: i % accuracy.NUM_LABELS for i, w in enumerate(pool)}
   distracted = 0
   for label, text in zip(labels, texts):
@@ -94,7 +125,9 @@ def test_accuracy_task_labels_follow_their_cue_words():
       if token in cue_label:
         counts[cue_label[token]] += 1
     assert counts[int(label)] >= 1
-    assert counts[int(label)] > max(c for i, c in enumerate(counts)
-                                    if i != int(label)), (label, text)
+    assert counts[int(label)] > max(c for i, c in enumerate(counts) if i != int(label)), (
+      label,
+      text,
+    )
     distracted += sum(counts) > counts[int(label)]
   assert 0.2 < distracted / 400 < 0.4

@@ -1,4 +1,5 @@
 """bert/checkpoint.py: Google-layout reads, strict name checks, writes, keep-5."""
+
 import os
 
 import numpy as np
@@ -15,11 +16,13 @@ def test_load_google_checkpoint_logs_and_ignores_extras(google_checkpoint, tiny_
   loaded = checkpoint.load_variables(encoder.variables_by_name, prefix)
   assert loaded == set(encoder.variables_by_name)
   np.testing.assert_array_equal(
-      encoder.variables_by_name["bert/embeddings/word_embeddings"].numpy(),
-      values["bert/embeddings/word_embeddings"])
+    encoder.variables_by_name["bert/embeddings/word_embeddings"].numpy(),
+    values["bert/embeddings/word_embeddings"],
+  )
   lines = []
-  checkpoint.log_variables(encoder.trainable_variables, loaded,
-                           log=lambda fmt, *a: lines.append(fmt % a))
+  checkpoint.log_variables(
+    encoder.trainable_variables, loaded, log=lambda fmt, *a: lines.append(fmt % a)
+  )
   assert "  name = bert/embeddings/word_embeddings:0, shape = (99, 32), *INIT_FROM_CKPT*" in lines
 
 
@@ -27,13 +30,19 @@ def test_missing_and_mismatched_variables_are_errors(google_checkpoint, tiny_con
   prefix, _ = google_checkpoint
   bigger = modeling.BertConfig.from_dict(dict(tiny_config_dict, num_hidden_layers=3))
   encoder = modeling.BertEncoder(bigger)
-  with pytest.raises(checkpoint.CheckpointMismatchError, match="lacks 16 of the model's variables: bert/encoder/layer_2"):
+  with pytest.raises(
+    checkpoint.CheckpointMismatchError,
+    match="lacks 16 of the model's variables: bert/encoder/layer_2",
+  ):
     checkpoint.load_variables(encoder.variables_by_name, prefix)
   loaded = checkpoint.load_variables(encoder.variables_by_name, prefix, allow_partial=True)
   assert len(loaded) == len(encoder.variables_by_name) - 16
 
   wider_vocab = modeling.BertConfig.from_dict(dict(tiny_config_dict, vocab_size=100))
-  with pytest.raises(checkpoint.CheckpointMismatchError, match=r"word_embeddings \(checkpoint \[99, 32\], model \[100, 32\]\)"):
+  with pytest.raises(
+    checkpoint.CheckpointMismatchError,
+    match=r"word_embeddings \(checkpoint \[99, 32\], model \[100, 32\]\)",
+  ):
     checkpoint.load_variables(modeling.BertEncoder(wider_vocab).variables_by_name, prefix)
 
 
@@ -61,7 +70,9 @@ def test_round_trip_keep_five_and_graph_mode_reads(tmp_path, tiny_config):
   assert state.count("all_model_checkpoint_paths") == 5
   assert not list(tmp_path.glob("model.ckpt-10.*"))
   assert sorted(p.name for p in tmp_path.glob("model.ckpt-60.*")) == [
-      "model.ckpt-60.data-00000-of-00001", "model.ckpt-60.index"]
+    "model.ckpt-60.data-00000-of-00001",
+    "model.ckpt-60.index",
+  ]
   assert not list(tmp_path.glob(".tmp*"))
   assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model.ckpt-60")
   reader = tf.train.load_checkpoint(str(tmp_path))

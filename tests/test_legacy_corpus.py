@@ -5,6 +5,7 @@ to their copy of Google's run_classifier.py (see _corpus.py for the idioms and
 where they were seen). The fast tests read every case's data in-process; the
 slow ones run each case through run_classifier.py end to end on a tiny model.
 """
+
 import json
 import os
 import subprocess
@@ -32,8 +33,7 @@ def _no_env_path(monkeypatch):
 def test_every_case_is_listed_without_problems():
   tasks = processors.available_tasks([CORPUS_DIR])
   assert set(CASES) <= set(tasks)
-  assert not [p for p in processors.plugin_problems([CORPUS_DIR])
-              if CORPUS_DIR in p]
+  assert not [p for p in processors.plugin_problems([CORPUS_DIR]) if CORPUS_DIR in p]
 
 
 def _gold(rows):
@@ -44,6 +44,7 @@ def _gold(rows):
 def test_case_reads_its_data(task, tmp_path):
   from absl import flags
   import run_classifier  # noqa: F401  (the flags plugin code reads)
+
   case = CASES[task]
   data = _corpus.write_data(case, str(tmp_path / "data"))
   flag_values = flags.FLAGS
@@ -68,6 +69,7 @@ def test_case_reads_its_data(task, tmp_path):
 
 # -- end to end ------------------------------------------------------------------
 
+
 @pytest.fixture
 def model(tiny_bert_dir):
   return tiny_bert_dir
@@ -84,21 +86,41 @@ def test_case_runs_through_run_classifier(task, model, tmp_path):
     stages.append("--do_predict=true")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
   proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "run_classifier.py"),
-       "--task_name=%s" % task, "--processors_dir=%s" % CORPUS_DIR,
-       "--data_dir=%s" % data_dir, "--vocab_file=%s" % model["vocab"],
-       "--bert_config_file=%s" % model["config"],
-       "--init_checkpoint=%s" % model["ckpt"], "--output_dir=%s" % out,
-       "--max_seq_length=32", "--train_batch_size=16", "--learning_rate=1e-3",
-       "--num_train_epochs=1", "--seed=1"] + stages + case["extra_flags"],
-      capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    [
+      sys.executable,
+      os.path.join(ROOT, "run_classifier.py"),
+      "--task_name=%s" % task,
+      "--processors_dir=%s" % CORPUS_DIR,
+      "--data_dir=%s" % data_dir,
+      "--vocab_file=%s" % model["vocab"],
+      "--bert_config_file=%s" % model["config"],
+      "--init_checkpoint=%s" % model["ckpt"],
+      "--output_dir=%s" % out,
+      "--max_seq_length=32",
+      "--train_batch_size=16",
+      "--learning_rate=1e-3",
+      "--num_train_epochs=1",
+      "--seed=1",
+    ]
+    + stages
+    + case["extra_flags"],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    timeout=600,
+    env=env,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr
   labels = json.loads((out / "labels.json").read_text(encoding="utf-8"))
   assert sorted(map(str, labels)) == sorted(map(str, case["labels"]))
   results = (out / "eval_results.txt").read_text().splitlines()
   assert [line.split(" = ")[0] for line in results] == [
-      "eval_accuracy", "eval_loss", "global_step", "loss"]
+    "eval_accuracy",
+    "eval_loss",
+    "global_step",
+    "loss",
+  ]
   if "test" in case["splits"]:
     rows = (out / "test_results.tsv").read_text().splitlines()
     assert len(data["test"]) - 1 <= len(rows) <= len(data["test"])

@@ -1,4 +1,5 @@
 """bert/modeling.py: names, shapes, config semantics, and graph face == TF2 face."""
+
 import json
 
 import numpy as np
@@ -9,36 +10,41 @@ from bert import checkpoint, modeling
 
 # Reference §6.4, in creation order ({n}: layer index).
 EMBEDDING_NAMES = [
-    ("bert/embeddings/word_embeddings", "V,H"),
-    ("bert/embeddings/token_type_embeddings", "T,H"),
-    ("bert/embeddings/position_embeddings", "P,H"),
-    ("bert/embeddings/LayerNorm/beta", "H"),
-    ("bert/embeddings/LayerNorm/gamma", "H"),
+  ("bert/embeddings/word_embeddings", "V,H"),
+  ("bert/embeddings/token_type_embeddings", "T,H"),
+  ("bert/embeddings/position_embeddings", "P,H"),
+  ("bert/embeddings/LayerNorm/beta", "H"),
+  ("bert/embeddings/LayerNorm/gamma", "H"),
 ]
 LAYER_NAMES = [
-    ("attention/self/query/kernel", "H,H"),
-    ("attention/self/query/bias", "H"),
-    ("attention/self/key/kernel", "H,H"),
-    ("attention/self/key/bias", "H"),
-    ("attention/self/value/kernel", "H,H"),
-    ("attention/self/value/bias", "H"),
-    ("attention/output/dense/kernel", "H,H"),
-    ("attention/output/dense/bias", "H"),
-    ("attention/output/LayerNorm/beta", "H"),
-    ("attention/output/LayerNorm/gamma", "H"),
-    ("intermediate/dense/kernel", "H,I"),
-    ("intermediate/dense/bias", "I"),
-    ("output/dense/kernel", "I,H"),
-    ("output/dense/bias", "H"),
-    ("output/LayerNorm/beta", "H"),
-    ("output/LayerNorm/gamma", "H"),
+  ("attention/self/query/kernel", "H,H"),
+  ("attention/self/query/bias", "H"),
+  ("attention/self/key/kernel", "H,H"),
+  ("attention/self/key/bias", "H"),
+  ("attention/self/value/kernel", "H,H"),
+  ("attention/self/value/bias", "H"),
+  ("attention/output/dense/kernel", "H,H"),
+  ("attention/output/dense/bias", "H"),
+  ("attention/output/LayerNorm/beta", "H"),
+  ("attention/output/LayerNorm/gamma", "H"),
+  ("intermediate/dense/kernel", "H,I"),
+  ("intermediate/dense/bias", "I"),
+  ("output/dense/kernel", "I,H"),
+  ("output/dense/bias", "H"),
+  ("output/LayerNorm/beta", "H"),
+  ("output/LayerNorm/gamma", "H"),
 ]
 POOLER_NAMES = [("bert/pooler/dense/kernel", "H,H"), ("bert/pooler/dense/bias", "H")]
 
 
 def expected_variables(cfg):
-  dims = {"V": cfg.vocab_size, "H": cfg.hidden_size, "T": cfg.type_vocab_size,
-          "P": cfg.max_position_embeddings, "I": cfg.intermediate_size}
+  dims = {
+    "V": cfg.vocab_size,
+    "H": cfg.hidden_size,
+    "T": cfg.type_vocab_size,
+    "P": cfg.max_position_embeddings,
+    "I": cfg.intermediate_size,
+  }
   shape = lambda s: [dims[d] for d in s.split(",")]
   out = [(n, shape(s)) for n, s in EMBEDDING_NAMES]
   for n in range(cfg.num_hidden_layers):
@@ -103,9 +109,14 @@ def test_graph_face_equals_tf2_face_on_google_checkpoint(google_checkpoint, tiny
     with tf.compat.v1.Session() as sess:
       sess.run(tf.compat.v1.global_variables_initializer())
       graph_out = sess.run(
-          {"pooled": model.get_pooled_output(), "seq": model.get_sequence_output(),
-           "emb": model.get_embedding_output(),
-           "layers": model.get_all_encoder_layers()}, {i: ids, m: mask, t: types})
+        {
+          "pooled": model.get_pooled_output(),
+          "seq": model.get_sequence_output(),
+          "emb": model.get_embedding_output(),
+          "layers": model.get_all_encoder_layers(),
+        },
+        {i: ids, m: mask, t: types},
+      )
 
   encoder = modeling.BertEncoder(tiny_config)
   loaded = checkpoint.load_variables(encoder.variables_by_name, prefix)
@@ -113,12 +124,13 @@ def test_graph_face_equals_tf2_face_on_google_checkpoint(google_checkpoint, tiny
   eager = encoder(ids, mask, types)
   fn = tf.function(lambda a, b, c: encoder(a, b, c)["pooled_output"])
   diffs = [
-      np.abs(graph_out["pooled"] - eager["pooled_output"].numpy()).max(),
-      np.abs(graph_out["seq"] - eager["sequence_output"].numpy()).max(),
-      np.abs(graph_out["emb"] - eager["embedding_output"].numpy()).max(),
-      np.abs(graph_out["pooled"] - fn(ids, mask, types).numpy()).max(),
-  ] + [np.abs(g - e.numpy()).max()
-       for g, e in zip(graph_out["layers"], eager["all_encoder_layers"])]
+    np.abs(graph_out["pooled"] - eager["pooled_output"].numpy()).max(),
+    np.abs(graph_out["seq"] - eager["sequence_output"].numpy()).max(),
+    np.abs(graph_out["emb"] - eager["embedding_output"].numpy()).max(),
+    np.abs(graph_out["pooled"] - fn(ids, mask, types).numpy()).max(),
+  ] + [
+    np.abs(g - e.numpy()).max() for g, e in zip(graph_out["layers"], eager["all_encoder_layers"])
+  ]
   print("largest graph-vs-TF2 difference: %.3g" % max(diffs))
   assert max(diffs) < 1e-5
 
@@ -164,8 +176,12 @@ def test_config_semantics(tmp_path, tiny_config_dict):
   assert cfg.to_dict() == d
   assert cfg.to_json_string() == json.dumps(d, indent=2, sort_keys=True) + "\n"
   defaults = modeling.BertConfig(vocab_size=10)
-  assert (defaults.hidden_size, defaults.type_vocab_size, defaults.hidden_act,
-          defaults.max_position_embeddings) == (768, 16, "gelu", 512)
+  assert (
+    defaults.hidden_size,
+    defaults.type_vocab_size,
+    defaults.hidden_act,
+    defaults.max_position_embeddings,
+  ) == (768, 16, "gelu", 512)
   partial = modeling.BertConfig.from_dict({"vocab_size": 5})
   assert partial.num_hidden_layers == 12 and partial.vocab_size == 5
 
@@ -175,7 +191,7 @@ def test_activations():
   tanh_form = modeling.gelu(x).numpy()
   exact = modeling.gelu_exact(x).numpy()
   xs = x.numpy()
-  ref = xs * 0.5 * (1 + np.tanh(np.sqrt(2 / np.pi) * (xs + 0.044715 * xs ** 3)))
+  ref = xs * 0.5 * (1 + np.tanh(np.sqrt(2 / np.pi) * (xs + 0.044715 * xs**3)))
   np.testing.assert_allclose(tanh_form, ref, atol=1e-6)
   assert 1e-4 < np.abs(tanh_form - exact).max() < 1e-3
   assert modeling.get_activation("gelu") is modeling.gelu
@@ -196,7 +212,8 @@ def test_helpers():
   with pytest.raises(ValueError, match="actual rank `3`"):
     modeling.assert_rank(tf.zeros([1, 2, 3]), 2)
   mask = modeling.create_attention_mask_from_input_mask(
-      tf.zeros([2, 3], tf.int32), tf.constant([[1, 1, 0], [1, 0, 0]]))
+    tf.zeros([2, 3], tf.int32), tf.constant([[1, 1, 0], [1, 0, 0]])
+  )
   assert mask.shape == (2, 3, 3)
   np.testing.assert_array_equal(mask.numpy()[1], [[1, 0, 0]] * 3)
   x = tf.zeros([2, 3, 4])

@@ -1,4 +1,5 @@
 """bert/optimization.py: schedule and update rule against NumPy, both faces."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -49,8 +50,12 @@ def test_learning_rate_schedule():
   assert float(optimization.learning_rate_at(7, 1.0, 100, 0)) == pytest.approx(0.93)
 
 
-NAMES = ["bert/encoder/layer_0/output/dense/kernel", "bert/encoder/layer_0/output/dense/bias",
-         "bert/embeddings/LayerNorm/gamma", "output_weights"]
+NAMES = [
+  "bert/encoder/layer_0/output/dense/kernel",
+  "bert/encoder/layer_0/output/dense/bias",
+  "bert/embeddings/LayerNorm/gamma",
+  "output_weights",
+]
 DECAYED = {"bert/encoder/layer_0/output/dense/kernel", "output_weights"}
 
 
@@ -64,10 +69,12 @@ def _problem(seed=0):
 def test_tf2_face_matches_numpy_first_steps():
   params, targets = _problem()
   variables = [tf.Variable(params[n], name=n) for n in NAMES]
-  opt = optimization.AdamWeightDecay(variables, init_lr=0.1, num_train_steps=20,
-                                     num_warmup_steps=3)
+  opt = optimization.AdamWeightDecay(variables, init_lr=0.1, num_train_steps=20, num_warmup_steps=3)
   ref = NumpyAdamWD(params, 0.1, 20, 3, DECAYED)
-  assert [v.name for v in opt.slot_variables][:2] == [NAMES[0] + "/adam_m:0", NAMES[0] + "/adam_v:0"]
+  assert [v.name for v in opt.slot_variables][:2] == [
+    NAMES[0] + "/adam_m:0",
+    NAMES[0] + "/adam_v:0",
+  ]
 
   @tf.function
   def step():

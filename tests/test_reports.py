@@ -1,4 +1,5 @@
 """The confusion-matrix picture (classifier/reports.py) and its bitmap font."""
+
 import struct
 import zlib
 
@@ -18,19 +19,17 @@ def read_png(path):
   assert data[:8] == b"\x89PNG\r\n\x1a\n"
   chunks, pos = [], 8
   while pos < len(data):
-    (length,) = struct.unpack(">I", data[pos:pos + 4])
-    tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-    (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+    (length,) = struct.unpack(">I", data[pos : pos + 4])
+    tag, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+    (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
     assert zlib.crc32(tag + body) & 0xFFFFFFFF == crc, tag
     chunks.append((tag, body))
     pos += 12 + length
   assert [tag for tag, _ in chunks][0] == b"IHDR"
   assert chunks[-1] == (b"IEND", b"")
-  width, height, depth, color, _, _, interlace = struct.unpack(
-      ">IIBBBBB", chunks[0][1])
+  width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
   assert (depth, color, interlace) == (8, 2, 0)
-  raw = zlib.decompress(b"".join(body for tag, body in chunks
-                                 if tag == b"IDAT"))
+  raw = zlib.decompress(b"".join(body for tag, body in chunks if tag == b"IDAT"))
   rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + width * 3)
   assert (rows[:, 0] == 0).all()  # Filter type "none" on every row.
   return rows[:, 1:].reshape(height, width, 3)
@@ -42,6 +41,7 @@ def ink(image):
 
 
 # --- the picture ----------------------------------------------------------------
+
 
 def test_png_round_trip(tmp_path):
   image = reports.render_confusion_matrix(MATRIX, LABELS)
@@ -63,17 +63,16 @@ def test_three_labels_shape_and_matrix_cells():
 
 def test_title_and_axis_titles_are_drawn():
   full = reports.render_confusion_matrix(MATRIX, LABELS)
-  bare = reports.render_confusion_matrix(MATRIX, LABELS, title="",
-                                         true_axis="", predicted_axis="")
+  bare = reports.render_confusion_matrix(MATRIX, LABELS, title="", true_axis="", predicted_axis="")
   assert full.shape == bare.shape
   extra = ink(full) & ~ink(bare)
   assert not (ink(bare) & ~ink(full)).any()
   # Title and "predicted" at the top, "true" upright at the left edge.
   scale, pad, gap = 2, 12, 10
-  assert extra[pad:pad + 9 * scale].any()  # The title line.
-  assert extra[pad + 9 * scale + gap:pad + 18 * scale + gap].any()  # predicted
-  assert not extra[pad + 18 * scale + gap:].any(axis=0)[pad + 9 * scale:].any()
-  rows = np.nonzero(extra[:, pad:pad + 9 * scale].any(axis=1))[0]
+  assert extra[pad : pad + 9 * scale].any()  # The title line.
+  assert extra[pad + 9 * scale + gap : pad + 18 * scale + gap].any()  # predicted
+  assert not extra[pad + 18 * scale + gap :].any(axis=0)[pad + 9 * scale :].any()
+  rows = np.nonzero(extra[:, pad : pad + 9 * scale].any(axis=1))[0]
   # "true", turned upright, is as tall as the word is wide.
   assert rows.max() - rows.min() + 1 == bitmap_font.text_width("true", scale)
 
@@ -82,8 +81,9 @@ def test_default_title_is_the_accuracy():
   assert reports.confusion_title([[7, 1], [1, 7]]) == "accuracy 0.8750 (n=16)"
   assert reports.confusion_title([[0, 0], [0, 0]]) == "accuracy n/a (n=0)"
   default = reports.render_confusion_matrix([[7, 1], [1, 7]], ["a", "b"])
-  explicit = reports.render_confusion_matrix([[7, 1], [1, 7]], ["a", "b"],
-                                             title="accuracy 0.8750 (n=16)")
+  explicit = reports.render_confusion_matrix(
+    [[7, 1], [1, 7]], ["a", "b"], title="accuracy 0.8750 (n=16)"
+  )
   np.testing.assert_array_equal(default, explicit)
 
 
@@ -91,8 +91,7 @@ def places(image, mask):
   """The (y, x) where `mask` appears exactly, with white all around it."""
   padded = np.pad(mask, 1)
   windows = np.lib.stride_tricks.sliding_window_view(ink(image), padded.shape)
-  return [(y + 1, x + 1) for y, x in
-          zip(*np.nonzero((windows == padded).all(axis=(2, 3))))]
+  return [(y + 1, x + 1) for y, x in zip(*np.nonzero((windows == padded).all(axis=(2, 3))))]
 
 
 def test_label_names_are_drawn_on_both_axes():
@@ -115,8 +114,9 @@ def test_long_names_end_with_an_ellipsis():
   cut = bitmap_font.truncate(long_name, 20)
   assert cut == "a_label_name_far_to\u2026" and len(cut) == 20
   np.testing.assert_array_equal(
-      reports.render_confusion_matrix(MATRIX, [long_name, "b", "c"]),
-      reports.render_confusion_matrix(MATRIX, [cut, "b", "c"]))
+    reports.render_confusion_matrix(MATRIX, [long_name, "b", "c"]),
+    reports.render_confusion_matrix(MATRIX, [cut, "b", "c"]),
+  )
 
 
 def test_non_ascii_labels_are_drawn_by_index_with_a_note():
@@ -127,12 +127,11 @@ def test_non_ascii_labels_are_drawn_by_index_with_a_note():
   # names are; names that can be drawn need no note.
   assert chinese.shape[0] > by_hand.shape[0] == ascii_only.shape[0]
   height, width = by_hand.shape[:2]
-  np.testing.assert_array_equal(chinese[:height - 12, :width],
-                                by_hand[:height - 12])
-  note = bitmap_font.text_mask('#k: label k of "labels" in eval_metrics.json',
-                               2)
+  np.testing.assert_array_equal(chinese[: height - 12, :width], by_hand[: height - 12])
+  note = bitmap_font.text_mask('#k: label k of "labels" in eval_metrics.json', 2)
   np.testing.assert_array_equal(
-      ink(chinese)[-12 - note.shape[0]:-12, 12:12 + note.shape[1]], note)
+    ink(chinese)[-12 - note.shape[0] : -12, 12 : 12 + note.shape[1]], note
+  )
 
 
 @pytest.mark.parametrize("n", [2, 12, 13, 30, 50])
@@ -156,8 +155,9 @@ def test_many_labels_stay_bounded(n):
 
 def test_titles_outside_the_font_are_drawn_with_question_marks():
   np.testing.assert_array_equal(
-      reports.render_confusion_matrix(MATRIX, title="准确率 0.5"),
-      reports.render_confusion_matrix(MATRIX, title="??? 0.5"))
+    reports.render_confusion_matrix(MATRIX, title="准确率 0.5"),
+    reports.render_confusion_matrix(MATRIX, title="??? 0.5"),
+  )
 
 
 def test_bad_shapes_are_refused():
@@ -168,6 +168,7 @@ def test_bad_shapes_are_refused():
 
 
 # --- the font -------------------------------------------------------------------
+
 
 def test_font_covers_printable_ascii_with_distinct_glyphs():
   printable = [chr(c) for c in range(32, 127)]
@@ -181,8 +182,8 @@ def test_font_covers_printable_ascii_with_distinct_glyphs():
 
 def test_font_glyph_shapes():
   assert bitmap_font.render("T") == "\n".join(
-      ["#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#..",
-       ".....", "....."])
+    ["#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#..", ".....", "....."]
+  )
   assert bitmap_font.text_mask("ab", 3).shape == (27, 33)
   assert bitmap_font.text_width("ab", 3) == 33 and bitmap_font.text_width("") == 0
   with pytest.raises(ValueError, match="no glyph for '中'"):

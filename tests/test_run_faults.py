@@ -1,5 +1,6 @@
 """run_classifier.py under faults: too little data, bad flag values and model
 files, damaged checkpoints, storage failures, text after an extra tab."""
+
 import json
 import os
 import subprocess
@@ -18,12 +19,18 @@ def run(args, prelude="", timeout=300):
   """run_classifier.py in a child; `prelude` is Python run before it (to
   inject faults)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-  code = ("import runpy, sys\n%s\nsys.argv = [%r] + sys.argv[1:]\n"
-          "runpy.run_path(%r, run_name='__main__')\n" % (prelude, SCRIPT,
-                                                         SCRIPT))
-  return subprocess.run([sys.executable, "-c", code] + args,
-                        capture_output=True, text=True, timeout=timeout,
-                        env=env, cwd=ROOT)
+  code = (
+    "import runpy, sys\n%s\nsys.argv = [%r] + sys.argv[1:]\n"
+    "runpy.run_path(%r, run_name='__main__')\n" % (prelude, SCRIPT, SCRIPT)
+  )
+  return subprocess.run(
+    [sys.executable, "-c", code] + args,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=env,
+    cwd=ROOT,
+  )
 
 
 def last_line(proc):
@@ -38,29 +45,45 @@ def data(tmp_path):
 
 
 def args_for(model, data, out, *extra):
-  return ["--task_name=emotion", "--data_dir=%s" % data,
-          "--vocab_file=%s" % model["vocab"],
-          "--bert_config_file=%s" % model["config"],
-          "--init_checkpoint=%s" % model["ckpt"], "--output_dir=%s" % out,
-          "--max_seq_length=16", "--train_batch_size=8", "--seed=2",
-          "--learning_rate=1e-3"] + list(extra)
+  return [
+    "--task_name=emotion",
+    "--data_dir=%s" % data,
+    "--vocab_file=%s" % model["vocab"],
+    "--bert_config_file=%s" % model["config"],
+    "--init_checkpoint=%s" % model["ckpt"],
+    "--output_dir=%s" % out,
+    "--max_seq_length=16",
+    "--train_batch_size=8",
+    "--seed=2",
+    "--learning_rate=1e-3",
+  ] + list(extra)
 
 
 # -- 6. too little data ----------------------------------------------------------
+
 
 def test_too_few_examples_for_one_step_is_an_error(tiny_bert_dir, tmp_path):
   data = tmp_path / "data"
   write_emotion_data(str(data), n_train=5, n_val=4, n_test=2)
   out = tmp_path / "out"
-  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true",
-                      "--do_eval=true", "--train_batch_size=32",
-                      "--num_train_epochs=3"))
+  proc = run(
+    args_for(
+      tiny_bert_dir,
+      data,
+      out,
+      "--do_train=true",
+      "--do_eval=true",
+      "--train_batch_size=32",
+      "--num_train_epochs=3",
+    )
+  )
   assert proc.returncode == 1
   assert last_line(proc) == (
-      "run_classifier.py: error: %s: 5 training examples with "
-      "--train_batch_size=32 and --num_train_epochs=3.0 give 0 training steps; "
-      "need at least 11 examples (or a smaller --train_batch_size)"
-      % (data / "fine_tuning_train_data.tsv"))
+    "run_classifier.py: error: %s: 5 training examples with "
+    "--train_batch_size=32 and --num_train_epochs=3.0 give 0 training steps; "
+    "need at least 11 examples (or a smaller --train_batch_size)"
+    % (data / "fine_tuning_train_data.tsv")
+  )
   assert not out.exists()
   (data / "fine_tuning_train_data.tsv").write_text("label\ttext\n")
   proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true"))
@@ -69,6 +92,7 @@ def test_too_few_examples_for_one_step_is_an_error(tiny_bert_dir, tmp_path):
 
 # -- 7. bad flag values and model files, before TensorFlow -----------------------
 
+
 def _config(tmp_path, **changes):
   config = dict(tiny_config(len(VOCAB)), **changes)
   path = tmp_path / "bert_config.json"
@@ -76,23 +100,28 @@ def _config(tmp_path, **changes):
   return str(path)
 
 
-@pytest.mark.parametrize("extra, message", [
+@pytest.mark.parametrize(
+  "extra, message",
+  [
     (["--train_batch_size=0"], "--train_batch_size=0: must be at least 1"),
     (["--max_seq_length=2"], "--max_seq_length=2: need at least 3"),
     (["--num_train_epochs=0"], "--num_train_epochs=0.0: must be more than 0"),
-])
-def test_bad_flag_values_fail_fast(tiny_bert_dir, data, tmp_path, extra,
-                                   message):
+  ],
+)
+def test_bad_flag_values_fail_fast(tiny_bert_dir, data, tmp_path, extra, message):
   out = tmp_path / "out"
   start = time.time()
-  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true", *extra),
-             prelude="import builtins\n_real = builtins.__import__\n"
-             "def _no_tf(name, *a, **k):\n"
-             "  assert not name.startswith('tensorflow'), 'TF imported'\n"
-             "  return _real(name, *a, **k)\nbuiltins.__import__ = _no_tf")
+  proc = run(
+    args_for(tiny_bert_dir, data, out, "--do_train=true", *extra),
+    prelude="import builtins\n_real = builtins.__import__\n"
+    "def _no_tf(name, *a, **k):\n"
+    "  assert not name.startswith('tensorflow'), 'TF imported'\n"
+    "  return _real(name, *a, **k)\nbuiltins.__import__ = _no_tf",
+  )
   assert proc.returncode == 1, proc.stderr[-2000:]
   assert last_line(proc) == "run_classifier.py: error: " + message + (
-      "" if "must be" in message else " ([CLS], one token, [SEP])")
+    "" if "must be" in message else " ([CLS], one token, [SEP])"
+  )
   assert time.time() - start < 20  # No TensorFlow: ~0.3 s on 2 cores.
   assert not out.exists()
 
@@ -101,33 +130,39 @@ def test_model_files_are_checked_first(tiny_bert_dir, data, tmp_path):
   out = tmp_path / "out"
   broken = tmp_path / "broken.json"
   broken.write_text('{"vocab_size": 36,\n "hidden_size": 32,,\n}')
-  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true",
-                      "--bert_config_file=%s" % broken))
-  assert last_line(proc).startswith(
-      "run_classifier.py: error: %s:2: not valid JSON" % broken)
+  proc = run(
+    args_for(tiny_bert_dir, data, out, "--do_train=true", "--bert_config_file=%s" % broken)
+  )
+  assert last_line(proc).startswith("run_classifier.py: error: %s:2: not valid JSON" % broken)
 
   small = _config(tmp_path, vocab_size=20)
-  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true",
-                      "--bert_config_file=%s" % small))
+  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true", "--bert_config_file=%s" % small))
   assert last_line(proc) == (
-      "run_classifier.py: error: %s has %d tokens but %s says vocab_size 20: "
-      "the ids from 20 up have no embedding; use the vocab.txt and "
-      "bert_config.json of one model" % (tiny_bert_dir["vocab"], len(VOCAB),
-                                         small))
-  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true",
-                      "--bert_config_file=%s" % _config(
-                          tmp_path, num_attention_heads=5)))
-  assert "hidden_size 32 is not a multiple of num_attention_heads 5" in (
-      last_line(proc))
+    "run_classifier.py: error: %s has %d tokens but %s says vocab_size 20: "
+    "the ids from 20 up have no embedding; use the vocab.txt and "
+    "bert_config.json of one model" % (tiny_bert_dir["vocab"], len(VOCAB), small)
+  )
+  proc = run(
+    args_for(
+      tiny_bert_dir,
+      data,
+      out,
+      "--do_train=true",
+      "--bert_config_file=%s" % _config(tmp_path, num_attention_heads=5),
+    )
+  )
+  assert "hidden_size 32 is not a multiple of num_attention_heads 5" in (last_line(proc))
   assert not out.exists()
 
 
 @pytest.mark.slow
-def test_other_hidden_size_lists_a_few_variables(tiny_bert_dir, data,
-                                                 tmp_path):
+def test_other_hidden_size_lists_a_few_variables(tiny_bert_dir, data, tmp_path):
   config = _config(tmp_path, hidden_size=16, intermediate_size=20)
-  proc = run(args_for(tiny_bert_dir, data, tmp_path / "out",
-                      "--do_train=true", "--bert_config_file=%s" % config))
+  proc = run(
+    args_for(
+      tiny_bert_dir, data, tmp_path / "out", "--do_train=true", "--bert_config_file=%s" % config
+    )
+  )
   line = last_line(proc)
   assert proc.returncode == 1
   assert "shape mismatch for" in line and "in all)" in line
@@ -136,11 +171,11 @@ def test_other_hidden_size_lists_a_few_variables(tiny_bert_dir, data,
 
 # -- 8. damaged checkpoints --------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_truncated_newest_checkpoint(tiny_bert_dir, data, tmp_path):
   out = tmp_path / "out"
-  base = args_for(tiny_bert_dir, data, out, "--num_train_epochs=2",
-                  "--save_checkpoints_steps=8")
+  base = args_for(tiny_bert_dir, data, out, "--num_train_epochs=2", "--save_checkpoints_steps=8")
   proc = run(base + ["--do_train=true"])
   assert proc.returncode == 0, proc.stderr[-2000:]
   newest = out / "model.ckpt-16.data-00000-of-00001"
@@ -149,8 +184,9 @@ def test_truncated_newest_checkpoint(tiny_bert_dir, data, tmp_path):
   proc = run(base + ["--do_eval=true"])
   assert proc.returncode == 1
   assert last_line(proc).startswith(
-      "run_classifier.py: error: Checkpoint %s is damaged (model.ckpt-16."
-      "data-00000-of-00001, model.ckpt-16.index): " % (out / "model.ckpt-16"))
+    "run_classifier.py: error: Checkpoint %s is damaged (model.ckpt-16."
+    "data-00000-of-00001, model.ckpt-16.index): " % (out / "model.ckpt-16")
+  )
 
   proc = run(base + ["--do_train=true", "--do_eval=true"])
   assert proc.returncode == 0, proc.stderr[-2000:]
@@ -175,77 +211,94 @@ tf.io.gfile.rename = _full
 
 
 @pytest.mark.slow
-def test_disk_full_while_saving_keeps_the_last_good_checkpoint(
-    tiny_bert_dir, data, tmp_path):
+def test_disk_full_while_saving_keeps_the_last_good_checkpoint(tiny_bert_dir, data, tmp_path):
   import tensorflow as tf
+
   out = tmp_path / "out"
   # Leftovers of a run killed earlier (pid 999999 does not exist).
   out.mkdir()
   (out / ".tmp-999999-model.ckpt-5.data-00000-of-00001").write_bytes(b"x" * 99)
   (out / "train.tf_record.tmp-999999").write_bytes(b"x")
   (out / "train.tf_record.chunks-999999-abc").mkdir()
-  proc = run(args_for(tiny_bert_dir, data, out, "--do_train=true",
-                      "--num_train_epochs=1", "--save_checkpoints_steps=4"),
-             prelude=DISK_FULL)
+  proc = run(
+    args_for(
+      tiny_bert_dir,
+      data,
+      out,
+      "--do_train=true",
+      "--num_train_epochs=1",
+      "--save_checkpoints_steps=4",
+    ),
+    prelude=DISK_FULL,
+  )
   assert proc.returncode == 1
   assert last_line(proc) == (
-      "run_classifier.py: error: cannot write checkpoint %s: No space left "
-      "on device; the newest complete checkpoint is %s" % (
-          out / "model.ckpt-4", out / "model.ckpt-0"))
+    "run_classifier.py: error: cannot write checkpoint %s: No space left "
+    "on device; the newest complete checkpoint is %s" % (out / "model.ckpt-4", out / "model.ckpt-0")
+  )
   assert "Removed 3 temporary file(s)" in proc.stderr
   names = sorted(os.listdir(out))
   assert not [n for n in names if "tmp" in n or "chunks" in n], names
   assert not [n for n in names if n.startswith("model.ckpt-4")], names
   state = (out / "checkpoint").read_text()
   assert 'model_checkpoint_path: "model.ckpt-0"' in state
-  assert tf.train.load_checkpoint(str(out / "model.ckpt-0")).has_tensor(
-      "output_weights")
+  assert tf.train.load_checkpoint(str(out / "model.ckpt-0")).has_tensor("output_weights")
 
 
 def test_orphans_of_running_processes_are_kept(tmp_path):
   from classifier import outputs
+
   (tmp_path / ("eval_results.txt.tmp-%d" % os.getpid())).write_text("x")
   (tmp_path / ".tmp-999999-model.ckpt-1.index").write_text("x")
   (tmp_path / "checkpoint.tmp").write_text("x")
   (tmp_path / "my.tmp-notes.txt").write_text("x")
   assert outputs.remove_orphans(str(tmp_path)) == [
-      ".tmp-999999-model.ckpt-1.index", "checkpoint.tmp"]
+    ".tmp-999999-model.ckpt-1.index",
+    "checkpoint.tmp",
+  ]
   assert sorted(os.listdir(tmp_path)) == [
-      "eval_results.txt.tmp-%d" % os.getpid(), "my.tmp-notes.txt"]
+    "eval_results.txt.tmp-%d" % os.getpid(),
+    "my.tmp-notes.txt",
+  ]
 
 
 def test_failed_write_of_a_result_file_names_it(tmp_path, monkeypatch):
   from classifier import outputs
+
   target = tmp_path / "eval_results.txt"
 
   def full(*args, **kwargs):
     raise OSError(28, "No space left on device")
 
   monkeypatch.setattr(os, "replace", full)
-  with pytest.raises(OSError, match="cannot write %s: No space left on device"
-                     % target):
+  with pytest.raises(OSError, match="cannot write %s: No space left on device" % target):
     outputs.write_eval_results(str(target), {"eval_accuracy": 1.0})
   assert os.listdir(tmp_path) == []
 
 
 # -- 10. text after an extra tab ------------------------------------------------------
 
+
 def test_text_after_an_extra_tab_is_dropped_with_one_warning(tmp_path, caplog):
   from processors.emotion import EmotionProcessor
   from processors.glue import MrpcProcessor
+
   (tmp_path / "fine_tuning_train_data.tsv").write_text(
-      "label\ttext\n1\tsad day\n2\tangry\tand more\n3\tok\n4\tx\ty\tz\n")
+    "label\ttext\n1\tsad day\n2\tangry\tand more\n3\tok\n4\tx\ty\tz\n"
+  )
   with caplog.at_level("WARNING", logger="run_classifier"):
     examples = EmotionProcessor().get_train_examples(str(tmp_path))
   assert [e.text_a for e in examples] == ["sad day", "angry", "ok", "x"]
   warnings = [r.getMessage() for r in caplog.records]
   assert warnings == [
-      "%s: 2 row(s) have more than 2 tab-separated fields; the text after the "
-      "extra tab(s) is dropped, as Google's code did (first at line 3)"
-      % (tmp_path / "fine_tuning_train_data.tsv")]
+    "%s: 2 row(s) have more than 2 tab-separated fields; the text after the "
+    "extra tab(s) is dropped, as Google's code did (first at line 3)"
+    % (tmp_path / "fine_tuning_train_data.tsv")
+  ]
   caplog.clear()
   (tmp_path / "train.tsv").write_text(
-      "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\ta\tb\tone\ttwo\n")
+    "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\ta\tb\tone\ttwo\n"
+  )
   with caplog.at_level("WARNING", logger="run_classifier"):
     MrpcProcessor().get_train_examples(str(tmp_path))
   assert caplog.records == []
@@ -253,25 +306,35 @@ def test_text_after_an_extra_tab_is_dropped_with_one_warning(tmp_path, caplog):
 
 # -- usage and data mistakes end before TensorFlow starts ---------------------------
 
-NO_TENSORFLOW = ("import builtins\n_real = builtins.__import__\n"
-                 "def _no_tf(name, *a, **k):\n"
-                 "  assert not name.startswith('tensorflow'), 'TF imported'\n"
-                 "  return _real(name, *a, **k)\n"
-                 "builtins.__import__ = _no_tf")
+NO_TENSORFLOW = (
+  "import builtins\n_real = builtins.__import__\n"
+  "def _no_tf(name, *a, **k):\n"
+  "  assert not name.startswith('tensorflow'), 'TF imported'\n"
+  "  return _real(name, *a, **k)\n"
+  "builtins.__import__ = _no_tf"
+)
 
 
-@pytest.mark.parametrize("change, message", [
+@pytest.mark.parametrize(
+  "change, message",
+  [
     ({"--task_name": "nosuch"}, "Task not found: nosuch."),
-    ({"--data_dir": "/nonexistent/data"},
-     "/nonexistent/data/fine_tuning_train_data.tsv: file not found"),
-    ({"--init_checkpoint": "/nonexistent/bert_model.ckpt.index"},
-     "No checkpoint at /nonexistent/bert_model.ckpt.index"),
+    (
+      {"--data_dir": "/nonexistent/data"},
+      "/nonexistent/data/fine_tuning_train_data.tsv: file not found",
+    ),
+    (
+      {"--init_checkpoint": "/nonexistent/bert_model.ckpt.index"},
+      "No checkpoint at /nonexistent/bert_model.ckpt.index",
+    ),
     ({"--vocab_file": "/nonexistent/vocab.txt"}, "Vocab file not found"),
-    ({"bad_row": True}, "fine_tuning_val_data.tsv:3: expected at least 2 "
-     "tab-separated columns, found 1"),
-])
-def test_mistakes_fail_before_tensorflow(tiny_bert_dir, data, tmp_path,
-                                         change, message):
+    (
+      {"bad_row": True},
+      "fine_tuning_val_data.tsv:3: expected at least 2 tab-separated columns, found 1",
+    ),
+  ],
+)
+def test_mistakes_fail_before_tensorflow(tiny_bert_dir, data, tmp_path, change, message):
   if change.pop("bad_row", False):  # Line 3 of the dev file loses its text.
     path = os.path.join(data, "fine_tuning_val_data.tsv")
     with open(path, encoding="utf-8") as f:
@@ -280,9 +343,11 @@ def test_mistakes_fail_before_tensorflow(tiny_bert_dir, data, tmp_path,
     with open(path, "w", encoding="utf-8") as f:
       f.write("\n".join(lines) + "\n")
   out = tmp_path / "out"
-  args = [a for a in args_for(tiny_bert_dir, data, out, "--do_train=true",
-                              "--do_eval=true")
-          if a.split("=")[0] not in change]
+  args = [
+    a
+    for a in args_for(tiny_bert_dir, data, out, "--do_train=true", "--do_eval=true")
+    if a.split("=")[0] not in change
+  ]
   args += ["%s=%s" % item for item in change.items()]
   start = time.time()
   proc = run(args, prelude=NO_TENSORFLOW)
@@ -299,11 +364,15 @@ def test_tensorflow_start_up_noise_is_hidden(tiny_bert_dir, data, tmp_path):
   out = tmp_path / "out"
   env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
   proc = subprocess.run(
-      [sys.executable, SCRIPT] + args_for(tiny_bert_dir, data, out,
-                                          "--do_eval=true", "--do_predict=true"),
-      capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    [sys.executable, SCRIPT]
+    + args_for(tiny_bert_dir, data, out, "--do_eval=true", "--do_predict=true"),
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=env,
+    cwd=ROOT,
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "***** Eval results *****" in proc.stderr
-  for noise in ["cuInit", "OUT_OF_RANGE", "oneDNN", "cpu_feature_guard",
-                "cudart_stub"]:
+  for noise in ["cuInit", "OUT_OF_RANGE", "oneDNN", "cpu_feature_guard", "cudart_stub"]:
     assert noise not in proc.stderr, noise

@@ -5,6 +5,7 @@ fixture); the pooling-strategy tests start cheap in-process-worker servers.
 Expected embeddings are computed here from `bert.modeling.BertEncoder` and
 the formulas of bert-as-service 1.10.0, independently of serving/.
 """
+
 import contextlib
 import json
 import os
@@ -29,28 +30,46 @@ BertClient = bert_serving_client.BertClient
 ConcurrentBertClient = bert_serving_client.ConcurrentBertClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORDS = ("the a is was good bad day night hello world movie film great "
-         "terrible i you it this that and or not very").split()
+WORDS = (
+  "the a is was good bad day night hello world movie film great "
+  "terrible i you it this that and or not very"
+).split()
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIAL + WORDS + ["##s", "##ing", ",", ".", "!", "?"]
 VOCAB += ["w%d" % i for i in range(100 - len(VOCAB))]
-CONFIG = {"vocab_size": len(VOCAB), "hidden_size": 32, "num_hidden_layers": 2,
-          "num_attention_heads": 4, "intermediate_size": 37,
-          "hidden_act": "gelu", "max_position_embeddings": 64,
-          "type_vocab_size": 2, "initializer_range": 0.2,
-          "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
+CONFIG = {
+  "vocab_size": len(VOCAB),
+  "hidden_size": 32,
+  "num_hidden_layers": 2,
+  "num_attention_heads": 4,
+  "intermediate_size": 37,
+  "hidden_act": "gelu",
+  "max_position_embeddings": 64,
+  "type_vocab_size": 2,
+  "initializer_range": 0.2,
+  "hidden_dropout_prob": 0.1,
+  "attention_probs_dropout_prob": 0.1,
+}
 SEQ_LEN = 16
 LABELS = ["neg", "neutral", "pos"]
-TEXTS = ["hello world", "the movie was good", "a very terrible film !",
-         "you and i ||| this is not that", "zebra crossing"]
+TEXTS = [
+  "hello world",
+  "the movie was good",
+  "a very terrible film !",
+  "you and i ||| this is not that",
+  "zebra crossing",
+]
 
 
 def save_v2(prefix, tensors):
   """Name-based checkpoint writer, independent of tf.train.Checkpoint."""
   names = sorted(tensors)
-  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
-                    shape_and_slices=[""] * len(names),
-                    tensors=[tf.convert_to_tensor(tensors[n]) for n in names])
+  tf.raw_ops.SaveV2(
+    prefix=prefix,
+    tensor_names=names,
+    shape_and_slices=[""] * len(names),
+    tensors=[tf.convert_to_tensor(tensors[n]) for n in names],
+  )
 
 
 class Model(object):
@@ -74,23 +93,25 @@ class Model(object):
     # global_step; the newest N must be served.
     rng = np.random.RandomState(0)
     for step in (3, 7):
-      head = {"output_weights": rng.randn(3, 32).astype(np.float32),
-              "output_bias": rng.randn(3).astype(np.float32),
-              "global_step": np.int64(step),
-              "bert/pooler/dense/bias/adam_m": np.zeros(32, np.float32)}
-      save_v2(os.path.join(self.tuned_dir, "model.ckpt-%d" % step),
-              dict(weights, **head))
+      head = {
+        "output_weights": rng.randn(3, 32).astype(np.float32),
+        "output_bias": rng.randn(3).astype(np.float32),
+        "global_step": np.int64(step),
+        "bert/pooler/dense/bias/adam_m": np.zeros(32, np.float32),
+      }
+      save_v2(os.path.join(self.tuned_dir, "model.ckpt-%d" % step), dict(weights, **head))
     self.head = head
     with open(os.path.join(self.tuned_dir, "labels.json"), "w") as f:
       json.dump(LABELS, f)
     # Prove the files load by name before comparing anything.
-    checkpoint.load_variables(self.encoder.variables_by_name,
-                              os.path.join(self.dir, "bert_model.ckpt"))
+    checkpoint.load_variables(
+      self.encoder.variables_by_name, os.path.join(self.dir, "bert_model.ckpt")
+    )
     self.tokenizer = tokenization.FullTokenizer(
-        os.path.join(self.dir, "vocab.txt"), do_lower_case=True)
+      os.path.join(self.dir, "vocab.txt"), do_lower_case=True
+    )
 
-  def inputs(self, texts, seq_len=SEQ_LEN, mask_cls_sep=False,
-             special_tokens=True):
+  def inputs(self, texts, seq_len=SEQ_LEN, mask_cls_sep=False, special_tokens=True):
     """bert-as-service's layout (short texts: no truncation needed)."""
     rows = []
     for text in texts:
@@ -106,14 +127,17 @@ class Model(object):
         continue
       tokens = ["[CLS]"] + a + ["[SEP]"] + (b + ["[SEP]"] if b else [])
       types = [0] * (len(a) + 2) + [1] * (len(b) + 1 if b else 0)
-      mask = [0 if mask_cls_sep and t in ("[CLS]", "[SEP]") else 1
-              for t in tokens]
+      mask = [0 if mask_cls_sep and t in ("[CLS]", "[SEP]") else 1 for t in tokens]
       rows.append((tokens, mask, types))
     seq_len = seq_len or max(len(r[0]) for r in rows)
     pad = lambda v: v + [0] * (seq_len - len(v))
     ids = [pad(self.tokenizer.convert_tokens_to_ids(r[0])) for r in rows]
-    return (np.array(ids, np.int32), np.array([pad(r[1]) for r in rows], np.int32),
-            np.array([pad(r[2]) for r in rows], np.int32), [r[0] for r in rows])
+    return (
+      np.array(ids, np.int32),
+      np.array([pad(r[1]) for r in rows], np.int32),
+      np.array([pad(r[2]) for r in rows], np.int32),
+      [r[0] for r in rows],
+    )
 
   def expected(self, texts, strategy="REDUCE_MEAN", layers=(-2,), **kw):
     """What the server must reply, from bert-as-service's formulas."""
@@ -129,12 +153,16 @@ class Model(object):
     m = mask.astype(np.float32)[:, :, None]
     mean = (x * m).sum(1) / (m.sum(1) + 1e-10)
     mx = (x - (1 - m) * 1e30).max(1)
-    return {"REDUCE_MEAN": mean, "REDUCE_MAX": mx,
-            "REDUCE_MEAN_MAX": np.concatenate([mean, mx], 1),
-            "FIRST_TOKEN": x[:, 0], "CLS_TOKEN": x[:, 0],
-            "LAST_TOKEN": x[np.arange(len(x)), mask.sum(1) - 1],
-            "SEP_TOKEN": x[np.arange(len(x)), mask.sum(1) - 1],
-            "NONE": x * m}[strategy]
+    return {
+      "REDUCE_MEAN": mean,
+      "REDUCE_MAX": mx,
+      "REDUCE_MEAN_MAX": np.concatenate([mean, mx], 1),
+      "FIRST_TOKEN": x[:, 0],
+      "CLS_TOKEN": x[:, 0],
+      "LAST_TOKEN": x[np.arange(len(x)), mask.sum(1) - 1],
+      "SEP_TOKEN": x[np.arange(len(x)), mask.sum(1) - 1],
+      "NONE": x * m,
+    }[strategy]
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +172,8 @@ def model(tmp_path_factory):
 
 def start_server(model, *flags, worker_mode="thread", all_workers=False):
   args = args_mod.get_args_parser().parse_args(
-      ["-model_dir", model.dir, "-port", "0", "-port_out", "0"] + list(flags))
+    ["-model_dir", model.dir, "-port", "0", "-port_out", "0"] + list(flags)
+  )
   server = BertServer(args, worker_mode=worker_mode)
   server.start()
   try:
@@ -172,10 +201,21 @@ def client(server, **kw):
 @pytest.fixture(scope="module")
 def server(model):
   """Two worker processes, small batches (to split), tokens and HTTP on."""
-  server = start_server(model, "-num_worker", "2", "-max_seq_len", str(SEQ_LEN),
-                        "-max_batch_size", "8", "-show_tokens_to_client",
-                        "-http_port", "0", "-cpu", worker_mode="process",
-                        all_workers=True)
+  server = start_server(
+    model,
+    "-num_worker",
+    "2",
+    "-max_seq_len",
+    str(SEQ_LEN),
+    "-max_batch_size",
+    "8",
+    "-show_tokens_to_client",
+    "-http_port",
+    "0",
+    "-cpu",
+    worker_mode="process",
+    all_workers=True,
+  )
   yield server
   server.close()
 
@@ -187,6 +227,7 @@ def bc(server):
 
 
 # ----------------------------------------------------------- protocol basics
+
 
 def test_server_config_and_status(server, bc):
   config = bc.server_config
@@ -211,16 +252,19 @@ def test_encode_strings_and_pairs_match_the_model(model, bc):
 def test_tokenized_input_and_show_tokens(model, bc):
   texts = [["hello", "World", "zebra"], ["the", "movie"]]
   got, tokens = bc.encode(texts, is_tokenized=True, show_tokens=True)
-  assert tokens == [["[CLS]", "hello", "[UNK]", "[UNK]", "[SEP]"],
-                    ["[CLS]", "the", "movie", "[SEP]"]]
+  assert tokens == [
+    ["[CLS]", "hello", "[UNK]", "[UNK]", "[SEP]"],
+    ["[CLS]", "the", "movie", "[SEP]"],
+  ]
   np.testing.assert_allclose(got, model.expected(texts), atol=1e-5)
   _, tokens = bc.encode(["Hello, world ||| it is"], show_tokens=True)
   assert tokens == [["[CLS]", "hello", ",", "world", "[SEP]", "it", "is", "[SEP]"]]
 
 
 def test_large_request_is_split_and_keeps_row_order(model, bc):
-  texts = ["w%d w%d %s" % (i % 50 + 40, i % 7 + 40, WORDS[i % len(WORDS)])
-           for i in range(45)]  # > max_batch_size 8: six batches
+  texts = [
+    "w%d w%d %s" % (i % 50 + 40, i % 7 + 40, WORDS[i % len(WORDS)]) for i in range(45)
+  ]  # > max_batch_size 8: six batches
   got, tokens = bc.encode(texts, show_tokens=True)
   np.testing.assert_allclose(got, model.expected(texts), atol=1e-5)
   assert tokens == model.inputs(texts)[3]
@@ -229,8 +273,9 @@ def test_large_request_is_split_and_keeps_row_order(model, bc):
 def test_fresh_clients_first_request_is_answered(model, server):
   for _ in range(5):  # no SHOW_CONFIG first: the reply races the SUBSCRIBE
     with client(server, ignore_all_checks=True, timeout=10000) as c:
-      np.testing.assert_allclose(c.encode(["hello world"]),
-                                 model.expected(["hello world"]), atol=1e-5)
+      np.testing.assert_allclose(
+        c.encode(["hello world"]), model.expected(["hello world"]), atol=1e-5
+      )
 
 
 def test_non_blocking_encode_fetch_all_and_encode_async(model, bc):
@@ -240,16 +285,15 @@ def test_non_blocking_encode_fetch_all_and_encode_async(model, bc):
   np.testing.assert_allclose(got, model.expected(TEXTS), atol=1e-5)
   assert bc.fetch_all() is None
   batches = [TEXTS[:2], TEXTS[2:]]
-  results = sorted(bc.encode_async(iter(batches), max_num_batch=2, delay=0.05),
-                   key=lambda r: r.id)
+  results = sorted(bc.encode_async(iter(batches), max_num_batch=2, delay=0.05), key=lambda r: r.id)
   assert len(results) == 2
-  np.testing.assert_allclose(np.concatenate([r.embedding for r in results]),
-                             model.expected(TEXTS), atol=1e-5)
+  np.testing.assert_allclose(
+    np.concatenate([r.embedding for r in results]), model.expected(TEXTS), atol=1e-5
+  )
 
 
 def test_concurrent_clients_each_get_their_own_rows(model, server):
-  pool = ["%s %s w%d" % (WORDS[i % 23], WORDS[(i // 23) % 23], 30 + i % 69)
-          for i in range(401)]
+  pool = ["%s %s w%d" % (WORDS[i % 23], WORDS[(i // 23) % 23], 30 + i % 69) for i in range(401)]
   expected = model.expected(pool)
   errors = []
 
@@ -273,15 +317,16 @@ def test_concurrent_clients_each_get_their_own_rows(model, server):
 
 
 def test_concurrent_bert_client(model, server):
-  cbc = ConcurrentBertClient(max_concurrency=3, port=server.port,
-                             port_out=server.port_out, timeout=30000)
+  cbc = ConcurrentBertClient(
+    max_concurrency=3, port=server.port, port_out=server.port_out, timeout=30000
+  )
   want = model.expected(TEXTS)
   errors = []
 
   def run(i):
     try:
       for _ in range(10):
-        np.testing.assert_allclose(cbc.encode(texts=TEXTS[i:i + 2]), want[i:i + 2], atol=1e-5)
+        np.testing.assert_allclose(cbc.encode(texts=TEXTS[i : i + 2]), want[i : i + 2], atol=1e-5)
     except Exception as e:  # reported below
       errors.append(e)
 
@@ -296,6 +341,7 @@ def test_concurrent_bert_client(model, server):
 
 
 # ---------------------------------------------------------------------- HTTP
+
 
 def http(server, path, payload=None):
   url = "http://127.0.0.1:%d%s" % (server.http.port, path)
@@ -312,7 +358,9 @@ def test_http_encode_and_status(model, server):
   code, body = http(server, "/encode", {"id": 123, "texts": TEXTS[:2]})
   assert code == 200 and body["id"] == 123 and body["status"] == 200
   np.testing.assert_allclose(body["result"], model.expected(TEXTS[:2]), atol=1e-5)
-  code, body = http(server, "/encode", {"id": 1, "texts": [["hello", "world"]], "is_tokenized": True})
+  code, body = http(
+    server, "/encode", {"id": 1, "texts": [["hello", "world"]], "is_tokenized": True}
+  )
   assert code == 200 and len(body["result"]) == 1
   code, body = http(server, "/status/server")
   assert code == 200 and body["server_version"] == "1.10.0" and "statistic" in body
@@ -323,6 +371,7 @@ def test_http_encode_and_status(model, server):
 
 
 # ------------------------------------------------------------ bad requests
+
 
 def test_malformed_requests_are_dropped_or_answered_and_server_lives(model, server, bc):
   context = zmq.Context()
@@ -356,8 +405,11 @@ def test_malformed_requests_are_dropped_or_answered_and_server_lives(model, serv
 
 # --------------------------------------------------- strategies and flags
 
-@pytest.mark.parametrize("strategy", ["REDUCE_MEAN", "REDUCE_MAX", "REDUCE_MEAN_MAX",
-                                      "CLS_TOKEN", "SEP_TOKEN", "NONE", "CLS_POOLED"])
+
+@pytest.mark.parametrize(
+  "strategy",
+  ["REDUCE_MEAN", "REDUCE_MAX", "REDUCE_MEAN_MAX", "CLS_TOKEN", "SEP_TOKEN", "NONE", "CLS_POOLED"],
+)
 def test_pooling_strategies_match_the_model(model, strategy):
   with serving(model, "-pooling_strategy", strategy, "-max_seq_len", str(SEQ_LEN)) as s:
     with client(s) as c:
@@ -392,8 +444,10 @@ def test_dynamic_max_seq_len_and_no_special_token(model):
       got = c.encode(texts)
   assert got.shape == (2, 7, 32)  # the longest text + [CLS] + [SEP]
   np.testing.assert_allclose(got, model.expected(texts, "NONE", seq_len=None), atol=1e-5)
-  with serving(model, "-max_seq_len", "NONE", "-pooling_strategy", "NONE",
-               "-fixed_embed_length") as s, client(s, check_length=False) as c:
+  with (
+    serving(model, "-max_seq_len", "NONE", "-pooling_strategy", "NONE", "-fixed_embed_length") as s,
+    client(s, check_length=False) as c,
+  ):
     fixed = c.encode(texts)
   assert fixed.shape == (2, 64, 32)  # max_position_embeddings
   np.testing.assert_allclose(fixed[:, :7], got, atol=1e-5)
@@ -402,7 +456,9 @@ def test_dynamic_max_seq_len_and_no_special_token(model):
   tokens = [["hello", "world"], ["the", "movie", "was"]]
   with serving(model, "-no_special_token", "-max_seq_len", "8") as s, client(s) as c:
     got = c.encode(tokens, is_tokenized=True)
-  np.testing.assert_allclose(got, model.expected(tokens, seq_len=8, special_tokens=False), atol=1e-5)
+  np.testing.assert_allclose(
+    got, model.expected(tokens, seq_len=8, special_tokens=False), atol=1e-5
+  )
 
 
 def test_xla(model):
@@ -412,8 +468,14 @@ def test_xla(model):
 
 
 def test_classification_serves_a_run_classifier_output_dir(model):
-  flags = ("-tuned_model_dir", model.tuned_dir, "-pooling_strategy", "CLASSIFICATION",
-           "-max_seq_len", str(SEQ_LEN))
+  flags = (
+    "-tuned_model_dir",
+    model.tuned_dir,
+    "-pooling_strategy",
+    "CLASSIFICATION",
+    "-max_seq_len",
+    str(SEQ_LEN),
+  )
   with serving(model, *flags) as s, client(s) as c:
     config = c.server_config
     probs = c.encode(TEXTS)
@@ -428,7 +490,10 @@ def test_model_load_errors_stop_the_server(model, tmp_path):
   bad.mkdir()
   for name in ("vocab.txt", "bert_config.json"):
     (bad / name).write_text(open(os.path.join(model.dir, name)).read())
-  save_v2(str(bad / "bert_model.ckpt"), {"module/bert/embeddings/word_embeddings": np.zeros((100, 32), np.float32)})
+  save_v2(
+    str(bad / "bert_model.ckpt"),
+    {"module/bert/embeddings/word_embeddings": np.zeros((100, 32), np.float32)},
+  )
   with pytest.raises(RuntimeError, match="lacks 39 of the model's variables"):
     start_server(type("M", (), {"dir": str(bad)}))
   with pytest.raises(RuntimeError, match="output_weights and output_bias"):
@@ -437,20 +502,49 @@ def test_model_load_errors_stop_the_server(model, tmp_path):
 
 # ----------------------------------------------------------- CLI, shutdown
 
+
 @pytest.mark.slow
 def test_cli_serves_until_termination_from_loopback(model):
   port, port_out = free_ports(2)
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.Popen(
-      [sys.executable, "-m", "serving", "-model_dir", model.dir, "-port", str(port),
-       "-port_out", str(port_out), "-cpu", "-max_seq_len", str(SEQ_LEN)],
-      env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    [
+      sys.executable,
+      "-m",
+      "serving",
+      "-model_dir",
+      model.dir,
+      "-port",
+      str(port),
+      "-port_out",
+      str(port_out),
+      "-cpu",
+      "-max_seq_len",
+      str(SEQ_LEN),
+    ],
+    env=env,
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
   try:
     with BertClient(port=port, port_out=port_out, timeout=60000) as c:
       np.testing.assert_allclose(c.encode(TEXTS[:1]), model.expected(TEXTS[:1]), atol=1e-5)
-    r = subprocess.run([sys.executable, "-c", "import sys; from serving.cli import terminate; "
-                        "sys.exit(terminate())", "-port", str(port)],
-                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+      [
+        sys.executable,
+        "-c",
+        "import sys; from serving.cli import terminate; sys.exit(terminate())",
+        "-port",
+        str(port),
+      ],
+      env=env,
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=60,
+    )
     assert r.returncode == 0 and "shutdown signal sent to %d" % port in r.stdout
     out, _ = proc.communicate(timeout=30)
   finally:
@@ -459,7 +553,20 @@ def test_cli_serves_until_termination_from_loopback(model):
       proc.communicate()
   assert proc.returncode == 0, out
   assert "ARG   VALUE" in out and "TERMINATION from 127.0.0.1" in out
-  r = subprocess.run([sys.executable, "-c", "import sys; from serving.cli import terminate; "
-                      "sys.exit(terminate())", "-port", str(port), "-timeout", "300"],
-                     env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+  r = subprocess.run(
+    [
+      sys.executable,
+      "-c",
+      "import sys; from serving.cli import terminate; sys.exit(terminate())",
+      "-port",
+      str(port),
+      "-timeout",
+      "300",
+    ],
+    env=env,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=60,
+  )
   assert r.returncode == 1 and "no server" in r.stderr

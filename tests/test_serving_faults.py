@@ -5,6 +5,7 @@ oversized and abandoned requests, a stopped (SIGSTOP) worker, a worker killed
 while it reloads, and bert-serving-terminate's acknowledgement. The servers
 use the fake backend of test_serving_robustness (no TensorFlow), on loopback.
 """
+
 import json
 import logging
 import os
@@ -15,7 +16,6 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pytest
 import zmq
 
@@ -51,15 +51,19 @@ class ChildServer(object):
   def __init__(self, log_path, *flags):
     self.log_path = log_path
     self.proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD] + list(flags), stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True)
+      [sys.executable, "-c", CHILD] + list(flags),
+      stdin=subprocess.PIPE,
+      stdout=subprocess.PIPE,
+      stderr=open(log_path, "w"),
+      text=True,
+    )
     self.__dict__.update(json.loads(self.proc.stdout.readline()))
     self._seen = 0
 
   def new_log(self) -> str:
     with open(self.log_path) as f:
       text = f.read()
-    out, self._seen = text[self._seen:], len(text)
+    out, self._seen = text[self._seen :], len(text)
     return out
 
   def open_fds(self) -> int:
@@ -76,8 +80,9 @@ class ChildServer(object):
 
 @pytest.fixture(scope="module")
 def child(tmp_path_factory):
-  server = ChildServer(str(tmp_path_factory.mktemp("faults") / "server.log"),
-                       "-http_port", "0", "-http_timeout", "2")
+  server = ChildServer(
+    str(tmp_path_factory.mktemp("faults") / "server.log"), "-http_port", "0", "-http_timeout", "2"
+  )
   yield server
   server.stop()
 
@@ -101,8 +106,10 @@ def status_code(response: bytes) -> int:
 
 def http_json(port, method, path, payload=None):
   body = b"" if payload is None else json.dumps(payload).encode()
-  request = ("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
-             "Connection: close\r\n\r\n" % (method, path, len(body))).encode()
+  request = (
+    "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+    "Connection: close\r\n\r\n" % (method, path, len(body))
+  ).encode()
   response = raw_http(port, request + body)
   return status_code(response), json.loads(response.split(b"\r\n\r\n", 1)[1])
 
@@ -119,6 +126,7 @@ def reset_close(sock):
 
 
 # ------------------------------------------------------------- HTTP proxy
+
 
 def test_idle_http_connections_starve_neither_api(child):
   held = []
@@ -156,21 +164,26 @@ def test_http_clients_that_leave_early_cost_one_log_line_each(child):
   code, _ = http_json(child.http_port, "GET", "/status/server")
   assert code == 200
   lines = child.new_log().splitlines()
-  assert not [l for l in lines if "Traceback" in l or l.startswith(" ")]
-  assert 1 <= len([l for l in lines if ":HTTP:" in l]) <= 100
+  assert not [line for line in lines if "Traceback" in line or line.startswith(" ")]
+  assert 1 <= len([line for line in lines if ":HTTP:" in line]) <= 100
 
 
-@pytest.mark.parametrize("header, code, words", [
+@pytest.mark.parametrize(
+  "header, code, words",
+  [
     (b"Content-Length: abc", 400, b"not a number"),
     (b"Content-Length: -5", 400, b"not a number"),
     (b"Content-Length: 1000000000000", 400, b"-max_request_bytes"),
     (b"Transfer-Encoding: chunked", 411, b"chunked"),
     (b"X-No-Length: 1", 411, b"Content-Length"),
-])
+  ],
+)
 def test_bad_http_body_framing_gets_one_4xx_reply(child, header, code, words):
   child.new_log()
-  response = raw_http(child.http_port, b"POST /encode HTTP/1.1\r\nHost: x\r\n" + header +
-                      b"\r\n\r\n5\r\n[\"w1\"]\r\n0\r\n\r\n")
+  response = raw_http(
+    child.http_port,
+    b"POST /encode HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n5\r\n[\"w1\"]\r\n0\r\n\r\n",
+  )
   assert status_code(response) == code and words in response
   assert response.count(b"HTTP/1.1 ") == 1  # the body is never read as a request
   assert "Traceback" not in child.new_log()
@@ -178,10 +191,19 @@ def test_bad_http_body_framing_gets_one_4xx_reply(child, header, code, words):
 
 # ------------------------------------------------------------- work limits
 
+
 @pytest.fixture(scope="module")
 def small_server():
-  server = rb.start("-num_worker", "1", "-max_batch_size", "4",
-                    "-max_batch_texts", "50", "-max_request_bytes", "2000")
+  server = rb.start(
+    "-num_worker",
+    "1",
+    "-max_batch_size",
+    "4",
+    "-max_batch_texts",
+    "50",
+    "-max_request_bytes",
+    "2000",
+  )
   yield server
   server.close()
 
@@ -254,6 +276,7 @@ def test_rows_of_a_client_that_left_are_not_encoded(small_server, caplog):
 
 # ---------------------------------------------------------------- workers
 
+
 def encode_in_thread(server, texts):
   """Starts a blocking encode; returns (thread, result dict)."""
   result = {}
@@ -305,8 +328,7 @@ def busy_slot(server, exclude=None):
   return next(s for s in server._slots if s.batch and s is not exclude)
 
 
-def test_a_worker_that_cannot_come_back_leaves_the_others_serving(
-    tmp_path, monkeypatch, caplog):
+def test_a_worker_that_cannot_come_back_leaves_the_others_serving(tmp_path, monkeypatch, caplog):
   monkeypatch.setenv("SERVING_TEST_DIE_AT_LOAD", str(tmp_path / "die"))
   server = rb.start("-num_worker", "2", mode="process", backend="flaky_backend")
   try:
@@ -325,13 +347,11 @@ def test_a_worker_that_cannot_come_back_leaves_the_others_serving(
     server.close()
   given_up = [r for r in caplog.records if "giving up" in r.getMessage()]
   assert len(given_up) == 1
-  assert ("WORKER-%d died 3 times while loading the model" % doomed.index
-          in given_up[0].getMessage())
+  assert "WORKER-%d died 3 times while loading the model" % doomed.index in given_up[0].getMessage()
   assert "1 of 2 workers left" in given_up[0].getMessage()
 
 
-def test_when_no_worker_can_come_back_pending_requests_get_an_error(
-    tmp_path, monkeypatch):
+def test_when_no_worker_can_come_back_pending_requests_get_an_error(tmp_path, monkeypatch):
   monkeypatch.setenv("SERVING_TEST_DIE_AT_LOAD", str(tmp_path / "die"))
   server = rb.start("-num_worker", "1", mode="process", backend="flaky_backend")
   try:
@@ -349,6 +369,7 @@ def test_when_no_worker_can_come_back_pending_requests_get_an_error(
 
 
 # ---------------------------------------------------------------- terminate
+
 
 def test_terminate_succeeds_only_when_the_server_takes_it(capsys):
   context = zmq.Context()

@@ -5,6 +5,7 @@ fraction of a second (no TensorFlow import). Its reply for a text is
 [sum of token ids, number of tokens, rows in the model call], so a test can
 check each row and see which requests shared a batch.
 """
+
 import json
 import os
 import signal
@@ -64,8 +65,9 @@ class FakeBackend(object):
     if self.tokenizer.vocab["nap"] in present:
       time.sleep(0.05)
     CALLS.append(ids[:, 1].tolist())
-    out = np.stack([(ids * mask).sum(1), mask.sum(1),
-                    np.full(len(ids), len(ids))], 1).astype(np.float32)
+    out = np.stack([(ids * mask).sum(1), mask.sum(1), np.full(len(ids), len(ids))], 1).astype(
+      np.float32
+    )
     return out[1:] if self.tokenizer.vocab["short"] in present else out
 
 
@@ -87,16 +89,21 @@ def expected(text):
   return [sum(ids), len(ids)]
 
 
-FILES = ModelFiles("vocab.txt", "bert_config.json", "fake.ckpt",
-                   {"vocab_size": len(WORDS), "max_position_embeddings": 64,
-                    "num_hidden_layers": 2})
+FILES = ModelFiles(
+  "vocab.txt",
+  "bert_config.json",
+  "fake.ckpt",
+  {"vocab_size": len(WORDS), "max_position_embeddings": 64, "num_hidden_layers": 2},
+)
 
 
 def start(*flags, mode="thread", backend="FakeBackend", ready=True):
   args = args_mod.get_args_parser().parse_args(
-      ["-model_dir", "fake", "-port", "0", "-port_out", "0"] + list(flags))
-  server = server_mod.BertServer(args, backend="%s:%s" % (MODULE, backend),
-                                 worker_mode=mode, model_files=FILES)
+    ["-model_dir", "fake", "-port", "0", "-port_out", "0"] + list(flags)
+  )
+  server = server_mod.BertServer(
+    args, backend="%s:%s" % (MODULE, backend), worker_mode=mode, model_files=FILES
+  )
   server.start()
   if ready:
     try:
@@ -224,7 +231,8 @@ def test_rows_of_queued_requests_are_packed_up_to_max_batch_size(thread_server):
   # 30 queued rows: one batch of 16 (requests 1-3 and 1 row of request 4),
   # then 14; request 4 is split across them and its rows stay in order.
   assert [r[:, 2].tolist() for r in results[1:]] == (
-      [[16] * 5] * 3 + [[16] + [14] * 4] + [[14] * 5] * 2)
+    [[16] * 5] * 3 + [[16] + [14] * 4] + [[14] * 5] * 2
+  )
   for text, r in zip(texts, results[1:]):
     assert r[:, :2].tolist() == [expected(text)] * 5
 

@@ -1,4 +1,5 @@
 """serving/: features, pooling, files, flags and stats, without a server."""
+
 import json
 import subprocess
 import sys
@@ -16,8 +17,9 @@ class WhitespaceTokenizer(object):
   """Lowercases and splits on spaces; unknown words become [UNK]."""
 
   def __init__(self, words):
-    self.vocab = {w: i for i, w in enumerate(
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(words))}
+    self.vocab = {
+      w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(words))
+    }
 
   def tokenize(self, text):
     return [w if w in self.vocab else "[UNK]" for w in text.lower().split()]
@@ -30,6 +32,7 @@ TOK = WhitespaceTokenizer("a b c d e f g Hello |||".split())
 
 
 # ------------------------------------------------------------------ features
+
 
 def test_single_text_layout_and_padding():
   batch = features.convert_texts(["a b c"], TOK, 8, 64)
@@ -59,8 +62,7 @@ def test_pair_pattern_needs_spaces_and_uses_the_last_separator():
   assert features.split_pair("a|||b") == ("a|||b", None)
   assert features.split_pair("a ||| ") == ("a", "")
   # An empty second text lays out as a single text.
-  assert features.convert_texts(["a ||| "], TOK, 8, 64).tokens == [
-      ["[CLS]", "a", "[SEP]"]]
+  assert features.convert_texts(["a ||| "], TOK, 8, 64).tokens == [["[CLS]", "a", "[SEP]"]]
 
 
 def test_mask_cls_sep():
@@ -76,8 +78,7 @@ def test_tokenized_input_keeps_tokens_and_marks_unknown():
 
 
 def test_no_special_token_applies_to_tokenized_single_texts():
-  batch = features.convert_texts([["a", "b", "c", "d"]], TOK, 3, 64,
-                                 no_special_token=True)
+  batch = features.convert_texts([["a", "b", "c", "d"]], TOK, 3, 64, no_special_token=True)
   assert batch.tokens == [["a", "b", "c"]]
   assert batch.input_mask == [[1, 1, 1]]
   strings = features.convert_texts(["a b"], TOK, 5, 64, no_special_token=True)
@@ -95,11 +96,17 @@ def test_dynamic_length_is_longest_plus_special_tokens_capped():
   assert features.sequence_length([(3, 2)], 25, 64) == 25
 
 
-@pytest.mark.parametrize("texts, message", [
-    ([], "non-empty"), ("a", "non-empty"), ({"a": 1}, "non-empty"),
-    ([1, 2], "not a string"), (["a", ["b"]], "not a string"),
+@pytest.mark.parametrize(
+  "texts, message",
+  [
+    ([], "non-empty"),
+    ("a", "non-empty"),
+    ({"a": 1}, "non-empty"),
+    ([1, 2], "not a string"),
+    (["a", ["b"]], "not a string"),
     ([["a", 1]], "not a list of strings"),
-])
+  ],
+)
 def test_check_texts_rejects(texts, message):
   with pytest.raises((TypeError, ValueError), match=message):
     features.check_texts(texts)
@@ -117,6 +124,7 @@ def test_check_vocab():
 
 
 # ------------------------------------------------------------------- pooling
+
 
 def test_pooling_formulas():
   rng = np.random.RandomState(0)
@@ -145,8 +153,9 @@ def test_classify_is_a_softmax_of_the_head():
   w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
   b = np.array([0.0, 0.0, -3.0], np.float32)
   logits = np.array([1.0, 2.0, 0.0])
-  np.testing.assert_allclose(pooling.classify(pooled, w, b)[0],
-                             np.exp(logits) / np.exp(logits).sum(), rtol=1e-6)
+  np.testing.assert_allclose(
+    pooling.classify(pooled, w, b)[0], np.exp(logits) / np.exp(logits).sum(), rtol=1e-6
+  )
 
 
 def test_strategy_names_values_and_aliases():
@@ -154,13 +163,21 @@ def test_strategy_names_values_and_aliases():
   assert PoolingStrategy.from_string("SEP_TOKEN") == 5
   assert int(PoolingStrategy.REDUCE_MEAN) == 2
   assert [s.name for s in PoolingStrategy] == [
-      "NONE", "REDUCE_MAX", "REDUCE_MEAN", "REDUCE_MEAN_MAX", "FIRST_TOKEN",
-      "LAST_TOKEN", "CLS_POOLED", "CLASSIFICATION"]
+    "NONE",
+    "REDUCE_MAX",
+    "REDUCE_MEAN",
+    "REDUCE_MEAN_MAX",
+    "FIRST_TOKEN",
+    "LAST_TOKEN",
+    "CLS_POOLED",
+    "CLASSIFICATION",
+  ]
   with pytest.raises(ValueError):
     PoolingStrategy.from_string("MEDIAN")
 
 
 # --------------------------------------------------------------------- files
+
 
 def _model_dir(path, ckpt_names=("bert_model.ckpt",)):
   path.mkdir(parents=True, exist_ok=True)
@@ -227,18 +244,37 @@ def test_labels_json_then_label_list(tmp_path):
 
 # --------------------------------------------------------------------- flags
 
+
 def parse(*argv):
   return args_mod.get_args_parser().parse_args(["-model_dir", "m"] + list(argv))
 
 
 def test_defaults_and_aliases_match_bert_as_service():
   a = parse()
-  assert (a.max_seq_len, a.pooling_layer, a.pooling_strategy) == (25, [-2], PoolingStrategy.REDUCE_MEAN)
+  assert (a.max_seq_len, a.pooling_layer, a.pooling_strategy) == (
+    25,
+    [-2],
+    PoolingStrategy.REDUCE_MEAN,
+  )
   assert (a.port, a.port_out, a.num_worker, a.max_batch_size) == (5555, 5556, 1, 256)
   assert a.do_lower_case and a.ip == "127.0.0.1"
-  a = parse("-port_in", "7000", "-port_result", "7001", "-max_seq_len", "NONE",
-            "-cased_tokenization", "-pooling_layer", "-1", "-2",
-            "-pooling_strategy", "CLS_TOKEN", "-bind", "0.0.0.0", "-num_worker=3")
+  a = parse(
+    "-port_in",
+    "7000",
+    "-port_result",
+    "7001",
+    "-max_seq_len",
+    "NONE",
+    "-cased_tokenization",
+    "-pooling_layer",
+    "-1",
+    "-2",
+    "-pooling_strategy",
+    "CLS_TOKEN",
+    "-bind",
+    "0.0.0.0",
+    "-num_worker=3",
+  )
   assert (a.port, a.port_out, a.max_seq_len, a.do_lower_case) == (7000, 7001, None, False)
   assert a.pooling_layer == [-1, -2] and a.pooling_strategy == 4 and a.ip == "0.0.0.0"
   assert a.num_worker == 3
@@ -246,8 +282,9 @@ def test_defaults_and_aliases_match_bert_as_service():
   assert config["pooling_strategy"] == 4 and json.dumps(config)
 
 
-@pytest.mark.parametrize("argv", [["-max_seq_len", "3"], ["-max_seq_len", "x"],
-                                  ["-pooling_strategy", "MEDIAN"]])
+@pytest.mark.parametrize(
+  "argv", [["-max_seq_len", "3"], ["-max_seq_len", "x"], ["-pooling_strategy", "MEDIAN"]]
+)
 def test_bad_values_are_argparse_errors(argv):
   with pytest.raises(SystemExit):
     parse(*argv)
@@ -277,25 +314,29 @@ def test_args_table_lists_every_flag():
 
 
 def test_cli_version_help_and_refusals_are_fast_and_tf_free():
-  code = ("import sys; from serving import cli\n"
-          "rc = cli.main(['-model_dir', 'm', '-no_position_embeddings'])\n"
-          "assert 'tensorflow' not in sys.modules and 'serving.server' not in sys.modules\n"
-          "sys.exit(rc)")
+  code = (
+    "import sys; from serving import cli\n"
+    "rc = cli.main(['-model_dir', 'm', '-no_position_embeddings'])\n"
+    "assert 'tensorflow' not in sys.modules and 'serving.server' not in sys.modules\n"
+    "sys.exit(rc)"
+  )
   r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
   assert r.returncode == 2, r.stderr
   assert r.stderr.strip().splitlines() == [
-      "bert-serving-start: error: -no_position_embeddings is not supported: "
-      "bert.modeling.BertEncoder always uses position embeddings"]
-  r = subprocess.run([sys.executable, "-m", "serving", "-version"],
-                     capture_output=True, text=True)
+    "bert-serving-start: error: -no_position_embeddings is not supported: "
+    "bert.modeling.BertEncoder always uses position embeddings"
+  ]
+  r = subprocess.run([sys.executable, "-m", "serving", "-version"], capture_output=True, text=True)
   assert r.stdout.strip() == "bert-serving-start 1.10.0"
-  r = subprocess.run([sys.executable, "-m", "serving", "-model_dir", "/nonexistent"],
-                     capture_output=True, text=True)
+  r = subprocess.run(
+    [sys.executable, "-m", "serving", "-model_dir", "/nonexistent"], capture_output=True, text=True
+  )
   assert r.returncode == 2
   assert r.stderr.strip() == "bert-serving-start: error: -model_dir /nonexistent is not a directory"
 
 
 # ------------------------------------------------------------- stats, misc
+
 
 def test_statistic_keys():
   s = stats.ServerStatistic()
@@ -327,6 +368,7 @@ def test_error_meta_makes_the_client_raise():
 def test_free_ports_are_distinct_and_bindable():
   import socket  # pylint: disable=import-outside-toplevel
   from serving.background import free_ports  # pylint: disable=import-outside-toplevel
+
   ports = free_ports(3)
   assert len(set(ports)) == 3
   for port in ports:
@@ -336,9 +378,9 @@ def test_free_ports_are_distinct_and_bindable():
 
 def test_background_server_that_fails_to_start_is_reaped(tmp_path):
   from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+
   log = tmp_path / "server.log"
-  with BackgroundServer(str(tmp_path / "missing"), log_path=str(log),
-                        stop_timeout=60) as server:
+  with BackgroundServer(str(tmp_path / "missing"), log_path=str(log), stop_timeout=60) as server:
     assert server.command[1:3] == ["-m", "serving"]
     server.process.wait(timeout=60)
   assert server.stop() == 2
