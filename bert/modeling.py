@@ -1,24 +1,23 @@
 # coding=utf-8
-"""The main BERT model and related functions, on TensorFlow 2.20.
+"""The BERT encoder and its building blocks, on TensorFlow 2.20.
 
-This file keeps the shape and the public functions of Google's `modeling.py`
-(google-research/bert), so old code doing `from bert import modeling` keeps
-working. The maths is written once and exposed two ways:
+Old code doing `from bert import modeling` keeps working: this module has the classes and
+functions of Google's `modeling.py` (google-research/bert) under the same names and signatures.
+The maths is written once and reached two ways:
 
-* the **legacy graph face**, `BertModel(config, is_training, input_ids, ...)`,
-  used inside `tf.compat.v1` graph mode exactly like Google's class; variables
-  are created with `tf.compat.v1.get_variable` under `tf.compat.v1.variable_scope`;
-* the **TF2 face**, `BertEncoder(config)`, a `tf.Module` usable eagerly, inside
-  `tf.function` and under `tf.distribute` strategies.
+* the **legacy graph face**, `BertModel(config, is_training, input_ids, ...)`, for `tf.compat.v1`
+  graph mode, as in Google's code: variables come from `tf.compat.v1.get_variable` under
+  `tf.compat.v1.variable_scope`;
+* the **TF2 face**, `BertEncoder(config)`, a `tf.Module` that runs eagerly, inside `tf.function`
+  and under `tf.distribute` strategies.
 
-Both faces create variables through `_get_variable`, so they run the very same
-functions (`embedding_lookup`, `attention_layer`, `transformer_model`, ...) and
-their variables carry Google's checkpoint names, e.g.
-`bert/encoder/layer_0/attention/self/query/kernel`.
+Both faces ask `_get_variable` for their weights, so they run the very same functions
+(`embedding_lookup`, `attention_layer`, `transformer_model`, ...) and their variables carry
+Google's checkpoint names, e.g. `bert/encoder/layer_0/attention/self/query/kernel`.
 
-Letters used in shape comments: B = batch size, F = `from_tensor` sequence
-length, T = `to_tensor` sequence length, N = number of attention heads,
-H = size per head (or hidden size where noted), V = vocab size.
+Letters in shape comments: B = batch size, F = `from_tensor` sequence length, T = `to_tensor`
+sequence length, N = number of attention heads, H = size per head (or hidden size where noted),
+V = vocab size.
 """
 
 from __future__ import annotations
@@ -30,176 +29,226 @@ import json
 import math
 import re
 import threading
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+# A size: a Python int when known while building, a scalar int32 tensor when known only at run time.
+Dim = int | tf.Tensor
+Activation = Callable[[tf.Tensor], tf.Tensor]
+
 
 class BertConfig(object):
-  """Configuration for `BertModel` and `BertEncoder`."""
+  """Hyper-parameters of a BERT model, as stored in `bert_config.json`."""
 
   def __init__(
     self,
-    vocab_size,
-    hidden_size=768,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    intermediate_size=3072,
-    hidden_act="gelu",
-    hidden_dropout_prob=0.1,
-    attention_probs_dropout_prob=0.1,
-    max_position_embeddings=512,
-    type_vocab_size=16,
-    initializer_range=0.02,
+    vocab_size: int | None,
+    hidden_size: int = 768,
+    num_hidden_layers: int = 12,
+    num_attention_heads: int = 12,
+    intermediate_size: int = 3072,
+    hidden_act: str | Activation = "gelu",
+    hidden_dropout_prob: float = 0.1,
+    attention_probs_dropout_prob: float = 0.1,
+    max_position_embeddings: int = 512,
+    type_vocab_size: int = 16,
+    initializer_range: float = 0.02,
   ):
-    """Constructs BertConfig.
+    """Holds the architecture settings (defaults: BERT-Base, except `type_vocab_size`).
 
     Args:
-      vocab_size: Vocabulary size of `inputs_ids` in `BertModel`.
-      hidden_size: Size of the encoder layers and the pooler layer.
-      num_hidden_layers: Number of hidden layers in the Transformer encoder.
-      num_attention_heads: Number of attention heads for each attention layer.
-      intermediate_size: The size of the "intermediate" (feed-forward) layer.
-      hidden_act: The non-linear activation function (function or string). The
-        string "gelu" is Google's tanh approximation; "gelu_exact" (alias
-        "gelu_erf") is the exact erf form used by models trained with it.
-      hidden_dropout_prob: Dropout probability for all fully connected layers in
-        the embeddings, encoder, and pooler.
-      attention_probs_dropout_prob: Dropout ratio for the attention probabilities.
-      max_position_embeddings: The maximum sequence length this model might
-        ever be used with.
-      type_vocab_size: The vocabulary size of the `token_type_ids`.
-      initializer_range: Stddev of the truncated_normal_initializer for
-        initializing all weight matrices.
+      vocab_size: number of WordPiece ids, i.e. rows of the word-embedding table.
+      hidden_size: width of the embeddings, of every Transformer block and of the pooler.
+      num_hidden_layers: how many Transformer blocks are stacked.
+      num_attention_heads: heads per self-attention layer; must divide `hidden_size`.
+      intermediate_size: width of the feed-forward layer inside each block.
+      hidden_act: activation of that feed-forward layer: a callable, or a name that
+        `get_activation` knows ("gelu" is the tanh approximation Google trained with,
+        "gelu_exact" or "gelu_erf" the erf form).
+      hidden_dropout_prob: dropout rate after the embeddings and after each sublayer.
+      attention_probs_dropout_prob: dropout rate on the attention weights.
+      max_position_embeddings: rows of the position table, so the longest input accepted.
+      type_vocab_size: rows of the segment (token type) table; the released models use 2.
+      initializer_range: standard deviation of the truncated-normal weight initializer.
     """
-    self.vocab_size = vocab_size
-    self.hidden_size = hidden_size
-    self.num_hidden_layers = num_hidden_layers
-    self.num_attention_heads = num_attention_heads
-    self.hidden_act = hidden_act
-    self.intermediate_size = intermediate_size
-    self.hidden_dropout_prob = hidden_dropout_prob
-    self.attention_probs_dropout_prob = attention_probs_dropout_prob
-    self.max_position_embeddings = max_position_embeddings
-    self.type_vocab_size = type_vocab_size
-    self.initializer_range = initializer_range
+    # Every setting lives in the instance dict: that is what `from_dict` fills and
+    # `to_dict` serialises, unknown keys included.
+    self.__dict__.update(
+      vocab_size=vocab_size,
+      hidden_size=hidden_size,
+      num_hidden_layers=num_hidden_layers,
+      num_attention_heads=num_attention_heads,
+      hidden_act=hidden_act,
+      intermediate_size=intermediate_size,
+      hidden_dropout_prob=hidden_dropout_prob,
+      attention_probs_dropout_prob=attention_probs_dropout_prob,
+      max_position_embeddings=max_position_embeddings,
+      type_vocab_size=type_vocab_size,
+      initializer_range=initializer_range,
+    )
 
   @classmethod
   def from_dict(cls, json_object: dict) -> "BertConfig":
-    """Constructs a `BertConfig` from a Python dictionary of parameters.
+    """Builds a config from a dict; each key becomes an attribute, unknown ones too.
 
-    As in Google's code every key is copied, unknown keys included.
+    Nothing is validated here, as in Google's code; missing keys keep the defaults.
     """
     config = BertConfig(vocab_size=None)
-    for key, value in json_object.items():
-      config.__dict__[key] = value
+    config.__dict__.update(json_object)
     return config
 
   @classmethod
   def from_json_file(cls, json_file: str) -> "BertConfig":
-    """Constructs a `BertConfig` from a json file of parameters."""
-    if "://" in json_file:
-      with tf.io.gfile.GFile(json_file, "r") as reader:
-        text = reader.read()
-    else:
-      with open(json_file, "r", encoding="utf-8") as reader:
-        text = reader.read()
-    return cls.from_dict(json.loads(text))
+    """Reads a `bert_config.json`: a local path, or a URL that `tf.io.gfile` can open."""
+    return cls.from_dict(json.loads(_read_text(json_file)))
 
   def to_dict(self) -> dict:
-    """Serializes this instance to a Python dictionary."""
+    """A deep copy of all settings, safe to modify."""
     return copy.deepcopy(self.__dict__)
 
   def to_json_string(self) -> str:
-    """Serializes this instance to a JSON string."""
-    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+    """All settings as JSON, keys sorted, indented by 2, with a final newline."""
+    text = json.dumps(self.to_dict(), sort_keys=True, indent=2)
+    return text + "\n"
+
+
+def _read_text(path: str) -> str:
+  """The whole file: through `tf.io.gfile` for URLs (gs://, hdfs://), else a UTF-8 `open`."""
+  if "://" in path:
+    with tf.io.gfile.GFile(path, "r") as handle:
+      return handle.read()
+  with open(path, "r", encoding="utf-8") as handle:
+    return handle.read()
 
 
 # ---------------------------------------------------------------------------
-# Variable creation shared by both faces.
+# Where the weights come from. With no store active (graph face), scopes and
+# variables are tf.compat.v1's. Inside `_use_store` (TF2 face), the same calls
+# go to a `_VariableStore`, and the scope stack belongs to that one pass.
 # ---------------------------------------------------------------------------
 
-_ACTIVE_STORE = threading.local()
+_ACTIVE = threading.local()
 
 
 class _VariableStore(object):
-  """Name -> variable map that the TF2 face hands to the shared maths.
+  """The TF2 face's variables, keyed by full checkpoint name, in creation order.
 
-  While a store is active (see `_use_store`), `_variable_scope` pushes names on
-  the store's own scope stack and `_get_variable` returns the store's variable
-  of that full name, creating it only while the store is `creating`.
+  New variables are made only while `creating` is True (while `BertEncoder` builds
+  itself); afterwards asking for an unknown name is an error.
   """
 
   def __init__(self, aggregation=tf.VariableAggregation.NONE):
-    self.variables: "collections.OrderedDict[str, tf.Variable]" = collections.OrderedDict()
-    self.scopes: list[str] = []
+    self.variables: collections.OrderedDict[str, tf.Variable] = collections.OrderedDict()
     self.creating = False
     self.aggregation = aggregation
 
-  def get(self, name, shape, initializer, dtype):
-    full_name = "/".join(self.scopes + [name])
+  def get(self, full_name: str, shape, initializer, dtype) -> tf.Variable:
+    """The variable `full_name`, created now if the store is still `creating`."""
     variable = self.variables.get(full_name)
-    if variable is not None:
-      if variable.shape.as_list() != list(shape):
-        raise ValueError(
-          "Variable %s has shape %s, the model asks for %s"
-          % (full_name, variable.shape.as_list(), list(shape))
+    if variable is None:
+      if not self.creating:
+        raise KeyError("The model has no variable named %s" % full_name)
+      # Lift creation out of any tf.function being traced: variables are made once, eagerly.
+      with tf.init_scope():
+        initial_value = initializer(shape, dtype=dtype)
+        variable = tf.Variable(
+          initial_value, name=full_name, dtype=dtype, aggregation=self.aggregation
         )
-      return variable
-    if not self.creating:
-      raise KeyError("The model has no variable named %s" % full_name)
-    with tf.init_scope():
-      variable = tf.Variable(
-        initializer(shape, dtype=dtype), name=full_name, dtype=dtype, aggregation=self.aggregation
+      self.variables[full_name] = variable
+    elif variable.shape.as_list() != list(shape):
+      raise ValueError(
+        "Variable %s has shape %s, the model asks for %s"
+        % (full_name, variable.shape.as_list(), list(shape))
       )
-    self.variables[full_name] = variable
     return variable
+
+
+class _StorePass(object):
+  """One run of the model code against a store: its scope stack and the scopes opened so far."""
+
+  def __init__(self, store: _VariableStore):
+    self.store = store
+    self.scopes: list[str] = []
+    self.opened: set[str] = set()
+
+  def path(self, name: str) -> str:
+    return "/".join(self.scopes + [name])
+
+
+def _active_pass() -> _StorePass | None:
+  return getattr(_ACTIVE, "run", None)
 
 
 @contextlib.contextmanager
 def _use_store(store: _VariableStore) -> Iterator[None]:
-  previous = getattr(_ACTIVE_STORE, "store", None)
-  _ACTIVE_STORE.store = store
+  """Sends this thread's `_variable_scope`/`_get_variable` calls to `store` for one pass."""
+  outer = _active_pass()
+  _ACTIVE.run = _StorePass(store)
   try:
     yield
   finally:
-    _ACTIVE_STORE.store = previous
+    _ACTIVE.run = outer
 
 
 @contextlib.contextmanager
 def _variable_scope(name, default_name=None) -> Iterator[None]:
-  """`tf.compat.v1.variable_scope` in graph face, a name push in TF2 face."""
-  store = getattr(_ACTIVE_STORE, "store", None)
-  if store is None:
+  """Opens a variable scope in either face.
+
+  Graph face: `tf.compat.v1.variable_scope`, which gives a second unnamed scope of the same
+  default name a fresh name (`dense`, then `dense_1`). TF2 face: a push on the pass's scope
+  stack. There the second unnamed scope would land on the first one's variables and silently
+  share them, so it is refused. Re-entering a scope by its explicit name stays allowed.
+  """
+  run = _active_pass()
+  if run is None:
     with tf.compat.v1.variable_scope(name, default_name=default_name):
       yield
     return
-  store.scopes.append(name or default_name)
+  scope = name or default_name
+  path = run.path(scope)
+  if not name and path in run.opened:
+    raise ValueError(
+      "Variable scope '%s' is opened a second time without a name: graph mode would call it "
+      "%s_1, but the TF2 face would share its variables. Give each layer a distinct `name=`."
+      % (path, default_name)
+    )
+  run.opened.add(path)
+  run.scopes.append(scope)
   try:
     yield
   finally:
-    store.scopes.pop()
+    run.scopes.pop()
 
 
-def _get_variable(name, shape, initializer, dtype=tf.float32):
-  """Returns the variable `name` of the current scope, in either face."""
-  store = getattr(_ACTIVE_STORE, "store", None)
-  if store is None:
+def _get_variable(name: str, shape, initializer, dtype=tf.float32) -> tf.Variable:
+  """The variable `name` in the current scope, in either face."""
+  run = _active_pass()
+  if run is None:
     return tf.compat.v1.get_variable(name, shape=shape, initializer=initializer, dtype=dtype)
-  return store.get(name, shape, initializer, dtype)
+  return run.store.get(run.path(name), shape, initializer, dtype)
 
 
 def _current_scope_name() -> str:
-  store = getattr(_ACTIVE_STORE, "store", None)
-  if store is None:
+  run = _active_pass()
+  if run is None:
     return tf.compat.v1.get_variable_scope().name
-  return "/".join(store.scopes)
+  return "/".join(run.scopes)
 
 
 # ---------------------------------------------------------------------------
-# The maths (Google's public helpers, one implementation for both faces).
+# The model, written once for both faces.
 # ---------------------------------------------------------------------------
+
+
+def _config_for_mode(config: BertConfig, is_training: bool) -> BertConfig:
+  """A private copy of `config`, with both dropout rates zeroed unless training."""
+  config = copy.deepcopy(config)
+  if not is_training:
+    for rate in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+      setattr(config, rate, 0.0)
+  return config
 
 
 def _bert_forward(
@@ -210,145 +259,135 @@ def _bert_forward(
   token_type_ids,
   use_one_hot_embeddings,
   scope,
-):
-  """Runs BERT and returns a dict of its outputs (see `BertModel`)."""
-  config = copy.deepcopy(config)
-  if not is_training:
-    config.hidden_dropout_prob = 0.0
-    config.attention_probs_dropout_prob = 0.0
+) -> dict:
+  """Builds (graph face) or runs (TF2 face) BERT; returns its outputs by name (see `BertModel`)."""
+  config = _config_for_mode(config, is_training)
+  batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
+  if input_mask is None:  # no padding
+    input_mask = tf.ones([batch_size, seq_length], dtype=tf.int32)
+  if token_type_ids is None:  # a single segment
+    token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
 
-  input_shape = get_shape_list(input_ids, expected_rank=2)
-  batch_size = input_shape[0]
-  seq_length = input_shape[1]
-
-  if input_mask is None:
-    input_mask = tf.ones(shape=[batch_size, seq_length], dtype=tf.int32)
-
-  if token_type_ids is None:
-    token_type_ids = tf.zeros(shape=[batch_size, seq_length], dtype=tf.int32)
-
-  outputs = {}
   with _variable_scope(scope, default_name="bert"):
     with _variable_scope("embeddings"):
-      # Perform embedding lookup on the word ids.
-      (embedding_output, embedding_table) = embedding_lookup(
-        input_ids=input_ids,
-        vocab_size=config.vocab_size,
-        embedding_size=config.hidden_size,
-        initializer_range=config.initializer_range,
-        word_embedding_name="word_embeddings",
-        use_one_hot_embeddings=use_one_hot_embeddings,
+      embedding_output, embedding_table = _embed(
+        config, input_ids, token_type_ids, use_one_hot_embeddings
       )
-
-      # Add positional embeddings and token type embeddings, then layer
-      # normalize and perform dropout.
-      embedding_output = embedding_postprocessor(
-        input_tensor=embedding_output,
-        use_token_type=True,
-        token_type_ids=token_type_ids,
-        token_type_vocab_size=config.type_vocab_size,
-        token_type_embedding_name="token_type_embeddings",
-        use_position_embeddings=True,
-        position_embedding_name="position_embeddings",
-        initializer_range=config.initializer_range,
-        max_position_embeddings=config.max_position_embeddings,
-        dropout_prob=config.hidden_dropout_prob,
-      )
-
     with _variable_scope("encoder"):
-      # This converts a 2D mask of shape [batch_size, seq_length] to a 3D
-      # mask of shape [batch_size, seq_length, seq_length] which is used
-      # for the attention scores.
-      attention_mask = create_attention_mask_from_input_mask(input_ids, input_mask)
-
-      all_encoder_layers = transformer_model(
-        input_tensor=embedding_output,
-        attention_mask=attention_mask,
-        hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size,
-        intermediate_act_fn=get_activation(config.hidden_act),
-        hidden_dropout_prob=config.hidden_dropout_prob,
-        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-        initializer_range=config.initializer_range,
-        do_return_all_layers=True,
-      )
-
-    sequence_output = all_encoder_layers[-1]
-    # The "pooler" converts the encoded sequence tensor of shape
-    # [batch_size, seq_length, hidden_size] to a tensor of shape
-    # [batch_size, hidden_size], from the hidden state of the first token.
+      all_encoder_layers = _encode(config, input_ids, input_mask, embedding_output)
     with _variable_scope("pooler"):
-      first_token_tensor = tf.squeeze(sequence_output[:, 0:1, :], axis=1)
-      pooled_output = dense_layer(
-        first_token_tensor,
-        config.hidden_size,
-        activation=tf.tanh,
-        kernel_initializer=create_initializer(config.initializer_range),
-      )
+      pooled_output = _pool(config, all_encoder_layers[-1])
 
-  outputs["embedding_output"] = embedding_output
-  outputs["embedding_table"] = embedding_table
-  outputs["all_encoder_layers"] = all_encoder_layers
-  outputs["sequence_output"] = sequence_output
-  outputs["pooled_output"] = pooled_output
-  return outputs
+  return {
+    "embedding_output": embedding_output,
+    "embedding_table": embedding_table,
+    "all_encoder_layers": all_encoder_layers,
+    "sequence_output": all_encoder_layers[-1],
+    "pooled_output": pooled_output,
+  }
+
+
+def _embed(config: BertConfig, input_ids, token_type_ids, use_one_hot_embeddings):
+  """Word + segment + position embeddings, normalised, dropped out: ([B, S, H], word table)."""
+  word_vectors, word_table = embedding_lookup(
+    input_ids=input_ids,
+    vocab_size=config.vocab_size,
+    embedding_size=config.hidden_size,
+    initializer_range=config.initializer_range,
+    word_embedding_name="word_embeddings",
+    use_one_hot_embeddings=use_one_hot_embeddings,
+  )
+  embedded = embedding_postprocessor(
+    input_tensor=word_vectors,
+    use_token_type=True,
+    token_type_ids=token_type_ids,
+    token_type_vocab_size=config.type_vocab_size,
+    token_type_embedding_name="token_type_embeddings",
+    use_position_embeddings=True,
+    position_embedding_name="position_embeddings",
+    initializer_range=config.initializer_range,
+    max_position_embeddings=config.max_position_embeddings,
+    dropout_prob=config.hidden_dropout_prob,
+  )
+  return embedded, word_table
+
+
+def _encode(config: BertConfig, input_ids, input_mask, embedding_output) -> list:
+  """The Transformer stack over the embeddings: one [B, S, H] tensor per layer."""
+  # [B, S] padding mask -> [B, S, S]: which keys each query position may attend to.
+  attention_mask = create_attention_mask_from_input_mask(input_ids, input_mask)
+  return transformer_model(
+    input_tensor=embedding_output,
+    attention_mask=attention_mask,
+    hidden_size=config.hidden_size,
+    num_hidden_layers=config.num_hidden_layers,
+    num_attention_heads=config.num_attention_heads,
+    intermediate_size=config.intermediate_size,
+    intermediate_act_fn=get_activation(config.hidden_act),
+    hidden_dropout_prob=config.hidden_dropout_prob,
+    attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+    initializer_range=config.initializer_range,
+    do_return_all_layers=True,
+  )
+
+
+def _pool(config: BertConfig, sequence_output):
+  """tanh(dense(first token)): [B, S, H] -> [B, H]. The pooler has no dropout."""
+  cls_vectors = tf.squeeze(sequence_output[:, 0:1, :], axis=1)
+  return dense_layer(
+    cls_vectors,
+    config.hidden_size,
+    activation=tf.tanh,
+    kernel_initializer=create_initializer(config.initializer_range),
+  )
 
 
 class BertModel(object):
-  """BERT model ("Bidirectional Encoder Representations from Transformers").
+  """BERT ("Bidirectional Encoder Representations from Transformers"), the legacy graph face.
 
-  The legacy graph face: use it inside `tf.compat.v1` graph mode exactly as
-  Google's class.
+  Build it inside `tf.compat.v1` graph mode, as with Google's class; its variables are
+  ordinary `tf.compat.v1` variables under the scope `bert` (`bert_1`, ... for more models).
 
-  Example usage:
+  Example:
 
   ```python
-  # Already been converted into WordPiece token ids
-  input_ids = tf.constant([[31, 51, 99], [15, 5, 0]])
-  input_mask = tf.constant([[1, 1, 1], [1, 1, 0]])
-  token_type_ids = tf.constant([[0, 0, 1], [0, 2, 0]])
-
-  config = modeling.BertConfig(vocab_size=32000, hidden_size=512,
-    num_hidden_layers=8, num_attention_heads=6, intermediate_size=1024)
-
-  model = modeling.BertModel(config=config, is_training=True,
-    input_ids=input_ids, input_mask=input_mask, token_type_ids=token_type_ids)
-
-  label_embeddings = tf.compat.v1.get_variable(...)
-  pooled_output = model.get_pooled_output()
-  logits = tf.matmul(pooled_output, label_embeddings)
-  ...
+  ids = tf.constant([[101, 2023, 102], [101, 102, 0]])  # WordPiece ids, already tokenized
+  mask = tf.constant([[1, 1, 1], [1, 1, 0]])  # 0 marks padding
+  segments = tf.zeros_like(ids)
+  config = modeling.BertConfig.from_json_file("uncased_L-12_H-768_A-12/bert_config.json")
+  model = modeling.BertModel(
+    config, is_training=False, input_ids=ids, input_mask=mask, token_type_ids=segments
+  )
+  logits = tf.compat.v1.layers.dense(model.get_pooled_output(), num_labels)
   ```
   """
 
   def __init__(
     self,
-    config,
-    is_training,
-    input_ids,
-    input_mask=None,
-    token_type_ids=None,
-    use_one_hot_embeddings=False,
+    config: BertConfig,
+    is_training: bool,
+    input_ids: tf.Tensor,
+    input_mask: tf.Tensor | None = None,
+    token_type_ids: tf.Tensor | None = None,
+    use_one_hot_embeddings: bool = False,
     scope=None,
   ):
-    """Constructor for BertModel.
+    """Adds the model's variables and ops to the current graph.
 
     Args:
-      config: `BertConfig` instance.
-      is_training: bool. true for training model, false for eval model. Controls
-        whether dropout will be applied.
-      input_ids: int32 Tensor of shape [batch_size, seq_length].
-      input_mask: (optional) int32 Tensor of shape [batch_size, seq_length].
-      token_type_ids: (optional) int32 Tensor of shape [batch_size, seq_length].
-      use_one_hot_embeddings: (optional) bool. Whether to use one-hot word
-        embeddings or tf.gather() for the word embeddings.
-      scope: (optional) variable scope. Defaults to "bert".
+      config: the architecture; copied, never modified.
+      is_training: True applies both dropouts; False turns them off.
+      input_ids: int32 [batch_size, seq_length] WordPiece ids.
+      input_mask: optional int32 [batch_size, seq_length], 1 for tokens and 0 for padding;
+        all ones when omitted.
+      token_type_ids: optional int32 [batch_size, seq_length] segment ids; all zeros when
+        omitted.
+      use_one_hot_embeddings: look words up by a one-hot matmul instead of `tf.gather`
+        (faster on TPUs).
+      scope: optional variable scope; "bert" when omitted.
 
     Raises:
-      ValueError: The config is invalid or one of the input tensor shapes
-        is invalid.
+      ValueError: `input_ids` is not 2-D, or the config does not fit the inputs.
     """
     outputs = _bert_forward(
       config, is_training, input_ids, input_mask, token_type_ids, use_one_hot_embeddings, scope
@@ -359,36 +398,27 @@ class BertModel(object):
     self.sequence_output = outputs["sequence_output"]
     self.pooled_output = outputs["pooled_output"]
 
-  def get_pooled_output(self):
-    """float Tensor of shape [batch_size, hidden_size]: the tanh-pooled [CLS]."""
+  def get_pooled_output(self) -> tf.Tensor:
+    """float [batch_size, hidden_size]: the pooler's tanh layer over the first token."""
     return self.pooled_output
 
-  def get_sequence_output(self):
-    """Gets final hidden layer of encoder.
-
-    Returns:
-      float Tensor of shape [batch_size, seq_length, hidden_size] corresponding
-      to the final hidden of the transformer encoder.
-    """
+  def get_sequence_output(self) -> tf.Tensor:
+    """float [batch_size, seq_length, hidden_size]: the last encoder layer, one vector a token."""
     return self.sequence_output
 
-  def get_all_encoder_layers(self):
-    """List of num_hidden_layers float Tensors [batch_size, seq_length, hidden_size]."""
+  def get_all_encoder_layers(self) -> list[tf.Tensor]:
+    """Every encoder layer's output, first to last: float [batch_size, seq_length, hidden_size]."""
     return self.all_encoder_layers
 
-  def get_embedding_output(self):
-    """Gets output of the embedding lookup (i.e., input to the transformer).
+  def get_embedding_output(self) -> tf.Tensor:
+    """float [batch_size, seq_length, hidden_size]: what enters the first encoder layer.
 
-    Returns:
-      float Tensor of shape [batch_size, seq_length, hidden_size] corresponding
-      to the output of the embedding layer, after summing the word
-      embeddings with the positional embeddings and the token type embeddings,
-      then performing layer normalization. This is the input to the transformer.
+    Word, segment and position embeddings summed, then LayerNorm and (when training) dropout.
     """
     return self.embedding_output
 
-  def get_embedding_table(self):
-    """float Tensor [vocab_size, hidden_size]: the word embedding table."""
+  def get_embedding_table(self) -> tf.Tensor:
+    """float [vocab_size, hidden_size]: the word embedding table."""
     return self.embedding_table
 
 
@@ -414,7 +444,7 @@ class BertEncoder(tf.Module):
     """Builds the variables of a BERT encoder.
 
     Args:
-      config: `BertConfig` instance.
+      config: the architecture (copied).
       scope: the name prefix of every variable (Google's default "bert").
       use_one_hot_embeddings: one-hot matmul instead of gather for word ids.
       aggregation: `tf.VariableAggregation` of the variables (for replica
@@ -434,12 +464,16 @@ class BertEncoder(tf.Module):
     self._ordered_variables = list(self._store.variables.values())
 
   @property
-  def variables_by_name(self) -> "collections.OrderedDict[str, tf.Variable]":
+  def variables_by_name(self) -> collections.OrderedDict[str, tf.Variable]:
     """Checkpoint name -> variable, in Google's creation order."""
     return collections.OrderedDict(self._store.variables)
 
   def __call__(
-    self, input_ids, input_mask=None, token_type_ids=None, training: bool = False
+    self,
+    input_ids: tf.Tensor,
+    input_mask: tf.Tensor | None = None,
+    token_type_ids: tf.Tensor | None = None,
+    training: bool = False,
   ) -> dict:
     """Runs the encoder.
 
@@ -469,122 +503,93 @@ class BertEncoder(tf.Module):
       )
 
 
-def gelu(x):
-  """Gaussian Error Linear Unit, Google's tanh approximation.
+def gelu(x: tf.Tensor) -> tf.Tensor:
+  """GELU in the tanh form BERT was trained with (https://arxiv.org/abs/1606.08415).
 
-  Original paper: https://arxiv.org/abs/1606.08415
-  Args:
-    x: float Tensor to perform activation.
-
-  Returns:
-    `x` with the GELU activation applied.
+  `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))`, within about 5e-4 of `gelu_exact`.
   """
-  cdf = 0.5 * (1.0 + tf.tanh((np.sqrt(2 / np.pi) * (x + 0.044715 * tf.pow(x, 3)))))
-  return x * cdf
+  inner = np.sqrt(2 / np.pi) * (x + 0.044715 * tf.pow(x, 3))
+  return x * (0.5 * (1.0 + tf.tanh(inner)))
 
 
-def gelu_exact(x):
+def gelu_exact(x: tf.Tensor) -> tf.Tensor:
   """The exact GELU, `0.5 * x * (1 + erf(x / sqrt(2)))`."""
   return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
 
 
-_EXACT_GELU_NAMES = ("gelu_exact", "gelu_erf")
-_TANH_GELU_NAMES = ("gelu", "gelu_new", "gelu_tanh", "gelu_pytorch_tanh")
+# The names `hidden_act` may hold (matched in lower case). Hugging Face configs call the tanh
+# form "gelu_new" or "gelu_pytorch_tanh"; None means no activation.
+_ACTIVATIONS: dict[str, Activation | None] = {
+  "linear": None,
+  "relu": tf.nn.relu,
+  "tanh": tf.tanh,
+  "gelu": gelu,
+  "gelu_new": gelu,
+  "gelu_tanh": gelu,
+  "gelu_pytorch_tanh": gelu,
+  "gelu_exact": gelu_exact,
+  "gelu_erf": gelu_exact,
+}
 
 
-def get_activation(activation_string):
-  """Maps a string to a Python function, e.g., "relu" => `tf.nn.relu`.
+def get_activation(activation_string: str | Activation | None) -> Activation | None:
+  """The activation function a config names, e.g. "relu" -> `tf.nn.relu`.
 
-  Args:
-    activation_string: String name of the activation function. "gelu" is
-      Google's tanh approximation; "gelu_exact"/"gelu_erf" the exact erf form.
-
-  Returns:
-    A Python function corresponding to the activation function. If
-    `activation_string` is None, empty, or "linear", this will return None.
-    If `activation_string` is not a string, it will return `activation_string`.
+  Names are case-insensitive; "gelu" is the tanh form, "gelu_exact"/"gelu_erf" the erf form.
+  None, "" and "linear" give None (no activation); anything not a string is returned as it is,
+  on the view that it already is a function.
 
   Raises:
-    ValueError: The `activation_string` does not correspond to a known
-      activation.
+    ValueError: an unknown name.
   """
-
-  # We assume that anything that"s not a string is already an activation
-  # function, so we just return it.
   if not isinstance(activation_string, str):
     return activation_string
-
   if not activation_string:
     return None
-
-  act = activation_string.lower()
-  if act == "linear":
-    return None
-  elif act == "relu":
-    return tf.nn.relu
-  elif act in _TANH_GELU_NAMES:
-    return gelu
-  elif act in _EXACT_GELU_NAMES:
-    return gelu_exact
-  elif act == "tanh":
-    return tf.tanh
-  else:
-    raise ValueError("Unsupported activation: %s" % act)
+  key = activation_string.lower()
+  if key not in _ACTIVATIONS:
+    raise ValueError("Unsupported activation: %s" % key)
+  return _ACTIVATIONS[key]
 
 
-def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
-  """Compute the union of the current variables and checkpoint variables.
+_OUTPUT_INDEX = re.compile(r":\d+$")
+
+
+def get_assignment_map_from_checkpoint(tvars: Sequence, init_checkpoint: str) -> tuple[dict, dict]:
+  """Pairs the graph's variables with same-named checkpoint variables.
+
+  Names are compared after dropping the ":0" output suffix; shapes are not compared.
 
   Returns:
-    (OrderedDict assignment_map name -> name, dict initialized_variable_names
-    holding both `name` and `name:0`), as Google's.
+    (OrderedDict `name -> name` for `tf.compat.v1.train.init_from_checkpoint`, in checkpoint
+    order; dict holding both `name` and `name:0` of each of those variables, value 1).
   """
-  initialized_variable_names = {}
-
-  name_to_variable = collections.OrderedDict()
-  for var in tvars:
-    name = var.name
-    m = re.match("^(.*):\\d+$", name)
-    if m is not None:
-      name = m.group(1)
-    name_to_variable[name] = var
-
-  init_vars = tf.train.list_variables(init_checkpoint)
-
+  in_graph = {_OUTPUT_INDEX.sub("", var.name) for var in tvars}
   assignment_map = collections.OrderedDict()
-  for x in init_vars:
-    (name, var) = (x[0], x[1])
-    if name not in name_to_variable:
-      continue
-    assignment_map[name] = name
-    initialized_variable_names[name] = 1
-    initialized_variable_names[name + ":0"] = 1
-
-  return (assignment_map, initialized_variable_names)
+  initialized = {}
+  for name, _ in tf.train.list_variables(init_checkpoint):
+    if name in in_graph:
+      assignment_map[name] = name
+      initialized.update({name: 1, name + ":0": 1})
+  return assignment_map, initialized
 
 
-def dropout(input_tensor, dropout_prob):
-  """Perform dropout.
+def dropout(input_tensor: tf.Tensor, dropout_prob: float | None) -> tf.Tensor:
+  """Zeroes each element with probability `dropout_prob` and rescales the rest.
 
-  Args:
-    input_tensor: float Tensor.
-    dropout_prob: Python float. The probability of dropping out a value (NOT of
-      *keeping* a dimension as in `tf.nn.dropout`).
-
-  Returns:
-    A version of `input_tensor` with dropout applied.
+  `dropout_prob` is the rate dropped (not TF1's keep_prob); None or 0.0 returns
+  `input_tensor` itself without adding an op.
   """
-  if dropout_prob is None or dropout_prob == 0.0:
+  if not dropout_prob:
     return input_tensor
-
   return tf.nn.dropout(input_tensor, rate=dropout_prob)
 
 
 LAYER_NORM_EPSILON = 1e-12
 
 
-def layer_norm(input_tensor, name=None):
-  """Run layer normalization on the last dimension of the tensor.
+def layer_norm(input_tensor: tf.Tensor, name: str | None = None) -> tf.Tensor:
+  """Normalises over the last axis (Google used `tf.contrib.layers.layer_norm`).
 
   Variables `<name or "LayerNorm">/beta` (zeros) and `/gamma` (ones), epsilon
   1e-12, biased variance: `(x - mean) / sqrt(var + eps) * gamma + beta`.
@@ -598,19 +603,25 @@ def layer_norm(input_tensor, name=None):
   return input_tensor * inv + (beta - mean * inv)
 
 
-def layer_norm_and_dropout(input_tensor, dropout_prob, name=None):
-  """Runs layer normalization followed by dropout."""
-  output_tensor = layer_norm(input_tensor, name)
-  output_tensor = dropout(output_tensor, dropout_prob)
-  return output_tensor
+def layer_norm_and_dropout(
+  input_tensor: tf.Tensor, dropout_prob: float | None, name: str | None = None
+) -> tf.Tensor:
+  """`layer_norm`, then `dropout`: how the embeddings are finished off."""
+  return dropout(layer_norm(input_tensor, name), dropout_prob)
 
 
-def create_initializer(initializer_range=0.02):
-  """Creates a `truncated_normal_initializer` with the given range."""
+def create_initializer(initializer_range: float = 0.02) -> Callable[..., tf.Tensor]:
+  """Truncated normal (redrawn beyond 2 stddev), stddev `initializer_range`: BERT's weight init."""
   return tf.compat.v1.truncated_normal_initializer(stddev=initializer_range)
 
 
-def dense_layer(input_tensor, units, activation=None, kernel_initializer=None, name=None):
+def dense_layer(
+  input_tensor: tf.Tensor,
+  units: int,
+  activation: Activation | None = None,
+  kernel_initializer=None,
+  name: str | None = None,
+) -> tf.Tensor:
   """`tf.layers.dense` for both faces: variables `<name or dense>/kernel|bias`.
 
   Args:
@@ -640,113 +651,96 @@ def dense_layer(input_tensor, units, activation=None, kernel_initializer=None, n
 
 
 def embedding_lookup(
-  input_ids,
-  vocab_size,
-  embedding_size=128,
-  initializer_range=0.02,
-  word_embedding_name="word_embeddings",
-  use_one_hot_embeddings=False,
-):
-  """Looks up words embeddings for id tensor.
+  input_ids: tf.Tensor,
+  vocab_size: int,
+  embedding_size: int = 128,
+  initializer_range: float = 0.02,
+  word_embedding_name: str = "word_embeddings",
+  use_one_hot_embeddings: bool = False,
+) -> tuple[tf.Tensor, tf.Variable]:
+  """Creates the word table `word_embedding_name` [vocab_size, embedding_size] and looks ids up.
 
   Args:
-    input_ids: int32 Tensor of shape [batch_size, seq_length] containing word
-      ids.
-    vocab_size: int. Size of the embedding vocabulary.
-    embedding_size: int. Width of the word embeddings.
-    initializer_range: float. Embedding initialization range.
-    word_embedding_name: string. Name of the embedding table.
-    use_one_hot_embeddings: bool. If True, use one-hot method for word
-      embeddings. If False, use `tf.gather()`.
+    input_ids: int32 [batch_size, seq_length], or [batch_size, seq_length, k] for k ids per
+      position (their vectors are concatenated).
+    vocab_size: rows of the table.
+    embedding_size: width of one word vector.
+    initializer_range: stddev of the table's initializer.
+    word_embedding_name: the table's variable name.
+    use_one_hot_embeddings: multiply one-hot rows by the table instead of `tf.gather`
+      (same numbers; faster on TPUs).
 
   Returns:
-    float Tensor of shape [batch_size, seq_length, embedding_size].
+    (float [batch_size, seq_length, k * embedding_size], the table).
   """
-  # This function assumes that the input is of shape [batch_size, seq_length,
-  # num_inputs].
-  #
-  # If the input is a 2D tensor of shape [batch_size, seq_length], we
-  # reshape to [batch_size, seq_length, 1].
-  if input_ids.shape.ndims == 2:
-    input_ids = tf.expand_dims(input_ids, axis=[-1])
+  if input_ids.shape.rank == 2:
+    input_ids = tf.expand_dims(input_ids, axis=[-1])  # one id per position: k = 1
 
-  embedding_table = _get_variable(
+  table = _get_variable(
     word_embedding_name, [vocab_size, embedding_size], create_initializer(initializer_range)
   )
-
-  flat_input_ids = tf.reshape(input_ids, [-1])
+  ids = tf.reshape(input_ids, [-1])
   if use_one_hot_embeddings:
-    one_hot_input_ids = tf.one_hot(flat_input_ids, depth=vocab_size)
-    output = tf.matmul(one_hot_input_ids, embedding_table)
+    vectors = tf.matmul(tf.one_hot(ids, depth=vocab_size), table)
   else:
-    output = tf.gather(embedding_table, flat_input_ids)
+    vectors = tf.gather(table, ids)
 
-  input_shape = get_shape_list(input_ids)
-
-  output = tf.reshape(output, input_shape[0:-1] + [input_shape[-1] * embedding_size])
-  return (output, embedding_table)
+  *leading, ids_per_position = get_shape_list(input_ids)
+  return tf.reshape(vectors, leading + [ids_per_position * embedding_size]), table
 
 
 def embedding_postprocessor(
-  input_tensor,
-  use_token_type=False,
-  token_type_ids=None,
-  token_type_vocab_size=16,
-  token_type_embedding_name="token_type_embeddings",
-  use_position_embeddings=True,
-  position_embedding_name="position_embeddings",
-  initializer_range=0.02,
-  max_position_embeddings=512,
-  dropout_prob=0.1,
-):
-  """Performs various post-processing on a word embedding tensor.
+  input_tensor: tf.Tensor,
+  use_token_type: bool = False,
+  token_type_ids: tf.Tensor | None = None,
+  token_type_vocab_size: int = 16,
+  token_type_embedding_name: str = "token_type_embeddings",
+  use_position_embeddings: bool = True,
+  position_embedding_name: str = "position_embeddings",
+  initializer_range: float = 0.02,
+  max_position_embeddings: int = 512,
+  dropout_prob: float = 0.1,
+) -> tf.Tensor:
+  """Adds segment and position embeddings to word vectors, then LayerNorm and dropout.
 
   Args:
-    input_tensor: float Tensor of shape [batch_size, seq_length,
-      embedding_size].
-    use_token_type: bool. Whether to add embeddings for `token_type_ids`.
-    token_type_ids: (optional) int32 Tensor of shape [batch_size, seq_length].
-      Must be specified if `use_token_type` is True.
-    token_type_vocab_size: int. The vocabulary size of `token_type_ids`.
-    token_type_embedding_name: string. The name of the embedding table variable
-      for token type ids.
-    use_position_embeddings: bool. Whether to add position embeddings for the
-      position of each token in the sequence.
-    position_embedding_name: string. The name of the embedding table variable
-      for positional embeddings.
-    initializer_range: float. Range of the weight initialization.
-    max_position_embeddings: int. Maximum sequence length that might ever be
-      used with this model. This can be longer than the sequence length of
-      input_tensor, but cannot be shorter.
-    dropout_prob: float. Dropout probability applied to the final output tensor.
+    input_tensor: float [batch_size, seq_length, width], the word vectors.
+    use_token_type: add, at each position, the row of the segment table picked by
+      `token_type_ids`.
+    token_type_ids: int32 [batch_size, seq_length]; required when `use_token_type`.
+    token_type_vocab_size: rows of the segment table.
+    token_type_embedding_name: variable name of the segment table.
+    use_position_embeddings: add row i of the position table at position i.
+    position_embedding_name: variable name of the position table.
+    initializer_range: stddev of both tables' initializer.
+    max_position_embeddings: rows of the position table; `seq_length` may be smaller, never
+      larger.
+    dropout_prob: dropout rate applied last.
 
   Returns:
-    float tensor with same shape as `input_tensor`.
+    float Tensor shaped like `input_tensor`.
 
   Raises:
-    ValueError: One of the tensor shapes or input values is invalid.
+    ValueError: `input_tensor` is not 3-D, `token_type_ids` is missing, or the sequence is
+      longer than the position table.
   """
-  input_shape = get_shape_list(input_tensor, expected_rank=3)
-  seq_length = input_shape[1]
-  width = input_shape[2]
-
+  _, seq_length, width = get_shape_list(input_tensor, expected_rank=3)
   output = input_tensor
 
   if use_token_type:
     if token_type_ids is None:
-      raise ValueError("`token_type_ids` must be specified if`use_token_type` is True.")
-    token_type_table = _get_variable(
+      raise ValueError("embedding_postprocessor: use_token_type=True needs `token_type_ids`.")
+    segment_table = _get_variable(
       token_type_embedding_name,
       [token_type_vocab_size, width],
       create_initializer(initializer_range),
     )
     # Google multiplies a one-hot matrix by the table; a gather selects the
     # very same rows (x*1 + 0 is exact), and is cheaper.
-    token_type_embeddings = tf.gather(token_type_table, token_type_ids)
-    output += token_type_embeddings
+    output = output + tf.gather(segment_table, token_type_ids)
 
   if use_position_embeddings:
-    full_position_embeddings = _get_variable(
+    position_table = _get_variable(
       position_embedding_name,
       [max_position_embeddings, width],
       create_initializer(initializer_range),
@@ -756,447 +750,345 @@ def embedding_postprocessor(
         "Sequence length %d is longer than max_position_embeddings %d"
         % (seq_length, max_position_embeddings)
       )
-    # Since the position embedding table is a learned variable, we create it
-    # using a (long) sequence length `max_position_embeddings`. The actual
-    # sequence length might be shorter than this, for faster training of
-    # tasks that do not have long sequences.
-    position_embeddings = tf.slice(full_position_embeddings, [0, 0], [seq_length, -1])
-    output += tf.expand_dims(position_embeddings, 0)
+    # The table is sized for the longest input the model takes; this batch needs its first
+    # `seq_length` rows, the same for every example.
+    first_rows = tf.slice(position_table, [0, 0], [seq_length, -1])
+    output = output + tf.expand_dims(first_rows, 0)
 
-  output = layer_norm_and_dropout(output, dropout_prob)
-  return output
+  return layer_norm_and_dropout(output, dropout_prob)
 
 
-def create_attention_mask_from_input_mask(from_tensor, to_mask):
-  """Create 3D attention mask from a 2D tensor mask.
+def create_attention_mask_from_input_mask(from_tensor: tf.Tensor, to_mask: tf.Tensor) -> tf.Tensor:
+  """Turns a [B, T] padding mask into the [B, F, T] mask `attention_layer` takes.
 
   Args:
-    from_tensor: 2D or 3D Tensor of shape [batch_size, from_seq_length, ...].
-    to_mask: int32 Tensor of shape [batch_size, to_seq_length].
+    from_tensor: [B, F] or [B, F, ...]; only its shape is used.
+    to_mask: int32 [B, T], 1 for real tokens and 0 for padding.
 
   Returns:
-    float Tensor of shape [batch_size, from_seq_length, to_seq_length].
+    float32 [B, F, T] in which every row f equals `to_mask`. Only keys are masked: padded
+    query positions still attend, and their outputs are ignored downstream.
   """
-  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
-  batch_size = from_shape[0]
-  from_seq_length = from_shape[1]
+  batch_size, from_seq_length = get_shape_list(from_tensor, expected_rank=[2, 3])[:2]
+  to_seq_length = get_shape_list(to_mask, expected_rank=2)[1]
+  keys = tf.cast(tf.reshape(to_mask, [batch_size, 1, to_seq_length]), tf.float32)  # [B, 1, T]
+  queries = tf.ones([batch_size, from_seq_length, 1], dtype=tf.float32)  # [B, F, 1]
+  return queries * keys
 
-  to_shape = get_shape_list(to_mask, expected_rank=2)
-  to_seq_length = to_shape[1]
 
-  to_mask = tf.cast(tf.reshape(to_mask, [batch_size, 1, to_seq_length]), tf.float32)
+def _projection(tensor_2d, units, activation, name, initializer_range):
+  """A dense layer with BERT's kernel initializer, in scope `name`."""
+  return dense_layer(
+    tensor_2d,
+    units,
+    activation=activation,
+    name=name,
+    kernel_initializer=create_initializer(initializer_range),
+  )
 
-  # We don't assume that `from_tensor` is a mask (although it could be). We
-  # don't actually care if we attend *from* padding tokens (only *to* padding)
-  # tokens so we create a tensor of all ones.
-  #
-  # `broadcast_ones` = [batch_size, from_seq_length, 1]
-  broadcast_ones = tf.ones(shape=[batch_size, from_seq_length, 1], dtype=tf.float32)
 
-  # Here we broadcast along two dimensions to create the mask.
-  mask = broadcast_ones * to_mask
+def _split_heads(tensor_2d, batch_size, seq_length, num_heads, size_per_head):
+  """[B*S, N*H] -> [B, N, S, H]: each head becomes a batch of its own for the matmuls."""
+  per_head = tf.reshape(tensor_2d, [batch_size, seq_length, num_heads, size_per_head])
+  return tf.transpose(per_head, [0, 2, 1, 3])
 
-  return mask
+
+def _mask_to_bias(attention_mask):
+  """[B, F, T] 1/0 mask -> [B, 1, F, T] additive bias: 0 where allowed, -10000 where masked.
+
+  Added to the scores before the softmax, -10000 leaves a weight of practically zero.
+  """
+  blocked = 1.0 - tf.cast(tf.expand_dims(attention_mask, axis=[1]), tf.float32)
+  return blocked * -10000.0
+
+
+def _attention_sizes(from_tensor, to_tensor, batch_size, from_seq_length, to_seq_length):
+  """(B, F, T) for `attention_layer`: read off 3-D inputs; 2-D inputs need them passed in."""
+  from_dims = get_shape_list(from_tensor, expected_rank=[2, 3])
+  to_dims = get_shape_list(to_tensor, expected_rank=[2, 3])
+  if len(from_dims) != len(to_dims):
+    raise ValueError(
+      "attention_layer: `from_tensor` has rank %d and `to_tensor` rank %d; they must agree."
+      % (len(from_dims), len(to_dims))
+    )
+  if len(from_dims) == 3:
+    return from_dims[0], from_dims[1], to_dims[1]
+  if any(size is None for size in (batch_size, from_seq_length, to_seq_length)):
+    raise ValueError(
+      "attention_layer: with 2-D inputs, pass `batch_size`, `from_seq_length` and "
+      "`to_seq_length` too."
+    )
+  return batch_size, from_seq_length, to_seq_length
 
 
 def attention_layer(
-  from_tensor,
-  to_tensor,
-  attention_mask=None,
-  num_attention_heads=1,
-  size_per_head=512,
-  query_act=None,
-  key_act=None,
-  value_act=None,
-  attention_probs_dropout_prob=0.0,
-  initializer_range=0.02,
-  do_return_2d_tensor=False,
-  batch_size=None,
-  from_seq_length=None,
-  to_seq_length=None,
-):
-  """Performs multi-headed attention from `from_tensor` to `to_tensor`.
+  from_tensor: tf.Tensor,
+  to_tensor: tf.Tensor,
+  attention_mask: tf.Tensor | None = None,
+  num_attention_heads: int = 1,
+  size_per_head: int = 512,
+  query_act: Activation | None = None,
+  key_act: Activation | None = None,
+  value_act: Activation | None = None,
+  attention_probs_dropout_prob: float = 0.0,
+  initializer_range: float = 0.02,
+  do_return_2d_tensor: bool = False,
+  batch_size: Dim | None = None,
+  from_seq_length: Dim | None = None,
+  to_seq_length: Dim | None = None,
+) -> tf.Tensor:
+  """Multi-head scaled dot-product attention of `from_tensor` (queries) over `to_tensor`.
+
+  Keys and values both come from `to_tensor`; for self-attention pass the same tensor twice.
+  Creates the dense layers `query`, `key` and `value`, N*H units each, in the current scope.
 
   Args:
-    from_tensor: float Tensor of shape [batch_size, from_seq_length,
-      from_width].
-    to_tensor: float Tensor of shape [batch_size, to_seq_length, to_width].
-    attention_mask: (optional) int32 Tensor of shape [batch_size,
-      from_seq_length, to_seq_length]. The values should be 1 or 0. The
-      attention scores will effectively be set to -infinity for any positions in
-      the mask that are 0, and will be unchanged for positions that are 1.
-    num_attention_heads: int. Number of attention heads.
-    size_per_head: int. Size of each attention head.
-    query_act: (optional) Activation function for the query transform.
-    key_act: (optional) Activation function for the key transform.
-    value_act: (optional) Activation function for the value transform.
-    attention_probs_dropout_prob: (optional) float. Dropout probability of the
-      attention probabilities.
-    initializer_range: float. Range of the weight initializer.
-    do_return_2d_tensor: bool. If True, the output will be of shape [batch_size
-      * from_seq_length, num_attention_heads * size_per_head]. If False, the
-      output will be of shape [batch_size, from_seq_length, num_attention_heads
-      * size_per_head].
-    batch_size: (Optional) int. If the input is 2D, this might be the batch size
-      of the 3D version of the `from_tensor` and `to_tensor`.
-    from_seq_length: (Optional) If the input is 2D, this might be the seq length
-      of the 3D version of the `from_tensor`.
-    to_seq_length: (Optional) If the input is 2D, this might be the seq length
-      of the 3D version of the `to_tensor`.
+    from_tensor: float [B, F, from_width], or [B*F, from_width] with the sizes given below.
+    to_tensor: float [B, T, to_width], or [B*T, to_width]; the same rank as `from_tensor`.
+    attention_mask: optional [B, F, T] of 1 (may attend) and 0 (may not).
+    num_attention_heads: N.
+    size_per_head: H.
+    query_act: optional activation of the query projection.
+    key_act: optional activation of the key projection.
+    value_act: optional activation of the value projection.
+    attention_probs_dropout_prob: dropout rate on the attention weights.
+    initializer_range: stddev of the projection kernels' initializer.
+    do_return_2d_tensor: return [B*F, N*H] rather than [B, F, N*H].
+    batch_size: B; needed only when the inputs are 2-D (3-D inputs supply it).
+    from_seq_length: F; needed only when the inputs are 2-D.
+    to_seq_length: T; needed only when the inputs are 2-D.
 
   Returns:
-    float Tensor of shape [batch_size, from_seq_length,
-      num_attention_heads * size_per_head]. (If `do_return_2d_tensor` is
-      true, this will be of shape [batch_size * from_seq_length,
-      num_attention_heads * size_per_head]).
+    float [B, F, N*H], or [B*F, N*H]: each position's N head outputs side by side.
 
   Raises:
-    ValueError: Any of the arguments or tensor shapes are invalid.
+    ValueError: the inputs differ in rank, or 2-D inputs come without B, F and T.
   """
-
-  def transpose_for_scores(input_tensor, batch_size, num_attention_heads, seq_length, width):
-    output_tensor = tf.reshape(input_tensor, [batch_size, seq_length, num_attention_heads, width])
-
-    output_tensor = tf.transpose(output_tensor, [0, 2, 1, 3])
-    return output_tensor
-
-  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
-  to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
-
-  if len(from_shape) != len(to_shape):
-    raise ValueError("The rank of `from_tensor` must match the rank of `to_tensor`.")
-
-  if len(from_shape) == 3:
-    batch_size = from_shape[0]
-    from_seq_length = from_shape[1]
-    to_seq_length = to_shape[1]
-  elif len(from_shape) == 2:
-    if batch_size is None or from_seq_length is None or to_seq_length is None:
-      raise ValueError(
-        "When passing in rank 2 tensors to attention_layer, the values "
-        "for `batch_size`, `from_seq_length`, and `to_seq_length` "
-        "must all be specified."
-      )
-
-  # Scalar dimensions referenced here:
-  #   B = batch size (number of sequences)
-  #   F = `from_tensor` sequence length
-  #   T = `to_tensor` sequence length
-  #   N = `num_attention_heads`
-  #   H = `size_per_head`
-
-  from_tensor_2d = reshape_to_matrix(from_tensor)
-  to_tensor_2d = reshape_to_matrix(to_tensor)
-
-  # `query_layer` = [B*F, N*H]
-  query_layer = dense_layer(
-    from_tensor_2d,
-    num_attention_heads * size_per_head,
-    activation=query_act,
-    name="query",
-    kernel_initializer=create_initializer(initializer_range),
+  batch_size, from_seq_length, to_seq_length = _attention_sizes(
+    from_tensor, to_tensor, batch_size, from_seq_length, to_seq_length
   )
+  width = num_attention_heads * size_per_head
+  from_2d = reshape_to_matrix(from_tensor)
+  to_2d = reshape_to_matrix(to_tensor)
+  query = _projection(from_2d, width, query_act, "query", initializer_range)  # [B*F, N*H]
+  key = _projection(to_2d, width, key_act, "key", initializer_range)  # [B*T, N*H]
+  value = _projection(to_2d, width, value_act, "value", initializer_range)  # [B*T, N*H]
 
-  # `key_layer` = [B*T, N*H]
-  key_layer = dense_layer(
-    to_tensor_2d,
-    num_attention_heads * size_per_head,
-    activation=key_act,
-    name="key",
-    kernel_initializer=create_initializer(initializer_range),
-  )
-
-  # `value_layer` = [B*T, N*H]
-  value_layer = dense_layer(
-    to_tensor_2d,
-    num_attention_heads * size_per_head,
-    activation=value_act,
-    name="value",
-    kernel_initializer=create_initializer(initializer_range),
-  )
-
-  # `query_layer` = [B, N, F, H]
-  query_layer = transpose_for_scores(
-    query_layer, batch_size, num_attention_heads, from_seq_length, size_per_head
-  )
-
-  # `key_layer` = [B, N, T, H]
-  key_layer = transpose_for_scores(
-    key_layer, batch_size, num_attention_heads, to_seq_length, size_per_head
-  )
-
-  # Take the dot product between "query" and "key" to get the raw
-  # attention scores.
-  # `attention_scores` = [B, N, F, T]
-  attention_scores = tf.matmul(query_layer, key_layer, transpose_b=True)
-  attention_scores = tf.multiply(attention_scores, 1.0 / math.sqrt(float(size_per_head)))
-
+  query = _split_heads(query, batch_size, from_seq_length, num_attention_heads, size_per_head)
+  key = _split_heads(key, batch_size, to_seq_length, num_attention_heads, size_per_head)
+  scores = tf.matmul(query, key, transpose_b=True)  # [B, N, F, T]
+  scores = tf.multiply(scores, 1.0 / math.sqrt(float(size_per_head)))
   if attention_mask is not None:
-    # `attention_mask` = [B, 1, F, T]
-    attention_mask = tf.expand_dims(attention_mask, axis=[1])
+    scores = scores + _mask_to_bias(attention_mask)
 
-    # Since attention_mask is 1.0 for positions we want to attend and 0.0 for
-    # masked positions, this operation will create a tensor which is 0.0 for
-    # positions we want to attend and -10000.0 for masked positions.
-    adder = (1.0 - tf.cast(attention_mask, tf.float32)) * -10000.0
-
-    # Since we are adding it to the raw scores before the softmax, this is
-    # effectively the same as removing these entirely.
-    attention_scores += adder
-
-  # Normalize the attention scores to probabilities.
-  # `attention_probs` = [B, N, F, T]
-  attention_probs = tf.nn.softmax(attention_scores)
-
-  # This is actually dropping out entire tokens to attend to, which might
-  # seem a bit unusual, but is taken from the original Transformer paper.
-  attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
-
-  # `value_layer` = [B, T, N, H]
-  value_layer = tf.reshape(
-    value_layer, [batch_size, to_seq_length, num_attention_heads, size_per_head]
-  )
-
-  # `value_layer` = [B, N, T, H]
-  value_layer = tf.transpose(value_layer, [0, 2, 1, 3])
-
-  # `context_layer` = [B, N, F, H]
-  context_layer = tf.matmul(attention_probs, value_layer)
-
-  # `context_layer` = [B, F, N, H]
-  context_layer = tf.transpose(context_layer, [0, 2, 1, 3])
+  # Softmax over the keys. Dropout here removes whole keys from a query's view, as in the
+  # original Transformer.
+  weights = dropout(tf.nn.softmax(scores), attention_probs_dropout_prob)  # [B, N, F, T]
+  value = _split_heads(value, batch_size, to_seq_length, num_attention_heads, size_per_head)
+  context = tf.transpose(tf.matmul(weights, value), [0, 2, 1, 3])  # [B, F, N, H]
 
   if do_return_2d_tensor:
-    # `context_layer` = [B*F, N*H]
-    context_layer = tf.reshape(
-      context_layer, [batch_size * from_seq_length, num_attention_heads * size_per_head]
-    )
-  else:
-    # `context_layer` = [B, F, N*H]
-    context_layer = tf.reshape(
-      context_layer, [batch_size, from_seq_length, num_attention_heads * size_per_head]
-    )
+    return tf.reshape(context, [batch_size * from_seq_length, width])
+  return tf.reshape(context, [batch_size, from_seq_length, width])
 
-  return context_layer
+
+def _add_and_norm(sublayer_output, residual, hidden_size, dropout_prob, initializer_range):
+  """The exit of a sublayer: dense to `hidden_size`, dropout, + residual, LayerNorm (post-LN)."""
+  projected = dense_layer(
+    sublayer_output, hidden_size, kernel_initializer=create_initializer(initializer_range)
+  )
+  return layer_norm(dropout(projected, dropout_prob) + residual)
+
+
+def _transformer_block(
+  layer_input,
+  attention_mask,
+  batch_size,
+  seq_length,
+  hidden_size,
+  num_attention_heads,
+  size_per_head,
+  intermediate_size,
+  intermediate_act_fn,
+  hidden_dropout_prob,
+  attention_probs_dropout_prob,
+  initializer_range,
+):
+  """One encoder layer on [B*S, hidden_size] rows: self-attention, then the feed-forward part."""
+  with _variable_scope("attention"):
+    with _variable_scope("self"):
+      context = attention_layer(
+        from_tensor=layer_input,
+        to_tensor=layer_input,
+        attention_mask=attention_mask,
+        num_attention_heads=num_attention_heads,
+        size_per_head=size_per_head,
+        attention_probs_dropout_prob=attention_probs_dropout_prob,
+        initializer_range=initializer_range,
+        do_return_2d_tensor=True,
+        batch_size=batch_size,
+        from_seq_length=seq_length,
+        to_seq_length=seq_length,
+      )
+    with _variable_scope("output"):
+      attended = _add_and_norm(
+        context, layer_input, hidden_size, hidden_dropout_prob, initializer_range
+      )
+  # The feed-forward part widens to `intermediate_size`, where the block's activation sits.
+  with _variable_scope("intermediate"):
+    widened = dense_layer(
+      attended,
+      intermediate_size,
+      activation=intermediate_act_fn,
+      kernel_initializer=create_initializer(initializer_range),
+    )
+  with _variable_scope("output"):
+    return _add_and_norm(widened, attended, hidden_size, hidden_dropout_prob, initializer_range)
 
 
 def transformer_model(
-  input_tensor,
-  attention_mask=None,
-  hidden_size=768,
-  num_hidden_layers=12,
-  num_attention_heads=12,
-  intermediate_size=3072,
-  intermediate_act_fn=gelu,
-  hidden_dropout_prob=0.1,
-  attention_probs_dropout_prob=0.1,
-  initializer_range=0.02,
-  do_return_all_layers=False,
-):
-  """Multi-headed, multi-layer Transformer from "Attention is All You Need".
+  input_tensor: tf.Tensor,
+  attention_mask: tf.Tensor | None = None,
+  hidden_size: int = 768,
+  num_hidden_layers: int = 12,
+  num_attention_heads: int = 12,
+  intermediate_size: int = 3072,
+  intermediate_act_fn: Activation | None = gelu,
+  hidden_dropout_prob: float = 0.1,
+  attention_probs_dropout_prob: float = 0.1,
+  initializer_range: float = 0.02,
+  do_return_all_layers: bool = False,
+) -> tf.Tensor | list[tf.Tensor]:
+  """The Transformer encoder of "Attention Is All You Need", post-LN as in BERT.
 
-  Post-LN residual blocks, as the original BERT.
+  Layer i's variables live in scope `layer_i` (`attention/self`, `attention/output`,
+  `intermediate`, `output`).
 
   Args:
-    input_tensor: float Tensor of shape [batch_size, seq_length, hidden_size].
-    attention_mask: (optional) int32 Tensor of shape [batch_size, seq_length,
-      seq_length], with 1 for positions that can be attended to and 0 in
-      positions that should not be.
-    hidden_size: int. Hidden size of the Transformer.
-    num_hidden_layers: int. Number of layers (blocks) in the Transformer.
-    num_attention_heads: int. Number of attention heads in the Transformer.
-    intermediate_size: int. The size of the "intermediate" (a.k.a., feed
-      forward) layer.
-    intermediate_act_fn: function. The non-linear activation function to apply
-      to the output of the intermediate/feed-forward layer.
-    hidden_dropout_prob: float. Dropout probability for the hidden layers.
-    attention_probs_dropout_prob: float. Dropout probability of the attention
-      probabilities.
-    initializer_range: float. Range of the initializer (stddev of truncated
-      normal).
-    do_return_all_layers: Whether to also return all layers or just the final
-      layer.
+    input_tensor: float [batch_size, seq_length, hidden_size].
+    attention_mask: optional [batch_size, seq_length, seq_length], 1 where a position may
+      attend to another and 0 where not.
+    hidden_size: width of every layer; must equal the input's width.
+    num_hidden_layers: how many layers are stacked.
+    num_attention_heads: heads per layer; must divide `hidden_size`.
+    intermediate_size: width of the feed-forward layer.
+    intermediate_act_fn: activation of the feed-forward layer.
+    hidden_dropout_prob: dropout rate after each sublayer.
+    attention_probs_dropout_prob: dropout rate on the attention weights.
+    initializer_range: stddev of the kernels' truncated-normal initializer.
+    do_return_all_layers: return the list of every layer's output instead of the last.
 
   Returns:
-    float Tensor of shape [batch_size, seq_length, hidden_size], the final
-    hidden layer of the Transformer (or the list of all layers).
+    float [batch_size, seq_length, hidden_size], or a list of them, one per layer.
 
   Raises:
-    ValueError: A Tensor shape or parameter is invalid.
+    ValueError: the heads do not divide `hidden_size`, or the input has the wrong rank or
+      width.
   """
-  if hidden_size % num_attention_heads != 0:
+  size_per_head, leftover = divmod(hidden_size, num_attention_heads)
+  if leftover:
     raise ValueError(
-      "The hidden size (%d) is not a multiple of the number of attention "
-      "heads (%d)" % (hidden_size, num_attention_heads)
+      "The hidden size (%d) is not a multiple of the number of attention heads (%d)"
+      % (hidden_size, num_attention_heads)
+    )
+  original_shape = get_shape_list(input_tensor, expected_rank=3)
+  batch_size, seq_length, width = original_shape
+  # Each sublayer adds its input back, so the input must already be `hidden_size` wide.
+  if width != hidden_size:
+    raise ValueError(
+      "The width of the input tensor (%d) != hidden size (%d)" % (width, hidden_size)
     )
 
-  attention_head_size = int(hidden_size / num_attention_heads)
-  input_shape = get_shape_list(input_tensor, expected_rank=3)
-  batch_size = input_shape[0]
-  seq_length = input_shape[1]
-  input_width = input_shape[2]
-
-  # The Transformer performs sum residuals on all layers so the input needs
-  # to be the same as the hidden size.
-  if input_width != hidden_size:
-    raise ValueError(
-      "The width of the input tensor (%d) != hidden size (%d)" % (input_width, hidden_size)
-    )
-
-  # We keep the representation as a 2D tensor to avoid re-shaping it back and
-  # forth from a 3D tensor to a 2D tensor.
-  prev_output = reshape_to_matrix(input_tensor)
-
-  all_layer_outputs = []
-  for layer_idx in range(num_hidden_layers):
-    with _variable_scope("layer_%d" % layer_idx):
-      layer_input = prev_output
-
-      with _variable_scope("attention"):
-        with _variable_scope("self"):
-          attention_head = attention_layer(
-            from_tensor=layer_input,
-            to_tensor=layer_input,
-            attention_mask=attention_mask,
-            num_attention_heads=num_attention_heads,
-            size_per_head=attention_head_size,
-            attention_probs_dropout_prob=attention_probs_dropout_prob,
-            initializer_range=initializer_range,
-            do_return_2d_tensor=True,
-            batch_size=batch_size,
-            from_seq_length=seq_length,
-            to_seq_length=seq_length,
-          )
-        attention_output = attention_head
-
-        # Run a linear projection of `hidden_size` then add a residual
-        # with `layer_input`.
-        with _variable_scope("output"):
-          attention_output = dense_layer(
-            attention_output, hidden_size, kernel_initializer=create_initializer(initializer_range)
-          )
-          attention_output = dropout(attention_output, hidden_dropout_prob)
-          attention_output = layer_norm(attention_output + layer_input)
-
-      # The activation is only applied to the "intermediate" hidden layer.
-      with _variable_scope("intermediate"):
-        intermediate_output = dense_layer(
-          attention_output,
-          intermediate_size,
-          activation=intermediate_act_fn,
-          kernel_initializer=create_initializer(initializer_range),
-        )
-
-      # Down-project back to `hidden_size` then add the residual.
-      with _variable_scope("output"):
-        layer_output = dense_layer(
-          intermediate_output, hidden_size, kernel_initializer=create_initializer(initializer_range)
-        )
-        layer_output = dropout(layer_output, hidden_dropout_prob)
-        layer_output = layer_norm(layer_output + attention_output)
-        prev_output = layer_output
-        all_layer_outputs.append(layer_output)
+  # Between layers the activations stay 2-D, [B*S, hidden_size], saving reshapes.
+  hidden = reshape_to_matrix(input_tensor)
+  layer_outputs = []
+  for index in range(num_hidden_layers):
+    with _variable_scope("layer_%d" % index):
+      hidden = _transformer_block(
+        hidden,
+        attention_mask,
+        batch_size,
+        seq_length,
+        hidden_size,
+        num_attention_heads,
+        size_per_head,
+        intermediate_size,
+        intermediate_act_fn,
+        hidden_dropout_prob,
+        attention_probs_dropout_prob,
+        initializer_range,
+      )
+    layer_outputs.append(hidden)
 
   if do_return_all_layers:
-    final_outputs = []
-    for layer_output in all_layer_outputs:
-      final_output = reshape_from_matrix(layer_output, input_shape)
-      final_outputs.append(final_output)
-    return final_outputs
-  else:
-    final_output = reshape_from_matrix(prev_output, input_shape)
-    return final_output
+    return [reshape_from_matrix(output, original_shape) for output in layer_outputs]
+  return reshape_from_matrix(hidden, original_shape)
 
 
-def get_shape_list(tensor, expected_rank=None, name=None):
-  """Returns a list of the shape of tensor, preferring static dimensions.
+def get_shape_list(
+  tensor: tf.Tensor, expected_rank: int | Sequence[int] | None = None, name: str | None = None
+) -> list[Dim]:
+  """The shape of `tensor` as a list, each size static where possible.
+
+  Sizes known while building are Python ints; the others are scalar tensors taken from
+  `tf.shape(tensor)` at run time.
 
   Args:
-    tensor: A tf.Tensor object to find the shape of.
-    expected_rank: (optional) int. The expected rank of `tensor`. If this is
-      specified and the `tensor` has a different rank, and exception will be
-      thrown.
-    name: Optional name of the tensor for the error message.
-
-  Returns:
-    A list of dimensions of the shape of tensor. All static dimensions will
-    be returned as python integers, and dynamic dimensions will be returned
-    as tf.Tensor scalars.
+    tensor: the tensor to measure.
+    expected_rank: optional rank, or list of allowed ranks, checked by `assert_rank`.
+    name: optional tensor name for that check's error message.
   """
-  if name is None:
-    name = getattr(tensor, "name", "tensor")
-
   if expected_rank is not None:
-    assert_rank(tensor, expected_rank, name)
-
-  shape = tensor.shape.as_list()
-
-  non_static_indexes = []
-  for index, dim in enumerate(shape):
-    if dim is None:
-      non_static_indexes.append(index)
-
-  if not non_static_indexes:
-    return shape
-
-  dyn_shape = tf.shape(tensor)
-  for index in non_static_indexes:
-    shape[index] = dyn_shape[index]
-  return shape
+    assert_rank(tensor, expected_rank, name=name)
+  dims = tensor.shape.as_list()
+  unknown = [axis for axis, size in enumerate(dims) if size is None]
+  if unknown:
+    runtime_shape = tf.shape(tensor)
+    for axis in unknown:
+      dims[axis] = runtime_shape[axis]
+  return dims
 
 
-def reshape_to_matrix(input_tensor):
-  """Reshapes a >= rank 2 tensor to a rank 2 tensor (i.e., a matrix)."""
-  ndims = input_tensor.shape.ndims
-  if ndims < 2:
-    raise ValueError("Input tensor must have at least rank 2. Shape = %s" % (input_tensor.shape))
-  if ndims == 2:
+def reshape_to_matrix(input_tensor: tf.Tensor) -> tf.Tensor:
+  """Merges all leading axes: [..., width] -> [rows, width]; a matrix is returned as it is."""
+  rank = input_tensor.shape.ndims
+  if rank < 2:
+    raise ValueError(
+      "reshape_to_matrix needs a tensor of rank 2 or more, got shape %s" % input_tensor.shape
+    )
+  if rank == 2:
     return input_tensor
-
-  width = input_tensor.shape[-1]
-  output_tensor = tf.reshape(input_tensor, [-1, width])
-  return output_tensor
+  return tf.reshape(input_tensor, [-1, input_tensor.shape[-1]])
 
 
-def reshape_from_matrix(output_tensor, orig_shape_list):
-  """Reshapes a rank 2 tensor back to its original rank >= 2 tensor."""
+def reshape_from_matrix(output_tensor: tf.Tensor, orig_shape_list: list[Dim]) -> tf.Tensor:
+  """Undoes `reshape_to_matrix`: [rows, width] -> `orig_shape_list[:-1] + [width]`."""
   if len(orig_shape_list) == 2:
     return output_tensor
-
-  output_shape = get_shape_list(output_tensor)
-
-  orig_dims = orig_shape_list[0:-1]
-  width = output_shape[-1]
-
-  return tf.reshape(output_tensor, orig_dims + [width])
+  width = get_shape_list(output_tensor)[-1]
+  return tf.reshape(output_tensor, orig_shape_list[:-1] + [width])
 
 
-def assert_rank(tensor, expected_rank, name=None):
-  """Raises an exception if the tensor rank is not of the expected rank.
+def assert_rank(
+  tensor: tf.Tensor, expected_rank: int | Sequence[int], name: str | None = None
+) -> None:
+  """Checks the static rank of `tensor`.
 
   Args:
-    tensor: A tf.Tensor to check the rank of.
-    expected_rank: Python integer or list of integers, expected rank.
-    name: Optional name of the tensor for the error message.
+    tensor: the tensor to check.
+    expected_rank: the rank, or a list of allowed ranks.
+    name: tensor name for the message; the tensor's own name when omitted.
 
   Raises:
-    ValueError: If the expected shape doesn't match the actual shape.
+    ValueError: the rank is not an allowed one; the message names the tensor and scope.
   """
+  allowed = {expected_rank} if isinstance(expected_rank, int) else set(expected_rank)
+  actual_rank = tensor.shape.ndims
+  if actual_rank in allowed:
+    return
   if name is None:
     name = getattr(tensor, "name", "tensor")
-
-  expected_rank_dict = {}
-  if isinstance(expected_rank, int):
-    expected_rank_dict[expected_rank] = True
-  else:
-    for x in expected_rank:
-      expected_rank_dict[x] = True
-
-  actual_rank = tensor.shape.ndims
-  if actual_rank not in expected_rank_dict:
-    scope_name = _current_scope_name()
-    raise ValueError(
-      "For the tensor `%s` in scope `%s`, the actual rank "
-      "`%d` (shape = %s) is not equal to the expected rank `%s`"
-      % (name, scope_name, actual_rank, str(tensor.shape), str(expected_rank))
-    )
+  raise ValueError(
+    "For the tensor `%s` in scope `%s`, the actual rank `%d` (shape = %s) is not equal to the "
+    "expected rank `%s`" % (name, _current_scope_name(), actual_rank, tensor.shape, expected_rank)
+  )

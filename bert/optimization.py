@@ -1,12 +1,12 @@
 # coding=utf-8
-"""Functions and classes related to optimization (weight updates).
+"""BERT's optimizer: Adam with decoupled weight decay and a linear schedule.
 
-Google's `optimization.py` on TensorFlow 2.20, with one update rule behind two
-faces:
+`from bert import optimization` keeps working as with Google's module. The
+update rule is offered twice:
 
 * `create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu)`
-  and `AdamWeightDecayOptimizer` for `tf.compat.v1` graph mode, as Google's;
-* `AdamWeightDecay` for the TF2 face (eager, `tf.function`, `tf.distribute`).
+  and `AdamWeightDecayOptimizer`, for `tf.compat.v1` graph code;
+* `AdamWeightDecay`, for TF2 code (eager, `tf.function`, `tf.distribute`).
 
 The rule: linear warmup then linear decay to 0 (no renormalisation after the
 warmup); Adam WITHOUT bias correction (beta1 0.9, beta2 0.999, eps 1e-6);
@@ -25,7 +25,9 @@ import tensorflow as tf
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
-def learning_rate_at(global_step, init_lr, num_train_steps, num_warmup_steps):
+def learning_rate_at(
+  global_step: tf.Tensor | int, init_lr: float, num_train_steps: int, num_warmup_steps: int
+) -> tf.Tensor:
   """Google's learning rate at `global_step` (a scalar tensor or number).
 
   `init_lr * (1 - min(step, N) / N)`, and `init_lr * step / W` while
@@ -41,107 +43,89 @@ def learning_rate_at(global_step, init_lr, num_train_steps, num_warmup_steps):
   return learning_rate
 
 
-def _do_use_weight_decay(param_name, weight_decay_rate, exclude_from_weight_decay):
-  """Whether to use L2 weight decay for `param_name`."""
+def _do_use_weight_decay(
+  param_name: str, weight_decay_rate: float, exclude_from_weight_decay: Iterable[str] | None
+) -> bool:
+  """False for a zero rate or when an exclusion regex is found in the name."""
   if not weight_decay_rate:
     return False
-  if exclude_from_weight_decay:
-    for r in exclude_from_weight_decay:
-      if re.search(r, param_name) is not None:
-        return False
-  return True
+  patterns = exclude_from_weight_decay or ()
+  return not any(re.search(pattern, param_name) for pattern in patterns)
 
 
-def _get_variable_name(param_name):
-  """Get the variable name from the tensor name."""
-  m = re.match("^(.*):\\d+$", param_name)
-  if m is not None:
-    param_name = m.group(1)
-  return param_name
+def _get_variable_name(param_name: str) -> str:
+  """Drops a tensor's output index: "bert/pooler/dense/bias:0" -> "bert/pooler/dense/bias"."""
+  base, colon, index = param_name.rpartition(":")
+  return base if colon and index.isdecimal() else param_name
 
 
 def _adam_weight_decay_assignments(
   param, grad, m, v, learning_rate, weight_decay_rate, beta_1, beta_2, epsilon, use_weight_decay
 ):
-  """The update of one parameter; returns the three assign ops (p, m, v)."""
-  # Standard Adam update.
+  """Assign ops that step one parameter and its two slots: [param, m, v]."""
   next_m = tf.multiply(beta_1, m) + tf.multiply(1.0 - beta_1, grad)
   next_v = tf.multiply(beta_2, v) + tf.multiply(1.0 - beta_2, tf.square(grad))
-
-  update = next_m / (tf.sqrt(next_v) + epsilon)
-
-  # Just adding the square of the weights to the loss function is *not*
-  # the correct way of using L2 regularization/weight decay with Adam,
-  # since that will interact with the m and v parameters in strange ways.
-  #
-  # Instead we want to decay the weights in a manner that doesn't interact
-  # with the m/v parameters. This is equivalent to adding the square
-  # of the weights to the loss with plain (non-momentum) SGD.
+  update = next_m / (tf.sqrt(next_v) + epsilon)  # No bias correction.
   if use_weight_decay:
+    # Decay is added to the step after Adam's scaling, not to the loss: an L2
+    # term in the loss would pass through m and v and be rescaled with the
+    # gradients. Here every weight shrinks by lr * rate * itself.
     update += weight_decay_rate * param
-
-  update_with_lr = learning_rate * update
-
-  next_param = param - update_with_lr
-
+  next_param = param - learning_rate * update
   return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
 
 
-def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu):
-  """Creates an optimizer training op (graph mode, as Google's).
+def create_optimizer(
+  loss: tf.Tensor, init_lr: float, num_train_steps: int, num_warmup_steps: int, use_tpu: bool
+) -> tf.Operation:
+  """Builds the graph-mode training op of Google's fine-tuning recipe.
 
-  `use_tpu` is accepted for compatibility; under TF2 a TPU is driven by
-  `tf.distribute.TPUStrategy` rather than a `CrossShardOptimizer`.
+  The op clips the gradients of all trainable variables to a global norm of
+  1.0, applies `AdamWeightDecayOptimizer` with the `learning_rate_at` schedule
+  and adds 1 to the global step. `use_tpu` is accepted for compatibility
+  only: under TF2 a TPU runs under `tf.distribute.TPUStrategy`, not a
+  `CrossShardOptimizer`.
   """
   del use_tpu
   global_step = tf.compat.v1.train.get_or_create_global_step()
-
   learning_rate = learning_rate_at(global_step, init_lr, num_train_steps, num_warmup_steps)
-
-  # It is recommended that you use this optimizer for fine tuning, since this
-  # is how the model was trained (note that the Adam m/v variables are NOT
-  # loaded from init_checkpoint.)
+  # BERT's pre-training settings. The slots start at zero on a first run:
+  # pre-trained checkpoints carry no adam_m / adam_v to restore.
   optimizer = AdamWeightDecayOptimizer(
     learning_rate=learning_rate,
     weight_decay_rate=0.01,
     beta_1=0.9,
     beta_2=0.999,
     epsilon=1e-6,
-    exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"],
+    exclude_from_weight_decay=list(DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY),
   )
-
-  tvars = tf.compat.v1.trainable_variables()
-  grads = tf.gradients(loss, tvars)
-
-  # This is how the model was pre-trained.
-  (grads, _) = tf.clip_by_global_norm(grads, clip_norm=1.0)
-
-  train_op = optimizer.apply_gradients(zip(grads, tvars), global_step=global_step)
-
-  # Normally the global step update is done inside of `apply_gradients`.
-  # However, `AdamWeightDecayOptimizer` doesn't do this. But if you use
-  # a different optimizer, you should probably take this line out.
-  new_global_step = global_step + 1
-  train_op = tf.group(train_op, [global_step.assign(new_global_step)])
-  return train_op
+  params = tf.compat.v1.trainable_variables()
+  clipped, _ = tf.clip_by_global_norm(tf.gradients(loss, params), clip_norm=1.0)
+  update_op = optimizer.apply_gradients(zip(clipped, params), global_step=global_step)
+  # The optimizer leaves `global_step` alone, so the step is counted here.
+  return tf.group(update_op, global_step.assign(global_step + 1))
 
 
 class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
-  """A basic Adam optimizer that includes "correct" L2 weight decay (graph mode)."""
+  """Graph-mode Adam without bias correction, plus decoupled weight decay.
+
+  Its slots are `tf.compat.v1.get_variable`s named `<var>/adam_m` and
+  `<var>/adam_v` in the current variable scope. `apply_gradients` never
+  touches `global_step`; `create_optimizer` increments it.
+  """
 
   def __init__(
     self,
-    learning_rate,
-    weight_decay_rate=0.0,
-    beta_1=0.9,
-    beta_2=0.999,
-    epsilon=1e-6,
-    exclude_from_weight_decay=None,
-    name="AdamWeightDecayOptimizer",
-  ):
-    """Constructs a AdamWeightDecayOptimizer."""
-    super(AdamWeightDecayOptimizer, self).__init__(False, name)
-
+    learning_rate: float | tf.Tensor,
+    weight_decay_rate: float = 0.0,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-6,
+    exclude_from_weight_decay: Sequence[str] | None = None,
+    name: str = "AdamWeightDecayOptimizer",
+  ) -> None:
+    """Keeps the hyperparameters; `exclude_from_weight_decay` holds name regexes."""
+    super().__init__(use_locking=False, name=name)
     self.learning_rate = learning_rate
     self.weight_decay_rate = weight_decay_rate
     self.beta_1 = beta_1
@@ -149,45 +133,51 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
     self.epsilon = epsilon
     self.exclude_from_weight_decay = exclude_from_weight_decay
 
-  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
-    """See base class. `global_step` is not incremented (as Google's)."""
-    assignments = []
+  def apply_gradients(
+    self,
+    grads_and_vars: Iterable[tuple[tf.Tensor | None, tf.Variable | None]],
+    global_step: tf.Variable | None = None,
+    name: str | None = None,
+  ) -> tf.Operation:
+    """Returns one op that updates every pair; pairs with a None are skipped.
+
+    `global_step` is part of the base-class signature and is not incremented.
+    """
+    updates = []
     for grad, param in grads_and_vars:
       if grad is None or param is None:
         continue
-
       param_name = _get_variable_name(param.name)
+      shape = param.shape.as_list()
+      m = self._adam_slot(param_name + "/adam_m", shape)
+      v = self._adam_slot(param_name + "/adam_v", shape)
+      decays = _do_use_weight_decay(
+        param_name, self.weight_decay_rate, self.exclude_from_weight_decay
+      )
+      updates += _adam_weight_decay_assignments(
+        param,
+        grad,
+        m,
+        v,
+        self.learning_rate,
+        self.weight_decay_rate,
+        self.beta_1,
+        self.beta_2,
+        self.epsilon,
+        decays,
+      )
+    return tf.group(*updates, name=name)
 
-      m = tf.compat.v1.get_variable(
-        name=param_name + "/adam_m",
-        shape=param.shape.as_list(),
-        dtype=tf.float32,
-        trainable=False,
-        initializer=tf.compat.v1.zeros_initializer(),
-      )
-      v = tf.compat.v1.get_variable(
-        name=param_name + "/adam_v",
-        shape=param.shape.as_list(),
-        dtype=tf.float32,
-        trainable=False,
-        initializer=tf.compat.v1.zeros_initializer(),
-      )
-
-      assignments.extend(
-        _adam_weight_decay_assignments(
-          param,
-          grad,
-          m,
-          v,
-          self.learning_rate,
-          self.weight_decay_rate,
-          self.beta_1,
-          self.beta_2,
-          self.epsilon,
-          _do_use_weight_decay(param_name, self.weight_decay_rate, self.exclude_from_weight_decay),
-        )
-      )
-    return tf.group(*assignments, name=name)
+  @staticmethod
+  def _adam_slot(name: str, shape: list) -> tf.Variable:
+    """A zero-initialised, non-trainable float32 slot variable."""
+    return tf.compat.v1.get_variable(
+      name=name,
+      shape=shape,
+      dtype=tf.float32,
+      trainable=False,
+      initializer=tf.compat.v1.zeros_initializer(),
+    )
 
   def _apply_dense(self, grad, var):
     raise NotImplementedError("Use apply_gradients")
@@ -215,9 +205,9 @@ class AdamWeightDecay(tf.Module):
     beta_2: float = 0.999,
     epsilon: float = 1e-6,
     clip_norm: float | None = 1.0,
-    exclude_from_weight_decay: Iterable[str] = (DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY),
-    aggregation=tf.VariableAggregation.NONE,
-  ):
+    exclude_from_weight_decay: Iterable[str] = DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,
+    aggregation: tf.VariableAggregation = tf.VariableAggregation.NONE,
+  ) -> None:
     """Creates the slots of `variables` and the global step.
 
     Args:
@@ -275,13 +265,13 @@ class AdamWeightDecay(tf.Module):
     """All `adam_m` and `adam_v` variables, interleaved per parameter."""
     return [slot for pair in self._slots for slot in pair]
 
-  def learning_rate(self):
+  def learning_rate(self) -> tf.Tensor:
     """The learning rate of the current global step."""
     return learning_rate_at(
       self.global_step, self.init_lr, self.num_train_steps, self.num_warmup_steps
     )
 
-  def apply_gradients(self, grads: Sequence[tf.Tensor]):
+  def apply_gradients(self, grads: Sequence[tf.Tensor | None]) -> tf.Tensor:
     """Clips `grads`, updates every parameter and increments global_step.
 
     `grads` are aligned with the `variables` given at construction (None

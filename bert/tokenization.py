@@ -14,6 +14,7 @@ with ``open``; TensorFlow is imported lazily only to read paths such as
 """
 
 import collections
+import dataclasses
 import errno
 import os
 import re
@@ -23,64 +24,67 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, TypeVar
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
+# Google's released checkpoints live in a folder named after the model, e.g.
+# `.../uncased_L-12_H-768_A-12/bert_model.ckpt`; group 1 is that folder name.
+_RELEASED_CHECKPOINT = re.compile("^.*?([A-Za-z0-9_-]+)/bert_model.ckpt")
+
+# Released model -> whether it was pre-trained on lower-cased text.
+_RELEASED_MODEL_IS_LOWERCASED = {
+  "uncased_L-24_H-1024_A-16": True,
+  "uncased_L-12_H-768_A-12": True,
+  "multilingual_L-12_H-768_A-12": True,
+  "chinese_L-12_H-768_A-12": True,
+  "cased_L-12_H-768_A-12": False,
+  "cased_L-24_H-1024_A-16": False,
+  "multi_cased_L-12_H-768_A-12": False,
+}
+
 
 def validate_case_matches_checkpoint(do_lower_case: bool, init_checkpoint: Optional[str]) -> None:
   """Raises ValueError if `do_lower_case` contradicts a known checkpoint name.
 
-  The casing of a pre-trained model is not recorded in bert_config.json, so it
-  is guessed from the directory that holds `bert_model.ckpt`. Only Google's
-  released model names are checked; any other path passes silently.
+  bert_config.json does not say whether a model is cased, so the folder name
+  of `bert_model.ckpt` is looked up among Google's releases. Unknown names and
+  other checkpoints (e.g. a fine-tuned `model.ckpt-N`) are not checked.
   """
-  if not init_checkpoint:
+  found = _RELEASED_CHECKPOINT.match(init_checkpoint) if init_checkpoint else None
+  if found is None:
     return
-
-  m = re.match("^.*?([A-Za-z0-9_-]+)/bert_model.ckpt", init_checkpoint)
-  if m is None:
+  model_name = found.group(1)
+  lowercased = _RELEASED_MODEL_IS_LOWERCASED.get(model_name)
+  if lowercased is None or lowercased == bool(do_lower_case):
     return
-
-  model_name = m.group(1)
-
-  lower_models = [
-    "uncased_L-24_H-1024_A-16",
-    "uncased_L-12_H-768_A-12",
-    "multilingual_L-12_H-768_A-12",
-    "chinese_L-12_H-768_A-12",
-  ]
-  cased_models = ["cased_L-12_H-768_A-12", "cased_L-24_H-1024_A-16", "multi_cased_L-12_H-768_A-12"]
-
-  if model_name in lower_models and not do_lower_case:
-    actual_flag, case_name, opposite_flag = "False", "lowercased", "True"
-  elif model_name in cased_models and do_lower_case:
-    actual_flag, case_name, opposite_flag = "True", "cased", "False"
-  else:
-    return
-
   raise ValueError(
     "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. "
     "However, `%s` seems to be a %s model, so you "
     "should pass in `--do_lower_case=%s` so that the fine-tuning matches "
     "how the model was pre-training. If this error is wrong, please "
     "just comment out this check."
-    % (actual_flag, init_checkpoint, model_name, case_name, opposite_flag)
+    % (
+      not lowercased,
+      init_checkpoint,
+      model_name,
+      "lowercased" if lowercased else "cased",
+      lowercased,
+    )
   )
 
 
 def convert_to_unicode(text: Any) -> str:
   """Returns `text` as str; bytes are decoded as UTF-8, ignoring bad bytes."""
-  if isinstance(text, str):
-    return text
   if isinstance(text, bytes):
-    return text.decode("utf-8", "ignore")
-  raise ValueError("Unsupported string type: %s" % (type(text)))
+    return str(text, encoding="utf-8", errors="ignore")
+  if not isinstance(text, str):
+    raise ValueError(f"Unsupported string type: {type(text)}")
+  return text
 
 
 def printable_text(text: Any) -> str:
-  """Returns `text` as a str fit for printing or logging (Python 3: str)."""
-  if isinstance(text, str):
-    return text
-  if isinstance(text, bytes):
-    return text.decode("utf-8", "ignore")
-  raise ValueError("Unsupported string type: %s" % (type(text)))
+  """Returns `text` as a str fit for printing or logging.
+
+  On Python 3 that is the same str that `convert_to_unicode` gives.
+  """
+  return convert_to_unicode(text)
 
 
 def _read_vocab(reader) -> "collections.OrderedDict[str, int]":
@@ -134,12 +138,12 @@ def convert_by_vocab(vocab: Mapping[_K, _V], items: Iterable[_K]) -> List[_V]:
 
 def convert_tokens_to_ids(vocab: Mapping[str, int], tokens: Iterable[str]) -> List[int]:
   """Maps tokens to ids (KeyError for a token not in `vocab`)."""
-  return convert_by_vocab(vocab, tokens)
+  return [vocab[token] for token in tokens]
 
 
 def convert_ids_to_tokens(inv_vocab: Mapping[int, str], ids: Iterable[int]) -> List[str]:
   """Maps ids to tokens (KeyError for an id not in `inv_vocab`)."""
-  return convert_by_vocab(inv_vocab, ids)
+  return [inv_vocab[token_id] for token_id in ids]
 
 
 def whitespace_tokenize(text: str) -> List[str]:
@@ -153,12 +157,15 @@ def whitespace_tokenize(text: str) -> List[str]:
 class FullTokenizer(object):
   """Basic tokenization followed by WordPiece: text -> vocab tokens."""
 
-  def __init__(self, vocab_file: "str | os.PathLike", do_lower_case: bool = True):
-    self.vocab = load_vocab(vocab_file)
-    self.inv_vocab = {v: k for k, v in self.vocab.items()}
-    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
-    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
-    self._longest_entry = max(map(len, self.vocab), default=0)
+  def __init__(self, vocab_file: "str | os.PathLike", do_lower_case: bool = True) -> None:
+    vocab = load_vocab(vocab_file)
+    self.vocab = vocab
+    # Indices are unique, so swapping keys and values loses nothing.
+    self.inv_vocab = dict(zip(vocab.values(), vocab.keys()))
+    # WordPiece looks tokens up in this same dict, not in a copy.
+    self.basic_tokenizer = BasicTokenizer(do_lower_case)
+    self.wordpiece_tokenizer = WordpieceTokenizer(vocab)
+    self._longest_entry = max(map(len, vocab), default=0)
     self._split_words: dict = {}  # basic token not in vocab -> its ids
 
   def tokenize(self, text: Any) -> List[str]:
@@ -212,10 +219,12 @@ class FullTokenizer(object):
     return state
 
   def convert_tokens_to_ids(self, tokens: Iterable[str]) -> List[int]:
-    return convert_by_vocab(self.vocab, tokens)
+    """Ids of `tokens` in this tokenizer's vocab (KeyError if one is missing)."""
+    return convert_tokens_to_ids(self.vocab, tokens)
 
   def convert_ids_to_tokens(self, ids: Iterable[int]) -> List[str]:
-    return convert_by_vocab(self.inv_vocab, ids)
+    """Tokens of `ids` in this tokenizer's vocab (KeyError if one is missing)."""
+    return convert_ids_to_tokens(self.inv_vocab, ids)
 
 
 # Cap on the code points each table remembers, so that text made of very many
@@ -276,12 +285,15 @@ _SPLIT_PUNC = _CharTable(_split_punc_rule)
 _STRIP_ACCENT_AND_SPLIT_PUNC = _CharTable(_strip_accent_and_split_punc_rule)
 
 
+@dataclasses.dataclass(eq=False)
 class BasicTokenizer(object):
-  """Cleans text, splits on whitespace and punctuation; may lower-case."""
+  """Cleans text, splits on whitespace and punctuation; may lower-case.
 
-  def __init__(self, do_lower_case: bool = True):
-    """`do_lower_case`: lower-case the text and strip its accents."""
-    self.do_lower_case = do_lower_case
+  Attributes:
+    do_lower_case: lower-case the text and strip its accents.
+  """
+
+  do_lower_case: bool = True
 
   def tokenize(self, text: Any) -> List[str]:
     """Splits `text` into basic tokens."""
@@ -299,16 +311,16 @@ class BasicTokenizer(object):
     if self.do_lower_case:
       text = text.lower()
       if not text.isascii():  # NFD is the identity on ASCII, which has no Mn.
-        text = unicodedata.normalize("NFD", text)
-        return text.translate(_STRIP_ACCENT_AND_SPLIT_PUNC).split()
+        decomposed = unicodedata.normalize("NFD", text)
+        return decomposed.translate(_STRIP_ACCENT_AND_SPLIT_PUNC).split()
     return text.translate(_SPLIT_PUNC).split()
 
   # The step-by-step helpers of Google's class, kept for callers that use them.
 
   def _run_strip_accents(self, text: str) -> str:
     """NFD-normalises `text` and drops nonspacing marks (category Mn)."""
-    text = unicodedata.normalize("NFD", text)
-    return "".join(c for c in text if unicodedata.category(c) != "Mn")
+    kept = [c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"]
+    return "".join(kept)
 
   def _run_split_on_punc(self, text: str) -> List[str]:
     """Splits `text` so that each punctuation character is its own piece."""
@@ -344,30 +356,29 @@ class BasicTokenizer(object):
     return "".join(out)
 
 
+@dataclasses.dataclass(eq=False)
 class WordpieceTokenizer(object):
-  """Greedy longest-match-first WordPiece tokenization."""
+  """Greedy longest-match-first WordPiece tokenization.
 
-  def __init__(
-    self, vocab: Mapping[str, Any], unk_token: str = "[UNK]", max_input_chars_per_word: int = 200
-  ):
-    self.vocab = vocab
-    self.unk_token = unk_token
-    self.max_input_chars_per_word = max_input_chars_per_word
+  Attributes:
+    vocab: the token -> id mapping (only membership is used here).
+    unk_token: what an unsplittable or over-long word becomes.
+    max_input_chars_per_word: words longer than this are `unk_token`.
+  """
+
+  vocab: Mapping[str, Any] = dataclasses.field(repr=False)
+  unk_token: str = "[UNK]"
+  max_input_chars_per_word: int = 200
 
   def tokenize(self, text: Any) -> List[str]:
     """Splits whitespace-separated words into WordPiece tokens.
 
-    Each word is cut from left to right, taking at each position the longest
-    vocab entry (pieces after the first carry the "##" prefix), e.g.
-    "unaffable" -> ["un", "##aff", "##able"]. A word with more than
-    `max_input_chars_per_word` characters, or with a position where no entry
-    matches, becomes a single `unk_token`.
-
-    Args:
-      text: text already passed through `BasicTokenizer`.
-
-    Returns:
-      The list of WordPiece tokens.
+    `text` is meant to be `BasicTokenizer` output. A word is cut from left to
+    right, each time taking the longest vocab entry that fits, with "##" in
+    front of every piece but the first: with Google's test vocab, "unwanted"
+    gives ["un", "##want", "##ed"]. A word longer than
+    `max_input_chars_per_word`, or one with a position where no entry fits,
+    becomes a single `unk_token`.
     """
     text = convert_to_unicode(text)
     vocab = self.vocab

@@ -18,37 +18,56 @@ HEAD_DROPOUT = 0.1
 HEAD_INITIALIZER_RANGE = 0.02
 
 
-def classifier_outputs(output_layer, output_weights, output_bias, labels, num_labels, is_training):
-  """(loss, per_example_loss, logits, probabilities) from the pooled output."""
+def _scores(features, output_weights, output_bias):
+  """The linear layer's logits and their softmax, both [batch_size, num_labels]."""
+  logits = tf.nn.bias_add(tf.matmul(features, output_weights, transpose_b=True), output_bias)
+  return logits, tf.nn.softmax(logits, axis=-1)
+
+
+def _cross_entropy(logits, labels, num_labels: int):
+  """Minus the log-probability each example gives its gold label: [batch_size]."""
+  log_likelihoods = tf.nn.log_softmax(logits, axis=-1)
+  gold = tf.one_hot(labels, depth=num_labels, dtype=tf.float32)
+  return -tf.reduce_sum(gold * log_likelihoods, axis=-1)
+
+
+def classifier_outputs(
+  output_layer: tf.Tensor,
+  output_weights: tf.Tensor,
+  output_bias: tf.Tensor,
+  labels: tf.Tensor,
+  num_labels: int,
+  is_training: bool,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+  """(loss, per_example_loss, logits, probabilities) of the head on the pooled output.
+
+  `output_layer` is [batch_size, hidden_size] and `labels` [batch_size] ints; the
+  loss is the plain mean over the batch. Dropout applies only when training.
+  """
   if is_training:
-    # I.e., 0.1 dropout
     output_layer = tf.nn.dropout(output_layer, rate=HEAD_DROPOUT)
-
-  logits = tf.matmul(output_layer, output_weights, transpose_b=True)
-  logits = tf.nn.bias_add(logits, output_bias)
-  probabilities = tf.nn.softmax(logits, axis=-1)
-  log_probs = tf.nn.log_softmax(logits, axis=-1)
-
-  one_hot_labels = tf.one_hot(labels, depth=num_labels, dtype=tf.float32)
-
-  per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
-  loss = tf.reduce_mean(per_example_loss)
-
-  return (loss, per_example_loss, logits, probabilities)
+  logits, probabilities = _scores(output_layer, output_weights, output_bias)
+  per_example_loss = _cross_entropy(logits, labels, num_labels)
+  return tf.reduce_mean(per_example_loss), per_example_loss, logits, probabilities
 
 
 def create_model(
-  bert_config,
-  is_training,
-  input_ids,
-  input_mask,
-  segment_ids,
-  labels,
-  num_labels,
-  use_one_hot_embeddings,
-):
-  """Creates a classification model (graph face, Google's signature)."""
-  model = modeling.BertModel(
+  bert_config: modeling.BertConfig,
+  is_training: bool,
+  input_ids: tf.Tensor,
+  input_mask: tf.Tensor,
+  segment_ids: tf.Tensor,
+  labels: tf.Tensor,
+  num_labels: int,
+  use_one_hot_embeddings: bool,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Builds BERT and the head in the current (TF1-style) graph, with Google's signature.
+
+  The head variables are created at the top level, so that their checkpoint names are
+  `output_weights` and `output_bias`; the head's ops go under the name scope "loss".
+  Returns (loss, per_example_loss, logits, probabilities).
+  """
+  bert = modeling.BertModel(
     config=bert_config,
     is_training=is_training,
     input_ids=input_ids,
@@ -56,35 +75,29 @@ def create_model(
     token_type_ids=segment_ids,
     use_one_hot_embeddings=use_one_hot_embeddings,
   )
-
-  # In the demo, we are doing a simple classification task on the entire
-  # segment.
-  output_layer = model.get_pooled_output()
-
-  hidden_size = output_layer.shape[-1]
-
+  # One label per sequence, read off the pooled [CLS] vector: [batch_size, hidden_size].
+  pooled = bert.get_pooled_output()
   output_weights = tf.compat.v1.get_variable(
     "output_weights",
-    [num_labels, hidden_size],
+    [num_labels, pooled.shape[-1]],
     initializer=tf.compat.v1.truncated_normal_initializer(stddev=HEAD_INITIALIZER_RANGE),
   )
-
   output_bias = tf.compat.v1.get_variable(
     "output_bias", [num_labels], initializer=tf.compat.v1.zeros_initializer()
   )
-
   with tf.compat.v1.variable_scope("loss"):
-    return classifier_outputs(
-      output_layer, output_weights, output_bias, labels, num_labels, is_training
-    )
+    return classifier_outputs(pooled, output_weights, output_bias, labels, num_labels, is_training)
 
 
 class BertClassifier(tf.Module):
   """BERT encoder + Google's head, for TF2 (eager, tf.function, strategies)."""
 
   def __init__(
-    self, bert_config: modeling.BertConfig, num_labels: int, aggregation=tf.VariableAggregation.NONE
-  ):
+    self,
+    bert_config: modeling.BertConfig,
+    num_labels: int,
+    aggregation: tf.VariableAggregation = tf.VariableAggregation.NONE,
+  ) -> None:
     super().__init__(name=None)
     self.num_labels = num_labels
     self.bert = modeling.BertEncoder(bert_config, aggregation=aggregation)

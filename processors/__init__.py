@@ -18,10 +18,11 @@ no other edit is needed:
         def get_labels(self):
             return ["0", "1"]
 
-Built-in tasks: cola, mnli, mrpc, xnli (Google's, in `glue.py`) and emotion
-(`emotion.py`). See `available_tasks`, `get_processor` and `plugin_problems`
-for the discovery rules. Importing this package imports no task module and no
-TensorFlow.
+Built-in tasks: cola, mnli, mrpc, xnli (Google's, in `glue.py`), emotion
+(`emotion.py`) and tabular (`tabular.py`: any labelled TSV/CSV file, its
+columns chosen by flags). See `available_tasks`, `get_processor` and
+`plugin_problems` for the discovery rules. Importing this package imports no
+task module and no TensorFlow.
 """
 
 from processors.base import (

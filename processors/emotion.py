@@ -1,5 +1,7 @@
 """The emotion task: our users' seven-class recipe, built in."""
 
+from __future__ import annotations
+
 import os
 
 from processors.base import (
@@ -28,44 +30,46 @@ class EmotionProcessor(DataProcessor):
   line, rather than a `KeyError` later in feature conversion.
   """
 
-  def get_train_examples(self, data_dir):
-    return self._create_examples(
-      self._read_tsv(os.path.join(data_dir, "fine_tuning_train_data.tsv")), "train"
-    )
+  def get_train_examples(self, data_dir: str) -> list[InputExample]:
+    """Examples of `fine_tuning_train_data.tsv`."""
+    rows = self._read_tsv(os.path.join(data_dir, "fine_tuning_train_data.tsv"))
+    return self._create_examples(rows, "train")
 
-  def get_dev_examples(self, data_dir):
-    return self._create_examples(
-      self._read_tsv(os.path.join(data_dir, "fine_tuning_val_data.tsv")), "dev"
-    )
+  def get_dev_examples(self, data_dir: str) -> list[InputExample]:
+    """Examples of `fine_tuning_val_data.tsv`, guids `dev-<i>`."""
+    rows = self._read_tsv(os.path.join(data_dir, "fine_tuning_val_data.tsv"))
+    return self._create_examples(rows, "dev")
 
-  def get_test_examples(self, data_dir):
-    return self._create_examples(
-      self._read_tsv(os.path.join(data_dir, "fine_tuning_test_data.tsv")), "test"
-    )
+  def get_test_examples(self, data_dir: str) -> list[InputExample]:
+    """Examples of `fine_tuning_test_data.tsv`, all labelled "0"."""
+    rows = self._read_tsv(os.path.join(data_dir, "fine_tuning_test_data.tsv"))
+    return self._create_examples(rows, "test")
 
-  def get_labels(self):
+  def get_labels(self) -> list[str]:
+    """The seven classes "0" to "6"."""
     return ["0", "1", "2", "3", "4", "5", "6"]
 
-  def _create_examples(self, lines, set_type):
-    """Makes examples from all rows but the header."""
-    labels = self.get_labels()
-    warn_dropped_text(lines[1:], 2)
+  def _create_examples(self, lines: list[list[str]], set_type: str) -> list[InputExample]:
+    """One example per row below the header; the guid is `<set_type>-<line index>`."""
+    known = self.get_labels()
+    rows = lines[1:]
+    warn_dropped_text(rows, 2)
     examples = []
-    for i, line in enumerate(lines):
-      if i == 0:  # Header.
-        continue
-      guid = "%s-%d" % (set_type, i)
+    for number, row in enumerate(rows, start=1):
       if set_type == "test":
-        text_a = convert_to_unicode(line[1] if len(line) >= 2 else line[0])
+        # The recipe's test file holds only the text; a train-style row has it in column 1.
+        text = convert_to_unicode(row[1] if len(row) > 1 else row[0])
         label = "0"
       else:
-        text_a = convert_to_unicode(line[1])
-        label = convert_to_unicode(line[0])
-        if label not in labels:
+        text = convert_to_unicode(row[1])
+        label = convert_to_unicode(row[0])
+        if label not in known:
           raise DataError(
-            "expected a label in %s, found %r" % (", ".join(labels), label),
-            getattr(line, "input_file", None),
-            getattr(line, "line_number", None),
+            "expected a label in %s, found %r" % (", ".join(known), label),
+            getattr(row, "input_file", None),
+            getattr(row, "line_number", None),
           )
-      examples.append(InputExample(guid=guid, text_a=text_a, text_b=None, label=label))
+      examples.append(
+        InputExample(guid="%s-%d" % (set_type, number), text_a=text, text_b=None, label=label)
+      )
     return examples

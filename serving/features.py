@@ -114,10 +114,8 @@ def split_token_pair(tokens: Sequence[str]):
 def truncate_seq_pair(tokens_a: list, tokens_b: list, max_length: int) -> None:
   """Pops tokens off the end of the longer list (b on a tie), in place."""
   while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
+    longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+    longer.pop()
 
 
 def layout(

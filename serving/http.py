@@ -77,7 +77,7 @@ class _Connection(object):
     for sock in (self.sender, self.receiver):
       sock.setsockopt(zmq.LINGER, 0)
       sock.setsockopt(zmq.IPV6, int(host.startswith("[")))
-    self.receiver.setsockopt(zmq.SUBSCRIBE, self.identity)
+    self.receiver.subscribe(self.identity)  # replies are published under it
     self.sender.connect("tcp://%s:%d" % (host, port))
     self.receiver.connect("tcp://%s:%d" % (host, port_out))
     self.address = (host, port, port_out)

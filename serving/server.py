@@ -327,18 +327,22 @@ class BertServer(threading.Thread):
       self._shutdown()
 
   def _loop(self):
+    # The sockets read here, each with its handler and whether its frames are
+    # copied, in the order they are served on every turn.
+    inboxes = (
+      (self.workers, self._on_worker_message, True),
+      (self.sink, self._on_subscription, True),
+      (self.frontend, self._on_request, False),
+    )
     poller = zmq.Poller()
-    for sock in (self.workers, self.sink, self.frontend):
-      poller.register(sock, zmq.POLLIN)
+    for inbox, _, _ in inboxes:
+      poller.register(inbox, zmq.POLLIN)
     next_housekeeping = 0.0
     while not self._stop_event.is_set():
       events = dict(poller.poll(100))
-      if self.workers in events:
-        self._drain(self.workers, self._on_worker_message)
-      if self.sink in events:
-        self._drain(self.sink, self._on_subscription)
-      if self.frontend in events:
-        self._drain(self.frontend, self._on_request, copy=False)
+      for inbox, handler, copy in inboxes:
+        if inbox in events:
+          self._drain(inbox, handler, copy=copy)
       self._dispatch()
       now = time.monotonic()
       if now >= next_housekeeping:

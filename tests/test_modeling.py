@@ -234,3 +234,123 @@ def test_layer_norm_epsilon_and_math():
   ref = (xs - xs.mean()) / np.sqrt(xs.var() + 1e-12)
   np.testing.assert_allclose(y, ref, rtol=1e-6)
   assert modeling.LAYER_NORM_EPSILON == 1e-12
+
+
+def test_unnamed_layers_in_one_scope_graph_face_renames():
+  with tf.Graph().as_default():
+    x = tf.ones([2, 4])
+    with tf.compat.v1.variable_scope("head"):
+      modeling.dense_layer(x, 3)
+      modeling.dense_layer(x, 3)
+      modeling.layer_norm(x)
+      modeling.layer_norm(x)
+    names = [v.name for v in tf.compat.v1.global_variables()]
+  assert names == [
+    "head/dense/kernel:0",
+    "head/dense/bias:0",
+    "head/dense_1/kernel:0",
+    "head/dense_1/bias:0",
+    "head/LayerNorm/beta:0",
+    "head/LayerNorm/gamma:0",
+    "head/LayerNorm_1/beta:0",
+    "head/LayerNorm_1/gamma:0",
+  ]
+
+
+@pytest.mark.parametrize(
+  "layer, scope",
+  [
+    (lambda x: modeling.dense_layer(x, 3), "head/dense"),
+    (lambda x: modeling.layer_norm(x), "head/LayerNorm"),
+  ],
+)
+def test_unnamed_layers_in_one_scope_tf2_face_refuses_to_share(layer, scope):
+  # The graph face would make a second variable set (`dense_1`); the TF2 face must not
+  # silently hand back the first one's variables.
+  store = modeling._VariableStore()
+  store.creating = True
+  x = tf.ones([2, 4])
+  with modeling._use_store(store):
+    with modeling._variable_scope("head"):
+      layer(x)
+      with pytest.raises(
+        ValueError, match="'%s' is opened a second time.*distinct `name=`" % scope
+      ):
+        layer(x)
+  assert len(store.variables) == 2
+
+
+def test_tf2_face_distinct_names_and_explicit_reentry_are_fine():
+  store = modeling._VariableStore()
+  store.creating = True
+  x = tf.ones([2, 4])
+  with modeling._use_store(store):
+    with modeling._variable_scope("head"):
+      modeling.dense_layer(x, 3, name="first")
+      modeling.dense_layer(x, 3, name="second")
+      modeling.dense_layer(x, 3)  # the default name, used once
+  assert list(store.variables) == [
+    "head/first/kernel",
+    "head/first/bias",
+    "head/second/kernel",
+    "head/second/bias",
+    "head/dense/kernel",
+    "head/dense/bias",
+  ]
+  # Every pass re-opens the same scopes (unnamed ones included): that reuses, not duplicates.
+  store.creating = False
+  for _ in range(2):
+    with modeling._use_store(store):
+      with modeling._variable_scope("head"):
+        y = modeling.dense_layer(x, 3)
+  np.testing.assert_array_equal(y.numpy(), (x @ store.variables["head/dense/kernel"]).numpy())
+  # Re-entering a scope by its explicit name within one pass shares, as in the graph face.
+  with modeling._use_store(store):
+    with modeling._variable_scope("head"):
+      a = modeling.dense_layer(x, 3, name="first")
+    with modeling._variable_scope("head"):
+      b = modeling.dense_layer(x, 3, name="first")
+  np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_tf2_face_scope_none_gets_default_bert(tiny_config):
+  encoder = modeling.BertEncoder(tiny_config, scope=None)
+  names = list(encoder.variables_by_name)
+  assert names == [n for n, _ in expected_variables(tiny_config)]
+  ids, mask, types = _inputs()
+  first = encoder(ids, mask, types)["pooled_output"].numpy()
+  np.testing.assert_array_equal(first, encoder(ids, mask, types)["pooled_output"].numpy())
+
+
+def test_graph_face_helpers_shapes_and_errors():
+  with tf.Graph().as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, None, 8])
+    with tf.compat.v1.variable_scope("three_d"):
+      out = modeling.attention_layer(x, x, num_attention_heads=2, size_per_head=3)
+    assert out.shape.as_list() == [None, None, 6]
+    flat = modeling.reshape_to_matrix(x)
+    with tf.compat.v1.variable_scope("two_d"):
+      out2d = modeling.attention_layer(
+        flat,
+        flat,
+        num_attention_heads=2,
+        size_per_head=3,
+        do_return_2d_tensor=True,
+        batch_size=tf.shape(x)[0],
+        from_seq_length=tf.shape(x)[1],
+        to_seq_length=tf.shape(x)[1],
+        initializer_range=0.1,
+      )
+    assert out2d.shape.as_list() == [None, 6]
+    with pytest.raises(ValueError, match="rank 2 .* rank 3"):
+      modeling.attention_layer(flat, x)
+    with pytest.raises(ValueError, match="batch_size"):
+      modeling.attention_layer(flat, flat)
+    with pytest.raises(ValueError, match="The width of the input tensor \\(8\\) != hidden size"):
+      modeling.transformer_model(x, hidden_size=16, num_attention_heads=2)
+    with pytest.raises(ValueError, match="token_type_ids"):
+      modeling.embedding_postprocessor(x, use_token_type=True)
+    with pytest.raises(ValueError, match="longer than max_position_embeddings 4"):
+      modeling.embedding_postprocessor(tf.zeros([1, 5, 8]), max_position_embeddings=4)
+    with pytest.raises(ValueError, match="rank 2 or more"):
+      modeling.reshape_to_matrix(tf.zeros([3]))
