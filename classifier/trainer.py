@@ -20,7 +20,7 @@ from bert import checkpoint, optimization
 from classifier.features import Progress, format_seconds
 from classifier.model import BertClassifier
 
-logger = logging.getLogger("run_classifier")
+logger = logging.getLogger(__name__)
 
 
 def make_strategy(
@@ -165,9 +165,18 @@ class ClassifierRunner(object):
     logger.info("Saving checkpoints for %d into %s.", self.global_step, path)
     return path
 
+  def forward_trace_count(self) -> int:
+    """How many times the eval/predict forward functions have been traced so far."""
+    return sum(forward.experimental_get_tracing_count() for _, forward in self._forwards)
+
   # -- training -------------------------------------------------------------
 
-  def _train_loop_fn(self):
+  def train_loop_fn(self):
+    """The tf.function `train` runs: (iterator, steps) -> (last loss, learning rate).
+
+    It runs the steps only (no checkpoints, no summaries); public so that
+    benchmarks can time exactly that.
+    """
     strategy, model, optimizer = self.strategy, self.model, self.optimizer
     tvars = list(model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
@@ -221,7 +230,7 @@ class ClassifierRunner(object):
     if self.manager.latest_checkpoint is None:
       self.save()  # model.ckpt-0, as the Estimator did.
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-    train_loop = self._train_loop_fn()
+    train_loop = self.train_loop_fn()
     is_tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
     chunk_cap = max(1, iterations_per_loop) if is_tpu else 10
     save_every = max(1, save_checkpoints_steps)

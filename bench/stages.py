@@ -1,0 +1,455 @@
+"""The timed stages that run in the bench's own process: training, evaluate(),
+predict() and serving (in-process forward and the real bert-as-service client
+against `python -m serving`)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import statistics
+import threading
+import time
+
+import numpy as np
+
+from bench.common import LEARNING_RATE, NUM_LABELS, SEED, log, train_flops
+from bench.data import make_texts
+from bench.report import Results
+
+SERVE_CLIENTS = 8
+
+
+# -- the runner and its input -------------------------------------------------
+
+
+def build_runner(ctx: dict):
+  """A seeded ClassifierRunner with its optimizer, restored from the bench's
+  checkpoint when there is one (--minilm)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from bert import modeling  # pylint: disable=import-outside-toplevel
+  from classifier.trainer import ClassifierRunner  # pylint: disable=import-outside-toplevel
+
+  tf.random.set_seed(SEED)
+  config = modeling.BertConfig.from_dict(dict(ctx["config"]))
+  output_dir = os.path.join(ctx["workdir"], "output")
+  os.makedirs(output_dir, exist_ok=True)
+  runner = ClassifierRunner(config, NUM_LABELS, output_dir)
+  runner.create_optimizer(LEARNING_RATE, num_train_steps=10**7, num_warmup_steps=10)
+  if ctx.get("checkpoint"):
+    runner.restore(ctx["checkpoint"])
+  return runner
+
+
+def dataset(ctx: dict, args, split: str, dynamic: bool):
+  """The run_classifier input pipeline over the "train" or "eval" tf_record."""
+  from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+
+  training = split == "train"
+  return input_pipeline.file_based_dataset(
+    ctx[split + "_file"],
+    args.seq,
+    is_training=training,
+    drop_remainder=training,
+    batch_size=args.batch,
+    seed=SEED,
+    dynamic_padding=dynamic,
+  )
+
+
+# -- training ---------------------------------------------------------------------
+
+
+def replay_batches(ctx: dict, args, dynamic: bool, count: int, keep_arrays: bool = False) -> list:
+  """Shape and real-token count of the first `count` batches of the seeded
+  training pipeline, i.e. the batches the timed loop consumed (with their
+  arrays too when `keep_arrays`)."""
+  names = ("input_ids", "input_mask", "segment_ids", "label_ids")
+  batches = []
+  for features in dataset(ctx, args, "train", dynamic).take(count):
+    mask = features["input_mask"].numpy()
+    batch = {"shape": tuple(mask.shape), "real": int(mask.sum())}
+    if keep_arrays:
+      batch["arrays"] = {name: features[name].numpy() for name in names}
+    batches.append(batch)
+  return batches
+
+
+def timed_slices(batches: list, args) -> list[list]:
+  """The batches of each timed repeat (the warmup ones dropped)."""
+  first = args.warmup
+  return [
+    batches[first + r * args.steps : first + (r + 1) * args.steps] for r in range(args.repeats)
+  ]
+
+
+def rates(slices: list[list], times: list[float], amount) -> list[float]:
+  """Per repeat: `amount(batch)` summed over the repeat's batches, per second."""
+  return [sum(amount(b) for b in batches) / t for batches, t in zip(slices, times)]
+
+
+def batch_rows(batch: dict) -> int:
+  """Examples in a replayed batch."""
+  return batch["shape"][0]
+
+
+def batch_real_tokens(batch: dict) -> int:
+  """Tokens of a replayed batch that are not padding."""
+  return batch["real"]
+
+
+def matmul_gflops(cfg: dict, slices: list[list], times: list[float]) -> list[float]:
+  """Per repeat: matmul GFLOP/s of the training steps on those batches."""
+  return [
+    train_flops(cfg, [b["shape"] for b in batches]) / t / 1e9 for batches, t in zip(slices, times)
+  ]
+
+
+def time_train_loop(args, ctx: dict, runner, dynamic: bool, mode: str) -> tuple[float, list]:
+  """Runs the warmup steps (tracing included), then `repeats` times `steps`
+  steps, each batch of steps in one call of the loop; returns the warmup's
+  seconds and each repeat's."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  train_loop = runner.train_loop_fn()
+  source = dataset(ctx, args, "train", dynamic)
+  iterator = iter(runner.strategy.experimental_distribute_dataset(source))
+
+  def run(steps: int):
+    start = time.perf_counter()
+    loss, _ = train_loop(iterator, tf.constant(steps))
+    float(loss)  # Waits for the steps to finish.
+    return time.perf_counter() - start, loss
+
+  log("train %s: warmup %d steps (includes tracing)" % (mode, args.warmup))
+  warmup_seconds, _ = run(args.warmup)
+  times = []
+  for repeat in range(1, args.repeats + 1):
+    seconds, loss = run(args.steps)
+    times.append(seconds)
+    log(
+      "train %s repeat %d: %.2f s / %d steps (loss %.3f)"
+      % (mode, repeat, seconds, args.steps, float(loss))
+    )
+  return warmup_seconds, times
+
+
+def section_train(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
+  """Training throughput per padding mode: examples/s, real and computed
+  tokens/s, matmul GFLOP/s and step time. Keeps the replayed batches in
+  ctx["train_batches"] for the HF comparison."""
+  cfg = ctx["config"]
+  ctx["train_batches"] = {}
+  for mode in paddings:
+    dynamic = mode == "dynamic"
+    warmup_seconds, times = time_train_loop(args, ctx, runner, dynamic, mode)
+    total = args.warmup + args.repeats * args.steps
+    batches = replay_batches(ctx, args, dynamic, total, keep_arrays=args.compare)
+    ctx["train_batches"][mode] = batches
+    slices = timed_slices(batches, args)
+    mean_length = np.mean([b["shape"][1] for batches in slices for b in batches])
+    results.add(
+      "train",
+      "%s padding" % mode,
+      rates(slices, times, batch_rows),
+      "examples/s",
+      "mean padded T %.1f; warmup %d steps %.1f s" % (mean_length, args.warmup, warmup_seconds),
+    )
+    real = rates(slices, times, batch_real_tokens)
+    results.add("train", "%s padding, real tokens" % mode, real, "tokens/s", "input_mask==1")
+    computed = rates(slices, times, lambda b: b["shape"][0] * b["shape"][1])
+    results.add(
+      "train", "%s padding, computed tokens" % mode, computed, "tokens/s", "incl. padding"
+    )
+    results.add(
+      "train",
+      "%s padding, matmul GFLOP/s" % mode,
+      matmul_gflops(cfg, slices, times),
+      "GFLOP/s",
+      "hardware work (see FLOPs formula)",
+    )
+    step_ms = [t / args.steps * 1000 for t in times]
+    results.add("train", "%s padding, step time" % mode, step_ms, "ms/step")
+  if "fixed" in paddings and "dynamic" in paddings:
+    ratio = results.get("train", "dynamic padding") / results.get("train", "fixed padding")
+    results.add(
+      "train",
+      "dynamic vs fixed (examples/s)",
+      [ratio],
+      "x",
+      "same model; bucketed batches change the gradient noise",
+    )
+
+
+# -- eval and predict ---------------------------------------------------------------
+
+
+def section_infer(args, ctx: dict, results: Results, runner, what: str, paddings: list[str]):
+  """Times whole evaluate() (`what` "eval") or predict() ("predict") calls as
+  run_classifier makes them, after one untimed call that traces the forward;
+  then compares the fixed and dynamic outputs."""
+  n = args.eval_examples
+  label = "evaluate()" if what == "eval" else "predict()"
+  outputs = {}
+  for mode in paddings:
+    dynamic = mode == "dynamic"
+
+    def call():
+      source = dataset(ctx, args, "eval", dynamic)
+      if what == "eval":
+        return runner.evaluate(source, n)
+      return np.array(list(runner.predict(source, n)))
+
+    log("%s %s: first call (includes tracing)" % (what, mode))
+    start = time.perf_counter()
+    call()
+    first_seconds = time.perf_counter() - start
+    traces_before = runner.forward_trace_count()
+    times = []
+    for _ in range(args.repeats):
+      start = time.perf_counter()
+      result = call()
+      times.append(time.perf_counter() - start)
+    retraces = runner.forward_trace_count() - traces_before
+    outputs[mode] = result
+    lengths = [int(f["input_ids"].shape[1]) for f in dataset(ctx, args, "eval", dynamic)]
+    results.add(
+      what,
+      "%s %s padding" % (label, mode),
+      [n / t for t in times],
+      "examples/s",
+      "%d examples, batch %d, mean T %.1f; first call %.1f s; %d retrace(s) in timed calls"
+      % (n, args.batch, np.mean(lengths), first_seconds, retraces),
+    )
+  if "fixed" not in outputs or "dynamic" not in outputs:
+    return
+  fixed_out, dynamic_out = outputs["fixed"], outputs["dynamic"]
+  speedup = results.get(what, "%s dynamic padding" % label) / results.get(
+    what, "%s fixed padding" % label
+  )
+  results.add(what, "dynamic vs fixed (examples/s)", [speedup], "x")
+  if what == "predict":
+    gap = float(np.max(np.abs(fixed_out - dynamic_out)))
+    results.checks["predict fixed vs dynamic max |dp|"] = "%.2g" % gap
+  else:
+    results.checks["eval accuracy fixed / dynamic"] = "%.4f / %.4f" % (
+      fixed_out["eval_accuracy"],
+      dynamic_out["eval_accuracy"],
+    )
+
+
+# -- serving --------------------------------------------------------------------------
+
+
+def serving_model_dir(ctx: dict) -> str:
+  """A bert-as-service model folder (bert_config.json, vocab.txt and
+  bert_model.ckpt): the imported one with --minilm, else seeded random weights
+  saved into the work folder."""
+  if ctx.get("model_dir"):
+    return ctx["model_dir"]
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from bert import checkpoint, modeling  # pylint: disable=import-outside-toplevel
+
+  model_dir = os.path.join(ctx["workdir"], "serving_model")
+  os.makedirs(model_dir, exist_ok=True)
+  tf.random.set_seed(SEED)
+  encoder = modeling.BertEncoder(modeling.BertConfig.from_dict(dict(ctx["config"])))
+  checkpoint.save_variables(encoder.variables_by_name, os.path.join(model_dir, "bert_model.ckpt"))
+  with open(os.path.join(model_dir, "bert_config.json"), "w") as f:
+    json.dump(ctx["config"], f)
+  shutil.copyfile(ctx["vocab_file"], os.path.join(model_dir, "vocab.txt"))
+  ctx["model_dir"] = model_dir
+  return model_dir
+
+
+def time_in_process(args, cfg: dict, model_dir: str, texts: list[str], results: Results):
+  """The served model without the server: BertEncoder from the same checkpoint
+  under tf.function, returning the layer the server pools (the second to
+  last), at batch 1 and at the full batch, and the tokenization alone.
+  Returns the texts/s at batch 1 and at the full batch."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from bert import checkpoint, modeling, tokenization  # pylint: disable=import-outside-toplevel
+  from serving import features as serving_features  # pylint: disable=import-outside-toplevel
+
+  big = len(texts)
+  encoder = modeling.BertEncoder(modeling.BertConfig.from_dict(dict(cfg)))
+  checkpoint.load_variables(encoder.variables_by_name, os.path.join(model_dir, "bert_model.ckpt"))
+  ids_spec = tf.TensorSpec([None, None], tf.int32)
+
+  @tf.function(input_signature=[ids_spec, ids_spec, ids_spec])
+  def forward(ids, mask, types):
+    layers = encoder(ids, input_mask=mask, token_type_ids=types, training=False)
+    return layers["all_encoder_layers"][-2]
+
+  tokenizer = tokenization.FullTokenizer(os.path.join(model_dir, "vocab.txt"), do_lower_case=True)
+
+  def tokenize():
+    batch = serving_features.convert_texts(
+      texts, tokenizer, args.seq, cfg["max_position_embeddings"]
+    )
+    return [
+      np.array(x, np.int32) for x in (batch.input_ids, batch.input_mask, batch.input_type_ids)
+    ]
+
+  full = tokenize()
+  single = [x[:1] for x in full]
+  forward(*full).numpy()  # Traces once; the shapes stay symbolic.
+  forward(*single).numpy()
+
+  single_runs = []
+  for _ in range(args.repeats):
+    start = time.perf_counter()
+    for _ in range(args.serve_requests):
+      forward(*single).numpy()
+    single_runs.append(time.perf_counter() - start)
+  per_call_ms = statistics.median(single_runs) / args.serve_requests * 1000
+  rate_one = results.add(
+    "serve",
+    "in-process forward, batch 1",
+    [args.serve_requests / t for t in single_runs],
+    "texts/s",
+    "T=%d, %.1f ms per call" % (args.seq, per_call_ms),
+  )
+
+  forward_runs, tokenize_runs = [], []
+  for _ in range(args.repeats):
+    start = time.perf_counter()
+    forward(*full).numpy()
+    forward_runs.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    tokenize()
+    tokenize_runs.append(time.perf_counter() - start)
+  rate_big = results.add(
+    "serve",
+    "in-process forward, batch %d" % big,
+    [big / t for t in forward_runs],
+    "texts/s",
+    "BertEncoder under tf.function, T=%d" % args.seq,
+  )
+  results.add(
+    "serve",
+    "in-process tokenization, batch %d" % big,
+    [big / t for t in tokenize_runs],
+    "texts/s",
+    "serving.features.convert_texts",
+  )
+  return rate_one, rate_big
+
+
+def concurrent_single_requests(
+  client_class, server, texts, clients: int, requests: int, repeats: int
+) -> list[float]:
+  """texts/s when `clients` threads, each with its own connected client, send
+  `requests` one-text requests at once; one figure per repeat."""
+  connected = [
+    client_class(port=server.port, port_out=server.port_out, timeout=180000) for _ in range(clients)
+  ]
+
+  def send(client, offset: int) -> None:
+    for k in range(requests):
+      client.encode([texts[(offset + k) % len(texts)]])
+
+  try:
+    for client in connected:
+      client.encode(texts[:1])
+    per_run = []
+    for _ in range(repeats):
+      threads = [
+        threading.Thread(target=send, args=(client, k * requests))
+        for k, client in enumerate(connected)
+      ]
+      start = time.perf_counter()
+      for thread in threads:
+        thread.start()
+      for thread in threads:
+        thread.join()
+      per_run.append(clients * requests / (time.perf_counter() - start))
+    return per_run
+  finally:
+    for client in connected:
+      client.close()
+
+
+def time_served(args, ctx: dict, model_dir: str, texts: list[str], results: Results, inproc):
+  """BertClient against `python -m serving` (one worker, CPU): batch-1 requests
+  one after another and from SERVE_CLIENTS threads, then the full batch; each
+  compared with the in-process figures `inproc` (batch 1, full batch)."""
+  from bert_serving.client import BertClient  # pylint: disable=import-outside-toplevel
+  from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+
+  big = len(texts)
+  server = BackgroundServer(
+    model_dir,
+    ["-num_worker", "1", "-max_seq_len", str(args.seq), "-cpu"],
+    log_path=os.path.join(ctx["workdir"], "server.log"),
+  )
+  log("starting %s" % " ".join(server.command))
+  with server:
+    start = time.perf_counter()
+    with BertClient(port=server.port, port_out=server.port_out, timeout=180000) as client:
+      client.encode(texts[:1])
+      log("server ready after %.1f s" % (time.perf_counter() - start))
+      for _ in range(3):
+        client.encode(texts[:1])
+      one_by_one = []
+      for _ in range(args.repeats):
+        start = time.perf_counter()
+        for k in range(args.serve_requests):
+          client.encode([texts[k % big]])
+        one_by_one.append(time.perf_counter() - start)
+      latency_ms = statistics.median(one_by_one) / args.serve_requests * 1000
+      sequential = results.add(
+        "serve",
+        "BertClient.encode, batch 1",
+        [args.serve_requests / t for t in one_by_one],
+        "texts/s",
+        "median latency %.1f ms (%d requests/run)" % (latency_ms, args.serve_requests),
+      )
+      results.add("serve", "served / in-process forward, batch 1", [sequential / inproc[0]], "x")
+      together = concurrent_single_requests(
+        BertClient, server, texts, SERVE_CLIENTS, args.serve_requests, args.repeats
+      )
+      results.add(
+        "serve",
+        "%d concurrent clients, batch 1 each" % SERVE_CLIENTS,
+        together,
+        "texts/s",
+        "%d requests per client per run; the server batches them" % args.serve_requests,
+      )
+      results.add(
+        "serve",
+        "concurrent / sequential batch-1 requests",
+        [statistics.median(together) / sequential],
+        "x",
+      )
+      client.encode(texts)
+      batch_runs = []
+      for _ in range(args.repeats):
+        start = time.perf_counter()
+        client.encode(texts)
+        batch_runs.append(time.perf_counter() - start)
+      served = results.add(
+        "serve",
+        "BertClient.encode, batch %d" % big,
+        [big / t for t in batch_runs],
+        "texts/s",
+        "python -m serving -num_worker 1 -max_seq_len %d" % args.seq,
+      )
+    results.add(
+      "serve",
+      "served / in-process forward, batch %d" % big,
+      [served / inproc[1]],
+      "x",
+      "1.0 = no serving overhead",
+    )
+
+
+def section_serve(args, ctx: dict, results: Results) -> None:
+  """The serve section: in-process first, then through the server, on
+  `--serve_batch` sentences."""
+  model_dir = serving_model_dir(ctx)
+  texts = make_texts(ctx["words"], args.serve_batch, args.seq, SEED + 3)
+  inproc = time_in_process(args, ctx["config"], model_dir, texts, results)
+  gc.collect()  # Frees the in-process model before the server loads its own.
+  time_served(args, ctx, model_dir, texts, results, inproc)
