@@ -17,11 +17,13 @@ same module and defines every flag once.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 from absl import app, flags
 from absl import logging as absl_logging
+
+from bert import errors
+from bert.errors import ProjectError
 
 if __name__ == "__main__":
   # Plugins that `import run_classifier` get this running module, not a
@@ -29,7 +31,6 @@ if __name__ == "__main__":
   sys.modules.setdefault("run_classifier", sys.modules[__name__])
 
 from processors import (
-  DataError,
   DataProcessor,
   InputExample,  # noqa: E402
   InputFeatures,
@@ -108,108 +109,100 @@ def __getattr__(name):
   return value
 
 
-## Required parameters
+# Google's 25 flags: same names, types and defaults; the help is ours.
+# The five without a default are required (marked at the bottom of the file).
 flags.DEFINE_string(
-  "data_dir",
-  None,
-  "The input data dir. Should contain the .tsv files (or other data files) for the task.",
+  "data_dir", None, "Folder with the task's data files (the .tsv files or whatever the task reads)."
 )
 
 flags.DEFINE_string(
   "bert_config_file",
   None,
-  "The config json file corresponding to the pre-trained BERT model. "
-  "This specifies the model architecture.",
+  "bert_config.json of the pre-trained model: the sizes of the network to build.",
 )
 
-flags.DEFINE_string("task_name", None, "The name of the task to train.")
+flags.DEFINE_string("task_name", None, "Task to run (a processor name; see --list_tasks).")
 
-flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
+flags.DEFINE_string("vocab_file", None, "vocab.txt of the pre-trained model.")
 
-flags.DEFINE_string(
-  "output_dir", None, "The output directory where the model checkpoints will be written."
-)
-
-## Other parameters
+flags.DEFINE_string("output_dir", None, "Folder for checkpoints, tf_record files and results.")
 
 flags.DEFINE_string(
-  "init_checkpoint", None, "Initial checkpoint (usually from a pre-trained BERT model)."
+  "init_checkpoint",
+  None,
+  "Checkpoint to start from, usually the pre-trained model's bert_model.ckpt.",
 )
 
 flags.DEFINE_bool(
   "do_lower_case",
   True,
-  "Whether to lower case the input text. Should be True for uncased "
-  "models and False for cased models.",
+  "Lower-case and strip accents before WordPiece: true for uncased models, false for cased ones.",
 )
 
 flags.DEFINE_integer(
   "max_seq_length",
   128,
-  "The maximum total input sequence length after WordPiece tokenization. "
-  "Sequences longer than this will be truncated, and sequences shorter "
-  "than this will be padded.",
+  "Length of every example in WordPiece tokens, [CLS] and [SEP] included: "
+  "longer texts are cut, shorter ones padded.",
 )
 
-flags.DEFINE_bool("do_train", False, "Whether to run training.")
+flags.DEFINE_bool("do_train", False, "Fine-tune on the train set.")
 
-flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set (eval_results.txt).")
 
 flags.DEFINE_bool(
-  "do_predict", False, "Whether to run the model in inference mode on the test set."
+  "do_predict",
+  False,
+  "Predict the test set (test_results.tsv, one row of probabilities per example).",
 )
 
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.")
+flags.DEFINE_integer("train_batch_size", 32, "Examples per training step.")
 
-flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.")
+flags.DEFINE_integer("eval_batch_size", 8, "Examples per evaluation batch.")
 
-flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.")
+flags.DEFINE_integer("predict_batch_size", 8, "Examples per prediction batch.")
 
-flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
+flags.DEFINE_float(
+  "learning_rate", 5e-5, "Peak learning rate of the Adam (weight decay) optimizer."
+)
 
-flags.DEFINE_float("num_train_epochs", 3.0, "Total number of training epochs to perform.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the train set (may be fractional).")
 
 flags.DEFINE_float(
   "warmup_proportion",
   0.1,
-  "Proportion of training to perform linear learning rate warmup for. E.g., 0.1 = 10% of training.",
+  "Share of the training steps over which the learning rate rises linearly from 0 (0.1 = 10%).",
 )
 
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "How often to save the model checkpoint.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Write a checkpoint every this many steps.")
 
-flags.DEFINE_integer("iterations_per_loop", 1000, "How many steps to make in each estimator call.")
+flags.DEFINE_integer(
+  "iterations_per_loop", 1000, "Steps run per call into the training loop (a TPUEstimator setting)."
+)
 
-flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.")
+flags.DEFINE_bool("use_tpu", False, "Train and predict on a Cloud TPU instead of CPU/GPU.")
 
 flags.DEFINE_string(
   "tpu_name",
   None,
-  "The Cloud TPU to use for training. This should be either the name "
-  "used when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 "
-  "url.",
+  "With --use_tpu: the Cloud TPU, by its name or as a grpc://host:8470 address.",
 )
 
 flags.DEFINE_string(
   "tpu_zone",
   None,
-  "[Optional] GCE zone where the Cloud TPU is located in. If not "
-  "specified, we will attempt to automatically detect the GCE project from "
-  "metadata.",
+  "With --use_tpu: GCE zone of the TPU (optional; found from the VM's metadata when left out).",
 )
 
 flags.DEFINE_string(
   "gcp_project",
   None,
-  "[Optional] Project name for the Cloud TPU-enabled project. If not "
-  "specified, we will attempt to automatically detect the GCE project from "
-  "metadata.",
+  "With --use_tpu: GCP project of the TPU (optional; found from the VM's metadata when left out).",
 )
 
-flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
+flags.DEFINE_string("master", None, "Address of a TensorFlow master (optional).")
 
-flags.DEFINE_integer(
-  "num_tpu_cores", 8, "Only used if `use_tpu` is True. Total number of TPU cores to use."
-)
+flags.DEFINE_integer("num_tpu_cores", 8, "With --use_tpu: how many TPU cores to use in all.")
 
 ## Flags beyond Google's (each fixes a known pain; defaults keep Google's behaviour)
 
@@ -280,25 +273,7 @@ flags.DEFINE_string("delimiter", "\t", "[Extra, tabular task] Field delimiter ('
 flags.DEFINE_bool("has_header", True, "[Extra, tabular task] The files start with a header row.")
 
 PROGRAM = "run_classifier.py"
-
-
-def _processor_options() -> dict:
-  """Options for processors that take them (`configure`), e.g. tabular."""
-  delimiter = FLAGS.delimiter
-  if delimiter in ("\\t", "tab", "TAB"):
-    delimiter = "\t"
-  return {
-    "data_dir": FLAGS.data_dir,
-    "output_dir": FLAGS.output_dir,
-    "train_file": FLAGS.train_file,
-    "dev_file": FLAGS.dev_file,
-    "test_file": FLAGS.test_file,
-    "delimiter": delimiter,
-    "has_header": FLAGS.has_header,
-    "text_column": FLAGS.text_column,
-    "text_b_column": FLAGS.text_b_column,
-    "label_column": FLAGS.label_column,
-  }
+REQUIRED_FLAGS = ["data_dir", "task_name", "vocab_file", "bert_config_file", "output_dir"]
 
 
 def _log_plugin_problems():
@@ -306,92 +281,25 @@ def _log_plugin_problems():
     absl_logging.warning("%s", problem)
 
 
-def _has_checkpoint(folder: str) -> bool:
-  return any(
-    name.startswith("model.ckpt-") and name.endswith(".index") for name in os.listdir(folder)
-  )
-
-
-def _run():
-  """Google's main(), check for check, then the TF2 train/eval/predict.
-
-  Everything that can be checked without TensorFlow is checked first (flag
-  values, bert_config.json, vocab.txt, --init_checkpoint, the task and all
-  requested data), so a usage or data mistake ends in well under 2 seconds
-  and before anything is written to --output_dir.
-  """
-  from bert import tokenization
-  from classifier import checks, data_sets
+def _run() -> None:
+  """Google's main() on the TF2 engine: `classifier.run_workflow` with the flags."""
+  from classifier import RunConfig, run_workflow
 
   absl_logging.set_verbosity(max(absl_logging.INFO, absl_logging.get_verbosity()))
   _log_plugin_problems()
-
-  tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
-
-  if not FLAGS.do_train and not FLAGS.do_eval and not FLAGS.do_predict:
-    raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
-
-  config = checks.read_bert_config(FLAGS.bert_config_file)
-
-  if FLAGS.max_seq_length > config["max_position_embeddings"]:
-    raise ValueError(
-      "Cannot use sequence length %d because the BERT model "
-      "was only trained up to sequence length %d"
-      % (FLAGS.max_seq_length, config["max_position_embeddings"])
-    )
-  checks.check_flag_values(FLAGS)
-  checks.check_init_checkpoint(FLAGS.init_checkpoint)
-
-  task_name = FLAGS.task_name.lower()
-  processor = processor_registry.get_processor(task_name, FLAGS.processors_dir)
-  if hasattr(processor, "configure"):
-    processor.configure(_processor_options())
-
-  label_list = processor_registry.labels_of(processor, FLAGS.data_dir)
-
-  tokenizer = tokenization.FullTokenizer(
-    vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case
-  )
-  checks.check_vocab(tokenizer.vocab, FLAGS.vocab_file, config, FLAGS.bert_config_file)
-
-  data = data_sets.read_data_sets(FLAGS, processor, label_list)
-
-  from bert import tf_startup
-
-  tf_startup.import_tensorflow()
-  from bert import modeling
-  from classifier import pipeline
-
-  bert_config = modeling.BertConfig.from_dict(config)
-
-  new_output_dir = not os.path.isdir(FLAGS.output_dir)
-  os.makedirs(FLAGS.output_dir, exist_ok=True)
-  try:
-    pipeline.run(FLAGS, data, tokenizer, bert_config)
-  except BaseException:
-    # A run that fails before its first checkpoint leaves no new folder.
-    if new_output_dir and not _has_checkpoint(FLAGS.output_dir):
-      shutil.rmtree(FLAGS.output_dir, ignore_errors=True)
-    raise
-
-
-def _error_line(error: BaseException) -> str:
-  """The one line that a failed run prints (after "run_classifier.py: error: ")."""
-  if isinstance(error, (DataError, TaskError)):
-    return str(error).splitlines()[0]
-  if processor_registry.plugin_location(error) is None:
-    if isinstance(error, KeyError):
-      return "KeyError: %s" % error
-    if isinstance(error, (ValueError, OSError)) and str(error):
-      return str(error).splitlines()[0]
-  return processor_registry.describe_error(error)
+  run_workflow(RunConfig.from_flags(FLAGS))
 
 
 def _fail(error: BaseException) -> int:
-  """Logs the traceback (seen with --verbosity=1), prints one line, returns 1."""
+  """Logs the traceback (seen with --verbosity=1), prints one line, returns the exit status.
+
+  Our own errors print their message; an error raised in a plugin's code is
+  described with the plugin's file and line.
+  """
   absl_logging.debug("Traceback:", exc_info=error)
-  sys.stderr.write("%s: error: %s\n" % (PROGRAM, _error_line(error)))
-  return 1
+  if not isinstance(error, ProjectError):
+    error = TaskError(processor_registry.describe_error(error))
+  return errors.report(PROGRAM, error)
 
 
 def main(_):
@@ -402,8 +310,10 @@ def main(_):
     return 0
   try:
     _run()
-  except Exception as e:  # Every failure ends as one line, exit status 1.
-    return _fail(e)
+  except Exception as e:
+    if isinstance(e, ProjectError) or processor_registry.plugin_location(e) is not None:
+      return _fail(e)
+    raise  # Anything else is a bug of ours: its traceback is the report.
   return 0
 
 
@@ -444,11 +354,7 @@ def _import_requested_task(argv):
 
 if __name__ == "__main__":
   if any(a.lstrip("-").split("=")[0] == "list_tasks" for a in sys.argv[1:]):
-    app.run(main)
+    app.run(main, flags_parser=errors.absl_flags_parser(PROGRAM))
   _import_requested_task(sys.argv)
-  flags.mark_flag_as_required("data_dir")
-  flags.mark_flag_as_required("task_name")
-  flags.mark_flag_as_required("vocab_file")
-  flags.mark_flag_as_required("bert_config_file")
-  flags.mark_flag_as_required("output_dir")
-  app.run(main)
+  flags.mark_flags_as_required(REQUIRED_FLAGS)
+  app.run(main, flags_parser=errors.absl_flags_parser(PROGRAM))

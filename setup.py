@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
 
 TEST_REQUIRES = [
   "pytest==9.0.3",
+  "ruff==0.17.6",
   "bert-serving-client==1.10.0",
 ]
 
@@ -20,6 +21,8 @@ setup(
   name="bert-classic",
   version="0.1.0",
   description="Google's BERT run_classifier.py workflow, running unchanged on TensorFlow 2.20",
+  license="Apache-2.0",
+  license_files=["LICENSE"],
   python_requires=">=3.10",
   packages=["bert", "processors", "export", "serving", "classifier"],
   py_modules=["run_classifier", "extract_features"],

@@ -12,19 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import tensorflow as tf
 
-from bert import checkpoint_names
+from bert import model_folder
+from bert.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-STATE_FILENAME = checkpoint_names.STATE_FILENAME
-DATA_SUFFIX = checkpoint_names.DATA_SUFFIX
+STATE_FILENAME = model_folder.CHECKPOINT_STATE_FILENAME
+DATA_SUFFIX = model_folder.CHECKPOINT_DATA_SUFFIX
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
   """A checkpoint is missing or unreadable."""
 
 
@@ -78,11 +79,11 @@ def _some(items: list, shown: int = 5) -> str:
   return text
 
 
-def variable_name(variable) -> str:
+def variable_name(variable: tf.Variable) -> str:
   """A variable's checkpoint name: its `name` without the `:0` suffix."""
   name = variable.name
-  m = re.match("^(.*):\\d+$", name)
-  return m.group(1) if m else name
+  base, colon, index = name.rpartition(":")
+  return base if colon and index.isdecimal() else name
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -97,10 +98,10 @@ def resolve_checkpoint(path: str) -> str:
   if tf.io.gfile.isdir(path):
     latest = latest_checkpoint(path)
     if latest is None:
-      raise CheckpointError(checkpoint_names.no_checkpoint_in_directory(path))
+      raise CheckpointError(model_folder.no_checkpoint_in_directory(path))
     return latest
   if not tf.io.gfile.exists(path + ".index"):
-    raise CheckpointError(checkpoint_names.no_checkpoint_at(path))
+    raise CheckpointError(model_folder.no_checkpoint_at(path))
   return path
 
 
@@ -128,12 +129,7 @@ def read_checkpoint_state(directory: str) -> list[str]:
   if not tf.io.gfile.exists(state_path):
     return []
   with tf.io.gfile.GFile(state_path, "r") as f:
-    text = f.read()
-  newest = re.findall(r'^model_checkpoint_path:\s*"(.*)"\s*$', text, re.M)
-  every = re.findall(r'^all_model_checkpoint_paths:\s*"(.*)"\s*$', text, re.M)
-  if not newest:
-    return []
-  return [newest[0]] + [p for p in reversed(every) if p != newest[0]]
+    return model_folder.parse_checkpoint_state(f.read())
 
 
 def checkpoint_step(path: str) -> int | None:
@@ -205,14 +201,21 @@ def load_variables(
   return loaded
 
 
-def log_variables(variables: Iterable[tf.Variable], initialized: set[str], log=None) -> None:
+def log_variables(
+  variables: Iterable[tf.Variable],
+  initialized: set[str],
+  log: Callable[..., None] | None = None,
+) -> None:
   """Logs Google's `name = ..., shape = ...[, *INIT_FROM_CKPT*]` lines."""
   log = log or logger.info
   for var in variables:
-    init_string = ""
-    if variable_name(var) in initialized:
-      init_string = ", *INIT_FROM_CKPT*"
-    log("  name = %s, shape = %s%s", var.name, tuple(var.shape), init_string)
+    loaded = variable_name(var) in initialized
+    log(
+      "  name = %s, shape = %s%s",
+      var.name,
+      tuple(var.shape),
+      ", *INIT_FROM_CKPT*" if loaded else "",
+    )
 
 
 def save_variables(variables: Mapping[str, object], prefix: str) -> str:
@@ -262,13 +265,11 @@ def _read_value(value):
 
 def write_checkpoint_state(directory: str, paths: list[str]) -> None:
   """Atomically writes `directory/checkpoint`; `paths` oldest first."""
-  lines = ['model_checkpoint_path: "%s"' % paths[-1]]
-  lines += ['all_model_checkpoint_paths: "%s"' % p for p in paths]
   state_path = os.path.join(directory, STATE_FILENAME)
   tmp_path = state_path + ".tmp"
   try:
     with tf.io.gfile.GFile(tmp_path, "w") as f:
-      f.write("\n".join(lines) + "\n")
+      f.write(model_folder.format_checkpoint_state(paths))
     tf.io.gfile.rename(tmp_path, state_path, overwrite=True)
   except (tf.errors.OpError, OSError) as e:
     raise CheckpointError("cannot write %s: %s" % (state_path, _one_line(e))) from e
@@ -279,7 +280,7 @@ def write_checkpoint_state(directory: str, paths: list[str]) -> None:
 class CheckpointManager(object):
   """Saves `model.ckpt-N` into a directory, keeping the `max_to_keep` newest."""
 
-  def __init__(self, directory: str, basename: str = "model.ckpt", max_to_keep: int = 5):
+  def __init__(self, directory: str, basename: str = "model.ckpt", max_to_keep: int = 5) -> None:
     self.directory = directory
     self.basename = basename
     self.max_to_keep = max_to_keep

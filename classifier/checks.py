@@ -3,7 +3,8 @@
 Mistakes in flag values, `bert_config.json` or `vocab.txt` used to surface as
 a ZeroDivisionError, an AssertionError or an InvalidArgumentError deep in
 training (after a checkpoint had been written). These checks run first and
-raise `DataError`/`ValueError` with one line that names the flag or file.
+raise `DataError`, `InputError` or `UsageError` (`bert.errors`) with one line that
+names the flag or file.
 Nothing here imports TensorFlow.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 
-from bert import checkpoint_names
+from bert import model_folder
+from bert.errors import InputError, UsageError
 from processors.base import DataError, read_text
 
 # Keys that BertModel reads from bert_config.json with no default.
@@ -62,12 +64,12 @@ def check_vocab(vocab: dict, vocab_file: str, config: dict, config_file: str) ->
   model's word embeddings.
 
   Raises:
-    ValueError: vocab.txt has ids at or above the config's `vocab_size`
+    InputError: vocab.txt has ids at or above the config's `vocab_size`
       (they would fail in training, after a checkpoint was written).
   """
   size = max(vocab.values()) + 1 if vocab else 0
   if size > config["vocab_size"]:
-    raise ValueError(
+    raise InputError(
       "%s has %d tokens but %s says vocab_size %d: the ids from %d up have "
       "no embedding; use the vocab.txt and bert_config.json of one model"
       % (vocab_file, size, config_file, config["vocab_size"], config["vocab_size"])
@@ -79,22 +81,22 @@ def check_init_checkpoint(path: str | None) -> None:
   checked when they are read).
 
   Raises:
-    ValueError: with the message `bert.checkpoint` would give later.
+    InputError: with the message `bert.checkpoint` would give later.
   """
   if path and "://" not in path:
-    problem = checkpoint_names.local_checkpoint_problem(path)
+    problem = model_folder.local_checkpoint_problem(path)
     if problem:
-      raise ValueError(problem)
+      raise InputError(problem)
 
 
 def check_flag_values(flags) -> None:
   """Positive batch sizes and epochs, a max_seq_length that holds a text.
 
   Raises:
-    ValueError: naming the flag and the value.
+    UsageError: naming the flag and the value.
   """
   if flags.max_seq_length < MIN_SEQ_LENGTH:
-    raise ValueError(
+    raise UsageError(
       "--max_seq_length=%d: need at least %d ([CLS], one token, [SEP])"
       % (flags.max_seq_length, MIN_SEQ_LENGTH)
     )
@@ -105,9 +107,9 @@ def check_flag_values(flags) -> None:
   ]
   for stage, flag in stages:
     if getattr(flags, stage) and getattr(flags, flag) < 1:
-      raise ValueError("--%s=%d: must be at least 1" % (flag, getattr(flags, flag)))
+      raise UsageError("--%s=%d: must be at least 1" % (flag, getattr(flags, flag)))
   if flags.do_train and not flags.num_train_epochs > 0:
-    raise ValueError("--num_train_epochs=%s: must be more than 0" % flags.num_train_epochs)
+    raise UsageError("--num_train_epochs=%s: must be more than 0" % flags.num_train_epochs)
 
 
 def check_training_steps(num_examples: int, flags, source: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bert.errors import InputError
 from classifier import checks
 from classifier.features import check_labels
 from processors import InputExample, PaddingInputExample, labels_of
@@ -48,7 +49,7 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
   again after reading, for processors that collect their labels from the data.
 
   Raises:
-    DataError, ValueError: one line naming the file or the problem.
+    DataError, InputError: one line naming the file or the problem.
   """
   sets = DataSets(label_list=list(label_list))
   if flags.do_train:
@@ -64,7 +65,7 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
   if not sets.label_list:
     sets.label_list = list(labels_of(processor, flags.data_dir))
   if not sets.label_list:
-    raise ValueError("get_labels() of task %s returned no labels" % flags.task_name)
+    raise InputError("get_labels() of task %s returned no labels" % flags.task_name)
   for what, examples in [("train", sets.train), ("dev", sets.dev), ("test", sets.test)]:
     if examples is not None:
       check_labels(examples, sets.label_list, "%s set" % what)

@@ -15,30 +15,27 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from bert import tokenization
 from classifier import tfrecord
-from processors import DataError, InputFeatures, PaddingInputExample
+from processors import DataError, InputExample, InputFeatures, PaddingInputExample
 
-logger = logging.getLogger("run_classifier")
+logger = logging.getLogger(__name__)
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids", "is_real_example")
 
 
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Truncates a sequence pair in place to the maximum length.
+def _truncate_seq_pair(tokens_a: list, tokens_b: list, max_length: int) -> None:
+  """Shortens two token lists in place until together they hold at most `max_length` tokens.
 
-  Pops one token at a time from the longer list (from `tokens_b` on a tie).
+  Each step drops the last token of whichever list is longer (of `tokens_b` when
+  they are equally long), so a short text keeps its tokens while a long one gives
+  up its tail.
   """
-  while True:
-    total_length = len(tokens_a) + len(tokens_b)
-    if total_length <= max_length:
-      break
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
+  while len(tokens_a) + len(tokens_b) > max_length:
+    longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+    longer.pop()
 
 
 def fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
@@ -50,19 +47,20 @@ def fit_pair(a: list, b: list | None, max_seq_length: int) -> list:
   if b:
     _truncate_seq_pair(a, b, max_seq_length - 3)
   elif len(a) > max_seq_length - 2:
-    a = a[0 : (max_seq_length - 2)]
+    a = a[: max_seq_length - 2]
   return a
 
 
 def lay_out(a: list, b: list | None, cls, sep) -> tuple[list, list]:
-  """BERT's input layout and its segment (token type) ids.
+  """`[CLS] a [SEP]`, plus `b [SEP]` when `b` is non-empty, and its segment ids.
 
-  (a) For sequence pairs:
-   tokens:   [CLS] is this jack ##son ##ville ? [SEP] no it is not . [SEP]
-   type_ids: 0     0  0    0    0     0       0 0     1  1  1  1   1 1
-  (b) For single sequences:
-   tokens:   [CLS] the dog is hairy . [SEP]
-   type_ids: 0     0   0   0  0     0 0
+  Segment (token type) 0 covers [CLS], `a` and the first [SEP]; segment 1 covers
+  `b` and the last [SEP]. For a = [how, old] and b = [ten, years]:
+
+      sequence:    [CLS] how old [SEP] ten years [SEP]
+      segment_ids:   0    0   0    0    1    1     1
+
+  `cls` and `sep` are the marker tokens, or their ids when `a` and `b` hold ids.
   """
   sequence = [cls] + a + [sep]
   segment_ids = [0] * len(sequence)
@@ -81,81 +79,87 @@ def label_error(example, label_list) -> DataError:
   )
 
 
+def _is_real(example) -> bool:
+  """False for the `PaddingInputExample` fillers, True for examples that carry data."""
+  return not isinstance(example, PaddingInputExample)
+
+
+def _pad(values: list, length: int) -> list:
+  """A copy of `values` with zeros appended up to `length` (ids, mask and segments pad with 0)."""
+  return values + [0] * (length - len(values))
+
+
+def _log_example(example, tokens: list, features: InputFeatures) -> None:
+  """Google's INFO dump of a converted example; users' log scrapers read these lines."""
+  spaced = lambda values: " ".join(str(value) for value in values)
+  logger.info("*** Example ***")
+  logger.info("guid: %s", example.guid)
+  logger.info("tokens: %s", " ".join(tokenization.printable_text(token) for token in tokens))
+  logger.info("input_ids: %s", spaced(features.input_ids))
+  logger.info("input_mask: %s", spaced(features.input_mask))
+  logger.info("segment_ids: %s", spaced(features.segment_ids))
+  logger.info("label: %s (id = %d)", example.label, features.label_id)
+
+
 def convert_single_example(
-  ex_index, example, label_list, max_seq_length, tokenizer, log_example: bool | None = None
-):
-  """Converts a single `InputExample` into a single `InputFeatures`.
+  ex_index: int,
+  example: InputExample | PaddingInputExample,
+  label_list: Sequence[str],
+  max_seq_length: int,
+  tokenizer: tokenization.FullTokenizer,
+  log_example: bool | None = None,
+) -> InputFeatures:
+  """Tokenizes one example and lays it out as `max_seq_length`-long model inputs.
 
-  Google's function; an unknown label raises `DataError` naming the example
-  instead of a bare KeyError. `log_example` defaults to `ex_index < 5`.
+  Output and log lines are Google's. A label missing from `label_list` raises
+  `DataError` naming the example, where Google's code raised a bare KeyError.
+  `log_example` chooses whether the example is logged; by default the first five
+  (`ex_index < 5`) are. A `PaddingInputExample` becomes all-zero features with
+  `is_real_example=False`.
   """
-  if isinstance(example, PaddingInputExample):
-    return InputFeatures(
-      input_ids=[0] * max_seq_length,
-      input_mask=[0] * max_seq_length,
-      segment_ids=[0] * max_seq_length,
-      label_id=0,
-      is_real_example=False,
-    )
-
-  label_map = {}
-  for i, label in enumerate(label_list):
-    label_map[label] = i
-
+  if not _is_real(example):
+    empty = [_pad([], max_seq_length) for _ in range(3)]
+    return InputFeatures(*empty, label_id=0, is_real_example=False)
+  label_ids = {label: index for index, label in enumerate(label_list)}
   tokens_a = tokenizer.tokenize(example.text_a)
-  tokens_b = None
-  if example.text_b:
-    tokens_b = tokenizer.tokenize(example.text_b)
-
+  tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
   tokens_a = fit_pair(tokens_a, tokens_b, max_seq_length)
-  tokens, segment_ids = lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
-  input_ids = tokenizer.convert_tokens_to_ids(tokens)
-
-  # The mask has 1 for real tokens and 0 for padding tokens. Only real
-  # tokens are attended to.
-  input_mask = [1] * len(input_ids)
-
-  # Zero-pad up to the sequence length.
-  padding = max_seq_length - len(input_ids)
-  input_ids += [0] * padding
-  input_mask += [0] * padding
-  segment_ids += [0] * padding
-
-  assert len(input_ids) == max_seq_length
-  assert len(input_mask) == max_seq_length
-  assert len(segment_ids) == max_seq_length
-
-  if example.label not in label_map:
+  tokens, segments = lay_out(tokens_a, tokens_b, "[CLS]", "[SEP]")
+  ids = tokenizer.convert_tokens_to_ids(tokens)
+  input_ids = _pad(ids, max_seq_length)
+  input_mask = _pad([1] * len(ids), max_seq_length)  # Attention skips the 0s.
+  segment_ids = _pad(segments, max_seq_length)
+  assert len(input_ids) == len(input_mask) == len(segment_ids) == max_seq_length
+  if example.label not in label_ids:
     raise label_error(example, label_list)
-  label_id = label_map[example.label]
-  if log_example if log_example is not None else ex_index < 5:
-    logger.info("*** Example ***")
-    logger.info("guid: %s", example.guid)
-    logger.info("tokens: %s", " ".join([tokenization.printable_text(x) for x in tokens]))
-    logger.info("input_ids: %s", " ".join([str(x) for x in input_ids]))
-    logger.info("input_mask: %s", " ".join([str(x) for x in input_mask]))
-    logger.info("segment_ids: %s", " ".join([str(x) for x in segment_ids]))
-    logger.info("label: %s (id = %d)", example.label, label_id)
-
-  return InputFeatures(
-    input_ids=input_ids,
-    input_mask=input_mask,
-    segment_ids=segment_ids,
-    label_id=label_id,
-    is_real_example=True,
-  )
+  features = InputFeatures(input_ids, input_mask, segment_ids, label_ids[example.label])
+  if log_example is None:
+    log_example = ex_index < 5
+  if log_example:
+    _log_example(example, tokens, features)
+  return features
 
 
-def convert_examples_to_features(examples, label_list, max_seq_length, tokenizer):
-  """Convert a set of `InputExample`s to a list of `InputFeatures`."""
-  features = []
+# Google's "Writing example i of n" progress line comes every this many examples.
+_LOG_EVERY = 10000
+
+
+def convert_examples_to_features(
+  examples: Sequence,
+  label_list: Sequence[str],
+  max_seq_length: int,
+  tokenizer: tokenization.FullTokenizer,
+) -> list[InputFeatures]:
+  """`convert_single_example` over a whole list, kept in memory (for `input_fn_builder`)."""
+  total = len(examples)
+  converted = []
   for ex_index, example in enumerate(examples):
-    if ex_index % 10000 == 0:
-      logger.info("Writing example %d of %d", ex_index, len(examples))
-    features.append(
+    if ex_index % _LOG_EVERY == 0:
+      logger.info("Writing example %d of %d", ex_index, total)
+    converted.append(
       convert_single_example(ex_index, example, label_list, max_seq_length, tokenizer)
     )
-  return features
+  return converted
 
 
 def serialize_features(feature: InputFeatures) -> bytes:
@@ -179,6 +183,7 @@ class Progress(object):
     self.start = self.last = time.time()
 
   def update(self, done: int, extra: str = "") -> None:
+    """Logs the progress line if `interval` has passed since the last one, or at the end."""
     now = time.time()
     if now - self.last < self.interval and done < self.total:
       return
@@ -260,7 +265,9 @@ def _has_fast_ids(tokenizer) -> bool:
   )
 
 
-def record_encoder(label_list, max_seq_length: int, tokenizer):
+def record_encoder(
+  label_list: Sequence[str], max_seq_length: int, tokenizer: tokenization.FullTokenizer
+) -> Callable[[int, InputExample | PaddingInputExample], bytes]:
   """`encode(ex_index, example) -> bytes`, equal byte for byte to
   `serialize_features(convert_single_example(...))` (without its log).
 
@@ -283,7 +290,7 @@ def record_encoder(label_list, max_seq_length: int, tokenizer):
   tails: dict = {}
 
   def encode(ex_index, example):
-    if isinstance(example, PaddingInputExample):
+    if not _is_real(example):
       return google_path(ex_index, example)
     ids_a = to_ids(example.text_a)
     ids_b = to_ids(example.text_b) if example.text_b else None
@@ -392,19 +399,18 @@ def _collect(done: int, result) -> tuple[int, bytes]:
 
 def file_based_convert_examples_to_features(
   examples: Sequence,
-  label_list,
-  max_seq_length,
-  tokenizer,
+  label_list: Sequence[str],
+  max_seq_length: int,
+  tokenizer: tokenization.FullTokenizer,
   output_file: str,
   num_workers: int | None = None,
 ) -> int:
-  """Convert a set of `InputExample`s to a TFRecord file.
+  """Writes the examples' features to the TFRecord file `output_file`, one record each.
 
   `num_workers` processes (this one included) tokenize in parallel (None:
   one per core for large inputs); the file is the same byte for byte whatever
-  the number. The file
-  appears only when complete (written under a temporary name, then renamed).
-  Returns the number of records written.
+  the number. The file appears only when complete (written under a temporary
+  name, then renamed). Returns the number of records written.
   """
   if num_workers is None or num_workers <= 0:
     num_workers = default_num_workers(len(examples))
@@ -446,12 +452,10 @@ def file_based_convert_examples_to_features(
   return len(examples)
 
 
-def check_labels(examples: Iterable, label_list, source: str) -> None:
+def check_labels(examples: Iterable, label_list: Sequence[str], source: str) -> None:
   """Raises `DataError` for the first example whose label is unknown."""
   known = set(label_list)
-  for example in examples:
-    if isinstance(example, PaddingInputExample):
-      continue
+  for example in filter(_is_real, examples):
     if example.label not in known:
       error = label_error(example, label_list)
       raise DataError("%s: %s" % (source, error))

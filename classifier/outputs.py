@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
+import itertools
 import logging
 import os
 import re
 import shutil
-from typing import IO, Iterable, Iterator
+from typing import Iterable
 
-logger = logging.getLogger("run_classifier")
+from bert.model_folder import atomic_write
 
-
-@contextlib.contextmanager
-def atomic_write(path: str, mode: str = "w") -> Iterator[IO]:
-  """Opens a temporary file beside `path`; renames it to `path` on success."""
-  tmp_path = "%s.tmp-%d" % (path, os.getpid())
-  try:
-    with open(
-      tmp_path, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})
-    ) as f:
-      yield f
-    os.replace(tmp_path, path)
-  except OSError as e:  # Disk full, read-only folder: name the file.
-    raise OSError("cannot write %s: %s" % (path, e.strerror or e)) from e
-  finally:
-    if os.path.exists(tmp_path):
-      os.remove(tmp_path)
+logger = logging.getLogger(__name__)
 
 
 # Temporary names of this package: "<file>.tmp-<pid>", ".tmp-<pid>-<ckpt>.*",
@@ -75,35 +59,30 @@ def remove_orphans(output_dir: str) -> list[str]:
 
 
 def write_eval_results(path: str, result: dict) -> None:
-  """`key = value` lines in sorted key order, logged as Google's."""
+  """Writes `name = value` lines sorted by name, and logs them under Google's banner."""
+  lines = ["%s = %s" % (name, result[name]) for name in sorted(result)]
   with atomic_write(path) as writer:
     logger.info("***** Eval results *****")
-    for key in sorted(result.keys()):
-      logger.info("  %s = %s", key, str(result[key]))
-      writer.write("%s = %s\n" % (key, str(result[key])))
+    for line in lines:
+      logger.info("  %s", line)
+      writer.write(line + "\n")
 
 
 def write_test_results(path: str, probabilities: Iterable, num_actual_predict_examples: int) -> int:
-  """One tab-separated line of probabilities per real example, no header."""
-  num_written_lines = 0
+  """Writes the first `num_actual_predict_examples` rows of class probabilities, tab-separated.
+
+  Rows beyond that count are TPU padding and are left out; there is no header.
+  Returns the number of rows written.
+  """
+  rows = itertools.islice(probabilities, num_actual_predict_examples)
+  written = 0
   with atomic_write(path) as writer:
     logger.info("***** Predict results *****")
-    for i, prediction in enumerate(probabilities):
-      if i >= num_actual_predict_examples:
-        break
-      output_line = "\t".join(str(class_probability) for class_probability in prediction) + "\n"
-      writer.write(output_line)
-      num_written_lines += 1
-    if num_written_lines != num_actual_predict_examples:
+    for row in rows:
+      writer.write("\t".join(map(str, row)) + "\n")
+      written += 1
+    if written != num_actual_predict_examples:
       raise RuntimeError(
-        "wrote %d predictions for %d test examples"
-        % (num_written_lines, num_actual_predict_examples)
+        "wrote %d predictions for %d test examples" % (written, num_actual_predict_examples)
       )
-  return num_written_lines
-
-
-def write_json(path: str, value) -> None:
-  """Pretty JSON, atomically."""
-  with atomic_write(path) as f:
-    json.dump(value, f, indent=2, ensure_ascii=False)
-    f.write("\n")
+  return written

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
 import tensorflow as tf
 
-from bert import checkpoint
+from bert import checkpoint, model_folder
+from bert.errors import InputError
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
 from classifier.data_sets import DataSets
+from classifier.run_config import RunConfig
 from processors import PaddingInputExample
 
-logger = logging.getLogger("run_classifier")
-
-RUN_CONFIG_FILENAME = "run_config.json"
-LABELS_FILENAME = "labels.json"
+logger = logging.getLogger(__name__)
 
 
 def _copy_beside_checkpoints(source: str, output_dir: str, name: str) -> None:
@@ -28,25 +26,27 @@ def _copy_beside_checkpoints(source: str, output_dir: str, name: str) -> None:
     return
   with open(source, "rb") as f:
     data = f.read()
-  with outputs.atomic_write(target, "wb") as f:
+  with model_folder.atomic_write(target, "wb") as f:
     f.write(data)
 
 
-def _record_run(flags, label_list) -> None:
+def _record_run(flags: RunConfig, label_list) -> None:
   """Writes what export/serving need to know about this run.
 
   vocab.txt and bert_config.json are copied beside the checkpoints, so the
   output folder itself is a bert-as-service model folder
   (`bert-serving-start -model_dir output`), with no renaming.
   """
-  _copy_beside_checkpoints(flags.vocab_file, flags.output_dir, "vocab.txt")
-  _copy_beside_checkpoints(flags.bert_config_file, flags.output_dir, "bert_config.json")
-  outputs.write_json(os.path.join(flags.output_dir, LABELS_FILENAME), list(label_list))
-  outputs.write_json(
-    os.path.join(flags.output_dir, RUN_CONFIG_FILENAME),
+  _copy_beside_checkpoints(flags.vocab_file, flags.output_dir, model_folder.VOCAB_FILENAME)
+  _copy_beside_checkpoints(
+    flags.bert_config_file, flags.output_dir, model_folder.BERT_CONFIG_FILENAME
+  )
+  model_folder.write_labels(flags.output_dir, label_list)
+  model_folder.write_json(
+    os.path.join(flags.output_dir, model_folder.RUN_CONFIG_FILENAME),
     {
       "task_name": flags.task_name.lower(),
-      "label_list": list(label_list),
+      "label_list": model_folder.labels_as_strings(label_list),
       "vocab_file": os.path.abspath(flags.vocab_file),
       "bert_config_file": os.path.abspath(flags.bert_config_file),
       "init_checkpoint": flags.init_checkpoint,
@@ -56,7 +56,7 @@ def _record_run(flags, label_list) -> None:
   )
 
 
-def _trained_labels(flags) -> tuple[list | None, str | None]:
+def _trained_labels(flags: RunConfig) -> tuple[list | None, str | None]:
   """The label list that the checkpoint to be used was trained with.
 
   It is the `labels.json` of --output_dir when that folder holds a checkpoint
@@ -70,14 +70,13 @@ def _trained_labels(flags) -> tuple[list | None, str | None]:
   elif flags.init_checkpoint and not flags.do_train:
     candidates.append(os.path.dirname(os.path.abspath(flags.init_checkpoint)))
   for folder in candidates:
-    path = os.path.join(folder, LABELS_FILENAME)
-    if os.path.isfile(path):
-      with open(path, encoding="utf-8") as f:
-        return json.load(f), path
+    labels = model_folder.read_labels(folder)
+    if labels is not None:
+      return labels, os.path.join(folder, model_folder.LABELS_FILENAME)
   return None, None
 
 
-def reconcile_labels(flags, label_list) -> list:
+def reconcile_labels(flags: RunConfig, label_list) -> list:
   """The processor's labels in the order the checkpoint was trained with.
 
   The same labels in another order (e.g. from `list(set(...))`) give the
@@ -86,12 +85,11 @@ def reconcile_labels(flags, label_list) -> list:
   """
   trained, path = _trained_labels(flags)
   label_list = list(label_list)
-  if trained is None or trained == label_list:
+  as_text = model_folder.labels_as_strings(label_list)
+  if trained is None or trained == as_text:
     return label_list
-  if len(set(map(str, label_list))) == len(label_list) and sorted(map(str, trained)) == sorted(
-    map(str, label_list)
-  ):
-    by_text = {str(label): label for label in label_list}
+  if len(set(as_text)) == len(label_list) and sorted(trained) == sorted(as_text):
+    by_text = dict(zip(as_text, label_list))
     logger.warning(
       "get_labels() gives %s, the checkpoint was trained with %s (%s): "
       "same labels, other order; using the trained order",
@@ -100,21 +98,25 @@ def reconcile_labels(flags, label_list) -> list:
       path,
     )
     return [by_text[str(label)] for label in trained]
-  raise ValueError(
+  raise InputError(
     "the task's labels %s differ from the labels %s that the checkpoint was "
     "trained with (%s); use the processor that trained it, or a new "
     "--output_dir to train a new model" % (label_list, trained, path)
   )
 
 
-def run(flags, data: DataSets, tokenizer, bert_config) -> None:
+def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   """Runs the requested stages and writes Google's output files.
+
+  Returns {"eval_results": dict} after do_eval, {"test_results_file": path}
+  after do_predict.
 
   `data` holds the example sets, read and checked before TensorFlow started
   (`data_sets.read_data_sets`); their labels are put in the order the
   checkpoint in use was trained with before anything is written.
   """
   label_list = reconcile_labels(flags, data.label_list)
+  results = {}
   train_examples, eval_examples, predict_examples = (data.train, data.dev, data.test)
 
   outputs.remove_orphans(flags.output_dir)
@@ -187,6 +189,7 @@ def run(flags, data: DataSets, tokenizer, bert_config) -> None:
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
     outputs.write_eval_results(output_eval_file, result)
     runner.write_eval_summaries(result)
+    results["eval_results"] = result
     _write_eval_reports(flags.output_dir, runner.last_eval, label_list)
 
   if flags.do_predict:
@@ -203,11 +206,13 @@ def run(flags, data: DataSets, tokenizer, bert_config) -> None:
     probabilities = list(runner.predict(dataset, len(predict_examples)))
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
     outputs.write_test_results(output_predict_file, probabilities, num_actual_predict_examples)
+    results["test_results_file"] = output_predict_file
     predictions_file = os.path.join(flags.output_dir, reports.PREDICTIONS_FILENAME)
     reports.write_predictions(
       predictions_file, predict_examples[:num_actual_predict_examples], probabilities, label_list
     )
     logger.info("Predicted labels with their probability: %s", predictions_file)
+  return results
 
 
 def _inference_dataset(
@@ -219,10 +224,8 @@ def _inference_dataset(
   """
   num_actual_examples = len(examples)
   if flags.use_tpu:
-    # TPU requires a fixed batch size for all batches, therefore the number
-    # of examples must be a multiple of the batch size, or else examples
-    # will get dropped. So we pad with fake examples which are ignored
-    # later on.
+    # Every TPU batch has the same size: fill the last one with padding
+    # examples, which the metrics and test_results.tsv leave out.
     while len(examples) % batch_size != 0:
       examples.append(PaddingInputExample())
 

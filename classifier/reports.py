@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from classifier import bitmap_font
-from classifier.outputs import atomic_write, write_json
+from bert.model_folder import atomic_write, write_json
 
 METRICS_FILENAME = "eval_metrics.json"
 CONFUSION_PNG_FILENAME = "eval_confusion_matrix.png"

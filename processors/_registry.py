@@ -54,6 +54,7 @@ import sys
 import traceback
 from collections.abc import Iterable
 
+from bert.errors import InputError, UsageError
 from processors import legacy
 from processors.base import DataProcessor
 
@@ -69,7 +70,7 @@ _BUILT_IN_FILES = ("emotion.py", "glue.py", "tabular.py")
 PluginDirs = str | os.PathLike | Iterable[str | os.PathLike] | None
 
 
-class TaskError(ValueError):
+class TaskError(InputError):
   """A task that cannot be found, is defined twice, or cannot be loaded.
 
   The message is one line naming the task and, where there is one, the file
@@ -78,6 +79,10 @@ class TaskError(ValueError):
 
   def __init__(self, message: str):
     super().__init__(" ".join(str(message).split()))
+
+
+class UnknownTaskError(TaskError, UsageError):
+  """No task of the --task_name given: a usage error (exit status 2)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,7 +461,7 @@ def load_task_class(task_name: str, plugin_dirs: PluginDirs = ()) -> type:
     message = "Task not found: %s. Available tasks: %s" % (name, ", ".join(available) or "(none)")
     if catalog.problems:
       message += ". Problems: %s" % "; ".join(catalog.problems)
-    raise TaskError(message)
+    raise UnknownTaskError(message)
   if len(definitions) > 1:
     raise TaskError(_duplicate_message(name, definitions))
   task = definitions[0]

@@ -9,20 +9,26 @@ building processors is cheap. TensorFlow is imported only when `_read_tsv` is
 given a remote path such as `gs://bucket/train.tsv`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import csv
+import dataclasses
 import inspect
 import io
 import json
 import logging
 import os
 import sys
+from typing import Any, Iterable, Iterator
+
+from bert.errors import InputError
 
 
-_logger = logging.getLogger("run_classifier")
+_logger = logging.getLogger(__name__)
 
 
-class DataError(ValueError):
+class DataError(InputError):
   """Bad input data: a missing, empty, undecodable or malformed file.
 
   `str(error)` is one line naming the file, the 1-based line number where
@@ -36,7 +42,9 @@ class DataError(ValueError):
       line_number: int or None. The 1-based line number in `input_file`.
   """
 
-  def __init__(self, reason, input_file=None, line_number=None):
+  def __init__(
+    self, reason: str, input_file: str | None = None, line_number: int | None = None
+  ) -> None:
     self.reason = reason
     self.input_file = input_file
     self.line_number = line_number
@@ -69,7 +77,13 @@ class TsvRow(list):
 
   __slots__ = ("input_file", "line_number", "separator")
 
-  def __init__(self, fields=(), input_file="<unknown>", line_number=0, separator="tab"):
+  def __init__(
+    self,
+    fields: Iterable[str] = (),
+    input_file: str = "<unknown>",
+    line_number: int = 0,
+    separator: str = "tab",
+  ) -> None:
     super().__init__(fields)
     self.input_file = input_file
     self.line_number = line_number
@@ -85,7 +99,7 @@ class TsvRow(list):
         % (needed, self.separator, "" if needed == 1 else "s", len(self))
       ) from None
 
-  def error(self, reason):
+  def error(self, reason: str) -> DataError:
     """Returns a `DataError` located at this row, for processors to raise."""
     return DataError(reason, self.input_file, self.line_number)
 
@@ -93,25 +107,24 @@ class TsvRow(list):
     return (type(self), (list(self), self.input_file, self.line_number, self.separator))
 
 
-def convert_to_unicode(text):
-  """Returns `text` as str, decoding UTF-8 bytes (as bert.tokenization does).
+def convert_to_unicode(text: str | bytes) -> str:
+  """`text` as str: bytes are taken as UTF-8 (undecodable bytes skipped), str passes through.
 
-  Kept here so that processors need neither TensorFlow nor the tokenizer. Rows
-  from `DataProcessor._read_tsv` are already str, so this is the identity on
-  them.
+  The same contract as `bert.tokenization.convert_to_unicode`, repeated here so that
+  processors load without TensorFlow. `_read_tsv` rows are str already.
   """
+  if isinstance(text, bytes):
+    return str(text, encoding="utf-8", errors="ignore")
   if isinstance(text, str):
     return text
-  if isinstance(text, bytes):
-    return text.decode("utf-8", "ignore")
-  raise ValueError("Unsupported string type: %s" % (type(text)))
+  raise ValueError("Unsupported string type: %s" % type(text))
 
 
 _files_read = None  # While `files_read()` is active: the paths read.
 
 
 @contextlib.contextmanager
-def files_read():
+def files_read() -> Iterator[list[str]]:
   """Collects, in a list, the paths that this module's readers read
   inside the `with` block (to name them in errors about the data)."""
   global _files_read
@@ -122,7 +135,7 @@ def files_read():
     _files_read = outer
 
 
-def _read_bytes(input_file):
+def _read_bytes(input_file: str | os.PathLike) -> bytes:
   """Reads a whole file as bytes, raising DataError for a missing file."""
   path = os.fspath(input_file)
   if _files_read is not None:
@@ -147,7 +160,7 @@ def _read_bytes(input_file):
     raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
 
 
-def raise_field_size_limit():
+def raise_field_size_limit() -> int:
   """Raises csv's field size limit as high as the platform allows.
 
   Returns:
@@ -161,64 +174,56 @@ def raise_field_size_limit():
       limit //= 2
 
 
-class InputExample(object):
-  """One example for sequence classification: one or two texts and a label."""
+@dataclasses.dataclass(eq=False)
+class InputExample:
+  """What a processor hands over for one example: its text(s) and label, untokenized.
 
-  def __init__(self, guid, text_a, text_b=None, label=None):
-    """Stores the four fields as attributes.
+  Attributes:
+      guid: str. Names the example in logs and errors; unique within its set,
+          e.g. "dev-12".
+      text_a: str. The only text of a single-sentence task, the first of a pair.
+      text_b: (Optional) str. The second text of a pair task. Leave it None (an
+          empty string works too) when there is one text.
+      label: (Optional) str. One of `get_labels()`. Test sets have no gold
+          label, so their processors fill in any valid one.
+  """
 
-    Args:
-        guid: str. An id unique within the set, e.g. "train-1".
-        text_a: str. The first text, not yet tokenized.
-        text_b: (Optional) str. The second text for sentence-pair tasks;
-            None (or "") for single-sentence tasks.
-        label: (Optional) str. The gold label, one of `get_labels()`. Test
-            examples carry a dummy label from that list.
-    """
-    self.guid = guid
-    self.text_a = text_a
-    self.text_b = text_b
-    self.label = label
-
-  def __repr__(self):
-    return "InputExample(guid=%r, text_a=%r, text_b=%r, label=%r)" % (
-      self.guid,
-      self.text_a,
-      self.text_b,
-      self.label,
-    )
+  guid: str
+  text_a: str
+  text_b: str | None = None
+  label: str | None = None
 
 
 class PaddingInputExample(object):
-  """A placeholder example that pads eval/predict sets to whole batches.
+  """Filler that rounds an eval or predict set up to a multiple of the batch size.
 
-  A TPU needs every batch to have the same size, so run_classifier.py appends
-  these until the number of examples divides the batch size. They become
-  all-zero features with `is_real_example=False`, weigh 0 in every metric,
-  and their predictions are dropped. A dedicated class (rather than `None`)
-  keeps a padding slot from being mistaken for a missing example.
+  Only run_classifier.py's TPU path appends these, because every TPU batch has
+  one fixed size. Each turns into all-zero features marked
+  `is_real_example=False`: metrics give it weight 0 and its prediction is not
+  written. It is a class of its own so that no real example, and no `None`
+  from a bug, can pass for padding.
   """
 
 
-class InputFeatures(object):
-  """The model inputs of one example.
+@dataclasses.dataclass(eq=False, repr=False)
+class InputFeatures:
+  """One example as the model takes it in: three id lists, each max_seq_length long, and a label.
 
   Attributes:
-      input_ids: list of int, [max_seq_length]. WordPiece ids, zero-padded.
-      input_mask: list of int, [max_seq_length]. 1 for real tokens, 0 for
-          padding.
-      segment_ids: list of int, [max_seq_length]. 0 for the first text, 1 for
-          the second.
-      label_id: int. The index of the label in `get_labels()`.
-      is_real_example: bool. False for a `PaddingInputExample`.
+      input_ids: list of int. WordPiece ids of [CLS] text_a [SEP] (text_b [SEP]),
+          then zeros.
+      input_mask: list of int. 1 over the tokens, 0 over the zero padding.
+      segment_ids: list of int. 0 up to the first [SEP], 1 over text_b and its
+          [SEP], 0 again in the padding.
+      label_id: int. Position of the label in `get_labels()`.
+      is_real_example: bool. False only for a `PaddingInputExample`'s features.
   """
 
-  def __init__(self, input_ids, input_mask, segment_ids, label_id, is_real_example=True):
-    self.input_ids = input_ids
-    self.input_mask = input_mask
-    self.segment_ids = segment_ids
-    self.label_id = label_id
-    self.is_real_example = is_real_example
+  input_ids: list[int]
+  input_mask: list[int]
+  segment_ids: list[int]
+  label_id: int
+  is_real_example: bool = True
 
 
 class DataProcessor(object):
@@ -245,24 +250,26 @@ class DataProcessor(object):
   labels too).
   """
 
-  def get_train_examples(self, data_dir):
+  def get_train_examples(self, data_dir: str) -> list[InputExample]:
     """Returns the list of `InputExample`s of the train set."""
     raise NotImplementedError("%s does not implement get_train_examples" % type(self).__name__)
 
-  def get_dev_examples(self, data_dir):
+  def get_dev_examples(self, data_dir: str) -> list[InputExample]:
     """Returns the list of `InputExample`s of the dev (eval) set."""
     raise NotImplementedError("%s does not implement get_dev_examples" % type(self).__name__)
 
-  def get_test_examples(self, data_dir):
+  def get_test_examples(self, data_dir: str) -> list[InputExample]:
     """Returns the list of `InputExample`s to predict."""
     raise NotImplementedError("%s does not implement get_test_examples" % type(self).__name__)
 
-  def get_labels(self):
+  def get_labels(self) -> list[str]:
     """Returns the list of label strings; its order fixes the label ids."""
     raise NotImplementedError("%s does not implement get_labels" % type(self).__name__)
 
   @classmethod
-  def _read_tsv(cls, input_file, quotechar=None, delimiter="\t"):
+  def _read_tsv(
+    cls, input_file: str | os.PathLike, quotechar: str | None = None, delimiter: str = "\t"
+  ) -> list[TsvRow]:
     """Reads a tab-separated file into a list of rows.
 
     As in Google's code, this is `csv.reader(f, delimiter="\\t",
@@ -306,7 +313,9 @@ class DataProcessor(object):
     return _read_delimited(input_file, delimiter, quotechar)
 
   @classmethod
-  def _read_csv(cls, input_file, quotechar='"', delimiter=","):
+  def _read_csv(
+    cls, input_file: str | os.PathLike, quotechar: str | None = '"', delimiter: str = ","
+  ) -> list[TsvRow]:
     """Reads a comma-separated file into a list of `TsvRow`s.
 
     The reader some forks added beside `_read_tsv`. Standard CSV quoting
@@ -316,7 +325,7 @@ class DataProcessor(object):
     return _read_delimited(input_file, delimiter, quotechar)
 
   @classmethod
-  def _read_txt(cls, input_file, separator="_!_"):
+  def _read_txt(cls, input_file: str | os.PathLike, separator: str = "_!_") -> list[TsvRow]:
     """Reads a text file into rows: each line stripped, then split on
     `separator`, as the CLUE fork's base class did for its `_!_`-separated
     news files (a line without it is a one-field row). The rows are
@@ -332,7 +341,7 @@ class DataProcessor(object):
     ]
 
   @classmethod
-  def _read_json(cls, input_file):
+  def _read_json(cls, input_file: str | os.PathLike) -> list[Any]:
     """Reads a JSON-lines file (one object per line, as CLUE's data) into
     a list of the decoded objects. Blank lines are skipped; a line that is
     not JSON raises `DataError` naming the file and line."""
@@ -360,7 +369,7 @@ def separator_name(delimiter: str) -> str:
   return _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
 
 
-def read_text(input_file) -> str:
+def read_text(input_file: str | os.PathLike) -> str:
   """A whole UTF-8 file as str: BOM dropped, line ends made "\\n", and the
   text ending with "\\n" unless empty. Raises DataError for bad files."""
   input_file = os.fspath(input_file)
@@ -382,7 +391,9 @@ def read_text(input_file) -> str:
   return text
 
 
-def _read_delimited(input_file, delimiter, quotechar):
+def _read_delimited(
+  input_file: str | os.PathLike, delimiter: str, quotechar: str | None
+) -> list[TsvRow]:
   """csv.reader over a UTF-8 file -> list of TsvRow (see `_read_tsv`)."""
   input_file = os.fspath(input_file)
   text = read_text(input_file)
@@ -407,7 +418,7 @@ def _read_delimited(input_file, delimiter, quotechar):
   return lines
 
 
-def warn_dropped_text(rows, columns: int) -> int:
+def warn_dropped_text(rows: Iterable[list[str]], columns: int) -> int:
   """Warns once if rows have more tab-separated fields than `columns`.
 
   Google's processors read fixed columns, so the text after an extra tab in a
@@ -429,7 +440,7 @@ def warn_dropped_text(rows, columns: int) -> int:
   return len(longer)
 
 
-def labels_of(processor, data_dir=None) -> list:
+def labels_of(processor: DataProcessor, data_dir: str | None = None) -> list[str]:
   """Calls `processor.get_labels()`, or `get_labels(data_dir)` for the
   processors that read their labels from the data and take the folder."""
   method = processor.get_labels

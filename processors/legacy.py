@@ -55,7 +55,7 @@ LEGACY_MODULES = {
   "run_classifier": "run_classifier",
 }
 
-_logger = logging.getLogger("run_classifier")
+_logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------

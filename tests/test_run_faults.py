@@ -118,7 +118,7 @@ def test_bad_flag_values_fail_fast(tiny_bert_dir, data, tmp_path, extra, message
     "  assert not name.startswith('tensorflow'), 'TF imported'\n"
     "  return _real(name, *a, **k)\nbuiltins.__import__ = _no_tf",
   )
-  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert proc.returncode == 2, proc.stderr[-2000:]  # A usage error.
   assert last_line(proc) == "run_classifier.py: error: " + message + (
     "" if "must be" in message else " ([CLS], one token, [SEP])"
   )
@@ -352,7 +352,8 @@ def test_mistakes_fail_before_tensorflow(tiny_bert_dir, data, tmp_path, change, 
   start = time.time()
   proc = run(args, prelude=NO_TENSORFLOW)
   elapsed = time.time() - start
-  assert proc.returncode == 1, proc.stderr[-2000:]
+  # An unknown --task_name is a usage error (2), the others input errors (1).
+  assert proc.returncode == (2 if "Task not found" in message else 1), proc.stderr[-2000:]
   assert message in last_line(proc)
   assert "Traceback" not in proc.stderr
   assert not out.exists()

@@ -189,7 +189,7 @@ def test_bad_labels_json(tmp_path):
   path = _write(tmp_path / "out", "labels.json", '{"a": 1}')
   with pytest.raises(DataError) as info:
     _processor(tmp_path).get_labels()
-  assert str(info.value) == ("%s: expected a non-empty JSON list of label strings" % path)
+  assert str(info.value) == ("%s: expected a non-empty list of label strings" % path)
   _write(tmp_path / "out", "labels.json", "[")
   with pytest.raises(DataError, match="not valid JSON"):
     _processor(tmp_path).get_labels()

@@ -1,0 +1,77 @@
+"""The project's error classes and how every console script reports them.
+
+Errors that users cause (a wrong flag, a bad file, a missing checkpoint) are
+subclasses of `ProjectError`; a console script prints them as one line,
+`<program>: error: <message>`, and exits with `exit_status`: 2 for usage
+errors (the command line itself is wrong), 1 for everything else. Any other
+exception is a bug and keeps its traceback. TensorFlow-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, NoReturn, Sequence
+
+USAGE_EXIT_STATUS = 2
+ERROR_EXIT_STATUS = 1
+
+
+class ProjectError(Exception):
+  """Base of the errors a user can cause and fix; the message is one line."""
+
+  exit_status = ERROR_EXIT_STATUS
+
+
+class UsageError(ProjectError, ValueError):
+  """The command line is wrong: a flag is missing, malformed or out of range."""
+
+  exit_status = USAGE_EXIT_STATUS
+
+
+class InputError(ProjectError, ValueError):
+  """An input file, folder or model is missing, malformed or inconsistent."""
+
+
+class WriteError(ProjectError, OSError):
+  """An output could not be written (disk full, no permission); nothing half-written is left."""
+
+
+def first_line(error: BaseException) -> str:
+  """The first non-empty line of `str(error)`, or the class name when empty."""
+  for line in str(error).splitlines():
+    if line.strip():
+      return line.strip()
+  return type(error).__name__
+
+
+def report(program: str, error: BaseException) -> int:
+  """Prints `<program>: error: <first line>` to stderr; returns the exit status."""
+  sys.stderr.write("%s: error: %s\n" % (program, first_line(error)))
+  sys.stderr.flush()
+  return getattr(error, "exit_status", ERROR_EXIT_STATUS)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """An argparse parser for our console scripts: a bad command line is one line, exit status 2."""
+
+  def error(self, message: str) -> NoReturn:
+    """Reports `message` as `<prog>: error: <message> (see --help)` and exits 2."""
+    report(self.prog, UsageError("%s (see --help)" % message))
+    sys.exit(USAGE_EXIT_STATUS)
+
+
+def absl_flags_parser(program: str) -> Callable[[Sequence[str]], Sequence[str]]:
+  """An `app.run(flags_parser=...)` that reports bad flags as a usage error (exit 2)."""
+
+  def parse(argv: Sequence[str]) -> Sequence[str]:
+    from absl import flags  # Only console scripts built on absl need it.
+
+    try:
+      return flags.FLAGS(argv)
+    except flags.Error as e:
+      report(program, e)
+      sys.stderr.write("Pass --helpfull to see the flags.\n")
+      sys.exit(USAGE_EXIT_STATUS)
+
+  return parse
