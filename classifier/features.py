@@ -23,8 +23,6 @@ from processors import DataError, InputExample, InputFeatures, PaddingInputExamp
 
 logger = logging.getLogger(__name__)
 
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids", "is_real_example")
-
 
 def _truncate_seq_pair(tokens_a: list, tokens_b: list, max_length: int) -> None:
   """Shortens two token lists in place until together they hold at most `max_length` tokens.

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bert import checkpoint, modeling
 
-# Reference §6.4, in creation order ({n}: layer index).
+# Google's variable names and shapes, in the order BertModel creates them ({n}: layer index).
 EMBEDDING_NAMES = [
   ("bert/embeddings/word_embeddings", "V,H"),
   ("bert/embeddings/token_type_embeddings", "T,H"),

@@ -15,7 +15,7 @@ def numpy_lr(step, init_lr, total, warmup):
 
 
 class NumpyAdamWD:
-  """The formulas of reference §7, written independently in NumPy."""
+  """Google's AdamWeightDecay update (no bias correction, decoupled decay) in NumPy."""
 
   def __init__(self, params, init_lr, total, warmup, decay_names):
     self.params = {k: v.astype(np.float64) for k, v in params.items()}
