@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Callable, Iterable, Iterator, Sequence
 
-from bert import tokenization
+from bert import model_folder, tokenization
 from classifier import tfrecord
 from processors import DataError, InputExample, InputFeatures, PaddingInputExample
 
@@ -423,7 +423,6 @@ def file_based_convert_examples_to_features(
     "es" if num_workers > 1 else "",
   )
   progress = Progress("Converting to %s" % os.path.basename(output_file), len(examples))
-  tmp_file = output_file + ".tmp-%d" % os.getpid()
   scratch_dir = (
     tempfile.mkdtemp(
       prefix="%s.chunks-%d-" % (os.path.basename(output_file), os.getpid()),
@@ -433,18 +432,13 @@ def file_based_convert_examples_to_features(
     else None
   )
   try:
-    with tfrecord.TFRecordFileWriter(tmp_file) as writer:
+    with model_folder.atomic_write(output_file, "wb") as writer:
       for done, framed in _chunks_in_order(
         examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir
       ):
-        writer.write_framed(framed)
+        writer.write(framed)  # Whole TFRecord frames.
         progress.update(done)
-    os.replace(tmp_file, output_file)
-  except OSError as e:  # Disk full, read-only folder: name the file.
-    raise OSError("cannot write %s: %s" % (output_file, e.strerror or e)) from e
   finally:
-    if os.path.exists(tmp_file):
-      os.remove(tmp_file)
     if scratch_dir:
       shutil.rmtree(scratch_dir, ignore_errors=True)
   return len(examples)

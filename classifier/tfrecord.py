@@ -137,10 +137,6 @@ class TFRecordFileWriter(object):
     """Appends one record."""
     self._file.write(frame_record(record))
 
-  def write_framed(self, framed: bytes) -> None:
-    """Appends bytes that are already framed records."""
-    self._file.write(framed)
-
   def close(self) -> None:
     """Flushes and closes the file."""
     self._file.close()
