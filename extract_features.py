@@ -26,17 +26,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import sys
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from absl import app, flags
 from absl import logging as absl_logging
 
+from bert import errors
+
 FLAGS = flags.FLAGS
 
 PROGRAM = "extract_features.py"
+
+logger = logging.getLogger(__name__)
 
 
 def _define(define, name: str, default, help_text: str) -> None:
@@ -127,8 +132,8 @@ _define(
 )
 
 
-class InputError(ValueError):
-  """A problem with the input file; the message names the file (and line)."""
+class InputError(errors.InputError):
+  """A problem with an input file or the model; the message names the file (and line)."""
 
 
 @dataclasses.dataclass
@@ -194,11 +199,7 @@ def read_examples(input_file: str) -> list[InputExample]:
         else:
           text_a, text_b = m.group(1), m.group(2)
         examples.append(InputExample(len(examples), text_a, text_b))
-  except InputError:
-    raise
-  except Exception as e:  # pylint: disable=broad-except
-    if not isinstance(e, _known_errors()):  # OSError, or tf's for gs://
-      raise
+  except _file_errors() as e:
     raise InputError(
       "%s: cannot read: %s" % (input_file, getattr(e, "strerror", None) or _one_line(e))
     ) from None
@@ -233,24 +234,27 @@ def log_features(feature: InputFeatures, seq_length: int) -> None:
   from bert import tokenization  # pylint: disable=import-outside-toplevel
 
   padding = [0] * (seq_length - len(feature.input_ids))
-  absl_logging.info("*** Example ***")
-  absl_logging.info("unique_id: %s", feature.unique_id)
-  absl_logging.info("tokens: %s", " ".join(tokenization.printable_text(x) for x in feature.tokens))
+  logger.info("*** Example ***")
+  logger.info("unique_id: %s", feature.unique_id)
+  logger.info("tokens: %s", " ".join(tokenization.printable_text(x) for x in feature.tokens))
   for name in ("input_ids", "input_mask", "input_type_ids"):
-    absl_logging.info("%s: %s", name, " ".join(str(x) for x in getattr(feature, name) + padding))
+    logger.info("%s: %s", name, " ".join(str(x) for x in getattr(feature, name) + padding))
 
 
 def parse_layers(layers: str, num_hidden_layers: int) -> list[int]:
-  """`"-1,-2"` -> `[-1, -2]`, each checked against the model's depth."""
+  """`"-1,-2"` -> `[-1, -2]`, each checked against the model's depth.
+
+  Raises bert.errors.UsageError (a ValueError) for anything else.
+  """
   try:
     indexes = [int(x) for x in layers.split(",")]
   except ValueError:
-    raise ValueError(
+    raise errors.UsageError(
       "--layers=%s: expected comma-separated integers such as -1,-2,-3,-4" % layers
     ) from None
   for index in indexes:
     if not -num_hidden_layers <= index < num_hidden_layers:
-      raise ValueError(
+      raise errors.UsageError(
         "--layers=%s: layer %d does not exist in a model with %d layers "
         "(use 0..%d, or -1..-%d from the top)"
         % (layers, index, num_hidden_layers, num_hidden_layers - 1, num_hidden_layers)
@@ -310,6 +314,8 @@ class LayerExtractor(object):
     Raises:
       bert.checkpoint.CheckpointError: the checkpoint is missing or does not
         fit the config (the pooler, which no output uses, may be absent).
+      bert.errors.UsageError: with a strategy, a batch size that is not fixed
+        or not a multiple of its replicas.
     """
     # pylint: disable=import-outside-toplevel
     import tensorflow as tf
@@ -330,8 +336,8 @@ class LayerExtractor(object):
       required_prefixes=("bert/embeddings/", "bert/encoder/"),
       partial_hint="Is --init_checkpoint a BERT checkpoint of this --bert_config_file?",
     )
-    absl_logging.info("**** Trainable Variables ****")
-    checkpoint.log_variables(variables.values(), loaded, log=absl_logging.info)
+    logger.info("**** Trainable Variables ****")
+    checkpoint.log_variables(variables.values(), loaded, log=logger.info)
 
     encoder, indexes = self.encoder, self.layer_indexes
 
@@ -346,7 +352,7 @@ class LayerExtractor(object):
     else:
       replicas = strategy.num_replicas_in_sync
       if static_shape is None or static_shape[0] % replicas:
-        raise ValueError(
+        raise errors.UsageError(
           "the batch size (%s) must be fixed and a multiple of "
           "the %d replicas" % (static_shape and static_shape[0], replicas)
         )
@@ -446,26 +452,27 @@ def extract(
   from concurrent import futures
   from classifier.features import Progress
 
-  directory = os.path.dirname(output_file)
-  if directory and "://" not in output_file:
-    os.makedirs(directory, exist_ok=True)
   tmp_file = "%s.tmp-%d" % (output_file, os.getpid())
+  with _writing(output_file):
+    directory = os.path.dirname(output_file)
+    if directory and "://" not in output_file:
+      os.makedirs(directory, exist_ok=True)
+    writer = _open(tmp_file, "w")
   progress = Progress("Extracting features", len(examples))
   done = 0
 
-  def write(writer, features, result) -> None:
+  def write(features, result) -> None:
     nonlocal done
-    writer.write(
-      "".join(
-        feature_json(f, extractor.layer_indexes, v) + "\n"
-        for f, v in zip(features, result.result())
-      )
+    text = "".join(
+      feature_json(f, extractor.layer_indexes, v) + "\n" for f, v in zip(features, result.result())
     )
+    with _writing(output_file):
+      writer.write(text)
     done += len(features)
     progress.update(done)
 
   try:
-    with _open(tmp_file, "w") as writer, futures.ThreadPoolExecutor(max_workers=1) as model_thread:
+    with futures.ThreadPoolExecutor(max_workers=1) as model_thread:
       pending = None  # (features, future of their layers)
       for batch in _batches(examples, batch_size):
         features = [convert_example(e, max_seq_length, tokenizer) for e in batch]
@@ -474,14 +481,27 @@ def extract(
             log_features(feature, max_seq_length)
         running = (features, model_thread.submit(extractor, features))
         if pending is not None:
-          write(writer, *pending)
+          write(*pending)
         pending = running
       if pending is not None:
-        write(writer, *pending)
-    _rename(tmp_file, output_file)
+        write(*pending)
+    with _writing(output_file):
+      writer.close()  # Buffered lines are written now: a full disk shows here.
+      _rename(tmp_file, output_file)
   finally:
+    writer.close()
     _remove_if_exists(tmp_file)
   return done
+
+
+@contextlib.contextmanager
+def _writing(output_file: str) -> Iterator[None]:
+  """Turns a failure to write the output file into a WriteError naming it."""
+  try:
+    yield
+  except _file_errors() as e:
+    reason = getattr(e, "strerror", None) or _one_line(e)
+    raise errors.WriteError("cannot write %s: %s" % (output_file, reason)) from None
 
 
 def _rename(src: str, dst: str) -> None:
@@ -508,7 +528,7 @@ def _tpu_strategy(master: str | None, num_tpu_cores: int):
 
   strategy = trainer.make_strategy(use_tpu=True, master=master)
   if strategy.num_replicas_in_sync != num_tpu_cores:
-    absl_logging.warning(
+    logger.warning(
       "--num_tpu_cores=%d but the TPU has %d cores; using %d.",
       num_tpu_cores,
       strategy.num_replicas_in_sync,
@@ -517,39 +537,64 @@ def _tpu_strategy(master: str | None, num_tpu_cores: int):
   return strategy
 
 
+def _read_bert_config(path: str):
+  """`bert.modeling.BertConfig` of `path`; an unreadable or malformed file is an InputError."""
+  from bert import modeling  # pylint: disable=import-outside-toplevel
+
+  try:
+    return modeling.BertConfig.from_json_file(path)
+  except _file_errors() as e:
+    reason = getattr(e, "strerror", None) or _one_line(e)
+    raise InputError("%s: cannot read: %s" % (path, reason)) from None
+  except (ValueError, TypeError, KeyError) as e:  # Not JSON, or not a BERT config.
+    raise InputError("%s: not a BERT config: %s" % (path, _one_line(e))) from None
+
+
+def _load_tokenizer(vocab_file: str, do_lower_case: bool):
+  """`FullTokenizer` of `vocab_file`; a missing or unreadable file is an InputError."""
+  from bert import tokenization  # pylint: disable=import-outside-toplevel
+
+  try:
+    return tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
+  except _file_errors() as e:
+    reason = getattr(e, "strerror", None) or _one_line(e)
+    raise InputError("%s: cannot read: %s" % (vocab_file, reason)) from None
+  except UnicodeDecodeError as e:
+    raise InputError("%s: not valid UTF-8: %s" % (vocab_file, e.reason)) from None
+
+
 def _run() -> int:
   """Checks the flags, reads the input, loads the model, writes the output."""
-  absl_logging.set_verbosity(absl_logging.INFO)
+  absl_logging.set_verbosity(max(absl_logging.INFO, absl_logging.get_verbosity()))
   if FLAGS.max_seq_length < 3:
-    raise ValueError("--max_seq_length=%d: need at least 3 ([CLS] a [SEP])" % FLAGS.max_seq_length)
+    raise errors.UsageError(
+      "--max_seq_length=%d: need at least 3 ([CLS] a [SEP])" % FLAGS.max_seq_length
+    )
   if FLAGS.batch_size < 1:
-    raise ValueError("--batch_size=%d: must be positive" % FLAGS.batch_size)
+    raise errors.UsageError("--batch_size=%d: must be positive" % FLAGS.batch_size)
   # The input first: its errors need no model (nor TensorFlow).
   examples = read_examples(FLAGS.input_file)
-  absl_logging.info("Read %d examples from %s", len(examples), FLAGS.input_file)
+  logger.info("Read %d examples from %s", len(examples), FLAGS.input_file)
 
-  # pylint: disable=import-outside-toplevel
-  from bert import tf_startup
+  from bert import tf_startup  # pylint: disable=import-outside-toplevel
 
   tf_startup.import_tensorflow()
-  from bert import modeling, tokenization
-
-  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  bert_config = _read_bert_config(FLAGS.bert_config_file)
   layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
   positions = bert_config.max_position_embeddings
   if FLAGS.max_seq_length > positions:
-    raise ValueError(
+    raise errors.UsageError(
       "--max_seq_length=%d: the model only has position "
       "embeddings for %d tokens" % (FLAGS.max_seq_length, positions)
     )
-  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+  tokenizer = _load_tokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
 
   strategy, static_shape = None, None
   if FLAGS.use_tpu:
     strategy = _tpu_strategy(FLAGS.master, FLAGS.num_tpu_cores)
     # XLA compiles one program per shape: pad every batch alike.
     static_shape = (FLAGS.batch_size, FLAGS.max_seq_length)
-  extractor = LayerExtractor(
+  extractor = LayerExtractor(  # A bad checkpoint raises CheckpointError, an InputError.
     bert_config,
     FLAGS.init_checkpoint,
     layer_indexes,
@@ -560,15 +605,17 @@ def _run() -> int:
   count = extract(
     examples, extractor, tokenizer, FLAGS.output_file, FLAGS.max_seq_length, FLAGS.batch_size
   )
-  absl_logging.info("Wrote %d lines to %s", count, FLAGS.output_file)
+  logger.info("Wrote %d lines to %s", count, FLAGS.output_file)
   return 0
 
 
-def _known_errors() -> tuple:
-  errors = (ValueError, OSError, KeyError)
+def _file_errors() -> tuple:
+  """What opening, reading or writing a file raises: OSError, and TensorFlow's
+  errors (gs:// paths go through tf.io.gfile) once TensorFlow is loaded."""
+  found = (OSError,)
   if "tensorflow" in sys.modules:
-    errors += (sys.modules["tensorflow"].errors.OpError,)
-  return errors
+    found += (sys.modules["tensorflow"].errors.OpError,)
+  return found
 
 
 def _one_line(error: BaseException) -> str:
@@ -580,19 +627,21 @@ def _one_line(error: BaseException) -> str:
 
 
 def main(_) -> int:
-  """Runs the extraction; a known failure is one line on stderr, status 1."""
+  """Runs the extraction; returns the exit status.
+
+  A mistake is one line on stderr: exit status 2 for a flag, 1 for a file or
+  the model (the traceback is logged with --verbosity=1). Anything else is a
+  bug and keeps its traceback.
+  """
   try:
     return _run()
-  except Exception as e:  # pylint: disable=broad-except
-    if not isinstance(e, _known_errors()):
-      raise
-    absl_logging.debug("Traceback:", exc_info=True)
-    sys.stderr.write("%s: error: %s\n" % (PROGRAM, _one_line(e)))
-    return 1
+  except errors.ProjectError as e:
+    logger.debug("Traceback:", exc_info=True)
+    return errors.report(PROGRAM, e)
 
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(
     ["input_file", "vocab_file", "bert_config_file", "init_checkpoint", "output_file"]
   )
-  app.run(main)
+  app.run(main, flags_parser=errors.absl_flags_parser(PROGRAM))

@@ -17,7 +17,10 @@ TF1 graph mode (`tf.placeholder`, `tf.Session`, `tf.train.init_from_checkpoint`,
   module names (see `processors.legacy`); our own modules are not affected.
 
 The script runs as `__main__` with `sys.argv` = [script, its arguments], so
-`tf.app.run()` and `if __name__ == "__main__":` work as they did.
+`tf.app.run()` and `if __name__ == "__main__":` work as they did. No script
+named is a usage error (exit status 2), a script that cannot be read an input
+error (exit status 1), each one line; what the script itself raises keeps its
+traceback, as under `python`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ import os
 import runpy
 import sys
 
+from bert import errors
+
+PROGRAM = "bert-run-tf1"
 USAGE = "usage: python -m bert.tf1 SCRIPT.py [ARGUMENTS...]\n"
 
 
@@ -48,16 +54,31 @@ def run_script(path: str, argv: list[str]) -> None:
   )
 
 
+def _readable_script(path: str) -> str:
+  """`path` if it is a file we can read; else an InputError naming it."""
+  if not os.path.isfile(path):
+    raise errors.InputError("%s: no such script" % path)
+  try:
+    with open(path, "rb"):
+      pass
+  except OSError as e:
+    raise errors.InputError("%s: cannot read: %s" % (path, e.strerror or e)) from None
+  return path
+
+
 def main(argv: list[str] | None = None) -> int:
-  """Command line: `bert-run-tf1 SCRIPT.py [ARGUMENTS...]`."""
+  """Command line: `bert-run-tf1 SCRIPT.py [ARGUMENTS...]`; returns the exit status."""
   argv = sys.argv[1:] if argv is None else argv
-  if not argv or argv[0] in ("-h", "--help"):
+  if argv and argv[0] in ("-h", "--help"):
     sys.stderr.write(USAGE)
-    return 0 if argv else 2
-  if not os.path.isfile(argv[0]):
-    sys.stderr.write("bert-run-tf1: error: %s: no such script\n" % argv[0])
-    return 2
-  run_script(argv[0], argv[1:])
+    return 0
+  try:
+    if not argv:
+      raise errors.UsageError("no script to run; " + USAGE.strip())
+    script = _readable_script(argv[0])
+  except errors.ProjectError as e:
+    return errors.report(PROGRAM, e)
+  run_script(script, argv[1:])
   return 0
 
 

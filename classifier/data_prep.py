@@ -27,10 +27,13 @@ The recipe our users ran by hand, as one deterministic command:
    given).
 
 The same input, options and seed give byte-identical files. Bad input stops with
-one line `bert-prepare-data: error: <file>: ...` and exit status 1.
+one line `bert-prepare-data: error: <file>: ...` and exit status 1; a wrong
+command line (a bad flag value, flags that do not go together) with one line
+and exit status 2.
 """
 
 import argparse
+import codecs
 import dataclasses
 import logging
 import math
@@ -41,12 +44,15 @@ import unicodedata
 
 import numpy as np
 
+from bert import errors
+from bert.errors import UsageError, WriteError
+from bert.model_folder import atomic_write
 from processors.base import DataError
 from processors.tabular import label_sort_key, parse_delimiter, read_table, sorted_labels
 
 PROG = "bert-prepare-data"
 
-logger = logging.getLogger("bert_prepare_data")
+logger = logging.getLogger(__name__)
 
 LAYOUTS = {
   "emotion": (
@@ -347,39 +353,24 @@ def _tsv_lines(records, with_text_b):
   return "".join(lines)
 
 
-def write_atomically(path, content):
-  """Writes str `content` as UTF-8 with LF line ends via a temp file + rename."""
-  folder = os.path.dirname(os.path.abspath(path))
-  temp_path = os.path.join(folder, ".%s.tmp-%d" % (os.path.basename(path), os.getpid()))
-  try:
-    with open(temp_path, "w", encoding="utf-8", newline="\n") as f:
-      f.write(content)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(temp_path, path)
-  except BaseException:
-    try:
-      os.unlink(temp_path)
-    except OSError:
-      pass
-    raise
-
-
 def write_splits(output_dir, split_records, layout="emotion", with_text_b=False):
-  """Writes the three split files; returns {split: path}."""
+  """Writes the three split files; returns {split: path}.
+
+  Raises bert.errors.WriteError naming the folder or file that cannot be written.
+  """
   if layout not in LAYOUTS:
-    raise ValueError("layout must be one of %s" % sorted(LAYOUTS))
+    raise UsageError("layout must be one of %s" % sorted(LAYOUTS))
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as e:
-    raise DataError("cannot create the output folder: %s" % (e.strerror or e), output_dir) from None
+    raise WriteError(
+      "cannot create the output folder %s: %s" % (output_dir, e.strerror or e)
+    ) from None
   paths = {}
   for split, name in zip(SPLITS, LAYOUTS[layout]):
     path = os.path.join(output_dir, name)
-    try:
-      write_atomically(path, _tsv_lines(split_records[split], with_text_b))
-    except OSError as e:
-      raise DataError("cannot write: %s" % (e.strerror or e), path) from None
+    with atomic_write(path) as f:  # A failure is a WriteError naming `path`.
+      f.write(_tsv_lines(split_records[split], with_text_b))
     paths[split] = path
   return paths
 
@@ -434,18 +425,20 @@ def prepare(
 
   Raises:
       DataError: for bad input, naming the file.
-      ValueError: for bad arguments (ratios, layout, conflicts).
+      bert.errors.UsageError: for bad arguments (ratios, layout, a text_b
+          column with the emotion layout); a ValueError too.
+      bert.errors.WriteError: an output file cannot be written.
   """
   input_file = os.fspath(input_file)
   if layout not in LAYOUTS:
-    raise ValueError("layout must be one of %s" % sorted(LAYOUTS))
+    raise UsageError("layout must be one of %s" % sorted(LAYOUTS))
   if text_b_column is not None and layout == "emotion":
-    raise ValueError(
+    raise UsageError(
       "--text_b_column needs --layout tsv (the emotion task reads one text per example)"
     )
   for name, ratio in (("--test_ratio", test_ratio), ("--val_ratio", val_ratio)):
     if not 0.0 <= ratio < 1.0:
-      raise ValueError("%s must be in [0, 1), got %r" % (name, ratio))
+      raise UsageError("%s must be in [0, 1), got %r" % (name, ratio))
   if text_column is None:
     text_column = "text" if has_header else "1"
   if label_column is None:
@@ -553,7 +546,8 @@ def _ratio(value):
 
 
 def build_parser():
-  parser = argparse.ArgumentParser(
+  """The `bert-prepare-data` flags; a bad command line is one line and exit status 2."""
+  parser = errors.ArgumentParser(
     prog=PROG,
     description="Clean a labelled CSV/TSV file and split it (stratified, "
     "seeded) into train/val/test TSV files for run_classifier.py.",
@@ -623,39 +617,59 @@ def build_parser():
   return parser
 
 
-def main(argv=None):
-  """The `bert-prepare-data` console script; returns the exit status."""
+def _check_flags(args: argparse.Namespace) -> None:
+  """Refuses an unknown --encoding and a --delimiter of more than one character (exit 2)."""
+  try:
+    codecs.lookup(args.encoding)
+  except LookupError:
+    raise UsageError("--encoding %r is not an encoding Python knows" % args.encoding) from None
+  if args.delimiter is not None:
+    try:
+      parse_delimiter(args.delimiter)
+    except DataError as e:
+      raise UsageError(e.reason) from None
+
+
+def _prepare(args: argparse.Namespace) -> PrepareResult:
+  """`prepare` with the command line's options (a DataError is an InputError: one line)."""
+  return prepare(
+    args.input,
+    args.output_dir,
+    text_column=args.text_column,
+    label_column=args.label_column,
+    text_b_column=args.text_b_column,
+    delimiter=args.delimiter,
+    has_header=not args.no_header,
+    encoding=args.encoding,
+    strip_special_chars=args.strip_special,
+    conflicts=args.conflicts,
+    test_ratio=args.test_ratio,
+    val_ratio=args.val_ratio,
+    seed=args.seed,
+    layout=args.layout,
+  )
+
+
+def main(argv=None) -> int:
+  """The `bert-prepare-data` console script; returns the exit status.
+
+  Warnings are printed as `bert-prepare-data: warning: ...` while it runs.
+  """
   args = build_parser().parse_args(argv)
+  # `classifier`, or this module's own logger when it runs as __main__.
+  package = logging.getLogger(logger.name.split(".")[0])
   handler = logging.StreamHandler(sys.stderr)
   handler.setFormatter(logging.Formatter(PROG + ": warning: %(message)s"))
-  logger.addHandler(handler)
-  logger.propagate = False
+  package.addHandler(handler)
+  propagate, package.propagate = package.propagate, False
   try:
-    result = prepare(
-      args.input,
-      args.output_dir,
-      text_column=args.text_column,
-      label_column=args.label_column,
-      text_b_column=args.text_b_column,
-      delimiter=args.delimiter,
-      has_header=not args.no_header,
-      encoding=args.encoding,
-      strip_special_chars=args.strip_special,
-      conflicts=args.conflicts,
-      test_ratio=args.test_ratio,
-      val_ratio=args.val_ratio,
-      seed=args.seed,
-      layout=args.layout,
-    )
-  except (DataError, ValueError, OSError) as e:
-    message = " ".join(str(e).split()) or type(e).__name__
-    if isinstance(e, OSError) and not isinstance(e, DataError):
-      message = "%s: %s" % (e.filename or args.input, e.strerror or e)
-    sys.stderr.write("%s: error: %s\n" % (PROG, message))
-    return 1
+    _check_flags(args)
+    result = _prepare(args)
+  except errors.ProjectError as e:
+    return errors.report(PROG, e)
   finally:
-    logger.removeHandler(handler)
-    logger.propagate = True
+    package.removeHandler(handler)
+    package.propagate = propagate
   print(format_summary(args.input, result))
   return 0
 

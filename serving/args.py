@@ -6,7 +6,8 @@ bert-as-service 1.10.0, so existing command lines keep working. Additions:
 CLASSIFICATION pooling strategy, and limits that keep one client from
 exhausting the server (`-max_batch_texts`, `-max_request_bytes`,
 `-worker_timeout`, `-http_max_clients`, `-http_timeout`). Flags this server
-cannot honour are refused by `check_supported`, never silently ignored.
+cannot honour are refused by `check_supported`, never silently ignored. A
+command line argparse cannot parse is reported in one line, exit status 2.
 
 No TensorFlow here: `bert-serving-start --help` must be fast.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bert import errors
 from serving import SERVER_VERSION
 from serving.pooling import PoolingStrategy
 
@@ -26,8 +28,8 @@ UNSUPPORTED = {
 }
 
 
-class UsageError(ValueError):
-  """A flag value that cannot be served; the message is one line."""
+class UsageError(errors.UsageError):
+  """A flag value this server cannot work with (exit status 2); the message is one line."""
 
 
 def check_max_seq_len(value: str):
@@ -52,7 +54,7 @@ def _strategy(value: str) -> PoolingStrategy:
 
 def get_args_parser() -> argparse.ArgumentParser:
   """The `bert-serving-start` parser."""
-  parser = argparse.ArgumentParser(
+  parser = errors.ArgumentParser(
     prog="bert-serving-start",
     description="Start a BertServer for serving (bert-as-service 1.10.0 protocol, TensorFlow 2)",
   )
@@ -287,7 +289,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def get_shutdown_parser() -> argparse.ArgumentParser:
   """The `bert-serving-terminate` parser."""
-  parser = argparse.ArgumentParser(
+  parser = errors.ArgumentParser(
     prog="bert-serving-terminate",
     description="Shutting down a BertServer instance running on a specific port",
   )

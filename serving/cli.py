@@ -1,43 +1,52 @@
 """Console scripts: `bert-serving-start` and `bert-serving-terminate`.
 
-Also `python -m serving ...` (= bert-serving-start).
+Also `python -m serving ...` (= bert-serving-start). Mistakes are reported as
+one line, `<program>: error: <message>` (see `bert.errors`): exit status 2 for
+a wrong command line, 1 for a bad model folder, a port in use or a server
+that cannot be reached.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
-import sys
 
+from bert import errors
 from serving import args as args_mod
 from serving import logs
 
-
-def _error(prog: str, message) -> int:
-  print("%s: error: %s" % (prog, message), file=sys.stderr)
-  return 2
+START = "bert-serving-start"
+TERMINATE = "bert-serving-terminate"
 
 
-def main(argv=None) -> int:
-  """bert-serving-start: serve until TERMINATION, Ctrl-C or SIGTERM."""
-  args = args_mod.get_args_parser().parse_args(argv)
-  try:
-    args_mod.check_supported(args)
-  except args_mod.UsageError as e:
-    return _error("bert-serving-start", e)
-  print(args_mod.args_table(args, argv), flush=True)
-  logs.configure(args.verbose)
+class ServerError(errors.ProjectError):
+  """The server cannot bind its ports, failed while serving, or did not answer."""
 
+
+def _bind_server(args: argparse.Namespace):
+  """A `BertServer` for `args` with its ports bound; a port in use is a ServerError."""
   import zmq  # pylint: disable=g-import-not-at-top
   from serving.server import BertServer  # pylint: disable=g-import-not-at-top
 
   try:
-    server = BertServer(args)
-  except (args_mod.UsageError, FileNotFoundError, ValueError) as e:
-    return _error("bert-serving-start", e)
+    return BertServer(args)
   except zmq.ZMQError as e:
-    return _error(
-      "bert-serving-start", "cannot bind %s:%s/%s: %s" % (args.ip, args.port, args.port_out, e)
-    )
+    raise ServerError("cannot bind %s:%s/%s: %s" % (args.ip, args.port, args.port_out, e)) from None
+  except OSError as e:
+    # A socket error names no file: the HTTP port. Else the workers' socket folder.
+    if e.filename is None and args.http_port is not None:
+      raise ServerError(
+        "cannot bind %s:%s (-http_port): %s" % (args.ip, args.http_port, e)
+      ) from None
+    raise ServerError("cannot start: %s" % e) from None
+
+
+def _serve(args: argparse.Namespace, argv) -> None:
+  """Checks the flags, prints them, serves until stopped; raises ProjectError subclasses."""
+  args_mod.check_supported(args)  # Before TensorFlow or ZeroMQ load: refusals are instant.
+  print(args_mod.args_table(args, argv), flush=True)
+  logs.configure(args.verbose)
+  server = _bind_server(args)
   signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
   server.start()
   try:
@@ -46,9 +55,30 @@ def main(argv=None) -> int:
   except KeyboardInterrupt:
     server.close()
   if server.error:
-    print("bert-serving-start: error: %s" % server.error, file=sys.stderr)
-    return 1
+    raise ServerError(server.error)
+
+
+def main(argv=None) -> int:
+  """bert-serving-start: serve until TERMINATION, Ctrl-C or SIGTERM; returns the exit status."""
+  args = args_mod.get_args_parser().parse_args(argv)
+  try:
+    _serve(args, argv)
+  except errors.ProjectError as e:
+    return errors.report(START, e)
   return 0
+
+
+def _request_stop(args: argparse.Namespace) -> None:
+  """Sends TERMINATION to -ip:-port; no answer in time is a ServerError."""
+  import zmq  # pylint: disable=g-import-not-at-top
+  from serving.server import terminate as send_termination  # pylint: disable=g-import-not-at-top
+
+  try:
+    send_termination(args.ip, args.port, args.timeout)
+  except TimeoutError as e:
+    raise ServerError(str(e)) from None
+  except zmq.ZMQError as e:  # An -ip that is no address, a -port out of range.
+    raise ServerError("cannot reach %s:%s: %s" % (args.ip, args.port, e)) from None
 
 
 def terminate(argv=None) -> int:
@@ -58,12 +88,9 @@ def terminate(argv=None) -> int:
   no server answered or it did not stop within -timeout.
   """
   args = args_mod.get_shutdown_parser().parse_args(argv)
-  from serving.server import terminate as send_termination  # pylint: disable=g-import-not-at-top
-
   try:
-    send_termination(args.ip, args.port, args.timeout)
-  except TimeoutError as e:
-    print("bert-serving-terminate: error: %s" % e, file=sys.stderr)
-    return 1
+    _request_stop(args)
+  except errors.ProjectError as e:
+    return errors.report(TERMINATE, e)
   print("shutdown signal sent to %d and acknowledged" % args.port)
   return 0

@@ -6,7 +6,8 @@ it, a run_classifier output folder is served without renaming: when the named
 checkpoint is absent, `-ckpt_name model.ckpt` (or the default
 `bert_model.ckpt`) falls back to the newest `model.ckpt-N` of the folder.
 
-Pure Python (no TensorFlow), so a bad path fails fast with a clear message.
+Pure Python (no TensorFlow), so a bad path fails fast with a clear message: a
+missing or unreadable file is a `bert.errors.InputError` naming it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import json
 import os
 import re
 
+from bert import model_folder
+from bert.errors import InputError
 from serving import logs
 
 DEFAULT_CKPT_NAME = "bert_model.ckpt"
-VOCAB_NAME = "vocab.txt"
-LABEL_FILES = ("labels.json", "label_list.txt")
+LABEL_FILES = (model_folder.LABELS_FILENAME, "label_list.txt")
 
 logger = logs.get_logger("VENTILATOR")
 
@@ -45,21 +47,6 @@ class ModelFiles:
   labels: tuple | None = None
 
 
-def _checkpoint_state(directory: str) -> str | None:
-  """The newest prefix named by `directory/checkpoint`, if it exists."""
-  path = os.path.join(directory, "checkpoint")
-  if not os.path.isfile(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    m = re.search(r'^model_checkpoint_path:\s*"(.*)"\s*$', f.read(), re.M)
-  if not m:
-    return None
-  prefix = m.group(1)
-  if not os.path.isabs(prefix):
-    prefix = os.path.join(directory, prefix)
-  return prefix if os.path.isfile(prefix + ".index") else None
-
-
 def _newest_numbered(stem: str) -> str | None:
   """The `<stem>-N` prefix with the largest N whose .index exists."""
   steps = []
@@ -68,6 +55,17 @@ def _newest_numbered(stem: str) -> str | None:
     if m:
       steps.append(int(m.group(1)))
   return "%s-%d" % (stem, max(steps)) if steps else None
+
+
+def _read_text(path: str, encoding: str) -> str:
+  """The text of a model file; a file that cannot be read or decoded is an InputError."""
+  try:
+    with open(path, encoding=encoding) as f:
+      return f.read()
+  except OSError as e:
+    raise InputError("cannot read %s: %s" % (path, e.strerror or e)) from None
+  except UnicodeDecodeError as e:
+    raise InputError("%s is not %s text: %s" % (path, encoding, e.reason)) from None
 
 
 def find_checkpoint(directory: str, ckpt_name: str) -> str:
@@ -79,21 +77,23 @@ def find_checkpoint(directory: str, ckpt_name: str) -> str:
   `<dir>/model.ckpt-N`.
 
   Raises:
-    FileNotFoundError: none of them exists.
+    InputError: none of them exists.
   """
   prefix = os.path.join(directory, ckpt_name)
   if os.path.isfile(prefix + ".index"):
     return prefix
   found = _newest_numbered(prefix)
   if found is None and ckpt_name == DEFAULT_CKPT_NAME:
-    found = _checkpoint_state(directory) or _newest_numbered(os.path.join(directory, "model.ckpt"))
+    found = model_folder.newest_local_checkpoint(directory) or _newest_numbered(
+      os.path.join(directory, "model.ckpt")
+    )
   if found is None:
     hint = ""
     if re.search(r"\.(index|meta|data-\d+-of-\d+)$", ckpt_name):
       hint = " (-ckpt_name is a prefix: drop the extension, e.g. -ckpt_name %s)" % re.sub(
         r"\.(index|meta|data-.*)$", "", ckpt_name
       )
-    raise FileNotFoundError("no checkpoint %s: %s.index does not exist%s" % (prefix, prefix, hint))
+    raise InputError("no checkpoint %s: %s.index does not exist%s" % (prefix, prefix, hint))
   logger.info("checkpoint %s not found, using %s", prefix, found)
   return found
 
@@ -102,20 +102,18 @@ def read_labels(directories) -> tuple | None:
   """Label names from the first labels.json / label_list.txt found.
 
   labels.json holds a JSON list of strings; label_list.txt one name a line.
+  Either must follow `bert.model_folder.check_labels` (LabelsError otherwise).
   """
   for directory in directories:
     for name in LABEL_FILES:
       path = os.path.join(directory, name)
       if not os.path.isfile(path):
         continue
-      with open(path, encoding="utf-8") as f:
-        if name.endswith(".json"):
-          labels = json.load(f)
-          if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise ValueError("%s must hold a JSON list of strings" % path)
-        else:
-          labels = [line.strip() for line in f if line.strip()]
-      return tuple(labels)
+      text = _read_text(path, "utf-8-sig")
+      if name == model_folder.LABELS_FILENAME:
+        return tuple(model_folder.parse_labels(text, path))
+      lines = [line.strip() for line in text.splitlines() if line.strip()]
+      return tuple(model_folder.check_labels(lines, path))
   return None
 
 
@@ -123,18 +121,18 @@ def resolve(
   model_dir: str,
   tuned_model_dir: str | None = None,
   ckpt_name: str = DEFAULT_CKPT_NAME,
-  config_name: str = "bert_config.json",
+  config_name: str = model_folder.BERT_CONFIG_FILENAME,
 ) -> ModelFiles:
   """Finds and checks the files named by the `-model_dir` group of flags.
 
   Raises:
-    FileNotFoundError: a directory or file is missing.
-    ValueError: the config or a label file is not valid JSON.
+    InputError: a directory or file is missing or unreadable, or the config
+      or a label file is not valid.
   """
   for flag, directory in (("-model_dir", model_dir), ("-tuned_model_dir", tuned_model_dir)):
     if directory is not None and not os.path.isdir(directory):
-      raise FileNotFoundError("%s %s is not a directory" % (flag, directory))
-  vocab_file = os.path.join(model_dir, VOCAB_NAME)
+      raise InputError("%s %s is not a directory" % (flag, directory))
+  vocab_file = os.path.join(model_dir, model_folder.VOCAB_FILENAME)
   config_file = os.path.join(model_dir, config_name)
   for path in (vocab_file, config_file):
     if not os.path.isfile(path):
@@ -145,14 +143,13 @@ def resolve(
           "-model_dir <pre-trained model dir> -tuned_model_dir %s, or "
           "export it first (bert-export-serving)" % (model_dir, model_dir)
         )
-      raise FileNotFoundError("%s does not exist (%s)" % (path, hint))
+      raise InputError("%s does not exist (%s)" % (path, hint))
   try:
-    with open(config_file, encoding="utf-8") as f:
-      bert_config = json.load(f)
+    bert_config = json.loads(_read_text(config_file, "utf-8"))
   except ValueError as e:
-    raise ValueError("%s is not valid JSON: %s" % (config_file, e)) from None
+    raise InputError("%s is not valid JSON: %s" % (config_file, e)) from None
   if not isinstance(bert_config, dict) or "vocab_size" not in bert_config:
-    raise ValueError("%s is not a BERT config (no vocab_size)" % config_file)
+    raise InputError("%s is not a BERT config (no vocab_size)" % config_file)
   checkpoint = find_checkpoint(tuned_model_dir or model_dir, ckpt_name)
   directories = [d for d in (tuned_model_dir, model_dir) if d]
   return ModelFiles(vocab_file, config_file, checkpoint, bert_config, read_labels(directories))

@@ -203,7 +203,7 @@ class BertServer(threading.Thread):
       model_files: resolved files; found from `args` when None.
 
     Raises:
-      args.UsageError, FileNotFoundError, ValueError: bad flags or files.
+      args.UsageError: bad flags; bert.errors.InputError: missing or malformed model files.
       zmq.ZMQError: a port cannot be bound.
     """
     super().__init__(name="VENTILATOR", daemon=True)

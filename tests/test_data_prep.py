@@ -325,7 +325,7 @@ def test_text_b_needs_tsv_layout(emotion_csv, tmp_path, capsys):
   status, _, err = _run(
     ["--input", emotion_csv, "--output_dir", tmp_path, "--text_b_column", "text"], capsys
   )
-  assert status == 1
+  assert status == 2  # Flags that do not go together: a usage error.
   assert err == (
     "bert-prepare-data: error: --text_b_column needs --layout tsv "
     "(the emotion task reads one text per example)\n"
@@ -605,6 +605,32 @@ def test_bad_ratio_is_a_usage_error(emotion_csv, tmp_path, capsys):
     data_prep.main(["--input", emotion_csv, "--output_dir", str(tmp_path), "--test_ratio", "1.5"])
   assert info.value.code == 2
   assert "must be in [0, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+  "flags, message",
+  [
+    (
+      ["--delimiter", "ab"],
+      "--delimiter must be one character (or \\t, tab, comma, semicolon, pipe, space), got 'ab'",
+    ),
+    (["--encoding", "klingon"], "--encoding 'klingon' is not an encoding Python knows"),
+  ],
+)
+def test_bad_flag_values_are_one_line_exit_2(emotion_csv, tmp_path, flags, message, capsys):
+  status, out, err = _run(["--input", emotion_csv, "--output_dir", tmp_path / "o"] + flags, capsys)
+  assert (status, out) == (2, "")
+  assert err == "bert-prepare-data: error: %s\n" % message
+  assert not (tmp_path / "o").exists()
+
+
+def test_error_missing_input_and_unwritable_output(emotion_csv, tmp_path, capsys):
+  missing = tmp_path / "missing.csv"
+  err = _error(["--input", missing, "--output_dir", tmp_path / "o"], capsys)
+  assert err == "bert-prepare-data: error: %s: file not found" % missing
+  blocker = _write(tmp_path / "blocker", "a file where the output folder should be")
+  err = _error(["--input", emotion_csv, "--output_dir", blocker], capsys)
+  assert err.startswith("bert-prepare-data: error: cannot create the output folder %s: " % blocker)
 
 
 def test_prepare_api_raises_data_error(tmp_path):

@@ -5,6 +5,7 @@ steps, checkpoints 0, 5 and 7) is shared by the module; each test exports
 from it (or from a copy it breaks on purpose).
 """
 
+import glob
 import json
 import os
 import random
@@ -449,9 +450,18 @@ def test_cli(finetuned, tmp_path, capsys):
   assert info["global_step"] == 7 and info["stripped_optimizer"] is False
   capsys.readouterr()
 
-  assert serving_export.main(["--output_dir", "x"]) == 1
+  with pytest.raises(SystemExit) as usage:
+    serving_export.main(["--output_dir", "x"])
+  assert usage.value.code == 2
   assert capsys.readouterr().err == (
     "bert-export-serving: error: the following arguments are required: --export_dir (see --help)\n"
+  )
+  with pytest.raises(SystemExit) as usage:
+    serving_export.main(["--output_dir=x", "--export_dir=y", "--overwrite=maybe"])
+  assert usage.value.code == 2
+  assert capsys.readouterr().err == (
+    "bert-export-serving: error: argument --overwrite: expected true or false, got 'maybe' "
+    "(see --help)\n"
   )
   assert (
     serving_export.main(
@@ -462,6 +472,23 @@ def test_cli(finetuned, tmp_path, capsys):
   assert capsys.readouterr().err == (
     "bert-export-serving: error: output_dir %s is not a directory\n" % (tmp_path / "nothing")
   )
+
+
+def test_cli_damaged_checkpoint_is_one_line_exit_1(output_copy, tmp_path, capsys):
+  # The newest checkpoint's data file cut short, as by a full disk.
+  (data_file,) = glob.glob(os.path.join(output_copy, "model.ckpt-7.data-*"))
+  with open(data_file, "r+b") as f:
+    f.truncate(100)
+  export_dir = tmp_path / "served"
+  status = serving_export.main(["--output_dir", output_copy, "--export_dir", str(export_dir)])
+  err = capsys.readouterr().err
+  assert status == 1
+  assert err.startswith(
+    "bert-export-serving: error: cannot read checkpoint %s"
+    % os.path.join(output_copy, "model.ckpt-7")
+  )
+  assert err.count("\n") == 1 and "Traceback" not in err
+  assert not export_dir.exists() and _leftovers(tmp_path, ["output"]) == []
 
 
 def test_cli_as_a_program(output_copy, tmp_path):

@@ -323,12 +323,16 @@ def test_flags_and_coexistence_with_run_classifier():
   proc = run(["--helpfull"], timeout=120)  # absl exits 1 after the help
   assert "--layers" in proc.stdout and "Traceback" not in proc.stderr
   proc = run([], timeout=120)
-  assert proc.returncode != 0
-  assert "--input_file" in proc.stderr and "Traceback" not in proc.stderr
+  assert proc.returncode == 2  # A usage error: the required flags are missing.
+  assert proc.stderr.splitlines() == [
+    "extract_features.py: error: flag --input_file=None: "
+    "Flag --input_file must have a value other than None.",
+    "Pass --helpfull to see the flags.",
+  ]
 
 
-def assert_one_line_error(proc, expected):
-  assert proc.returncode == 1, proc.stderr[-2000:]
+def assert_one_line_error(proc, expected, status=1):
+  assert proc.returncode == status, proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
   lines = proc.stderr.splitlines()
   errors = [line for line in lines if line.startswith("extract_features.py: error:")]
@@ -354,8 +358,39 @@ def test_bad_input_is_one_line_error(model, tmp_path):
     proc,
     "--layers=-1,-3: layer -3 does not exist in a model with 2 "
     "layers (use 0..1, or -1..-2 from the top)",
+    status=2,
   )
+  proc = run(
+    ["--input_file=%s" % good, "--output_file=%s" % out, "--batch_size=0"] + model_args(model)
+  )
+  assert_one_line_error(proc, "--batch_size=0: must be positive", status=2)
   assert sorted(os.listdir(tmp_path)) == ["bad.txt", "good.txt"]
+
+
+def test_model_and_output_errors_are_one_line(model, tmp_path):
+  good = tmp_path / "good.txt"
+  good.write_text("i feel happy\n", encoding="utf-8")
+  out = tmp_path / "out.jsonl"
+  missing = tmp_path / "nope" / "bert_model.ckpt"
+  flags = [
+    "--layers=-1,0",
+    "--max_seq_length=16",
+    "--vocab_file=%s" % model["vocab"],
+    "--bert_config_file=%s" % model["config"],
+  ]
+  proc = run(
+    ["--input_file=%s" % good, "--output_file=%s" % out, "--init_checkpoint=%s" % missing] + flags
+  )
+  assert_one_line_error(proc, "No checkpoint at %s: %s.index does not exist" % (missing, missing))
+  blocker = tmp_path / "blocker"
+  blocker.write_text("a file where the output folder should be")
+  out = blocker / "out.jsonl"
+  proc = run(
+    ["--input_file=%s" % good, "--output_file=%s" % out, "--layers=-1", "--max_seq_length=16"]
+    + model_args(model)
+  )
+  assert_one_line_error(proc, "cannot write %s: File exists" % out)
+  assert sorted(os.listdir(tmp_path)) == ["blocker", "good.txt"]
 
 
 @pytest.mark.slow

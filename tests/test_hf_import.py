@@ -637,7 +637,27 @@ def test_cli_errors(tmp_path, capsys):
   (tmp_path / "h5" / "config.json").write_text(json.dumps(HF_CONFIG))
   (tmp_path / "h5" / "tf_model.h5").write_bytes(b"")
   assert_one_line_error(capsys, run(tmp_path / "h5"), "found tf_model.h5")
+
+  write_hf_model(str(tmp_path / "tok"))
+  (tmp_path / "tok" / "tokenizer_config.json").write_text("[1, 2]")
+  assert_one_line_error(
+    capsys,
+    run(tmp_path / "tok"),
+    "%s is not a JSON object" % (tmp_path / "tok" / "tokenizer_config.json"),
+  )
+
+  write_hf_model(str(tmp_path / "latin1"))
+  (tmp_path / "latin1" / "vocab.txt").write_bytes(b"[PAD]\ncaf\xe9\n")
+  assert_one_line_error(capsys, run(tmp_path / "latin1"), "vocab.txt is not UTF-8")
   assert not (tmp_path / "out").exists()
+
+
+def test_cli_unwritable_output_is_one_line_error(tmp_path, capsys):
+  write_hf_model(str(tmp_path / "hf"))
+  (tmp_path / "file").write_text("a file, not a folder")
+  out = tmp_path / "file" / "out"
+  rc = hf_import.main(["--hf_dir", str(tmp_path / "hf"), "--output_dir", str(out), "--no_check"])
+  assert_one_line_error(capsys, rc, "cannot write --output_dir %s: " % out)
 
 
 def test_pytorch_bin_needs_torch(tmp_path, capsys):
@@ -660,10 +680,11 @@ def test_argparse_usage_errors(capsys):
   with pytest.raises(SystemExit) as e:
     hf_import.main(["--hf_dir", "x"])
   assert e.value.code == 2
-  assert (
-    "bert-import-hf: error: the following arguments are required: "
-    "--output_dir" in capsys.readouterr().err
+  assert capsys.readouterr().err == (
+    "bert-import-hf: error: the following arguments are required: --output_dir (see --help)\n"
   )
+  assert hf_import.main(["--hf_dir", "x", "--output_dir", "y", "--tolerance", "-1"]) == 2
+  assert capsys.readouterr().err == "bert-import-hf: error: --tolerance=-1.0: must be >= 0\n"
 
 
 # ---------------------------------------------------------------------------

@@ -383,7 +383,9 @@ def test_terminate_succeeds_only_when_the_server_takes_it(capsys):
     deaf.close(0)
     context.term()
   assert cli.terminate(["-port", str(port), "-timeout", "500"]) == 1
-  assert "no server" in capsys.readouterr().err
+  err = capsys.readouterr().err
+  assert err.startswith("bert-serving-terminate: error: no server at localhost:%d" % port)
+  assert err.count("\n") == 1
   server = rb.start()
   assert cli.terminate(["-port", str(server.port)]) == 0
   assert "acknowledged" in capsys.readouterr().out

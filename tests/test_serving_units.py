@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from bert.errors import InputError, UsageError
 from serving import args as args_mod
 from serving import features, files, pooling, stats
 from serving.pooling import PoolingStrategy
@@ -216,17 +217,20 @@ def test_resolve_run_classifier_output_without_renaming(tmp_path):
 
 def test_resolve_errors(tmp_path):
   d = _model_dir(tmp_path / "m")
-  with pytest.raises(FileNotFoundError, match="not a directory"):
+  with pytest.raises(InputError, match="not a directory"):
     files.resolve(str(tmp_path / "nope"))
-  with pytest.raises(FileNotFoundError, match="drop the extension"):
+  with pytest.raises(InputError, match="drop the extension"):
     files.resolve(str(d), ckpt_name="other.ckpt.index")
+  (d / "bert_config.json").write_bytes(b'{"vocab_size": 3, "name": "\xff"}')
+  with pytest.raises(InputError, match="bert_config.json is not utf-8 text"):
+    files.resolve(str(d))
   (d / "vocab.txt").unlink()
-  with pytest.raises(FileNotFoundError, match="vocab.txt does not exist"):
+  with pytest.raises(InputError, match="vocab.txt does not exist"):
     files.resolve(str(d))
   out = tmp_path / "output"
   out.mkdir()
   (out / "model.ckpt-343.index").write_text("")
-  with pytest.raises(FileNotFoundError, match="looks like a run_classifier output_dir"):
+  with pytest.raises(InputError, match="looks like a run_classifier output_dir"):
     files.resolve(str(out))
 
 
@@ -238,7 +242,7 @@ def test_labels_json_then_label_list(tmp_path):
   (tuned / "labels.json").write_text('["neg", "pos"]')
   assert files.resolve(str(pre), str(tuned)).labels == ("neg", "pos")
   (tuned / "labels.json").write_text('{"a": 1}')
-  with pytest.raises(ValueError, match="JSON list of strings"):
+  with pytest.raises(ValueError, match="non-empty list of label strings"):
     files.resolve(str(pre), str(tuned))
 
 
@@ -291,6 +295,7 @@ def test_bad_values_are_argparse_errors(argv):
 
 
 def test_check_supported_and_check_model():
+  assert issubclass(args_mod.UsageError, UsageError)  # exit status 2 on the command line
   with pytest.raises(args_mod.UsageError, match="no_position_embeddings"):
     args_mod.check_supported(parse("-no_position_embeddings"))
   with pytest.raises(args_mod.UsageError, match="must differ"):
@@ -331,8 +336,52 @@ def test_cli_version_help_and_refusals_are_fast_and_tf_free():
   r = subprocess.run(
     [sys.executable, "-m", "serving", "-model_dir", "/nonexistent"], capture_output=True, text=True
   )
-  assert r.returncode == 2
+  assert r.returncode == 1  # A bad model folder, not a bad command line.
   assert r.stderr.strip() == "bert-serving-start: error: -model_dir /nonexistent is not a directory"
+
+
+def _cli_run(*argv):
+  """Runs a serving console script in a subprocess: (exit status, stderr lines)."""
+  r = subprocess.run(
+    [
+      sys.executable,
+      "-c",
+      "import sys; from serving import cli; sys.exit(cli.%s(sys.argv[1:]))" % argv[0],
+    ]
+    + list(argv[1:]),
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  return r.returncode, r.stderr.splitlines()
+
+
+@pytest.mark.parametrize(
+  "argv, message",
+  [
+    (["main", "-num_worker", "2"], "the following arguments are required: -model_dir (see --help)"),
+    (["main", "-model_dir", "m", "-max_seq_len", "2"], "argument -max_seq_len: 2 must be > 3"),
+    (
+      ["terminate", "-timeout", "9"],
+      "the following arguments are required: -port/-port_in/-port_data",
+    ),
+  ],
+)
+def test_command_line_errors_are_one_line_exit_2(argv, message):
+  status, lines = _cli_run(*argv)
+  assert status == 2
+  assert len(lines) == 1 and lines[0].startswith("bert-serving-"), lines
+  assert message in lines[0]
+
+
+def test_model_folder_errors_are_one_line_exit_1(tmp_path):
+  d = _model_dir(tmp_path / "m")
+  (d / "bert_config.json").write_text("{not json")
+  status, lines = _cli_run("main", "-model_dir", str(d))
+  assert status == 1
+  assert len(lines) == 1 and lines[0].startswith(
+    "bert-serving-start: error: %s is not valid JSON" % (d / "bert_config.json")
+  )
 
 
 # ------------------------------------------------------------- stats, misc
@@ -383,5 +432,23 @@ def test_background_server_that_fails_to_start_is_reaped(tmp_path):
   with BackgroundServer(str(tmp_path / "missing"), log_path=str(log), stop_timeout=60) as server:
     assert server.command[1:3] == ["-m", "serving"]
     server.process.wait(timeout=60)
-  assert server.stop() == 2
+  assert server.stop() == 1  # -model_dir does not exist
   assert "bert-serving-start: error:" in log.read_text()
+
+
+def test_port_in_use_is_one_line_exit_1(tmp_path):
+  import socket  # pylint: disable=import-outside-toplevel
+
+  from serving.background import free_ports  # pylint: disable=import-outside-toplevel
+
+  d = _model_dir(tmp_path / "m")
+  port, port_out = free_ports(2)
+  with socket.socket() as taken:
+    taken.bind(("127.0.0.1", port))
+    status, lines = _cli_run(
+      "main", "-model_dir", str(d), "-port", str(port), "-port_out", str(port_out)
+    )
+  assert status == 1
+  assert len(lines) == 1 and lines[0].startswith(
+    "bert-serving-start: error: cannot bind 127.0.0.1:%d/%d: " % (port, port_out)
+  ), lines
