@@ -254,6 +254,40 @@ flags.DEFINE_integer(
   "[Extra] Random seed for weight init, dropout and shuffling (Google's runs were unseeded).",
 )
 
+flags.DEFINE_integer(
+  "gradient_accumulation_steps",
+  1,
+  "[Extra] Batches of --train_batch_size per optimizer step (their gradients are averaged): "
+  "a batch too big for memory, in K pieces. Steps and the learning-rate schedule count "
+  "optimizer steps.",
+)
+
+flags.DEFINE_integer(
+  "eval_every_steps",
+  0,
+  "[Extra] Evaluate the dev set every N optimizer steps while training (eval_history.tsv, "
+  "TensorBoard eval/). 0: only after training, as Google's script.",
+)
+
+flags.DEFINE_bool(
+  "eval_every_epoch", False, "[Extra] Evaluate the dev set after every epoch while training."
+)
+
+flags.DEFINE_enum(
+  "keep_best_checkpoint",
+  None,
+  ["eval_accuracy", "macro_f1", "eval_loss"],
+  "[Extra] With evaluation during training: keep the best checkpoint by this metric in "
+  "<output_dir>/best/ (a model folder export and serving take as it is).",
+)
+
+flags.DEFINE_integer(
+  "early_stopping_patience",
+  0,
+  "[Extra] With evaluation during training: stop after this many evaluations without a better "
+  "--keep_best_checkpoint metric (eval_accuracy if not given). 0: never stop early.",
+)
+
 flags.DEFINE_string(
   "train_file", "train.tsv", "[Extra, tabular task] Training file inside --data_dir."
 )

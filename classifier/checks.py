@@ -110,6 +110,33 @@ def check_flag_values(flags) -> None:
       raise UsageError("--%s=%d: must be at least 1" % (flag, getattr(flags, flag)))
   if flags.do_train and not flags.num_train_epochs > 0:
     raise UsageError("--num_train_epochs=%s: must be more than 0" % flags.num_train_epochs)
+  for flag, least in [
+    ("gradient_accumulation_steps", 1),
+    ("eval_every_steps", 0),
+    ("early_stopping_patience", 0),
+  ]:
+    if getattr(flags, flag) < least:
+      raise UsageError("--%s=%d: must be at least %d" % (flag, getattr(flags, flag), least))
+  evaluating = evaluates_during_training(flags)
+  training_only = [
+    flags.eval_every_steps,
+    flags.eval_every_epoch,
+    flags.keep_best_checkpoint,
+    flags.early_stopping_patience,
+  ]
+  if any(training_only) and not flags.do_train:
+    raise UsageError(
+      "--eval_every_steps, --eval_every_epoch, --keep_best_checkpoint and "
+      "--early_stopping_patience need --do_train"
+    )
+  for flag in ("keep_best_checkpoint", "early_stopping_patience"):
+    if getattr(flags, flag) and not evaluating:
+      raise UsageError("--%s needs --eval_every_steps or --eval_every_epoch" % flag)
+
+
+def evaluates_during_training(flags) -> bool:
+  """Whether the dev set is evaluated while training (so it must be read then)."""
+  return bool(flags.do_train and (flags.eval_every_steps or flags.eval_every_epoch))
 
 
 def check_training_steps(num_examples: int, flags, source: str) -> None:
@@ -119,20 +146,35 @@ def check_training_steps(num_examples: int, flags, source: str) -> None:
     DataError: naming `source` (the training file(s) or the data folder),
       the example count and the batch size.
   """
-  steps = int(num_examples / flags.train_batch_size * flags.num_train_epochs)
-  if steps > 0:
+  if training_steps(flags, num_examples) > 0:
     return
-  needed = math.ceil(flags.train_batch_size / flags.num_train_epochs)
+  examples_per_step = flags.train_batch_size * flags.gradient_accumulation_steps
+  needed = math.ceil(examples_per_step / flags.num_train_epochs)
+  accumulation = ""
+  if flags.gradient_accumulation_steps > 1:
+    accumulation = " (x %d accumulation steps)" % flags.gradient_accumulation_steps
   raise DataError(
-    "%d training example%s with --train_batch_size=%d and "
+    "%d training example%s with --train_batch_size=%d%s and "
     "--num_train_epochs=%s give 0 training steps; need at least %d examples "
     "(or a smaller --train_batch_size)"
     % (
       num_examples,
       "" if num_examples == 1 else "s",
       flags.train_batch_size,
+      accumulation,
       flags.num_train_epochs,
       needed,
     ),
     source,
   )
+
+
+def training_steps(flags, num_examples: int, epochs: float | None = None) -> int:
+  """Google's count of optimizer steps (`epochs` defaults to --num_train_epochs).
+
+  With --gradient_accumulation_steps K, an optimizer step takes K batches.
+  """
+  examples_per_step = flags.train_batch_size * flags.gradient_accumulation_steps
+  if epochs is None:
+    epochs = flags.num_train_epochs
+  return int(num_examples / examples_per_step * epochs)

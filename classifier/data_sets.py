@@ -58,7 +58,7 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
     checks.check_training_steps(
       len(sets.train), flags, ", ".join(dict.fromkeys(paths)) or flags.data_dir
     )
-  if flags.do_eval:
+  if flags.do_eval or checks.evaluates_during_training(flags):
     sets.dev = _load(processor.get_dev_examples, flags.data_dir)
   if flags.do_predict:
     sets.test = _load(processor.get_test_examples, flags.data_dir)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from bert import checkpoint, model_folder
 from bert.errors import InputError
 from classifier import features as feature_lib
-from classifier import input_pipeline, outputs, reports
+from classifier import checks, input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
+from classifier.training_eval import TrainingEvaluator
 from classifier.data_sets import DataSets
 from classifier.run_config import RunConfig
 from processors import PaddingInputExample
@@ -127,63 +129,35 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
     flags.use_tpu, flags.tpu_name, flags.tpu_zone, flags.gcp_project, flags.master
   )
 
-  num_train_steps = None
-  num_warmup_steps = None
-  if flags.do_train:
-    num_train_steps = int(len(train_examples) / flags.train_batch_size * flags.num_train_epochs)
-    num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
-
   runner = ClassifierRunner(
     bert_config, len(label_list), flags.output_dir, strategy, use_one_hot_embeddings=flags.use_tpu
   )
 
+  eval_data = []  # (dataset, number of real examples), made once when first needed.
+
+  def eval_dataset(banner):
+    if not eval_data:
+      eval_data.append(
+        _inference_dataset(
+          flags,
+          eval_examples,
+          label_list,
+          tokenizer,
+          "eval.tf_record",
+          flags.eval_batch_size,
+          banner,
+        )
+      )
+    return eval_data[0][0]
+
   if flags.do_train:
-    train_file = os.path.join(flags.output_dir, "train.tf_record")
-    feature_lib.file_based_convert_examples_to_features(
-      train_examples,
-      label_list,
-      flags.max_seq_length,
-      tokenizer,
-      train_file,
-      flags.num_conversion_workers,
-    )
-    logger.info("***** Running training *****")
-    logger.info("  Num examples = %d", len(train_examples))
-    logger.info("  Batch size = %d", flags.train_batch_size)
-    logger.info("  Num steps = %d", num_train_steps)
-    runner.create_optimizer(flags.learning_rate, num_train_steps, num_warmup_steps)
-    initialized = runner.restore(flags.init_checkpoint, flags.allow_partial_checkpoint)
-    logger.info("**** Trainable Variables ****")
-    checkpoint.log_variables(runner.model.variables_by_name.values(), initialized, log=logger.info)
-    dataset = input_pipeline.file_based_dataset(
-      train_file,
-      flags.max_seq_length,
-      is_training=True,
-      drop_remainder=True,
-      batch_size=flags.train_batch_size,
-      shuffle_buffer_size=flags.shuffle_buffer_size,
-      seed=flags.seed,
-      dynamic_padding=flags.dynamic_padding,
-    )
-    runner.train(
-      dataset,
-      num_train_steps,
-      flags.save_checkpoints_steps,
-      flags.iterations_per_loop,
-      flags.train_batch_size,
+    _train(
+      flags, runner, train_examples, label_list, tokenizer, eval_dataset, len(eval_examples or [])
     )
 
   if flags.do_eval:
-    dataset, _ = _inference_dataset(
-      flags,
-      runner,
-      eval_examples,
-      label_list,
-      tokenizer,
-      "eval.tf_record",
-      flags.eval_batch_size,
-      "***** Running evaluation *****",
-    )
+    dataset = eval_dataset("***** Running evaluation *****")
+    runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
     result = runner.evaluate(dataset, len(eval_examples))
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
@@ -195,7 +169,6 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   if flags.do_predict:
     dataset, num_actual_predict_examples = _inference_dataset(
       flags,
-      runner,
       predict_examples,
       label_list,
       tokenizer,
@@ -203,6 +176,7 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
       flags.predict_batch_size,
       "***** Running prediction*****",
     )
+    runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
     probabilities = list(runner.predict(dataset, len(predict_examples)))
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
     outputs.write_test_results(output_predict_file, probabilities, num_actual_predict_examples)
@@ -215,10 +189,78 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   return results
 
 
-def _inference_dataset(
-  flags, runner, examples, label_list, tokenizer, record_name, batch_size, banner
-):
-  """Google's eval/predict preamble: TPU padding, tf_record, logs, weights.
+def _train(flags, runner, train_examples, label_list, tokenizer, eval_dataset, num_eval) -> None:
+  """Google's training stage, plus evaluation during training when asked for."""
+  num_train_steps = checks.training_steps(flags, len(train_examples))
+  num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
+  train_file = os.path.join(flags.output_dir, "train.tf_record")
+  feature_lib.file_based_convert_examples_to_features(
+    train_examples,
+    label_list,
+    flags.max_seq_length,
+    tokenizer,
+    train_file,
+    flags.num_conversion_workers,
+  )
+  logger.info("***** Running training *****")
+  logger.info("  Num examples = %d", len(train_examples))
+  logger.info("  Batch size = %d", flags.train_batch_size)
+  if flags.gradient_accumulation_steps > 1:
+    logger.info(
+      "  Gradient accumulation steps = %d (%d examples per optimizer step)",
+      flags.gradient_accumulation_steps,
+      flags.train_batch_size * flags.gradient_accumulation_steps,
+    )
+  logger.info("  Num steps = %d", num_train_steps)
+  runner.create_optimizer(flags.learning_rate, num_train_steps, num_warmup_steps)
+  initialized = runner.restore(flags.init_checkpoint, flags.allow_partial_checkpoint)
+  logger.info("**** Trainable Variables ****")
+  checkpoint.log_variables(runner.model.variables_by_name.values(), initialized, log=logger.info)
+  dataset = input_pipeline.file_based_dataset(
+    train_file,
+    flags.max_seq_length,
+    is_training=True,
+    drop_remainder=True,
+    batch_size=flags.train_batch_size,
+    shuffle_buffer_size=flags.shuffle_buffer_size,
+    seed=flags.seed,
+    dynamic_padding=flags.dynamic_padding,
+  )
+  eval_every = flags.eval_every_steps
+  if flags.eval_every_epoch:  # Optimizer steps in one pass over the train set.
+    eval_every = max(1, checks.training_steps(flags, len(train_examples), epochs=1.0))
+  on_eval = None
+  if eval_every:
+    data = eval_dataset("***** Evaluation during training *****")
+
+    def evaluate_now() -> dict:
+      result = runner.evaluate(data, num_eval)
+      metrics = reports.classification_metrics(*runner.last_eval, label_list)
+      result["macro_f1"] = np.float32(metrics["macro_f1"])
+      runner.write_eval_summaries(result)
+      return result
+
+    on_eval = TrainingEvaluator(
+      flags.output_dir,
+      evaluate_now,
+      runner.save_weights,
+      metric=flags.keep_best_checkpoint,
+      patience=flags.early_stopping_patience,
+    )
+  runner.train(
+    dataset,
+    num_train_steps,
+    flags.save_checkpoints_steps,
+    flags.iterations_per_loop,
+    flags.train_batch_size,
+    accumulation_steps=flags.gradient_accumulation_steps,
+    eval_every_steps=eval_every,
+    on_eval=on_eval,
+  )
+
+
+def _inference_dataset(flags, examples, label_list, tokenizer, record_name, batch_size, banner):
+  """Google's eval/predict preamble: TPU padding, tf_record, logs.
 
   Pads `examples` in place on TPU; returns (dataset, number of real examples).
   """
@@ -243,7 +285,6 @@ def _inference_dataset(
   )
   logger.info("  Batch size = %d", batch_size)
 
-  runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
   dataset = input_pipeline.file_based_dataset(
     record_file,
     flags.max_seq_length,

@@ -52,6 +52,11 @@ class RunConfig:
   dynamic_padding: bool = False
   num_conversion_workers: int = 0
   seed: int | None = None
+  gradient_accumulation_steps: int = 1
+  eval_every_steps: int = 0
+  eval_every_epoch: bool = False
+  keep_best_checkpoint: str | None = None
+  early_stopping_patience: int = 0
   train_file: str = "train.tsv"
   dev_file: str = "dev.tsv"
   test_file: str = "test.tsv"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -165,31 +165,37 @@ class ClassifierRunner(object):
     logger.info("Saving checkpoints for %d into %s.", self.global_step, path)
     return path
 
+  def save_weights(self, prefix: str) -> None:
+    """Writes the model's variables and global_step (no optimizer slots) at `prefix`."""
+    named = dict(self.model.variables_by_name)
+    if self.optimizer is not None:
+      named["global_step"] = self.optimizer.global_step
+    checkpoint.save_variables(named, prefix)
+
   def forward_trace_count(self) -> int:
     """How many times the eval/predict forward functions have been traced so far."""
     return sum(forward.experimental_get_tracing_count() for _, forward in self._forwards)
 
   # -- training -------------------------------------------------------------
 
-  def train_loop_fn(self):
-    """The tf.function `train` runs: (iterator, steps) -> (last loss, learning rate).
+  def train_loop_fn(self, accumulation_steps: int = 1):
+    """The tf.function `train` runs: (iterator, steps) -> (mean loss, learning rate).
 
+    Each of the `steps` optimizer steps takes `accumulation_steps` batches:
+    their gradients are averaged (on each replica, then across replicas)
+    before one clipped update, so K batches of B act as one batch of K*B.
     It runs the steps only (no checkpoints, no summaries); public so that
     benchmarks can time exactly that.
     """
+    if accumulation_steps > 1:
+      return self._accumulating_train_loop(accumulation_steps)
     strategy, model, optimizer = self.strategy, self.model, self.optimizer
     tvars = list(model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
 
     def step_fn(features):
       with tf.GradientTape() as tape:
-        loss, _, _, _ = model(
-          features["input_ids"],
-          features["input_mask"],
-          features["segment_ids"],
-          features["label_ids"],
-          training=True,
-        )
+        loss = self._training_loss(features)
         scaled_loss = loss / replicas
       grads = tape.gradient(scaled_loss, tvars)
       if replicas > 1:
@@ -209,6 +215,73 @@ class ClassifierRunner(object):
 
     return train_loop
 
+  def _training_loss(self, features) -> tf.Tensor:
+    loss, _, _, _ = self.model(
+      features["input_ids"],
+      features["input_mask"],
+      features["segment_ids"],
+      features["label_ids"],
+      training=True,
+    )
+    return loss
+
+  def _accumulating_train_loop(self, accumulation_steps: int):
+    """`train_loop_fn` for K > 1: per-replica gradient sums in ON_READ variables."""
+    strategy, optimizer = self.strategy, self.optimizer
+    tvars = list(self.model.variables_by_name.values())
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+      sums = [
+        tf.Variable(
+          tf.zeros(v.shape, v.dtype),
+          trainable=False,
+          synchronization=tf.VariableSynchronization.ON_READ,
+          aggregation=tf.VariableAggregation.SUM,
+        )
+        for v in tvars
+      ]
+    has_gradient = []  # Filled when the micro step is traced: False for unused variables.
+
+    def micro_step(features):
+      with tf.GradientTape() as tape:
+        loss = self._training_loss(features)
+        scaled_loss = loss / (replicas * accumulation_steps)
+      grads = tape.gradient(scaled_loss, tvars)
+      has_gradient[:] = [g is not None for g in grads]
+      for total, grad in zip(sums, grads):
+        if grad is not None:
+          total.assign_add(grad)
+      return loss
+
+    def update():
+      grads = [total.read_value() if used else None for total, used in zip(sums, has_gradient)]
+      if replicas > 1:
+        present = [g for g in grads if g is not None]
+        reduced = iter(
+          tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
+        )
+        grads = [next(reduced) if g is not None else None for g in grads]
+      learning_rate = optimizer.apply_gradients(grads)
+      for total in sums:
+        total.assign(tf.zeros_like(total))
+      return learning_rate
+
+    @tf.function
+    def train_loop(iterator, steps):
+      loss = tf.constant(0.0)
+      learning_rate = tf.constant(0.0)
+      for _ in tf.range(steps):
+        loss_sum = tf.constant(0.0)
+        for _ in tf.range(accumulation_steps):
+          per_replica_loss = strategy.run(micro_step, args=(next(iterator),))
+          loss_sum += strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
+        per_replica_lr = strategy.run(update)
+        loss = loss_sum / accumulation_steps
+        learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_lr, axis=None)
+      return loss, learning_rate
+
+    return train_loop
+
   def train(
     self,
     dataset: tf.data.Dataset,
@@ -217,8 +290,16 @@ class ClassifierRunner(object):
     iterations_per_loop: int,
     batch_size: int,
     log_every_seconds: float = 10.0,
+    accumulation_steps: int = 1,
+    eval_every_steps: int = 0,
+    on_eval: Callable[[int], bool] | None = None,
   ) -> None:
-    """Trains from the current global step to `num_train_steps`."""
+    """Trains from the current global step to `num_train_steps` optimizer steps.
+
+    With `eval_every_steps` > 0, every such step is saved as a checkpoint and
+    then `on_eval(global_step)` runs; it returns True to stop training early.
+    It is also asked at the start (a resumed run may already be done).
+    """
     if self.global_step >= num_train_steps:
       logger.info(
         "Skipping training since max_steps has already saved: "
@@ -229,16 +310,22 @@ class ClassifierRunner(object):
       return
     if self.manager.latest_checkpoint is None:
       self.save()  # model.ckpt-0, as the Estimator did.
+    if eval_every_steps and self.global_step and on_eval(self.global_step):
+      return
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-    train_loop = self.train_loop_fn()
+    train_loop = self.train_loop_fn(accumulation_steps)
     is_tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
     chunk_cap = max(1, iterations_per_loop) if is_tpu else 10
     save_every = max(1, save_checkpoints_steps)
+    examples_per_step = batch_size * accumulation_steps
     start_step, start_time, last_log = self.global_step, time.time(), 0.0
     summary_writer = tf.summary.create_file_writer(self.output_dir)
+    loss = tf.constant(0.0)
     while self.global_step < num_train_steps:
-      next_save = (self.global_step // save_every + 1) * save_every
-      steps = min(chunk_cap, next_save - self.global_step, num_train_steps - self.global_step)
+      next_stop = (self.global_step // save_every + 1) * save_every
+      if eval_every_steps:
+        next_stop = min(next_stop, (self.global_step // eval_every_steps + 1) * eval_every_steps)
+      steps = min(chunk_cap, next_stop - self.global_step, num_train_steps - self.global_step)
       loss, learning_rate = train_loop(iterator, tf.constant(steps))
       self.global_step = int(self.optimizer.global_step.numpy())
       now = time.time()
@@ -250,7 +337,7 @@ class ClassifierRunner(object):
           tf.summary.scalar("loss", float(loss))
           tf.summary.scalar("learning_rate", float(learning_rate))
           tf.summary.scalar("global_step/sec", rate)
-          tf.summary.scalar("examples/sec", rate * batch_size)
+          tf.summary.scalar("examples/sec", rate * examples_per_step)
         logger.info(
           "loss = %.6f, step = %d/%d, lr = %.3g, %.2f steps/s, %.1f examples/s, ETA %s",
           float(loss),
@@ -258,11 +345,14 @@ class ClassifierRunner(object):
           num_train_steps,
           float(learning_rate),
           rate,
-          rate * batch_size,
+          rate * examples_per_step,
           format_seconds((num_train_steps - self.global_step) / rate) if rate > 0 else "?",
         )
-      if self.global_step % save_every == 0 or self.global_step >= num_train_steps:
+      evaluating = bool(eval_every_steps) and self.global_step % eval_every_steps == 0
+      if evaluating or self.global_step % save_every == 0 or self.global_step >= num_train_steps:
         self.save()
+      if evaluating and on_eval(self.global_step):
+        break
     summary_writer.close()
     logger.info("Loss for final step: %.6f.", float(loss))
 
@@ -270,8 +360,9 @@ class ClassifierRunner(object):
     """Eval metrics as TensorBoard scalars in output_dir/eval, as Estimator."""
     writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "eval"))
     with writer.as_default(step=self.global_step):
-      for key in ("eval_accuracy", "eval_loss", "loss"):
-        tf.summary.scalar(key, float(result[key]))
+      for key in sorted(result):
+        if key != "global_step":
+          tf.summary.scalar(key, float(result[key]))
     writer.close()
 
   # -- eval and predict -----------------------------------------------------

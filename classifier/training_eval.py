@@ -1,0 +1,190 @@
+"""Evaluation during training: a history file, the best checkpoint, early stopping.
+
+With --eval_every_steps N the dev set is evaluated at every N-th optimizer
+step (right after that step's checkpoint is saved). Each evaluation is logged,
+written as TensorBoard scalars under `eval/` and appended to
+`eval_history.tsv`. With --keep_best_checkpoint=METRIC the best state so far is
+kept in `<output_dir>/best/` (a model folder of its own: the checkpoint, its
+`eval_results.txt`, vocab.txt, bert_config.json, labels.json, run_config.json,
+so export and serving take it as it is). With --early_stopping_patience K
+training stops after K evaluations in a row without a better METRIC.
+
+A run killed and started again goes on where it was: the best value so far
+and the count of evaluations since it are read back from the history file.
+best/ is replaced (atomically) before the history row is written, so a kill
+between the two only repeats that evaluation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+from typing import Callable
+
+from bert import model_folder
+
+logger = logging.getLogger(__name__)
+
+HISTORY_FILENAME = "eval_history.tsv"
+BEST_DIRNAME = "best"
+HISTORY_COLUMNS = ("global_step", "eval_accuracy", "eval_loss", "macro_f1", "loss")
+# Metric -> True when larger is better.
+BEST_METRICS = {"eval_accuracy": True, "macro_f1": True, "eval_loss": False}
+_FOLDER_FILES = (
+  model_folder.VOCAB_FILENAME,
+  model_folder.BERT_CONFIG_FILENAME,
+  model_folder.LABELS_FILENAME,
+  model_folder.RUN_CONFIG_FILENAME,
+)
+
+
+@dataclasses.dataclass
+class Best:
+  """The best evaluation so far: its step and the value of the tracked metric."""
+
+  step: int
+  value: float
+
+
+def read_history(output_dir: str) -> list[dict]:
+  """The rows of eval_history.tsv as dicts of numbers (empty when there is none)."""
+  path = os.path.join(output_dir, HISTORY_FILENAME)
+  if not os.path.isfile(path):
+    return []
+  with open(path, encoding="utf-8") as f:
+    lines = f.read().splitlines()
+  if not lines:
+    return []
+  header = lines[0].split("\t")
+  rows = []
+  for line in lines[1:]:
+    values = line.split("\t")
+    if len(values) == len(header):
+      row = {name: float(value) for name, value in zip(header, values)}
+      row["global_step"] = int(row["global_step"])
+      rows.append(row)
+  return rows
+
+
+def _write_history(output_dir: str, rows: list[dict]) -> None:
+  lines = ["\t".join(HISTORY_COLUMNS)]
+  for row in rows:
+    lines.append("\t".join(str(row[name]) for name in HISTORY_COLUMNS))
+  with model_folder.atomic_write(os.path.join(output_dir, HISTORY_FILENAME)) as f:
+    f.write("\n".join(lines) + "\n")
+
+
+class TrainingEvaluator:
+  """Decides, after each evaluation during training, what to keep and whether to stop.
+
+  `evaluate()` returns the metrics of the current weights (eval_accuracy,
+  eval_loss, macro_f1, loss, global_step); `save_weights(prefix)` writes the
+  current weights as a checkpoint.
+  """
+
+  def __init__(
+    self,
+    output_dir: str,
+    evaluate: Callable[[], dict],
+    save_weights: Callable[[str], None],
+    metric: str | None = None,
+    patience: int = 0,
+  ) -> None:
+    if metric is not None and metric not in BEST_METRICS:
+      raise ValueError("unknown metric %r" % metric)
+    self.output_dir = output_dir
+    self._evaluate = evaluate
+    self._save_weights = save_weights
+    self.keep_best = metric is not None
+    # Early stopping alone watches eval_accuracy.
+    self.metric = metric or ("eval_accuracy" if patience else None)
+    self.patience = patience
+    self.history = read_history(output_dir)
+    self.best = self._best_in_history()
+
+  def _better(self, value: float, than: float) -> bool:
+    return value > than if BEST_METRICS[self.metric] else value < than
+
+  def _best_in_history(self) -> Best | None:
+    """The first row with the best value of the metric (None without a metric or rows)."""
+    best = None
+    for row in self.history if self.metric else []:
+      if best is None or self._better(row[self.metric], best.value):
+        best = Best(row["global_step"], row[self.metric])
+    return best
+
+  def _evaluations_since_best(self) -> int:
+    if self.best is None:
+      return 0
+    return sum(1 for row in self.history if row["global_step"] > self.best.step)
+
+  def _should_stop(self) -> bool:
+    if not self.patience or self._evaluations_since_best() < self.patience:
+      return False
+    logger.info(
+      "Early stopping: %s has not improved on %.6g (step %d) in %d evaluations",
+      self.metric,
+      self.best.value,
+      self.best.step,
+      self.patience,
+    )
+    return True
+
+  def __call__(self, global_step: int) -> bool:
+    """Evaluates at `global_step` (unless the history has it); True means stop training."""
+    # Evaluations of steps past the resumed checkpoint describe weights that
+    # are gone; they will be made again.
+    kept = [row for row in self.history if row["global_step"] <= global_step]
+    if len(kept) < len(self.history):
+      self.history = kept
+      _write_history(self.output_dir, kept)
+    self.best = self._best_in_history()
+    if any(row["global_step"] == global_step for row in self.history):
+      return self._should_stop()
+    result = self._evaluate()
+    logger.info("***** Eval at step %d *****", global_step)
+    for name in HISTORY_COLUMNS[1:]:
+      logger.info("  %s = %s", name, result[name])
+    if self.metric:
+      value = float(result[self.metric])
+      if self.best is None or self._better(value, self.best.value):
+        if self.keep_best:
+          self._keep_best(global_step, result)
+        self.best = Best(global_step, value)
+    row = {name: result[name] for name in HISTORY_COLUMNS[1:]}
+    row["global_step"] = global_step
+    self.history.append(row)
+    _write_history(self.output_dir, self.history)
+    return self._should_stop()
+
+  def _keep_best(self, global_step: int, result: dict) -> None:
+    """Replaces best/ with the current weights, their results and the folder's model files."""
+    target = os.path.join(self.output_dir, BEST_DIRNAME)
+    staging = model_folder.staging_folder(target)
+    try:
+      prefix = os.path.join(staging, "model.ckpt-%d" % global_step)
+      self._save_weights(prefix)
+      with model_folder.atomic_write(
+        os.path.join(staging, model_folder.CHECKPOINT_STATE_FILENAME)
+      ) as f:
+        f.write(model_folder.format_checkpoint_state([os.path.basename(prefix)]))
+      with model_folder.atomic_write(os.path.join(staging, "eval_results.txt")) as f:
+        for name in sorted(result):
+          f.write("%s = %s\n" % (name, result[name]))
+      for name in _FOLDER_FILES:
+        source = os.path.join(self.output_dir, name)
+        if os.path.isfile(source):
+          shutil.copyfile(source, os.path.join(staging, name))
+      model_folder.replace_folder(staging, target)
+    except BaseException:
+      shutil.rmtree(staging, ignore_errors=True)
+      raise
+    logger.info(
+      "New best %s = %s at step %d: kept in %s",
+      self.metric,
+      result[self.metric],
+      global_step,
+      target,
+    )

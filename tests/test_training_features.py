@@ -1,0 +1,236 @@
+"""Gradient accumulation, evaluation during training, the best checkpoint and early stopping."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from bert import model_folder
+from bert.errors import UsageError
+from classifier import RunConfig, run_workflow
+from classifier.training_eval import TrainingEvaluator, read_history
+from emotion_data import tiny_config, write_emotion_data, write_model_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _features(num_examples, seq_length, vocab_size, num_labels, seed):
+  rng = np.random.RandomState(seed)
+  ids = rng.randint(1, vocab_size, size=(num_examples, seq_length)).astype(np.int32)
+  mask = np.ones_like(ids)
+  mask[:, seq_length // 2 :] = rng.randint(0, 2, size=(num_examples, seq_length - seq_length // 2))
+  return {
+    "input_ids": ids * mask,
+    "input_mask": mask,
+    "segment_ids": np.zeros_like(ids),
+    "label_ids": rng.randint(0, num_labels, size=num_examples).astype(np.int32),
+  }
+
+
+def _trained_weights(monkeypatch, batch_size, accumulation_steps, steps, initial=None):
+  import tensorflow as tf
+
+  from bert import modeling
+  from classifier import model as model_lib
+  from classifier.trainer import ClassifierRunner
+
+  monkeypatch.setattr(model_lib, "HEAD_DROPOUT", 0.0)
+  config = dict(tiny_config(40), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  runner = ClassifierRunner(modeling.BertConfig.from_dict(config), 3, output_dir="unused")
+  if initial is not None:
+    for name, variable in runner.model.variables_by_name.items():
+      variable.assign(initial[name])
+  runner.create_optimizer(1e-3, num_train_steps=10, num_warmup_steps=2)
+  features = _features(32 * steps, 12, 40, 3, seed=5)
+  dataset = tf.data.Dataset.from_tensor_slices(features).batch(batch_size)
+  loop = runner.train_loop_fn(accumulation_steps)
+  loss, _ = loop(iter(dataset), tf.constant(steps))
+  assert int(runner.optimizer.global_step.numpy()) == steps
+  return {n: v.numpy() for n, v in runner.model.variables_by_name.items()}, float(loss)
+
+
+def test_accumulated_batches_equal_one_big_batch(monkeypatch):
+  """4 x 8 examples with --gradient_accumulation_steps=4 == 32 examples in one batch."""
+  from bert import modeling
+  from classifier.trainer import ClassifierRunner
+
+  config = modeling.BertConfig.from_dict(tiny_config(40))
+  initial = {
+    n: v.numpy() for n, v in ClassifierRunner(config, 3, "unused").model.variables_by_name.items()
+  }
+  big, big_loss = _trained_weights(monkeypatch, 32, 1, 3, initial)
+  accumulated, accumulated_loss = _trained_weights(monkeypatch, 8, 4, 3, initial)
+  moved = max(float(np.max(np.abs(big[n] - initial[n]))) for n in big)
+  assert moved > 1e-3  # The weights did change.
+  for name in big:
+    np.testing.assert_allclose(accumulated[name], big[name], atol=1e-5, err_msg=name)
+  assert abs(accumulated_loss - big_loss) < 1e-4
+  unaccumulated, _ = _trained_weights(monkeypatch, 8, 1, 3, initial)
+  assert max(float(np.max(np.abs(unaccumulated[n] - big[n]))) for n in big) > 1e-4
+
+
+def _fake_evaluator(tmp_path, values, **options):
+  saved = []
+  results = iter(values)
+
+  def evaluate():
+    value = next(results)
+    return {
+      "eval_accuracy": value,
+      "eval_loss": 1 - value,
+      "macro_f1": value,
+      "loss": 1 - value,
+      "global_step": 0,
+    }
+
+  def save_weights(prefix):
+    saved.append(prefix)
+    with open(prefix + ".index", "w") as f:
+      f.write("weights")
+
+  return TrainingEvaluator(str(tmp_path), evaluate, save_weights, **options), saved
+
+
+def test_best_checkpoint_and_patience_survive_a_restart(tmp_path):
+  (tmp_path / "labels.json").write_text('["a", "b"]')
+  evaluator, saved = _fake_evaluator(tmp_path, [0.5, 0.7, 0.6], metric="eval_accuracy", patience=2)
+  assert evaluator(2) is False
+  assert evaluator(4) is False  # New best.
+  assert evaluator(6) is False  # One evaluation without improvement.
+  assert [os.path.basename(p) for p in saved] == ["model.ckpt-2", "model.ckpt-4"]
+  best = tmp_path / "best"
+  assert sorted(os.listdir(best)) == [
+    "checkpoint",
+    "eval_results.txt",
+    "labels.json",
+    "model.ckpt-4.index",
+  ]
+  assert model_folder.newest_local_checkpoint(str(best)) == str(best / "model.ckpt-4")
+  assert "eval_accuracy = 0.7\n" in (best / "eval_results.txt").read_text()
+  assert [row["global_step"] for row in read_history(str(tmp_path))] == [2, 4, 6]
+
+  # A new process (after kill -9) goes on from the history: one more miss stops it.
+  evaluator, saved = _fake_evaluator(tmp_path, [0.65], metric="eval_accuracy", patience=2)
+  assert evaluator(6) is False  # Already evaluated: not repeated.
+  assert evaluator(8) is True
+  assert saved == []
+  assert [row["global_step"] for row in read_history(str(tmp_path))] == [2, 4, 6, 8]
+
+
+def test_resumed_from_an_older_checkpoint_forgets_later_evaluations(tmp_path):
+  evaluator, _ = _fake_evaluator(tmp_path, [0.5, 0.6, 0.4], metric="eval_loss")
+  for step in (2, 4):
+    evaluator(step)
+  evaluator, _ = _fake_evaluator(tmp_path, [0.3], metric="eval_loss")
+  evaluator(4)  # The history has step 4: nothing new.
+  assert [row["global_step"] for row in read_history(str(tmp_path))] == [2, 4]
+  evaluator, _ = _fake_evaluator(tmp_path, [0.45], metric="eval_loss")
+  evaluator(2)  # Resumed at step 2: the step-4 row described weights that are gone.
+  assert [row["global_step"] for row in read_history(str(tmp_path))] == [2]
+
+
+@pytest.fixture
+def workspace(tmp_path):
+  vocab, bert_config = write_model_dir(str(tmp_path / "model"))
+  write_emotion_data(str(tmp_path / "data"), n_train=48, n_val=16, n_test=8)
+  return dict(
+    data_dir=str(tmp_path / "data"),
+    bert_config_file=bert_config,
+    task_name="emotion",
+    vocab_file=vocab,
+    output_dir=str(tmp_path / "out"),
+    max_seq_length=16,
+    train_batch_size=8,
+    seed=1,
+  )
+
+
+@pytest.mark.parametrize(
+  "options, message",
+  [
+    ({"do_eval": True, "eval_every_steps": 2}, "need --do_train"),
+    ({"do_train": True, "keep_best_checkpoint": "macro_f1"}, "needs --eval_every_steps"),
+    ({"do_train": True, "early_stopping_patience": 2}, "needs --eval_every_steps"),
+    ({"do_train": True, "gradient_accumulation_steps": 0}, "must be at least 1"),
+  ],
+)
+def test_flag_combinations_are_checked_first(workspace, options, message):
+  with pytest.raises(UsageError, match=message):
+    run_workflow(RunConfig(**workspace, **options))
+  assert not os.path.exists(workspace["output_dir"])
+
+
+def test_eval_during_training_keeps_the_best_folder_for_export_and_serving(workspace):
+  config = RunConfig(
+    **workspace,
+    do_train=True,
+    num_train_epochs=2.0,
+    gradient_accumulation_steps=2,
+    eval_every_epoch=True,
+    keep_best_checkpoint="eval_loss",
+  )
+  run_workflow(config)
+  out = workspace["output_dir"]
+  rows = read_history(out)
+  assert [row["global_step"] for row in rows] == [3, 6]  # 48 examples / (8 x 2) per epoch.
+  best_step = min(rows, key=lambda row: row["eval_loss"])["global_step"]
+  best = os.path.join(out, "best")
+  assert model_folder.newest_local_checkpoint(best) == os.path.join(
+    best, "model.ckpt-%d" % best_step
+  )
+  assert model_folder.read_labels(best) == [str(i) for i in range(7)]
+  assert os.path.isdir(os.path.join(out, "eval"))  # TensorBoard scalars.
+
+  from export.serving_export import export_for_serving
+  from serving import files
+
+  exported = os.path.join(os.path.dirname(out), "exported")
+  export_for_serving(best, exported)
+  assert files.resolve(exported).labels == tuple(str(i) for i in range(7))
+  assert files.resolve(best).checkpoint == os.path.join(best, "model.ckpt-%d" % best_step)
+
+
+@pytest.mark.slow
+def test_kill_during_training_keeps_best_and_history(workspace):
+  args = [
+    sys.executable,
+    "run_classifier.py",
+    "--do_train=true",
+    "--num_train_epochs=40",
+    "--eval_every_steps=1",
+    "--keep_best_checkpoint=eval_accuracy",
+    "--save_checkpoints_steps=1000",
+  ] + ["--%s=%s" % item for item in workspace.items()]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  history = os.path.join(workspace["output_dir"], "eval_history.tsv")
+  proc = subprocess.Popen(
+    args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+  )
+  deadline = time.time() + 240
+  while time.time() < deadline and len(read_history(workspace["output_dir"])) < 4:
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  before = read_history(workspace["output_dir"])
+  assert len(before) >= 4, proc.stderr.read().decode()[-2000:]
+  best_before = max(row["eval_accuracy"] for row in before)
+
+  args[args.index("--num_train_epochs=40")] = "--num_train_epochs=%s" % (
+    (before[-1]["global_step"] + 2) * 8 / 48
+  )
+  done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  after = read_history(workspace["output_dir"])
+  steps = [row["global_step"] for row in after]
+  assert steps == sorted(set(steps))  # Nothing evaluated twice.
+  assert steps[: len(before)] == [row["global_step"] for row in before]
+  assert len(after) >= len(before) + 1
+  best_after = max(row["eval_accuracy"] for row in after)
+  assert best_after >= best_before
+  best_results = open(os.path.join(workspace["output_dir"], "best", "eval_results.txt")).read()
+  assert "eval_accuracy = %s" % np.float32(best_after) in best_results
+  assert os.path.isfile(history)
