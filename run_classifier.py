@@ -288,6 +288,15 @@ flags.DEFINE_integer(
   "--keep_best_checkpoint metric (eval_accuracy if not given). 0: never stop early.",
 )
 
+flags.DEFINE_enum(
+  "precision",
+  "float32",
+  ["float32", "mixed_float16", "mixed_bfloat16"],
+  "[Extra] Compute precision of the model: mixed_* keep float32 weights, optimizer and "
+  "checkpoints and compute in float16 (with dynamic loss scaling) or bfloat16. For GPUs and "
+  "TPUs; slower on CPU.",
+)
+
 flags.DEFINE_string(
   "train_file", "train.tsv", "[Extra, tabular task] Training file inside --data_dir."
 )

@@ -9,7 +9,8 @@ The maths is written once and reached two ways:
   graph mode, as in Google's code: variables come from `tf.compat.v1.get_variable` under
   `tf.compat.v1.variable_scope`;
 * the **TF2 face**, `BertEncoder(config)`, a `tf.Module` that runs eagerly, inside `tf.function`
-  and under `tf.distribute` strategies.
+  and under `tf.distribute` strategies; it can also compute in float16 or bfloat16 on float32
+  variables (`compute_dtype`, mixed precision).
 
 Both faces ask `_get_variable` for their weights, so they run the very same functions
 (`embedding_lookup`, `attention_layer`, `transformer_model`, ...) and their variables carry
@@ -166,10 +167,12 @@ class _VariableStore(object):
 
 
 class _StorePass(object):
-  """One run of the model code against a store: its scope stack and the scopes opened so far."""
+  """One run of the model code against a store: its scope stack, the scopes opened so far,
+  and the dtype its word vectors are cast to (which the layers after them follow)."""
 
-  def __init__(self, store: _VariableStore):
+  def __init__(self, store: _VariableStore, compute_dtype: tf.DType = tf.float32):
     self.store = store
+    self.compute_dtype = compute_dtype
     self.scopes: list[str] = []
     self.opened: set[str] = set()
 
@@ -182,10 +185,11 @@ def _active_pass() -> _StorePass | None:
 
 
 @contextlib.contextmanager
-def _use_store(store: _VariableStore) -> Iterator[None]:
-  """Sends this thread's `_variable_scope`/`_get_variable` calls to `store` for one pass."""
+def _use_store(store: _VariableStore, compute_dtype: tf.DType = tf.float32) -> Iterator[None]:
+  """Sends this thread's `_variable_scope`/`_get_variable` calls to `store` for one pass,
+  computing in `compute_dtype`."""
   outer = _active_pass()
-  _ACTIVE.run = _StorePass(store)
+  _ACTIVE.run = _StorePass(store, compute_dtype)
   try:
     yield
   finally:
@@ -228,6 +232,20 @@ def _get_variable(name: str, shape, initializer, dtype=tf.float32) -> tf.Variabl
   if run is None:
     return tf.compat.v1.get_variable(name, shape=shape, initializer=initializer, dtype=dtype)
   return run.store.get(run.path(name), shape, initializer, dtype)
+
+
+def _compute_dtype() -> tf.DType:
+  """The dtype the active pass computes in; float32 in the graph face."""
+  run = _active_pass()
+  return tf.float32 if run is None else run.compute_dtype
+
+
+def _cast_if_needed(value, dtype: tf.DType) -> tf.Tensor:
+  """`value` as `dtype`. Already of that dtype, it comes back as it is: no op is added, so the
+  float32 model keeps exactly the ops it always had."""
+  if value.dtype.base_dtype == tf.as_dtype(dtype).base_dtype:
+    return value
+  return tf.cast(value, dtype)
 
 
 def _current_scope_name() -> str:
@@ -422,6 +440,10 @@ class BertModel(object):
     return self.embedding_table
 
 
+# The dtypes the TF2 face can compute in. Variables are float32 in every case.
+_COMPUTE_DTYPES = (tf.float32, tf.float16, tf.bfloat16)
+
+
 class BertEncoder(tf.Module):
   """BERT for TensorFlow 2 (the TF2 face): eager, `tf.function`, `tf.distribute`.
 
@@ -432,6 +454,13 @@ class BertEncoder(tf.Module):
   Calling it returns a dict with the same tensors as `BertModel`'s getters:
   "embedding_output", "all_encoder_layers", "sequence_output",
   "pooled_output" and "embedding_table".
+
+  Mixed precision: with `compute_dtype` float16 or bfloat16 the variables stay
+  float32 (same names, same checkpoints) and are cast where they are used, so
+  the matmuls, adds, activations and dropouts run in the lower precision. Two
+  steps run in float32 all the same: each LayerNorm, and the attention softmax
+  (from the scaled scores to the weights). The outputs are float32 whatever
+  `compute_dtype` is ("embedding_table" is the float32 variable itself).
   """
 
   def __init__(
@@ -440,6 +469,7 @@ class BertEncoder(tf.Module):
     scope: str = "bert",
     use_one_hot_embeddings: bool = False,
     aggregation=tf.VariableAggregation.NONE,
+    compute_dtype: tf.DType = tf.float32,
   ):
     """Builds the variables of a BERT encoder.
 
@@ -449,13 +479,24 @@ class BertEncoder(tf.Module):
       use_one_hot_embeddings: one-hot matmul instead of gather for word ids.
       aggregation: `tf.VariableAggregation` of the variables (for replica
         context updates under a distribution strategy).
+      compute_dtype: tf.float32 (the default: the exact float32 model),
+        tf.float16 or tf.bfloat16 (mixed precision), or their names.
+
+    Raises:
+      ValueError: `compute_dtype` is none of those three.
     """
     super().__init__(name=None)
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    if self.compute_dtype not in _COMPUTE_DTYPES:
+      raise ValueError(
+        "BertEncoder computes in float32, float16 or bfloat16, not %s" % self.compute_dtype.name
+      )
     self.config = copy.deepcopy(config)
     self.scope = scope
     self.use_one_hot_embeddings = use_one_hot_embeddings
     self._store = _VariableStore(aggregation=aggregation)
     self._store.creating = True
+    # One float32 pass over a 1 x 2 batch of zeros creates every variable.
     dummy = tf.constant([[0, 0]], dtype=tf.int32)
     with _use_store(self._store):
       _bert_forward(self.config, False, dummy, None, None, use_one_hot_embeddings, scope)
@@ -484,15 +525,15 @@ class BertEncoder(tf.Module):
       training: apply dropout when True.
 
     Returns:
-      dict of output tensors, as described in the class docstring.
+      dict of float32 output tensors, as described in the class docstring.
     """
     input_ids = tf.convert_to_tensor(input_ids, dtype=tf.int32)
     if input_mask is not None:
       input_mask = tf.convert_to_tensor(input_mask, dtype=tf.int32)
     if token_type_ids is not None:
       token_type_ids = tf.convert_to_tensor(token_type_ids, dtype=tf.int32)
-    with _use_store(self._store):
-      return _bert_forward(
+    with _use_store(self._store, self.compute_dtype):
+      outputs = _bert_forward(
         self.config,
         training,
         input_ids,
@@ -501,6 +542,22 @@ class BertEncoder(tf.Module):
         self.use_one_hot_embeddings,
         self.scope,
       )
+    return _float32_outputs(outputs)
+
+
+def _float32_outputs(outputs: dict) -> dict:
+  """`_bert_forward`'s dict with every activation in float32 (already float32: untouched).
+
+  "sequence_output" stays the very tensor that ends "all_encoder_layers".
+  """
+  layers = [_cast_if_needed(layer, tf.float32) for layer in outputs["all_encoder_layers"]]
+  return dict(
+    outputs,
+    embedding_output=_cast_if_needed(outputs["embedding_output"], tf.float32),
+    all_encoder_layers=layers,
+    sequence_output=layers[-1],
+    pooled_output=_cast_if_needed(outputs["pooled_output"], tf.float32),
+  )
 
 
 def gelu(x: tf.Tensor) -> tf.Tensor:
@@ -593,14 +650,18 @@ def layer_norm(input_tensor: tf.Tensor, name: str | None = None) -> tf.Tensor:
 
   Variables `<name or "LayerNorm">/beta` (zeros) and `/gamma` (ones), epsilon
   1e-12, biased variance: `(x - mean) / sqrt(var + eps) * gamma + beta`.
+  A float16 or bfloat16 input is normalised in float32 (its variance would lose
+  too many digits, and 1e-12 is zero in float16); the result has the input's dtype.
   """
   params_shape = [get_shape_list(input_tensor)[-1]]
   with _variable_scope(name, default_name="LayerNorm"):
     beta = _get_variable("beta", params_shape, tf.compat.v1.zeros_initializer())
     gamma = _get_variable("gamma", params_shape, tf.compat.v1.ones_initializer())
-  mean, variance = tf.nn.moments(input_tensor, axes=[-1], keepdims=True)
+  values = _cast_if_needed(input_tensor, tf.float32)
+  mean, variance = tf.nn.moments(values, axes=[-1], keepdims=True)
   inv = tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma
-  return input_tensor * inv + (beta - mean * inv)
+  normalised = values * inv + (beta - mean * inv)
+  return _cast_if_needed(normalised, input_tensor.dtype)
 
 
 def layer_norm_and_dropout(
@@ -624,6 +685,9 @@ def dense_layer(
 ) -> tf.Tensor:
   """`tf.layers.dense` for both faces: variables `<name or dense>/kernel|bias`.
 
+  The variables are float32; for a float16 or bfloat16 input they are cast to its
+  dtype, and the layer computes in it.
+
   Args:
     input_tensor: float Tensor [..., in].
     units: output width.
@@ -640,6 +704,8 @@ def dense_layer(
   with _variable_scope(name, default_name="dense"):
     kernel = _get_variable("kernel", [input_width, units], kernel_initializer)
     bias = _get_variable("bias", [units], tf.compat.v1.zeros_initializer())
+  kernel = _cast_if_needed(kernel, input_tensor.dtype)
+  bias = _cast_if_needed(bias, input_tensor.dtype)
   if input_tensor.shape.rank == 2:
     output = tf.matmul(input_tensor, kernel)
   else:
@@ -671,7 +737,8 @@ def embedding_lookup(
       (same numbers; faster on TPUs).
 
   Returns:
-    (float [batch_size, seq_length, k * embedding_size], the table).
+    (float [batch_size, seq_length, k * embedding_size], the table). The vectors have the
+    dtype the TF2 face computes in (see `BertEncoder`); the table is the float32 variable.
   """
   if input_ids.shape.rank == 2:
     input_ids = tf.expand_dims(input_ids, axis=[-1])  # one id per position: k = 1
@@ -680,10 +747,14 @@ def embedding_lookup(
     word_embedding_name, [vocab_size, embedding_size], create_initializer(initializer_range)
   )
   ids = tf.reshape(input_ids, [-1])
+  dtype = _compute_dtype()
   if use_one_hot_embeddings:
-    vectors = tf.matmul(tf.one_hot(ids, depth=vocab_size), table)
+    one_hot_rows = tf.one_hot(ids, depth=vocab_size, dtype=dtype)
+    vectors = tf.matmul(one_hot_rows, _cast_if_needed(table, dtype))
   else:
-    vectors = tf.gather(table, ids)
+    # Gather first, cast after: only the rows used are converted, and the gradient
+    # stays a sparse one over those rows.
+    vectors = _cast_if_needed(tf.gather(table, ids), dtype)
 
   *leading, ids_per_position = get_shape_list(input_ids)
   return tf.reshape(vectors, leading + [ids_per_position * embedding_size]), table
@@ -737,7 +808,7 @@ def embedding_postprocessor(
     )
     # Google multiplies a one-hot matrix by the table; a gather selects the
     # very same rows (x*1 + 0 is exact), and is cheaper.
-    output = output + tf.gather(segment_table, token_type_ids)
+    output = output + _cast_if_needed(tf.gather(segment_table, token_type_ids), output.dtype)
 
   if use_position_embeddings:
     position_table = _get_variable(
@@ -752,7 +823,7 @@ def embedding_postprocessor(
       )
     # The table is sized for the longest input the model takes; this batch needs its first
     # `seq_length` rows, the same for every example.
-    first_rows = tf.slice(position_table, [0, 0], [seq_length, -1])
+    first_rows = _cast_if_needed(tf.slice(position_table, [0, 0], [seq_length, -1]), output.dtype)
     output = output + tf.expand_dims(first_rows, 0)
 
   return layer_norm_and_dropout(output, dropout_prob)
@@ -876,14 +947,17 @@ def attention_layer(
 
   query = _split_heads(query, batch_size, from_seq_length, num_attention_heads, size_per_head)
   key = _split_heads(key, batch_size, to_seq_length, num_attention_heads, size_per_head)
-  scores = tf.matmul(query, key, transpose_b=True)  # [B, N, F, T]
+  # The scores are scaled, masked and turned into weights in float32 whatever the inputs'
+  # dtype: a 16-bit softmax would sum its exponentials with too few digits.
+  scores = _cast_if_needed(tf.matmul(query, key, transpose_b=True), tf.float32)  # [B, N, F, T]
   scores = tf.multiply(scores, 1.0 / math.sqrt(float(size_per_head)))
   if attention_mask is not None:
     scores = scores + _mask_to_bias(attention_mask)
 
   # Softmax over the keys. Dropout here removes whole keys from a query's view, as in the
   # original Transformer.
-  weights = dropout(tf.nn.softmax(scores), attention_probs_dropout_prob)  # [B, N, F, T]
+  weights = _cast_if_needed(tf.nn.softmax(scores), query.dtype)
+  weights = dropout(weights, attention_probs_dropout_prob)  # [B, N, F, T]
   value = _split_heads(value, batch_size, to_seq_length, num_attention_heads, size_per_head)
   context = tf.transpose(tf.matmul(weights, value), [0, 2, 1, 3])  # [B, F, N, H]
 

@@ -90,17 +90,31 @@ def create_model(
 
 
 class BertClassifier(tf.Module):
-  """BERT encoder + Google's head, for TF2 (eager, tf.function, strategies)."""
+  """BERT encoder + Google's head, for TF2 (eager, tf.function, strategies).
+
+  With a float16 or bfloat16 `compute_dtype` only the encoder runs in it (see
+  `modeling.BertEncoder`): its pooled output comes back float32, so the head
+  (dropout, logits, softmax, cross-entropy) stays float32, and so do all four
+  results. Every variable is float32 in any case.
+  """
 
   def __init__(
     self,
     bert_config: modeling.BertConfig,
     num_labels: int,
     aggregation: tf.VariableAggregation = tf.VariableAggregation.NONE,
+    compute_dtype: tf.DType = tf.float32,
   ) -> None:
+    """Creates the encoder's variables, then `output_weights` and `output_bias`.
+
+    `aggregation` goes to every variable (for strategies); `compute_dtype` is the
+    encoder's: tf.float32, tf.float16 or tf.bfloat16.
+    """
     super().__init__(name=None)
     self.num_labels = num_labels
-    self.bert = modeling.BertEncoder(bert_config, aggregation=aggregation)
+    self.bert = modeling.BertEncoder(
+      bert_config, aggregation=aggregation, compute_dtype=compute_dtype
+    )
     hidden_size = bert_config.hidden_size
     init = tf.compat.v1.truncated_normal_initializer(stddev=HEAD_INITIALIZER_RANGE)
     with tf.init_scope():

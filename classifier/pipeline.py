@@ -130,8 +130,19 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   )
 
   runner = ClassifierRunner(
-    bert_config, len(label_list), flags.output_dir, strategy, use_one_hot_embeddings=flags.use_tpu
+    bert_config,
+    len(label_list),
+    flags.output_dir,
+    strategy,
+    use_one_hot_embeddings=flags.use_tpu,
+    precision=flags.precision,
   )
+  if flags.precision != "float32":
+    logger.info(
+      "Precision %s: float32 weights, optimizer and checkpoints%s",
+      flags.precision,
+      "; dynamic loss scaling" if runner.loss_scale is not None else "",
+    )
 
   eval_data = []  # (dataset, number of real examples), made once when first needed.
 

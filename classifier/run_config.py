@@ -57,6 +57,7 @@ class RunConfig:
   eval_every_epoch: bool = False
   keep_best_checkpoint: str | None = None
   early_stopping_patience: int = 0
+  precision: str = "float32"
   train_file: str = "train.tsv"
   dev_file: str = "dev.tsv"
   test_file: str = "test.tsv"

@@ -50,6 +50,68 @@ def _stack(strategy, per_replica):
   return np.concatenate([np.asarray(p) for p in parts], axis=0)
 
 
+PRECISIONS = {
+  "float32": tf.float32,
+  "mixed_float16": tf.float16,
+  "mixed_bfloat16": tf.bfloat16,
+}
+
+
+class LossScale(object):
+  """Dynamic loss scaling for float16 training.
+
+  The loss is multiplied by `scale` before the gradients are taken, so that
+  small float16 gradients do not flush to zero; they are divided by it again
+  before the update. A step whose gradients hold an inf or NaN is skipped and
+  the scale halved (never below 1); after `growth_interval` good steps in a
+  row the scale doubles. Its variables are not checkpointed: a resumed run
+  starts from `initial_scale` again.
+  """
+
+  def __init__(
+    self,
+    aggregation: tf.VariableAggregation,
+    initial_scale: float = 2.0**15,
+    growth_interval: int = 2000,
+  ) -> None:
+    self.growth_interval = growth_interval
+    with tf.init_scope():
+      self.scale = tf.Variable(
+        initial_scale, dtype=tf.float32, trainable=False, aggregation=aggregation
+      )
+      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=aggregation)
+
+  def unscale(self, grads: list) -> tuple[list, tf.Tensor]:
+    """(gradients divided by the scale, whether all of them are finite)."""
+    inverse = 1.0 / self.scale
+    unscaled, finite = [], []
+    for grad in grads:
+      if grad is None:
+        unscaled.append(None)
+        continue
+      if isinstance(grad, tf.IndexedSlices):
+        grad = tf.IndexedSlices(grad.values * inverse, grad.indices, grad.dense_shape)
+        values = grad.values
+      else:
+        grad = grad * inverse
+        values = grad
+      unscaled.append(grad)
+      finite.append(tf.reduce_all(tf.math.is_finite(values)))
+    return unscaled, tf.reduce_all(tf.stack(finite))
+
+  def update(self, finite: tf.Tensor) -> None:
+    """Halves the scale after an overflow, doubles it after enough good steps."""
+    good = tf.where(finite, self.good_steps + 1, tf.zeros_like(self.good_steps))
+    grow = good >= self.growth_interval
+    scale = tf.where(
+      finite,
+      tf.where(grow, self.scale * 2.0, self.scale),
+      tf.maximum(self.scale * 0.5, 1.0),
+    )
+    self.scale.assign(scale)
+    self.good_steps.assign(tf.where(grow, tf.zeros_like(good), good))
+
+
 class ClassifierRunner(object):
   """Owns the model, optimizer and checkpoints of one `output_dir`."""
 
@@ -60,7 +122,10 @@ class ClassifierRunner(object):
     output_dir: str,
     strategy: tf.distribute.Strategy | None = None,
     use_one_hot_embeddings: bool = False,
+    precision: str = "float32",
   ):
+    if precision not in PRECISIONS:
+      raise ValueError("precision must be one of %s, not %r" % (sorted(PRECISIONS), precision))
     self.output_dir = output_dir
     self.strategy = strategy or tf.distribute.get_strategy()
     self.manager = checkpoint.CheckpointManager(output_dir)
@@ -68,9 +133,16 @@ class ClassifierRunner(object):
     # the first replica's value is the value (`ONLY_FIRST_REPLICA`).
     self._aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
     with self.strategy.scope():
-      self.model = BertClassifier(bert_config, num_labels, aggregation=self._aggregation)
+      self.model = BertClassifier(
+        bert_config,
+        num_labels,
+        aggregation=self._aggregation,
+        compute_dtype=PRECISIONS[precision],
+      )
       if use_one_hot_embeddings:
         self.model.bert.use_one_hot_embeddings = True
+      # float16 gradients underflow without it; bfloat16 has float32's range.
+      self.loss_scale = LossScale(self._aggregation) if precision == "mixed_float16" else None
     self.optimizer = None
     self.global_step = 0
     self.last_eval = None
@@ -189,18 +261,18 @@ class ClassifierRunner(object):
     """
     if accumulation_steps > 1:
       return self._accumulating_train_loop(accumulation_steps)
-    strategy, model, optimizer = self.strategy, self.model, self.optimizer
+    strategy, model = self.strategy, self.model
     tvars = list(model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
 
     def step_fn(features):
       with tf.GradientTape() as tape:
         loss = self._training_loss(features)
-        scaled_loss = loss / replicas
+        scaled_loss = self._scaled(loss / replicas)
       grads = tape.gradient(scaled_loss, tvars)
       if replicas > 1:
         grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
-      learning_rate = optimizer.apply_gradients(grads)
+      learning_rate = self._apply(grads)
       return loss, learning_rate
 
     @tf.function
@@ -215,6 +287,27 @@ class ClassifierRunner(object):
 
     return train_loop
 
+  def _scaled(self, loss: tf.Tensor) -> tf.Tensor:
+    return loss if self.loss_scale is None else loss * self.loss_scale.scale
+
+  def _apply(self, grads: list) -> tf.Tensor:
+    """One optimizer update from summed gradients (of the scaled loss, in float16).
+
+    Under loss scaling the gradients are unscaled first; a step whose
+    gradients overflowed is skipped (global_step unchanged, scale halved).
+    Returns the learning rate.
+    """
+    if self.loss_scale is None:
+      return self.optimizer.apply_gradients(grads)
+    grads, finite = self.loss_scale.unscale(grads)
+    learning_rate = tf.cond(
+      finite,
+      lambda: self.optimizer.apply_gradients(grads),
+      self.optimizer.learning_rate,
+    )
+    self.loss_scale.update(finite)
+    return learning_rate
+
   def _training_loss(self, features) -> tf.Tensor:
     loss, _, _, _ = self.model(
       features["input_ids"],
@@ -227,7 +320,7 @@ class ClassifierRunner(object):
 
   def _accumulating_train_loop(self, accumulation_steps: int):
     """`train_loop_fn` for K > 1: per-replica gradient sums in ON_READ variables."""
-    strategy, optimizer = self.strategy, self.optimizer
+    strategy = self.strategy
     tvars = list(self.model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():
@@ -245,7 +338,7 @@ class ClassifierRunner(object):
     def micro_step(features):
       with tf.GradientTape() as tape:
         loss = self._training_loss(features)
-        scaled_loss = loss / (replicas * accumulation_steps)
+        scaled_loss = self._scaled(loss / (replicas * accumulation_steps))
       grads = tape.gradient(scaled_loss, tvars)
       has_gradient[:] = [g is not None for g in grads]
       for total, grad in zip(sums, grads):
@@ -261,7 +354,7 @@ class ClassifierRunner(object):
           tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
         )
         grads = [next(reduced) if g is not None else None for g in grads]
-      learning_rate = optimizer.apply_gradients(grads)
+      learning_rate = self._apply(grads)
       for total in sums:
         total.assign(tf.zeros_like(total))
       return learning_rate
