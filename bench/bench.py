@@ -16,6 +16,8 @@ Sections (`--only`, comma-separated; default all):
            `dynamic_padding` (length buckets). examples/s and real tokens/s
            (tokens with input_mask == 1), counted exactly by replaying the
            same seeded pipeline for the batches the loop consumed.
+  accumulate  the same loop with --gradient_accumulation_steps 4 at batch/4
+           against one batch (fixed padding): examples/s and their ratio.
   eval     ClassifierRunner.evaluate, fixed and dynamic (length-sorted),
            each call timed whole after a first call that traces the forward
            pass (one trace per dataset spec; the note shows retraces).
@@ -87,7 +89,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bench import convert, data, hf_reference, report, stages
 from bench.common import log
 
-SECTIONS = ("train", "eval", "predict", "convert", "serve")
+SECTIONS = ("train", "accumulate", "eval", "predict", "convert", "serve")
 # What `--_job KIND SPEC_FILE` runs (see common.run_job).
 JOBS = {
   "convert": convert.job_convert,
@@ -188,7 +190,7 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
 
   chosen = set(args.sections)
   runner = None
-  if chosen & {"train", "eval", "predict"}:
+  if chosen & {"train", "accumulate", "eval", "predict"}:
     runner = stages.build_runner(ctx)
     if args.compare:
       variables = runner.model.variables_by_name
@@ -199,6 +201,8 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
     hf_reference.section_matmul(args, results, paddings)
     if "train" in chosen:
       hf_reference.section_hf(args, ctx, results, paddings)
+  if "accumulate" in chosen:
+    stages.section_accumulate(args, ctx, results, runner)
   for what in ("eval", "predict"):
     if what in chosen:
       stages.section_infer(args, ctx, results, runner, what, paddings)

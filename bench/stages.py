@@ -19,6 +19,7 @@ from bench.data import make_texts
 from bench.report import Results
 
 SERVE_CLIENTS = 8
+ACCUMULATION_STEPS = 4
 
 
 # -- the runner and its input -------------------------------------------------
@@ -42,7 +43,7 @@ def build_runner(ctx: dict):
   return runner
 
 
-def dataset(ctx: dict, args, split: str, dynamic: bool):
+def dataset(ctx: dict, args, split: str, dynamic: bool, batch_size: int | None = None):
   """The run_classifier input pipeline over the "train" or "eval" tf_record."""
   from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
 
@@ -52,7 +53,7 @@ def dataset(ctx: dict, args, split: str, dynamic: bool):
     args.seq,
     is_training=training,
     drop_remainder=training,
-    batch_size=args.batch,
+    batch_size=batch_size or args.batch,
     seed=SEED,
     dynamic_padding=dynamic,
   )
@@ -106,14 +107,17 @@ def matmul_gflops(cfg: dict, slices: list[list], times: list[float]) -> list[flo
   ]
 
 
-def time_train_loop(args, ctx: dict, runner, dynamic: bool, mode: str) -> tuple[float, list]:
+def time_train_loop(
+  args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps: int = 1
+) -> tuple[float, list]:
   """Runs the warmup steps (tracing included), then `repeats` times `steps`
   steps, each batch of steps in one call of the loop; returns the warmup's
-  seconds and each repeat's."""
+  seconds and each repeat's. With `accumulation_steps` K, each optimizer step
+  takes K batches of batch/K examples (the same examples per step)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  train_loop = runner.train_loop_fn()
-  source = dataset(ctx, args, "train", dynamic)
+  train_loop = runner.train_loop_fn(accumulation_steps)
+  source = dataset(ctx, args, "train", dynamic, args.batch // accumulation_steps)
   iterator = iter(runner.strategy.experimental_distribute_dataset(source))
 
   def run(steps: int):
@@ -180,6 +184,22 @@ def section_train(args, ctx: dict, results: Results, runner, paddings: list[str]
       "x",
       "same model; bucketed batches change the gradient noise",
     )
+
+
+def section_accumulate(args, ctx: dict, results: Results, runner) -> None:
+  """--gradient_accumulation_steps 4 at batch/4 against one batch of `batch`
+  (fixed padding): the same examples per optimizer step, so examples/s compare
+  the cost of accumulating."""
+  steps_rates = {}
+  for k in (1, ACCUMULATION_STEPS):
+    mode = "batch %d" % args.batch if k == 1 else "%d x batch %d" % (k, args.batch // k)
+    _, times = time_train_loop(args, ctx, runner, False, mode, accumulation_steps=k)
+    steps_rates[k] = [args.steps * args.batch / t for t in times]
+    results.add("accumulate", mode, steps_rates[k], "examples/s", "fixed padding")
+  ratio = np.median(steps_rates[ACCUMULATION_STEPS]) / np.median(steps_rates[1])
+  results.add(
+    "accumulate", "accumulated vs one batch", [ratio], "x", "goal >= 0.95 (same examples)"
+  )
 
 
 # -- eval and predict ---------------------------------------------------------------
