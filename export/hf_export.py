@@ -1,0 +1,786 @@
+"""Writes a model folder as a HuggingFace BERT folder: bert-import-hf run backwards.
+
+    bert-export-hf --output_dir DIR --hf_dir DIR [--checkpoint model.ckpt-N]
+                   [--do_lower_case BOOL] [--overwrite] [--no_check]
+
+--output_dir is a run_classifier.py output folder (its newest checkpoint, labels.json and
+run_config.json are used), or any folder with a `checkpoint` state file or a
+`bert_model.ckpt` (a pre-trained model, a bert-export-serving export). --hf_dir gets:
+
+    config.json              BertForSequenceClassification with id2label/label2id from the
+                             labels, or BertModel when the checkpoint has no classifier head;
+                             hidden_act "gelu_new" for Google's tanh "gelu", "gelu" for the erf form
+    model.safetensors        float32, HF names (bert.encoder.layer.0.attention.self.query.weight,
+                             ..., classifier.weight); dense kernels transposed to [out, in]
+    vocab.txt                the tokens as Google's tokenizer reads them
+    tokenizer_config.json    BertTokenizer with the run's do_lower_case
+    special_tokens_map.json
+
+Writing needs NumPy only, no torch. The folder is built beside --hf_dir and renamed into place
+at the end. Before that, model.safetensors is read back and must hold every tensor bit for
+bit, and (unless --no_check) an independent NumPy forward pass of it with HF's semantics
+(`export.numpy_bert`) must reproduce what our TensorFlow model computes from the checkpoint:
+sequence output, pooled output and logits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import glob
+import logging
+import os
+import re
+import shutil
+import sys
+from typing import Iterator
+
+import numpy as np
+
+from bert import errors, model_folder
+from bert.errors import WriteError
+from export import hf_common, numpy_bert
+from export.hf_import import (
+  CONFIG_NAME,
+  DEFAULT_TOLERANCE,
+  GOOGLE_CHECKPOINT_NAME,
+  SAFETENSORS_NAME,
+  check_inputs,
+)
+from export.safetensors_io import SafetensorsFile, read_safetensors, write_safetensors
+from export.serving_export import HEAD_NAMES, is_optimizer_variable
+
+logger = logging.getLogger(__name__)
+
+PROG = "bert-export-hf"
+TOKENIZER_CONFIG_NAME = "tokenizer_config.json"
+SPECIAL_TOKENS_NAME = "special_tokens_map.json"
+# BertForSequenceClassification keeps the encoder under "bert."; BertModel has no prefix.
+CLASSIFIER_PREFIX = "bert."
+SPECIAL_TOKENS = {
+  "unk_token": "[UNK]",
+  "sep_token": "[SEP]",
+  "pad_token": "[PAD]",
+  "cls_token": "[CLS]",
+  "mask_token": "[MASK]",
+}
+
+
+class HFExportError(errors.InputError):
+  """The model folder cannot be exported (the message says why)."""
+
+
+@dataclasses.dataclass
+class ExportPlan:
+  """Everything found and checked before TensorFlow starts and anything is written."""
+
+  output_dir: str
+  hf_dir: str
+  overwrite: bool
+  checkpoint: str  # the checkpoint prefix to export
+  bert_config_file: str
+  vocab_file: str
+  tokens: list[str]  # vocab.txt's lines as Google's tokenizer reads them
+  labels: list[str] | None
+  do_lower_case: bool
+  do_lower_case_source: str
+  warnings: list[str]
+
+
+def hf_activation(google_act: str | None) -> str:
+  """The HF `hidden_act` of a bert_config.json `hidden_act` (None and "" are linear)."""
+  key = (google_act or "linear").lower()
+  if key not in hf_common.GOOGLE_TO_HF_ACT:
+    raise HFExportError(
+      "hidden_act %r has no HuggingFace equivalent (supported: %s)"
+      % (google_act, ", ".join(sorted(hf_common.GOOGLE_TO_HF_ACT)))
+    )
+  return hf_common.GOOGLE_TO_HF_ACT[key]
+
+
+# ---------------------------------------------------------------------------
+# Planning: no TensorFlow, nothing written.
+# ---------------------------------------------------------------------------
+
+
+def _check_hf_dir(output_dir: str, hf_dir: str, overwrite: bool) -> None:
+  """Refuses an --hf_dir whose replacement would lose data."""
+  real_hf = os.path.realpath(hf_dir)
+  real_output = os.path.realpath(output_dir)
+  if real_output == real_hf or real_output.startswith(real_hf.rstrip(os.sep) + os.sep):
+    raise HFExportError(
+      "--hf_dir %s would replace --output_dir %s: choose another folder" % (hf_dir, output_dir)
+    )
+  if not os.path.lexists(hf_dir):
+    return
+  if os.path.islink(hf_dir):
+    raise HFExportError("--hf_dir %s is a symbolic link: name the folder itself" % hf_dir)
+  if not os.path.isdir(hf_dir):
+    raise HFExportError("--hf_dir %s exists and is not a directory" % hf_dir)
+  try:
+    present = os.listdir(hf_dir)
+  except OSError as e:
+    raise HFExportError("cannot list --hf_dir %s: %s" % (hf_dir, e.strerror or e)) from None
+  if not present:
+    return
+  if not overwrite:
+    raise HFExportError(
+      "--hf_dir %s exists and is not empty: pass --overwrite to replace it" % hf_dir
+    )
+  if CONFIG_NAME not in present:
+    raise HFExportError(
+      "--hf_dir %s is not empty and holds no HuggingFace model (no %s): --overwrite "
+      "replaces only an earlier export; remove the folder yourself" % (hf_dir, CONFIG_NAME)
+    )
+
+
+def _checkpoints_in(folder: str) -> list[str]:
+  """The checkpoint prefixes (file names) in `folder`, by step then name."""
+  pattern = os.path.join(glob.escape(folder), "*.index")
+  names = [os.path.basename(path)[: -len(".index")] for path in glob.glob(pattern)]
+
+  def order(name: str) -> tuple:
+    step = re.search(r"-(\d+)$", name)
+    return (int(step.group(1)) if step else -1, name)
+
+  return sorted(names, key=order)
+
+
+def _found_hint(output_dir: str) -> str:
+  found = _checkpoints_in(output_dir)
+  if not found:
+    return ""
+  return " (found %s: pass --checkpoint=%s)" % (", ".join(found), found[-1])
+
+
+def find_checkpoint(output_dir: str, name: str | None = None) -> str:
+  """The checkpoint prefix to export, found without TensorFlow.
+
+  `name` is a prefix relative to `output_dir` or a path; without it, the newest
+  checkpoint of the folder's `checkpoint` state file, else its `bert_model.ckpt`.
+  """
+  if name:
+    for candidate in (os.path.join(output_dir, name), name):
+      if os.path.isfile(candidate + ".index"):
+        return os.path.abspath(candidate)
+    raise HFExportError(model_folder.no_checkpoint_at(name) + _found_hint(output_dir))
+  state_file = os.path.join(output_dir, model_folder.CHECKPOINT_STATE_FILENAME)
+  if os.path.isfile(state_file):
+    try:
+      newest = model_folder.newest_local_checkpoint(output_dir)
+    except (OSError, UnicodeDecodeError) as e:
+      raise HFExportError("cannot read %s: %s" % (state_file, e)) from None
+    if newest is None:
+      raise HFExportError(
+        "%s names no existing checkpoint%s" % (state_file, _found_hint(output_dir))
+      )
+    return os.path.abspath(newest)
+  pretrained = os.path.join(output_dir, GOOGLE_CHECKPOINT_NAME)
+  if os.path.isfile(pretrained + ".index"):
+    return pretrained
+  raise HFExportError(model_folder.no_checkpoint_in_directory(output_dir) + _found_hint(output_dir))
+
+
+def _model_file(output_dir: str, run_config: dict, filename: str, key: str) -> str:
+  """`output_dir/filename`, else the file run_config.json records under `key`."""
+  beside = os.path.join(output_dir, filename)
+  if os.path.isfile(beside):
+    return beside
+  recorded = run_config.get(key)
+  if isinstance(recorded, str) and recorded:
+    path = recorded if os.path.isabs(recorded) else os.path.join(output_dir, recorded)
+    if os.path.isfile(path):
+      return path
+    raise HFExportError(
+      "no %s in %s, and the %s %s that %s records does not exist"
+      % (filename, output_dir, key, path, model_folder.RUN_CONFIG_FILENAME)
+    )
+  raise HFExportError("no %s in %s" % (filename, output_dir))
+
+
+def read_vocab_tokens(vocab_file: str) -> list[str]:
+  """vocab.txt's tokens, one per line, as `bert.tokenization.load_vocab` reads them.
+
+  Lines end at "\\n" only; "\\r" is dropped and the surrounding whitespace
+  stripped. Written back one per line, HF's BertTokenizer gives each token
+  the id Google's tokenizer gives it.
+  """
+  try:
+    with open(vocab_file, encoding="utf-8", newline="\n") as f:
+      return [line.replace("\r", "").strip() for line in f]
+  except OSError as e:
+    raise HFExportError("cannot read %s: %s" % (vocab_file, e.strerror or e)) from None
+  except UnicodeDecodeError as e:
+    raise HFExportError("%s is not UTF-8: %s" % (vocab_file, e.reason)) from None
+
+
+def _labels(output_dir: str, run_config: dict) -> list[str] | None:
+  """labels.json, else run_config.json's label_list, else None."""
+  try:
+    labels = model_folder.read_labels(output_dir)
+  except (OSError, UnicodeDecodeError) as e:
+    path = os.path.join(output_dir, model_folder.LABELS_FILENAME)
+    raise HFExportError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
+  if labels is None and run_config.get("label_list") is not None:
+    source = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME) + " label_list"
+    labels = model_folder.check_labels(run_config["label_list"], source)
+  return labels
+
+
+def _lower_case(flag: bool | None, run_config: dict, warnings: list) -> tuple[bool, str]:
+  """(do_lower_case, where it comes from): the flag, else run_config.json, else True."""
+  recorded = run_config.get("do_lower_case")
+  recorded = recorded if isinstance(recorded, bool) else None
+  if flag is not None:
+    if recorded is not None and recorded != flag:
+      warnings.append(
+        "--do_lower_case=%s differs from do_lower_case=%s in %s, which the model was "
+        "fine-tuned with"
+        % (str(flag).lower(), str(recorded).lower(), model_folder.RUN_CONFIG_FILENAME)
+      )
+    return flag, "--do_lower_case"
+  if recorded is not None:
+    return recorded, model_folder.RUN_CONFIG_FILENAME
+  warnings.append(
+    "no %s records do_lower_case: the tokenizer lower-cases (Google's default); pass "
+    "--do_lower_case=false for a cased model" % model_folder.RUN_CONFIG_FILENAME
+  )
+  return True, "default"
+
+
+def plan_export(
+  output_dir: str,
+  hf_dir: str,
+  checkpoint: str | None = None,
+  do_lower_case: bool | None = None,
+  overwrite: bool = False,
+) -> ExportPlan:
+  """Finds and checks every input of an export; imports no TensorFlow, writes nothing.
+
+  Raises:
+    HFExportError (or another bert.errors.InputError) naming the problem.
+  """
+  from classifier import checks  # pylint: disable=import-outside-toplevel
+
+  output_dir = os.path.abspath(output_dir)
+  hf_dir = os.path.abspath(hf_dir.rstrip("/\\") or hf_dir)
+  if not os.path.isdir(output_dir):
+    raise HFExportError(
+      "--output_dir %s %s"
+      % (output_dir, "is not a directory" if os.path.exists(output_dir) else "does not exist")
+    )
+  _check_hf_dir(output_dir, hf_dir, overwrite)
+  run_config = model_folder.read_run_config(output_dir) or {}
+  prefix = find_checkpoint(output_dir, checkpoint)
+  config_file = _model_file(
+    output_dir, run_config, model_folder.BERT_CONFIG_FILENAME, "bert_config_file"
+  )
+  vocab_file = _model_file(output_dir, run_config, model_folder.VOCAB_FILENAME, "vocab_file")
+  config = checks.read_bert_config(config_file)
+  hf_activation(config.get("hidden_act", "gelu"))  # refuses one that HF has no name for
+  tokens = read_vocab_tokens(vocab_file)
+  checks.check_vocab({t: i for i, t in enumerate(tokens)}, vocab_file, config, config_file)
+  warnings = []
+  lower, source = _lower_case(do_lower_case, run_config, warnings)
+  missing = [t for t in SPECIAL_TOKENS.values() if t not in tokens]
+  if missing:
+    warnings.append(
+      "%s lacks %s: HF's tokenizer would add them as new tokens past the vocabulary"
+      % (vocab_file, ", ".join(missing))
+    )
+  for message in warnings:
+    logger.warning("%s", message)
+  return ExportPlan(
+    output_dir=output_dir,
+    hf_dir=hf_dir,
+    overwrite=overwrite,
+    checkpoint=prefix,
+    bert_config_file=config_file,
+    vocab_file=vocab_file,
+    tokens=tokens,
+    labels=_labels(output_dir, run_config),
+    do_lower_case=lower,
+    do_lower_case_source=source,
+    warnings=warnings,
+  )
+
+
+# ---------------------------------------------------------------------------
+# Reading the checkpoint and building the HF files.
+# ---------------------------------------------------------------------------
+
+
+def _load_model(prefix: str, bert_config):
+  """(model, num_labels or None, names not exported): the checkpoint loaded into
+  BertClassifier when it has a classifier head, else into BertEncoder."""
+  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from bert import checkpoint as ckpt_lib
+  from bert import modeling
+  from classifier import model as classifier_model
+
+  try:
+    shapes = dict(tf.train.list_variables(prefix))
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    raise HFExportError("cannot read checkpoint %s: %s" % (prefix, errors.first_line(e))) from None
+  head = [name for name in HEAD_NAMES if name in shapes]
+  if len(head) == 1:
+    raise HFExportError(
+      "checkpoint %s has %s but not %s: a classifier head needs both"
+      % (prefix, head[0], [n for n in HEAD_NAMES if n not in head][0])
+    )
+  num_labels = None
+  if head:
+    weights_shape, bias_shape = list(shapes["output_weights"]), list(shapes["output_bias"])
+    if len(bias_shape) != 1 or weights_shape != [bias_shape[0], bert_config.hidden_size]:
+      raise HFExportError(
+        "checkpoint %s has a classifier head of shapes output_weights %s, output_bias %s; "
+        "expected [num_labels, %d] and [num_labels]"
+        % (prefix, weights_shape, bias_shape, bert_config.hidden_size)
+      )
+    num_labels = bias_shape[0]
+    model = classifier_model.BertClassifier(bert_config, num_labels)
+  else:
+    model = modeling.BertEncoder(bert_config)
+  ckpt_lib.load_variables(
+    model.variables_by_name,
+    prefix,
+    required_prefixes=("bert/", "output_"),
+    partial_hint="A checkpoint without them cannot be exported.",
+  )
+  left_out = sorted(name for name in shapes if name not in model.variables_by_name)
+  return model, num_labels, left_out
+
+
+def hf_config(bert_config: dict, labels: list[str] | None, pad_token_id: int = 0) -> dict:
+  """config.json for a bert_config dict: BertForSequenceClassification when `labels`
+  is given (one per row of output_weights), else BertModel. Keys sorted, as HF writes them."""
+  config = {key: bert_config[key] for key in hf_common.GOOGLE_CONFIG_KEYS}
+  config["hidden_act"] = hf_activation(bert_config["hidden_act"])
+  config["model_type"] = "bert"
+  config["layer_norm_eps"] = hf_common.GOOGLE_LAYER_NORM_EPS
+  config["position_embedding_type"] = "absolute"
+  config["pad_token_id"] = pad_token_id
+  if labels is None:
+    config["architectures"] = ["BertModel"]
+  else:
+    from classifier import model as classifier_model  # pylint: disable=import-outside-toplevel
+
+    config["architectures"] = ["BertForSequenceClassification"]
+    config["id2label"] = {str(i): label for i, label in enumerate(labels)}
+    config["label2id"] = {label: i for i, label in enumerate(labels)}
+    config["problem_type"] = "single_label_classification"
+    # Google's head drops out 0.1 of the pooled output whatever hidden_dropout_prob says.
+    config["classifier_dropout"] = classifier_model.HEAD_DROPOUT
+  return dict(sorted(config.items()))
+
+
+def tokenizer_config(tokens: list[str], do_lower_case: bool, max_length: int) -> dict:
+  """tokenizer_config.json: BertTokenizer set up to tokenize as Google's FullTokenizer."""
+  config = {
+    "tokenizer_class": "BertTokenizer",
+    "do_lower_case": do_lower_case,
+    "tokenize_chinese_chars": True,
+    "strip_accents": None,  # None: strip accents exactly when lower-casing, as Google does
+    "model_max_length": max_length,
+  }
+  config.update(special_tokens(tokens))
+  return config
+
+
+def special_tokens(tokens: list[str]) -> dict:
+  """special_tokens_map.json: the BERT special tokens that the vocabulary has."""
+  present = set(tokens)
+  return {key: token for key, token in SPECIAL_TOKENS.items() if token in present}
+
+
+def hf_tensors(values: dict, num_layers: int, head: bool) -> dict[str, np.ndarray]:
+  """Google name -> array becomes HF name -> array, in Google's creation order."""
+  prefix = CLASSIFIER_PREFIX if head else ""
+  tensors = {}
+  for google, hf_name, transpose in hf_common.bert_name_pairs(num_layers):
+    value = values[google]
+    tensors[prefix + hf_name] = np.ascontiguousarray(value.T if transpose else value)
+  if head:  # output_weights is [num_labels, hidden] like torch's Linear weight.
+    tensors["classifier.weight"] = np.ascontiguousarray(values["output_weights"])
+    tensors["classifier.bias"] = np.ascontiguousarray(values["output_bias"])
+  return tensors
+
+
+# ---------------------------------------------------------------------------
+# Checks of what was written.
+# ---------------------------------------------------------------------------
+
+
+def _check_read_back(path: str, tensors: dict) -> None:
+  """The safetensors file must hold exactly `tensors`, float32, bit for bit."""
+  stored = SafetensorsFile(path)
+  if set(stored.keys()) != set(tensors):
+    raise WriteError("%s does not read back with the tensors written" % path)
+  for name, value in tensors.items():
+    back = stored.get(name)
+    same = (
+      stored.dtype(name) == "F32"
+      and back.shape == value.shape
+      and np.array_equal(back.view(np.uint32), value.view(np.uint32))
+    )
+    if not same:
+      raise WriteError("%s does not read back: %s differs from what was written" % (path, name))
+
+
+def _max_abs_diff(a, b) -> float:
+  return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def _reference_outputs(path: str, config: dict, head: bool, ids, mask, types) -> dict:
+  """NumPy float64 outputs of the written safetensors with HF's semantics, and
+  each output's scale (what a rounding error is relative to)."""
+  stored = read_safetensors(path)
+  prefix = CLASSIFIER_PREFIX if head else ""
+  encoder_weights = {n[len(prefix) :]: v for n, v in stored.items() if n.startswith(prefix)}
+  outputs = numpy_bert.bert_forward(encoder_weights, config, ids, mask, types)
+  result = {
+    key: (outputs[key], float(np.max(np.abs(outputs[key]))))
+    for key in ("sequence_output", "pooled_output")
+  }
+  if head:
+    pooled = outputs["pooled_output"]
+    weight = stored["classifier.weight"].astype(np.float64)
+    bias = stored["classifier.bias"].astype(np.float64)
+    # The size of the terms summed into each logit bounds its rounding error.
+    scale = float(np.max(np.abs(pooled) @ np.abs(weight).T + np.abs(bias)))
+    result["logits"] = (pooled @ weight.T + bias, scale)
+  return result
+
+
+def _diff_text(check: dict) -> str:
+  """ "sequence_output 1e-06, pooled_output ..." for a check result."""
+  keys = [k for k in ("sequence_output", "pooled_output", "logits") if k + "_max_abs_diff" in check]
+  return ", ".join("%s %.3g" % (key, check[key + "_max_abs_diff"]) for key in keys)
+
+
+def _compare_outputs(
+  model,
+  num_labels: int | None,
+  path: str,
+  config: dict,
+  tokens: list[str],
+  bert_config: dict,
+  tolerance: float,
+) -> dict:
+  """Our TensorFlow model on the checkpoint against the NumPy pass of the written file."""
+  head = num_labels is not None
+  ids, mask, types = check_inputs(bert_config, tokens)
+  encoder = model.bert if head else model
+  outputs = encoder(ids, mask, types)
+  ours = {key: outputs[key].numpy() for key in ("sequence_output", "pooled_output")}
+  if head:
+    ours["logits"] = model(ids, mask, types, np.zeros([ids.shape[0]], np.int32))[2].numpy()
+  reference = _reference_outputs(path, config, head, ids, mask, types)
+  result = {"inputs_shape": list(ids.shape), "tolerance": tolerance}
+  worst = 0.0
+  for key, (expected, scale) in reference.items():
+    diff = _max_abs_diff(ours[key], expected)
+    relative = diff / scale if scale > 0 else diff
+    result[key + "_max_abs_diff"] = diff
+    result[key + "_scale"] = scale
+    worst = max(worst, relative)
+  result["max_rel_diff"] = worst
+  result["passed"] = worst <= tolerance
+  if not result["passed"]:
+    raise HFExportError(
+      "check failed: the written weights, run by HuggingFace's rules, differ from our "
+      "model's outputs on the checkpoint by up to %.3g relative to the output scale (max "
+      "|diff| %s; tolerance %g); nothing was written (--no_check skips the check)"
+      % (worst, _diff_text(result), tolerance)
+    )
+  return result
+
+
+# ---------------------------------------------------------------------------
+# Writing.
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _writing(hf_dir: str) -> Iterator[None]:
+  """Turns an OSError of the block into a WriteError naming --hf_dir."""
+  try:
+    yield
+  except OSError as e:
+    raise WriteError("cannot write --hf_dir %s: %s" % (hf_dir, e.strerror or e)) from None
+
+
+def _write_files(folder: str, plan: ExportPlan, config: dict, tensors: dict, max_length: int):
+  """Fills the staging `folder`."""
+  with _writing(plan.hf_dir):
+    write_safetensors(os.path.join(folder, SAFETENSORS_NAME), tensors, metadata={"format": "pt"})
+    with open(os.path.join(folder, model_folder.VOCAB_FILENAME), "w", encoding="utf-8") as f:
+      f.write("".join(token + "\n" for token in plan.tokens))
+  model_folder.write_json(os.path.join(folder, CONFIG_NAME), config)
+  model_folder.write_json(
+    os.path.join(folder, TOKENIZER_CONFIG_NAME),
+    tokenizer_config(plan.tokens, plan.do_lower_case, max_length),
+  )
+  model_folder.write_json(os.path.join(folder, SPECIAL_TOKENS_NAME), special_tokens(plan.tokens))
+
+
+def _head_labels(plan: ExportPlan, num_labels: int | None) -> tuple[list[str] | None, str | None]:
+  """(the labels of the head's rows or None without a head, a warning or None)."""
+  labels = plan.labels
+  if num_labels is None:
+    if labels is None:
+      return None, None
+    return None, (
+      "checkpoint %s has no classifier head (output_weights, output_bias): the %d labels are "
+      "left out and the export is a BertModel" % (plan.checkpoint, len(labels))
+    )
+  if labels is None:
+    return ["LABEL_%d" % i for i in range(num_labels)], (
+      "no %s: the %d classes are named LABEL_0, LABEL_1, ... in config.json"
+      % (model_folder.LABELS_FILENAME, num_labels)
+    )
+  if len(labels) != num_labels:
+    raise HFExportError(
+      "checkpoint %s has a head for %d labels but the label list has %d: %s"
+      % (plan.checkpoint, num_labels, len(labels), ", ".join(labels))
+    )
+  return labels, None
+
+
+def write_hf_folder(
+  plan: ExportPlan, check: bool = True, tolerance: float = DEFAULT_TOLERANCE
+) -> dict:
+  """Writes the HF folder that `plan` describes (imports TensorFlow to read the checkpoint).
+
+  Returns:
+    A summary dict: "hf_dir", "files", "checkpoint", "architecture", "labels"
+    (None for a BertModel), "config" (config.json), "hidden_act" (bert_config's),
+    "do_lower_case", "do_lower_case_source", "tensors" (HF names written),
+    "left_out" (checkpoint variables with no HF place: optimizer slots,
+    pre-training heads), "warnings" and "check" (None with check=False).
+
+  Raises:
+    HFExportError or another bert.errors.InputError for a checkpoint that does
+    not fit, a failed check; bert.errors.WriteError when --hf_dir cannot be
+    written. Nothing is left in --hf_dir then.
+  """
+  from bert import modeling  # pylint: disable=import-outside-toplevel
+
+  bert_config = modeling.BertConfig.from_json_file(plan.bert_config_file)
+  model, num_labels, left_out = _load_model(plan.checkpoint, bert_config)
+  labels, warning = _head_labels(plan, num_labels)
+  warnings = list(plan.warnings)
+  if warning:
+    logger.warning("%s", warning)
+    warnings.append(warning)
+
+  settings = bert_config.to_dict()
+  pad_id = plan.tokens.index("[PAD]") if "[PAD]" in plan.tokens else 0
+  config = hf_config(settings, labels, pad_id)
+  values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
+  tensors = hf_tensors(values, bert_config.num_hidden_layers, num_labels is not None)
+  optimizer = [name for name in left_out if is_optimizer_variable(name)]
+  others = [name for name in left_out if name not in optimizer]
+  if others:
+    logger.info("Not exported (no place in %s): %s", config["architectures"][0], ", ".join(others))
+  if optimizer:
+    logger.info(
+      "Not exported: %d optimizer variables (adam_m, adam_v, global_step)", len(optimizer)
+    )
+
+  with _writing(plan.hf_dir):
+    staging = model_folder.staging_folder(plan.hf_dir)
+  try:
+    _write_files(staging, plan, config, tensors, settings["max_position_embeddings"])
+    weights_file = os.path.join(staging, SAFETENSORS_NAME)
+    _check_read_back(weights_file, tensors)
+    result = None
+    if check:
+      result = _compare_outputs(
+        model, num_labels, weights_file, config, plan.tokens, settings, tolerance
+      )
+      logger.info(
+        "Check passed: max |diff| %s (largest relative %.3g)",
+        _diff_text(result),
+        result["max_rel_diff"],
+      )
+    else:
+      logger.info("Check skipped (--no_check).")
+    _check_hf_dir(plan.output_dir, plan.hf_dir, plan.overwrite)  # again: time has passed
+    with _writing(plan.hf_dir):
+      model_folder.replace_folder(staging, plan.hf_dir)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  return {
+    "hf_dir": plan.hf_dir,
+    "files": sorted(os.listdir(plan.hf_dir)),
+    "checkpoint": plan.checkpoint,
+    "architecture": config["architectures"][0],
+    "labels": labels,
+    "config": config,
+    "hidden_act": settings["hidden_act"],
+    "do_lower_case": plan.do_lower_case,
+    "do_lower_case_source": plan.do_lower_case_source,
+    "tensors": list(tensors),
+    "left_out": left_out,
+    "warnings": warnings,
+    "check": result,
+  }
+
+
+def export_to_hf(
+  output_dir: str,
+  hf_dir: str,
+  checkpoint: str | None = None,
+  do_lower_case: bool | None = None,
+  overwrite: bool = False,
+  check: bool = True,
+  tolerance: float = DEFAULT_TOLERANCE,
+) -> dict:
+  """`plan_export` then `write_hf_folder`: the whole export from Python.
+
+  Args:
+    output_dir: the model folder to export (run_classifier.py output, pre-trained
+      folder, bert-export-serving export).
+    hf_dir: the HF folder to create; it must not exist or be empty unless
+      `overwrite`, which replaces only an earlier HF folder (one with config.json).
+    checkpoint: prefix relative to output_dir or a path; default: the newest.
+    do_lower_case: the tokenizer's; default: run_config.json's, else True.
+    overwrite: see `hf_dir`.
+    check: compare our model's outputs with a NumPy pass of the written weights.
+    tolerance: the largest accepted difference relative to the output scale.
+
+  Returns:
+    `write_hf_folder`'s summary.
+  """
+  plan = plan_export(output_dir, hf_dir, checkpoint, do_lower_case, overwrite)
+  return write_hf_folder(plan, check=check, tolerance=tolerance)
+
+
+# ---------------------------------------------------------------------------
+# Command line.
+# ---------------------------------------------------------------------------
+
+
+def _bool(text: str) -> bool:
+  value = text.lower()
+  if value in ("1", "true", "t", "yes", "y"):
+    return True
+  if value in ("0", "false", "f", "no", "n"):
+    return False
+  raise argparse.ArgumentTypeError("expected true or false, got %r" % text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  """The `bert-export-hf` flags; a bad command line is one line and exit status 2."""
+  parser = errors.ArgumentParser(
+    prog=PROG,
+    description="Write a model folder (run_classifier.py output, pre-trained BERT) as a "
+    "HuggingFace BERT folder: config.json, model.safetensors, vocab.txt, tokenizer_config.json.",
+  )
+  parser.add_argument(
+    "--output_dir", required=True, metavar="DIR", help="the model folder to export"
+  )
+  parser.add_argument(
+    "--hf_dir", required=True, metavar="DIR", help="folder to write (must not exist or be empty)"
+  )
+  parser.add_argument(
+    "--checkpoint",
+    "--ckpt_name",
+    dest="checkpoint",
+    default=None,
+    metavar="PREFIX",
+    help="checkpoint prefix, relative to --output_dir (model.ckpt-343) or full; "
+    "default: the newest",
+  )
+  parser.add_argument(
+    "--do_lower_case",
+    nargs="?",
+    const=True,
+    type=_bool,
+    default=None,
+    metavar="BOOL",
+    help="the tokenizer's lower-casing; default: run_config.json's, else true",
+  )
+  parser.add_argument(
+    "--overwrite", action="store_true", help="replace an earlier HuggingFace folder in --hf_dir"
+  )
+  parser.add_argument(
+    "--no_check",
+    action="store_true",
+    help="skip comparing the outputs with a NumPy forward pass of the written weights",
+  )
+  parser.add_argument(
+    "--tolerance",
+    type=float,
+    default=DEFAULT_TOLERANCE,
+    help="largest accepted output difference relative to the output scale (default %(default)g)",
+  )
+  return parser
+
+
+def _print_summary(summary: dict) -> None:
+  config = summary["config"]
+  labels = summary["labels"]
+  print("Wrote %s (%s)" % (summary["hf_dir"], ", ".join(summary["files"])))
+  print(
+    "  from %s: %s%s, %d tensors, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> %s, "
+    "do_lower_case=%s (%s)"
+    % (
+      summary["checkpoint"],
+      summary["architecture"],
+      " with %d labels" % len(labels) if labels is not None else "",
+      len(summary["tensors"]),
+      config["num_hidden_layers"],
+      config["hidden_size"],
+      config["num_attention_heads"],
+      config["intermediate_size"],
+      config["vocab_size"],
+      summary["hidden_act"],
+      config["hidden_act"],
+      str(summary["do_lower_case"]).lower(),
+      summary["do_lower_case_source"],
+    )
+  )
+  check = summary["check"]
+  if check:
+    print(
+      "  check: max |diff| %s (%.3g relative; tolerance %g)"
+      % (_diff_text(check), check["max_rel_diff"], check["tolerance"])
+    )
+  else:
+    print("  check: skipped")
+  for message in summary["warnings"]:
+    print("  WARNING: %s" % message)
+
+
+def main(argv=None) -> int:
+  """Console script `bert-export-hf`; returns the exit status.
+
+  A bad command line exits 2; a folder that cannot be exported or written
+  prints one line and returns 1. Every check of the folders runs before
+  TensorFlow is imported, so a refused --hf_dir costs well under a second.
+  """
+  args = build_parser().parse_args(argv)
+  if not args.tolerance >= 0:  # Also refuses nan.
+    return errors.report(PROG, errors.UsageError("--tolerance=%s: must be >= 0" % args.tolerance))
+  with hf_common.console_logging(logger):
+    try:
+      plan = plan_export(
+        args.output_dir, args.hf_dir, args.checkpoint, args.do_lower_case, args.overwrite
+      )
+      from bert import tf_startup  # pylint: disable=import-outside-toplevel
+
+      tf_startup.import_tensorflow()
+      summary = write_hf_folder(plan, check=not args.no_check, tolerance=args.tolerance)
+    except errors.ProjectError as e:
+      return errors.report(PROG, e)
+  _print_summary(summary)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
