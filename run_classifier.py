@@ -297,6 +297,48 @@ flags.DEFINE_enum(
   "TPUs; slower on CPU.",
 )
 
+flags.DEFINE_bool(
+  "multi_label",
+  False,
+  "[Extra] Each example may have several labels (a list in InputExample.label; for the tabular "
+  "task, --label_separator splits the label column): a sigmoid per label and binary "
+  "cross-entropy. Also on automatically when a processor gives list labels.",
+)
+
+flags.DEFINE_float(
+  "multi_label_threshold",
+  0.5,
+  "[Extra] With --multi_label: a label is predicted when its probability is at least this.",
+)
+
+flags.DEFINE_string(
+  "label_separator",
+  ",",
+  "[Extra, tabular task] With --multi_label: separator of the labels in one cell.",
+)
+
+flags.DEFINE_integer(
+  "doc_stride",
+  0,
+  "[Extra] Texts longer than --max_seq_length are split into overlapping windows starting every "
+  "this many tokens (as Google's run_squad); each window is trained on, and eval/predict combine "
+  "a text's windows into one prediction. 0: cut long texts, as Google's script.",
+)
+
+flags.DEFINE_enum(
+  "window_pooling",
+  "mean",
+  ["mean", "max"],
+  "[Extra] With --doc_stride: how the logits of a text's windows are combined.",
+)
+
+flags.DEFINE_string(
+  "class_weights",
+  None,
+  "[Extra] Weighted cross-entropy for imbalanced data: 'balanced' (n / (num_labels * count)) "
+  "or one weight per label in get_labels() order, comma-separated.",
+)
+
 flags.DEFINE_string(
   "train_file", "train.tsv", "[Extra, tabular task] Training file inside --data_dir."
 )

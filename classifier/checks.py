@@ -132,6 +132,50 @@ def check_flag_values(flags) -> None:
   for flag in ("keep_best_checkpoint", "early_stopping_patience"):
     if getattr(flags, flag) and not evaluating:
       raise UsageError("--%s needs --eval_every_steps or --eval_every_epoch" % flag)
+  if flags.doc_stride < 0 or flags.doc_stride > flags.max_seq_length - 2:
+    raise UsageError(
+      "--doc_stride=%d: must be between 0 (off) and --max_seq_length - 2 = %d"
+      % (flags.doc_stride, flags.max_seq_length - 2)
+    )
+  if not 0.0 < flags.multi_label_threshold < 1.0:
+    raise UsageError(
+      "--multi_label_threshold=%s: must be between 0 and 1" % flags.multi_label_threshold
+    )
+  if flags.class_weights and flags.multi_label:
+    raise UsageError("--class_weights applies to single-label tasks, not --multi_label")
+
+
+def class_weights(flags, label_list, train_examples) -> list[float] | None:
+  """The weight of each label for --class_weights, or None without it.
+
+  "balanced" gives label c the weight n / (num_labels * count_c) over the
+  training examples (1.0 for a label they lack); otherwise the flag lists one
+  positive number per label, in `label_list` order.
+  """
+  spec = flags.class_weights
+  if not spec:
+    return None
+  if spec.strip().lower() == "balanced":
+    if not train_examples:
+      raise UsageError("--class_weights=balanced needs --do_train (it counts the train set)")
+    counts = {label: 0 for label in label_list}
+    for example in train_examples:
+      if example.label in counts:
+        counts[example.label] += 1
+    n, k = len(train_examples), len(label_list)
+    return [n / (k * counts[label]) if counts[label] else 1.0 for label in label_list]
+  try:
+    weights = [float(part) for part in spec.split(",")]
+  except ValueError:
+    raise UsageError(
+      "--class_weights=%s: expected 'balanced' or comma-separated numbers" % spec
+    ) from None
+  if len(weights) != len(label_list) or not all(w > 0 for w in weights):
+    raise UsageError(
+      "--class_weights=%s: expected %d positive weights, one per label of %s"
+      % (spec, len(label_list), list(label_list))
+    )
+  return weights
 
 
 def evaluates_during_training(flags) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bert import model_folder
 from bert.errors import InputError
 from classifier import checks
 from classifier.features import check_labels
@@ -25,6 +26,7 @@ class DataSets:
   train: list | None = None
   dev: list | None = None
   test: list | None = None
+  multi_label: bool = False
 
 
 def _as_input_example(example):
@@ -66,7 +68,22 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
     sets.label_list = list(labels_of(processor, flags.data_dir))
   if not sets.label_list:
     raise InputError("get_labels() of task %s returned no labels" % flags.task_name)
+  sets.multi_label = is_multi_label(flags, [sets.train, sets.dev])
   for what, examples in [("train", sets.train), ("dev", sets.dev), ("test", sets.test)]:
     if examples is not None:
-      check_labels(examples, sets.label_list, "%s set" % what)
+      check_labels(examples, sets.label_list, "%s set" % what, sets.multi_label)
   return sets
+
+
+def is_multi_label(flags, example_sets) -> bool:
+  """--multi_label, a run recorded as multi-label in --output_dir, or list labels in the data."""
+  if flags.multi_label:
+    return True
+  recorded = model_folder.read_run_config(flags.output_dir) if flags.output_dir else None
+  if recorded and recorded.get("multi_label"):
+    return True
+  return any(
+    isinstance(getattr(example, "label", None), (list, tuple, set, frozenset))
+    for examples in example_sets
+    for example in examples or []
+  )

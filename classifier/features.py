@@ -9,6 +9,7 @@ without TensorFlow (see `classifier.tfrecord`), deterministically.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -75,6 +76,120 @@ def label_error(example, label_list) -> DataError:
     "column, or list every label in the processor's get_labels())"
     % (example.guid, example.label, list(label_list))
   )
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordLayout:
+  """What the records hold beyond Google's five features.
+
+  multi_label: `label_ids` is a multi-hot vector over the label list (an
+    example's label is a list of labels) instead of one index.
+  doc_stride: texts longer than the sequence are split into overlapping
+    windows starting every `doc_stride` tokens, one record each, with an
+    `example_id` feature naming the example they came from (0: cut, as Google).
+  """
+
+  multi_label: bool = False
+  doc_stride: int = 0
+
+  @property
+  def is_google(self) -> bool:
+    """True when the records are exactly Google's."""
+    return not self.multi_label and not self.doc_stride
+
+
+GOOGLE_LAYOUT = RecordLayout()
+
+
+def _label_values(example, label_map: dict, layout: RecordLayout, label_list) -> list[int]:
+  """The `label_ids` values of a real example: [index], or a multi-hot vector."""
+  if not layout.multi_label:
+    if example.label not in label_map:
+      raise label_error(example, label_list)
+    return [label_map[example.label]]
+  labels = example.label
+  if isinstance(labels, str) or not isinstance(labels, (list, tuple, set, frozenset)):
+    labels = [] if labels is None else [labels]
+  hot = [0] * len(label_list)
+  for label in labels:
+    if label not in label_map:
+      raise label_error(example, label_list)
+    hot[label_map[label]] = 1
+  return hot
+
+
+def window_starts(length: int, room: int, stride: int) -> list[int]:
+  """Where the windows of `room` tokens over `length` tokens start (run_squad's rule).
+
+  Windows start every `stride` tokens until one reaches the end; a text that
+  fits gives the single window [0].
+  """
+  starts = [0]
+  while starts[-1] + room < length:
+    starts.append(starts[-1] + min(room, stride))
+  return starts
+
+
+def _windows(ids_a: list, ids_b: list | None, max_seq_length: int, stride: int) -> list[tuple]:
+  """(a, b) token or id lists of each window of an example.
+
+  The second text is kept in every window (cut to half the sequence when it is
+  longer); the first is split into windows over the room that is left.
+  """
+  if ids_b:
+    ids_b = ids_b[: max(1, (max_seq_length - 3) // 2)]
+    room = max_seq_length - 3 - len(ids_b)
+  else:
+    room = max_seq_length - 2
+  if not stride or len(ids_a) <= room:
+    return [(fit_pair(list(ids_a), list(ids_b) if ids_b else ids_b, max_seq_length), ids_b)]
+  return [(ids_a[start : start + room], ids_b) for start in window_starts(len(ids_a), room, stride)]
+
+
+def layout_records(
+  ex_index: int,
+  example,
+  label_list: Sequence[str],
+  max_seq_length: int,
+  tokenizer: tokenization.FullTokenizer,
+  layout: RecordLayout,
+) -> list[bytes]:
+  """The serialized records of one example under `layout` (several with windows)."""
+  label_map = {label: i for i, label in enumerate(label_list)}
+  width = len(label_list) if layout.multi_label else 1
+  extra = [("example_id", [ex_index])] if layout.doc_stride else []
+  if not _is_real(example):
+    empty = _pad([], max_seq_length)
+    names = ("input_ids", "input_mask", "segment_ids")
+    return [
+      tfrecord.encode_int64_example(
+        [(name, empty) for name in names]
+        + [("label_ids", [0] * width), ("is_real_example", [0])]
+        + extra
+      )
+    ]
+  labels = _label_values(example, label_map, layout, label_list)
+  ids_a = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(example.text_a))
+  ids_b = (
+    tokenizer.convert_tokens_to_ids(tokenizer.tokenize(example.text_b)) if example.text_b else None
+  )
+  cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
+  records = []
+  for a, b in _windows(ids_a, ids_b, max_seq_length, layout.doc_stride):
+    ids, segments = lay_out(a, b, cls_id, sep_id)
+    records.append(
+      tfrecord.encode_int64_example(
+        [
+          ("input_ids", _pad(ids, max_seq_length)),
+          ("input_mask", _pad([1] * len(ids), max_seq_length)),
+          ("segment_ids", _pad(segments, max_seq_length)),
+          ("label_ids", labels),
+          ("is_real_example", [1]),
+        ]
+        + extra
+      )
+    )
+  return records
 
 
 def _is_real(example) -> bool:
@@ -264,14 +379,22 @@ def _has_fast_ids(tokenizer) -> bool:
 
 
 def record_encoder(
-  label_list: Sequence[str], max_seq_length: int, tokenizer: tokenization.FullTokenizer
-) -> Callable[[int, InputExample | PaddingInputExample], bytes]:
+  label_list: Sequence[str],
+  max_seq_length: int,
+  tokenizer: tokenization.FullTokenizer,
+  layout: RecordLayout = GOOGLE_LAYOUT,
+) -> Callable[[int, InputExample | PaddingInputExample], bytes | list[bytes]]:
   """`encode(ex_index, example) -> bytes`, equal byte for byte to
   `serialize_features(convert_single_example(...))` (without its log).
 
   For a stock `FullTokenizer` the ids are built directly, without token
-  strings or padded lists; any other tokenizer takes Google's path.
+  strings or padded lists; any other tokenizer takes Google's path. Under a
+  layout other than Google's, `encode` returns the list of `layout_records`.
   """
+  if not layout.is_google:
+    return lambda ex_index, example: layout_records(
+      ex_index, example, label_list, max_seq_length, tokenizer, layout
+    )
 
   def google_path(ex_index, example):
     return serialize_features(
@@ -302,19 +425,22 @@ def record_encoder(
   return encode
 
 
-def _framed_records(examples, start_index, encode) -> bytes:
+def _framed_records(examples, start_index, encode) -> tuple[bytes, int]:
   """TFRecord frames of a slice of examples (first index `start_index`),
-  each encoded by a `record_encoder`."""
-  return b"".join(
-    tfrecord.frame_record(encode(start_index + i, example)) for i, example in enumerate(examples)
-  )
+  each encoded by a `record_encoder`, and how many records they are."""
+  framed = []
+  for i, example in enumerate(examples):
+    records = encode(start_index + i, example)
+    for record in [records] if isinstance(records, bytes) else records:
+      framed.append(tfrecord.frame_record(record))
+  return b"".join(framed), len(framed)
 
 
 _WORKER_STATE: dict = {}
 
 
-def _init_worker(label_list, max_seq_length, tokenizer) -> None:
-  _WORKER_STATE["encode"] = record_encoder(label_list, max_seq_length, tokenizer)
+def _init_worker(label_list, max_seq_length, tokenizer, layout) -> None:
+  _WORKER_STATE["encode"] = record_encoder(label_list, max_seq_length, tokenizer, layout)
 
 
 def _convert_chunk(args) -> str:
@@ -324,10 +450,10 @@ def _convert_chunk(args) -> str:
   which converts chunks too, waiting on the GIL.)
   """
   start_index, examples, path = args
-  data = _framed_records(examples, start_index, _WORKER_STATE["encode"])
+  data, records = _framed_records(examples, start_index, _WORKER_STATE["encode"])
   with open(path, "wb") as f:
     f.write(data)
-  return path
+  return path, records
 
 
 def default_num_workers(num_examples: int) -> int:
@@ -342,9 +468,9 @@ CHUNK_SIZE = 2000
 
 
 def _chunks_in_order(
-  examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir
-) -> Iterator[tuple[int, bytes]]:
-  """(examples done, framed bytes) per chunk, in input order.
+  examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir, layout
+) -> Iterator[tuple[int, tuple[bytes, int]]]:
+  """(examples done, (framed bytes, record count)) per chunk, in input order.
 
   `num_workers` processes convert: this one and `num_workers - 1` spawned
   ones, which write each chunk to a file in `scratch_dir`. This process keeps
@@ -354,7 +480,7 @@ def _chunks_in_order(
   long the input is.
   """
   starts = range(0, len(examples), CHUNK_SIZE)
-  encode = record_encoder(label_list, max_seq_length, tokenizer)
+  encode = record_encoder(label_list, max_seq_length, tokenizer, layout)
   if num_workers <= 1:
     for start in starts:
       chunk = examples[start : start + CHUNK_SIZE]
@@ -363,7 +489,7 @@ def _chunks_in_order(
   spawned = num_workers - 1
   context = multiprocessing.get_context("spawn")
   with context.Pool(
-    spawned, initializer=_init_worker, initargs=(label_list, max_seq_length, tokenizer)
+    spawned, initializer=_init_worker, initargs=(label_list, max_seq_length, tokenizer, layout)
   ) as pool:
     pending = collections.deque()  # (done, bytes or AsyncResult of a path)
     for start in starts:
@@ -381,18 +507,18 @@ def _chunks_in_order(
 
 
 def _is_ready(result) -> bool:
-  return isinstance(result, bytes) or result.ready()
+  return isinstance(result, tuple) or result.ready()
 
 
-def _collect(done: int, result) -> tuple[int, bytes]:
-  """(done, bytes) of a chunk converted here or by a worker (whose file goes)."""
-  if isinstance(result, bytes):
+def _collect(done: int, result) -> tuple[int, tuple[bytes, int]]:
+  """(done, (bytes, records)) of a chunk converted here or by a worker (whose file goes)."""
+  if isinstance(result, tuple):
     return done, result
-  path = result.get()
+  path, records = result.get()
   with open(path, "rb") as f:
     data = f.read()
   os.remove(path)
-  return done, data
+  return done, (data, records)
 
 
 def file_based_convert_examples_to_features(
@@ -402,8 +528,10 @@ def file_based_convert_examples_to_features(
   tokenizer: tokenization.FullTokenizer,
   output_file: str,
   num_workers: int | None = None,
+  layout: RecordLayout = GOOGLE_LAYOUT,
 ) -> int:
-  """Writes the examples' features to the TFRecord file `output_file`, one record each.
+  """Writes the examples' features to the TFRecord file `output_file`, one record each
+  (one per window under a `layout` with `doc_stride`).
 
   `num_workers` processes (this one included) tokenize in parallel (None:
   one per core for large inputs); the file is the same byte for byte whatever
@@ -412,9 +540,10 @@ def file_based_convert_examples_to_features(
   """
   if num_workers is None or num_workers <= 0:
     num_workers = default_num_workers(len(examples))
-  for ex_index, example in enumerate(examples[:5]):
-    # Google's log of the first 5 examples (workers log nothing).
-    convert_single_example(ex_index, example, label_list, max_seq_length, tokenizer)
+  if layout.is_google:
+    for ex_index, example in enumerate(examples[:5]):
+      # Google's log of the first 5 examples (workers log nothing).
+      convert_single_example(ex_index, example, label_list, max_seq_length, tokenizer)
   logger.info(
     "Writing %d examples to %s (%d process%s)",
     len(examples),
@@ -431,23 +560,41 @@ def file_based_convert_examples_to_features(
     if num_workers > 1
     else None
   )
+  written = 0
   try:
     with model_folder.atomic_write(output_file, "wb") as writer:
-      for done, framed in _chunks_in_order(
-        examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir
+      for done, (framed, records) in _chunks_in_order(
+        examples, label_list, max_seq_length, tokenizer, num_workers, scratch_dir, layout
       ):
         writer.write(framed)  # Whole TFRecord frames.
+        written += records
         progress.update(done)
   finally:
     if scratch_dir:
       shutil.rmtree(scratch_dir, ignore_errors=True)
-  return len(examples)
+  if written != len(examples):
+    logger.info("%d examples became %d windows (--doc_stride)", len(examples), written)
+  return written
 
 
-def check_labels(examples: Iterable, label_list: Sequence[str], source: str) -> None:
-  """Raises `DataError` for the first example whose label is unknown."""
+def check_labels(
+  examples: Iterable, label_list: Sequence[str], source: str, multi_label: bool = False
+) -> None:
+  """Raises `DataError` for the first example with a label not in `label_list`.
+
+  With `multi_label`, an example's label is a list (or one label) whose every
+  member must be known.
+  """
   known = set(label_list)
   for example in filter(_is_real, examples):
-    if example.label not in known:
+    labels = example.label
+    if multi_label and isinstance(labels, (list, tuple, set, frozenset)):
+      unknown = [label for label in labels if label not in known]
+    else:
+      try:
+        unknown = [] if labels in known else [labels]
+      except TypeError:  # A list label in a single-label task.
+        unknown = [labels]
+    if unknown:
       error = label_error(example, label_list)
       raise DataError("%s: %s" % (source, error))

@@ -5,15 +5,22 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def name_to_features(seq_length: int) -> dict:
-  """The parse spec of the 5 int64 features."""
-  return {
+def name_to_features(seq_length: int, num_labels: int = 0, with_example_id: bool = False) -> dict:
+  """The parse spec of the 5 int64 features (Google's records).
+
+  `num_labels` > 0 reads multi-label records (`label_ids` a multi-hot vector of
+  that length); `with_example_id` adds the `example_id` of --doc_stride windows.
+  """
+  spec = {
     "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
     "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
     "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-    "label_ids": tf.io.FixedLenFeature([], tf.int64),
+    "label_ids": tf.io.FixedLenFeature([num_labels] if num_labels else [], tf.int64),
     "is_real_example": tf.io.FixedLenFeature([], tf.int64),
   }
+  if with_example_id:
+    spec["example_id"] = tf.io.FixedLenFeature([], tf.int64)
+  return spec
 
 
 def decode_record(record, spec):
@@ -57,6 +64,8 @@ def file_based_dataset(
   shuffle_buffer_size: int = 100,
   seed: int | None = None,
   dynamic_padding: bool = False,
+  num_labels: int = 0,
+  with_example_id: bool = False,
 ) -> tf.data.Dataset:
   """Google's pipeline: repeat -> shuffle(100) -> decode+batch when training.
 
@@ -74,8 +83,11 @@ def file_based_dataset(
   order is kept and each batch only trimmed). The model's outputs for real
   tokens do not depend on the amount of padding (masked positions get -10000
   before the softmax), so only the compute changes.
+
+  `num_labels` and `with_example_id` describe the records of a
+  `features.RecordLayout` (see `name_to_features`).
   """
-  spec = name_to_features(seq_length)
+  spec = name_to_features(seq_length, num_labels, with_example_id)
   d = tf.data.TFRecordDataset(input_file)
   if is_training:
     d = d.repeat()

@@ -18,9 +18,14 @@ HEAD_DROPOUT = 0.1
 HEAD_INITIALIZER_RANGE = 0.02
 
 
+def _logits(features, output_weights, output_bias):
+  """The linear layer: [batch_size, num_labels] scores of the pooled features."""
+  return tf.nn.bias_add(tf.matmul(features, output_weights, transpose_b=True), output_bias)
+
+
 def _scores(features, output_weights, output_bias):
   """The linear layer's logits and their softmax, both [batch_size, num_labels]."""
-  logits = tf.nn.bias_add(tf.matmul(features, output_weights, transpose_b=True), output_bias)
+  logits = _logits(features, output_weights, output_bias)
   return logits, tf.nn.softmax(logits, axis=-1)
 
 
@@ -49,6 +54,27 @@ def classifier_outputs(
   logits, probabilities = _scores(output_layer, output_weights, output_bias)
   per_example_loss = _cross_entropy(logits, labels, num_labels)
   return tf.reduce_mean(per_example_loss), per_example_loss, logits, probabilities
+
+
+def multi_label_outputs(
+  output_layer: tf.Tensor,
+  output_weights: tf.Tensor,
+  output_bias: tf.Tensor,
+  label_ids: tf.Tensor,
+  is_training: bool,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+  """The multi-label head: a sigmoid and a binary cross-entropy per label.
+
+  `label_ids` is multi-hot [batch_size, num_labels]. Returns (loss,
+  per_example_loss = mean over labels, logits, probabilities = sigmoid(logits)).
+  """
+  if is_training:
+    output_layer = tf.nn.dropout(output_layer, rate=HEAD_DROPOUT)
+  logits = _logits(output_layer, output_weights, output_bias)
+  targets = tf.cast(label_ids, tf.float32)
+  per_label = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+  per_example_loss = tf.reduce_mean(per_label, axis=-1)
+  return tf.reduce_mean(per_example_loss), per_example_loss, logits, tf.sigmoid(logits)
 
 
 def create_model(
@@ -104,14 +130,23 @@ class BertClassifier(tf.Module):
     num_labels: int,
     aggregation: tf.VariableAggregation = tf.VariableAggregation.NONE,
     compute_dtype: tf.DType = tf.float32,
+    multi_label: bool = False,
+    class_weights: list[float] | None = None,
   ) -> None:
     """Creates the encoder's variables, then `output_weights` and `output_bias`.
 
     `aggregation` goes to every variable (for strategies); `compute_dtype` is the
-    encoder's: tf.float32, tf.float16 or tf.bfloat16.
+    encoder's: tf.float32, tf.float16 or tf.bfloat16. `multi_label` makes the
+    head a sigmoid per label (`label_ids` multi-hot [batch, num_labels]);
+    `class_weights` (single-label only) weight each example's cross-entropy by
+    its label's weight in the training loss.
     """
     super().__init__(name=None)
+    if multi_label and class_weights is not None:
+      raise ValueError("class weights apply to single-label heads")
     self.num_labels = num_labels
+    self.multi_label = multi_label
+    self.class_weights = None if class_weights is None else tf.constant(class_weights, tf.float32)
     self.bert = modeling.BertEncoder(
       bert_config, aggregation=aggregation, compute_dtype=compute_dtype
     )
@@ -136,13 +171,26 @@ class BertClassifier(tf.Module):
     return named
 
   def __call__(self, input_ids, input_mask, segment_ids, label_ids, training: bool = False):
-    """(loss, per_example_loss, logits, probabilities), as `create_model`."""
+    """(loss, per_example_loss, logits, probabilities), as `create_model`.
+
+    Multi-label: probabilities are per-label sigmoids and `per_example_loss` the
+    mean binary cross-entropy over the labels. With class weights, `loss` is
+    sum(w[y] * CE) / sum(w[y]) over the batch; `per_example_loss` stays the plain
+    cross-entropy (eval_loss is unweighted).
+    """
     outputs = self.bert(input_ids, input_mask, segment_ids, training=training)
-    return classifier_outputs(
-      outputs["pooled_output"],
+    pooled = outputs["pooled_output"]
+    if self.multi_label:
+      return multi_label_outputs(pooled, self.output_weights, self.output_bias, label_ids, training)
+    loss, per_example_loss, logits, probabilities = classifier_outputs(
+      pooled,
       self.output_weights,
       self.output_bias,
       label_ids,
       self.num_labels,
       training,
     )
+    if self.class_weights is not None:
+      weights = tf.gather(self.class_weights, label_ids)
+      loss = tf.reduce_sum(weights * per_example_loss) / tf.reduce_sum(weights)
+    return loss, per_example_loss, logits, probabilities

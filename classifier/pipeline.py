@@ -32,7 +32,7 @@ def _copy_beside_checkpoints(source: str, output_dir: str, name: str) -> None:
     f.write(data)
 
 
-def _record_run(flags: RunConfig, label_list) -> None:
+def _record_run(flags: RunConfig, label_list, multi_label: bool) -> None:
   """Writes what export/serving need to know about this run.
 
   vocab.txt and bert_config.json are copied beside the checkpoints, so the
@@ -54,6 +54,10 @@ def _record_run(flags: RunConfig, label_list) -> None:
       "init_checkpoint": flags.init_checkpoint,
       "do_lower_case": flags.do_lower_case,
       "max_seq_length": flags.max_seq_length,
+      "multi_label": multi_label,
+      "multi_label_threshold": flags.multi_label_threshold,
+      "doc_stride": flags.doc_stride,
+      "window_pooling": flags.window_pooling,
     },
   )
 
@@ -122,7 +126,8 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   train_examples, eval_examples, predict_examples = (data.train, data.dev, data.test)
 
   outputs.remove_orphans(flags.output_dir)
-  _record_run(flags, label_list)
+  _record_run(flags, label_list, data.multi_label)
+  layout = feature_lib.RecordLayout(data.multi_label, flags.doc_stride)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)
   strategy = make_strategy(
@@ -136,6 +141,10 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
     strategy,
     use_one_hot_embeddings=flags.use_tpu,
     precision=flags.precision,
+    multi_label=data.multi_label,
+    class_weights=checks.class_weights(flags, label_list, train_examples),
+    threshold=flags.multi_label_threshold,
+    window_pooling=flags.window_pooling,
   )
   if flags.precision != "float32":
     logger.info(
@@ -157,25 +166,30 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
           "eval.tf_record",
           flags.eval_batch_size,
           banner,
+          layout,
         )
       )
     return eval_data[0][0]
 
   if flags.do_train:
     _train(
-      flags, runner, train_examples, label_list, tokenizer, eval_dataset, len(eval_examples or [])
+      flags, runner, train_examples, label_list, tokenizer, eval_dataset, eval_examples, layout
     )
 
   if flags.do_eval:
     dataset = eval_dataset("***** Running evaluation *****")
     runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
     result = runner.evaluate(dataset, len(eval_examples))
+    if data.multi_label:
+      metrics = _metrics(runner.last_eval, label_list, True)
+      for name in ("exact_match", "micro_f1", "macro_f1"):
+        result["eval_" + name] = np.float32(metrics[name])
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
     outputs.write_eval_results(output_eval_file, result)
     runner.write_eval_summaries(result)
     results["eval_results"] = result
-    _write_eval_reports(flags.output_dir, runner.last_eval, label_list)
+    _write_eval_reports(flags.output_dir, runner.last_eval, label_list, data.multi_label)
 
   if flags.do_predict:
     dataset, num_actual_predict_examples = _inference_dataset(
@@ -186,6 +200,7 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
       "predict.tf_record",
       flags.predict_batch_size,
       "***** Running prediction*****",
+      layout,
     )
     runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
     probabilities = list(runner.predict(dataset, len(predict_examples)))
@@ -194,27 +209,39 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
     results["test_results_file"] = output_predict_file
     predictions_file = os.path.join(flags.output_dir, reports.PREDICTIONS_FILENAME)
     reports.write_predictions(
-      predictions_file, predict_examples[:num_actual_predict_examples], probabilities, label_list
+      predictions_file,
+      predict_examples[:num_actual_predict_examples],
+      probabilities,
+      label_list,
+      flags.multi_label_threshold if data.multi_label else None,
     )
     logger.info("Predicted labels with their probability: %s", predictions_file)
   return results
 
 
-def _train(flags, runner, train_examples, label_list, tokenizer, eval_dataset, num_eval) -> None:
-  """Google's training stage, plus evaluation during training when asked for."""
-  num_train_steps = checks.training_steps(flags, len(train_examples))
-  num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
+def _train(
+  flags, runner, train_examples, label_list, tokenizer, eval_dataset, eval_examples, layout
+) -> None:
+  """Google's training stage, plus evaluation during training when asked for.
+
+  Steps count the records: with --doc_stride, every window is a training example.
+  """
   train_file = os.path.join(flags.output_dir, "train.tf_record")
-  feature_lib.file_based_convert_examples_to_features(
+  num_records = feature_lib.file_based_convert_examples_to_features(
     train_examples,
     label_list,
     flags.max_seq_length,
     tokenizer,
     train_file,
     flags.num_conversion_workers,
+    layout,
   )
+  num_train_steps = checks.training_steps(flags, num_records)
+  num_warmup_steps = int(num_train_steps * flags.warmup_proportion)
   logger.info("***** Running training *****")
   logger.info("  Num examples = %d", len(train_examples))
+  if num_records != len(train_examples):
+    logger.info("  Num windows = %d", num_records)
   logger.info("  Batch size = %d", flags.train_batch_size)
   if flags.gradient_accumulation_steps > 1:
     logger.info(
@@ -236,17 +263,18 @@ def _train(flags, runner, train_examples, label_list, tokenizer, eval_dataset, n
     shuffle_buffer_size=flags.shuffle_buffer_size,
     seed=flags.seed,
     dynamic_padding=flags.dynamic_padding,
+    **_record_spec(layout, len(label_list)),
   )
   eval_every = flags.eval_every_steps
   if flags.eval_every_epoch:  # Optimizer steps in one pass over the train set.
-    eval_every = max(1, checks.training_steps(flags, len(train_examples), epochs=1.0))
+    eval_every = max(1, checks.training_steps(flags, num_records, epochs=1.0))
   on_eval = None
   if eval_every:
     data = eval_dataset("***** Evaluation during training *****")
 
     def evaluate_now() -> dict:
-      result = runner.evaluate(data, num_eval)
-      metrics = reports.classification_metrics(*runner.last_eval, label_list)
+      result = runner.evaluate(data, len(eval_examples))
+      metrics = _metrics(runner.last_eval, label_list, layout.multi_label)
       result["macro_f1"] = np.float32(metrics["macro_f1"])
       runner.write_eval_summaries(result)
       return result
@@ -270,7 +298,17 @@ def _train(flags, runner, train_examples, label_list, tokenizer, eval_dataset, n
   )
 
 
-def _inference_dataset(flags, examples, label_list, tokenizer, record_name, batch_size, banner):
+def _record_spec(layout, num_labels: int) -> dict:
+  """`file_based_dataset`'s arguments for records of `layout`."""
+  return {
+    "num_labels": num_labels if layout.multi_label else 0,
+    "with_example_id": bool(layout.doc_stride),
+  }
+
+
+def _inference_dataset(
+  flags, examples, label_list, tokenizer, record_name, batch_size, banner, layout
+):
   """Google's eval/predict preamble: TPU padding, tf_record, logs.
 
   Pads `examples` in place on TPU; returns (dataset, number of real examples).
@@ -284,7 +322,13 @@ def _inference_dataset(flags, examples, label_list, tokenizer, record_name, batc
 
   record_file = os.path.join(flags.output_dir, record_name)
   feature_lib.file_based_convert_examples_to_features(
-    examples, label_list, flags.max_seq_length, tokenizer, record_file, flags.num_conversion_workers
+    examples,
+    label_list,
+    flags.max_seq_length,
+    tokenizer,
+    record_file,
+    flags.num_conversion_workers,
+    layout,
   )
 
   logger.info(banner)
@@ -303,16 +347,34 @@ def _inference_dataset(flags, examples, label_list, tokenizer, record_name, batc
     drop_remainder=flags.use_tpu,
     batch_size=batch_size,
     dynamic_padding=flags.dynamic_padding,
+    **_record_spec(layout, len(label_list)),
   )
   return dataset, num_actual_examples
 
 
-def _write_eval_reports(output_dir, last_eval, label_list) -> None:
-  """eval_metrics.json (per-class P/R/F1, macro-F1, confusion matrix) + PNG."""
+def _metrics(last_eval, label_list, multi_label: bool) -> dict:
+  """eval_metrics.json's content for the last evaluation."""
   labels, predictions, weights = last_eval
-  metrics = reports.classification_metrics(labels, predictions, weights, label_list)
+  if multi_label:
+    return reports.multilabel_metrics(labels, predictions, weights, label_list)
+  return reports.classification_metrics(labels, predictions, weights, label_list)
+
+
+def _write_eval_reports(output_dir, last_eval, label_list, multi_label: bool = False) -> None:
+  """eval_metrics.json (per-class P/R/F1, macro-F1; confusion matrix + PNG when
+  single-label, micro-F1 and exact match when multi-label)."""
+  metrics = _metrics(last_eval, label_list, multi_label)
   metrics_file = os.path.join(output_dir, reports.METRICS_FILENAME)
   reports.write_metrics(metrics_file, metrics)
+  if multi_label:
+    logger.info(
+      "macro_f1 = %.4f, micro_f1 = %.4f, exact_match = %.4f; per-label metrics in %s",
+      metrics["macro_f1"],
+      metrics["micro_f1"],
+      metrics["exact_match"],
+      metrics_file,
+    )
+    return
   png_file = os.path.join(output_dir, reports.CONFUSION_PNG_FILENAME)
   reports.write_png(
     png_file, reports.render_confusion_matrix(metrics["confusion_matrix"], label_list)

@@ -59,23 +59,75 @@ def classification_metrics(
   }
 
 
+def multilabel_metrics(
+  labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray, label_list: Sequence[str]
+) -> dict:
+  """Per-label precision/recall/F1/support, micro and macro F1, exact-match ratio.
+
+  `labels` and `predictions` are multi-hot [examples, labels]; padding
+  examples (weight 0) are left out.
+  """
+  real = weights > 0
+  truth, guess = labels[real].astype(bool), predictions[real].astype(bool)
+
+  def f1_of(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+  tps = np.sum(truth & guess, axis=0)
+  fps = np.sum(~truth & guess, axis=0)
+  fns = np.sum(truth & ~guess, axis=0)
+  per_label, f1s = {}, []
+  for i, name in enumerate(label_list):
+    precision, recall, f1 = f1_of(int(tps[i]), int(fps[i]), int(fns[i]))
+    f1s.append(f1)
+    per_label[name] = {
+      "precision": round(precision, 6),
+      "recall": round(recall, 6),
+      "f1": round(f1, 6),
+      "support": int(truth[:, i].sum()),
+    }
+  micro = f1_of(int(tps.sum()), int(fps.sum()), int(fns.sum()))[2]
+  total = int(real.sum())
+  return {
+    "exact_match": round(float(np.mean(np.all(truth == guess, axis=1))), 6) if total else 0.0,
+    "micro_f1": round(micro, 6),
+    "macro_f1": round(float(np.mean(f1s)), 6) if f1s else 0.0,
+    "num_examples": total,
+    "labels": list(label_list),
+    "per_class": per_label,
+  }
+
+
 def write_metrics(path: str, metrics: dict) -> None:
   """The metrics as JSON."""
   write_json(path, metrics)
 
 
-def write_predictions(path: str, examples, probabilities, label_list) -> None:
-  """`guid, text_a, text_b, predicted_label, probability` per test example."""
+def write_predictions(
+  path: str, examples, probabilities, label_list, multi_label_threshold: float | None = None
+) -> None:
+  """`guid, text_a, text_b, predicted_label, probability` per test example.
+
+  With a `multi_label_threshold`, predicted_label lists every label whose
+  probability reaches it (comma-separated, possibly none) and probability
+  their probabilities in the same order.
+  """
   with atomic_write(path) as f:
     f.write("guid\ttext_a\ttext_b\tpredicted_label\tprobability\n")
     for example, probs in zip(examples, probabilities):
-      best = int(np.argmax(probs))
+      if multi_label_threshold is None:
+        chosen = [int(np.argmax(probs))]
+      else:
+        chosen = [i for i, p in enumerate(probs) if p >= multi_label_threshold]
       cells = [
         str(example.guid),
         example.text_a or "",
         example.text_b or "",
-        label_list[best],
-        "%.6f" % float(probs[best]),
+        ",".join(label_list[i] for i in chosen),
+        ",".join("%.6f" % float(probs[i]) for i in chosen),
       ]
       f.write("\t".join(_one_line(c) for c in cells) + "\n")
 

@@ -58,6 +58,12 @@ class RunConfig:
   keep_best_checkpoint: str | None = None
   early_stopping_patience: int = 0
   precision: str = "float32"
+  multi_label: bool = False
+  multi_label_threshold: float = 0.5
+  label_separator: str = ","
+  doc_stride: int = 0
+  window_pooling: str = "mean"
+  class_weights: str | None = None
   train_file: str = "train.tsv"
   dev_file: str = "dev.tsv"
   test_file: str = "test.tsv"
@@ -88,4 +94,6 @@ class RunConfig:
       "text_column": self.text_column,
       "text_b_column": self.text_b_column,
       "label_column": self.label_column,
+      "multi_label": self.multi_label,
+      "label_separator": self.label_separator,
     }

@@ -123,7 +123,17 @@ class ClassifierRunner(object):
     strategy: tf.distribute.Strategy | None = None,
     use_one_hot_embeddings: bool = False,
     precision: str = "float32",
+    multi_label: bool = False,
+    class_weights: list[float] | None = None,
+    threshold: float = 0.5,
+    window_pooling: str = "mean",
   ):
+    """Builds the model in the strategy's scope; no optimizer yet (`create_optimizer`).
+
+    `multi_label` (sigmoid head; predicted labels are those with probability >=
+    `threshold`) and `class_weights` shape the head and loss; `window_pooling`
+    ("mean" or "max") combines the logits of a text's --doc_stride windows.
+    """
     if precision not in PRECISIONS:
       raise ValueError("precision must be one of %s, not %r" % (sorted(PRECISIONS), precision))
     self.output_dir = output_dir
@@ -138,11 +148,15 @@ class ClassifierRunner(object):
         num_labels,
         aggregation=self._aggregation,
         compute_dtype=PRECISIONS[precision],
+        multi_label=multi_label,
+        class_weights=class_weights,
       )
       if use_one_hot_embeddings:
         self.model.bert.use_one_hot_embeddings = True
       # float16 gradients underflow without it; bfloat16 has float32's range.
       self.loss_scale = LossScale(self._aggregation) if precision == "mixed_float16" else None
+    self.threshold = threshold
+    self.window_pooling = window_pooling
     self.optimizer = None
     self.global_step = 0
     self.last_eval = None
@@ -485,7 +499,7 @@ class ClassifierRunner(object):
         "logits": logits,
         "probabilities": probabilities,
       }
-      for name in ("label_ids", "is_real_example", "example_index"):
+      for name in ("label_ids", "is_real_example", "example_index", "example_id"):
         if name in features:
           outputs[name] = features[name]
       return outputs
@@ -513,8 +527,11 @@ class ClassifierRunner(object):
     (mean of batch losses) and global_step, as the Estimator reported.
 
     Only `loss` depends on how examples are batched (--dynamic_padding
-    groups them by length); accuracy and eval_loss do not.
+    groups them by length); accuracy and eval_loss do not. Multi-label heads
+    and --doc_stride windows are scored per example by `_evaluate_examples`.
     """
+    if self.model.multi_label or self._has_windows(dataset):
+      return self._evaluate_examples(dataset, total_examples)
     correct = weight_sum = loss_sum = 0.0
     batch_losses = []
     all_labels, all_predictions, all_weights = [], [], []
@@ -541,10 +558,52 @@ class ClassifierRunner(object):
       "global_step": np.int64(self.global_step),
     }
 
+  @staticmethod
+  def _has_windows(dataset: tf.data.Dataset) -> bool:
+    return "example_id" in dataset.element_spec
+
+  def _collect(self, dataset, total_examples, what) -> dict:
+    """Every batch's outputs concatenated, windows combined into one row per example."""
+    parts: dict = {}
+    for out in self._batches(dataset, total_examples, what):
+      for name, value in out.items():
+        parts.setdefault(name, []).append(value)
+    rows = {name: np.concatenate(values) for name, values in parts.items()}
+    if "example_id" in rows:
+      rows = combine_windows(rows, self.window_pooling)
+    rows["probabilities"] = head_probabilities(rows["logits"], self.model.multi_label)
+    return rows
+
+  def _evaluate_examples(self, dataset: tf.data.Dataset, total_examples: int) -> dict:
+    """Eval metrics computed per example in NumPy (multi-label, or windows combined)."""
+    rows = self._collect(dataset, total_examples, "Evaluating")
+    weights = rows["is_real_example"].astype(np.float64)
+    labels = rows["label_ids"]
+    losses = example_losses(rows["logits"], labels, self.model.multi_label)
+    weight_sum = float(weights.sum()) or 1.0
+    result = {"eval_loss": np.float32(float(np.sum(weights * losses)) / weight_sum)}
+    if self.model.multi_label:
+      predictions = (rows["probabilities"] >= self.threshold).astype(labels.dtype)
+      exact = np.all(predictions == labels, axis=-1)
+      result["eval_accuracy"] = np.float32(float(np.sum(weights * exact)) / weight_sum)
+    else:
+      predictions = np.argmax(rows["logits"], axis=-1)
+      result["eval_accuracy"] = np.float32(
+        float(np.sum(weights * (predictions == labels))) / weight_sum
+      )
+    result["loss"] = np.float32(np.mean(losses) if len(losses) else 0.0)
+    result["global_step"] = np.int64(self.global_step)
+    self.last_eval = (labels, predictions, weights)
+    return result
+
   def predict(self, dataset: tf.data.Dataset, total_examples: int) -> Iterator[np.ndarray]:
     """Probabilities [num_labels] per example, in input order (batches with
     an `example_index` feature, as --dynamic_padding makes, are put back in
-    order first)."""
+    order first). --doc_stride windows give one row per example, their logits
+    combined."""
+    if self._has_windows(dataset):
+      yield from self._collect(dataset, total_examples, "Predicting")["probabilities"]
+      return
     rows, indices = [], []
     for out in self._batches(dataset, total_examples, "Predicting"):
       if "example_index" not in out:
@@ -555,3 +614,40 @@ class ClassifierRunner(object):
     if rows:
       order = np.argsort(np.concatenate(indices), kind="stable")
       yield from np.concatenate(rows)[order]
+
+
+def combine_windows(rows: dict, pooling: str = "mean") -> dict:
+  """One row per `example_id`, in id order: logits pooled ("mean" or "max") over
+  the example's windows, its other columns taken from its first window."""
+  ids = rows["example_id"]
+  order = np.argsort(ids, kind="stable")
+  ids = ids[order]
+  starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+  reduce = np.maximum if pooling == "max" else np.add
+  logits = reduce.reduceat(rows["logits"][order].astype(np.float64), starts, axis=0)
+  if pooling != "max":
+    logits /= np.diff(np.r_[starts, len(ids)])[:, None]
+  combined = {name: value[order][starts] for name, value in rows.items() if name != "logits"}
+  combined["logits"] = logits.astype(np.float32)
+  return combined
+
+
+def head_probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+  """Softmax over the labels, or a sigmoid per label for multi-label heads (float32)."""
+  values = logits.astype(np.float64)
+  if multi_label:
+    return (1.0 / (1.0 + np.exp(-values))).astype(np.float32)
+  shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+  return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def example_losses(logits: np.ndarray, labels: np.ndarray, multi_label: bool) -> np.ndarray:
+  """Each example's cross-entropy (mean binary cross-entropy over labels when multi-label)."""
+  values = logits.astype(np.float64)
+  if multi_label:
+    # log(1 + exp(-|x|)) + max(x, 0) - x * y, the stable form.
+    per_label = np.logaddexp(0.0, -np.abs(values)) + np.maximum(values, 0.0) - values * labels
+    return per_label.mean(axis=-1)
+  shifted = values - values.max(axis=-1, keepdims=True)
+  log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+  return -log_probabilities[np.arange(len(labels)), labels]

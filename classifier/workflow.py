@@ -84,6 +84,9 @@ def run_workflow(config: RunConfig, processor: Any = None) -> dict[str, Any]:
   checks.check_vocab(tokenizer.vocab, config.vocab_file, model_sizes, config.bert_config_file)
 
   data = data_sets.read_data_sets(config, processor, label_list)
+  if data.multi_label and config.class_weights:
+    raise UsageError("--class_weights applies to single-label tasks; this one is multi-label")
+  checks.class_weights(config, data.label_list, data.train)  # Its mistakes end here, too.
 
   from bert import tf_startup
 

@@ -3,6 +3,7 @@
     python run_classifier.py --task_name=tabular --data_dir=data \\
         --text_column=review --label_column=stars [--text_b_column=title] \\
         [--delimiter=,] [--has_header=false] \\
+        [--multi_label --label_separator=,] \\
         [--train_file=train.tsv --dev_file=dev.tsv --test_file=test.tsv] ...
 
 run_classifier.py passes those flags to `TabularProcessor.configure`. The files
@@ -40,6 +41,8 @@ OPTION_KEYS = (
   "text_column",
   "text_b_column",
   "label_column",
+  "multi_label",
+  "label_separator",
 )
 
 DEFAULT_TRAIN_FILE = "train.tsv"
@@ -47,6 +50,7 @@ DEFAULT_DEV_FILE = "dev.tsv"
 DEFAULT_TEST_FILE = "test.tsv"
 DEFAULT_TEXT_COLUMN = "text"
 DEFAULT_LABEL_COLUMN = "label"
+DEFAULT_LABEL_SEPARATOR = ","
 
 _DELIMITER_NAMES = {
   "\\t": "\t",
@@ -56,6 +60,9 @@ _DELIMITER_NAMES = {
   "pipe": "|",
   "space": " ",
 }
+
+_TRUE_WORDS = ("true", "1", "yes")
+_FALSE_WORDS = ("false", "0", "no")
 
 _FLAGS_HELP = (
   "give run_classifier.py --text_column and --label_column (column names "
@@ -420,6 +427,10 @@ class TabularProcessor(DataProcessor):
     to "text" and "label" (the layout `bert-prepare-data --layout tsv`
     writes); without one they must be given.
   * text_b_column: optional, for sentence pairs.
+  * multi_label: bool, default False. When true, a label cell holds any
+    number of labels (see "Multi-label rows" below).
+  * label_separator: default ","; what separates the labels of one cell when
+    multi_label is on. The names --delimiter accepts work too ("pipe", "\\t").
 
   Labels (`get_labels`): `<output_dir>/labels.json` if it exists (the label
   list a training run saved, so that eval/predict-only runs use the same
@@ -438,6 +449,16 @@ class TabularProcessor(DataProcessor):
   tab-separated columns, found 2 (the text column 'review' is missing)"), an
   empty or all-whitespace text or text_b ("empty text in column 'review'"),
   and in train/dev an empty label.
+
+  Multi-label rows (multi_label on): the cell is cut at each label_separator,
+  and `InputExample.label` is the list of its labels: each stripped, empty
+  parts and repeats dropped, in `get_labels()` order ("b, a" gives ["a", "b"]
+  when a sorts first). An empty cell is allowed in every file and gives [],
+  "none of these labels". A cell is never split when multi_label is off ("a,b"
+  is then one label). `get_labels()` is the sorted set of the single labels,
+  and the labels.json rules above hold label by label. In train/dev, a label
+  that is not in `get_labels()` is an error naming the line; in the test file,
+  such labels are dropped, and a missing label column gives [] on every row.
   """
 
   task_name = "tabular"
@@ -457,7 +478,8 @@ class TabularProcessor(DataProcessor):
             values take the defaults.
 
     Raises:
-        DataError: for an unknown key or a bad delimiter.
+        DataError: for an unknown key, a bad delimiter or label separator,
+            or a has_header / multi_label value that is not a boolean.
     """
     options = dict(options or {})
     unknown = sorted(set(options) - set(OPTION_KEYS))
@@ -466,16 +488,16 @@ class TabularProcessor(DataProcessor):
         "tabular task: unknown option%s %s; known options: "
         "%s" % ("" if len(unknown) == 1 else "s", ", ".join(unknown), ", ".join(OPTION_KEYS))
       )
-    has_header = options.get("has_header")
-    if has_header is None:
-      has_header = True
-    elif isinstance(has_header, str):
-      value = has_header.strip().lower()
-      if value not in ("true", "1", "yes", "false", "0", "no"):
-        raise DataError("--has_header must be true or false, got %r" % has_header)
-      has_header = value in ("true", "1", "yes")
-    else:
-      has_header = bool(has_header)
+    has_header = _bool_option(options, "has_header", True)
+    multi_label = _bool_option(options, "multi_label", False)
+    delimiter = parse_delimiter(options.get("delimiter"))
+    separator = _label_separator(options.get("label_separator"))
+    if multi_label and separator == "\t" and delimiter == "\t":
+      # Tab-separated files are read without quoting: no cell can hold a tab.
+      raise DataError(
+        "--label_separator cannot be a tab when the files are tab-separated; "
+        "use e.g. --label_separator=,"
+      )
 
     def column(key):
       value = options.get(key)
@@ -494,11 +516,13 @@ class TabularProcessor(DataProcessor):
       "train_file": options.get("train_file") or DEFAULT_TRAIN_FILE,
       "dev_file": options.get("dev_file") or DEFAULT_DEV_FILE,
       "test_file": options.get("test_file") or DEFAULT_TEST_FILE,
-      "delimiter": parse_delimiter(options.get("delimiter")),
+      "delimiter": delimiter,
       "has_header": has_header,
       "text_column": text_column,
       "text_b_column": column("text_b_column"),
       "label_column": label_column,
+      "multi_label": multi_label,
+      "label_separator": separator,
     }
     self._labels = None
     self._tables = {}
@@ -599,14 +623,61 @@ class TabularProcessor(DataProcessor):
     return table
 
   def _train_labels(self, train_path):
+    """The distinct labels of the train file, sorted by `label_sort_key`."""
     table = self._table(train_path)
     index = table.column_index(self._options["label_column"], "--label_column")
-    blank = table.blank_rows()
-    return sorted_labels(
-      label.strip()
-      for label, is_blank in zip(table.column(index), blank)
-      if not is_blank and label.strip()
-    )
+    cells = [cell for cell, blank in zip(table.column(index), table.blank_rows()) if not blank]
+    if self._options["multi_label"]:
+      separator = self._options["label_separator"]
+      return sorted_labels(label for cell in cells for label in _split_labels(cell, separator))
+    return sorted_labels(label for label in map(str.strip, cells) if label)
+
+  def _label_reader(self, table, is_test):
+    """The function (cell, row) -> InputExample.label for the rows of `table`.
+
+    `row` is the data row index, used only to name the line in an error.
+    """
+    options = self._options
+    column_name = _describe_spec(options["label_column"])
+
+    def fail(reason, row):
+      raise DataError(reason, table.path, table.line_number(row))
+
+    if options["multi_label"]:
+      label_list = self.get_labels()
+      rank = {label: i for i, label in enumerate(label_list)}
+      separator = options["label_separator"]
+
+      def several(cell, row):
+        labels = _split_labels(cell, separator)
+        unknown = [label for label in labels if label not in rank]
+        if unknown and not is_test:
+          fail(
+            "label %r in column %s is not one of get_labels() = %s"
+            % (unknown[0], column_name, label_list),
+            row,
+          )
+        return sorted((label for label in labels if label in rank), key=rank.get)
+
+      return several
+
+    if is_test:
+      label_list = self.get_labels()
+      known = set(label_list)
+
+      def one_or_dummy(cell, row):
+        label = cell.strip()
+        return label if label in known else label_list[0]
+
+      return one_or_dummy
+
+    def one(cell, row):
+      label = cell.strip()
+      if not label:
+        fail("empty label in column %s" % column_name, row)
+      return label
+
+    return one
 
   def _create_examples(self, data_dir, file_key, set_type):
     options = self._require_options()
@@ -626,14 +697,8 @@ class TabularProcessor(DataProcessor):
       required.append(("label", options["label_column"], label_index))
     short = set(table.short_rows(max(c[2] for c in required) + 1))
     texts = [table.column(index) for _, _, index in text_columns]
-    labels = table.column(label_index) if label_index is not None else None
-    known = None
-    dummy = None
-    if is_test:
-      label_list = self.get_labels()
-      known = set(label_list)
-      dummy = label_list[0]
-    label_name = _describe_spec(options["label_column"])
+    cells = table.column(label_index) if label_index is not None else [""] * len(table)
+    read_label = self._label_reader(table, is_test)
     examples = []
     for i, is_blank in enumerate(table.blank_rows()):
       if is_blank:
@@ -645,18 +710,12 @@ class TabularProcessor(DataProcessor):
           raise DataError(
             "empty text in column %s" % _describe_spec(spec), path, table.line_number(i)
           )
-      label = labels[i].strip() if labels is not None else ""
-      if is_test:
-        if label not in known:
-          label = dummy
-      elif not label:
-        raise DataError("empty label in column %s" % label_name, path, table.line_number(i))
       examples.append(
         InputExample(
           guid="%s-%d" % (set_type, i),
           text_a=texts[0][i],
           text_b=texts[1][i] if len(texts) > 1 else None,
-          label=label,
+          label=read_label(cells[i], i),
         )
       )
     return examples
@@ -702,6 +761,39 @@ def _short_row_error(table, row, required):
     table.path,
     table.line_number(row),
   )
+
+
+def _bool_option(options, key, default):
+  """A boolean option: None gives `default`; strings such as "false" or "1" are read as words."""
+  value = options.get(key)
+  if value is None:
+    return default
+  if not isinstance(value, str):
+    return bool(value)
+  word = value.strip().lower()
+  if word in _TRUE_WORDS:
+    return True
+  if word in _FALSE_WORDS:
+    return False
+  raise DataError("--%s must be true or false, got %r" % (key, value))
+
+
+def _label_separator(value):
+  """The text between two labels of a cell: the value as given, or the
+  character a --delimiter name stands for ("comma", "pipe", "\\t", ...)."""
+  if value is None or value == "":
+    return DEFAULT_LABEL_SEPARATOR
+  return _DELIMITER_NAMES.get(value.lower(), value)
+
+
+def _split_labels(cell, separator):
+  """The labels of one multi-label cell, in the order they appear.
+
+  Each part is stripped; empty parts and repeats are dropped, so "a, b,,a"
+  gives ["a", "b"], and an empty or blank cell gives [].
+  """
+  parts = (part.strip() for part in cell.split(separator))
+  return list(dict.fromkeys(part for part in parts if part))
 
 
 def _describe_spec(spec):

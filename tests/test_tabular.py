@@ -338,6 +338,8 @@ def test_configure_defaults_and_strings(tmp_path):
     "text_column": "0",
     "text_b_column": None,
     "label_column": None,
+    "multi_label": False,
+    "label_separator": ",",
   }
 
 
@@ -470,6 +472,153 @@ def test_field_counts_follow_the_file(tmp_path):
   assert [table.line_number(i) for i in range(len(table))] == [2, 3, 4, 6]
   assert table.short_rows() == [2]
   assert table.short_rows(1) == []
+
+
+# --- multi-label rows -----------------------------------------------------------
+
+
+def _multi(tmp_path, **overrides):
+  return _processor(tmp_path, multi_label=True, **overrides)
+
+
+def test_configure_reads_the_multi_label_options(tmp_path):
+  assert TabularProcessor().configure({"multi_label": "true"}).options["multi_label"] is True
+  assert TabularProcessor().configure({"multi_label": "no"}).options["multi_label"] is False
+  options = TabularProcessor().configure({"multi_label": True, "label_separator": "pipe"}).options
+  assert (options["multi_label"], options["label_separator"]) == (True, "|")
+  assert TabularProcessor().configure({"label_separator": " ; "}).options["label_separator"] == (
+    " ; "
+  )
+  assert TabularProcessor().configure({"label_separator": ""}).options["label_separator"] == ","
+  with pytest.raises(DataError, match="--multi_label must be true or false, got 'sometimes'"):
+    TabularProcessor().configure({"multi_label": "sometimes"})
+  with pytest.raises(DataError, match="--label_separator cannot be a tab"):
+    TabularProcessor().configure({"multi_label": True, "label_separator": "tab"})
+  # A CSV cell can hold a quoted tab; without --multi_label the separator is not used.
+  TabularProcessor().configure({"multi_label": True, "label_separator": "\\t", "delimiter": ","})
+  TabularProcessor().configure({"label_separator": "tab"})
+
+
+def test_multi_label_cells_become_lists_in_label_order(tmp_path):
+  data = tmp_path / "data"
+  _write(data, "train.tsv", "label\ttext\nsport, news\ta\nnews,,news\tb\n\tc\n , \td\nart\te\n")
+  processor = _multi(tmp_path)
+  assert processor.get_labels() == ["art", "news", "sport"]
+  assert _summary(processor.get_train_examples(str(data))) == [
+    ("train-0", "a", None, ["news", "sport"]),
+    ("train-1", "b", None, ["news"]),
+    ("train-2", "c", None, []),
+    ("train-3", "d", None, []),
+    ("train-4", "e", None, ["art"]),
+  ]
+
+
+def test_without_multi_label_a_cell_is_one_label(tmp_path):
+  data = tmp_path / "data"
+  _write(data, "train.tsv", "label\ttext\na,b\tx\nb\ty\n")
+  processor = _processor(tmp_path)
+  assert processor.get_labels() == ["a,b", "b"]
+  assert [e.label for e in processor.get_train_examples(str(data))] == ["a,b", "b"]
+
+
+def test_multi_label_sort_is_numeric_aware_per_label(tmp_path):
+  data = tmp_path / "data"
+  _write(data, "train.tsv", "label\ttext\n10|2\tx\n1\ty\n2 | 1\tz\n")
+  processor = _multi(tmp_path, label_separator="|")
+  assert processor.get_labels() == ["1", "2", "10"]
+  assert [e.label for e in processor.get_train_examples(str(data))] == [
+    ["2", "10"],
+    ["1"],
+    ["1", "2"],
+  ]
+
+
+def test_multi_label_csv_with_quoted_cells(tmp_path):
+  data = tmp_path / "data"
+  _write(data, "train.csv", 'stars,review\n"b,a",good\nc,bad\n"",meh\n')
+  processor = _multi(
+    tmp_path, delimiter=",", train_file="train.csv", text_column="review", label_column="stars"
+  )
+  assert _summary(processor.get_train_examples(str(data))) == [
+    ("train-0", "good", None, ["a", "b"]),
+    ("train-1", "bad", None, ["c"]),
+    ("train-2", "meh", None, []),
+  ]
+
+
+def test_multi_label_labels_json_rules_hold_per_label(tmp_path):
+  data = tmp_path / "data"
+  train = _write(data, "train.tsv", "label\ttext\nx,y\t1\nz,x\t2\n")
+  labels_path = _write(tmp_path / "out", "labels.json", '["y", "x", "z", "w"]')
+  processor = _multi(tmp_path)
+  assert processor.get_labels() == ["y", "x", "z", "w"]
+  # Labels follow the saved order, not the sort order.
+  assert [e.label for e in processor.get_train_examples(str(data))] == [["y", "x"], ["x", "z"]]
+  _write(tmp_path / "out", "labels.json", '["x", "y"]')
+  with pytest.raises(DataError) as info:
+    _multi(tmp_path).get_labels()
+  assert str(info.value) == (
+    "%s: the train file has label 'z' that %s (saved by an earlier "
+    "training run) lacks; train into a new --output_dir or delete that "
+    "labels.json" % (train, labels_path)
+  )
+
+
+def test_multi_label_train_without_any_label_is_an_error(tmp_path):
+  data = tmp_path / "data"
+  train = _write(data, "train.tsv", "label\ttext\n\ta\n , \tb\n")
+  assert _error_of(lambda: _multi(tmp_path).get_train_examples(str(data))) == (
+    "%s: no labels found in column 'label'" % train
+  )
+
+
+def test_multi_label_unknown_dev_label_names_line(tmp_path):
+  data = tmp_path / "data"
+  _write(data, "train.tsv", "label\ttext\na,b\tx\n")
+  dev = _write(data, "dev.tsv", "label\ttext\na\tx\n\ty\nb, c\tz\n")
+  assert _error_of(lambda: _multi(tmp_path).get_dev_examples(str(data))) == (
+    "%s:4: label 'c' in column 'label' is not one of get_labels() = ['a', 'b']" % dev
+  )
+
+
+def test_multi_label_rows_still_need_the_label_column(tmp_path):
+  data = tmp_path / "data"
+  path = _write(data, "train.tsv", "text\tlabel\na\tx\nb\n")
+  assert _error_of(lambda: _multi(tmp_path).get_train_examples(str(data))) == (
+    "%s:3: expected at least 2 tab-separated columns, found 1 (the label "
+    "column 'label' is missing)" % path
+  )
+
+
+def test_multi_label_test_rows_keep_known_labels_only(tmp_path):
+  data = tmp_path / "data"
+  _write(data, "train.tsv", "label\ttext\na,b\tx\n")
+  _write(data, "test.tsv", "label\ttext\nb,a\tboth\n\tnone\n?,b\tpartly\n??\tunknown\n")
+  processor = _multi(tmp_path)
+  assert _summary(processor.get_test_examples(str(data))) == [
+    ("test-0", "both", None, ["a", "b"]),
+    ("test-1", "none", None, []),
+    ("test-2", "partly", None, ["b"]),
+    ("test-3", "unknown", None, []),
+  ]
+  _write(data, "test.tsv", "text\nno label column\n")
+  _write(data, "short.tsv", "text\tlabel\nshort row\n")
+  assert [e.label for e in _multi(tmp_path).get_test_examples(str(data))] == [[]]
+  short = _multi(tmp_path, test_file="short.tsv")
+  assert [e.label for e in short.get_test_examples(str(data))] == [[]]
+
+
+def test_multi_label_examples_pickle_and_pass_as_input_examples(tmp_path):
+  import pickle
+
+  from classifier.data_sets import _as_input_example
+
+  data = tmp_path / "data"
+  _write(data, "train.tsv", "label\ttext\na,b\tx\n\ty\n")
+  examples = _multi(tmp_path).get_train_examples(str(data))
+  copies = pickle.loads(pickle.dumps(examples))
+  assert _summary(copies) == _summary(examples)
+  assert [_as_input_example(e).label for e in copies] == [["a", "b"], []]
 
 
 # --- run_classifier.py end to end -----------------------------------------------
