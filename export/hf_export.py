@@ -86,6 +86,7 @@ class ExportPlan:
   do_lower_case: bool
   do_lower_case_source: str
   warnings: list[str]
+  multi_label: bool = False
 
 
 def hf_activation(google_act: str | None) -> str:
@@ -303,6 +304,7 @@ def plan_export(
     do_lower_case=lower,
     do_lower_case_source=source,
     warnings=warnings,
+    multi_label=bool(run_config.get("multi_label")),
   )
 
 
@@ -353,9 +355,12 @@ def _load_model(prefix: str, bert_config):
   return model, num_labels, left_out
 
 
-def hf_config(bert_config: dict, labels: list[str] | None, pad_token_id: int = 0) -> dict:
+def hf_config(
+  bert_config: dict, labels: list[str] | None, pad_token_id: int = 0, multi_label: bool = False
+) -> dict:
   """config.json for a bert_config dict: BertForSequenceClassification when `labels`
-  is given (one per row of output_weights), else BertModel. Keys sorted, as HF writes them."""
+  is given (one per row of output_weights), else BertModel. Keys sorted, as HF writes them.
+  `multi_label` runs (sigmoid head) get HF's multi_label_classification problem type."""
   config = {key: bert_config[key] for key in hf_common.GOOGLE_CONFIG_KEYS}
   config["hidden_act"] = hf_activation(bert_config["hidden_act"])
   config["model_type"] = "bert"
@@ -370,7 +375,9 @@ def hf_config(bert_config: dict, labels: list[str] | None, pad_token_id: int = 0
     config["architectures"] = ["BertForSequenceClassification"]
     config["id2label"] = {str(i): label for i, label in enumerate(labels)}
     config["label2id"] = {label: i for i, label in enumerate(labels)}
-    config["problem_type"] = "single_label_classification"
+    config["problem_type"] = (
+      "multi_label_classification" if multi_label else "single_label_classification"
+    )
     # Google's head drops out 0.1 of the pooled output whatever hidden_dropout_prob says.
     config["classifier_dropout"] = classifier_model.HEAD_DROPOUT
   return dict(sorted(config.items()))
@@ -578,7 +585,7 @@ def write_hf_folder(
 
   settings = bert_config.to_dict()
   pad_id = plan.tokens.index("[PAD]") if "[PAD]" in plan.tokens else 0
-  config = hf_config(settings, labels, pad_id)
+  config = hf_config(settings, labels, pad_id, plan.multi_label)
   values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
   tensors = hf_tensors(values, bert_config.num_hidden_layers, num_labels is not None)
   optimizer = [name for name in left_out if is_optimizer_variable(name)]

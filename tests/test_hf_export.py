@@ -455,3 +455,12 @@ def test_export_of_a_run_classifier_output_predicts_its_test_results(tmp_path):
   expected = np.loadtxt(str(output_dir / "test_results.tsv"), delimiter="\t", ndmin=2)
   assert expected.shape == probabilities.shape == (12, 7)
   np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_multi_label_runs_get_hfs_multi_label_problem_type():
+  from emotion_data import tiny_config
+
+  config = hf_export.hf_config(tiny_config(40), ["a", "b"], multi_label=True)
+  assert config["problem_type"] == "multi_label_classification"
+  single = hf_export.hf_config(tiny_config(40), ["a", "b"])
+  assert single["problem_type"] == "single_label_classification"
