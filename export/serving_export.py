@@ -12,7 +12,7 @@ folder in Google's released layout instead:
       vocab.txt                              copied byte for byte
       bert_config.json                       copied byte for byte
       labels.json                            JSON list of label strings
-      export_info.json                       source checkpoint, global_step, ...
+      export_info.json                       source checkpoint, global_step, multi_label, ...
 
 Without `strip_optimizer` the checkpoint files are copied byte for byte under
 the new name. With it, every `*/adam_m`, `*/adam_v` and `global_step` is
@@ -520,7 +520,14 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     "vocab_file": plan.vocab_file,
     "bert_config_file": plan.bert_config_file,
   }
-  for key in ("task_name", "do_lower_case", "max_seq_length"):
+  # multi_label and its threshold tell bert-serving-start how to read the head.
+  for key in (
+    "task_name",
+    "do_lower_case",
+    "max_seq_length",
+    "multi_label",
+    "multi_label_threshold",
+  ):
     if key in plan.run_config:
       info[key] = plan.run_config[key]
   info["files"] = files

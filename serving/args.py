@@ -3,7 +3,8 @@
 The flags, their single-dash spelling, defaults and `dest`s are those of
 bert-as-service 1.10.0, so existing command lines keep working. Additions:
 `-ip` (bind address, 127.0.0.1 by default), `-allow_remote_termination`, the
-CLASSIFICATION pooling strategy, and limits that keep one client from
+CLASSIFICATION pooling strategy (with `-multi_label_threshold` for
+multi-label models), and limits that keep one client from
 exhausting the server (`-max_batch_texts`, `-max_request_bytes`,
 `-worker_timeout`, `-http_max_clients`, `-http_timeout`). Flags this server
 cannot honour are refused by `check_supported`, never silently ignored. A
@@ -128,6 +129,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     help="the pooling strategy for generating encoding "
     "vectors; CLASSIFICATION returns the fine-tuned "
     "classifier's probabilities",
+  )
+  group.add_argument(
+    "-multi_label_threshold",
+    type=float,
+    default=None,
+    help="CLASSIFICATION on a multi-label model: a label is predicted when its "
+    "probability is at least this (default: the threshold the model folder "
+    "records, else 0.5)",
   )
   group.add_argument(
     "-mask_cls_sep",
@@ -346,10 +355,23 @@ def check_supported(args: argparse.Namespace) -> None:
     raise UsageError("-port, -port_out and -http_port must differ")
   if not 0.0 < args.gpu_memory_fraction <= 1.0:
     raise UsageError("-gpu_memory_fraction must be in (0, 1]")
+  if args.multi_label_threshold is not None:
+    if args.pooling_strategy != PoolingStrategy.CLASSIFICATION:
+      raise UsageError("-multi_label_threshold needs -pooling_strategy CLASSIFICATION")
+    if not 0.0 <= args.multi_label_threshold <= 1.0:
+      raise UsageError("-multi_label_threshold must be in [0, 1]")
 
 
-def check_model(args: argparse.Namespace, bert_config: dict) -> None:
-  """Raises UsageError when flags do not fit the model's config."""
+def check_model(args: argparse.Namespace, bert_config: dict, multi_label: bool = False) -> None:
+  """Raises UsageError when flags do not fit the model's config.
+
+  `multi_label` says whether the model folder records a multi-label head.
+  """
+  if args.multi_label_threshold is not None and not multi_label:
+    raise UsageError(
+      "-multi_label_threshold needs a multi-label model: the model folder's "
+      'run_config.json (or export_info.json) has no "multi_label": true'
+    )
   max_positions = bert_config.get("max_position_embeddings", 512)
   if args.max_seq_len is not None and args.max_seq_len > max_positions:
     raise UsageError(

@@ -6,6 +6,10 @@ it, a run_classifier output folder is served without renaming: when the named
 checkpoint is absent, `-ckpt_name model.ckpt` (or the default
 `bert_model.ckpt`) falls back to the newest `model.ckpt-N` of the folder.
 
+Whether the classifier head is multi-label (and at which threshold) comes
+from the folder's `run_config.json` (written by run_classifier.py) or, in a
+bert-export-serving folder, from `export_info.json`.
+
 Pure Python (no TensorFlow), so a bad path fails fast with a clear message: a
 missing or unreadable file is a `bert.errors.InputError` naming it.
 """
@@ -24,6 +28,8 @@ from serving import logs
 
 DEFAULT_CKPT_NAME = "bert_model.ckpt"
 LABEL_FILES = (model_folder.LABELS_FILENAME, "label_list.txt")
+EXPORT_INFO_FILENAME = "export_info.json"  # what bert-export-serving writes
+DEFAULT_MULTI_LABEL_THRESHOLD = 0.5
 
 logger = logs.get_logger("VENTILATOR")
 
@@ -38,6 +44,9 @@ class ModelFiles:
     checkpoint: a checkpoint prefix (`<prefix>.index` exists).
     bert_config: the JSON config as a dict.
     labels: label names from labels.json / label_list.txt, or None.
+    multi_label: the head scores each label with its own sigmoid.
+    multi_label_threshold: the probability from which a label counts as
+      predicted, as the model folder records it (multi-label only).
   """
 
   vocab_file: str
@@ -45,6 +54,8 @@ class ModelFiles:
   checkpoint: str
   bert_config: dict
   labels: tuple | None = None
+  multi_label: bool = False
+  multi_label_threshold: float = DEFAULT_MULTI_LABEL_THRESHOLD
 
 
 def _newest_numbered(stem: str) -> str | None:
@@ -117,6 +128,52 @@ def read_labels(directories) -> tuple | None:
   return None
 
 
+def _settings_of(directory: str) -> tuple[str, dict] | None:
+  """(path, dict) of the folder's run_config.json, else of its export_info.json."""
+  try:
+    run_config = model_folder.read_run_config(directory)
+  except OSError as e:
+    raise InputError("cannot read %s: %s" % (e.filename, e.strerror or e)) from None
+  if run_config is not None:
+    return os.path.join(directory, model_folder.RUN_CONFIG_FILENAME), run_config
+  path = os.path.join(directory, EXPORT_INFO_FILENAME)
+  if not os.path.isfile(path):
+    return None
+  try:
+    info = json.loads(_read_text(path, "utf-8-sig"))
+  except ValueError as e:
+    raise InputError("%s: not valid JSON: %s" % (path, e)) from None
+  if not isinstance(info, dict):
+    raise InputError("%s: expected a JSON object" % path)
+  return path, info
+
+
+def read_multi_label(directories) -> tuple[bool, float]:
+  """(multi_label, threshold) from the first folder that records its run.
+
+  A folder records it in run_config.json, or (an export) in export_info.json;
+  with neither, or without a `"multi_label": true` there, the head is
+  single-label. The threshold defaults to 0.5.
+  """
+  for directory in directories:
+    found = _settings_of(directory)
+    if found is None:
+      continue
+    path, settings = found
+    flag = settings.get("multi_label", False)
+    if flag is not None and not isinstance(flag, bool):
+      raise InputError("%s: multi_label must be true or false, not %r" % (path, flag))
+    if not flag:
+      break
+    threshold = settings.get("multi_label_threshold", DEFAULT_MULTI_LABEL_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+      raise InputError("%s: multi_label_threshold must be a number, not %r" % (path, threshold))
+    if not 0.0 <= threshold <= 1.0:
+      raise InputError("%s: multi_label_threshold %r is not between 0 and 1" % (path, threshold))
+    return True, float(threshold)
+  return False, DEFAULT_MULTI_LABEL_THRESHOLD
+
+
 def resolve(
   model_dir: str,
   tuned_model_dir: str | None = None,
@@ -126,8 +183,8 @@ def resolve(
   """Finds and checks the files named by the `-model_dir` group of flags.
 
   Raises:
-    InputError: a directory or file is missing or unreadable, or the config
-      or a label file is not valid.
+    InputError: a directory or file is missing or unreadable, or the config,
+      a label file or the recorded multi-label settings are not valid.
   """
   for flag, directory in (("-model_dir", model_dir), ("-tuned_model_dir", tuned_model_dir)):
     if directory is not None and not os.path.isdir(directory):
@@ -152,4 +209,13 @@ def resolve(
     raise InputError("%s is not a BERT config (no vocab_size)" % config_file)
   checkpoint = find_checkpoint(tuned_model_dir or model_dir, ckpt_name)
   directories = [d for d in (tuned_model_dir, model_dir) if d]
-  return ModelFiles(vocab_file, config_file, checkpoint, bert_config, read_labels(directories))
+  multi_label, threshold = read_multi_label(directories)
+  return ModelFiles(
+    vocab_file,
+    config_file,
+    checkpoint,
+    bert_config,
+    read_labels(directories),
+    multi_label=multi_label,
+    multi_label_threshold=threshold,
+  )

@@ -5,7 +5,9 @@ at most -http_max_connect connections), serving:
 
   POST /encode          {"id": any, "texts": [...], "is_tokenized": bool}
                         -> 200 {"id": id, "result": [[float, ...], ...],
-                                "status": 200}
+                                "status": 200}; a multi-label CLASSIFICATION
+                           server adds "labels": [[name, ...], ...], the
+                           label names predicted for each text
   GET  /status/server   -> the SHOW_STATUS dict plus "status": 200
   GET  /status/client   -> one pooled connection's status
 
@@ -255,14 +257,18 @@ class HttpProxy(object):
     finally:
       self._pool.put(conn)
 
-  def encode(self, texts, is_tokenized: bool = False) -> list:
+  def encode(self, texts, is_tokenized: bool = False) -> dict:
+    """The reply fields of POST /encode: `result`, and `labels` when the server sends them."""
     check_texts(texts, is_tokenized)
     frames = self.call(lambda c: c.request(json.dumps(texts).encode(), len(texts), self.stop_event))
     meta = json.loads(frames[1])
     if "error" in meta:
       raise ValueError(meta["error"])
     array = np.frombuffer(frames[2], dtype=meta["dtype"])
-    return array.reshape(meta["shape"]).tolist()
+    fields = {"result": array.reshape(meta["shape"]).tolist()}
+    if "labels" in meta:
+      fields["labels"] = meta["labels"]
+    return fields
 
   def server_status(self) -> dict:
     frames = self.call(lambda c: c.request(b"SHOW_STATUS", 0, self.stop_event))
@@ -375,11 +381,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       data = json.loads(raw)
       if not isinstance(data, dict):
         raise TypeError("the body must be a JSON object")
-      result = self.server.proxy.encode(data["texts"], bool(data.get("is_tokenized", False)))
+      fields = self.server.proxy.encode(data["texts"], bool(data.get("is_tokenized", False)))
     except Exception as e:  # reported to the caller as in bert-as-service
       self._send_error(400, e)
       return
-    self._send_json(200, {"id": data.get("id"), "result": result, "status": 200})
+    self._send_json(200, {"id": data.get("id"), **fields, "status": 200})
 
   def do_GET(self):
     proxy = self.server.proxy

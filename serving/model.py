@@ -52,7 +52,8 @@ class BertBackend(object):
   Attributes:
     tokenizer: `bert.tokenization.FullTokenizer` of the model's vocab.txt.
     max_position_embeddings: the longest sequence the model accepts.
-    info: facts for the server's config reply (TF version, labels, ...).
+    info: facts for the server's config reply (TF version, labels, ...);
+      a multi-label classifier adds `multi_label` and the threshold in use.
   """
 
   def __init__(self, args, files, worker_index: int = 0):
@@ -74,6 +75,7 @@ class BertBackend(object):
     self.max_position_embeddings = config.max_position_embeddings
     self._strategy = args.pooling_strategy
     self._xla = bool(args.xla)
+    self._multi_label = False
 
     encoder = modeling.BertEncoder(config)
     checkpoint.load_variables(encoder.variables_by_name, files.checkpoint)
@@ -89,6 +91,13 @@ class BertBackend(object):
           "classifier has %d" % (len(labels), num_labels)
         )
       self.info.update(num_labels=num_labels, labels=labels)
+      if files.multi_label:
+        self._multi_label = True
+        threshold = args.multi_label_threshold
+        if threshold is None:
+          threshold = files.multi_label_threshold
+        self.info.update(multi_label=True, multi_label_threshold=threshold)
+        log.info("multi-label classifier: a sigmoid per label, threshold %g", threshold)
 
     layers = list(args.pooling_layer)
     uses_layers = self._strategy.uses_encoder_layers
@@ -147,11 +156,13 @@ class BertBackend(object):
       input_ids, input_mask, input_type_ids: int32 [B, T].
 
     Returns:
-      float32 [B, D] (or [B, T, D] for NONE, [B, L] for CLASSIFICATION).
+      float32 [B, D] (or [B, T, D] for NONE, [B, L] for CLASSIFICATION:
+      softmax probabilities, or one sigmoid per label for a multi-label head).
     """
     x = self._run(input_ids, input_mask, input_type_ids)
     if self._strategy.uses_encoder_layers:
       return pooling.pool(self._strategy, x, input_mask)
     if self._strategy == PoolingStrategy.CLASSIFICATION:
-      return pooling.classify(x, *self._head)
+      head = pooling.classify_multi_label if self._multi_label else pooling.classify
+      return head(x, *self._head)
     return x  # CLS_POOLED

@@ -11,6 +11,7 @@ match the original server's.
 from __future__ import annotations
 
 import enum
+from typing import Sequence
 
 import numpy as np
 
@@ -27,8 +28,9 @@ class PoolingStrategy(enum.IntEnum):
   LAST_TOKEN = 5
   SEP_TOKEN = 5  # alias of LAST_TOKEN
   CLS_POOLED = 6
-  # Not in bert-as-service 1.10.0: the fine-tuned classifier's softmax
-  # probabilities (the number its unreleased master branch gave it).
+  # Not in bert-as-service 1.10.0: the fine-tuned classifier's probabilities
+  # (softmax, or a sigmoid per label for a multi-label model), under the
+  # number its unreleased master branch gave it.
   CLASSIFICATION = 7
 
   def __str__(self):
@@ -117,3 +119,24 @@ def classify(pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.nda
   logits = logits - np.max(logits, axis=1, keepdims=True)
   e = np.exp(logits)
   return (e / np.sum(e, axis=1, keepdims=True)).astype(np.float32)
+
+
+def classify_multi_label(
+  pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.ndarray
+) -> np.ndarray:
+  """A multi-label head: sigmoid(pooled @ W^T + b), each label on its own.
+
+  Same arguments as `classify`; each of the [B, L] probabilities is in
+  [0, 1] and a row does not sum to 1.
+  """
+  logits = pooled @ output_weights.T + output_bias  # [B, L]
+  # exp of -|logits| never overflows; the sign picks which form of the
+  # sigmoid to use, so both tails keep their precision.
+  e = np.exp(-np.abs(logits))
+  probs = np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+  return probs.astype(np.float32)
+
+
+def labels_above(probs: np.ndarray, labels: Sequence[str], threshold: float) -> list[list[str]]:
+  """Per row of `probs` [B, L], the names of `labels` whose probability is >= threshold."""
+  return [[name for name, p in zip(labels, row) if p >= threshold] for row in probs.tolist()]

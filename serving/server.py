@@ -13,7 +13,9 @@ Requests (frames `[identity, body, request id, number of texts]`):
                                      for); from loopback only unless
                                      -allow_remote_termination
   body = JSON list of texts       -> `[identity, json meta, array, request id]`
-                                     meta = {"dtype", "shape", "tokens"}
+                                     meta = {"dtype", "shape", "tokens"}, plus
+                                     "labels" (the predicted names of each
+                                     text) for a multi-label CLASSIFICATION
 
 Guarantees beyond the original server:
 * Every accepted request gets exactly one reply. A reply is held until the
@@ -60,6 +62,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import NamedTuple
 
 import numpy as np
 import zmq
@@ -81,6 +84,16 @@ MAX_COUNT_DIGITS = 18  # a longer "number of texts" frame is refused unparsed
 HOUSEKEEPING_SECONDS = 0.2
 
 
+class _Chunk(NamedTuple):
+  """Rows of a job that one batch encoded, with what the worker said of them."""
+
+  start: int  # the first row's index in the request
+  rows: np.ndarray  # [n, ...]
+  lengths: list
+  tokens: list | None
+  labels: list | None  # multi-label CLASSIFICATION: each row's predicted names
+
+
 class _Job(object):
   """One encode request and the rows encoded so far."""
 
@@ -88,7 +101,7 @@ class _Job(object):
     self.client = client
     self.req_id = req_id
     self.texts = texts
-    self.chunks = []  # (start, array [n, ...], lengths, tokens or None)
+    self.chunks = []  # _Chunk, in the order the batches came back
     self.rows_done = 0
     self.failures = 0
     self.done = False
@@ -215,7 +228,7 @@ class BertServer(threading.Thread):
     self.files = model_files or files_mod.resolve(
       args.model_dir, args.tuned_model_dir, args.ckpt_name, args.config_name
     )
-    args_mod.check_model(args, self.files.bert_config)
+    args_mod.check_model(args, self.files.bert_config, self.files.multi_label)
     if args.tuned_model_dir:
       self.log.info("checkpoint (override by the fine-tuned model): %s", self.files.checkpoint)
     self._backend_spec = backend
@@ -731,11 +744,13 @@ class BertServer(threading.Thread):
       meta = json.loads(frames[0])
       array = np.frombuffer(frames[1], dtype=meta["dtype"])
       array = array.reshape(meta["shape"])
-      lengths, tokens = meta["lengths"], meta.get("tokens")
+      lengths, tokens, labels = meta["lengths"], meta.get("tokens"), meta.get("labels")
       if len(array) != sum(p.stop - p.start for p in pieces):
         raise ValueError(
           "%d rows for %d texts" % (len(array), sum(p.stop - p.start for p in pieces))
         )
+      if labels is not None and len(labels) != len(array):
+        raise ValueError("%d label lists for %d rows" % (len(labels), len(array)))
     except (ValueError, KeyError, TypeError, IndexError) as e:
       self.log.error("bad answer from a worker: %s", e)
       self._retry_or_fail(pieces, "bad answer from a worker: %s" % e, False)
@@ -746,11 +761,12 @@ class BertServer(threading.Thread):
       job = piece.job
       if not job.done:
         job.chunks.append(
-          (
+          _Chunk(
             piece.start,
             array[offset : offset + n],
             lengths[offset : offset + n],
             tokens[offset : offset + n] if tokens else None,
+            labels[offset : offset + n] if labels is not None else None,
           )
         )
         job.rows_done += n
@@ -764,32 +780,35 @@ class BertServer(threading.Thread):
 
   def _assemble(self, job: _Job) -> np.ndarray:
     """The job's rows in request order, T made uniform for 3-D outputs."""
-    chunks = sorted(job.chunks, key=lambda c: c[0])
-    first = chunks[0][1]
+    chunks = sorted(job.chunks, key=lambda c: c.start)
+    first = chunks[0].rows
     if first.ndim != 3:
-      return np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else first
+      return np.concatenate([c.rows for c in chunks]) if len(chunks) > 1 else first
     if self.args.max_seq_len is not None:
       seq_len = self.args.max_seq_len
     elif self.args.fixed_embed_length:
       seq_len = self._max_positions
     else:
       seq_len = features.sequence_length(
-        [tuple(row) for c in chunks for row in c[2]], None, self._max_positions
+        [tuple(row) for c in chunks for row in c.lengths], None, self._max_positions
       )
     out = np.zeros((len(job.texts), seq_len, first.shape[2]), first.dtype)
-    for start, rows, _, _ in chunks:
-      t = min(seq_len, rows.shape[1])
-      out[start : start + rows.shape[0], :t] = rows[:, :t]
+    for chunk in chunks:
+      t = min(seq_len, chunk.rows.shape[1])
+      out[chunk.start : chunk.start + chunk.rows.shape[0], :t] = chunk.rows[:, :t]
     return out
 
   def _finish(self, job: _Job):
     job.done = True
     out = np.ascontiguousarray(self._assemble(job))
+    chunks = sorted(job.chunks, key=lambda c: c.start)
     tokens = ""
     if self.args.show_tokens_to_client:
-      tokens = [t for c in sorted(job.chunks, key=lambda c: c[0]) for t in c[3]]
+      tokens = [t for c in chunks for t in c.tokens]
     job.chunks = []
     meta = {"dtype": str(out.dtype), "shape": list(out.shape), "tokens": tokens}
+    if all(c.labels is not None for c in chunks):
+      meta["labels"] = [names for c in chunks for names in c.labels]
     self._publish(job.client, [job.client, json.dumps(meta).encode(), out, job.req_id])
 
   def _fail(self, job: _Job, reason: str, quiet: bool = False):

@@ -15,7 +15,9 @@ Messages (ZeroMQ multipart frames):
                      [STOP]
 
 `meta` holds the array's dtype and shape, each row's `features.Row.length`
-(for dynamic sequence lengths) and, with -show_tokens_to_client, the tokens.
+(for dynamic sequence lengths), with -show_tokens_to_client the tokens and,
+when the backend's `info` says `multi_label`, each row's predicted label
+names (`labels`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import traceback
 import numpy as np
 import zmq
 
-from serving import features, logs
+from serving import features, logs, pooling
 
 READY, RESULT, ERROR, FATAL = b"READY", b"RESULT", b"ERROR", b"FATAL"
 BATCH, STOP = b"BATCH", b"STOP"
@@ -50,7 +52,9 @@ class WorkerSettings:
     files: `serving.files.ModelFiles`.
     backend: "module:callable" building the model: `callable(args, files,
       index)` -> object with `tokenizer`, `max_position_embeddings`, `info`
-      (JSON-able dict) and `encode(ids, mask, type_ids) -> np.ndarray`.
+      (JSON-able dict; when its `multi_label` is true it also holds `labels`
+      and `multi_label_threshold`) and `encode(ids, mask, type_ids) ->
+      np.ndarray`.
     parent_pid: the server's pid; a process worker exits when it is gone.
     in_process: True when running as a thread of the server's process.
     stop: (threads only) the server's stop event; the worker exits once set.
@@ -82,15 +86,19 @@ def encode_batch(backend, texts, args):
     args.mask_cls_sep,
     args.no_special_token,
   )
-  out = backend.encode(
+  encoded = backend.encode(
     np.asarray(batch.input_ids, np.int32),
     np.asarray(batch.input_mask, np.int32),
     np.asarray(batch.input_type_ids, np.int32),
   )
-  out = np.ascontiguousarray(out, np.float16 if args.fp16 else np.float32)
+  out = np.ascontiguousarray(encoded, np.float16 if args.fp16 else np.float32)
   meta = {"dtype": str(out.dtype), "shape": list(out.shape), "lengths": batch.lengths}
   if args.show_tokens_to_client:
     meta["tokens"] = batch.tokens
+  info = backend.info
+  if info.get("multi_label"):
+    # From the model's own probabilities, before any -fp16 rounding.
+    meta["labels"] = pooling.labels_above(encoded, info["labels"], info["multi_label_threshold"])
   return meta, out
 
 

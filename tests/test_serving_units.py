@@ -159,6 +159,27 @@ def test_classify_is_a_softmax_of_the_head():
   )
 
 
+def test_classify_multi_label_is_a_sigmoid_per_label():
+  pooled = np.array([[1.0, 2.0], [0.5, -1.0]], np.float32)
+  w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [60.0, 0.0], [-60.0, 0.0]], np.float32)
+  b = np.array([0.0, 0.0, -3.0, 0.0, 0.0], np.float32)
+  logits = pooled.astype(np.float64) @ w.T.astype(np.float64) + b
+  with np.errstate(all="raise"):  # no overflow even for logits of +-60
+    probs = pooling.classify_multi_label(pooled, w, b)
+  assert probs.dtype == np.float32 and probs.shape == (2, 5)
+  np.testing.assert_allclose(probs, 1.0 / (1.0 + np.exp(-logits)), rtol=1e-6)
+  assert probs[0, 3] == 1.0 and 0.0 < probs[0, 4] < 1e-25
+  # Each label on its own: a row of sigmoids does not sum to 1.
+  assert abs(float(probs[0].sum()) - 1.0) > 0.1
+
+
+def test_labels_above_threshold_is_inclusive():
+  probs = np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.4]], np.float32)
+  names = ["a", "b", "c"]
+  assert pooling.labels_above(probs, names, 0.5) == [["a", "b"], []]
+  assert pooling.labels_above(probs, names, 0.0) == [names, names]
+
+
 def test_strategy_names_values_and_aliases():
   assert PoolingStrategy.from_string("cls_token") is PoolingStrategy.FIRST_TOKEN
   assert PoolingStrategy.from_string("SEP_TOKEN") == 5
@@ -246,6 +267,43 @@ def test_labels_json_then_label_list(tmp_path):
     files.resolve(str(pre), str(tuned))
 
 
+def test_multi_label_settings_from_run_config_or_export_info(tmp_path):
+  pre = _model_dir(tmp_path / "pre")
+  tuned = _model_dir(tmp_path / "tuned")
+  found = files.resolve(str(pre), str(tuned))
+  assert (found.multi_label, found.multi_label_threshold) == (False, 0.5)
+  # A run_classifier output_dir: run_config.json; absent or false is single-label.
+  (tuned / "run_config.json").write_text(json.dumps({"task_name": "x"}))
+  assert files.resolve(str(pre), str(tuned)).multi_label is False
+  (tuned / "run_config.json").write_text(
+    json.dumps({"multi_label": True, "multi_label_threshold": 0.3})
+  )
+  found = files.resolve(str(pre), str(tuned))
+  assert (found.multi_label, found.multi_label_threshold) == (True, 0.3)
+  # A bert-export-serving folder: export_info.json; the threshold defaults to 0.5.
+  (pre / "export_info.json").write_text(json.dumps({"multi_label": True}))
+  found = files.resolve(str(pre))
+  assert (found.multi_label, found.multi_label_threshold) == (True, 0.5)
+  # The checkpoint's folder (-tuned_model_dir) is read first.
+  (tuned / "run_config.json").write_text(json.dumps({"multi_label": False}))
+  assert files.resolve(str(pre), str(tuned)).multi_label is False
+  for bad, message in [
+    ({"multi_label": "yes"}, "multi_label must be true or false"),
+    ({"multi_label": True, "multi_label_threshold": "0.5"}, "must be a number"),
+    ({"multi_label": True, "multi_label_threshold": 1.5}, "not between 0 and 1"),
+  ]:
+    (tuned / "run_config.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match=message):
+      files.resolve(str(pre), str(tuned))
+  (tuned / "run_config.json").write_text("[1]")
+  with pytest.raises(InputError, match="run_config.json: expected a JSON object"):
+    files.resolve(str(pre), str(tuned))
+  (tuned / "run_config.json").unlink()
+  (pre / "export_info.json").write_text("{")
+  with pytest.raises(InputError, match="export_info.json: not valid JSON"):
+    files.resolve(str(pre), str(tuned))
+
+
 # --------------------------------------------------------------------- flags
 
 
@@ -309,6 +367,23 @@ def test_check_supported_and_check_model():
     args_mod.check_model(parse("-pooling_layer", "-3"), config)
   args_mod.check_model(parse("-pooling_layer", "-2", "1", "-max_seq_len", "64"), config)
   args_mod.check_model(parse("-pooling_layer", "-9", "-pooling_strategy", "CLS_POOLED"), config)
+
+
+def test_multi_label_threshold_flag():
+  assert parse().multi_label_threshold is None
+  with pytest.raises(args_mod.UsageError, match="needs -pooling_strategy CLASSIFICATION"):
+    args_mod.check_supported(parse("-multi_label_threshold", "0.7"))
+  for value in ("1.5", "-0.1", "nan"):
+    with pytest.raises(args_mod.UsageError, match=r"must be in \[0, 1\]"):
+      args_mod.check_supported(
+        parse("-pooling_strategy", "CLASSIFICATION", "-multi_label_threshold", value)
+      )
+  args = parse("-pooling_strategy", "CLASSIFICATION", "-multi_label_threshold", "0.7")
+  args_mod.check_supported(args)
+  config = {"max_position_embeddings": 64, "num_hidden_layers": 2}
+  with pytest.raises(args_mod.UsageError, match="needs a multi-label model"):
+    args_mod.check_model(args, config)
+  args_mod.check_model(args, config, multi_label=True)
 
 
 def test_args_table_lists_every_flag():
