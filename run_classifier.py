@@ -339,6 +339,19 @@ flags.DEFINE_string(
   "or one weight per label in get_labels() order, comma-separated.",
 )
 
+flags.DEFINE_enum(
+  "distribution_strategy",
+  "auto",
+  ["auto", "one_device", "mirrored", "multi_worker_mirrored", "tpu"],
+  "[Extra] tf.distribute strategy. auto: TPU with --use_tpu, multi-worker when TF_CONFIG "
+  "names several workers (every worker runs the same command), mirrored on 2+ GPUs, else one "
+  "device.",
+)
+
+flags.DEFINE_integer(
+  "num_gpus", None, "[Extra] GPUs for one_device/mirrored (default: all visible; 0: the CPU)."
+)
+
 flags.DEFINE_string(
   "train_file", "train.tsv", "[Extra, tabular task] Training file inside --data_dir."
 )

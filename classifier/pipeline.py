@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -14,6 +17,7 @@ from classifier import features as feature_lib
 from classifier import checks, input_pipeline, outputs, reports
 from classifier.trainer import ClassifierRunner, make_strategy
 from classifier.training_eval import TrainingEvaluator
+from classifier.cluster import read_cluster
 from classifier.data_sets import DataSets
 from classifier.run_config import RunConfig
 from processors import PaddingInputExample
@@ -121,7 +125,44 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   (`data_sets.read_data_sets`); their labels are put in the order the
   checkpoint in use was trained with before anything is written.
   """
+  cluster = read_cluster()
+  # First: a multi-worker strategy must be made before TensorFlow runs anything.
+  strategy = make_strategy(
+    flags.use_tpu,
+    flags.tpu_name,
+    flags.tpu_zone,
+    flags.gcp_project,
+    flags.master,
+    flags.distribution_strategy,
+    flags.num_gpus,
+    cluster.num_workers,
+  )
   label_list = reconcile_labels(flags, data.label_list)
+  if cluster.is_chief:
+    return _run_stages(flags, data, tokenizer, bert_config, label_list, strategy)
+  private = tempfile.mkdtemp(prefix="bert-worker-%d-" % cluster.task_index)
+  logger.info(
+    "Worker %s %d of %d: the chief writes %s; this one writes to %s (removed at the end) "
+    "and leaves eval and predict to the chief",
+    cluster.task_type,
+    cluster.task_index,
+    cluster.num_workers,
+    flags.output_dir,
+    private,
+  )
+  try:
+    mine = dataclasses.replace(flags, output_dir=private, do_eval=False, do_predict=False)
+    return _run_stages(
+      mine, data, tokenizer, bert_config, label_list, strategy, restore_dir=flags.output_dir
+    )
+  finally:
+    shutil.rmtree(private, ignore_errors=True)
+
+
+def _run_stages(
+  flags: RunConfig, data, tokenizer, bert_config, label_list, strategy, restore_dir=None
+) -> dict:
+  """`run` for one worker: writes into flags.output_dir, resumes from `restore_dir`."""
   results = {}
   train_examples, eval_examples, predict_examples = (data.train, data.dev, data.test)
 
@@ -130,9 +171,6 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
   layout = feature_lib.RecordLayout(data.multi_label, flags.doc_stride)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)
-  strategy = make_strategy(
-    flags.use_tpu, flags.tpu_name, flags.tpu_zone, flags.gcp_project, flags.master
-  )
 
   runner = ClassifierRunner(
     bert_config,
@@ -145,6 +183,7 @@ def run(flags: RunConfig, data: DataSets, tokenizer, bert_config) -> dict:
     class_weights=checks.class_weights(flags, label_list, train_examples),
     threshold=flags.multi_label_threshold,
     window_pooling=flags.window_pooling,
+    restore_dir=restore_dir,
   )
   if flags.precision != "float32":
     logger.info(

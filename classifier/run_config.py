@@ -64,6 +64,8 @@ class RunConfig:
   doc_stride: int = 0
   window_pooling: str = "mean"
   class_weights: str | None = None
+  distribution_strategy: str = "auto"
+  num_gpus: int | None = None
   train_file: str = "train.tsv"
   dev_file: str = "dev.tsv"
   test_file: str = "test.tsv"

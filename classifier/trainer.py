@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert import checkpoint, optimization
+from bert.errors import UsageError
 from classifier.features import Progress, format_seconds
 from classifier.model import BertClassifier
 
@@ -29,19 +30,50 @@ def make_strategy(
   tpu_zone: str | None = None,
   gcp_project: str | None = None,
   master: str | None = None,
+  distribution_strategy: str = "auto",
+  num_gpus: int | None = None,
+  num_workers: int = 1,
 ) -> tf.distribute.Strategy:
-  """TPUStrategy with --use_tpu, MirroredStrategy on 2+ GPUs, else default."""
-  if use_tpu:
+  """The tf.distribute strategy of --distribution_strategy.
+
+  "auto" is TPUStrategy with --use_tpu, MultiWorkerMirroredStrategy when
+  TF_CONFIG names several workers (`num_workers`), MirroredStrategy on 2+
+  GPUs, else the default strategy. "one_device" and "mirrored" use the first
+  `num_gpus` GPUs (None: every GPU; 0, or no GPU: the CPU devices).
+  """
+  choice = distribution_strategy
+  if choice == "auto":
+    if use_tpu:
+      choice = "tpu"
+    elif num_workers > 1:
+      choice = "multi_worker_mirrored"
+    elif len(_devices(num_gpus)) > 1 and _devices(num_gpus)[0].device_type == "GPU":
+      choice = "mirrored"
+    else:
+      return tf.distribute.get_strategy()
+  if choice == "tpu":
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
       tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project
     )
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+  if choice == "multi_worker_mirrored":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  devices = [device.name for device in _devices(num_gpus)]
+  if choice == "one_device":
+    return tf.distribute.OneDeviceStrategy(devices[0])
+  return tf.distribute.MirroredStrategy(devices)
+
+
+def _devices(num_gpus: int | None) -> list:
+  """The logical devices a one-machine strategy may use (GPUs first, else CPUs)."""
   gpus = tf.config.list_logical_devices("GPU")
-  if len(gpus) > 1:
-    return tf.distribute.MirroredStrategy()
-  return tf.distribute.get_strategy()
+  if num_gpus is not None:
+    if num_gpus > len(gpus):
+      raise UsageError("--num_gpus=%d: only %d GPU(s) visible" % (num_gpus, len(gpus)))
+    gpus = gpus[:num_gpus]
+  return gpus or tf.config.list_logical_devices("CPU")
 
 
 def _stack(strategy, per_replica):
@@ -127,8 +159,13 @@ class ClassifierRunner(object):
     class_weights: list[float] | None = None,
     threshold: float = 0.5,
     window_pooling: str = "mean",
+    restore_dir: str | None = None,
   ):
     """Builds the model in the strategy's scope; no optimizer yet (`create_optimizer`).
+
+    Checkpoints are written to `output_dir` and resumed from `restore_dir`
+    (default: the same folder; a non-chief worker writes to a private folder
+    and resumes from the chief's).
 
     `multi_label` (sigmoid head; predicted labels are those with probability >=
     `threshold`) and `class_weights` shape the head and loss; `window_pooling`
@@ -139,6 +176,8 @@ class ClassifierRunner(object):
     self.output_dir = output_dir
     self.strategy = strategy or tf.distribute.get_strategy()
     self.manager = checkpoint.CheckpointManager(output_dir)
+    self._resume_from = checkpoint.CheckpointManager(restore_dir) if restore_dir else self.manager
+    self._multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     # Every replica computes the same update from all-reduced gradients, so
     # the first replica's value is the value (`ONLY_FIRST_REPLICA`).
     self._aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
@@ -194,7 +233,7 @@ class ClassifierRunner(object):
     Returns the names initialised from `init_checkpoint` (empty when resuming
     or starting from random weights), for the *INIT_FROM_CKPT* log.
     """
-    saved = self.manager.checkpoints()
+    saved = self._resume_from.checkpoints()
     for prefix in saved:
       logger.info(
         "Restoring the newest checkpoint in output_dir: %s"
@@ -223,7 +262,7 @@ class ClassifierRunner(object):
 
   def restore_for_inference(self, init_checkpoint: str | None, allow_partial: bool = False) -> str:
     """Weights for eval/predict: output_dir's newest checkpoint, as Estimator."""
-    latest = self.manager.latest_checkpoint
+    latest = self._resume_from.latest_checkpoint
     if latest is not None:
       checkpoint.load_variables(self.model.variables_by_name, latest, required_prefixes=("",))
       self.global_step = self._read_step(latest)
@@ -419,6 +458,11 @@ class ClassifierRunner(object):
       self.save()  # model.ckpt-0, as the Estimator did.
     if eval_every_steps and self.global_step and on_eval(self.global_step):
       return
+    if self._multi_worker:
+      # One record file per worker, identical: each takes its share of every global batch.
+      options = tf.data.Options()
+      options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+      dataset = dataset.with_options(options)
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
     train_loop = self.train_loop_fn(accumulation_steps)
     is_tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
@@ -474,6 +518,11 @@ class ClassifierRunner(object):
 
   # -- eval and predict -----------------------------------------------------
 
+  @property
+  def _inference_strategy(self) -> tf.distribute.Strategy:
+    """Eval and predict run on the chief alone in multi-worker runs (no collectives)."""
+    return tf.distribute.get_strategy() if self._multi_worker else self.strategy
+
   def _forward_fn(self, element_spec):
     """The eval/predict forward pass for batches of `element_spec`.
 
@@ -484,7 +533,7 @@ class ClassifierRunner(object):
     for spec, forward in self._forwards:
       if spec == element_spec:
         return forward
-    strategy, model = self.strategy, self.model
+    strategy, model = self._inference_strategy, self.model
 
     def fn(features):
       _, per_example_loss, logits, probabilities = model(
@@ -512,12 +561,13 @@ class ClassifierRunner(object):
     return forward
 
   def _batches(self, dataset, total_examples, what) -> Iterator[dict]:
-    distributed = self.strategy.experimental_distribute_dataset(dataset)
+    strategy = self._inference_strategy
+    distributed = strategy.experimental_distribute_dataset(dataset)
     forward = self._forward_fn(distributed.element_spec)
     progress = Progress(what, total_examples)
     done = 0
     for features in distributed:
-      outputs = {name: _stack(self.strategy, t) for name, t in forward(features).items()}
+      outputs = {name: _stack(strategy, t) for name, t in forward(features).items()}
       done += len(outputs["logits"])
       progress.update(min(done, total_examples))
       yield outputs

@@ -20,6 +20,7 @@ from typing import Any
 
 import processors as processor_registry
 from bert.errors import InputError, UsageError, WriteError
+from classifier import cluster
 from classifier.run_config import RunConfig
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def run_workflow(config: RunConfig, processor: Any = None) -> dict[str, Any]:
       % (config.max_seq_length, model_sizes["max_position_embeddings"])
     )
   checks.check_flag_values(config)
+  cluster.check_strategy_flags(config, cluster.read_cluster())
   checks.check_init_checkpoint(config.init_checkpoint)
 
   if processor is None:

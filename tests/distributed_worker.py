@@ -1,0 +1,48 @@
+"""One training process of the multi-worker tests: run_workflow with every dropout off.
+
+    python tests/distributed_worker.py DATA_DIR MODEL_DIR OUTPUT_DIR EPOCHS [SAVE_EVERY]
+
+TF_CONFIG (set by the test) makes it one worker of a cluster; without it, it is
+the single-process reference. Dropout is off so that runs can be compared
+weight for weight.
+"""
+
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main(argv):
+  data_dir, model_dir, output_dir, epochs = argv[1:5]
+  save_every = int(argv[5]) if len(argv) > 5 else 1000
+  logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+  from bert import tf_startup
+
+  tf_startup.import_tensorflow()
+  from classifier import RunConfig, run_workflow
+  from classifier import model as classifier_model
+
+  classifier_model.HEAD_DROPOUT = 0.0
+  run_workflow(
+    RunConfig(
+      data_dir=data_dir,
+      bert_config_file=os.path.join(model_dir, "bert_config.json"),
+      task_name="emotion",
+      vocab_file=os.path.join(model_dir, "vocab.txt"),
+      output_dir=output_dir,
+      do_train=True,
+      max_seq_length=16,
+      train_batch_size=8,
+      learning_rate=1e-3,
+      num_train_epochs=float(epochs),
+      save_checkpoints_steps=save_every,
+      seed=7,
+    )
+  )
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv))
