@@ -17,6 +17,9 @@ TEST_REQUIRES = [
   "bert-serving-client==1.10.0",
 ]
 
+# SavedModel text signatures (bert-export-savedmodel): tokenizer ops of the same TensorFlow minor.
+SAVEDMODEL_REQUIRES = ["tensorflow-text==2.20.0"]
+
 setup(
   name="bert-classic",
   version="0.1.0",
@@ -27,12 +30,14 @@ setup(
   packages=["bert", "processors", "export", "serving", "classifier"],
   py_modules=["run_classifier", "extract_features"],
   install_requires=INSTALL_REQUIRES,
-  extras_require={"test": TEST_REQUIRES},
+  extras_require={"test": TEST_REQUIRES + SAVEDMODEL_REQUIRES, "savedmodel": SAVEDMODEL_REQUIRES},
   entry_points={
     "console_scripts": [
       "bert-prepare-data = classifier.data_prep:main",
       "bert-import-hf = export.hf_import:main",
+      "bert-export-hf = export.hf_export:main",
       "bert-export-serving = export.serving_export:main",
+      "bert-export-savedmodel = export.savedmodel_export:main",
       "bert-serving-start = serving.cli:main",
       "bert-serving-terminate = serving.cli:terminate",
       "bert-run-tf1 = bert.tf1:main",

@@ -1,0 +1,145 @@
+"""The object that `bert-export-savedmodel` saves: a model, its tokenizer and signatures.
+
+B = batch size, T = sequence length, H = hidden size, L = number of labels.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from bert import modeling
+from classifier.model import BertClassifier
+from export.text_graph import TextEncoder
+
+_IDS = tf.TensorSpec([None, None], tf.int32)
+_TEXTS = tf.TensorSpec([None], tf.string)
+
+
+def reduce_mean(layer: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
+  """bert-as-service's REDUCE_MEAN: layer [B, T, H] averaged over its unmasked tokens -> [B, H].
+
+  [CLS] and [SEP] count as tokens; 1e-10 keeps an all-masked row finite.
+  """
+  mask = tf.expand_dims(tf.cast(input_mask, tf.float32), -1)  # [B, T, 1]
+  return tf.reduce_sum(layer * mask, axis=1) / (tf.reduce_sum(mask, axis=1) + 1e-10)
+
+
+class EncoderServingModule(tf.Module):
+  """A BERT encoder with the `encode` signature, for TensorFlow Serving.
+
+  Only the tf.functions of the class are saved: a subclass adds the classifier's.
+  """
+
+  def __init__(
+    self,
+    encoder: modeling.BertEncoder,
+    text_encoder: TextEncoder,
+    pooling_layer: int,
+    vocab_file: str,
+  ):
+    """Wraps a loaded encoder.
+
+    Args:
+      encoder: the BERT encoder with its weights.
+      text_encoder: the in-graph tokenizer of the model's vocab.
+      pooling_layer: the encoder layer that `encode` averages (-1 is the last).
+      vocab_file: vocab.txt, shipped in the SavedModel's assets for clients.
+    """
+    super().__init__(name=None)
+    self.encoder = encoder
+    self.text_encoder = text_encoder
+    self.vocab = tf.saved_model.Asset(vocab_file)
+    self._pooling_layer = pooling_layer
+
+  def signatures(self) -> dict:
+    """Signature name -> concrete function, for `tf.saved_model.save`."""
+    return {"encode": self.encode.get_concrete_function()}
+
+  @tf.function(input_signature=[_TEXTS], autograph=False)
+  def encode(self, text) -> dict:
+    """Texts [B] -> embeddings [B, H], the REDUCE_MEAN of the pooling layer."""
+    features = self.text_encoder.encode(text)
+    outputs = self.encoder(features["input_ids"], features["input_mask"], features["segment_ids"])
+    layer = outputs["all_encoder_layers"][self._pooling_layer]
+    return {"embeddings": reduce_mean(layer, features["input_mask"])}
+
+
+class ClassifierServingModule(EncoderServingModule):
+  """A fine-tuned classifier: `encode` plus `serving_default` (ids), `classify_text` and
+  `classify_text_pair`. See `export.savedmodel_export` for their tensors."""
+
+  def __init__(
+    self,
+    classifier: BertClassifier,
+    labels: Sequence[str],
+    text_encoder: TextEncoder,
+    pooling_layer: int,
+    vocab_file: str,
+    threshold: float | None = None,
+  ):
+    """Wraps a loaded classifier whose outputs are named by `labels`.
+
+    A multi-label classifier (sigmoid head) takes the `threshold` at which a
+    label is predicted: its `label_ids` are then multi-hot [B, L] and `labels`
+    [B, L] holds each predicted label's name ("" for the others).
+    """
+    super().__init__(classifier.bert, text_encoder, pooling_layer, vocab_file)
+    self.classifier = classifier
+    self._labels = tuple(labels)
+    self._threshold = threshold
+    self._max_positions = classifier.bert.config.max_position_embeddings
+
+  @property
+  def labels(self) -> list[str]:
+    return list(self._labels)
+
+  def signatures(self) -> dict:
+    """Signature name -> concrete function, for `tf.saved_model.save`."""
+    found = super().signatures()
+    found["serving_default"] = self.classify.get_concrete_function()
+    found["classify_text"] = self.classify_text.get_concrete_function()
+    found["classify_text_pair"] = self.classify_text_pair.get_concrete_function()
+    return found
+
+  @tf.function(input_signature=[_IDS, _IDS, _IDS], autograph=False)
+  def classify(self, input_ids, input_mask, segment_ids) -> dict:
+    """Ids [B, T] -> probabilities [B, L], label_ids [B] (argmax) and labels [B]."""
+    return self._classify(input_ids, input_mask, segment_ids)
+
+  @tf.function(input_signature=[_TEXTS], autograph=False)
+  def classify_text(self, text_a) -> dict:
+    """Texts [B] -> `classify`'s outputs."""
+    return self._classify(**self.text_encoder.encode(text_a))
+
+  @tf.function(input_signature=[_TEXTS, _TEXTS], autograph=False)
+  def classify_text_pair(self, text_a, text_b) -> dict:
+    """Text pairs [B], [B] -> `classify`'s outputs (an empty text_b: a single text)."""
+    return self._classify(**self.text_encoder.encode(text_a, text_b))
+
+  def _classify(self, input_ids, input_mask, segment_ids) -> dict:
+    tf.debugging.assert_less_equal(
+      tf.shape(input_ids)[1],
+      self._max_positions,
+      message="a sequence may hold at most max_position_embeddings = %d tokens"
+      % self._max_positions,
+    )
+    names = tf.constant(self._labels, tf.string)
+    if self._threshold is not None:  # Multi-label: a sigmoid per label.
+      unused_labels = tf.zeros([tf.shape(input_ids)[0], len(self._labels)], tf.int32)
+      probabilities = self.classifier(input_ids, input_mask, segment_ids, unused_labels)[3]
+      predicted = probabilities >= self._threshold
+      return {
+        "probabilities": probabilities,
+        "label_ids": tf.cast(predicted, tf.int32),
+        "labels": tf.where(predicted, names, tf.constant("", tf.string)),
+      }
+    unused_labels = tf.zeros(tf.shape(input_ids)[:1], tf.int32)  # they only feed the loss
+    probabilities = self.classifier(input_ids, input_mask, segment_ids, unused_labels)[3]
+    label_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    return {
+      "probabilities": probabilities,
+      "label_ids": label_ids,
+      "labels": tf.gather(names, label_ids),
+    }
