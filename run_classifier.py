@@ -332,6 +332,15 @@ flags.DEFINE_enum(
   "[Extra] With --doc_stride: how the logits of a text's windows are combined.",
 )
 
+flags.DEFINE_enum(
+  "predict_backend",
+  "tensorflow",
+  ["tensorflow", "onnxruntime", "onnxruntime_int8"],
+  "[Extra] What runs --do_predict: TensorFlow, or ONNX Runtime on the checkpoint exported to "
+  "<output_dir>/onnx (float32, or int8 weights; exported when missing or out of date). "
+  "Needs the onnx extra.",
+)
+
 flags.DEFINE_string(
   "class_weights",
   None,

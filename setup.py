@@ -20,6 +20,9 @@ TEST_REQUIRES = [
 # SavedModel text signatures (bert-export-savedmodel): tokenizer ops of the same TensorFlow minor.
 SAVEDMODEL_REQUIRES = ["tensorflow-text==2.20.0"]
 
+# ONNX export and the ONNX Runtime backends (bert-export-onnx, -backend / --predict_backend).
+ONNX_REQUIRES = ["onnx==1.23.2", "onnxruntime==1.32.0"]
+
 setup(
   name="bert-classic",
   version="0.1.0",
@@ -30,7 +33,11 @@ setup(
   packages=["bert", "processors", "export", "serving", "classifier"],
   py_modules=["run_classifier", "extract_features"],
   install_requires=INSTALL_REQUIRES,
-  extras_require={"test": TEST_REQUIRES + SAVEDMODEL_REQUIRES, "savedmodel": SAVEDMODEL_REQUIRES},
+  extras_require={
+    "test": TEST_REQUIRES + SAVEDMODEL_REQUIRES + ONNX_REQUIRES,
+    "savedmodel": SAVEDMODEL_REQUIRES,
+    "onnx": ONNX_REQUIRES,
+  },
   entry_points={
     "console_scripts": [
       "bert-prepare-data = classifier.data_prep:main",
@@ -38,6 +45,7 @@ setup(
       "bert-export-hf = export.hf_export:main",
       "bert-export-serving = export.serving_export:main",
       "bert-export-savedmodel = export.savedmodel_export:main",
+      "bert-export-onnx = export.onnx_export:main",
       "bert-serving-start = serving.cli:main",
       "bert-serving-terminate = serving.cli:terminate",
       "bert-run-tf1 = bert.tf1:main",

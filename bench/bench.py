@@ -35,6 +35,12 @@ Sections (`--only`, comma-separated; default all):
            from 8 concurrent clients at batch 1 each, and at batch 256, and
            the same model's in-process forward (BertEncoder under
            tf.function, the layer the server pools) at batch 1 and 256.
+  onnx     CPU inference side by side at batch 1 / --batch and sequence
+           32 / --seq: ours on TensorFlow, ours on ONNX Runtime (fp32 and
+           int8, from bert-export-onnx), HF PyTorch and ONNX Runtime on HF's
+           own torch.onnx.export (when torch and transformers import), with
+           the ratios; then BertClient against the server on each -backend
+           and the backend's in-process encode (bench/onnx_infer.py).
 
 `--compare` adds references measured in the same invocation:
 
@@ -86,15 +92,16 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench import convert, data, hf_reference, report, stages
+from bench import convert, data, hf_reference, onnx_infer, report, stages
 from bench.common import log
 
-SECTIONS = ("train", "accumulate", "eval", "predict", "convert", "serve")
+SECTIONS = ("train", "accumulate", "eval", "predict", "convert", "serve", "onnx")
 # What `--_job KIND SPEC_FILE` runs (see common.run_job).
 JOBS = {
   "convert": convert.job_convert,
   "numpy_matmul": hf_reference.job_numpy_matmul,
   "hf": hf_reference.job_hf,
+  "hf_infer": onnx_infer.job_hf_infer,
 }
 # Default sizes: (full run, --quick).
 SIZES = {
@@ -210,6 +217,8 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
     convert.section_convert(args, ctx, results)
   if "serve" in chosen:
     stages.section_serve(args, ctx, results)
+  if "onnx" in chosen:
+    onnx_infer.section_onnx(args, ctx, results)
   return settings
 
 

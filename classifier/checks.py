@@ -143,6 +143,10 @@ def check_flag_values(flags) -> None:
     )
   if flags.class_weights and flags.multi_label:
     raise UsageError("--class_weights applies to single-label tasks, not --multi_label")
+  if flags.do_predict and flags.predict_backend != "tensorflow":
+    from export import onnx_runtime  # Only then: it needs NumPy, not TensorFlow.
+
+    onnx_runtime.check_installed("--predict_backend=%s" % flags.predict_backend)
 
 
 def class_weights(flags, label_list, train_examples) -> list[float] | None:

@@ -241,8 +241,15 @@ def _run_stages(
       "***** Running prediction*****",
       layout,
     )
-    runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
-    probabilities = list(runner.predict(dataset, len(predict_examples)))
+    restored = runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
+    if flags.predict_backend == "tensorflow":
+      probabilities = list(runner.predict(dataset, len(predict_examples)))
+    else:
+      from classifier import onnx_predict
+
+      probabilities = onnx_predict.predict(
+        flags, restored, dataset, len(predict_examples), label_list, data.multi_label
+      )
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
     outputs.write_test_results(output_predict_file, probabilities, num_actual_predict_examples)
     results["test_results_file"] = output_predict_file

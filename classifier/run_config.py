@@ -63,6 +63,7 @@ class RunConfig:
   label_separator: str = ","
   doc_stride: int = 0
   window_pooling: str = "mean"
+  predict_backend: str = "tensorflow"
   class_weights: str | None = None
   distribution_strategy: str = "auto"
   num_gpus: int | None = None

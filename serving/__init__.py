@@ -29,6 +29,7 @@ Modules, one job each:
   features  text -> token ids, input mask and token type ids
   pooling   encoder outputs -> one reply array (the pooling strategies)
   model     the TensorFlow part: load BERT, run it, pool
+  onnx_model  the same on ONNX Runtime (-backend onnxruntime, onnxruntime_int8)
   worker    a process that owns one model and encodes batches
   server    the ZeroMQ front end: requests, batching, replies
   stats     the `statistic` block of SHOW_STATUS

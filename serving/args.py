@@ -22,6 +22,9 @@ from bert import errors
 from serving import SERVER_VERSION
 from serving.pooling import PoolingStrategy
 
+# -backend values; the ONNX Runtime ones are listed in export.onnx_runtime.BACKENDS too.
+BACKENDS = ("tensorflow", "onnxruntime", "onnxruntime_int8")
+
 # Flags that exist in bert-as-service 1.10.0 but that this server refuses.
 UNSUPPORTED = {
   "no_position_embeddings": "-no_position_embeddings is not supported: bert.modeling.BertEncoder "
@@ -258,6 +261,19 @@ def get_args_parser() -> argparse.ArgumentParser:
   group.add_argument(
     "-xla", action="store_true", default=False, help="compile the model with XLA (jit_compile)"
   )
+  group.add_argument(
+    "-backend",
+    choices=BACKENDS,
+    default="tensorflow",
+    help="what runs the model: TensorFlow, or ONNX Runtime on the bert-export-onnx model "
+    "(float32, or int8 weights), exported on first use when -onnx_dir has none",
+  )
+  group.add_argument(
+    "-onnx_dir",
+    type=str,
+    default=None,
+    help="the ONNX export for -backend onnxruntime* (default: onnx/ beside the checkpoint)",
+  )
   group.add_argument("-fp16", action="store_true", default=False, help="reply with float16 arrays")
   group.add_argument(
     "-gpu_memory_fraction",
@@ -355,6 +371,15 @@ def check_supported(args: argparse.Namespace) -> None:
     raise UsageError("-port, -port_out and -http_port must differ")
   if not 0.0 < args.gpu_memory_fraction <= 1.0:
     raise UsageError("-gpu_memory_fraction must be in (0, 1]")
+  backend = getattr(args, "backend", "tensorflow")
+  if backend != "tensorflow":
+    if args.xla:
+      raise UsageError(
+        "-xla compiles the TensorFlow model: it does not apply to -backend %s" % backend
+      )
+    from export import onnx_runtime  # pylint: disable=import-outside-toplevel
+
+    onnx_runtime.check_installed("-backend %s" % backend)
   if args.multi_label_threshold is not None:
     if args.pooling_strategy != PoolingStrategy.CLASSIFICATION:
       raise UsageError("-multi_label_threshold needs -pooling_strategy CLASSIFICATION")

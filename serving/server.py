@@ -201,7 +201,7 @@ class BertServer(threading.Thread):
   def __init__(
     self,
     args: argparse.Namespace,
-    backend: str = worker.DEFAULT_BACKEND,
+    backend: str | None = None,
     worker_mode: str = "process",
     model_files: files_mod.ModelFiles | None = None,
   ):
@@ -210,7 +210,8 @@ class BertServer(threading.Thread):
     Args:
       args: parsed `bert-serving-start` flags.
       backend: "module:callable" building a worker's model (see
-        `worker.WorkerSettings`); tests pass a fake.
+        `worker.WorkerSettings`); tests pass a fake. Default: the one
+        `-backend` names.
       worker_mode: "process" (spawned processes, restarted when they die) or
         "thread" (threads of this process, for embedding and tests).
       model_files: resolved files; found from `args` when None.
@@ -231,7 +232,7 @@ class BertServer(threading.Thread):
     args_mod.check_model(args, self.files.bert_config, self.files.multi_label)
     if args.tuned_model_dir:
       self.log.info("checkpoint (override by the fine-tuned model): %s", self.files.checkpoint)
-    self._backend_spec = backend
+    self._backend_spec = backend or worker.backend_for(args)
     self._worker_mode = worker_mode
     self._max_positions = self.files.bert_config.get("max_position_embeddings", 512)
 

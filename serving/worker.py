@@ -38,6 +38,12 @@ from serving import features, logs, pooling
 READY, RESULT, ERROR, FATAL = b"READY", b"RESULT", b"ERROR", b"FATAL"
 BATCH, STOP = b"BATCH", b"STOP"
 DEFAULT_BACKEND = "serving.model:BertBackend"
+ONNX_BACKEND = "serving.onnx_model:OnnxBackend"
+
+
+def backend_for(args) -> str:
+  """The "module:callable" of the model that `-backend` names."""
+  return DEFAULT_BACKEND if getattr(args, "backend", "tensorflow") == "tensorflow" else ONNX_BACKEND
 
 
 @dataclasses.dataclass

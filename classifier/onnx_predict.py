@@ -1,0 +1,100 @@
+"""`--do_predict --predict_backend=onnxruntime[_int8]`: the predictions from ONNX Runtime.
+
+The checkpoint that TensorFlow would predict with is exported once into
+`<output_dir>/onnx/` (again only when the checkpoint changes; see `export.onnx_export`),
+then the predict.tf_record batches run through ONNX Runtime. The rows come back as
+`ClassifierRunner.predict` gives them: one probability row per example in input order,
+--dynamic_padding's sorted batches put back in order, --doc_stride windows combined.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from bert.errors import UsageError
+from classifier.features import Progress
+from classifier.trainer import combine_windows, head_probabilities
+from export import onnx_graph, onnx_runtime
+
+logger = logging.getLogger(__name__)
+
+
+def _onnx_model(flags, checkpoint: str, label_list, multi_label: bool) -> onnx_runtime.OnnxBert:
+  from export import onnx_export  # pylint: disable=import-outside-toplevel
+
+  if flags.predict_backend not in onnx_runtime.BACKENDS:
+    raise UsageError(
+      "--predict_backend=%s: choose one of %s"
+      % (flags.predict_backend, ", ".join(onnx_runtime.BACKENDS))
+    )
+  if not checkpoint:
+    raise UsageError(
+      "--predict_backend=%s needs a checkpoint: --output_dir has none and no "
+      "--init_checkpoint was given" % flags.predict_backend
+    )
+  path = onnx_export.ensure_export(
+    checkpoint,
+    flags.bert_config_file,
+    flags.vocab_file,
+    [str(label) for label in label_list],
+    multi_label,
+    precision=onnx_runtime.precision_of(flags.predict_backend),
+    onnx_dir=os.path.join(flags.output_dir, onnx_runtime.DEFAULT_ONNX_SUBDIR),
+    multi_label_threshold=flags.multi_label_threshold,
+  )
+  model = onnx_runtime.OnnxBert(path)
+  if onnx_graph.LOGITS not in model.outputs:
+    raise UsageError(
+      "--predict_backend=%s: checkpoint %s has no classifier head (output_weights, output_bias)"
+      % (flags.predict_backend, checkpoint)
+    )
+  logger.info("Predicting with ONNX Runtime: %s", path)
+  return model
+
+
+def predict(
+  flags, checkpoint: str, dataset, total_examples: int, label_list, multi_label: bool
+) -> list[np.ndarray]:
+  """Probabilities [num_labels] per example, in input order.
+
+  Args:
+    flags: the RunConfig (predict_backend, output_dir, window_pooling, ...).
+    checkpoint: the checkpoint TensorFlow restored for prediction.
+    dataset: the predict `tf.data.Dataset` (features dicts).
+    total_examples: number of examples, for the progress log.
+    label_list: the labels, in the order of the head.
+    multi_label: a sigmoid per label instead of the softmax.
+  """
+  model = _onnx_model(flags, checkpoint, label_list, multi_label)
+  progress = Progress("Predicting", total_examples)
+  parts: dict = {}
+  done = 0
+  for features in dataset.as_numpy_iterator():
+    logits, probabilities = model.run(
+      [onnx_graph.LOGITS, onnx_graph.PROBABILITIES],
+      features["input_ids"],
+      features["input_mask"],
+      features["segment_ids"],
+    )
+    parts.setdefault("logits", []).append(logits)
+    parts.setdefault("probabilities", []).append(probabilities)
+    for name in ("example_index", "example_id"):
+      if name in features:
+        parts.setdefault(name, []).append(features[name])
+    done += len(logits)
+    progress.update(min(done, total_examples))
+  if not parts:
+    return []
+  rows = {name: np.concatenate(values) for name, values in parts.items()}
+  if "example_id" in rows:  # --doc_stride: one row per example from its windows' logits
+    combined = combine_windows(
+      {"logits": rows["logits"], "example_id": rows["example_id"]}, flags.window_pooling
+    )
+    return list(head_probabilities(combined["logits"], multi_label))
+  if "example_index" in rows:  # --dynamic_padding sorted the batches by length
+    order = np.argsort(rows["example_index"], kind="stable")
+    return list(rows["probabilities"][order])
+  return list(rows["probabilities"])
