@@ -18,6 +18,8 @@ Sections (`--only`, comma-separated; default all):
            same seeded pipeline for the batches the loop consumed.
   accumulate  the same loop with --gradient_accumulation_steps 4 at batch/4
            against one batch (fixed padding): examples/s and their ratio.
+  train_eval  ClassifierRunner.train without and with an evaluation every
+           steps/2 steps: training rate outside evaluations and their checkpoints.
   eval     ClassifierRunner.evaluate, fixed and dynamic (length-sorted),
            each call timed whole after a first call that traces the forward
            pass (one trace per dataset spec; the note shows retraces).
@@ -95,7 +97,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bench import convert, data, hf_reference, onnx_infer, report, stages
 from bench.common import log
 
-SECTIONS = ("train", "accumulate", "eval", "predict", "convert", "serve", "onnx")
+SECTIONS = ("train", "accumulate", "train_eval", "eval", "predict", "convert", "serve", "onnx")
 # What `--_job KIND SPEC_FILE` runs (see common.run_job).
 JOBS = {
   "convert": convert.job_convert,
@@ -197,7 +199,7 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
 
   chosen = set(args.sections)
   runner = None
-  if chosen & {"train", "accumulate", "eval", "predict"}:
+  if chosen & {"train", "accumulate", "train_eval", "eval", "predict"}:
     runner = stages.build_runner(ctx)
     if args.compare:
       variables = runner.model.variables_by_name
@@ -210,6 +212,8 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
       hf_reference.section_hf(args, ctx, results, paddings)
   if "accumulate" in chosen:
     stages.section_accumulate(args, ctx, results, runner)
+  if "train_eval" in chosen:
+    stages.section_train_eval(args, ctx, results, runner)
   for what in ("eval", "predict"):
     if what in chosen:
       stages.section_infer(args, ctx, results, runner, what, paddings)

@@ -202,6 +202,61 @@ def section_accumulate(args, ctx: dict, results: Results, runner) -> None:
   )
 
 
+def section_train_eval(args, ctx: dict, results: Results, runner) -> None:
+  """ClassifierRunner.train over the same number of steps without and with an
+  evaluation every steps/2 steps (fixed padding): the training steps' rate with
+  the time spent inside evaluations and their checkpoints taken out, so the
+  two rates compare what evaluation during training costs the other steps."""
+  eval_data = dataset(ctx, args, "eval", False)
+  steps = max(2, args.steps)
+  log("train_eval: warmup (traces the train loop and the eval forward)")
+  runner.train(dataset(ctx, args, "train", False), runner.global_step + 1, 10**9, 1, args.batch)
+  runner.evaluate(eval_data, args.eval_examples)
+  rates = {}
+  for mode in ("no evaluation", "evaluation every %d steps" % (steps // 2)):
+    outside = [0.0]  # Seconds spent in evaluations and in checkpoint saves.
+    save = runner.save
+
+    def timed_save():
+      start = time.perf_counter()
+      path = save()
+      outside[0] += time.perf_counter() - start
+      return path
+
+    def on_eval(step):
+      start = time.perf_counter()
+      runner.evaluate(eval_data, args.eval_examples)
+      outside[0] += time.perf_counter() - start
+      return False
+
+    runner.save = timed_save
+    try:
+      evaluating = mode != "no evaluation"
+      source = dataset(ctx, args, "train", False)
+      start = time.perf_counter()
+      runner.train(
+        source,
+        runner.global_step + steps,
+        save_checkpoints_steps=10**9,
+        iterations_per_loop=steps,
+        batch_size=args.batch,
+        log_every_seconds=10**9,
+        eval_every_steps=steps // 2 if evaluating else 0,
+        on_eval=on_eval if evaluating else None,
+      )
+      seconds = time.perf_counter() - start - outside[0]
+    finally:
+      del runner.save
+    rates[mode] = steps * args.batch / seconds
+    log(
+      "train_eval %s: %.1f examples/s outside evaluations (%.1f s of %.1f s in them)"
+      % (mode, rates[mode], outside[0], seconds + outside[0])
+    )
+    results.add("train_eval", mode, [rates[mode]], "examples/s", "training steps only")
+  first, second = rates.values()
+  results.add("train_eval", "with / without evaluation", [second / first], "x", "goal ~1.0")
+
+
 # -- eval and predict ---------------------------------------------------------------
 
 

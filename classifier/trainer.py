@@ -200,6 +200,7 @@ class ClassifierRunner(object):
     self.global_step = 0
     self.last_eval = None
     self._forwards = []  # (element_spec, tf.function) of eval/predict
+    self._train_loops = {}  # accumulation steps -> the train loop tf.function
 
   # -- variables and checkpoints ------------------------------------------
 
@@ -444,7 +445,7 @@ class ClassifierRunner(object):
 
     With `eval_every_steps` > 0, every such step is saved as a checkpoint and
     then `on_eval(global_step)` runs; it returns True to stop training early.
-    It is also asked at the start (a resumed run may already be done).
+    A run resumed at such a step asks it first (it may have stopped there).
     """
     if self.global_step >= num_train_steps:
       logger.info(
@@ -456,15 +457,18 @@ class ClassifierRunner(object):
       return
     if self.manager.latest_checkpoint is None:
       self.save()  # model.ckpt-0, as the Estimator did.
-    if eval_every_steps and self.global_step and on_eval(self.global_step):
-      return
+    if eval_every_steps and self.global_step and self.global_step % eval_every_steps == 0:
+      if on_eval(self.global_step):  # Resumed at an evaluation step: evaluated, or stopped there.
+        return
     if self._multi_worker:
       # One record file per worker, identical: each takes its share of every global batch.
       options = tf.data.Options()
       options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
       dataset = dataset.with_options(options)
     iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-    train_loop = self.train_loop_fn(accumulation_steps)
+    if accumulation_steps not in self._train_loops:  # Traced once, however often train runs.
+      self._train_loops[accumulation_steps] = self.train_loop_fn(accumulation_steps)
+    train_loop = self._train_loops[accumulation_steps]
     is_tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
     chunk_cap = max(1, iterations_per_loop) if is_tpu else 10
     save_every = max(1, save_checkpoints_steps)
