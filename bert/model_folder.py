@@ -84,6 +84,23 @@ def write_labels(folder: str, labels: Sequence) -> None:
   write_json(path, check_labels(labels_as_strings(labels), path))
 
 
+def read_folder_labels(folder: str, run_config: dict) -> list[str] | None:
+  """The folder's labels: labels.json, else `run_config`'s label_list, else None.
+
+  A list that breaks the rule, or a labels.json that cannot be read, raises
+  LabelsError naming the file.
+  """
+  try:
+    labels = read_labels(folder)
+  except (OSError, UnicodeDecodeError) as e:
+    path = os.path.join(folder, LABELS_FILENAME)
+    raise LabelsError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
+  if labels is None and run_config.get("label_list") is not None:
+    where = "%s label_list" % os.path.join(folder, RUN_CONFIG_FILENAME)
+    labels = check_labels(run_config["label_list"], where)
+  return labels
+
+
 def read_run_config(folder: str) -> dict | None:
   """`folder/run_config.json` as a dict, or None when the folder has none.
 
@@ -100,6 +117,17 @@ def read_run_config(folder: str) -> dict | None:
   if not isinstance(value, dict):
     raise InputError("%s: expected a JSON object" % path)
   return value
+
+
+def recorded_file(folder: str, run_config: dict, key: str) -> str | None:
+  """The file run_config.json names under `key` (vocab_file, ...), or None when it names none.
+
+  A relative path is taken from `folder`.
+  """
+  path = run_config.get(key)
+  if not isinstance(path, str) or not path:
+    return None
+  return path if os.path.isabs(path) else os.path.join(folder, path)
 
 
 def parse_checkpoint_state(text: str) -> list[str]:

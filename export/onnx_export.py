@@ -33,16 +33,15 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shutil
 import sys
 import time
 from typing import Iterator
 
 import numpy as np
 
-from bert import errors, model_folder
+from bert import errors, model_folder, tf_startup
 from bert.errors import InputError, UsageError, WriteError
-from export import hf_common, onnx_graph, onnx_runtime
+from export import common, onnx_graph, onnx_runtime
 from export.onnx_runtime import INFO_NAME, MODEL_FILES
 
 logger = logging.getLogger(__name__)
@@ -58,6 +57,17 @@ FUSED_OPS = ("Attention", "SkipLayerNormalization", "FastGelu", "BiasGelu", "Gel
 
 class OnnxExportError(InputError):
   """The folder cannot be exported, or the export does not reproduce TensorFlow's outputs."""
+
+
+# --onnx_dir may be replaced when it is empty, or with --overwrite when it holds an earlier
+# export; a folder that holds something else is refused at once, --overwrite or not.
+_TARGET = common.TargetRules(
+  error=OnnxExportError,
+  flag="--onnx_dir",
+  markers=(INFO_NAME,),
+  kind="ONNX export",
+  foreign_first=True,
+)
 
 
 @dataclasses.dataclass
@@ -83,57 +93,6 @@ class OnnxPlan:
 # ---------------------------------------------------------------------------
 # Planning: no TensorFlow, nothing written.
 # ---------------------------------------------------------------------------
-
-
-def _check_onnx_dir(output_dir: str | None, onnx_dir: str, overwrite: bool) -> None:
-  """Refuses an --onnx_dir whose replacement would lose data."""
-  real_onnx = os.path.realpath(onnx_dir)
-  if output_dir is not None:
-    real_output = os.path.realpath(output_dir)
-    if real_output == real_onnx or real_output.startswith(real_onnx.rstrip(os.sep) + os.sep):
-      raise OnnxExportError(
-        "--onnx_dir %s would replace --output_dir %s: choose another folder"
-        % (onnx_dir, output_dir)
-      )
-  if not os.path.lexists(onnx_dir):
-    return
-  if os.path.islink(onnx_dir) or not os.path.isdir(onnx_dir):
-    raise OnnxExportError("--onnx_dir %s exists and is not a folder" % onnx_dir)
-  present = os.listdir(onnx_dir)
-  if not present:
-    return
-  if INFO_NAME not in present:
-    raise OnnxExportError(
-      "--onnx_dir %s is not empty and holds no ONNX export (no %s): remove it yourself"
-      % (onnx_dir, INFO_NAME)
-    )
-  if not overwrite:
-    raise OnnxExportError(
-      "--onnx_dir %s holds an export: pass --overwrite to replace it" % onnx_dir
-    )
-
-
-def _model_file(output_dir: str, run_config: dict, filename: str, key: str) -> str:
-  """`output_dir/filename`, else the file run_config.json records under `key`."""
-  beside = os.path.join(output_dir, filename)
-  if os.path.isfile(beside):
-    return beside
-  recorded = run_config.get(key)
-  if isinstance(recorded, str) and recorded:
-    path = recorded if os.path.isabs(recorded) else os.path.join(output_dir, recorded)
-    if os.path.isfile(path):
-      return path
-  raise OnnxExportError(
-    "no %s in %s (nor a %s in its run_config.json)" % (filename, output_dir, key)
-  )
-
-
-def _labels(output_dir: str, run_config: dict) -> list[str] | None:
-  labels = model_folder.read_labels(output_dir)
-  if labels is None and run_config.get("label_list") is not None:
-    source = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME) + " label_list"
-    labels = model_folder.check_labels(run_config["label_list"], source)
-  return labels
 
 
 def _check_config(config: dict, config_file: str) -> None:
@@ -167,16 +126,13 @@ def plan_export(
   from serving import files as serving_files  # pylint: disable=import-outside-toplevel
 
   output_dir = os.path.abspath(output_dir)
-  onnx_dir = os.path.abspath(onnx_dir.rstrip("/\\") or onnx_dir)
+  onnx_dir = common.target_path(onnx_dir)
   if not os.path.isdir(output_dir):
     raise OnnxExportError("--output_dir %s is not a directory" % output_dir)
-  _check_onnx_dir(output_dir, onnx_dir, overwrite)
+  _TARGET.check(output_dir, onnx_dir, overwrite)
   run_config = model_folder.read_run_config(output_dir) or {}
   prefix = find_checkpoint(output_dir, checkpoint)
-  config_file = _model_file(
-    output_dir, run_config, model_folder.BERT_CONFIG_FILENAME, "bert_config_file"
-  )
-  vocab_file = _model_file(output_dir, run_config, model_folder.VOCAB_FILENAME, "vocab_file")
+  config_file, vocab_file = common.model_files(output_dir, run_config, OnnxExportError)
   config = checks.read_bert_config(config_file)
   _check_config(config, config_file)
   multi_label, threshold = serving_files.read_multi_label([output_dir])
@@ -198,7 +154,7 @@ def plan_export(
     bert_config_file=config_file,
     vocab_file=vocab_file,
     config=config,
-    labels=_labels(output_dir, run_config),
+    labels=model_folder.read_folder_labels(output_dir, run_config),
     multi_label=multi_label,
     multi_label_threshold=threshold,
     quantize=quantize,
@@ -229,38 +185,16 @@ def _quiet_tools() -> Iterator[None]:
 def _load_model(plan: OnnxPlan):
   """(TF model, weights by checkpoint name, has a head): the checkpoint in BertClassifier
   when it has a classifier head, else in BertEncoder."""
-  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf
-  from bert import checkpoint as ckpt_lib
-  from bert import modeling
-  from classifier import model as classifier_model
+  from bert import modeling  # pylint: disable=import-outside-toplevel
 
-  try:
-    shapes = dict(tf.train.list_variables(plan.checkpoint))
-  except (tf.errors.OpError, IndexError, ValueError) as e:
-    raise OnnxExportError(
-      "cannot read checkpoint %s: %s" % (plan.checkpoint, errors.first_line(e))
-    ) from None
+  shapes = common.checkpoint_shapes(plan.checkpoint, OnnxExportError)
   bert_config = modeling.BertConfig.from_dict(plan.config)
-  found = [name for name in onnx_graph.HEAD_NAMES if name in shapes]
-  if found:
-    num_labels = list(shapes["output_bias"])[0] if "output_bias" in shapes else 0
-    if plan.labels is not None and num_labels != len(plan.labels):
-      raise OnnxExportError(
-        "checkpoint %s has a head for %d labels but the label list has %d"
-        % (plan.checkpoint, num_labels, len(plan.labels))
-      )
-    model = classifier_model.BertClassifier(bert_config, num_labels, multi_label=plan.multi_label)
-  else:
-    model = modeling.BertEncoder(bert_config)
-  ckpt_lib.load_variables(
-    model.variables_by_name,
-    plan.checkpoint,
-    required_prefixes=("bert/", "output_"),
-    partial_hint="A checkpoint without them cannot be exported.",
+  num_labels = common.head_size(
+    plan.checkpoint, shapes, bert_config.hidden_size, OnnxExportError, plan.labels
   )
+  model = common.load_model(plan.checkpoint, bert_config, num_labels, plan.multi_label)
   weights = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
-  return model, weights, bool(found)
+  return model, weights, num_labels is not None
 
 
 def _fuse(model, config: dict):
@@ -499,13 +433,6 @@ def _build_and_check(plan: OnnxPlan, staging: str) -> tuple[dict, int, list]:
   return facts, num_labels, batches
 
 
-def _copy(source: str, target: str) -> None:
-  try:
-    shutil.copyfile(source, target)
-  except OSError as e:
-    raise WriteError("cannot copy %s to %s: %s" % (source, target, e.strerror or e)) from None
-
-
 def write_onnx_folder(plan: OnnxPlan) -> dict:
   """Exports, checks (and quantizes) into a staging folder renamed to plan.onnx_dir.
 
@@ -517,11 +444,7 @@ def write_onnx_folder(plan: OnnxPlan) -> dict:
   """
   import onnxruntime  # pylint: disable=import-outside-toplevel
 
-  try:
-    staging = model_folder.staging_folder(plan.onnx_dir)
-  except OSError as e:
-    raise WriteError("cannot create a folder beside %s: %s" % (plan.onnx_dir, e.strerror or e))
-  try:
+  with common.staging_beside(plan.onnx_dir) as staging:
     facts, num_labels, batches = _build_and_check(plan, staging)
     precisions = ["fp32"]
     info = {
@@ -547,19 +470,15 @@ def write_onnx_folder(plan: OnnxPlan) -> dict:
     info["files"] = {
       MODEL_FILES[p]: os.path.getsize(os.path.join(staging, MODEL_FILES[p])) for p in precisions
     }
-    _copy(plan.vocab_file, os.path.join(staging, model_folder.VOCAB_FILENAME))
-    _copy(plan.bert_config_file, os.path.join(staging, model_folder.BERT_CONFIG_FILENAME))
+    for source, name in (
+      (plan.vocab_file, model_folder.VOCAB_FILENAME),
+      (plan.bert_config_file, model_folder.BERT_CONFIG_FILENAME),
+    ):
+      common.copy_file(source, os.path.join(staging, name), OnnxExportError)
     if plan.labels is not None:
       model_folder.write_labels(staging, plan.labels)
     model_folder.write_json(os.path.join(staging, INFO_NAME), info)
-    _check_onnx_dir(None, plan.onnx_dir, plan.overwrite)  # anew: time has passed
-    try:
-      model_folder.replace_folder(staging, plan.onnx_dir)
-    except OSError as e:
-      raise WriteError("cannot move the export into %s: %s" % (plan.onnx_dir, e.strerror or e))
-  finally:
-    if os.path.isdir(staging):
-      shutil.rmtree(staging, ignore_errors=True)
+    _TARGET.move_into_place(staging, None, plan.onnx_dir, plan.overwrite)
   logger.info("Exported %s to %s", plan.checkpoint, plan.onnx_dir)
   return info
 
@@ -636,7 +555,7 @@ def ensure_export(
       quantize=precision == "int8",
       overwrite=True,
     )
-    _check_onnx_dir(None, onnx_dir, True)
+    _TARGET.check(None, onnx_dir, True)
     write_onnx_folder(plan)
   return os.path.join(onnx_dir, MODEL_FILES[precision])
 
@@ -736,29 +655,24 @@ def main(argv=None) -> int:
   returns 1. The folders are checked before TensorFlow is imported.
   """
   args = build_parser().parse_args(argv)
-  with hf_common.console_logging(logger):
-    try:
-      if not args.tolerance >= 0:  # also refuses nan
-        raise UsageError("--tolerance=%s: must be >= 0" % args.tolerance)
-      onnx_runtime.check_installed(PROG)
-      plan = plan_export(
-        args.output_dir,
-        args.onnx_dir,
-        checkpoint=args.checkpoint,
-        quantize=args.quantize == "int8",
-        eval_file=args.eval_file,
-        max_seq_length=args.max_seq_length,
-        tolerance=args.tolerance,
-        overwrite=args.overwrite,
-      )
-      from bert import tf_startup  # pylint: disable=import-outside-toplevel
 
-      tf_startup.import_tensorflow()
-      info = write_onnx_folder(plan)
-    except errors.ProjectError as e:
-      return errors.report(PROG, e)
-  print(_summary(info, plan.onnx_dir))
-  return 0
+  def export() -> tuple[dict, str]:
+    common.check_tolerance(args.tolerance)
+    onnx_runtime.check_installed(PROG)
+    plan = plan_export(
+      args.output_dir,
+      args.onnx_dir,
+      checkpoint=args.checkpoint,
+      quantize=args.quantize == "int8",
+      eval_file=args.eval_file,
+      max_seq_length=args.max_seq_length,
+      tolerance=args.tolerance,
+      overwrite=args.overwrite,
+    )
+    tf_startup.import_tensorflow()
+    return write_onnx_folder(plan), plan.onnx_dir
+
+  return common.run_command(PROG, logger, export, lambda done: print(_summary(*done)))
 
 
 if __name__ == "__main__":

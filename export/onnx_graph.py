@@ -28,11 +28,12 @@ from typing import Mapping
 
 import numpy as np
 
+from export.common import HEAD_NAMES
+
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 POOLED_OUTPUT = "pooled_output"
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
-HEAD_NAMES = ("output_weights", "output_bias")
 OPSET = 17
 LAYER_NORM_EPSILON = 1e-12
 MASK_PENALTY = -10000.0

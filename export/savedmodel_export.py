@@ -41,26 +41,24 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import re
-import shutil
 import sys
-from typing import Iterator
 
 from bert import errors, model_folder
 from bert.errors import WriteError
-from export.serving_export import _bool, _console_logging, count_vocab_lines
+from export import common
+from export.common import HEAD_NAMES
+from export.serving_export import count_vocab_lines
 
 PROGRAM = "bert-export-savedmodel"
 
 SAVED_MODEL_FILENAME = "saved_model.pb"
 INFO_FILENAME = os.path.join("assets.extra", "export_info.json")
 PRETRAINED_CHECKPOINT = "bert_model.ckpt"
-HEAD_NAMES = ("output_weights", "output_bias")
 # Google's run_classifier.py default, for folders whose run_config.json does not say.
 DEFAULT_MAX_SEQ_LENGTH = 128
 # bert-as-service's default -pooling_layer: the second-to-last encoder layer.
@@ -77,6 +75,15 @@ class ExportError(errors.InputError):
   """The export cannot be made from these inputs; nothing was written."""
 
 
+# A version folder may be replaced when it is empty, or with --overwrite when it holds a SavedModel.
+_TARGET = common.TargetRules(
+  error=ExportError,
+  source_flag="output_dir",
+  markers=(SAVED_MODEL_FILENAME,),
+  busy_hint=" (pass --overwrite to replace it, or another --version)",
+)
+
+
 @dataclasses.dataclass
 class ExportPlan:
   """What an export reads and writes, settled before TensorFlow is imported.
@@ -90,7 +97,8 @@ class ExportPlan:
     max_seq_length: the longest sequence the text signatures build.
     pooling_layer: the encoder layer `encode` averages.
     target: the version folder to create, `<export_dir>/<version>`.
-    created: the outermost folder the export creates above `target`, if any.
+    created: the outermost folder above `target` that did not exist when the
+      plan was made, if any (writing works it out again when it starts).
     multi_label_threshold: for a multi-label run (run_config.json), the
       probability at which a label is predicted; None for single-label runs.
   """
@@ -174,11 +182,11 @@ def plan_export(
   model_dir = os.path.abspath(output_dir)
   if not os.path.isdir(model_dir):
     raise ExportError("output_dir %s is not a directory" % output_dir)
-  export_dir = os.path.abspath(export_dir.rstrip("/\\") or export_dir)
+  export_dir = common.target_path(export_dir)
   if os.path.exists(export_dir) and not os.path.isdir(export_dir):
     raise ExportError("export_dir %s exists and is not a directory" % export_dir)
   target = os.path.join(export_dir, str(_next_version(export_dir) if version is None else version))
-  _check_target(model_dir, target, overwrite)
+  _TARGET.check(model_dir, target, overwrite)
 
   for name in (model_folder.VOCAB_FILENAME, model_folder.BERT_CONFIG_FILENAME):
     if not os.path.isfile(os.path.join(model_dir, name)):
@@ -219,20 +227,16 @@ def plan_export(
       % (vocab_file, config["vocab_size"], model_folder.BERT_CONFIG_FILENAME)
     )
 
-  created = None
-  outermost = export_dir
-  while not os.path.exists(outermost):
-    created, outermost = outermost, os.path.dirname(outermost)
   return ExportPlan(
     model_dir=model_dir,
     checkpoint=checkpoint,
     config=config,
-    labels=_read_labels(model_dir, run_config),
+    labels=model_folder.read_folder_labels(model_dir, run_config),
     do_lower_case=do_lower_case,
     max_seq_length=max_seq_length,
     pooling_layer=pooling_layer,
     target=target,
-    created=created,
+    created=common.outermost_missing(export_dir),
     multi_label_threshold=(
       float(run_config.get("multi_label_threshold", 0.5)) if run_config.get("multi_label") else None
     ),
@@ -245,29 +249,6 @@ def _next_version(export_dir: str) -> int:
     return 1
   numbers = [int(name) for name in os.listdir(export_dir) if _VERSION_NAME.match(name)]
   return max(numbers, default=0) + 1
-
-
-def _check_target(model_dir: str, target: str, overwrite: bool) -> None:
-  """Refuses a version folder whose replacement would lose data."""
-  real_target = os.path.realpath(target)
-  real_model = os.path.realpath(model_dir)
-  if real_model == real_target or real_model.startswith(real_target + os.sep):
-    raise ExportError("%s would replace output_dir %s: choose another folder" % (target, model_dir))
-  if not os.path.lexists(target):
-    return
-  if os.path.islink(target) or not os.path.isdir(target):
-    raise ExportError("%s exists and is not a directory" % target)
-  if not os.listdir(target):
-    return
-  if not overwrite:
-    raise ExportError(
-      "%s exists and is not empty (pass --overwrite to replace it, or another --version)" % target
-    )
-  if not os.path.isfile(os.path.join(target, SAVED_MODEL_FILENAME)):
-    raise ExportError(
-      "%s holds no %s: --overwrite replaces only an earlier SavedModel; remove it yourself"
-      % (target, SAVED_MODEL_FILENAME)
-    )
 
 
 def _read_config(path: str) -> dict:
@@ -309,19 +290,6 @@ def _find_checkpoint(model_dir: str, name: str | None) -> str:
   )
 
 
-def _read_labels(model_dir: str, run_config: dict) -> list | None:
-  """labels.json, else run_config.json's label_list, else None."""
-  try:
-    labels = model_folder.read_labels(model_dir)
-    if labels is None and run_config.get("label_list") is not None:
-      source = os.path.join(model_dir, model_folder.RUN_CONFIG_FILENAME) + " label_list"
-      labels = model_folder.check_labels(run_config["label_list"], source)
-  except (OSError, UnicodeDecodeError) as e:
-    path = os.path.join(model_dir, model_folder.LABELS_FILENAME)
-    raise ExportError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
-  return labels
-
-
 # -- building and writing (TensorFlow) ----------------------------------------
 
 
@@ -337,26 +305,14 @@ def write_export(plan: ExportPlan, overwrite: bool = False) -> None:
       "tensorflow-text is not installed: pip install 'bert-classic[savedmodel]'"
     ) from None
 
-  module = _build(plan, tf)
+  module = _build(plan)
   signatures = module.signatures()
-  staging = None
-  done = False
-  try:
-    with _writing("cannot create a folder beside", plan.target):
-      staging = model_folder.staging_folder(plan.target)
-    with _writing("cannot write the SavedModel into", plan.target, tf.errors.OpError):
+  with common.staging_beside(plan.target) as staging:
+    with common.writing("cannot write the SavedModel into", plan.target, tf.errors.OpError):
       tf.saved_model.save(module, staging, signatures=signatures)
       _write_info(plan, staging, module, sorted(signatures), tf)
     _check_written(signatures, staging, tf)
-    _check_target(plan.model_dir, plan.target, overwrite)  # anew: time has passed
-    with _writing("cannot move the export into", plan.target):
-      replaced = model_folder.replace_folder(staging, plan.target)
-    done = True
-  finally:
-    if staging is not None and os.path.isdir(staging):
-      shutil.rmtree(staging, ignore_errors=True)
-    if not done and plan.created:
-      shutil.rmtree(plan.created, ignore_errors=True)
+    replaced = _TARGET.move_into_place(staging, plan.model_dir, plan.target, overwrite)
   if replaced:
     logger.info("Replaced the earlier SavedModel in %s", plan.target)
   logger.info("Exported %s to %s", plan.checkpoint, plan.target)
@@ -367,30 +323,13 @@ def write_export(plan: ExportPlan, overwrite: bool = False) -> None:
   )
 
 
-@contextlib.contextmanager
-def _writing(failure: str, target: str, *also: type) -> Iterator[None]:
-  """Turns an OSError (or one of `also`) of the block into a WriteError naming `target`."""
-  try:
-    yield
-  except (OSError,) + also as e:
-    reason = getattr(e, "strerror", None) or errors.first_line(e)
-    raise WriteError("%s %s: %s" % (failure, target, reason)) from None
-
-
-def _build(plan: ExportPlan, tf):
+def _build(plan: ExportPlan):
   """The module to save: the checkpoint's model, its tokenizer and signatures."""
-  from bert import checkpoint as ckpt_lib
   from bert import modeling, tokenization
-  from classifier.model import BertClassifier
   from export import savedmodel_signatures
   from export.text_graph import TextEncoder
 
-  try:
-    shapes = dict(tf.train.list_variables(plan.checkpoint))
-  except (tf.errors.OpError, ValueError) as e:
-    raise ExportError(
-      "cannot read checkpoint %s: %s" % (plan.checkpoint, errors.first_line(e))
-    ) from None
+  shapes = common.checkpoint_shapes(plan.checkpoint, ExportError)
   try:
     text_encoder = TextEncoder(
       tokenization.load_vocab(plan.vocab_file), plan.do_lower_case, plan.max_seq_length
@@ -398,35 +337,28 @@ def _build(plan: ExportPlan, tf):
   except ValueError as e:
     raise ExportError("%s: %s" % (plan.vocab_file, e)) from None
   bert_config = modeling.BertConfig.from_dict(plan.config)
-  common = dict(
+  serving = dict(
     text_encoder=text_encoder, pooling_layer=plan.pooling_layer, vocab_file=plan.vocab_file
   )
-  if not all(name in shapes for name in HEAD_NAMES):
+  num_labels = common.head_size(
+    plan.checkpoint, shapes, bert_config.hidden_size, ExportError, plan.labels
+  )
+  if num_labels is None:
     logger.warning(
       "Checkpoint %s has no classifier head (%s): the export has the encode signature only",
       plan.checkpoint,
       " and ".join(HEAD_NAMES),
     )
-    encoder = modeling.BertEncoder(bert_config)
-    ckpt_lib.load_variables(encoder.variables_by_name, plan.checkpoint)
-    return savedmodel_signatures.EncoderServingModule(encoder, **common)
-  num_labels = shapes["output_bias"][0]
+    encoder = common.load_model(plan.checkpoint, bert_config, None)
+    return savedmodel_signatures.EncoderServingModule(encoder, **serving)
   labels = plan.labels
   if labels is None:
     labels = [str(i) for i in range(num_labels)]
     logger.warning("No labels.json in %s: the labels are named %s", plan.model_dir, labels)
-  if len(labels) != num_labels:
-    raise ExportError(
-      "checkpoint %s has a head for %d labels but the label list has %d: %s"
-      % (plan.checkpoint, num_labels, len(labels), ", ".join(labels))
-    )
   multi_label = plan.multi_label_threshold is not None
-  classifier = BertClassifier(bert_config, num_labels, multi_label=multi_label)
-  ckpt_lib.load_variables(
-    classifier.variables_by_name, plan.checkpoint, required_prefixes=("bert/",) + HEAD_NAMES
-  )
+  classifier = common.load_model(plan.checkpoint, bert_config, num_labels, multi_label)
   return savedmodel_signatures.ClassifierServingModule(
-    classifier, labels, threshold=plan.multi_label_threshold, **common
+    classifier, labels, threshold=plan.multi_label_threshold, **serving
   )
 
 
@@ -519,21 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     default=None,
     help="version folder number; default: one more than the highest there (1 in a new folder)",
   )
-  parser.add_argument(
-    "--overwrite",
-    nargs="?",
-    const=True,
-    default=False,
-    type=_bool,
-    metavar="BOOL",
-    help="replace an earlier SavedModel of the same version",
-  )
-  parser.add_argument(
+  common.add_bool_flag(parser, "--overwrite", "replace an earlier SavedModel of the same version")
+  common.add_bool_flag(
+    parser,
     "--do_lower_case",
-    type=_bool,
+    "tokenizer setting; default: run_config.json's, else true",
     default=None,
-    metavar="BOOL",
-    help="tokenizer setting; default: run_config.json's, else true",
   )
   parser.add_argument(
     "--max_seq_length",
@@ -558,21 +481,8 @@ def main(argv=None) -> int:
   returns 1 (2 for a bad setting).
   """
   args = build_parser().parse_args(argv)
-  with _console_logging():
-    try:
-      export_savedmodel(
-        args.output_dir,
-        args.export_dir,
-        ckpt_name=args.ckpt_name,
-        version=args.version,
-        overwrite=args.overwrite,
-        do_lower_case=args.do_lower_case,
-        max_seq_length=args.max_seq_length,
-        pooling_layer=args.pooling_layer,
-      )
-    except errors.ProjectError as e:
-      return errors.report(PROGRAM, e)
-  return 0
+  # Each flag is named after the export_savedmodel argument it sets.
+  return common.run_command(PROGRAM, logger, lambda: export_savedmodel(**vars(args)))
 
 
 if __name__ == "__main__":

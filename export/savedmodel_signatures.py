@@ -119,12 +119,18 @@ class ClassifierServingModule(EncoderServingModule):
     return self._classify(**self.text_encoder.encode(text_a, text_b))
 
   def _classify(self, input_ids, input_mask, segment_ids) -> dict:
-    tf.debugging.assert_less_equal(
+    fits = tf.debugging.assert_less_equal(
       tf.shape(input_ids)[1],
       self._max_positions,
       message="a sequence may hold at most max_position_embeddings = %d tokens"
       % self._max_positions,
     )
+    # Nothing else orders the check before the model, whose own slicing of the position
+    # table would otherwise fail first, now and then, with a message that names no limit.
+    with tf.control_dependencies([fits]):
+      input_ids, input_mask, segment_ids = (
+        tf.identity(x) for x in (input_ids, input_mask, segment_ids)
+      )
     names = tf.constant(self._labels, tf.string)
     if self._threshold is not None:  # Multi-label: a sigmoid per label.
       unused_labels = tf.zeros([tf.shape(input_ids)[0], len(self._labels)], tf.int32)

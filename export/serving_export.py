@@ -34,25 +34,23 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import glob
 import logging
 import os
 import re
-import shutil
 import sys
-from typing import Iterator
 
-from bert import errors, model_folder
+from bert import errors, model_folder, tf_startup
 from bert.errors import WriteError
+from export import common
+from export.common import HEAD_NAMES
 
 PROGRAM = "bert-export-serving"
 
 CKPT_NAME = "bert_model.ckpt"
 INFO_NAME = "export_info.json"
 
-HEAD_NAMES = ("output_weights", "output_bias")
 OPTIMIZER_PATTERN = re.compile(r"(^|/)(adam_m|adam_v)$|^global_step$")
 
 logger = logging.getLogger(__name__)
@@ -60,6 +58,17 @@ logger = logging.getLogger(__name__)
 
 class ExportError(errors.InputError):
   """The export cannot be made from these inputs (a user error: one-line message)."""
+
+
+# export_dir may be replaced when it is empty, or with --overwrite when it holds an earlier export.
+_TARGET = common.TargetRules(
+  error=ExportError,
+  flag="export_dir",
+  source_flag="output_dir",
+  markers=(INFO_NAME, CKPT_NAME + ".index"),
+  kind="export",
+  busy_hint=" (pass --overwrite to replace it)",
+)
 
 
 @dataclasses.dataclass
@@ -115,34 +124,16 @@ def export_for_serving(
     bert.errors.WriteError: writing failed; nothing was left half-written.
   """
   output_dir = os.path.abspath(output_dir)
-  export_dir = os.path.abspath(export_dir.rstrip("/\\") or export_dir)
+  export_dir = common.target_path(export_dir)
   if not os.path.isdir(output_dir):
     raise ExportError("output_dir %s is not a directory" % output_dir)
-  _check_target(output_dir, export_dir, overwrite)
+  _TARGET.check(output_dir, export_dir, overwrite)
 
   plan = _plan(output_dir, checkpoint, vocab_file, bert_config_file)
-
-  parent = os.path.dirname(export_dir)
-  created = parent  # the outermost folder this export creates, if any
-  while not os.path.isdir(os.path.dirname(created)):
-    created = os.path.dirname(created)
-  created = None if os.path.isdir(parent) else created
-  with _writing(export_dir, "cannot create a folder beside"):
-    staging = model_folder.staging_folder(export_dir)
-  done = False
-  try:
+  with common.staging_beside(export_dir) as staging:
     source_size, export_size = _write(plan, staging, strip_optimizer)
-    _check_target(output_dir, export_dir, overwrite)  # anew: time has passed
-    with _writing(export_dir, "cannot move the export into"):
-      replaced = model_folder.replace_folder(staging, export_dir)
-    if replaced:
+    if _TARGET.move_into_place(staging, output_dir, export_dir, overwrite):
       logger.info("Replaced the earlier export in %s", export_dir)
-    done = True
-  finally:
-    if os.path.isdir(staging):
-      shutil.rmtree(staging, ignore_errors=True)
-    if not done and created:
-      shutil.rmtree(created, ignore_errors=True)
 
   logger.info(
     "Exported %s (global_step %s%s) to %s",
@@ -166,55 +157,6 @@ def export_for_serving(
 
 
 # -- checks (nothing written yet) ---------------------------------------------
-
-
-@contextlib.contextmanager
-def _reading_checkpoint(prefix: str) -> Iterator[None]:
-  """Turns what TensorFlow raises for a truncated or corrupt checkpoint into an ExportError."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  try:
-    yield
-  except (tf.errors.OpError, IndexError, ValueError) as e:  # IndexError: data cut short
-    raise ExportError("cannot read checkpoint %s: %s" % (prefix, errors.first_line(e))) from None
-
-
-def _is_export_dir(path: str) -> bool:
-  return os.path.isfile(os.path.join(path, INFO_NAME)) or os.path.isfile(
-    os.path.join(path, CKPT_NAME + ".index")
-  )
-
-
-def _check_target(output_dir: str, export_dir: str, overwrite: bool) -> None:
-  """Refuses export_dirs whose replacement would lose data."""
-  real_export = os.path.realpath(export_dir)
-  real_output = os.path.realpath(output_dir)
-  if real_output == real_export or real_output.startswith(real_export.rstrip(os.sep) + os.sep):
-    raise ExportError(
-      "export_dir %s would replace output_dir %s: choose another folder" % (export_dir, output_dir)
-    )
-  if not os.path.lexists(export_dir):
-    return
-  if os.path.islink(export_dir):
-    raise ExportError("export_dir %s is a symbolic link: name the folder itself" % export_dir)
-  if not os.path.isdir(export_dir):
-    raise ExportError("export_dir %s exists and is not a directory" % export_dir)
-  try:
-    is_empty = not os.listdir(export_dir)
-  except OSError as e:
-    raise ExportError("cannot list export_dir %s: %s" % (export_dir, e.strerror or e)) from None
-  if is_empty:
-    return
-  if not overwrite:
-    raise ExportError(
-      "export_dir %s exists and is not empty (pass --overwrite to replace it)" % export_dir
-    )
-  if not _is_export_dir(export_dir):
-    raise ExportError(
-      "export_dir %s is not empty and holds no export (no %s "
-      "or %s.index): --overwrite replaces only an earlier "
-      "export; remove it yourself" % (export_dir, INFO_NAME, CKPT_NAME)
-    )
 
 
 def _find_checkpoint(output_dir: str, name: str | None) -> str:
@@ -273,46 +215,26 @@ def _checkpoint_files(prefix: str) -> dict:
   return files
 
 
-def _model_file(
-  flag_value: str | None, run_config: dict, key: str, flag: str, output_dir: str
-) -> str:
-  """A flag's file, else the one run_config.json records; it must exist."""
-  if flag_value:
-    path = os.path.abspath(flag_value)
+def _shipped_file(output_dir: str, run_config: dict, key: str, given: str | None) -> str:
+  """The file given as --<key>, else the one run_config.json records under `key`; it must exist."""
+  if given:
+    path = os.path.abspath(given)
     if not os.path.isfile(path):
-      raise ExportError("--%s %s does not exist" % (flag, flag_value))
+      raise ExportError("--%s %s does not exist" % (key, given))
     return path
-  recorded = run_config.get(key)
-  if not recorded:
-    where = (
-      "%s records no %s" % (os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME), key)
-      if run_config
-      else "%s does not exist" % os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
-    )
-    raise ExportError("no %s to ship: pass --%s (%s)" % (key, flag, where))
-  if not os.path.isabs(recorded):
-    recorded = os.path.join(output_dir, recorded)
+  run_config_path = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
+  recorded = model_folder.recorded_file(output_dir, run_config, key)
+  if recorded is None:
+    if run_config:
+      why = "%s records no %s" % (run_config_path, key)
+    else:
+      why = "%s does not exist" % run_config_path
+    raise ExportError("no %s to ship: pass --%s (%s)" % (key, key, why))
   if not os.path.isfile(recorded):
     raise ExportError(
-      "%s %s recorded in %s does not exist: pass --%s"
-      % (key, recorded, os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME), flag)
+      "%s %s recorded in %s does not exist: pass --%s" % (key, recorded, run_config_path, key)
     )
   return recorded
-
-
-def _read_labels(output_dir: str, run_config: dict) -> list | None:
-  """output_dir/labels.json, else run_config.json's label_list, else None."""
-  try:
-    labels = model_folder.read_labels(output_dir)
-    if labels is None and run_config.get("label_list") is not None:
-      source = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
-      labels = model_folder.check_labels(run_config["label_list"], source + " label_list")
-  except model_folder.LabelsError as e:
-    raise ExportError(str(e)) from None
-  except (OSError, UnicodeDecodeError) as e:  # labels.json unreadable or not UTF-8
-    path = os.path.join(output_dir, model_folder.LABELS_FILENAME)
-    raise ExportError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
-  return labels
 
 
 def count_vocab_lines(vocab_file: str) -> int:
@@ -361,21 +283,7 @@ def _check_variables(
         "; ".join(problems[:20]) + ("; ..." if len(problems) > 20 else ""),
       )
     )
-  hidden = bert_config.hidden_size
-  if all(name in shapes for name in HEAD_NAMES):
-    num_labels = shapes["output_bias"][0] if shapes["output_bias"] else None
-    if list(shapes["output_weights"]) != [num_labels, hidden] or len(shapes["output_bias"]) != 1:
-      raise ExportError(
-        "checkpoint %s has a classifier head of shapes output_weights %s, "
-        "output_bias %s; expected [num_labels, %d] and [num_labels]"
-        % (prefix, list(shapes["output_weights"]), list(shapes["output_bias"]), hidden)
-      )
-    if labels is not None and num_labels != len(labels):
-      raise ExportError(
-        "checkpoint %s has a head for %d labels but the label list has %d: "
-        "%s" % (prefix, num_labels, len(labels), ", ".join(labels))
-      )
-  else:
+  if common.head_size(prefix, shapes, bert_config.hidden_size, ExportError, labels) is None:
     logger.warning(
       "Checkpoint %s has no classifier head (%s): the export serves embeddings only.",
       prefix,
@@ -399,11 +307,12 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
 
   prefix = os.path.abspath(_find_checkpoint(output_dir, checkpoint))
   files = _checkpoint_files(prefix)
-  vocab = _model_file(vocab_file, run_config, "vocab_file", "vocab_file", output_dir)
-  config_file = _model_file(
-    bert_config_file, run_config, "bert_config_file", "bert_config_file", output_dir
-  )
-  labels = _read_labels(output_dir, run_config)
+  vocab = _shipped_file(output_dir, run_config, "vocab_file", vocab_file)
+  config_file = _shipped_file(output_dir, run_config, "bert_config_file", bert_config_file)
+  try:
+    labels = model_folder.read_folder_labels(output_dir, run_config)
+  except model_folder.LabelsError as e:
+    raise ExportError(str(e)) from None
   if labels is None:
     logger.warning(
       "No %s or label_list in %s: the export has no labels.",
@@ -427,13 +336,12 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
       "same model" % (vocab, num_tokens, config_file, bert_config.vocab_size)
     )
 
-  with _reading_checkpoint(prefix):
-    shapes = {name: list(shape) for name, shape in tf.train.list_variables(prefix)}
+  shapes = common.checkpoint_shapes(prefix, ExportError)
   _check_variables(prefix, shapes, bert_config, config_file, labels)
 
   global_step = ckpt_lib.checkpoint_step(prefix)
   if "global_step" in shapes:  # The saved counter wins over the file name.
-    with _reading_checkpoint(prefix):
+    with common.reading_checkpoint(prefix, ExportError):
       global_step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
   return _Plan(
     checkpoint=prefix,
@@ -459,7 +367,7 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
   export_prefix = os.path.join(staging, CKPT_NAME)
   dropped = []
   if strip_optimizer:
-    with _reading_checkpoint(plan.checkpoint):
+    with common.reading_checkpoint(plan.checkpoint, ExportError):
       reader = tf.train.load_checkpoint(plan.checkpoint)
       kept = {}
       for name in sorted(plan.shapes):
@@ -484,7 +392,7 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     )
   else:
     for source, name in plan.checkpoint_files.items():
-      _copy(source, os.path.join(staging, name))
+      common.copy_file(source, os.path.join(staging, name), ExportError)
   written = sorted(f for f in os.listdir(staging) if f.startswith(CKPT_NAME))
   export_size = sum(os.path.getsize(os.path.join(staging, f)) for f in written)
 
@@ -502,8 +410,11 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
       "variables instead of %d" % (export_prefix, len(names), len(expected))
     )
 
-  _copy(plan.vocab_file, os.path.join(staging, model_folder.VOCAB_FILENAME))
-  _copy(plan.bert_config_file, os.path.join(staging, model_folder.BERT_CONFIG_FILENAME))
+  for source, name in (
+    (plan.vocab_file, model_folder.VOCAB_FILENAME),
+    (plan.bert_config_file, model_folder.BERT_CONFIG_FILENAME),
+  ):
+    common.copy_file(source, os.path.join(staging, name), ExportError)
   if plan.labels is not None:
     model_folder.write_json(os.path.join(staging, model_folder.LABELS_FILENAME), plan.labels)
 
@@ -537,25 +448,6 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
   return source_size, export_size
 
 
-@contextlib.contextmanager
-def _writing(target: str, failure: str) -> Iterator[None]:
-  """Turns an OSError of the block into a WriteError: `<failure> <target>: <reason>`."""
-  try:
-    yield
-  except OSError as e:
-    raise WriteError("%s %s: %s" % (failure, target, e.strerror or e)) from None
-
-
-def _copy(source: str, target: str) -> None:
-  """Copies a file byte for byte; the side that fails is named (ExportError or WriteError)."""
-  try:
-    shutil.copyfile(source, target)
-  except OSError as e:
-    if e.filename == source:
-      raise ExportError("cannot read %s: %s" % (source, e.strerror or e)) from None
-    raise WriteError("cannot write %s: %s" % (target, e.strerror or e)) from None
-
-
 def _human(num_bytes: int) -> str:
   size = float(num_bytes)
   for unit in ("B", "KiB", "MiB"):
@@ -566,15 +458,6 @@ def _human(num_bytes: int) -> str:
 
 
 # -- command line -------------------------------------------------------------
-
-
-def _bool(text: str) -> bool:
-  value = text.lower()
-  if value in ("1", "true", "t", "yes", "y"):
-    return True
-  if value in ("0", "false", "f", "no", "n"):
-    return False
-  raise argparse.ArgumentTypeError("expected true or false, got %r" % text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -594,14 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     default=None,
     help="checkpoint prefix, relative to output_dir (model.ckpt-343) or full; default: the newest",
   )
-  parser.add_argument(
-    "--strip_optimizer",
-    nargs="?",
-    const=True,
-    default=False,
-    type=_bool,
-    metavar="BOOL",
-    help="drop adam_m/adam_v/global_step (about 1/3 size)",
+  common.add_bool_flag(
+    parser, "--strip_optimizer", "drop adam_m/adam_v/global_step (about 1/3 size)"
   )
   parser.add_argument(
     "--vocab_file", default=None, help="default: the vocab_file run_config.json records"
@@ -609,42 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument(
     "--bert_config_file", default=None, help="default: the bert_config_file run_config.json records"
   )
-  parser.add_argument(
-    "--overwrite",
-    nargs="?",
-    const=True,
-    default=False,
-    type=_bool,
-    metavar="BOOL",
-    help="replace an earlier export in export_dir",
-  )
+  common.add_bool_flag(parser, "--overwrite", "replace an earlier export in export_dir")
   return parser
-
-
-@contextlib.contextmanager
-def _console_logging() -> Iterator[None]:
-  """Shows the `export` package's INFO logs while the command runs.
-
-  They go to stderr with the time, unless the process has set up logging
-  itself (a root handler), in which case they go there.
-  """
-  # `export`, or this module's own logger when it runs as __main__.
-  package = logging.getLogger(logger.name.split(".")[0])
-  saved = package.level, package.propagate
-  handler = None
-  if not logging.getLogger().handlers:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    package.addHandler(handler)
-    package.propagate = False
-  package.setLevel(logging.INFO)
-  try:
-    yield
-  finally:
-    if handler is not None:
-      package.removeHandler(handler)
-    package.setLevel(saved[0])
-    package.propagate = saved[1]
 
 
 def main(argv=None) -> int:
@@ -654,23 +497,13 @@ def main(argv=None) -> int:
   failed write prints one line and returns 1.
   """
   args = build_parser().parse_args(argv)
-  with _console_logging():
-    from bert import tf_startup  # pylint: disable=g-import-not-at-top
 
+  def export() -> str:
     tf_startup.import_tensorflow()
-    try:
-      export_for_serving(
-        args.output_dir,
-        args.export_dir,
-        checkpoint=args.checkpoint,
-        strip_optimizer=args.strip_optimizer,
-        vocab_file=args.vocab_file,
-        bert_config_file=args.bert_config_file,
-        overwrite=args.overwrite,
-      )
-    except errors.ProjectError as e:
-      return errors.report(PROGRAM, e)
-  return 0
+    # Each flag is named after the export_for_serving argument it sets.
+    return export_for_serving(**vars(args))
+
+  return common.run_command(PROGRAM, logger, export)
 
 
 if __name__ == "__main__":
