@@ -126,7 +126,7 @@ def write_predictions(
         str(example.guid),
         example.text_a or "",
         example.text_b or "",
-        ",".join(label_list[i] for i in chosen),
+        ",".join(str(label_list[i]) for i in chosen),
         ",".join("%.6f" % float(probs[i]) for i in chosen),
       ]
       f.write("\t".join(_one_line(c) for c in cells) + "\n")

@@ -117,7 +117,10 @@ def test_class_weights_weigh_the_loss_as_the_formula_says():
   config = modeling.BertConfig.from_dict(tiny_config(40))
   weights = [0.5, 2.0, 1.0]
   model = BertClassifier(config, 3, class_weights=weights)
-  ids = np.random.RandomState(0).randint(1, 40, size=(4, 6)).astype(np.int32)
+  rng = np.random.RandomState(0)
+  # A head far from its near-zero start, so that the examples' losses differ.
+  model.output_weights.assign(rng.normal(0.0, 1.0, (3, 32)).astype(np.float32))
+  ids = rng.randint(1, 40, size=(4, 6)).astype(np.int32)
   labels = np.array([0, 1, 1, 2], np.int32)
   loss, per_example, _, _ = model(ids, np.ones_like(ids), np.zeros_like(ids), labels)
   w = np.array(weights)[labels]
