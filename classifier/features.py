@@ -156,6 +156,16 @@ def layout_records(
 ) -> list[bytes]:
   """The serialized records of one example under `layout` (several with windows)."""
   label_map = {label: i for i, label in enumerate(label_list)}
+  markers = tuple(tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"]))
+  return _layout_records(
+    ex_index, example, label_list, label_map, markers, max_seq_length, tokenizer, layout
+  )
+
+
+def _layout_records(
+  ex_index, example, label_list, label_map, markers, max_seq_length, tokenizer, layout
+) -> list[bytes]:
+  """`layout_records` with the label map and [CLS]/[SEP] ids made once by the caller."""
   width = len(label_list) if layout.multi_label else 1
   extra = [("example_id", [ex_index])] if layout.doc_stride else []
   if not _is_real(example):
@@ -173,7 +183,7 @@ def layout_records(
   ids_b = (
     tokenizer.convert_tokens_to_ids(tokenizer.tokenize(example.text_b)) if example.text_b else None
   )
-  cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
+  cls_id, sep_id = markers
   records = []
   for a, b in _windows(ids_a, ids_b, max_seq_length, layout.doc_stride):
     ids, segments = lay_out(a, b, cls_id, sep_id)
@@ -391,9 +401,11 @@ def record_encoder(
   strings or padded lists; any other tokenizer takes Google's path. Under a
   layout other than Google's, `encode` returns the list of `layout_records`.
   """
-  if not layout.is_google:
-    return lambda ex_index, example: layout_records(
-      ex_index, example, label_list, max_seq_length, tokenizer, layout
+  if not layout.is_google:  # Label map and marker ids made once, not per example.
+    label_map = {label: i for i, label in enumerate(label_list)}
+    markers = tuple(tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"]))
+    return lambda ex_index, example: _layout_records(
+      ex_index, example, label_list, label_map, markers, max_seq_length, tokenizer, layout
     )
 
   def google_path(ex_index, example):

@@ -42,15 +42,17 @@ def make_strategy(
   `num_gpus` GPUs (None: every GPU; 0, or no GPU: the CPU devices).
   """
   choice = distribution_strategy
+  devices = None  # Listed only for the strategies that place replicas on this machine's devices.
   if choice == "auto":
     if use_tpu:
       choice = "tpu"
     elif num_workers > 1:
       choice = "multi_worker_mirrored"
-    elif len(_devices(num_gpus)) > 1 and _devices(num_gpus)[0].device_type == "GPU":
-      choice = "mirrored"
     else:
-      return tf.distribute.get_strategy()
+      devices = _devices(num_gpus)
+      if len(devices) < 2 or devices[0].device_type != "GPU":
+        return tf.distribute.get_strategy()
+      choice = "mirrored"
   if choice == "tpu":
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
       tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project
@@ -60,10 +62,10 @@ def make_strategy(
     return tf.distribute.TPUStrategy(resolver)
   if choice == "multi_worker_mirrored":
     return tf.distribute.MultiWorkerMirroredStrategy()
-  devices = [device.name for device in _devices(num_gpus)]
+  names = [device.name for device in devices or _devices(num_gpus)]
   if choice == "one_device":
-    return tf.distribute.OneDeviceStrategy(devices[0])
-  return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.OneDeviceStrategy(names[0])
+  return tf.distribute.MirroredStrategy(names)
 
 
 def _devices(num_gpus: int | None) -> list:
