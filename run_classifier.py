@@ -298,6 +298,14 @@ flags.DEFINE_enum(
 )
 
 flags.DEFINE_bool(
+  "fused_kernels",
+  True,
+  "[Extra] Train with XLA-fused dropout, GELU, LayerNorm and attention softmax and one fused "
+  "optimizer update (same formulas; faster on CPUs; one compilation per padded length). "
+  "--nofused_kernels trains with the plain TensorFlow ops.",
+)
+
+flags.DEFINE_bool(
   "multi_label",
   False,
   "[Extra] Each example may have several labels (a list in InputExample.label; for the tabular "

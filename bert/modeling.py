@@ -35,6 +35,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
+from bert import fused_ops
+
 # A size: a Python int when known while building, a scalar int32 tensor when known only at run time.
 Dim = int | tf.Tensor
 Activation = Callable[[tf.Tensor], tf.Tensor]
@@ -170,9 +172,10 @@ class _StorePass(object):
   """One run of the model code against a store: its scope stack, the scopes opened so far,
   and the dtype its word vectors are cast to (which the layers after them follow)."""
 
-  def __init__(self, store: _VariableStore, compute_dtype: tf.DType = tf.float32):
+  def __init__(self, store: _VariableStore, compute_dtype: tf.DType = tf.float32, fused=False):
     self.store = store
     self.compute_dtype = compute_dtype
+    self.fused = fused
     self.scopes: list[str] = []
     self.opened: set[str] = set()
 
@@ -185,11 +188,13 @@ def _active_pass() -> _StorePass | None:
 
 
 @contextlib.contextmanager
-def _use_store(store: _VariableStore, compute_dtype: tf.DType = tf.float32) -> Iterator[None]:
+def _use_store(
+  store: _VariableStore, compute_dtype: tf.DType = tf.float32, fused: bool = False
+) -> Iterator[None]:
   """Sends this thread's `_variable_scope`/`_get_variable` calls to `store` for one pass,
-  computing in `compute_dtype`."""
+  computing in `compute_dtype`, with `bert.fused_ops`' kernels when `fused`."""
   outer = _active_pass()
-  _ACTIVE.run = _StorePass(store, compute_dtype)
+  _ACTIVE.run = _StorePass(store, compute_dtype, fused)
   try:
     yield
   finally:
@@ -238,6 +243,12 @@ def _compute_dtype() -> tf.DType:
   """The dtype the active pass computes in; float32 in the graph face."""
   run = _active_pass()
   return tf.float32 if run is None else run.compute_dtype
+
+
+def _fused() -> bool:
+  """Whether the active pass uses `bert.fused_ops` (TF2 face, training, when asked for)."""
+  run = _active_pass()
+  return run is not None and run.fused
 
 
 def _cast_if_needed(value, dtype: tf.DType) -> tf.Tensor:
@@ -470,6 +481,7 @@ class BertEncoder(tf.Module):
     use_one_hot_embeddings: bool = False,
     aggregation=tf.VariableAggregation.NONE,
     compute_dtype: tf.DType = tf.float32,
+    fused_kernels: bool = False,
   ):
     """Builds the variables of a BERT encoder.
 
@@ -481,6 +493,9 @@ class BertEncoder(tf.Module):
         context updates under a distribution strategy).
       compute_dtype: tf.float32 (the default: the exact float32 model),
         tf.float16 or tf.bfloat16 (mixed precision), or their names.
+      fused_kernels: when training, run dropout, GELU, LayerNorm and the
+        attention softmax as `bert.fused_ops`' XLA kernels (same formulas,
+        float32 rounding apart; faster on CPUs). Inference never uses them.
 
     Raises:
       ValueError: `compute_dtype` is none of those three.
@@ -494,6 +509,7 @@ class BertEncoder(tf.Module):
     self.config = copy.deepcopy(config)
     self.scope = scope
     self.use_one_hot_embeddings = use_one_hot_embeddings
+    self.fused_kernels = fused_kernels
     self._store = _VariableStore(aggregation=aggregation)
     self._store.creating = True
     # One float32 pass over a 1 x 2 batch of zeros creates every variable.
@@ -532,7 +548,7 @@ class BertEncoder(tf.Module):
       input_mask = tf.convert_to_tensor(input_mask, dtype=tf.int32)
     if token_type_ids is not None:
       token_type_ids = tf.convert_to_tensor(token_type_ids, dtype=tf.int32)
-    with _use_store(self._store, self.compute_dtype):
+    with _use_store(self._store, self.compute_dtype, self.fused_kernels and training is True):
       outputs = _bert_forward(
         self.config,
         training,
@@ -589,6 +605,10 @@ _ACTIVATIONS: dict[str, Activation | None] = {
 }
 
 
+# What the fused kernels replace when training with `fused_kernels`.
+_FUSED_ACTIVATIONS = {gelu: fused_ops.gelu_tanh, gelu_exact: fused_ops.gelu_exact}
+
+
 def get_activation(activation_string: str | Activation | None) -> Activation | None:
   """The activation function a config names, e.g. "relu" -> `tf.nn.relu`.
 
@@ -639,6 +659,8 @@ def dropout(input_tensor: tf.Tensor, dropout_prob: float | None) -> tf.Tensor:
   """
   if not dropout_prob:
     return input_tensor
+  if _fused():
+    return fused_ops.dropout(input_tensor, dropout_prob)
   return tf.nn.dropout(input_tensor, rate=dropout_prob)
 
 
@@ -658,6 +680,9 @@ def layer_norm(input_tensor: tf.Tensor, name: str | None = None) -> tf.Tensor:
     beta = _get_variable("beta", params_shape, tf.compat.v1.zeros_initializer())
     gamma = _get_variable("gamma", params_shape, tf.compat.v1.ones_initializer())
   values = _cast_if_needed(input_tensor, tf.float32)
+  if _fused():
+    normalised = fused_ops.layer_norm(values, gamma, beta, LAYER_NORM_EPSILON)
+    return _cast_if_needed(normalised, input_tensor.dtype)
   mean, variance = tf.nn.moments(values, axes=[-1], keepdims=True)
   inv = tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma
   normalised = values * inv + (beta - mean * inv)
@@ -712,6 +737,8 @@ def dense_layer(
     output = tf.tensordot(input_tensor, kernel, [[-1], [0]])
   output = tf.nn.bias_add(output, bias)
   if activation is not None:
+    if _fused():
+      activation = _FUSED_ACTIVATIONS.get(activation, activation)
     output = activation(output)
   return output
 
@@ -950,13 +977,18 @@ def attention_layer(
   # The scores are scaled, masked and turned into weights in float32 whatever the inputs'
   # dtype: a 16-bit softmax would sum its exponentials with too few digits.
   scores = _cast_if_needed(tf.matmul(query, key, transpose_b=True), tf.float32)  # [B, N, F, T]
-  scores = tf.multiply(scores, 1.0 / math.sqrt(float(size_per_head)))
-  if attention_mask is not None:
-    scores = scores + _mask_to_bias(attention_mask)
-
+  scale = 1.0 / math.sqrt(float(size_per_head))
   # Softmax over the keys. Dropout here removes whole keys from a query's view, as in the
   # original Transformer.
-  weights = _cast_if_needed(tf.nn.softmax(scores), query.dtype)
+  if _fused():
+    bias = None if attention_mask is None else _mask_to_bias(attention_mask)
+    weights = fused_ops.scaled_masked_softmax(scores, bias, scale)
+  else:
+    scores = tf.multiply(scores, scale)
+    if attention_mask is not None:
+      scores = scores + _mask_to_bias(attention_mask)
+    weights = tf.nn.softmax(scores)
+  weights = _cast_if_needed(weights, query.dtype)
   weights = dropout(weights, attention_probs_dropout_prob)  # [B, N, F, T]
   value = _split_heads(value, batch_size, to_seq_length, num_attention_heads, size_per_head)
   context = tf.transpose(tf.matmul(weights, value), [0, 2, 1, 3])  # [B, F, N, H]

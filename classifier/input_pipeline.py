@@ -51,8 +51,10 @@ def _trim_batch(features):
 
 
 def bucket_boundaries(seq_length: int, width: int = BUCKET_WIDTH) -> list[int]:
-  """Length-bucket boundaries every `width` tokens below `seq_length`."""
-  return list(range(width + 1, seq_length + 1, width))
+  """Length-bucket boundaries every `width` tokens, the last one past `seq_length`:
+  bucket [b, b + width) is padded to b + width - 1 tokens (at most seq_length)."""
+  inner = list(range(width + 1, seq_length + 1, width))
+  return inner + [seq_length + 1]
 
 
 def file_based_dataset(
@@ -76,7 +78,7 @@ def file_based_dataset(
   With `dynamic_padding` the records are the same, but each batch holds
   examples of similar length and is cut to its longest real sequence:
   training batches come from length buckets `BUCKET_WIDTH` tokens wide
-  (after the shuffle); eval/predict sort each window of
+  (after the shuffle), padded to their bucket's top length; eval/predict sort each window of
   `SORT_WINDOW_BATCHES` batches by length, and give every example an
   `example_index` feature, its position in the file, so that predictions can
   be put back in input order (with `drop_remainder`, i.e. on TPU, the input
@@ -104,6 +106,8 @@ def file_based_dataset(
       element_length_func=lambda f: tf.shape(f["input_ids"])[0],
       bucket_boundaries=boundaries,
       bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+      # A few padded lengths only, so that the fused kernels compile a few times.
+      pad_to_bucket_boundary=True,
       drop_remainder=drop_remainder,
     )
   elif dynamic_padding and not drop_remainder:

@@ -184,6 +184,7 @@ def _run_stages(
     threshold=flags.multi_label_threshold,
     window_pooling=flags.window_pooling,
     restore_dir=restore_dir,
+    fused_kernels=flags.fused_kernels,
   )
   if flags.precision != "float32":
     logger.info(

@@ -58,6 +58,7 @@ class RunConfig:
   keep_best_checkpoint: str | None = None
   early_stopping_patience: int = 0
   precision: str = "float32"
+  fused_kernels: bool = True
   multi_label: bool = False
   multi_label_threshold: float = 0.5
   label_separator: str = ","

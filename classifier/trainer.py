@@ -162,6 +162,7 @@ class ClassifierRunner(object):
     threshold: float = 0.5,
     window_pooling: str = "mean",
     restore_dir: str | None = None,
+    fused_kernels: bool = True,
   ):
     """Builds the model in the strategy's scope; no optimizer yet (`create_optimizer`).
 
@@ -172,6 +173,8 @@ class ClassifierRunner(object):
     `multi_label` (sigmoid head; predicted labels are those with probability >=
     `threshold`) and `class_weights` shape the head and loss; `window_pooling`
     ("mean" or "max") combines the logits of a text's --doc_stride windows.
+    `fused_kernels` trains with XLA-fused dropout/GELU/LayerNorm/softmax
+    (`bert.fused_ops`) and, on one device, one fused optimizer update.
     """
     if precision not in PRECISIONS:
       raise ValueError("precision must be one of %s, not %r" % (sorted(PRECISIONS), precision))
@@ -194,8 +197,10 @@ class ClassifierRunner(object):
       )
       if use_one_hot_embeddings:
         self.model.bert.use_one_hot_embeddings = True
+      self.model.bert.fused_kernels = fused_kernels
       # float16 gradients underflow without it; bfloat16 has float32's range.
       self.loss_scale = LossScale(self._aggregation) if precision == "mixed_float16" else None
+    self.fused_kernels = fused_kernels
     self.threshold = threshold
     self.window_pooling = window_pooling
     self.optimizer = None
@@ -321,14 +326,21 @@ class ClassifierRunner(object):
     tvars = list(model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
 
+    # One XLA kernel for clipping and every Adam update (a single device, no
+    # loss scaling); its inputs need fixed shapes, so sparse gradients go dense.
+    fuse_update = self.fused_kernels and replicas == 1 and self.loss_scale is None
+    apply = tf.function(self._apply, jit_compile=True) if fuse_update else self._apply
+
     def step_fn(features):
       with tf.GradientTape() as tape:
         loss = self._training_loss(features)
         scaled_loss = self._scaled(loss / replicas)
       grads = tape.gradient(scaled_loss, tvars)
+      if fuse_update:
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
       if replicas > 1:
         grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
-      learning_rate = self._apply(grads)
+      learning_rate = apply(grads)
       return loss, learning_rate
 
     @tf.function

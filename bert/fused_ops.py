@@ -1,0 +1,170 @@
+"""Fused training kernels for the TF2 face: dropout, GELU, LayerNorm and the
+attention softmax, each compiled by XLA into one pass over memory forward and
+one backward (hand-written gradients), while the matmuls stay with TensorFlow's
+oneDNN kernels.
+
+On a CPU these element-wise steps are bound by memory traffic: TensorFlow runs
+each of their ops (and each op of their gradients) as a separate pass over
+[batch * seq, width] or [batch, heads, seq, seq] arrays. Here each becomes one
+or two passes. The functions compute the same formulas as `bert.modeling`'s
+(results agree to float32 rounding: tests/test_fused_ops.py); XLA compiles one
+kernel per input shape, so dynamic padding compiles once per length bucket.
+
+`BertEncoder(..., fused_kernels=True)` uses them when training; inference and
+the graph face never do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+SQRT_HALF = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+TANH_GELU_C = math.sqrt(2.0 / math.pi)
+TANH_GELU_A = 0.044715
+
+
+def _jit(function):
+  return tf.function(function, jit_compile=True, autograph=False)
+
+
+# -- dropout ---------------------------------------------------------------------------
+
+
+@_jit
+def _dropout_forward(x, rate):
+  keep = tf.random.uniform(tf.shape(x), dtype=x.dtype) >= rate
+  scale = tf.cast(1.0 / (1.0 - rate), x.dtype)
+  return tf.where(keep, x * scale, tf.zeros_like(x)), keep
+
+
+@_jit
+def _dropout_backward(dy, keep, rate):
+  scale = tf.cast(1.0 / (1.0 - rate), dy.dtype)
+  return tf.where(keep, dy * scale, tf.zeros_like(dy))
+
+
+def dropout(x: tf.Tensor, rate: float) -> tf.Tensor:
+  """Inverted dropout at `rate` (kept values scaled by 1/(1-rate)), as tf.nn.dropout."""
+  rate_tensor = tf.constant(rate, tf.float32)
+
+  @tf.custom_gradient
+  def apply(x):
+    y, keep = _dropout_forward(x, tf.cast(rate_tensor, x.dtype))
+    return y, lambda dy: _dropout_backward(dy, keep, tf.cast(rate_tensor, dy.dtype))
+
+  return apply(x)
+
+
+# -- GELU ------------------------------------------------------------------------------
+
+
+@_jit
+def _gelu_exact_forward(x):
+  return 0.5 * x * (1.0 + tf.math.erf(x * SQRT_HALF))
+
+
+@_jit
+def _gelu_exact_backward(x, dy):
+  cdf = 0.5 * (1.0 + tf.math.erf(x * SQRT_HALF))
+  return dy * (cdf + x * tf.exp(-0.5 * x * x) * INV_SQRT_2PI)
+
+
+@_jit
+def _gelu_tanh_forward(x):
+  inner = TANH_GELU_C * (x + TANH_GELU_A * x * x * x)
+  return x * (0.5 * (1.0 + tf.tanh(inner)))
+
+
+@_jit
+def _gelu_tanh_backward(x, dy):
+  t = tf.tanh(TANH_GELU_C * (x + TANH_GELU_A * x * x * x))
+  slope = TANH_GELU_C * (1.0 + 3.0 * TANH_GELU_A * x * x)
+  return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * slope)
+
+
+@tf.custom_gradient
+def gelu_exact(x: tf.Tensor) -> tf.Tensor:
+  """The erf GELU, fused."""
+  return _gelu_exact_forward(x), lambda dy: _gelu_exact_backward(x, dy)
+
+
+@tf.custom_gradient
+def gelu_tanh(x: tf.Tensor) -> tf.Tensor:
+  """The tanh GELU BERT was trained with, fused."""
+  return _gelu_tanh_forward(x), lambda dy: _gelu_tanh_backward(x, dy)
+
+
+# -- LayerNorm -------------------------------------------------------------------------
+
+
+def _row_statistics(x, epsilon):
+  mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+  centred = x - mean
+  variance = tf.reduce_mean(centred * centred, axis=-1, keepdims=True)
+  return centred, tf.math.rsqrt(variance + epsilon)
+
+
+@_jit
+def _layer_norm_forward(x, gamma, beta, epsilon):
+  centred, rstd = _row_statistics(x, epsilon)
+  return centred * rstd * gamma + beta
+
+
+@_jit
+def _layer_norm_backward(x, gamma, dy, epsilon):
+  centred, rstd = _row_statistics(x, epsilon)
+  normalised = centred * rstd
+  rows = tf.reduce_prod(tf.shape(x)[:-1])
+  flat_dy = tf.reshape(dy, [rows, -1])
+  dgamma = tf.reduce_sum(flat_dy * tf.reshape(normalised, [rows, -1]), axis=0)
+  dbeta = tf.reduce_sum(flat_dy, axis=0)
+  g = dy * gamma
+  mean_g = tf.reduce_mean(g, axis=-1, keepdims=True)
+  mean_gn = tf.reduce_mean(g * normalised, axis=-1, keepdims=True)
+  return rstd * (g - mean_g - normalised * mean_gn), dgamma, dbeta
+
+
+def layer_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float) -> tf.Tensor:
+  """`(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last axis (float32), fused."""
+  eps = tf.constant(epsilon, tf.float32)
+
+  @tf.custom_gradient
+  def apply(x, gamma, beta):
+    def grad(dy):
+      return _layer_norm_backward(x, gamma, dy, eps)
+
+    return _layer_norm_forward(x, gamma, beta, eps), grad
+
+  return apply(x, gamma, beta)
+
+
+# -- attention softmax ------------------------------------------------------------------
+
+
+@_jit
+def _softmax_forward(scores, bias, scale):
+  return tf.nn.softmax(scores * scale + bias)
+
+
+@_jit
+def _softmax_backward(probs, dprobs, scale):
+  inner = tf.reduce_sum(dprobs * probs, axis=-1, keepdims=True)
+  return scale * probs * (dprobs - inner)
+
+
+def scaled_masked_softmax(scores: tf.Tensor, bias: tf.Tensor | None, scale: float) -> tf.Tensor:
+  """softmax(scores * scale + bias) over the last axis (float32), fused; `bias`
+  (the additive mask, broadcast over heads) gets no gradient."""
+  if bias is None:
+    bias = tf.zeros([], scores.dtype)
+  scale_tensor = tf.constant(scale, scores.dtype)
+
+  @tf.custom_gradient
+  def apply(scores):
+    probs = _softmax_forward(scores, bias, scale_tensor)
+    return probs, lambda dprobs: _softmax_backward(probs, dprobs, scale_tensor)
+
+  return apply(scores)

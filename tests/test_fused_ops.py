@@ -1,0 +1,156 @@
+"""bert/fused_ops.py: the XLA-fused training kernels compute modeling's formulas
+(values and gradients), and the encoder and trainer use them only when training."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert import fused_ops, modeling
+from conftest import TINY_CONFIG
+
+
+def values_and_grads(fn, *inputs):
+  inputs = [tf.constant(x) for x in inputs]
+  with tf.GradientTape() as tape:
+    for x in inputs:
+      tape.watch(x)
+    y = fn(*inputs)
+    # A weighted sum, so that every output position gets a different upstream gradient.
+    weights = tf.reshape(tf.range(tf.size(y), dtype=y.dtype) % 7 - 3.0, tf.shape(y))
+    total = tf.reduce_sum(y * weights)
+  return [y.numpy()] + [g.numpy() for g in tape.gradient(total, inputs)]
+
+
+def assert_close(fused, reference, atol):
+  for got, want in zip(fused, reference):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol)
+
+
+@pytest.fixture
+def activations():
+  return np.random.default_rng(0).normal(0.0, 2.0, size=(6, 40)).astype(np.float32)
+
+
+def test_gelu_exact_matches_modeling(activations):
+  assert_close(
+    values_and_grads(fused_ops.gelu_exact, activations),
+    values_and_grads(modeling.gelu_exact, activations),
+    atol=1e-6,
+  )
+
+
+def test_gelu_tanh_matches_modeling(activations):
+  assert_close(
+    values_and_grads(fused_ops.gelu_tanh, activations),
+    values_and_grads(modeling.gelu, activations),
+    atol=1e-5,  # Where tanh saturates, the two gradient formulas round differently.
+  )
+
+
+def test_layer_norm_matches_the_unfused_formula():
+  rng = np.random.default_rng(1)
+  x = rng.normal(3.0, 2.0, size=(2, 5, 16)).astype(np.float32)
+  gamma = rng.normal(1.0, 0.3, size=16).astype(np.float32)
+  beta = rng.normal(0.0, 0.3, size=16).astype(np.float32)
+
+  def reference(x, gamma, beta):
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    inv = tf.math.rsqrt(variance + modeling.LAYER_NORM_EPSILON) * gamma
+    return x * inv + (beta - mean * inv)
+
+  def fused(x, gamma, beta):
+    return fused_ops.layer_norm(x, gamma, beta, modeling.LAYER_NORM_EPSILON)
+
+  assert_close(
+    values_and_grads(fused, x, gamma, beta), values_and_grads(reference, x, gamma, beta), 2e-5
+  )
+
+
+def test_scaled_masked_softmax_matches_the_unfused_ops():
+  rng = np.random.default_rng(2)
+  scores = rng.normal(0.0, 3.0, size=(2, 3, 4, 6)).astype(np.float32)
+  mask = np.ones((2, 4, 6), np.int32)
+  mask[0, :, 4:] = 0
+  bias = (1.0 - mask[:, None].astype(np.float32)) * -10000.0
+  scale = 0.125
+
+  def reference(scores):
+    return tf.nn.softmax(scores * scale + bias)
+
+  def fused(scores):
+    return fused_ops.scaled_masked_softmax(scores, tf.constant(bias), scale)
+
+  got = values_and_grads(fused, scores)
+  assert_close(got, values_and_grads(reference, scores), 1e-6)
+  assert np.all(got[0][0, :, :, 4:] < 1e-30)  # masked keys get no weight
+
+
+def test_dropout_keeps_at_the_rate_and_scales_and_routes_gradients():
+  x = tf.ones([200, 500])
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = fused_ops.dropout(x, 0.1)
+  grad = tape.gradient(y, x).numpy()
+  y = y.numpy()
+  kept = y != 0
+  assert abs(kept.mean() - 0.9) < 0.005
+  np.testing.assert_allclose(y[kept], 1 / 0.9, rtol=1e-6)
+  np.testing.assert_array_equal(grad, y)  # d(x * mask / keep)/dx is the same mask / keep
+  again = fused_ops.dropout(x, 0.1).numpy()
+  assert (again != y).any()  # a fresh mask every call
+
+
+def encoder_pair(**overrides):
+  config = modeling.BertConfig.from_dict(dict(TINY_CONFIG, **overrides))
+  tf.random.set_seed(3)
+  plain = modeling.BertEncoder(config)
+  fused = modeling.BertEncoder(config, fused_kernels=True)
+  for name, variable in fused.variables_by_name.items():
+    variable.assign(plain.variables_by_name[name])
+  return plain, fused
+
+
+def batch():
+  rng = np.random.default_rng(4)
+  ids = tf.constant(rng.integers(0, TINY_CONFIG["vocab_size"], size=(3, 9)), tf.int32)
+  mask = tf.constant([[1] * 9, [1] * 5 + [0] * 4, [1] * 2 + [0] * 7], tf.int32)
+  return ids, mask, tf.zeros_like(ids)
+
+
+def test_inference_never_uses_the_fused_kernels():
+  plain, fused = encoder_pair()
+  ids, mask, types = batch()
+  want = plain(ids, mask, types)["pooled_output"].numpy()
+  got = fused(ids, mask, types)["pooled_output"].numpy()
+  np.testing.assert_array_equal(got, want)
+
+
+def test_fused_training_pass_matches_the_plain_one_without_dropout():
+  plain, fused = encoder_pair(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  hidden_act = TINY_CONFIG["hidden_act"]
+  assert hidden_act in ("gelu", "gelu_exact"), hidden_act  # a fused activation is exercised
+  ids, mask, types = batch()
+  results = []
+  for encoder in (plain, fused):
+    variables = list(encoder.variables_by_name.values())
+    with tf.GradientTape() as tape:
+      output = encoder(ids, mask, types, training=True)["sequence_output"]
+      loss = tf.reduce_sum(output * tf.sin(tf.range(output.shape[-1], dtype=tf.float32)))
+    grads = tape.gradient(loss, variables)
+    # The pooler is not on the path to sequence_output: no gradient in either.
+    results.append(
+      [output.numpy()] + [g if g is None else tf.convert_to_tensor(g).numpy() for g in grads]
+    )
+  assert [g is None for g in results[1]] == [g is None for g in results[0]]
+  assert sum(g is not None for g in results[0]) > 10
+  for got, want in zip(results[1], results[0]):
+    if want is not None:
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+
+
+def test_fused_training_uses_dropout():
+  _, fused = encoder_pair()
+  ids, mask, types = batch()
+  first = fused(ids, mask, types, training=True)["sequence_output"].numpy()
+  second = fused(ids, mask, types, training=True)["sequence_output"].numpy()
+  assert np.abs(first - second).max() > 1e-3
