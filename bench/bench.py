@@ -94,15 +94,24 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench import convert, data, hf_reference, onnx_infer, report, stages
-from bench.common import log
+from bench import convert, data, fairness, hf_reference, onnx_infer, profile_step, report, stages
+from bench.common import cores, log
 
-SECTIONS = ("train", "accumulate", "train_eval", "eval", "predict", "convert", "serve", "onnx")
+SECTIONS = (
+  "train",
+  "profile",
+  "accumulate",
+  "train_eval",
+  "eval",
+  "predict",
+  "convert",
+  "serve",
+  "onnx",
+)
 # What `--_job KIND SPEC_FILE` runs (see common.run_job).
 JOBS = {
   "convert": convert.job_convert,
   "numpy_matmul": hf_reference.job_numpy_matmul,
-  "hf": hf_reference.job_hf,
   "hf_infer": onnx_infer.job_hf_infer,
 }
 # Default sizes: (full run, --quick).
@@ -145,6 +154,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   )
   p.add_argument("--only", default=",".join(SECTIONS), help="sections: %s" % ",".join(SECTIONS))
   p.add_argument("--compare", action="store_true", help="also matmul peak and HF PyTorch training")
+  p.add_argument(
+    "--hf_python",
+    default=sys.executable,
+    help="the Python that has torch and transformers, for --compare (default: this one)",
+  )
+  p.add_argument(
+    "--threads",
+    type=int,
+    default=None,
+    help="cores (and threads) for every framework timed; default all usable cores",
+  )
+  p.add_argument(
+    "--kernels",
+    choices=("fused", "plain"),
+    default="fused",
+    help="train with bert.fused_ops (run_classifier's default) or the plain TensorFlow ops",
+  )
+  p.add_argument(
+    "--allow_busy",
+    action="store_true",
+    help="run --compare even when other processes use the CPU (the figures say so)",
+  )
   p.add_argument("--conversion_examples", type=int, default=None, help="default 100000")
   p.add_argument(
     "--train_examples",
@@ -167,7 +198,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
   p.add_argument("--json", help="write the results here")
   p.add_argument("--workdir", help="keep the files here (default: a temp folder, removed)")
   p.add_argument("--_job", dest="job", nargs=2, help=argparse.SUPPRESS)
+  p.add_argument("--_worker", dest="worker", action="store_true", help=argparse.SUPPRESS)
   args = p.parse_args(argv)
+  if args.threads is None:
+    args.threads = cores()
   for name, (full, quick) in SIZES.items():
     if getattr(args, name) is None:
       setattr(args, name, quick if args.quick else full)
@@ -185,12 +219,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_sections(args, workdir: str, machine: dict, results: report.Results, paddings) -> dict:
   """Prepares the model and data, prints the header, then runs the chosen
   sections in a fixed order; returns the settings."""
+  report.add_tensorflow_facts(machine, args.threads)  # Before TensorFlow runs any op.
   ctx = data.resolve_model(args, workdir)
   ctx["workdir"] = workdir
+  ctx["fused_kernels"] = args.kernels == "fused"
   max_positions = ctx["config"]["max_position_embeddings"]
   if args.seq > max_positions:
     raise SystemExit("--seq %d > max_position_embeddings %d" % (args.seq, max_positions))
-  report.add_tensorflow_facts(machine)
   if args.sections:  # Every section works on the synthetic data.
     log("writing vocab and train/eval tf_records in %s" % workdir)
     data.prepare_data(args, ctx)
@@ -199,17 +234,19 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
 
   chosen = set(args.sections)
   runner = None
-  if chosen & {"train", "accumulate", "train_eval", "eval", "predict"}:
+  if chosen & {"train", "profile", "accumulate", "train_eval", "eval", "predict"}:
     runner = stages.build_runner(ctx)
     if args.compare:
       variables = runner.model.variables_by_name
       ctx["initial_weights"] = {name: v.numpy() for name, v in variables.items()}
-  if "train" in chosen:
+  if "train" in chosen and args.compare:
+    hf_reference.section_compare_train(args, ctx, results, runner, paddings)
+  elif "train" in chosen:
     stages.section_train(args, ctx, results, runner, paddings)
   if args.compare:
-    hf_reference.section_matmul(args, results, paddings)
-    if "train" in chosen:
-      hf_reference.section_hf(args, ctx, results, paddings)
+    hf_reference.section_matmul(args, results, paddings, machine)
+  if "profile" in chosen:
+    profile_step.section_profile(args, ctx, results, runner, paddings)
   if "accumulate" in chosen:
     stages.section_accumulate(args, ctx, results, runner)
   if "train_eval" in chosen:
@@ -234,12 +271,38 @@ def run_job_here(kind: str, spec_file: str) -> int:
   return 0
 
 
+def check_idle(args, machine: dict) -> None:
+  """Watches the machine for two seconds before anything is timed; with
+  --compare, refuses to go on when other processes use the CPU (unless
+  --allow_busy), otherwise warns. The verdict goes into the machine facts."""
+  idle = fairness.idle_check(2.0)
+  machine["idle_check"] = idle["verdict"]
+  machine["calibration_gflops_start"] = round(fairness.calibration_gflops(), 1)
+  log("idle check: %s" % idle["verdict"])
+  if idle["idle"]:
+    return
+  if args.compare and not args.allow_busy:
+    raise SystemExit(
+      "bench.py: the machine is busy (%s); comparisons need a quiet machine. "
+      "Stop the other work, or pass --allow_busy to measure anyway." % idle["verdict"]
+    )
+  log("WARNING: the machine is busy; these figures are not comparable with a quiet machine's")
+
+
 def main(argv: list[str] | None = None) -> int:
   """Runs the bench (or, with the hidden --_job, one of its subprocess jobs)."""
   args = parse_args(argv)
   if args.job:
     return run_job_here(*args.job)
+  if args.worker:
+    from bench import hf_worker  # pylint: disable=import-outside-toplevel
+
+    return hf_worker.serve()
+  pinned = fairness.pin_threads(args.threads)
   machine = report.machine_info()
+  machine["pinned_cores"] = pinned
+  machine.update(fairness.cpu_facts())
+  check_idle(args, machine)
   workdir = args.workdir or tempfile.mkdtemp(prefix="bert-bench-")
   os.makedirs(workdir, exist_ok=True)
   results = report.Results()
@@ -249,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
   finally:
     if not args.workdir:
       shutil.rmtree(workdir, ignore_errors=True)
+  machine["calibration_gflops_end"] = round(fairness.calibration_gflops(), 1)
   report.print_results(results, machine)
   if args.json:
     report.write_json(args.json, machine, settings, results)

@@ -218,6 +218,29 @@ def real_lengths(path: str, seq: int) -> np.ndarray:
   return np.array([int(x) for x in records.as_numpy_iterator()])
 
 
+def unpadded_examples(path: str, seq: int) -> dict:
+  """The records of `path` without their padding, as arrays: "ids" and "seg"
+  (every record's tokens, concatenated), "lengths" and "labels" (one each)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+
+  spec = input_pipeline.name_to_features(seq)
+  ids, seg, lengths, labels = [], [], [], []
+  for record in tf.data.TFRecordDataset(path):
+    features = input_pipeline.decode_record(record, spec)
+    length = int(tf.reduce_sum(features["input_mask"]))
+    ids.append(features["input_ids"].numpy()[:length])
+    seg.append(features["segment_ids"].numpy()[:length])
+    lengths.append(length)
+    labels.append(int(features["label_ids"]))
+  return {
+    "ids": np.concatenate(ids),
+    "seg": np.concatenate(seg),
+    "lengths": np.array(lengths),
+    "labels": np.array(labels),
+  }
+
+
 def length_stats(lengths: np.ndarray, seq: int) -> dict:
   """Summary of the real token counts, for the report header."""
   return {

@@ -1,51 +1,36 @@
 """The references `--compare` measures beside our figures: this machine's fp32
 matmul peak (TensorFlow, and numpy in a fresh process), and HuggingFace
 transformers + PyTorch fine-tuning the same model from the same initial
-weights on the same batches (in a fresh process, only if torch and
-transformers import there)."""
+weights on the same batches (in a worker process, bench/hf_worker.py, whose
+timed repeats alternate with ours; only if torch and transformers import in
+`--hf_python`)."""
 
 from __future__ import annotations
 
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 import numpy as np
 
-from bench.common import LEARNING_RATE, NUM_LABELS, cores, log, run_job
+from bench import fairness
+from bench.common import ENTRY_POINT, ROOT, log, run_job
+from bench.hf_worker import FEATURE_KEYS, Worker, gflops_per_run
 from bench.report import Results
 from bench.stages import (
+  TrainTimer,
+  add_dynamic_ratio,
+  add_train_rows,
   batch_real_tokens,
   batch_rows,
   build_runner,
+  interleaved_repeats,
   matmul_gflops,
   rates,
+  replay_all,
   timed_slices,
 )
-
-# Our hidden_act names -> transformers' names for the same function.
-HF_ACT = {
-  "gelu": "gelu_new",
-  "gelu_exact": "gelu",
-  "gelu_erf": "gelu",
-  "relu": "relu",
-  "tanh": "tanh",
-  "linear": "linear",
-}
-FEATURE_KEYS = (
-  ("ids", "input_ids"),
-  ("mask", "input_mask"),
-  ("seg", "segment_ids"),
-  ("labels", "label_ids"),
-)
-
-
-def gflops_per_run(n: int, iters: int, seconds: float) -> float:
-  """GFLOP/s of `iters` products of two n x n matrices done in `seconds`."""
-  return 2.0 * n**3 * iters / seconds / 1e9
-
 
 # -- matmul peak --------------------------------------------------------------------
 
@@ -97,10 +82,11 @@ def job_numpy_matmul(spec: dict) -> dict:
   return {"gflops": per_run, "blas": blas_name()}
 
 
-def section_matmul(args, results: Results, paddings: list[str]) -> float:
+def section_matmul(args, results: Results, paddings: list[str], machine: dict) -> float:
   """The fp32 matmul peak (best of TensorFlow and numpy, the latter also with
-  OpenBLAS left to pick its kernel when the environment sets one), and our
-  training's GFLOP/s as a share of it. Returns the peak."""
+  OpenBLAS left to pick its kernel when the environment sets one), the clock
+  that peak implies for this CPU's FMA units, and our training's GFLOP/s as a
+  share of it. Returns the peak."""
   n = args.matmul_n
   iters = 2 if args.quick else 10
   job = {"n": n, "iters": iters, "repeats": args.repeats}
@@ -130,6 +116,21 @@ def section_matmul(args, results: Results, paddings: list[str]) -> float:
     )
     peak = max(peak, unset_peak)
   results.add("compare", "measured fp32 matmul peak", [peak], "GFLOP/s", "max of the above")
+  per_cycle = machine.get("fp32_flops_per_cycle_core")
+  ghz = fairness.implied_ghz(peak, args.threads, per_cycle)
+  if ghz is not None:
+    results.checks["matmul peak vs the cores"] = (
+      "%.0f GFLOP/s on %d cores of %d fp32 FLOPs/cycle (%s, family/model %s) needs %.2f GHz%s"
+      % (
+        peak,
+        args.threads,
+        per_cycle,
+        machine.get("cpu_isa"),
+        machine.get("cpu_family_model"),
+        ghz,
+        "" if ghz <= 4.5 else ": above any clock these cores run at, so the figure is suspect",
+      )
+    )
   for mode in paddings:
     achieved = results.get("train", "%s padding, matmul GFLOP/s" % mode)
     if achieved is None:
@@ -144,151 +145,13 @@ def section_matmul(args, results: Results, paddings: list[str]) -> float:
   return peak
 
 
-# -- HF transformers + PyTorch (the subprocess side) --------------------------------
+# -- HF transformers + PyTorch, interleaved with ours ----------------------------------
 
 
-def hf_classifier(transformers, cfg: dict):
-  """transformers' BertForSequenceClassification of our config's shape."""
-  hf_config = transformers.BertConfig(
-    vocab_size=cfg["vocab_size"],
-    hidden_size=cfg["hidden_size"],
-    num_hidden_layers=cfg["num_hidden_layers"],
-    num_attention_heads=cfg["num_attention_heads"],
-    intermediate_size=cfg["intermediate_size"],
-    hidden_act=HF_ACT.get(cfg["hidden_act"], cfg["hidden_act"]),
-    hidden_dropout_prob=cfg["hidden_dropout_prob"],
-    attention_probs_dropout_prob=cfg["attention_probs_dropout_prob"],
-    max_position_embeddings=cfg["max_position_embeddings"],
-    type_vocab_size=cfg["type_vocab_size"],
-    initializer_range=cfg["initializer_range"],
-    layer_norm_eps=1e-12,
-    num_labels=NUM_LABELS,
-  )
-  return transformers.BertForSequenceClassification(hf_config)
-
-
-def copy_initial_weights(torch, state: dict, weights, num_layers: int) -> int:
-  """Copies our variables (an npz by Google name) into the HF state dict,
-  transposing where the layouts differ; returns how many tensors it set."""
-  from export.hf_import import map_hf_names  # pylint: disable=import-outside-toplevel
-
-  names = map_hf_names({k: v.numpy() for k, v in state.items()}, num_layers)["mapping"]
-  names["output_weights"] = ("classifier.weight", False)
-  names["output_bias"] = ("classifier.bias", False)
-  copied = 0
-  with torch.no_grad():
-    for google_name, (hf_name, transpose) in names.items():
-      if google_name not in weights.files:
-        continue
-      value = weights[google_name]
-      if transpose:
-        value = value.T
-      state[hf_name].copy_(torch.from_numpy(np.ascontiguousarray(value)))
-      copied += 1
-  return copied
-
-
-def as_long(torch, array):
-  """An int64 torch tensor of a numpy array."""
-  return torch.from_numpy(array.astype(np.int64))
-
-
-def torch_mm_gflops(torch, n: int, iters: int, repeats: int) -> list[float]:
-  """torch.mm GFLOP/s on random n x n fp32 matrices, per repeat: how fast
-  torch's own BLAS is in the process that trains."""
-  a, b = torch.randn(n, n), torch.randn(n, n)
-  torch.mm(a, b)
-  per_run = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for _ in range(iters):
-      torch.mm(a, b)
-    per_run.append(gflops_per_run(n, iters, time.perf_counter() - start))
-  return per_run
-
-
-def job_hf(spec: dict) -> dict:
-  """HF BertForSequenceClassification, set to our initial weights, trained with
-  AdamW on the batches our training consumed; runs in its own process and
-  returns the seconds of each timed repeat per padding mode."""
-  try:
-    import torch  # pylint: disable=import-outside-toplevel
-    import transformers  # pylint: disable=import-outside-toplevel
-  except Exception as e:  # pylint: disable=broad-except
-    return {"skipped": "%s: %s" % (type(e).__name__, e)}
-
-  torch.manual_seed(0)
-  torch.set_num_threads(spec["threads"])
-  cfg = spec["config"]
-  model = hf_classifier(transformers, cfg)
-  state = model.state_dict()
-  copied = copy_initial_weights(torch, state, np.load(spec["weights"]), cfg["num_hidden_layers"])
-  batches = np.load(spec["batches"])
-
-  # The same function as ours? Logits of one batch in eval mode.
-  model.eval()
-  with torch.no_grad():
-    logits = model(
-      input_ids=as_long(torch, batches["check_ids"]),
-      attention_mask=as_long(torch, batches["check_mask"]),
-      token_type_ids=as_long(torch, batches["check_seg"]),
-    ).logits.numpy()
-  gap = float(np.max(np.abs(logits - batches["check_logits"])))
-  mm = torch_mm_gflops(torch, spec["matmul_n"], spec["matmul_iters"], spec["repeats"])
-
-  model.train()
-  optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-  report = {
-    "torch": torch.__version__,
-    "transformers": transformers.__version__,
-    "threads": torch.get_num_threads(),
-    "copied": copied,
-    "total_params": len(state),
-    "attn": getattr(model.config, "_attn_implementation", "?"),
-    "logits_max_abs_diff": gap,
-    "modes": {},
-    "matmul_gflops": mm,
-  }
-  for mode in spec["modes"]:
-    data = [
-      tuple(as_long(torch, batches["%s_%s_%d" % (mode, key, i)]) for key, _ in FEATURE_KEYS)
-      for i in range(int(batches["%s_count" % mode]))
-    ]
-
-    def step(i: int) -> float:
-      ids, mask, seg, labels = data[i]
-      loss = model(input_ids=ids, attention_mask=mask, token_type_ids=seg, labels=labels).loss
-      loss.backward()
-      optimizer.step()
-      optimizer.zero_grad(set_to_none=True)
-      return float(loss)
-
-    for i in range(spec["warmup"]):
-      step(i)
-    times = []
-    for r in range(spec["repeats"]):
-      first = spec["warmup"] + r * spec["steps"]
-      start = time.perf_counter()
-      for i in range(first, first + spec["steps"]):
-        step(i)
-      times.append(time.perf_counter() - start)
-    report["modes"][mode] = times
-  return report
-
-
-# -- HF transformers + PyTorch (the bench side) ------------------------------------
-
-
-def torch_missing() -> str | None:
-  """Why torch and transformers do not import in a fresh Python, or None."""
+def torch_missing(python: str) -> str | None:
+  """Why torch and transformers do not import in `python`, or None."""
   probe = subprocess.run(
-    [
-      sys.executable,
-      "-c",
-      "import torch, transformers; print(torch.__version__, transformers.__version__)",
-    ],
-    capture_output=True,
-    text=True,
+    [python, "-c", "import torch, transformers"], capture_output=True, text=True
   )
   if probe.returncode == 0:
     return None
@@ -297,7 +160,7 @@ def torch_missing() -> str | None:
 
 def batch_arrays(ctx: dict, paddings: list[str]) -> dict:
   """The replayed training batches as npz entries MODE_KEY_INDEX (and
-  MODE_count), the form job_hf reads."""
+  MODE_count), the form the worker reads."""
   arrays = {}
   for mode in paddings:
     batches = ctx["train_batches"][mode]
@@ -310,7 +173,7 @@ def batch_arrays(ctx: dict, paddings: list[str]) -> dict:
 
 def reference_logits(ctx: dict, features: dict) -> dict:
   """Our model's eval-mode logits on one batch with the initial weights (set
-  into a fresh runner), as npz entries check_* for job_hf to compare with."""
+  into a fresh runner), as npz entries check_* for the worker to compare with."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   fresh = build_runner(ctx)
@@ -331,15 +194,49 @@ def reference_logits(ctx: dict, features: dict) -> dict:
   }
 
 
-def add_hf_rows(args, ctx: dict, results: Results, hf: dict, paddings: list[str]) -> None:
-  """The HF process's facts as a check, and its figures beside ours."""
+def start_worker(args, ctx: dict, paddings: list[str]) -> Worker:
+  """The HF worker, set up with our initial weights, our replayed batches and
+  (for dynamic padding) the unpadded training texts for its own batches."""
+  from bench.data import unpadded_examples  # pylint: disable=import-outside-toplevel
+
+  workdir = ctx["workdir"]
+  weights_file = os.path.join(workdir, "weights.npz")
+  np.savez(weights_file, **ctx["initial_weights"])
+  arrays = batch_arrays(ctx, paddings)
+  arrays.update(reference_logits(ctx, ctx["train_batches"][paddings[0]][0]["arrays"]))
+  batches_file = os.path.join(workdir, "batches.npz")
+  np.savez(batches_file, **arrays)
+  texts_file = os.path.join(workdir, "texts.npz")
+  np.savez(texts_file, **unpadded_examples(ctx["train_file"], args.seq))
+  log("starting the HF PyTorch worker (%s)" % args.hf_python)
+  worker = Worker(args.hf_python, ENTRY_POINT, ROOT, dict(os.environ))
+  worker.facts = worker.ask(
+    "setup",
+    config=ctx["config"],
+    weights=weights_file,
+    batches=batches_file,
+    texts=texts_file,
+    vocab_file=ctx["vocab_file"],
+    modes=list(paddings),
+    batch=args.batch,
+    own_batches=(args.warmup + args.repeats * args.steps) if "dynamic" in paddings else 0,
+    threads=args.threads,
+    matmul_n=args.matmul_n,
+    matmul_iters=2 if args.quick else 10,
+  )
+  return worker
+
+
+def add_hf_facts(args, results: Results, hf: dict) -> float:
+  """The worker's facts as a check and torch.mm's rate as a row; returns that rate."""
   results.checks["HF PyTorch"] = (
-    "torch %s, transformers %s, %d threads, attention %s, %d/%d tensors "
+    "torch %s, transformers %s, %d threads (inter-op %d), attention %s, %d/%d tensors "
     "copied from our initial weights; eval logits max |diff| vs ours %.2g"
     % (
       hf["torch"],
       hf["transformers"],
       hf["threads"],
+      hf["interop_threads"],
       hf["attn"],
       hf["copied"],
       hf["total_params"],
@@ -353,69 +250,134 @@ def add_hf_rows(args, ctx: dict, results: Results, hf: dict, paddings: list[str]
     "GFLOP/s",
     "torch's own BLAS, %d threads" % hf["threads"],
   )
-  torch_peak = statistics.median(hf["matmul_gflops"])
-  for mode in paddings:
-    slices = timed_slices(ctx["train_batches"][mode], args)
-    times = hf["modes"][mode]
-    hf_rate = results.add(
-      "compare",
-      "HF PyTorch train, %s padding" % mode,
-      rates(slices, times, batch_rows),
-      "examples/s",
-      "same batches as ours",
-    )
-    results.add(
-      "compare",
-      "HF PyTorch train, %s padding, real tokens" % mode,
-      rates(slices, times, batch_real_tokens),
-      "tokens/s",
-    )
-    hf_gflops = matmul_gflops(ctx["config"], slices, times)
-    results.add(
-      "compare",
-      "HF PyTorch train, %s padding, matmul GFLOP/s" % mode,
-      hf_gflops,
-      "GFLOP/s",
-      "%.2f of torch.mm" % (statistics.median(hf_gflops) / torch_peak),
-    )
-    ours = results.get("train", "%s padding" % mode)
-    results.add(
-      "compare", "ours / HF PyTorch, %s padding" % mode, [ours / hf_rate], "x", ">1: ours faster"
-    )
+  return statistics.median(hf["matmul_gflops"])
 
 
-def section_hf(args, ctx: dict, results: Results, paddings: list[str]) -> None:
-  """HF PyTorch training on our batches from our initial weights, when the train
-  section ran and torch and transformers are installed (else a check says why not)."""
-  if not ctx.get("train_batches"):
-    results.checks["HF PyTorch comparison"] = "skipped: needs the train section"
-    return
-  missing = torch_missing()
+def add_hf_rows(args, ctx, results: Results, label: str, batches, times, torch_peak) -> float:
+  """HF's rows for one set of batches; returns its examples/s."""
+  slices = timed_slices(batches, args)
+  mean_length = np.mean([b["shape"][1] for batch_slice in slices for b in batch_slice])
+  hf_rate = results.add(
+    "compare",
+    label,
+    rates(slices, times, batch_rows),
+    "examples/s",
+    "mean padded T %.1f; %d threads" % (mean_length, args.threads),
+  )
+  results.add(
+    "compare", label + ", real tokens", rates(slices, times, batch_real_tokens), "tokens/s"
+  )
+  hf_gflops = matmul_gflops(ctx["config"], slices, times)
+  results.add(
+    "compare",
+    label + ", matmul GFLOP/s",
+    hf_gflops,
+    "GFLOP/s",
+    "%.2f of torch.mm" % (statistics.median(hf_gflops) / torch_peak),
+  )
+  return hf_rate
+
+
+def own_batches(hf: dict) -> list[dict]:
+  """HF's own dynamic batches in the replayed-batch form (shape, real tokens)."""
+  return [{"shape": (rows, length), "real": real} for rows, length, real in hf["hf_dynamic_shapes"]]
+
+
+def section_compare_train(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
+  """Our training and HF PyTorch's on the same batches from the same initial
+  weights, their timed repeats alternating; with dynamic padding also HF's own
+  (group_by_length + DataCollatorWithPadding). Without torch/transformers in
+  --hf_python, our rows only, and a check says why."""
+  missing = torch_missing(args.hf_python)
+  replay_all(args, ctx, paddings, keep_arrays=not missing)
+  worker = None
   if missing:
     results.checks["HF PyTorch comparison"] = "skipped: %s" % missing
     log("HF comparison skipped: %s" % missing)
+  else:
+    worker = start_worker(args, ctx, paddings)
+  try:
+    torch_peak = add_hf_facts(args, results, worker.facts) if worker else None
+    loads = []
+    for mode in paddings:
+      ours = TrainTimer(args, ctx, runner, mode == "dynamic", mode)
+      timers = {"ours": ours}
+      ours.warmup()
+      if worker:
+        hf_modes = [mode] + (["hf_dynamic"] if mode == "dynamic" else [])
+        for hf_mode in hf_modes:
+          log("HF %s: warmup %d steps" % (hf_mode, args.warmup))
+          worker.ask("run", mode=hf_mode, first=0, count=args.warmup)
+          timers[hf_mode] = hf_repeat(args, worker, hf_mode)
+      pids = [os.getpid()] + ([worker.proc.pid] if worker else [])
+      times, mode_loads = interleaved_repeats(args, timers, pids)
+      loads += [dict(load, mode=mode) for load in mode_loads]
+      note = "; %d threads, repeats alternating with HF" % args.threads if worker else ""
+      add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times["ours"], note)
+      if not worker:
+        continue
+      label = "HF PyTorch train, %s padding (our batches)" % mode
+      hf_rate = add_hf_rows(
+        args, ctx, results, label, ctx["train_batches"][mode], times[mode], torch_peak
+      )
+      ours_rate = results.get("train", "%s padding" % mode)
+      results.add(
+        "compare",
+        "ours / HF PyTorch, %s padding" % mode,
+        [ours_rate / hf_rate],
+        "x",
+        "same batches",
+      )
+      if mode == "dynamic":
+        label = "HF PyTorch train, its own dynamic padding (group_by_length)"
+        own_rate = add_hf_rows(
+          args, ctx, results, label, own_batches(worker.facts), times["hf_dynamic"], torch_peak
+        )
+        results.add(
+          "compare",
+          "ours --dynamic_padding / HF's own dynamic padding",
+          [ours_rate / own_rate],
+          "x",
+          "examples/s, same texts",
+        )
+    add_dynamic_ratio(results, paddings)
+    add_load_check(results, loads)
+  finally:
+    if worker:
+      worker.close()
+
+
+def hf_repeat(args, worker: Worker, mode: str):
+  """A timer for interleaved_repeats: repeat r of `mode` in the worker."""
+
+  def run(r: int) -> float:
+    first = args.warmup + r * args.steps
+    seconds = worker.ask("run", mode=mode, first=first, count=args.steps)["seconds"]
+    log("HF %s repeat %d: %.2f s / %d steps" % (mode, r + 1, seconds, args.steps))
+    return seconds
+
+  return run
+
+
+def add_load_check(results: Results, loads: list[dict]) -> None:
+  """A check on the CPU other processes used during the timed repeats."""
+  if not loads:
+    results.checks["other processes during timing"] = "unknown (no /proc/stat)"
     return
-  weights_file = os.path.join(ctx["workdir"], "weights.npz")
-  np.savez(weights_file, **ctx["initial_weights"])
-  arrays = batch_arrays(ctx, paddings)
-  arrays.update(reference_logits(ctx, ctx["train_batches"][paddings[0]][0]["arrays"]))
-  batches_file = os.path.join(ctx["workdir"], "batches.npz")
-  np.savez(batches_file, **arrays)
-  log("HF PyTorch training in a subprocess (%s)" % ", ".join(paddings))
-  spec = {
-    "config": ctx["config"],
-    "weights": weights_file,
-    "batches": batches_file,
-    "modes": list(paddings),
-    "threads": cores(),
-    "warmup": args.warmup,
-    "steps": args.steps,
-    "repeats": args.repeats,
-    "matmul_n": args.matmul_n,
-    "matmul_iters": 2 if args.quick else 10,
-  }
-  hf = run_job("hf", spec)
-  if "skipped" in hf:
-    results.checks["HF PyTorch comparison"] = "skipped: %s" % hf["skipped"]
-    return
-  add_hf_rows(args, ctx, results, hf, paddings)
+  worst = max(loads, key=lambda load: load["foreign_cores"] + load["steal_cores"])
+  disturbed = [
+    load for load in loads if load["foreign_cores"] + load["steal_cores"] > fairness.BUSY_CORES
+  ]
+  results.checks["other processes during timing"] = (
+    "%d of %d timed repeats above %.2f cores; worst %.2f cores (+ steal %.2f) in %s %s repeat %d"
+    % (
+      len(disturbed),
+      len(loads),
+      fairness.BUSY_CORES,
+      worst["foreign_cores"],
+      worst["steal_cores"],
+      worst["mode"],
+      worst["figure"],
+      worst["repeat"],
+    )
+  )

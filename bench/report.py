@@ -10,7 +10,7 @@ import platform
 import statistics
 import sys
 
-from bench.common import cores, encoder_matmul_params, log
+from bench.common import encoder_matmul_params, log
 
 THREAD_VARIABLES = (
   "OMP_NUM_THREADS",
@@ -137,16 +137,17 @@ def machine_info() -> dict:
   }
 
 
-def add_tensorflow_facts(machine: dict) -> None:
-  """Adds TensorFlow's version and its op thread pool sizes (0 = default)."""
+def add_tensorflow_facts(machine: dict, threads: int) -> None:
+  """Sets TensorFlow's op thread pools to `threads` (before it runs any op) and
+  adds its version and pool sizes."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   threading = tf.config.threading
+  threading.set_intra_op_parallelism_threads(threads)
+  threading.set_inter_op_parallelism_threads(threads)
   machine["tensorflow"] = tf.__version__
-  machine["tf_intra_op_threads"] = (
-    threading.get_intra_op_parallelism_threads() or "0 (default: all %d cores)" % cores()
-  )
-  machine["tf_inter_op_threads"] = threading.get_inter_op_parallelism_threads() or "0 (default)"
+  machine["tf_intra_op_threads"] = threading.get_intra_op_parallelism_threads()
+  machine["tf_inter_op_threads"] = threading.get_inter_op_parallelism_threads()
 
 
 def settings_of(args, ctx: dict, paddings: list[str]) -> collections.OrderedDict:

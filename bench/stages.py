@@ -36,7 +36,9 @@ def build_runner(ctx: dict):
   config = modeling.BertConfig.from_dict(dict(ctx["config"]))
   output_dir = os.path.join(ctx["workdir"], "output")
   os.makedirs(output_dir, exist_ok=True)
-  runner = ClassifierRunner(config, NUM_LABELS, output_dir)
+  runner = ClassifierRunner(
+    config, NUM_LABELS, output_dir, fused_kernels=ctx.get("fused_kernels", True)
+  )
   runner.create_optimizer(LEARNING_RATE, num_train_steps=10**7, num_warmup_steps=10)
   if ctx.get("checkpoint"):
     runner.restore(ctx["checkpoint"])
@@ -107,74 +109,128 @@ def matmul_gflops(cfg: dict, slices: list[list], times: list[float]) -> list[flo
   ]
 
 
+class TrainTimer:
+  """Our training loop on one padding mode, timed a call at a time: `warmup()`
+  runs the untimed warmup steps (tracing included), each `repeat()` one call
+  of `steps` steps. With `accumulation_steps` K, each optimizer step takes K
+  batches of batch/K examples (the same examples per step)."""
+
+  def __init__(self, args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps=1):
+    self.args, self.mode = args, mode
+    self.loop = runner.train_loop_fn(accumulation_steps)
+    source = dataset(ctx, args, "train", dynamic, args.batch // accumulation_steps)
+    self.iterator = iter(runner.strategy.experimental_distribute_dataset(source))
+    self.repeats_done = 0
+
+  def _run(self, steps: int) -> tuple[float, float]:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    start = time.perf_counter()
+    loss, _ = self.loop(self.iterator, tf.constant(steps))
+    loss = float(loss)  # Waits for the steps to finish.
+    return time.perf_counter() - start, loss
+
+  def warmup(self) -> float:
+    """The warmup steps' seconds."""
+    log("train %s: warmup %d steps (includes tracing)" % (self.mode, self.args.warmup))
+    return self._run(self.args.warmup)[0]
+
+  def repeat(self) -> float:
+    """One timed repeat's seconds."""
+    seconds, loss = self._run(self.args.steps)
+    self.repeats_done += 1
+    log(
+      "train %s repeat %d: %.2f s / %d steps (loss %.3f)"
+      % (self.mode, self.repeats_done, seconds, self.args.steps, loss)
+    )
+    return seconds
+
+
 def time_train_loop(
   args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps: int = 1
 ) -> tuple[float, list]:
-  """Runs the warmup steps (tracing included), then `repeats` times `steps`
-  steps, each batch of steps in one call of the loop; returns the warmup's
-  seconds and each repeat's. With `accumulation_steps` K, each optimizer step
-  takes K batches of batch/K examples (the same examples per step)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  """The warmup's seconds and each of `repeats` repeats' (see TrainTimer)."""
+  timer = TrainTimer(args, ctx, runner, dynamic, mode, accumulation_steps)
+  warmup_seconds = timer.warmup()
+  return warmup_seconds, [timer.repeat() for _ in range(args.repeats)]
 
-  train_loop = runner.train_loop_fn(accumulation_steps)
-  source = dataset(ctx, args, "train", dynamic, args.batch // accumulation_steps)
-  iterator = iter(runner.strategy.experimental_distribute_dataset(source))
 
-  def run(steps: int):
-    start = time.perf_counter()
-    loss, _ = train_loop(iterator, tf.constant(steps))
-    float(loss)  # Waits for the steps to finish.
-    return time.perf_counter() - start, loss
+def interleaved_repeats(args, timers: dict, watch_pids: list[int]) -> tuple[dict, list]:
+  """Runs every timer's warmup, then `repeats` rounds in which each timer runs
+  one repeat, the order reversed every other round (A B, B A, ...) so that a
+  drift of the machine's speed hits all alike. A timer is a callable
+  `(repeat index) -> seconds`, or has `.repeat()`. Returns the seconds per timer
+  and the foreign CPU load (cores used by other processes) of every repeat."""
+  from bench.fairness import ForeignLoad  # pylint: disable=import-outside-toplevel
 
-  log("train %s: warmup %d steps (includes tracing)" % (mode, args.warmup))
-  warmup_seconds, _ = run(args.warmup)
-  times = []
-  for repeat in range(1, args.repeats + 1):
-    seconds, loss = run(args.steps)
-    times.append(seconds)
-    log(
-      "train %s repeat %d: %.2f s / %d steps (loss %.3f)"
-      % (mode, repeat, seconds, args.steps, float(loss))
-    )
-  return warmup_seconds, times
+  names = list(timers)
+  times = {name: [] for name in names}
+  loads = []
+  for r in range(args.repeats):
+    for name in names if r % 2 == 0 else names[::-1]:
+      timer = timers[name]
+      watch = ForeignLoad(watch_pids)
+      watch.start()
+      seconds = timer.repeat() if hasattr(timer, "repeat") else timer(r)
+      used = watch.stop()
+      times[name].append(seconds)
+      if used is not None:
+        loads.append(dict(used, figure=name, repeat=r + 1))
+  return times, loads
+
+
+def add_train_rows(args, ctx: dict, results: Results, mode: str, batches, times, note="") -> None:
+  """Our training rows of one padding mode: examples/s, real and computed
+  tokens/s, matmul GFLOP/s and step time over the timed `batches`."""
+  slices = timed_slices(batches, args)
+  mean_length = np.mean([b["shape"][1] for batch_slice in slices for b in batch_slice])
+  results.add(
+    "train",
+    "%s padding" % mode,
+    rates(slices, times, batch_rows),
+    "examples/s",
+    "mean padded T %.1f%s" % (mean_length, note),
+  )
+  real = rates(slices, times, batch_real_tokens)
+  results.add("train", "%s padding, real tokens" % mode, real, "tokens/s", "input_mask==1")
+  computed = rates(slices, times, lambda b: b["shape"][0] * b["shape"][1])
+  results.add("train", "%s padding, computed tokens" % mode, computed, "tokens/s", "incl. padding")
+  results.add(
+    "train",
+    "%s padding, matmul GFLOP/s" % mode,
+    matmul_gflops(ctx["config"], slices, times),
+    "GFLOP/s",
+    "hardware work (see FLOPs formula)",
+  )
+  step_ms = [t / args.steps * 1000 for t in times]
+  results.add("train", "%s padding, step time" % mode, step_ms, "ms/step")
+
+
+def replay_all(args, ctx: dict, paddings: list[str], keep_arrays: bool) -> None:
+  """The batches every padding mode's timed loop will consume, replayed from
+  the seeded pipeline into ctx["train_batches"] (before any timing, so that a
+  partner process can train on them in between)."""
+  total = args.warmup + args.repeats * args.steps
+  ctx["train_batches"] = {
+    mode: replay_batches(ctx, args, mode == "dynamic", total, keep_arrays=keep_arrays)
+    for mode in paddings
+  }
 
 
 def section_train(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
   """Training throughput per padding mode: examples/s, real and computed
-  tokens/s, matmul GFLOP/s and step time. Keeps the replayed batches in
-  ctx["train_batches"] for the HF comparison."""
-  cfg = ctx["config"]
-  ctx["train_batches"] = {}
+  tokens/s, matmul GFLOP/s and step time. Leaves the replayed batches in
+  ctx["train_batches"]."""
+  replay_all(args, ctx, paddings, keep_arrays=False)
   for mode in paddings:
-    dynamic = mode == "dynamic"
-    warmup_seconds, times = time_train_loop(args, ctx, runner, dynamic, mode)
-    total = args.warmup + args.repeats * args.steps
-    batches = replay_batches(ctx, args, dynamic, total, keep_arrays=args.compare)
-    ctx["train_batches"][mode] = batches
-    slices = timed_slices(batches, args)
-    mean_length = np.mean([b["shape"][1] for batches in slices for b in batches])
-    results.add(
-      "train",
-      "%s padding" % mode,
-      rates(slices, times, batch_rows),
-      "examples/s",
-      "mean padded T %.1f; warmup %d steps %.1f s" % (mean_length, args.warmup, warmup_seconds),
-    )
-    real = rates(slices, times, batch_real_tokens)
-    results.add("train", "%s padding, real tokens" % mode, real, "tokens/s", "input_mask==1")
-    computed = rates(slices, times, lambda b: b["shape"][0] * b["shape"][1])
-    results.add(
-      "train", "%s padding, computed tokens" % mode, computed, "tokens/s", "incl. padding"
-    )
-    results.add(
-      "train",
-      "%s padding, matmul GFLOP/s" % mode,
-      matmul_gflops(cfg, slices, times),
-      "GFLOP/s",
-      "hardware work (see FLOPs formula)",
-    )
-    step_ms = [t / args.steps * 1000 for t in times]
-    results.add("train", "%s padding, step time" % mode, step_ms, "ms/step")
+    warmup_seconds, times = time_train_loop(args, ctx, runner, mode == "dynamic", mode)
+    note = "; warmup %d steps %.1f s" % (args.warmup, warmup_seconds)
+    add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times, note)
+  add_dynamic_ratio(results, paddings)
+
+
+def add_dynamic_ratio(results: Results, paddings: list[str]) -> None:
+  """The dynamic / fixed padding examples/s row, when both modes ran."""
   if "fixed" in paddings and "dynamic" in paddings:
     ratio = results.get("train", "dynamic padding") / results.get("train", "fixed padding")
     results.add(

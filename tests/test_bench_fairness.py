@@ -1,0 +1,93 @@
+"""bench/fairness.py and the interleaving of timed repeats (bench/stages.py)."""
+
+import os
+import types
+
+import pytest
+
+from bench import fairness, stages
+
+ZEN4 = {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "17", "flags": "fma avx2 avx512f"}
+ZEN5 = {"vendor_id": "AuthenticAMD", "cpu family": "26", "model": "2", "flags": "fma avx2 avx512f"}
+INTEL_AVX512 = {"vendor_id": "GenuineIntel", "cpu family": "6", "flags": "fma avx2 avx512f"}
+AVX2_ONLY = {"vendor_id": "GenuineIntel", "cpu family": "6", "flags": "fma avx2"}
+
+
+@pytest.mark.parametrize(
+  "info, bits", [(ZEN4, 256), (ZEN5, 512), (INTEL_AVX512, 512), (AVX2_ONLY, 256), ({}, None)]
+)
+def test_fma_width_follows_the_core_not_the_instruction_set(info, bits):
+  assert fairness.fma_width_bits(info) == bits
+
+
+def test_implied_clock_tells_a_possible_peak_from_an_impossible_one():
+  # 2 Zen 4 cores (32 FLOPs/cycle each) at 205 GFLOP/s: 3.2 GHz, a real clock.
+  assert fairness.implied_ghz(205, 2, 32) == pytest.approx(3.203, abs=1e-3)
+  # 478 GFLOP/s would need 7.5 GHz on those cores; on 512-bit cores 3.7 GHz.
+  assert fairness.implied_ghz(478, 2, 32) > 7
+  assert fairness.implied_ghz(478, 2, 64) < 4
+  assert fairness.implied_ghz(478, 2, None) is None
+
+
+def test_cpu_facts_on_this_machine():
+  facts = fairness.cpu_facts()
+  assert set(facts) >= {"cpu_model", "cpu_family_model", "cpu_isa", "fp32_flops_per_cycle_core"}
+  if os.path.exists("/proc/cpuinfo") and "avx2" in facts["cpu_isa"]:
+    assert facts["fp32_flops_per_cycle_core"] in (32, 64)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc (Linux)")
+def test_foreign_load_does_not_count_our_own_work():
+  watch = fairness.ForeignLoad([os.getpid()])
+  watch.start()
+  total = 0
+  for i in range(3_000_000):  # about a second of this process's own CPU
+    total += i * i
+  used = watch.stop()
+  assert total > 0
+  assert set(used) == {"foreign_cores", "steal_cores"}
+  # Our busy loop is ~1 core of ours; only what others did in the meantime counts.
+  assert 0.0 <= used["foreign_cores"] < 0.9
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc (Linux)")
+def test_idle_check_reports_a_verdict():
+  idle = fairness.idle_check(0.3)
+  assert isinstance(idle["idle"], bool)
+  assert idle["verdict"].startswith("idle:" if idle["idle"] else "BUSY:")
+  assert idle["foreign_cores"] >= 0.0
+
+
+def test_calibration_is_a_positive_rate():
+  assert fairness.calibration_gflops(n=128, seconds=0.05) > 0
+
+
+def test_pin_threads_rejects_more_threads_than_cores():
+  with pytest.raises(SystemExit, match="--threads must be between 1 and"):
+    fairness.pin_threads(10_000)
+
+
+def test_interleaved_repeats_alternate_the_order():
+  calls = []
+
+  def timer(name):
+    def run(r):
+      calls.append((name, r))
+      return 1.0
+
+    return run
+
+  class Object:
+    def repeat(self):
+      calls.append(("ours", None))
+      return 2.0
+
+  args = types.SimpleNamespace(repeats=3)
+  times, loads = stages.interleaved_repeats(
+    args, {"ours": Object(), "hf": timer("hf")}, [os.getpid()]
+  )
+  assert [name for name, _ in calls] == ["ours", "hf", "hf", "ours", "ours", "hf"]
+  assert [r for name, r in calls if name == "hf"] == [0, 1, 2]
+  assert times == {"ours": [2.0, 2.0, 2.0], "hf": [1.0, 1.0, 1.0]}
+  if os.path.exists("/proc/stat"):
+    assert len(loads) == 6 and {load["figure"] for load in loads} == {"ours", "hf"}
