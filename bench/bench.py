@@ -126,6 +126,7 @@ SIZES = {
   "eval_examples": (512, 32),
   "serve_batch": (256, 16),
   "serve_requests": (50, 5),
+  "epoch_examples": (1024, 32),
 }
 
 
@@ -188,6 +189,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     type=int,
     default=None,
     help="examples evaluated/predicted per call (default 512)",
+  )
+  p.add_argument(
+    "--epoch_examples",
+    type=int,
+    default=None,
+    help="--compare: texts of the dynamic-vs-dynamic epochs (default 1024)",
   )
   p.add_argument("--serve_batch", type=int, default=None, help="default 256")
   p.add_argument(

@@ -253,11 +253,24 @@ def length_stats(lengths: np.ndarray, seq: int) -> dict:
   }
 
 
+def write_split(args, ctx: dict, split: str, count: int, seed: int) -> str:
+  """Writes `count` synthetic examples as <workdir>/<split>.tf_record (kept in
+  ctx[split + "_file"]) with the project's conversion; returns the path."""
+  from classifier import features  # pylint: disable=import-outside-toplevel
+
+  record_file = os.path.join(ctx["workdir"], "%s.tf_record" % split)
+  examples = make_examples(ctx["words"], count, args.seq, seed)
+  features.file_based_convert_examples_to_features(
+    examples, label_list(), args.seq, ctx["tokenizer"], record_file, num_workers=1
+  )
+  ctx[split + "_file"] = record_file
+  return record_file
+
+
 def prepare_data(args, ctx: dict) -> None:
   """Fills `ctx` with the vocab (file, source, words), the tokenizer, and the
   train and eval tf_records written by classifier.features (one worker)."""
   from bert import tokenization  # pylint: disable=import-outside-toplevel
-  from classifier import features  # pylint: disable=import-outside-toplevel
 
   if ctx.get("vocab_file") is None:
     tokens, ctx["vocab_source"] = choose_vocab(ctx["config"]["vocab_size"])
@@ -266,14 +279,8 @@ def prepare_data(args, ctx: dict) -> None:
   else:
     ctx["vocab_source"] = ctx["vocab_file"]
   ctx["words"] = text_words(read_vocab(ctx["vocab_file"]))
-  tokenizer = tokenization.FullTokenizer(ctx["vocab_file"], do_lower_case=True)
-  ctx["tokenizer"] = tokenizer
+  ctx["tokenizer"] = tokenization.FullTokenizer(ctx["vocab_file"], do_lower_case=True)
   splits = (("train", args.train_examples, SEED), ("eval", args.eval_examples, SEED + 1))
   for split, count, seed in splits:
-    record_file = os.path.join(ctx["workdir"], "%s.tf_record" % split)
-    examples = make_examples(ctx["words"], count, args.seq, seed)
-    features.file_based_convert_examples_to_features(
-      examples, label_list(), args.seq, tokenizer, record_file, num_workers=1
-    )
-    ctx[split + "_file"] = record_file
+    write_split(args, ctx, split, count, seed)
   ctx["length_stats"] = length_stats(real_lengths(ctx["train_file"], args.seq), args.seq)

@@ -7,6 +7,7 @@ timed repeats alternate with ours; only if torch and transformers import in
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -15,7 +16,7 @@ import time
 import numpy as np
 
 from bench import fairness
-from bench.common import ENTRY_POINT, ROOT, log, run_job
+from bench.common import ENTRY_POINT, ROOT, SEED, log, run_job
 from bench.hf_worker import FEATURE_KEYS, Worker, gflops_per_run
 from bench.report import Results
 from bench.stages import (
@@ -197,7 +198,7 @@ def reference_logits(ctx: dict, features: dict) -> dict:
 def start_worker(args, ctx: dict, paddings: list[str]) -> Worker:
   """The HF worker, set up with our initial weights, our replayed batches and
   (for dynamic padding) the unpadded training texts for its own batches."""
-  from bench.data import unpadded_examples  # pylint: disable=import-outside-toplevel
+  from bench.data import unpadded_examples, write_split  # pylint: disable=import-outside-toplevel
 
   workdir = ctx["workdir"]
   weights_file = os.path.join(workdir, "weights.npz")
@@ -207,7 +208,9 @@ def start_worker(args, ctx: dict, paddings: list[str]) -> Worker:
   batches_file = os.path.join(workdir, "batches.npz")
   np.savez(batches_file, **arrays)
   texts_file = os.path.join(workdir, "texts.npz")
-  np.savez(texts_file, **unpadded_examples(ctx["train_file"], args.seq))
+  if "dynamic" in paddings:
+    write_split(args, ctx, "epoch", args.epoch_examples, SEED + 2)
+    np.savez(texts_file, **unpadded_examples(ctx["epoch_file"], args.seq))
   log("starting the HF PyTorch worker (%s)" % args.hf_python)
   worker = Worker(args.hf_python, ENTRY_POINT, ROOT, dict(os.environ))
   worker.facts = worker.ask(
@@ -219,7 +222,7 @@ def start_worker(args, ctx: dict, paddings: list[str]) -> Worker:
     vocab_file=ctx["vocab_file"],
     modes=list(paddings),
     batch=args.batch,
-    own_batches=(args.warmup + args.repeats * args.steps) if "dynamic" in paddings else 0,
+    own_batches=(args.repeats + 1) * epoch_steps(args) if "dynamic" in paddings else 0,
     threads=args.threads,
     matmul_n=args.matmul_n,
     matmul_iters=2 if args.quick else 10,
@@ -278,9 +281,57 @@ def add_hf_rows(args, ctx, results: Results, label: str, batches, times, torch_p
   return hf_rate
 
 
-def own_batches(hf: dict) -> list[dict]:
-  """HF's own dynamic batches in the replayed-batch form (shape, real tokens)."""
-  return [{"shape": (rows, length), "real": real} for rows, length, real in hf["hf_dynamic_shapes"]]
+def epoch_steps(args) -> int:
+  """Steps of one epoch over the --epoch_examples texts."""
+  return args.epoch_examples // args.batch
+
+
+def compare_epochs(args, ctx: dict, results: Results, runner, worker, loads: list) -> None:
+  """Dynamic padding against dynamic padding over whole epochs of the same
+  --epoch_examples texts: ours (--dynamic_padding's length buckets) and HF's
+  own (group_by_length batches padded by DataCollatorWithPadding), each epoch
+  one timed repeat, alternating. Whole epochs, because a few steps of either
+  sampler are a biased sample of lengths."""
+  steps = epoch_steps(args)
+  epoch_args = argparse.Namespace(**dict(vars(args), steps=steps))
+  epoch_ctx = dict(ctx, train_file=ctx["epoch_file"])
+  ours = TrainTimer(epoch_args, epoch_ctx, runner, True, "dynamic, epochs")
+  ours.warmup()
+  log("HF own dynamic padding: warmup %d steps" % args.warmup)
+  worker.ask("run", mode="hf_dynamic", first=0, count=args.warmup)
+
+  def hf_epoch(r: int) -> float:
+    seconds = worker.ask("run", mode="hf_dynamic", first=(r + 1) * steps, count=steps)["seconds"]
+    log("HF own dynamic padding, epoch %d: %.2f s / %d steps" % (r + 1, seconds, steps))
+    return seconds
+
+  timers = {"ours, epoch": ours, "HF own, epoch": hf_epoch}
+  times, epoch_loads = interleaved_repeats(args, timers, [os.getpid(), worker.proc.pid])
+  loads += [dict(load, mode="epochs") for load in epoch_loads]
+  examples = steps * args.batch
+  shapes = worker.facts["hf_dynamic_shapes"][steps:]
+  hf_mean_length = np.mean([length for _, length, _ in shapes])
+  ours_rate = results.add(
+    "compare",
+    "ours --dynamic_padding, epochs of %d texts" % examples,
+    [examples / t for t in times["ours, epoch"]],
+    "examples/s",
+    "length buckets 8 wide%s" % ours.compile_note,
+  )
+  hf_rate = results.add(
+    "compare",
+    "HF own dynamic padding (group_by_length), epochs of %d texts" % examples,
+    [examples / t for t in times["HF own, epoch"]],
+    "examples/s",
+    "mean padded T %.1f; %d threads" % (hf_mean_length, args.threads),
+  )
+  results.add(
+    "compare",
+    "ours --dynamic_padding / HF's own dynamic padding",
+    [ours_rate / hf_rate],
+    "x",
+    "examples/s over whole epochs, same texts",
+  )
 
 
 def section_compare_train(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
@@ -304,15 +355,14 @@ def section_compare_train(args, ctx: dict, results: Results, runner, paddings: l
       timers = {"ours": ours}
       ours.warmup()
       if worker:
-        hf_modes = [mode] + (["hf_dynamic"] if mode == "dynamic" else [])
-        for hf_mode in hf_modes:
-          log("HF %s: warmup %d steps" % (hf_mode, args.warmup))
-          worker.ask("run", mode=hf_mode, first=0, count=args.warmup)
-          timers[hf_mode] = hf_repeat(args, worker, hf_mode)
+        log("HF %s: warmup %d steps" % (mode, args.warmup))
+        worker.ask("run", mode=mode, first=0, count=args.warmup)
+        timers[mode] = hf_repeat(args, worker, mode)
       pids = [os.getpid()] + ([worker.proc.pid] if worker else [])
       times, mode_loads = interleaved_repeats(args, timers, pids)
       loads += [dict(load, mode=mode) for load in mode_loads]
       note = "; %d threads, repeats alternating with HF" % args.threads if worker else ""
+      note += ours.compile_note
       add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times["ours"], note)
       if not worker:
         continue
@@ -328,19 +378,9 @@ def section_compare_train(args, ctx: dict, results: Results, runner, paddings: l
         "x",
         "same batches",
       )
-      if mode == "dynamic":
-        label = "HF PyTorch train, its own dynamic padding (group_by_length)"
-        own_rate = add_hf_rows(
-          args, ctx, results, label, own_batches(worker.facts), times["hf_dynamic"], torch_peak
-        )
-        results.add(
-          "compare",
-          "ours --dynamic_padding / HF's own dynamic padding",
-          [ours_rate / own_rate],
-          "x",
-          "examples/s, same texts",
-        )
     add_dynamic_ratio(results, paddings)
+    if worker and "dynamic" in paddings:
+      compare_epochs(args, ctx, results, runner, worker, loads)
     add_load_check(results, loads)
   finally:
     if worker:

@@ -116,11 +116,14 @@ class TrainTimer:
   batches of batch/K examples (the same examples per step)."""
 
   def __init__(self, args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps=1):
-    self.args, self.mode = args, mode
+    self.args, self.mode, self.runner = args, mode, runner
     self.loop = runner.train_loop_fn(accumulation_steps)
     source = dataset(ctx, args, "train", dynamic, args.batch // accumulation_steps)
     self.iterator = iter(runner.strategy.experimental_distribute_dataset(source))
+    self.element_spec = source.element_spec
+    self.dynamic = dynamic
     self.repeats_done = 0
+    self.compile_note = ""
 
   def _run(self, steps: int) -> tuple[float, float]:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -131,9 +134,38 @@ class TrainTimer:
     return time.perf_counter() - start, loss
 
   def warmup(self) -> float:
-    """The warmup steps' seconds."""
+    """The warmup steps' seconds. With dynamic padding and fused kernels, first
+    one step on a made-up batch of every padded length the buckets give, so
+    that XLA's one compilation per length happens here, not in the figures."""
+    if self.dynamic and self.runner.fused_kernels:
+      self.compile_note = self._compile_lengths()
     log("train %s: warmup %d steps (includes tracing)" % (self.mode, self.args.warmup))
     return self._run(self.args.warmup)[0]
+
+  def _compile_lengths(self) -> str:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+
+    boundaries = input_pipeline.bucket_boundaries(self.args.seq)
+    lengths = [boundaries[0] - 1] + [b - 1 for b in boundaries]
+    rows = self.args.batch
+
+    def batches():
+      for length in lengths:
+        batch = {}
+        for name, spec in self.element_spec.items():
+          rest = [length] if name in input_pipeline.SEQUENCE_FEATURES else spec.shape[1:]
+          fill = tf.zeros if name == "label_ids" else tf.ones
+          batch[name] = fill([rows] + list(rest), spec.dtype)
+        yield batch
+
+    source = tf.data.Dataset.from_generator(batches, output_signature=self.element_spec)
+    iterator = iter(self.runner.strategy.experimental_distribute_dataset(source))
+    log("train %s: compiling the fused kernels for %d padded lengths" % (self.mode, len(lengths)))
+    start = time.perf_counter()
+    float(self.loop(iterator, tf.constant(len(lengths)))[0])
+    seconds = time.perf_counter() - start
+    return "; %d padded lengths compiled first (%.0f s, not counted)" % (len(lengths), seconds)
 
   def repeat(self) -> float:
     """One timed repeat's seconds."""
@@ -223,8 +255,10 @@ def section_train(args, ctx: dict, results: Results, runner, paddings: list[str]
   ctx["train_batches"]."""
   replay_all(args, ctx, paddings, keep_arrays=False)
   for mode in paddings:
-    warmup_seconds, times = time_train_loop(args, ctx, runner, mode == "dynamic", mode)
-    note = "; warmup %d steps %.1f s" % (args.warmup, warmup_seconds)
+    timer = TrainTimer(args, ctx, runner, mode == "dynamic", mode)
+    warmup_seconds = timer.warmup()
+    times = [timer.repeat() for _ in range(args.repeats)]
+    note = "; warmup %d steps %.1f s%s" % (args.warmup, warmup_seconds, timer.compile_note)
     add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times, note)
   add_dynamic_ratio(results, paddings)
 
