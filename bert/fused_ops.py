@@ -155,16 +155,43 @@ def _softmax_backward(probs, dprobs, scale):
   return scale * probs * (dprobs - inner)
 
 
-def scaled_masked_softmax(scores: tf.Tensor, bias: tf.Tensor | None, scale: float) -> tf.Tensor:
-  """softmax(scores * scale + bias) over the last axis (float32), fused; `bias`
-  (the additive mask, broadcast over heads) gets no gradient."""
+@_jit
+def _softmax_dropout_forward(scores, bias, scale, rate):
+  probs = tf.nn.softmax(scores * scale + bias)
+  keep = tf.random.uniform(tf.shape(probs), dtype=probs.dtype) >= rate
+  dropped = tf.where(keep, probs * (1.0 / (1.0 - rate)), tf.zeros_like(probs))
+  return dropped, probs, keep
+
+
+@_jit
+def _softmax_dropout_backward(probs, keep, ddropped, scale, rate):
+  dprobs = tf.where(keep, ddropped * (1.0 / (1.0 - rate)), tf.zeros_like(ddropped))
+  return _softmax_backward(probs, dprobs, scale)
+
+
+def scaled_masked_softmax(
+  scores: tf.Tensor, bias: tf.Tensor | None, scale: float, dropout_rate: float = 0.0
+) -> tf.Tensor:
+  """softmax(scores * scale + bias) over the last axis (float32), then dropout
+  at `dropout_rate` (if any), fused; `bias` (the additive mask, broadcast over
+  heads) gets no gradient."""
   if bias is None:
     bias = tf.zeros([], scores.dtype)
   scale_tensor = tf.constant(scale, scores.dtype)
+  rate = tf.constant(dropout_rate, scores.dtype)
 
   @tf.custom_gradient
-  def apply(scores):
+  def softmax_only(scores):
     probs = _softmax_forward(scores, bias, scale_tensor)
     return probs, lambda dprobs: _softmax_backward(probs, dprobs, scale_tensor)
 
-  return apply(scores)
+  @tf.custom_gradient
+  def softmax_and_dropout(scores):
+    dropped, probs, keep = _softmax_dropout_forward(scores, bias, scale_tensor, rate)
+
+    def grad(ddropped):
+      return _softmax_dropout_backward(probs, keep, ddropped, scale_tensor, rate)
+
+    return dropped, grad
+
+  return softmax_and_dropout(scores) if dropout_rate else softmax_only(scores)

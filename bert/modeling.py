@@ -980,16 +980,17 @@ def attention_layer(
   scale = 1.0 / math.sqrt(float(size_per_head))
   # Softmax over the keys. Dropout here removes whole keys from a query's view, as in the
   # original Transformer.
-  if _fused():
+  if _fused():  # Softmax and dropout in one kernel.
     bias = None if attention_mask is None else _mask_to_bias(attention_mask)
-    weights = fused_ops.scaled_masked_softmax(scores, bias, scale)
+    rate = attention_probs_dropout_prob or 0.0
+    weights = fused_ops.scaled_masked_softmax(scores, bias, scale, rate)
+    weights = _cast_if_needed(weights, query.dtype)
   else:
     scores = tf.multiply(scores, scale)
     if attention_mask is not None:
       scores = scores + _mask_to_bias(attention_mask)
-    weights = tf.nn.softmax(scores)
-  weights = _cast_if_needed(weights, query.dtype)
-  weights = dropout(weights, attention_probs_dropout_prob)  # [B, N, F, T]
+    weights = _cast_if_needed(tf.nn.softmax(scores), query.dtype)
+    weights = dropout(weights, attention_probs_dropout_prob)  # [B, N, F, T]
   value = _split_heads(value, batch_size, to_seq_length, num_attention_heads, size_per_head)
   context = tf.transpose(tf.matmul(weights, value), [0, 2, 1, 3])  # [B, F, N, H]
 

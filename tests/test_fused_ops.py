@@ -154,3 +154,23 @@ def test_fused_training_uses_dropout():
   first = fused(ids, mask, types, training=True)["sequence_output"].numpy()
   second = fused(ids, mask, types, training=True)["sequence_output"].numpy()
   assert np.abs(first - second).max() > 1e-3
+
+
+def test_softmax_with_dropout_matches_softmax_then_the_same_mask():
+  rng = np.random.default_rng(5)
+  scores = tf.constant(rng.normal(0.0, 2.0, size=(4, 3, 8, 8)).astype(np.float32))
+  bias = tf.zeros([4, 1, 8, 8])
+  upstream = tf.constant(rng.normal(size=(4, 3, 8, 8)).astype(np.float32))
+  with tf.GradientTape() as tape:
+    tape.watch(scores)
+    dropped = fused_ops.scaled_masked_softmax(scores, bias, 0.5, dropout_rate=0.2)
+    total = tf.reduce_sum(dropped * upstream)
+  got = tape.gradient(total, scores).numpy()
+  keep = tf.cast(dropped != 0, tf.float32)  # the mask this call drew
+  assert 0.7 < float(tf.reduce_mean(keep)) < 0.9
+  with tf.GradientTape() as tape:
+    tape.watch(scores)
+    reference = tf.nn.softmax(scores * 0.5 + bias) * keep / 0.8
+    total = tf.reduce_sum(reference * upstream)
+  np.testing.assert_allclose(dropped.numpy(), reference.numpy(), rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(got, tape.gradient(total, scores).numpy(), rtol=1e-5, atol=1e-6)
