@@ -3,6 +3,8 @@
 
     python bench/bench.py                      # everything, MiniLM-shaped random BERT
     python bench/bench.py --compare            # + matmul peak and HF PyTorch training
+    python bench/bench.py --only train --compare --hf_python ~/hf/bin/python
+    python bench/bench.py --only profile       # where a training step's time goes
     python bench/bench.py --minilm             # the real imported all-MiniLM-L6-v2 weights
     python bench/bench.py --config bert_config.json --batch 32 --seq 128
     python bench/bench.py --quick --only train,convert      # smoke test
@@ -16,6 +18,12 @@ Sections (`--only`, comma-separated; default all):
            `dynamic_padding` (length buckets). examples/s and real tokens/s
            (tokens with input_mask == 1), counted exactly by replaying the
            same seeded pipeline for the batches the loop consumed.
+  profile  the same loop under the TensorFlow profiler: op time per category
+           (matmul, attention softmax+mask, LayerNorm, GELU, dropout,
+           embeddings, optimizer, reshape/transpose, input pipeline, XLA fused
+           kernels, other) and the top ops (bench/profile_step.py). With
+           `--kernels plain` every category is visible; with the default fused
+           kernels their XLA calls are one category.
   accumulate  the same loop with --gradient_accumulation_steps 4 at batch/4
            against one batch (fixed padding): examples/s and their ratio.
   train_eval  ClassifierRunner.train without and with an evaluation every
@@ -47,11 +55,32 @@ Sections (`--only`, comma-separated; default all):
 `--compare` adds references measured in the same invocation:
 
   * the fp32 matmul peak of this machine (tf.matmul and numpy, 2048x2048,
-    GFLOP/s = 2*n^3/t), and the GFLOP/s our training step achieves;
+    GFLOP/s = 2*n^3/t), the GFLOP/s our training step achieves, and the clock
+    that peak needs on this CPU's FMA units (a check that the figure is real);
   * HuggingFace transformers PyTorch fine-tuning (BertForSequenceClassification
-    from the same config, our initial weights copied in, AdamW, the same
-    batches), when `import torch, transformers` works (a separate process,
-    torch.set_num_threads(cores)).
+    from the same config, our initial weights copied in, AdamW), when
+    `import torch, transformers` works in `--hf_python` (default: this
+    Python): on the very batches our loop consumed, and, against our dynamic
+    padding, with HF's own (group_by_length + DataCollatorWithPadding) over
+    whole epochs of the same `--epoch_examples` texts.
+
+A comparison is only as good as its conditions (bench/fairness.py):
+
+  * before anything is timed the bench watches the machine for 2 s; when other
+    processes use more than 0.15 of a core, `--compare` refuses to run
+    (`--allow_busy` runs anyway; the load average is printed but not trusted:
+    on this VM it reads ~1 with nothing running);
+  * every framework gets the same cores and threads (`--threads`, default all
+    usable cores): the process is pinned to them, TensorFlow's intra- and
+    inter-op pools and torch.set_num_threads are set to that number, and
+    OMP/MKL/OpenBLAS variables follow;
+  * HF runs in a worker process that stays up, and the timed repeats alternate
+    (ours, HF; HF, ours; ...), so that a change of the machine's speed hits
+    both; the CPU used by other processes is measured during every repeat and
+    reported in a check;
+  * a short numpy matmul at the start and the end shows whether the cores
+    kept their speed; the CPU's family/model, vector ISA and FMA width are in
+    the header.
 
 FLOPs of one training step (matmuls only; embeddings gathers, softmax,
 layer norm, GELU and the optimizer are not counted), for a batch of B rows

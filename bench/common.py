@@ -33,14 +33,20 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def run_job(kind: str, spec: dict, env: dict | None = None, timeout: float = 3600) -> dict:
-  """Runs `bench.py --_job KIND SPEC_FILE` in a new Python process and returns the
-  JSON object it prints last. A fresh process keeps memory figures and thread
-  pools of one measurement out of the next."""
+def run_job(
+  kind: str,
+  spec: dict,
+  env: dict | None = None,
+  timeout: float = 3600,
+  python: str | None = None,
+) -> dict:
+  """Runs `bench.py --_job KIND SPEC_FILE` in a new Python process (`python`,
+  default this one) and returns the JSON object it prints last. A fresh process
+  keeps memory figures and thread pools of one measurement out of the next."""
   handle, spec_file = tempfile.mkstemp(suffix=".json", prefix="bench-job-")
   with os.fdopen(handle, "w") as f:
     json.dump(spec, f)
-  command = [sys.executable, ENTRY_POINT, "--_job", kind, spec_file]
+  command = [python or sys.executable, ENTRY_POINT, "--_job", kind, spec_file]
   try:
     proc = subprocess.run(
       command,

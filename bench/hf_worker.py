@@ -221,7 +221,7 @@ class Trainer:
       loss.backward()
       self.optimizer.step()
       self.optimizer.zero_grad(set_to_none=True)
-    float(loss)
+    float(loss.detach())  # waits for the last step
     return time.perf_counter() - start
 
 

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from bench.common import NUM_LABELS, SEED, cores, log, run_job
+from bench.common import NUM_LABELS, SEED, log, run_job
 from bench.data import make_texts
 from bench.report import Results
 
@@ -96,7 +96,7 @@ def job_hf_infer(spec: dict) -> dict:
     import transformers  # pylint: disable=import-outside-toplevel
   except Exception as e:  # pylint: disable=broad-except
     return {"skipped": "%s: %s" % (type(e).__name__, e)}
-  from bench.hf_reference import copy_initial_weights, hf_classifier  # pylint: disable=C0415
+  from bench.hf_worker import copy_initial_weights, hf_classifier  # pylint: disable=C0415
 
   torch.manual_seed(0)
   torch.set_num_threads(spec["threads"])
@@ -213,7 +213,7 @@ def _hf_reference(args, ctx: dict, batches: dict, results: Results) -> dict:
   """Runs job_hf_infer; returns its result, or {} (with a check saying why) when skipped."""
   from bench.hf_reference import torch_missing  # pylint: disable=import-outside-toplevel
 
-  missing = torch_missing()
+  missing = torch_missing(args.hf_python)
   if missing:
     results.checks["HF inference reference"] = "skipped: %s" % missing
     return {}
@@ -238,10 +238,11 @@ def _hf_reference(args, ctx: dict, batches: dict, results: Results) -> dict:
       "arrays": arrays_file,
       "onnx": os.path.join(ctx["workdir"], "hf_model.onnx"),
       "shapes": [list(s) for s in batches],
-      "threads": cores(),
+      "threads": args.threads,
       "repeats": args.repeats,
       "quick": args.quick,
     },
+    python=args.hf_python,
   )
   if "skipped" in hf:
     results.checks["HF inference reference"] = "skipped: %s" % hf["skipped"]
@@ -279,12 +280,12 @@ def inference_rows(args, ctx: dict, results: Results) -> dict:
 
   results.checks["ONNX Runtime"] = "%s, CPUExecutionProvider, %d intra-op threads" % (
     onnxruntime.__version__,
-    cores(),
+    args.threads,
   )
   shapes = shapes_of(args)
   batches = token_batches(args, ctx, shapes)
   hf = _hf_reference(args, ctx, batches, results)
-  threads = cores()
+  threads = args.threads
   forwards = {
     "ours TF": _tf_forward(ctx["onnx_bench"]["model"]),
     "ours ORT fp32": _ort_forward(os.path.join(onnx_dir, "model.onnx"), threads),
@@ -292,9 +293,12 @@ def inference_rows(args, ctx: dict, results: Results) -> dict:
   }
   if hf:
     forwards["ORT on HF export"] = _hf_ort_forward(hf["onnx"], threads)
-    forwards["ORT on HF export, optimized"] = _hf_ort_forward(
-      _hf_optimized(hf["onnx"], ctx["config"]), threads
-    )
+    try:  # ONNX Runtime's optimizer reads torch's version: torch may be in --hf_python only.
+      optimized = _hf_optimized(hf["onnx"], ctx["config"])
+    except ImportError as e:
+      results.checks["ORT on HF export, optimized"] = "skipped: %s" % e
+    else:
+      forwards["ORT on HF export, optimized"] = _hf_ort_forward(optimized, threads)
   rates = _time_alternating(forwards, batches, args)
 
   largest = shapes[-1]

@@ -616,12 +616,11 @@ def profile_mode(args, ctx: dict, runner, mode: str) -> dict:
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from bench import stages  # pylint: disable=import-outside-toplevel
 
-  dynamic = mode == "dynamic"
-  train_loop = runner.train_loop_fn()
-  source = stages.dataset(ctx, args, "train", dynamic)
-  iterator = iter(runner.strategy.experimental_distribute_dataset(source))
-  log("profile %s: warmup %d steps (includes tracing)" % (mode, args.warmup))
-  float(train_loop(iterator, tf.constant(max(1, args.warmup)))[0])
+  # The training section's warmup: with fused kernels and dynamic padding, every
+  # padded length is compiled first, so that no compilation lands in the trace.
+  timer = stages.TrainTimer(args, ctx, runner, mode == "dynamic", "profile " + mode)
+  timer.warmup()
+  train_loop, iterator = timer.loop, timer.iterator
   origins = graph_origins(train_loop)
   log("profile %s: %d traced graph ops with a known creating function" % (mode, len(origins)))
 

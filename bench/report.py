@@ -208,6 +208,11 @@ def print_results(results: Results, machine: dict) -> None:
       print("check: %s: %s" % (name, verdict))
   machine["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
   print("\nload average at start %s, at end %s" % (machine["load_avg"], machine["load_avg_end"]))
+  if "calibration_gflops_end" in machine:
+    print(
+      "calibration matmul (numpy 768x768) at start %s GFLOP/s, at end %s GFLOP/s"
+      % (machine.get("calibration_gflops_start"), machine["calibration_gflops_end"])
+    )
 
 
 def write_json(path: str, machine: dict, settings: dict, results: Results) -> None:
