@@ -15,8 +15,8 @@ import numpy as np
 
 # Other processes may use this many cores' worth of CPU before the machine counts as busy.
 BUSY_CORES = 0.15
-# fp32 FLOPs one core retires per cycle with fused multiply-adds, by vector width in
-# bits of its FMA data path and FMA units (2 on every x86 core the bench meets).
+# FMA units per core (2 on every x86 server core the bench meets): with the width of
+# their data path they give the fp32 FLOPs a core can retire per cycle.
 FMA_UNITS = 2
 
 
@@ -147,6 +147,12 @@ class ForeignLoad:
     return {"foreign_cores": foreign, "steal_cores": (steal1 - steal0) / ticks / seconds}
 
 
+def disturbed(used: dict) -> bool:
+  """Whether other processes (and the hypervisor's steal) took more than
+  BUSY_CORES cores, in a ForeignLoad.stop() reading."""
+  return used["foreign_cores"] + used["steal_cores"] > BUSY_CORES
+
+
 def idle_check(seconds: float = 2.0, pids: list[int] | None = None) -> dict:
   """Watches the machine for `seconds` while this process sleeps: how many
   cores other processes used, the steal time, and the load average.
@@ -163,7 +169,7 @@ def idle_check(seconds: float = 2.0, pids: list[int] | None = None) -> dict:
     load = None
   if used is None:
     return {"idle": True, "verdict": "unknown (no /proc/stat)", "load_avg": load}
-  idle = used["foreign_cores"] + used["steal_cores"] <= BUSY_CORES
+  idle = not disturbed(used)
   verdict = "%s: other processes used %.2f cores, steal %.2f cores over %.0f s; load %s" % (
     "idle" if idle else "BUSY",
     used["foreign_cores"],

@@ -28,6 +28,7 @@ from bench.stages import (
   build_runner,
   interleaved_repeats,
   matmul_gflops,
+  mean_padded_length,
   rates,
   replay_all,
   timed_slices,
@@ -259,13 +260,12 @@ def add_hf_facts(args, results: Results, hf: dict) -> float:
 def add_hf_rows(args, ctx, results: Results, label: str, batches, times, torch_peak) -> float:
   """HF's rows for one set of batches; returns its examples/s."""
   slices = timed_slices(batches, args)
-  mean_length = np.mean([b["shape"][1] for batch_slice in slices for b in batch_slice])
   hf_rate = results.add(
     "compare",
     label,
     rates(slices, times, batch_rows),
     "examples/s",
-    "mean padded T %.1f; %d threads" % (mean_length, args.threads),
+    "mean padded T %.1f; %d threads" % (mean_padded_length(slices), args.threads),
   )
   results.add(
     "compare", label + ", real tokens", rates(slices, times, batch_real_tokens), "tokens/s"
@@ -405,9 +405,7 @@ def add_load_check(results: Results, loads: list[dict]) -> None:
     results.checks["other processes during timing"] = "unknown (no /proc/stat)"
     return
   worst = max(loads, key=lambda load: load["foreign_cores"] + load["steal_cores"])
-  disturbed = [
-    load for load in loads if load["foreign_cores"] + load["steal_cores"] > fairness.BUSY_CORES
-  ]
+  disturbed = [load for load in loads if fairness.disturbed(load)]
   results.checks["other processes during timing"] = (
     "%d of %d timed repeats above %.2f cores; worst %.2f cores (+ steal %.2f) in %s %s repeat %d"
     % (

@@ -127,10 +127,10 @@ def own_dynamic_batches(torch, transformers, spec: dict, texts) -> tuple[list, l
   generator = torch.Generator()
   generator.manual_seed(SEED)
   batch_size = spec["batch"]
-  order = list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
   needed = spec["own_batches"]
   batches, shapes = [], []
-  while len(batches) < needed:  # Further epochs, each in a new grouped order.
+  while len(batches) < needed:  # Epoch after epoch, each in a new grouped order.
+    order = list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
     for start in range(0, len(order) - batch_size + 1, batch_size):
       batch = collator([rows[i] for i in order[start : start + batch_size]])
       batches.append(
@@ -145,7 +145,6 @@ def own_dynamic_batches(torch, transformers, spec: dict, texts) -> tuple[list, l
       shapes.append((shape[0], shape[1], int(batch["attention_mask"].sum())))
       if len(batches) == needed:
         break
-    order = list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
   return batches, shapes
 
 

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from bench.common import LEARNING_RATE, NUM_LABELS, SEED, log, train_flops
+from bench.fairness import ForeignLoad
 from bench.data import make_texts
 from bench.report import Results
 
@@ -102,6 +103,11 @@ def batch_real_tokens(batch: dict) -> int:
   return batch["real"]
 
 
+def mean_padded_length(slices: list[list]) -> float:
+  """Mean padded length of the batches of the timed repeats."""
+  return float(np.mean([b["shape"][1] for batch_slice in slices for b in batch_slice]))
+
+
 def matmul_gflops(cfg: dict, slices: list[list], times: list[float]) -> list[float]:
   """Per repeat: matmul GFLOP/s of the training steps on those batches."""
   return [
@@ -146,8 +152,7 @@ class TrainTimer:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
 
-    boundaries = input_pipeline.bucket_boundaries(self.args.seq)
-    lengths = [boundaries[0] - 1] + [b - 1 for b in boundaries]
+    lengths = input_pipeline.bucket_lengths(self.args.seq)
     rows = self.args.batch
 
     def batches():
@@ -180,21 +185,20 @@ class TrainTimer:
 
 def time_train_loop(
   args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps: int = 1
-) -> tuple[float, list]:
-  """The warmup's seconds and each of `repeats` repeats' (see TrainTimer)."""
+) -> tuple[float, list, str]:
+  """The warmup's seconds, each of `repeats` repeats' and the compilation note
+  (see TrainTimer)."""
   timer = TrainTimer(args, ctx, runner, dynamic, mode, accumulation_steps)
   warmup_seconds = timer.warmup()
-  return warmup_seconds, [timer.repeat() for _ in range(args.repeats)]
+  return warmup_seconds, [timer.repeat() for _ in range(args.repeats)], timer.compile_note
 
 
 def interleaved_repeats(args, timers: dict, watch_pids: list[int]) -> tuple[dict, list]:
-  """Runs every timer's warmup, then `repeats` rounds in which each timer runs
-  one repeat, the order reversed every other round (A B, B A, ...) so that a
+  """Runs `repeats` rounds in which each (already warmed-up) timer runs one
+  repeat, the order reversed every other round (A B, B A, ...) so that a
   drift of the machine's speed hits all alike. A timer is a callable
   `(repeat index) -> seconds`, or has `.repeat()`. Returns the seconds per timer
   and the foreign CPU load (cores used by other processes) of every repeat."""
-  from bench.fairness import ForeignLoad  # pylint: disable=import-outside-toplevel
-
   names = list(timers)
   times = {name: [] for name in names}
   loads = []
@@ -215,13 +219,12 @@ def add_train_rows(args, ctx: dict, results: Results, mode: str, batches, times,
   """Our training rows of one padding mode: examples/s, real and computed
   tokens/s, matmul GFLOP/s and step time over the timed `batches`."""
   slices = timed_slices(batches, args)
-  mean_length = np.mean([b["shape"][1] for batch_slice in slices for b in batch_slice])
   results.add(
     "train",
     "%s padding" % mode,
     rates(slices, times, batch_rows),
     "examples/s",
-    "mean padded T %.1f%s" % (mean_length, note),
+    "mean padded T %.1f%s" % (mean_padded_length(slices), note),
   )
   real = rates(slices, times, batch_real_tokens)
   results.add("train", "%s padding, real tokens" % mode, real, "tokens/s", "input_mask==1")
@@ -255,10 +258,8 @@ def section_train(args, ctx: dict, results: Results, runner, paddings: list[str]
   ctx["train_batches"]."""
   replay_all(args, ctx, paddings, keep_arrays=False)
   for mode in paddings:
-    timer = TrainTimer(args, ctx, runner, mode == "dynamic", mode)
-    warmup_seconds = timer.warmup()
-    times = [timer.repeat() for _ in range(args.repeats)]
-    note = "; warmup %d steps %.1f s%s" % (args.warmup, warmup_seconds, timer.compile_note)
+    warmup_seconds, times, compiled = time_train_loop(args, ctx, runner, mode == "dynamic", mode)
+    note = "; warmup %d steps %.1f s%s" % (args.warmup, warmup_seconds, compiled)
     add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times, note)
   add_dynamic_ratio(results, paddings)
 
@@ -283,7 +284,7 @@ def section_accumulate(args, ctx: dict, results: Results, runner) -> None:
   steps_rates = {}
   for k in (1, ACCUMULATION_STEPS):
     mode = "batch %d" % args.batch if k == 1 else "%d x batch %d" % (k, args.batch // k)
-    _, times = time_train_loop(args, ctx, runner, False, mode, accumulation_steps=k)
+    _, times, _ = time_train_loop(args, ctx, runner, False, mode, accumulation_steps=k)
     steps_rates[k] = [args.steps * args.batch / t for t in times]
     results.add("accumulate", mode, steps_rates[k], "examples/s", "fixed padding")
   ratio = np.median(steps_rates[ACCUMULATION_STEPS]) / np.median(steps_rates[1])

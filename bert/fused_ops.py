@@ -48,12 +48,12 @@ def _dropout_backward(dy, keep, rate):
 
 def dropout(x: tf.Tensor, rate: float) -> tf.Tensor:
   """Inverted dropout at `rate` (kept values scaled by 1/(1-rate)), as tf.nn.dropout."""
-  rate_tensor = tf.constant(rate, tf.float32)
+  rate_tensor = tf.constant(rate, x.dtype)
 
   @tf.custom_gradient
   def apply(x):
-    y, keep = _dropout_forward(x, tf.cast(rate_tensor, x.dtype))
-    return y, lambda dy: _dropout_backward(dy, keep, tf.cast(rate_tensor, dy.dtype))
+    y, keep = _dropout_forward(x, rate_tensor)
+    return y, lambda dy: _dropout_backward(dy, keep, rate_tensor)
 
   return apply(x)
 
@@ -157,16 +157,14 @@ def _softmax_backward(probs, dprobs, scale):
 
 @_jit
 def _softmax_dropout_forward(scores, bias, scale, rate):
-  probs = tf.nn.softmax(scores * scale + bias)
-  keep = tf.random.uniform(tf.shape(probs), dtype=probs.dtype) >= rate
-  dropped = tf.where(keep, probs * (1.0 / (1.0 - rate)), tf.zeros_like(probs))
+  probs = _softmax_forward(scores, bias, scale)
+  dropped, keep = _dropout_forward(probs, rate)
   return dropped, probs, keep
 
 
 @_jit
 def _softmax_dropout_backward(probs, keep, ddropped, scale, rate):
-  dprobs = tf.where(keep, ddropped * (1.0 / (1.0 - rate)), tf.zeros_like(ddropped))
-  return _softmax_backward(probs, dprobs, scale)
+  return _softmax_backward(probs, _dropout_backward(ddropped, keep, rate), scale)
 
 
 def scaled_masked_softmax(

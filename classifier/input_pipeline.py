@@ -57,6 +57,11 @@ def bucket_boundaries(seq_length: int, width: int = BUCKET_WIDTH) -> list[int]:
   return inner + [seq_length + 1]
 
 
+def bucket_lengths(seq_length: int, width: int = BUCKET_WIDTH) -> list[int]:
+  """The padded lengths training batches take with dynamic padding, one per bucket."""
+  return [boundary - 1 for boundary in bucket_boundaries(seq_length, width)]
+
+
 def file_based_dataset(
   input_file: str,
   seq_length: int,

@@ -70,6 +70,22 @@ def test_eval_batches_are_sorted_by_length_and_cover_every_example(records, monk
   assert seen != sorted(seen)
 
 
+def test_training_batches_take_only_the_bucket_lengths(records):
+  from classifier import input_pipeline
+
+  expected = input_pipeline.bucket_lengths(SEQ)
+  assert expected == [8, 16, 24, 32, 40]
+  dataset = input_pipeline.file_based_dataset(
+    records, SEQ, is_training=True, drop_remainder=True, batch_size=4, seed=1, dynamic_padding=True
+  )
+  for batch in dataset.take(40):
+    mask = batch["input_mask"].numpy()
+    length = mask.shape[1]
+    assert length in expected
+    # The bucket below this length would have held the batch's longest example otherwise.
+    assert mask.sum(axis=1).max() > length - input_pipeline.BUCKET_WIDTH
+
+
 def test_tpu_style_eval_keeps_order_and_only_trims(records):
   batches = list(_dataset(records, True, drop_remainder=True))
   assert len(batches) == 83 // 8
