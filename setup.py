@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
 
 TEST_REQUIRES = [
   "pytest==9.0.3",
+  "pytest-timeout==2.4.0",
   "ruff==0.17.6",
   "bert-serving-client==1.10.0",
 ]
@@ -21,7 +22,8 @@ TEST_REQUIRES = [
 SAVEDMODEL_REQUIRES = ["tensorflow-text==2.20.0"]
 
 # ONNX export and the ONNX Runtime backends (bert-export-onnx, -backend / --predict_backend).
-ONNX_REQUIRES = ["onnx==1.23.2", "onnxruntime==1.32.0"]
+# onnxruntime's graph optimizer needs sympy, which onnxruntime 1.32 no longer installs itself.
+ONNX_REQUIRES = ["onnx==1.23.2", "onnxruntime==1.32.0", "sympy==1.14.0"]
 
 setup(
   name="bert-classic",

@@ -931,7 +931,7 @@ class BertServer(threading.Thread):
       sock = getattr(self, name, None)
       if sock is not None:
         sock.close()
-    self.context.term()
+    self.context.destroy(linger=0)  # anything else still open (a monitor): closed, not waited for
     if self._tmp_dir:
       shutil.rmtree(self._tmp_dir, ignore_errors=True)
 

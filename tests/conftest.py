@@ -13,6 +13,43 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
+
+def _client_closed_when_its_constructor_fails(original):
+  """bert_serving.client.BertClient.__init__ that closes what it opened when it raises.
+
+  The unmodified client opens a context and two sockets, then asks the server
+  for its config; with no server it raises TimeoutError and leaves them open.
+  The traceback makes them a reference cycle, and when the garbage collector
+  finalizes the context before its sockets, zmq_ctx_term waits for ever for
+  sockets that can no longer be closed: the whole test run hangs in whichever
+  test happens to trigger that collection.
+  """
+
+  def init(self, *args, **kwargs):
+    try:
+      original(self, *args, **kwargs)
+    except BaseException:
+      for name in ("sender", "receiver"):
+        sock = getattr(self, name, None)
+        if sock is not None:
+          sock.close(linger=0)
+      context = getattr(self, "context", None)
+      if context is not None:
+        context.term()
+      raise
+
+  return init
+
+
+try:
+  from bert_serving import client as _bert_serving_client
+except ImportError:  # the serving tests that need it say so themselves
+  pass
+else:
+  _bert_serving_client.BertClient.__init__ = _client_closed_when_its_constructor_fails(
+    _bert_serving_client.BertClient.__init__
+  )
+
 TINY_CONFIG = {
   "attention_probs_dropout_prob": 0.1,
   "hidden_act": "gelu",

@@ -21,6 +21,7 @@ import zmq
 
 import test_serving_robustness as rb
 from serving import cli
+from serving.background import free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -391,3 +392,20 @@ def test_terminate_succeeds_only_when_the_server_takes_it(capsys):
   assert "acknowledged" in capsys.readouterr().out
   server.join(10)
   assert not server.is_alive() and server.error is None
+
+
+def test_a_client_that_never_reached_a_server_is_collected_without_hanging():
+  """The unmodified client's constructor times out against a dead port and
+  leaves its sockets open; collecting them must not hang the test process
+  (tests/conftest.py closes them when the constructor raises)."""
+  import gc
+
+  from bert_serving.client import BertClient
+
+  port, port_out = free_ports(2)
+  with pytest.raises(TimeoutError):
+    BertClient(port=port, port_out=port_out, timeout=200)
+  collector = threading.Thread(target=gc.collect, daemon=True)
+  collector.start()
+  collector.join(20)
+  assert not collector.is_alive(), "garbage-collecting the client's context hung"
