@@ -36,6 +36,17 @@ class UsageError(errors.UsageError):
   """A flag value this server cannot work with (exit status 2); the message is one line."""
 
 
+DEFAULT_MAX_SEQ_LEN = 25
+
+
+class _LengthNotGiven(int):
+  """bert-as-service's default -max_seq_len (25), told apart from a 25 that was typed."""
+
+
+# -max_seq_len not given: the trained model's length, else 25 (see `apply_trained_settings`).
+FROM_MODEL = _LengthNotGiven(DEFAULT_MAX_SEQ_LEN)
+
+
 def check_max_seq_len(value: str):
   """`-max_seq_len`: an int > 3, or NONE/None for a per-batch length."""
   if value.lower() == "none":
@@ -61,7 +72,9 @@ def get_args_parser() -> argparse.ArgumentParser:
   parser = errors.ArgumentParser(
     prog="bert-serving-start",
     description="Start a BertServer for serving (bert-as-service 1.10.0 protocol, TensorFlow 2)",
+    add_help=False,
   )
+  _add_help(parser)
 
   group = parser.add_argument_group(
     "File Paths", "config the path, checkpoint and filename of a pretrained/fine-tuned BERT model"
@@ -104,17 +117,20 @@ def get_args_parser() -> argparse.ArgumentParser:
   group.add_argument(
     "-max_seq_len",
     type=check_max_seq_len,
-    default=25,
+    default=FROM_MODEL,
     help="maximum length of a sequence, [CLS]/[SEP] "
     "included; longer ones are cut on the right. NONE: "
-    "the longest sequence of each batch",
+    "the longest sequence of each batch. Default: the max_seq_length the "
+    "model folder's run_config.json records (what it was trained with), else "
+    "%d" % DEFAULT_MAX_SEQ_LEN,
   )
   group.add_argument(
     "-cased_tokenization",
     dest="do_lower_case",
     action="store_false",
     default=True,
-    help="do not lowercase or strip accents (cased models)",
+    help="do not lowercase or strip accents (cased models; the default too for a model "
+    "folder whose run_config.json records do_lower_case false)",
   )
   group.add_argument(
     "-pooling_layer",
@@ -317,7 +333,9 @@ def get_shutdown_parser() -> argparse.ArgumentParser:
   parser = errors.ArgumentParser(
     prog="bert-serving-terminate",
     description="Shutting down a BertServer instance running on a specific port",
+    add_help=False,
   )
+  _add_help(parser)
   parser.add_argument(
     "-ip", type=str, default="localhost", help="the ip address that a BertServer is running on"
   )
@@ -337,6 +355,102 @@ def get_shutdown_parser() -> argparse.ArgumentParser:
     help="milliseconds to wait for the server to take the request (it then closes its port)",
   )
   return parser
+
+
+def _add_help(parser: argparse.ArgumentParser) -> None:
+  """-h, --help and bert-as-service's single-dash -help."""
+  parser.add_argument(
+    "-h", "-help", "--help", action="help", help="show this help message and exit"
+  )
+
+
+def apply_trained_settings(args: argparse.Namespace, files, log) -> None:
+  """Fills the flags left to the model folder from what it records, and logs why.
+
+  A run_classifier.py output folder records in run_config.json how its
+  texts became inputs; serving them the same way gives the answers the run
+  itself gave (test_results.tsv). `-max_seq_len` and `-cased_tokenization`
+  not given take the recorded max_seq_length and do_lower_case (else
+  bert-as-service's 25 and lower casing); CLASSIFICATION on a model trained
+  with --doc_stride cuts long texts into the same windows and pools their
+  logits as --window_pooling did. Sets `args.doc_stride` and
+  `args.window_pooling` (0 and "mean" when there are no windows).
+
+  Args:
+    args: parsed flags, changed in place; a second call changes nothing.
+    files: `serving.files.ModelFiles` (its `trained` and `settings_file`).
+    log: where to say which values came from the folder.
+
+  Raises:
+    UsageError: windows with -max_seq_len NONE, -mask_cls_sep or
+      -no_special_token (inputs the classifier was not trained on).
+  """
+  if getattr(args, "doc_stride", None) is not None:
+    return  # applied already (the CLI before the server)
+  trained, source = files.trained, files.settings_file
+  recorded_length = trained.get("max_seq_length")
+  if args.max_seq_len is FROM_MODEL:
+    if recorded_length is not None:
+      args.max_seq_len = recorded_length
+      log.info(
+        "max_seq_len %d: the max_seq_length the model was trained with (%s); "
+        "-max_seq_len overrides it",
+        recorded_length,
+        source,
+      )
+    else:
+      args.max_seq_len = DEFAULT_MAX_SEQ_LEN
+  elif recorded_length is not None and args.max_seq_len != recorded_length:
+    log.warning(
+      "-max_seq_len %s but the model was trained with max_seq_length %d (%s): "
+      "answers can differ from the run's own predictions",
+      args.max_seq_len,
+      recorded_length,
+      source,
+    )
+  recorded_case = trained.get("do_lower_case")
+  if recorded_case is False and args.do_lower_case:  # there is no flag to force lower case
+    args.do_lower_case = False
+    log.info("cased tokenization: the model was trained with do_lower_case false (%s)", source)
+  elif recorded_case and not args.do_lower_case:
+    log.warning(
+      "-cased_tokenization but the model was trained with do_lower_case true (%s): "
+      "answers can differ from the run's own predictions",
+      source,
+    )
+  stride = trained.get("doc_stride", 0)
+  args.doc_stride, args.window_pooling = 0, "mean"
+  if not stride:
+    return
+  if args.pooling_strategy != PoolingStrategy.CLASSIFICATION:
+    log.info(
+      "the model was trained with --doc_stride %d: -pooling_strategy %s encodes "
+      "each text's first %s tokens only",
+      stride,
+      args.pooling_strategy,
+      args.max_seq_len,
+    )
+    return
+  for flag, refused in (
+    ("-max_seq_len NONE", args.max_seq_len is None),
+    ("-mask_cls_sep", args.mask_cls_sep),
+    ("-no_special_token", args.no_special_token),
+  ):
+    if refused:
+      raise UsageError(
+        "%s cannot be used with CLASSIFICATION on a model trained with --doc_stride "
+        "%d (%s): its texts are cut into the windows it was trained on" % (flag, stride, source)
+      )
+  args.doc_stride = stride
+  args.window_pooling = trained.get("window_pooling", "mean")
+  log.info(
+    "CLASSIFICATION in windows, as the model was trained (%s): texts longer than "
+    "max_seq_len %d are cut every %d tokens and the windows' logits pooled by %s",
+    source,
+    args.max_seq_len,
+    stride,
+    args.window_pooling,
+  )
 
 
 def check_supported(args: argparse.Namespace) -> None:

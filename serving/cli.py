@@ -13,6 +13,7 @@ import signal
 
 from bert import errors
 from serving import args as args_mod
+from serving import files as files_mod
 from serving import logs
 
 START = "bert-serving-start"
@@ -23,13 +24,13 @@ class ServerError(errors.ProjectError):
   """The server cannot bind its ports, failed while serving, or did not answer."""
 
 
-def _bind_server(args: argparse.Namespace):
+def _bind_server(args: argparse.Namespace, model_files):
   """A `BertServer` for `args` with its ports bound; a port in use is a ServerError."""
   import zmq  # pylint: disable=g-import-not-at-top
   from serving.server import BertServer  # pylint: disable=g-import-not-at-top
 
   try:
-    return BertServer(args)
+    return BertServer(args, model_files=model_files)
   except zmq.ZMQError as e:
     raise ServerError("cannot bind %s:%s/%s: %s" % (args.ip, args.port, args.port_out, e)) from None
   except OSError as e:
@@ -44,9 +45,14 @@ def _bind_server(args: argparse.Namespace):
 def _serve(args: argparse.Namespace, argv) -> None:
   """Checks the flags, prints them, serves until stopped; raises ProjectError subclasses."""
   args_mod.check_supported(args)  # Before TensorFlow or ZeroMQ load: refusals are instant.
-  print(args_mod.args_table(args, argv), flush=True)
   logs.configure(args.verbose)
-  server = _bind_server(args)
+  model_files = files_mod.resolve(
+    args.model_dir, args.tuned_model_dir, args.ckpt_name, args.config_name
+  )
+  # The table shows the values served with, the model folder's included.
+  args_mod.apply_trained_settings(args, model_files, logs.get_logger("VENTILATOR"))
+  print(args_mod.args_table(args, argv), flush=True)
+  server = _bind_server(args, model_files)
   signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
   server.start()
   try:

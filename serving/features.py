@@ -15,7 +15,11 @@ Follows bert-as-service 1.10.0 (its `convert_lst_to_features`):
 * with `max_seq_len=None` the batch is padded to its longest row (plus the
   special tokens), at most `max_position_embeddings`.
 
-Pure Python: no numpy, no TensorFlow.
+With run_classifier.py's --doc_stride (a model folder trained with windows,
+served with CLASSIFICATION) a long text becomes several rows, cut as
+`bert.windows` cuts them in training.
+
+Pure Python: no TensorFlow.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 import re
 from typing import Mapping, Sequence
+
+from bert import windows
 
 CLS, SEP, UNK = "[CLS]", "[SEP]", "[UNK]"
 PAIR_PATTERN = re.compile(r"^(.*) \|\|\| (.*)$")
@@ -111,13 +117,6 @@ def split_token_pair(tokens: Sequence[str]):
   return list(tokens), None
 
 
-def truncate_seq_pair(tokens_a: list, tokens_b: list, max_length: int) -> None:
-  """Pops tokens off the end of the longer list (b on a tie), in place."""
-  while len(tokens_a) + len(tokens_b) > max_length:
-    longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
-    longer.pop()
-
-
 def layout(
   tokens_a: list,
   tokens_b: list | None,
@@ -139,7 +138,7 @@ def layout(
   """
   special = 0 if mask_cls_sep else 1
   if tokens_b:
-    truncate_seq_pair(tokens_a, tokens_b, limit - 3)
+    windows.truncate_seq_pair(tokens_a, tokens_b, limit - 3)
     tokens = [CLS] + tokens_a + [SEP] + tokens_b + [SEP]
     mask = [special] + [1] * len(tokens_a) + [special] + [1] * len(tokens_b) + [special]
     types = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
@@ -176,20 +175,43 @@ def text_to_row(
     mask_cls_sep: give [CLS]/[SEP] input mask 0.
     no_special_token: lay a *tokenized* single text out without [CLS]/[SEP].
   """
+  a, b = word_pieces(text, tokenizer)
+  bare = isinstance(text, list) and no_special_token and not b
+  length = (len(a) + len(b or ()), 0 if bare else (3 if b else 2))
+  tokens, mask, types = layout(a, b, limit, mask_cls_sep, special_tokens=not bare)
+  return Row(tokens, tokenizer.convert_tokens_to_ids(tokens), mask, types, length)
+
+
+def word_pieces(text, tokenizer) -> tuple[list, list | None]:
+  """(a, b): the word pieces of a text, or of each text of a pair (b is None for one text).
+
+  A string goes through the tokenizer; a token list keeps its tokens, those
+  missing from the vocabulary becoming [UNK].
+  """
   if isinstance(text, list):
     a, b = split_token_pair(text)
     vocab = tokenizer.vocab
     a = [t if t in vocab else UNK for t in a]
     b = [t if t in vocab else UNK for t in b] if b else None
-    bare = no_special_token and not b
-  else:
-    a, b = split_pair(text)
-    a = tokenizer.tokenize(a)
-    b = tokenizer.tokenize(b) if b else None
-    bare = False
-  length = (len(a) + len(b or ()), 0 if bare else (3 if b else 2))
-  tokens, mask, types = layout(a, b, limit, mask_cls_sep, special_tokens=not bare)
-  return Row(tokens, tokenizer.convert_tokens_to_ids(tokens), mask, types, length)
+    return a, b
+  a, b = split_pair(text)
+  return tokenizer.tokenize(a), (tokenizer.tokenize(b) if b else None)
+
+
+def text_to_windows(text, tokenizer, max_seq_len: int, stride: int) -> list[Row]:
+  """The rows of one text cut as run_classifier.py's --doc_stride cuts it.
+
+  A text that fits gives one row, laid out as `text_to_row` does; a longer
+  one gives a row per window (`bert.windows.split`), each repeating the
+  second text of a pair. Every row's `length` is the whole text's.
+  """
+  a, b = word_pieces(text, tokenizer)
+  length = (len(a) + len(b or ()), 3 if b else 2)
+  rows = []
+  for piece_a, piece_b in windows.split(a, b, max_seq_len, stride):
+    tokens, mask, types = layout(list(piece_a), list(piece_b) if piece_b else None, max_seq_len)
+    rows.append(Row(tokens, tokenizer.convert_tokens_to_ids(tokens), mask, types, length))
+  return rows
 
 
 def convert_texts(
@@ -207,13 +229,33 @@ def convert_texts(
   """
   limit = max_position_embeddings if max_seq_len is None else max_seq_len
   rows = [text_to_row(t, tokenizer, limit, mask_cls_sep, no_special_token) for t in texts]
-  lengths = [r.length for r in rows]
-  seq_len = sequence_length(lengths, max_seq_len, max_position_embeddings)
+  seq_len = sequence_length([r.length for r in rows], max_seq_len, max_position_embeddings)
+  return _padded(rows, seq_len)
+
+
+def convert_windows(
+  texts: Sequence, tokenizer, max_seq_len: int, stride: int
+) -> tuple[Batch, list[int]]:
+  """The windows of a batch of texts (see `text_to_windows`), padded to `max_seq_len`.
+
+  Returns:
+    (Batch with a row per window, the index in `texts` of each row's text).
+  """
+  rows, groups = [], []
+  for i, text in enumerate(texts):
+    pieces = text_to_windows(text, tokenizer, max_seq_len, stride)
+    rows.extend(pieces)
+    groups.extend([i] * len(pieces))
+  return _padded(rows, max_seq_len), groups
+
+
+def _padded(rows: Sequence[Row], seq_len: int) -> Batch:
+  """The rows zero-padded to `seq_len`, as a Batch."""
   pad = lambda values: values + [0] * (seq_len - len(values))
   return Batch(
     tokens=[r.tokens for r in rows],
     input_ids=[pad(r.input_ids) for r in rows],
     input_mask=[pad(r.input_mask) for r in rows],
     input_type_ids=[pad(r.input_type_ids) for r in rows],
-    lengths=lengths,
+    lengths=[r.length for r in rows],
   )

@@ -6,9 +6,12 @@ it, a run_classifier output folder is served without renaming: when the named
 checkpoint is absent, `-ckpt_name model.ckpt` (or the default
 `bert_model.ckpt`) falls back to the newest `model.ckpt-N` of the folder.
 
-Whether the classifier head is multi-label (and at which threshold) comes
-from the folder's `run_config.json` (written by run_classifier.py) or, in a
-bert-export-serving folder, from `export_info.json`.
+How the model was trained comes from the folder's `run_config.json` (written
+by run_classifier.py) or, in a bert-export-serving folder, from
+`export_info.json`: whether the classifier head is multi-label (and at which
+threshold), and the sequence length, lower casing and `--doc_stride` windows
+the server then uses unless its flags say otherwise (see
+`serving.args.apply_trained_settings`).
 
 Pure Python (no TensorFlow), so a bad path fails fast with a clear message: a
 missing or unreadable file is a `bert.errors.InputError` naming it.
@@ -22,7 +25,7 @@ import json
 import os
 import re
 
-from bert import model_folder
+from bert import model_folder, windows
 from bert.errors import InputError
 from serving import logs
 
@@ -47,6 +50,9 @@ class ModelFiles:
     multi_label: the head scores each label with its own sigmoid.
     multi_label_threshold: the probability from which a label counts as
       predicted, as the model folder records it (multi-label only).
+    trained: how the model was trained, as the folder records it: any of
+      `max_seq_length`, `do_lower_case`, `doc_stride`, `window_pooling`.
+    settings_file: the file `trained` comes from, or None.
   """
 
   vocab_file: str
@@ -56,6 +62,8 @@ class ModelFiles:
   labels: tuple | None = None
   multi_label: bool = False
   multi_label_threshold: float = DEFAULT_MULTI_LABEL_THRESHOLD
+  trained: dict = dataclasses.field(default_factory=dict)
+  settings_file: str | None = None
 
 
 def _newest_numbered(stem: str) -> str | None:
@@ -148,30 +156,73 @@ def _settings_of(directory: str) -> tuple[str, dict] | None:
   return path, info
 
 
-def read_multi_label(directories) -> tuple[bool, float]:
-  """(multi_label, threshold) from the first folder that records its run.
+def find_settings(directories) -> tuple[str, dict] | None:
+  """(path, dict) of the first folder that records its run, or None.
 
-  A folder records it in run_config.json, or (an export) in export_info.json;
-  with neither, or without a `"multi_label": true` there, the head is
-  single-label. The threshold defaults to 0.5.
+  A folder records it in run_config.json, or (an export) in export_info.json.
   """
   for directory in directories:
     found = _settings_of(directory)
-    if found is None:
+    if found is not None:
+      return found
+  return None
+
+
+def read_multi_label(directories) -> tuple[bool, float]:
+  """(multi_label, threshold) from the first folder that records its run."""
+  return _multi_label_of(find_settings(directories))
+
+
+def _multi_label_of(found: tuple[str, dict] | None) -> tuple[bool, float]:
+  """(multi_label, threshold) from what `find_settings` found.
+
+  Without recorded settings, or without a `"multi_label": true` there, the
+  head is single-label. The threshold defaults to 0.5.
+  """
+  if found is None:
+    return False, DEFAULT_MULTI_LABEL_THRESHOLD
+  path, settings = found
+  flag = settings.get("multi_label", False)
+  if flag is not None and not isinstance(flag, bool):
+    raise InputError("%s: multi_label must be true or false, not %r" % (path, flag))
+  if not flag:
+    return False, DEFAULT_MULTI_LABEL_THRESHOLD
+  threshold = settings.get("multi_label_threshold", DEFAULT_MULTI_LABEL_THRESHOLD)
+  if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+    raise InputError("%s: multi_label_threshold must be a number, not %r" % (path, threshold))
+  if not 0.0 <= threshold <= 1.0:
+    raise InputError("%s: multi_label_threshold %r is not between 0 and 1" % (path, threshold))
+  return True, float(threshold)
+
+
+def read_trained(found: tuple[str, dict] | None) -> dict:
+  """The recorded settings that decide how texts become the model's inputs.
+
+  Keys present only when recorded: `max_seq_length` (int > 3),
+  `do_lower_case` (bool), `doc_stride` (int >= 0) and `window_pooling`
+  ("mean" or "max").
+  """
+  if found is None:
+    return {}
+  path, settings = found
+  trained = {}
+  for key, valid, expected in (
+    ("max_seq_length", lambda v: _is_int(v) and v > 3, "an int > 3"),
+    ("do_lower_case", lambda v: isinstance(v, bool), "true or false"),
+    ("doc_stride", lambda v: _is_int(v) and v >= 0, "an int >= 0"),
+    ("window_pooling", lambda v: v in windows.POOLINGS, " or ".join(windows.POOLINGS)),
+  ):
+    value = settings.get(key)
+    if value is None:
       continue
-    path, settings = found
-    flag = settings.get("multi_label", False)
-    if flag is not None and not isinstance(flag, bool):
-      raise InputError("%s: multi_label must be true or false, not %r" % (path, flag))
-    if not flag:
-      break
-    threshold = settings.get("multi_label_threshold", DEFAULT_MULTI_LABEL_THRESHOLD)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-      raise InputError("%s: multi_label_threshold must be a number, not %r" % (path, threshold))
-    if not 0.0 <= threshold <= 1.0:
-      raise InputError("%s: multi_label_threshold %r is not between 0 and 1" % (path, threshold))
-    return True, float(threshold)
-  return False, DEFAULT_MULTI_LABEL_THRESHOLD
+    if not valid(value):
+      raise InputError("%s: %s must be %s, not %r" % (path, key, expected, value))
+    trained[key] = value
+  return trained
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
 
 
 def resolve(
@@ -209,7 +260,8 @@ def resolve(
     raise InputError("%s is not a BERT config (no vocab_size)" % config_file)
   checkpoint = find_checkpoint(tuned_model_dir or model_dir, ckpt_name)
   directories = [d for d in (tuned_model_dir, model_dir) if d]
-  multi_label, threshold = read_multi_label(directories)
+  found = find_settings(directories)
+  multi_label, threshold = _multi_label_of(found)
   return ModelFiles(
     vocab_file,
     config_file,
@@ -218,4 +270,6 @@ def resolve(
     read_labels(directories),
     multi_label=multi_label,
     multi_label_threshold=threshold,
+    trained=read_trained(found),
+    settings_file=found[0] if found else None,
   )

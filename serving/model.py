@@ -166,3 +166,9 @@ class BertBackend(object):
       head = pooling.classify_multi_label if self._multi_label else pooling.classify
       return head(x, *self._head)
     return x  # CLS_POOLED
+
+  def classifier_logits(
+    self, input_ids: np.ndarray, input_mask: np.ndarray, input_type_ids: np.ndarray
+  ) -> np.ndarray:
+    """CLASSIFICATION only: the head's float32 [B, L] logits, before softmax or sigmoid."""
+    return pooling.head_logits(self._run(input_ids, input_mask, input_type_ids), *self._head)

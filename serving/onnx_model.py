@@ -56,7 +56,9 @@ class OnnxBackend(object):
       log=log,
     )
     if self._strategy == PoolingStrategy.CLASSIFICATION:
-      self._outputs = [onnx_graph.PROBABILITIES]
+      # Windows are pooled on their logits before the softmax or sigmoid.
+      windowed = getattr(args, "doc_stride", 0)
+      self._outputs = [onnx_graph.LOGITS if windowed else onnx_graph.PROBABILITIES]
     elif self._strategy.uses_encoder_layers:
       num_layers = int(config["num_hidden_layers"])
       self._outputs = [onnx_graph.layer_output(i % num_layers) for i in args.pooling_layer]
@@ -87,7 +89,7 @@ class OnnxBackend(object):
 
   def _set_up_head(self, args, files, log) -> None:
     shapes = {output.name: output.shape for output in self._model.session.get_outputs()}
-    num_labels = int(shapes[onnx_graph.PROBABILITIES][-1])
+    num_labels = int(shapes[self._outputs[0]][-1])  # logits or probabilities: [B, L]
     labels = list(files.labels or [str(i) for i in range(num_labels)])
     self.info.update(num_labels=num_labels, labels=labels)
     if files.multi_label:
@@ -109,3 +111,9 @@ class OnnxBackend(object):
     if self._strategy.uses_encoder_layers:
       return pooling.pool(self._strategy, x, input_mask)
     return x  # CLASSIFICATION probabilities, or CLS_POOLED
+
+  def classifier_logits(
+    self, input_ids: np.ndarray, input_mask: np.ndarray, input_type_ids: np.ndarray
+  ) -> np.ndarray:
+    """CLASSIFICATION on a windowed model: the head's float32 [B, L] logits."""
+    return self._run(input_ids, input_mask, input_type_ids)

@@ -104,8 +104,10 @@ def pool(strategy: PoolingStrategy, x: np.ndarray, mask: np.ndarray) -> np.ndarr
   raise ValueError("%s does not pool encoder layers" % strategy)
 
 
-def classify(pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.ndarray) -> np.ndarray:
-  """run_classifier's head: softmax(pooled @ W^T + b).
+def head_logits(
+  pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.ndarray
+) -> np.ndarray:
+  """run_classifier's head before its softmax or sigmoid: pooled @ W^T + b.
 
   Args:
     pooled: float32 [B, H], BERT's pooled output.
@@ -113,12 +115,36 @@ def classify(pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.nda
     output_bias: float32 [L].
 
   Returns:
-    float32 [B, L] probabilities.
+    float32 [B, L] logits.
   """
-  logits = pooled @ output_weights.T + output_bias  # [B, L]
+  return pooled @ output_weights.T + output_bias
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+  """float32 [B, L] probabilities of a single-label head's logits."""
   logits = logits - np.max(logits, axis=1, keepdims=True)
   e = np.exp(logits)
   return (e / np.sum(e, axis=1, keepdims=True)).astype(np.float32)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+  """float32 [B, L]: each label's own probability (a multi-label head).
+
+  exp of -|logits| never overflows; the sign picks which form of the sigmoid
+  to use, so both tails keep their precision.
+  """
+  e = np.exp(-np.abs(logits))
+  return np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
+
+
+def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+  """The head's answer for its logits: a softmax, or a sigmoid per label."""
+  return sigmoid(logits) if multi_label else softmax(logits)
+
+
+def classify(pooled: np.ndarray, output_weights: np.ndarray, output_bias: np.ndarray) -> np.ndarray:
+  """run_classifier's head: softmax(pooled @ W^T + b), float32 [B, L] (see `head_logits`)."""
+  return softmax(head_logits(pooled, output_weights, output_bias))
 
 
 def classify_multi_label(
@@ -129,12 +155,7 @@ def classify_multi_label(
   Same arguments as `classify`; each of the [B, L] probabilities is in
   [0, 1] and a row does not sum to 1.
   """
-  logits = pooled @ output_weights.T + output_bias  # [B, L]
-  # exp of -|logits| never overflows; the sign picks which form of the
-  # sigmoid to use, so both tails keep their precision.
-  e = np.exp(-np.abs(logits))
-  probs = np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-  return probs.astype(np.float32)
+  return sigmoid(head_logits(pooled, output_weights, output_bias))
 
 
 def labels_above(probs: np.ndarray, labels: Sequence[str], threshold: float) -> list[list[str]]:

@@ -229,6 +229,7 @@ class BertServer(threading.Thread):
     self.files = model_files or files_mod.resolve(
       args.model_dir, args.tuned_model_dir, args.ckpt_name, args.config_name
     )
+    args_mod.apply_trained_settings(args, self.files, self.log)
     args_mod.check_model(args, self.files.bert_config, self.files.multi_label)
     if args.tuned_model_dir:
       self.log.info("checkpoint (override by the fine-tuned model): %s", self.files.checkpoint)

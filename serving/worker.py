@@ -33,6 +33,7 @@ import traceback
 import numpy as np
 import zmq
 
+from bert import windows
 from serving import features, logs, pooling
 
 READY, RESULT, ERROR, FATAL = b"READY", b"RESULT", b"ERROR", b"FATAL"
@@ -60,7 +61,8 @@ class WorkerSettings:
       index)` -> object with `tokenizer`, `max_position_embeddings`, `info`
       (JSON-able dict; when its `multi_label` is true it also holds `labels`
       and `multi_label_threshold`) and `encode(ids, mask, type_ids) ->
-      np.ndarray`.
+      np.ndarray`; for CLASSIFICATION of a model trained in windows
+      (`args.doc_stride` > 0) `classifier_logits(ids, mask, type_ids)`.
     parent_pid: the server's pid; a process worker exits when it is gone.
     in_process: True when running as a thread of the server's process.
     stop: (threads only) the server's stop event; the worker exits once set.
@@ -84,19 +86,18 @@ class WorkerSettings:
 
 def encode_batch(backend, texts, args):
   """Texts -> (meta dict, C-contiguous reply array) with the server's flags."""
-  batch = features.convert_texts(
-    texts,
-    backend.tokenizer,
-    args.max_seq_len,
-    backend.max_position_embeddings,
-    args.mask_cls_sep,
-    args.no_special_token,
-  )
-  encoded = backend.encode(
-    np.asarray(batch.input_ids, np.int32),
-    np.asarray(batch.input_mask, np.int32),
-    np.asarray(batch.input_type_ids, np.int32),
-  )
+  if getattr(args, "doc_stride", 0):
+    batch, encoded = _classify_in_windows(backend, texts, args)
+  else:
+    batch = features.convert_texts(
+      texts,
+      backend.tokenizer,
+      args.max_seq_len,
+      backend.max_position_embeddings,
+      args.mask_cls_sep,
+      args.no_special_token,
+    )
+    encoded = backend.encode(*_arrays(batch))
   out = np.ascontiguousarray(encoded, np.float16 if args.fp16 else np.float32)
   meta = {"dtype": str(out.dtype), "shape": list(out.shape), "lengths": batch.lengths}
   if args.show_tokens_to_client:
@@ -106,6 +107,41 @@ def encode_batch(backend, texts, args):
     # From the model's own probabilities, before any -fp16 rounding.
     meta["labels"] = pooling.labels_above(encoded, info["labels"], info["multi_label_threshold"])
   return meta, out
+
+
+def _arrays(batch: features.Batch) -> tuple:
+  """The batch's ids, mask and type ids as int32 [B, T] arrays."""
+  return tuple(
+    np.asarray(x, np.int32) for x in (batch.input_ids, batch.input_mask, batch.input_type_ids)
+  )
+
+
+def _classify_in_windows(backend, texts, args) -> tuple[features.Batch, np.ndarray]:
+  """CLASSIFICATION of a model trained with --doc_stride, as run_classifier.py predicts.
+
+  Each text becomes its windows; their logits are pooled per text
+  (`args.window_pooling`) and only then turned into probabilities. Returns
+  (a Batch holding each text's first window, probabilities [len(texts), L]).
+  """
+  windowed, groups = features.convert_windows(
+    texts, backend.tokenizer, args.max_seq_len, args.doc_stride
+  )
+  logits = backend.classifier_logits(*_arrays(windowed))
+  pooled = windows.pool_logits(logits, groups, args.window_pooling)
+  first = [groups.index(i) for i in range(len(texts))]
+  batch = features.Batch(
+    *(
+      [rows[i] for i in first]
+      for rows in (
+        windowed.tokens,
+        windowed.input_ids,
+        windowed.input_mask,
+        windowed.input_type_ids,
+        windowed.lengths,
+      )
+    )
+  )
+  return batch, pooling.probabilities(pooled, bool(backend.info.get("multi_label")))
 
 
 def _prepare_process(settings: WorkerSettings) -> None:

@@ -527,3 +527,112 @@ def test_port_in_use_is_one_line_exit_1(tmp_path):
   assert len(lines) == 1 and lines[0].startswith(
     "bert-serving-start: error: cannot bind 127.0.0.1:%d/%d: " % (port, port_out)
   ), lines
+
+
+# ------------------------------------------------- settings from the model folder
+
+
+class _Log(object):
+  """Collects what apply_trained_settings logs."""
+
+  def __init__(self):
+    self.lines = []
+
+  def info(self, fmt, *args):
+    self.lines.append(("info", fmt % args))
+
+  def warning(self, fmt, *args):
+    self.lines.append(("warning", fmt % args))
+
+
+def _trained(**recorded):
+  return files.ModelFiles("v", "c", "ckpt", {}, trained=recorded, settings_file="out/rc.json")
+
+
+def test_served_length_is_the_trained_one_unless_given():
+  args, log = parse(), _Log()
+  args_mod.apply_trained_settings(args, _trained(max_seq_length=128), log)
+  assert args.max_seq_len == 128 and args.doc_stride == 0
+  assert log.lines == [
+    (
+      "info",
+      "max_seq_len 128: the max_seq_length the model was trained with (out/rc.json); "
+      "-max_seq_len overrides it",
+    )
+  ]
+  args_mod.apply_trained_settings(args, _trained(max_seq_length=64), log)  # applied once
+  assert args.max_seq_len == 128 and len(log.lines) == 1
+  args, log = parse("-max_seq_len", "25"), _Log()
+  args_mod.apply_trained_settings(args, _trained(max_seq_length=128), log)
+  assert args.max_seq_len == 25 and log.lines[0][0] == "warning"
+  args, log = parse(), _Log()
+  args_mod.apply_trained_settings(args, _trained(), log)  # a pre-trained folder
+  assert args.max_seq_len == 25 and not log.lines
+
+
+def test_served_case_follows_the_folder():
+  args = parse()
+  args_mod.apply_trained_settings(args, _trained(do_lower_case=False), _Log())
+  assert args.do_lower_case is False
+  args, log = parse("-cased_tokenization"), _Log()
+  args_mod.apply_trained_settings(args, _trained(do_lower_case=True), log)
+  assert args.do_lower_case is False and log.lines[0][0] == "warning"
+
+
+def test_windows_apply_to_classification_only_and_need_a_fixed_layout():
+  windowed = _trained(max_seq_length=16, doc_stride=6, window_pooling="max")
+  args = parse("-pooling_strategy", "CLASSIFICATION")
+  args_mod.apply_trained_settings(args, windowed, _Log())
+  assert (args.max_seq_len, args.doc_stride, args.window_pooling) == (16, 6, "max")
+  args = parse()  # REDUCE_MEAN: an embedding of the first window, as bert-as-service cuts
+  args_mod.apply_trained_settings(args, windowed, _Log())
+  assert args.doc_stride == 0
+  for flags in (["-max_seq_len", "NONE"], ["-mask_cls_sep"], ["-no_special_token"]):
+    args = parse("-pooling_strategy", "CLASSIFICATION", *flags)
+    with pytest.raises(UsageError, match="trained with --doc_stride 6"):
+      args_mod.apply_trained_settings(args, windowed, _Log())
+
+
+def test_recorded_settings_are_checked(tmp_path):
+  pre = tmp_path / "m"
+  pre.mkdir()
+  (pre / "vocab.txt").write_text("[PAD]\n")
+  (pre / "bert_config.json").write_text('{"vocab_size": 1}')
+  (pre / "bert_model.ckpt.index").write_text("")
+  for bad, message in (
+    ({"max_seq_length": "128"}, "max_seq_length must be an int > 3"),
+    ({"doc_stride": -1}, "doc_stride must be an int >= 0"),
+    ({"window_pooling": "sum"}, "window_pooling must be mean or max"),
+    ({"do_lower_case": "yes"}, "do_lower_case must be true or false"),
+  ):
+    (pre / "run_config.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match=message):
+      files.resolve(str(pre))
+  (pre / "run_config.json").write_text('{"max_seq_length": 64, "doc_stride": 8}')
+  assert files.resolve(str(pre)).trained == {"max_seq_length": 64, "doc_stride": 8}
+
+
+def test_windows_of_a_long_text_and_of_a_pair():
+  rows = features.text_to_windows("a b c d e f g", TOK, 6, 2)
+  assert [r.tokens[1:-1] for r in rows] == [
+    ["a", "b", "c", "d"],
+    ["c", "d", "e", "f"],
+    ["e", "f", "g"],
+  ]
+  assert {r.length for r in rows} == {(7, 2)}
+  rows = features.text_to_windows("a b c d e ||| f g", TOK, 8, 3)
+  assert [r.tokens for r in rows] == [
+    ["[CLS]", "a", "b", "c", "[SEP]", "f", "g", "[SEP]"],
+    ["[CLS]", "d", "e", "[SEP]", "f", "g", "[SEP]"],
+  ]
+  batch, groups = features.convert_windows(["a b", "a b c d e f g"], TOK, 6, 2)
+  assert groups == [0, 1, 1, 1] and {len(ids) for ids in batch.input_ids} == {6}
+
+
+@pytest.mark.parametrize("argv", [["-help"], ["--help"], ["-h"]])
+def test_help_in_every_spelling(argv, capsys):
+  for parser in (args_mod.get_args_parser(), args_mod.get_shutdown_parser()):
+    with pytest.raises(SystemExit) as exit_info:
+      parser.parse_args(argv)
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
