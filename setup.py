@@ -9,6 +9,9 @@ INSTALL_REQUIRES = [
   "pandas==3.1.1",
   "pyzmq==27.3.0",
   "google-crc32c==1.9.0",
+  # Keras 2 for TF1 scripts under bert-run-tf1 (tf.layers, RNN cells, tf.keras in a model_fn);
+  # only that process selects it, nothing else in the project uses Keras.
+  "tf-keras==2.20.1",
 ]
 
 TEST_REQUIRES = [
@@ -32,7 +35,7 @@ setup(
   license="Apache-2.0",
   license_files=["LICENSE"],
   python_requires=">=3.10",
-  packages=["bert", "processors", "export", "serving", "classifier"],
+  packages=["bert", "processors", "export", "serving", "classifier", "legacy"],
   py_modules=["run_classifier", "extract_features"],
   install_requires=INSTALL_REQUIRES,
   extras_require={
@@ -50,7 +53,7 @@ setup(
       "bert-export-onnx = export.onnx_export:main",
       "bert-serving-start = serving.cli:main",
       "bert-serving-terminate = serving.cli:terminate",
-      "bert-run-tf1 = bert.tf1:main",
+      "bert-run-tf1 = legacy.runner:main",
     ]
   },
 )
