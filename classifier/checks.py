@@ -143,10 +143,32 @@ def check_flag_values(flags) -> None:
     )
   if flags.class_weights and flags.multi_label:
     raise UsageError("--class_weights applies to single-label tasks, not --multi_label")
+  if not flags.doc_stride and flags.given("window_pooling"):
+    raise UsageError("--window_pooling needs --doc_stride: it combines the windows of a long text")
+  if not flags.label_separator:
+    raise UsageError("--label_separator is empty: give the text between two labels, e.g. ','")
   if flags.do_predict and flags.predict_backend != "tensorflow":
     from export import onnx_runtime  # Only then: it needs NumPy, not TensorFlow.
 
     onnx_runtime.check_installed("--predict_backend=%s" % flags.predict_backend)
+
+
+def check_multi_label_flags(flags, multi_label: bool) -> None:
+  """--multi_label_threshold and --label_separator need a multi-label run.
+
+  `multi_label` is whether the run is one (--multi_label, the trained folder
+  or list labels in the data), known once the data is read.
+
+  Raises:
+    UsageError: naming the flag that would be ignored.
+  """
+  if multi_label:
+    return
+  for flag in ("multi_label_threshold", "label_separator"):
+    if flags.given(flag):
+      raise UsageError(
+        "--%s applies to multi-label runs: add --multi_label, or leave it out" % flag
+      )
 
 
 def class_weights(flags, label_list, train_examples) -> list[float] | None:

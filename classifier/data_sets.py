@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from bert import model_folder
 from bert.errors import InputError
 from classifier import checks
 from classifier.features import check_labels
@@ -76,11 +75,8 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
 
 
 def is_multi_label(flags, example_sets) -> bool:
-  """--multi_label, a run recorded as multi-label in --output_dir, or list labels in the data."""
+  """--multi_label (also taken from a trained --output_dir), or list labels in the data."""
   if flags.multi_label:
-    return True
-  recorded = model_folder.read_run_config(flags.output_dir) if flags.output_dir else None
-  if recorded and recorded.get("multi_label"):
     return True
   return any(
     isinstance(getattr(example, "label", None), (list, tuple, set, frozenset))

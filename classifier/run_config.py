@@ -79,10 +79,37 @@ class RunConfig:
 
   @classmethod
   def from_flags(cls, flag_values: Any) -> RunConfig:
-    """A RunConfig holding the parsed value of each flag of the same name."""
-    return cls(
-      **{field.name: getattr(flag_values, field.name) for field in dataclasses.fields(cls)}
-    )
+    """A RunConfig holding the parsed value of each flag of the same name.
+
+    It also remembers which flags were on the command line (`given`).
+    """
+    names = [field.name for field in dataclasses.fields(cls)]
+    config = cls(**{name: getattr(flag_values, name) for name in names})
+    try:
+      config._given = frozenset(name for name in names if flag_values[name].present)
+    except (TypeError, KeyError, AttributeError):  # Not absl's FlagValues: compare with defaults.
+      pass
+    return config
+
+  def given(self, name: str) -> bool:
+    """Whether the caller set field `name`.
+
+    From a command line (`from_flags`): the flag was on it, even at its
+    default value. Built in Python: the value differs from the default.
+    """
+    explicit = self.__dict__.get("_given")
+    if explicit is not None:
+      return name in explicit
+    field = next(f for f in dataclasses.fields(self) if f.name == name)
+    default = None if field.default is dataclasses.MISSING else field.default
+    return getattr(self, name) != default
+
+  def replace(self, **changes: Any) -> RunConfig:
+    """A copy with `changes`, remembering what was given (as `given` sees it)."""
+    copy = dataclasses.replace(self, **changes)
+    if "_given" in self.__dict__:
+      copy._given = self._given | frozenset(changes)
+    return copy
 
   def processor_options(self) -> dict:
     """The options a configurable processor (`configure(options)`, e.g. tabular) takes."""

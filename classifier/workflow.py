@@ -20,8 +20,9 @@ from typing import Any
 
 import processors as processor_registry
 from bert.errors import InputError, UsageError, WriteError
-from classifier import cluster
+from classifier import cluster, folder_settings
 from classifier.run_config import RunConfig
+from processors.base import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,19 @@ def _has_checkpoint(folder: str) -> bool:
 
 
 def make_processor(config: RunConfig) -> Any:
-  """The processor of `config.task_name`, configured when it takes options."""
+  """The processor of `config.task_name`, configured when it takes options.
+
+  Options the processor refuses without naming a file (a bad --delimiter or
+  --label_separator) are flag values, so they are usage errors.
+  """
   processor = processor_registry.get_processor(config.task_name.lower(), config.processors_dir)
   if hasattr(processor, "configure"):
-    processor.configure(config.processor_options())
+    try:
+      processor.configure(config.processor_options())
+    except DataError as e:
+      if e.input_file is not None:
+        raise
+      raise UsageError(str(e)) from None
   return processor
 
 
@@ -61,6 +71,7 @@ def run_workflow(config: RunConfig, processor: Any = None) -> dict[str, Any]:
 
   if not config.do_train and not config.do_eval and not config.do_predict:
     raise UsageError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
+  config = folder_settings.apply_recorded_settings(config)
 
   model_sizes = checks.read_bert_config(config.bert_config_file)
   if config.max_seq_length > model_sizes["max_position_embeddings"]:
@@ -88,6 +99,7 @@ def run_workflow(config: RunConfig, processor: Any = None) -> dict[str, Any]:
   data = data_sets.read_data_sets(config, processor, label_list)
   if data.multi_label and config.class_weights:
     raise UsageError("--class_weights applies to single-label tasks; this one is multi-label")
+  checks.check_multi_label_flags(config, data.multi_label)
   checks.class_weights(config, data.label_list, data.train)  # Its mistakes end here, too.
 
   from bert import tf_startup

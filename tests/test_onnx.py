@@ -443,13 +443,15 @@ def test_serving_backend_flags_are_checked():
 # -- run_classifier.py --predict_backend --------------------------------------------------
 
 
-def _run_classifier(tmp_path, *flags):
+def _run_classifier(tmp_path, *flags, output="output"):
   from emotion_data import write_model_dir
 
   vocab_file, config_file = write_model_dir(str(tmp_path / "model"))
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+  # Training runs default to 16 tokens; the others take the trained folder's length.
   given = any(flag.startswith("--max_seq_length") for flag in flags)
-  length = [] if given else ["--max_seq_length=16"]
+  training = any(flag.startswith("--do_train") for flag in flags)
+  length = ["--max_seq_length=16"] if training and not given else []
   run = subprocess.run(
     [
       sys.executable,
@@ -458,7 +460,7 @@ def _run_classifier(tmp_path, *flags):
       "--data_dir=%s" % (tmp_path / "data"),
       "--vocab_file=%s" % vocab_file,
       "--bert_config_file=%s" % config_file,
-      "--output_dir=%s" % (tmp_path / "output"),
+      "--output_dir=%s" % (tmp_path / output),
     ]
     + length
     + list(flags),
@@ -469,7 +471,7 @@ def _run_classifier(tmp_path, *flags):
     timeout=600,
   )
   assert run.returncode == 0, run.stderr[-3000:]
-  return np.loadtxt(str(tmp_path / "output" / "test_results.tsv"), delimiter="\t", ndmin=2)
+  return np.loadtxt(str(tmp_path / output / "test_results.tsv"), delimiter="\t", ndmin=2)
 
 
 @pytest.mark.slow
@@ -487,9 +489,12 @@ def test_predict_backend_onnxruntime_reproduces_test_results(tmp_path):
   np.testing.assert_allclose(onnx, tensorflow, atol=TOLERANCE, rtol=0)
   assert os.path.isfile(str(tmp_path / "output" / "onnx" / "model.onnx"))
 
-  # --doc_stride windows (texts of up to 11 words in windows of 6 tokens), one row per text.
-  windows = ["--do_predict=true", "--max_seq_length=8", "--doc_stride=3"]
-  tensorflow = _run_classifier(tmp_path, *windows)
-  onnx = _run_classifier(tmp_path, *windows, "--predict_backend=onnxruntime")
+  # A model trained on --doc_stride windows (texts of up to 11 words in windows of 6 tokens):
+  # one row per text. Predicting again, the folder gives the windows.
+  windows = ["--max_seq_length=8", "--doc_stride=3", "--num_train_epochs=1", "--do_predict=true"]
+  tensorflow = _run_classifier(tmp_path, *train, *windows, output="windows")
+  onnx = _run_classifier(
+    tmp_path, "--do_predict=true", "--predict_backend=onnxruntime", output="windows"
+  )
   assert onnx.shape == tensorflow.shape == (20, 7)
   np.testing.assert_allclose(onnx, tensorflow, atol=TOLERANCE, rtol=0)

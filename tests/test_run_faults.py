@@ -15,10 +15,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "run_classifier.py")
 
 
-def run(args, prelude="", timeout=300):
+def run(args, prelude="", timeout=300, **environ):
   """run_classifier.py in a child; `prelude` is Python run before it (to
-  inject faults)."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+  inject faults), `environ` more environment variables."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", **environ)
   code = (
     "import runpy, sys\n%s\nsys.argv = [%r] + sys.argv[1:]\n"
     "runpy.run_path(%r, run_name='__main__')\n" % (prelude, SCRIPT, SCRIPT)
@@ -377,3 +377,210 @@ def test_tensorflow_start_up_noise_is_hidden(tiny_bert_dir, data, tmp_path):
   assert "***** Eval results *****" in proc.stderr
   for noise in ["cuInit", "OUT_OF_RANGE", "oneDNN", "cpu_feature_guard", "cudart_stub"]:
     assert noise not in proc.stderr, noise
+
+
+# -- 10. flags against a trained folder, flags that would be ignored ----------------
+
+
+def _trained_folder(out, **recorded):
+  """A folder as run_classifier.py leaves it (checkpoint files faked: no TensorFlow)."""
+  out.mkdir()
+  settings = {
+    "task_name": "emotion",
+    "label_list": [str(i) for i in range(7)],
+    "max_seq_length": 16,
+    "multi_label": False,
+    "multi_label_threshold": 0.5,
+    "doc_stride": 0,
+    "window_pooling": "mean",
+  }
+  settings.update(recorded)
+  (out / "run_config.json").write_text(json.dumps(settings))
+  (out / "labels.json").write_text(json.dumps(settings["label_list"]))
+  (out / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-8"\n')
+  (out / "model.ckpt-8.index").write_bytes(b"index")
+  for name in ("eval_results.txt", "eval_metrics.json", "test_results.tsv"):
+    (out / name).write_text("results of the trained model\n")
+  return {path.name: path.read_bytes() for path in out.iterdir()}
+
+
+def _folder_args(model, data, out, *extra):
+  return [
+    "--task_name=emotion",
+    "--data_dir=%s" % data,
+    "--vocab_file=%s" % model[0],
+    "--bert_config_file=%s" % model[1],
+    "--output_dir=%s" % out,
+  ] + list(extra)
+
+
+@pytest.fixture
+def small_model(tmp_path):
+  from emotion_data import write_model_dir
+
+  return write_model_dir(str(tmp_path / "model"))
+
+
+@pytest.mark.parametrize(
+  "recorded, extra, message",
+  [
+    (
+      {},
+      ["--multi_label"],
+      "--multi_label contradicts the model in {out}, trained single-label (run_config.json): "
+      "leave the flag out, or train a new model in another --output_dir",
+    ),
+    (
+      {"multi_label": True},
+      ["--nomulti_label"],
+      "--nomulti_label contradicts the model in {out}, trained multi-label",
+    ),
+    (
+      {"doc_stride": 8},
+      ["--doc_stride=4"],
+      "--doc_stride=4 contradicts the model in {out}, trained with --doc_stride=8",
+    ),
+    ({}, ["--doc_stride=4"], "--doc_stride=4 contradicts the model in {out}, trained with "),
+    (
+      {"doc_stride": 8},
+      ["--window_pooling=max"],
+      "--window_pooling=max contradicts the model in {out}, trained with --window_pooling=mean",
+    ),
+    (
+      {"doc_stride": 8},
+      ["--max_seq_length=32"],
+      "--max_seq_length=32 contradicts the model in {out}, trained with --max_seq_length=16",
+    ),
+  ],
+)
+def test_flag_contradicting_the_trained_folder_changes_nothing(
+  small_model, data, tmp_path, recorded, extra, message
+):
+  out = tmp_path / "out"
+  before = _trained_folder(out, **recorded)
+  args = _folder_args(small_model, data, out, "--do_eval", "--do_predict", *extra)
+  proc = run(args, prelude=NO_TENSORFLOW)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert last_line(proc).startswith("run_classifier.py: error: " + message.format(out=out))
+  assert "Traceback" not in proc.stderr
+  assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
+def test_settings_left_out_are_read_from_the_trained_folder(small_model, tmp_path, caplog):
+  from classifier import RunConfig
+  from classifier.folder_settings import apply_recorded_settings
+
+  out = tmp_path / "out"
+  _trained_folder(
+    out, multi_label=True, multi_label_threshold=0.3, doc_stride=8, window_pooling="max"
+  )
+  config = RunConfig("data", small_model[1], "emotion", small_model[0], str(out), do_eval=True)
+  with caplog.at_level("INFO"):
+    adopted = apply_recorded_settings(config)
+  assert (adopted.max_seq_length, adopted.doc_stride, adopted.window_pooling) == (16, 8, "max")
+  assert (adopted.multi_label, adopted.multi_label_threshold) == (True, 0.3)
+  assert (
+    "Settings of the trained model in %s (run_config.json): --multi_label, --doc_stride=8, "
+    "--max_seq_length=16, --window_pooling=max, --multi_label_threshold=0.3" % out
+  ) in caplog.text
+  # A folder without a checkpoint holds no trained model: the flags decide.
+  os.remove(out / "model.ckpt-8.index")
+  assert apply_recorded_settings(config) == config
+
+
+@pytest.mark.parametrize(
+  "extra, message",
+  [
+    (
+      ["--window_pooling=max"],
+      "--window_pooling needs --doc_stride: it combines the windows of a long text",
+    ),
+    (
+      ["--window_pooling=mean"],  # Given at its default: still given.
+      "--window_pooling needs --doc_stride",
+    ),
+    (
+      ["--multi_label_threshold=0.3"],
+      "--multi_label_threshold applies to multi-label runs: add --multi_label, or leave it out",
+    ),
+    (
+      ["--multi_label_threshold=0.5"],
+      "--multi_label_threshold applies to multi-label runs",
+    ),
+    (["--label_separator=|"], "--label_separator applies to multi-label runs"),
+    (
+      ["--multi_label", "--label_separator="],
+      "--label_separator is empty: give the text between two labels, e.g. ','",
+    ),
+  ],
+)
+def test_flags_that_would_be_ignored_are_refused(tiny_bert_dir, data, tmp_path, extra, message):
+  out = tmp_path / "out"
+  proc = run(args_for(tiny_bert_dir, data, out, "--do_train", *extra), prelude=NO_TENSORFLOW)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert last_line(proc).startswith("run_classifier.py: error: " + message)
+  assert not out.exists()
+
+
+def test_tab_label_separator_in_a_tab_file_is_a_usage_error(tiny_bert_dir, tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  (data / "train.tsv").write_text("text\tlabel\nhappy day\ta,b\n")
+  out = tmp_path / "out"
+  args = [a for a in args_for(tiny_bert_dir, data, out, "--do_train") if "task_name" not in a]
+  proc = run(
+    args + ["--task_name=tabular", "--multi_label", "--label_separator=tab"],
+    prelude=NO_TENSORFLOW,
+  )
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert last_line(proc) == (
+    "run_classifier.py: error: --label_separator cannot be a tab when the files are "
+    "tab-separated; use e.g. --label_separator=,"
+  )
+  assert not out.exists()
+
+
+@pytest.mark.parametrize(
+  "tf_config, message",
+  [
+    (
+      {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 5}},
+      "TF_CONFIG task.index 5 is out of range: cluster.worker lists 2 tasks (index 0 to 1)",
+    ),
+    (
+      {"cluster": {"worker": "a:1,b:2"}, "task": {"type": "worker", "index": 0}},
+      'TF_CONFIG cluster.worker must be a list of "host:port" strings, found "a:1,b:2"',
+    ),
+    (
+      {"cluster": {"worker": ["a:1", "b:2"]}},
+      'TF_CONFIG has no "task": expected {"type": "worker", "index": N}',
+    ),
+    (
+      {"cluster": {"worker": ["a:1"]}, "task": "worker"},
+      'TF_CONFIG task must be an object such as {"type": "worker", "index": 0}, found a string',
+    ),
+    (
+      {"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": -1}},
+      "TF_CONFIG task.index must be an integer from 0, found -1",
+    ),
+    (
+      {"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}},
+      "TF_CONFIG task type 'chief' is not a job of its cluster (worker)",
+    ),
+    ({"task": {"type": "worker", "index": 0}}, "TF_CONFIG cluster must be an object"),
+    (["worker"], "TF_CONFIG is not valid: expected a JSON object, found a list"),
+  ],
+)
+def test_malformed_tf_config_is_one_line_before_tensorflow(
+  tiny_bert_dir, data, tmp_path, tf_config, message
+):
+  out = tmp_path / "out"
+  proc = run(
+    args_for(tiny_bert_dir, data, out, "--do_train"),
+    prelude=NO_TENSORFLOW,
+    TF_CONFIG=json.dumps(tf_config),
+  )
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert last_line(proc).startswith("run_classifier.py: error: " + message)
+  assert "Traceback" not in proc.stderr
+  assert not out.exists()
