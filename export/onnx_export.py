@@ -516,7 +516,8 @@ def ensure_export(
   log: logging.Logger | None = None,
 ) -> str:
   """The .onnx file of `precision` for `checkpoint`, exported first when `onnx_dir`
-  (default: `onnx/` beside the checkpoint) lacks it or holds another checkpoint's.
+  (default: `onnx/` beside the checkpoint) lacks it, holds another checkpoint's, or
+  holds a damaged one (a model file of another size than onnx_info.json records).
   `log` (default: this module's logger) tells when an export is made.
 
   Raises:
@@ -528,6 +529,10 @@ def ensure_export(
   found = onnx_runtime.current_model(onnx_dir, checkpoint, multi_label, precision)
   if found:
     return found
+  info = onnx_runtime.read_info(onnx_dir)
+  damage = info and onnx_runtime.damage(onnx_dir, info, precision)
+  if damage:
+    (log or logger).warning("The ONNX export is damaged (%s): exporting it again", damage)
   parent = os.path.dirname(onnx_dir)
   try:
     os.makedirs(parent, exist_ok=True)

@@ -16,13 +16,14 @@ backends re-export only when the checkpoint has changed.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
 
 import numpy as np
 
-from bert.errors import UsageError
+from bert.errors import InputError, UsageError, first_line
 from export.onnx_graph import INPUT_NAMES
 
 INFO_NAME = "onnx_info.json"
@@ -41,10 +42,24 @@ def precision_of(backend: str) -> str:
 
 
 def check_installed(what: str) -> None:
-  """UsageError naming `what` (a flag) when onnxruntime or onnx cannot be imported."""
+  """Imports onnxruntime and onnx, so that a missing or broken install ends here.
+
+  Raises:
+    UsageError: naming `what` (a flag) when a package is not installed.
+    InputError: when one is installed but fails to import (the cause in one line).
+  """
   missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
   if missing:
     raise UsageError("%s needs %s: %s" % (what, " and ".join(missing), INSTALL_HINT))
+  for name in ("onnxruntime", "onnx"):
+    try:
+      importlib.import_module(name)
+    except Exception as e:  # pylint: disable=broad-except  # Any failure of a broken install.
+      raise InputError(
+        "%s needs %s, which is installed but does not import (%s: %s): reinstall it, "
+        "e.g. pip install --force-reinstall %s"
+        % (what, name, type(e).__name__, first_line(e), name)
+      ) from None
 
 
 def default_onnx_dir(checkpoint: str) -> str:
@@ -71,12 +86,29 @@ def read_info(onnx_dir: str) -> dict | None:
   return info if isinstance(info, dict) else None
 
 
+def damage(onnx_dir: str, info: dict, precision: str) -> str | None:
+  """What is wrong with the model file of `precision` (say, cut short), or None.
+
+  onnx_info.json records each model file's size; a file of another size is damaged.
+  """
+  name = MODEL_FILES[precision]
+  recorded = (info.get("files") or {}).get(name)
+  path = os.path.join(onnx_dir, name)
+  try:
+    size = os.path.getsize(path)
+  except OSError as e:
+    return "%s cannot be read: %s" % (path, e.strerror or e)
+  if isinstance(recorded, int) and size != recorded:
+    return "%s has %d bytes, %s records %d" % (path, size, INFO_NAME, recorded)
+  return None
+
+
 def current_model(onnx_dir: str, checkpoint: str, multi_label: bool, precision: str) -> str | None:
   """The model file of `precision` in `onnx_dir` if it was exported from this very
   checkpoint with this head; None when it is missing or out of date."""
   info = read_info(onnx_dir)
   path = os.path.join(onnx_dir, MODEL_FILES[precision])
-  if info is None or not os.path.isfile(path):
+  if info is None or not os.path.isfile(path) or damage(onnx_dir, info, precision):
     return None
   if info.get("format") != FORMAT_VERSION or bool(info.get("multi_label")) != multi_label:
     return None
@@ -148,10 +180,16 @@ class OnnxBert(object):
     import onnxruntime as ort  # pylint: disable=import-outside-toplevel
 
     self.path = path
-    source = pruned_model(path, list(only)) if only else path
-    self.session = ort.InferenceSession(
-      source, session_options(threads), providers=["CPUExecutionProvider"]
-    )
+    try:
+      source = pruned_model(path, list(only)) if only else path
+      self.session = ort.InferenceSession(
+        source, session_options(threads), providers=["CPUExecutionProvider"]
+      )
+    except Exception as e:  # pylint: disable=broad-except  # onnx/ORT raise their own kinds.
+      raise InputError(
+        "cannot load the ONNX model %s (%s: %s); delete its folder to export it again"
+        % (path, type(e).__name__, first_line(e))
+      ) from None
     self.outputs = [output.name for output in self.session.get_outputs()]
 
   def run(self, names, input_ids, input_mask, segment_ids) -> list[np.ndarray]:

@@ -266,6 +266,86 @@ def test_ensure_export_reuses_a_current_export_and_refreshes_a_stale_one(folders
   assert info["checkpoint_fingerprint"] == onnx_runtime.checkpoint_fingerprint(prefix)
 
 
+def _exported_copy(folders, tmp_path):
+  """A copy of the tuned folder with its float32 export in onnx/: (export path, arguments)."""
+  folder = str(tmp_path / "run")
+  shutil.copytree(folders["tuned"], folder)
+  prefix = os.path.join(folder, "model.ckpt-5")
+  arguments = (prefix, os.path.join(folder, "bert_config.json"), os.path.join(folder, "vocab.txt"))
+  return onnx_export.ensure_export(*arguments, LABELS, False), arguments
+
+
+def test_a_damaged_export_is_made_again(folders, tmp_path, caplog):
+  path, arguments = _exported_copy(folders, tmp_path)
+  size = os.path.getsize(path)
+  with open(path, "r+b") as f:
+    f.truncate(size // 2)  # Cut short, as by a full disk.
+  assert onnx_runtime.current_model(os.path.dirname(path), arguments[0], False, "fp32") is None
+  with caplog.at_level("WARNING"):
+    assert onnx_export.ensure_export(*arguments, LABELS, False) == path
+  assert (
+    "The ONNX export is damaged (%s has %d bytes, onnx_info.json records %d): exporting it again"
+    % (path, size // 2, size)
+  ) in caplog.text
+  assert os.path.getsize(path) == size
+  assert onnx_graph.PROBABILITIES in onnx_runtime.OnnxBert(path).outputs
+
+
+def test_an_export_that_does_not_load_is_named(folders, tmp_path):
+  from bert.errors import InputError
+
+  path, _ = _exported_copy(folders, tmp_path)
+  with open(path, "r+b") as f:
+    f.write(b"\xff" * 64)  # Same size as recorded, not a model any more.
+  message = "cannot load the ONNX model %s (" % path
+  with pytest.raises(InputError) as loading:
+    onnx_runtime.OnnxBert(path)
+  assert str(loading.value).startswith(message) and len(str(loading.value).splitlines()) == 1
+  with pytest.raises(RuntimeError) as serving:
+    _serve(os.path.dirname(os.path.dirname(path)), "-backend", "onnxruntime")
+  assert message in str(serving.value)
+
+
+def test_a_broken_onnxruntime_install_is_one_line(tmp_path):
+  from emotion_data import write_emotion_data, write_model_dir
+
+  broken = tmp_path / "site" / "onnxruntime"
+  broken.mkdir(parents=True)
+  (broken / "__init__.py").write_text(
+    "raise ImportError('libonnxruntime.so.1: cannot open shared object file')\n"
+  )
+  vocab_file, config_file = write_model_dir(str(tmp_path / "model"))
+  write_emotion_data(str(tmp_path / "data"), n_train=8, n_val=4, n_test=4)
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), ROOT]))
+  run = subprocess.run(
+    [
+      sys.executable,
+      os.path.join(ROOT, "run_classifier.py"),
+      "--task_name=emotion",
+      "--data_dir=%s" % (tmp_path / "data"),
+      "--vocab_file=%s" % vocab_file,
+      "--bert_config_file=%s" % config_file,
+      "--output_dir=%s" % (tmp_path / "output"),
+      "--max_seq_length=16",
+      "--do_predict",
+      "--predict_backend=onnxruntime",
+    ],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert run.returncode == 1, run.stderr[-3000:]
+  assert run.stderr.strip().splitlines()[-1] == (
+    "run_classifier.py: error: --predict_backend=onnxruntime needs onnxruntime, which is "
+    "installed but does not import (ImportError: libonnxruntime.so.1: cannot open shared object "
+    "file): reinstall it, e.g. pip install --force-reinstall onnxruntime"
+  )
+  assert "Traceback" not in run.stderr
+  assert not (tmp_path / "output").exists()
+
+
 def _cli(*args):
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
   return subprocess.run(
