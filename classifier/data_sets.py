@@ -12,9 +12,9 @@ import dataclasses
 
 from bert.errors import InputError
 from classifier import checks
-from classifier.features import check_labels
+from classifier.features import first_unknown_label, label_error
 from processors import InputExample, PaddingInputExample, labels_of
-from processors.base import files_read
+from processors.base import DataError, files_read, read_text
 
 
 @dataclasses.dataclass
@@ -38,8 +38,11 @@ def _as_input_example(example):
   )
 
 
-def _load(getter, data_dir) -> list:
-  return [_as_input_example(e) for e in getter(data_dir)]
+def _load(getter, data_dir) -> tuple[list, list[str]]:
+  """The examples `getter` gives, and the files it read for them."""
+  with files_read() as paths:
+    examples = [_as_input_example(e) for e in getter(data_dir)]
+  return examples, list(dict.fromkeys(paths))
 
 
 def read_data_sets(flags, processor, label_list) -> DataSets:
@@ -53,16 +56,14 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
     DataError, InputError: one line naming the file or the problem.
   """
   sets = DataSets(label_list=list(label_list))
+  paths = {}
   if flags.do_train:
-    with files_read() as paths:
-      sets.train = _load(processor.get_train_examples, flags.data_dir)
-    checks.check_training_steps(
-      len(sets.train), flags, ", ".join(dict.fromkeys(paths)) or flags.data_dir
-    )
+    sets.train, paths["train"] = _load(processor.get_train_examples, flags.data_dir)
+    checks.check_training_steps(len(sets.train), flags, ", ".join(paths["train"]) or flags.data_dir)
   if flags.do_eval or checks.evaluates_during_training(flags):
-    sets.dev = _load(processor.get_dev_examples, flags.data_dir)
+    sets.dev, paths["dev"] = _load(processor.get_dev_examples, flags.data_dir)
   if flags.do_predict:
-    sets.test = _load(processor.get_test_examples, flags.data_dir)
+    sets.test, paths["test"] = _load(processor.get_test_examples, flags.data_dir)
   if not sets.label_list:
     sets.label_list = list(labels_of(processor, flags.data_dir))
   if not sets.label_list:
@@ -70,8 +71,52 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
   sets.multi_label = is_multi_label(flags, [sets.train, sets.dev])
   for what, examples in [("train", sets.train), ("dev", sets.dev), ("test", sets.test)]:
     if examples is not None:
-      check_labels(examples, sets.label_list, "%s set" % what, sets.multi_label)
+      check_labels(examples, sets.label_list, sets.multi_label, what, paths[what])
   return sets
+
+
+def check_labels(examples, label_list, multi_label: bool, what: str, paths: list[str]) -> None:
+  """Every label must be in `label_list`.
+
+  Raises:
+    DataError: for the first example with another label, naming the file and
+      line it came from (found in `paths`, the files read for the set), else
+      the set and its files.
+  """
+  found = first_unknown_label(examples, label_list, multi_label)
+  if found is None:
+    return
+  example, label = found
+  reason = label_error(example, label_list).reason
+  where = _source_line(paths, example, label)
+  if where is not None:
+    raise DataError(reason, *where)
+  raise DataError("%s set (%s): %s" % (what, ", ".join(paths) or "no file read", reason))
+
+
+def _source_line(paths: list[str], example, label) -> tuple[str, int] | None:
+  """(file, 1-based line) of the row that gave `example` its `label`, or None when unclear.
+
+  A processor does not say which row made an example; the row is the one
+  with a field equal to the label that also holds the example's text, or
+  else the only row with such a field.
+  """
+  label = str(label).strip()
+  rows = []
+  for path in paths:
+    try:
+      lines = read_text(path).splitlines()
+    except InputError:
+      continue
+    for number, line in enumerate(lines, start=1):
+      fields = [field.strip().strip('"') for field in line.replace(",", "\t").split("\t")]
+      if label in fields:
+        rows.append((path, number, line))
+  text = str(getattr(example, "text_a", "") or "").strip()
+  with_text = [(path, number) for path, number, line in rows if text and text in line]
+  if with_text:
+    return with_text[0]
+  return rows[0][:2] if len(rows) == 1 else None
 
 
 def is_multi_label(flags, example_sets) -> bool:

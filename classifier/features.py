@@ -589,10 +589,10 @@ def file_based_convert_examples_to_features(
   return written
 
 
-def check_labels(
-  examples: Iterable, label_list: Sequence[str], source: str, multi_label: bool = False
-) -> None:
-  """Raises `DataError` for the first example with a label not in `label_list`.
+def first_unknown_label(
+  examples: Iterable, label_list: Sequence[str], multi_label: bool = False
+) -> tuple[object, object] | None:
+  """The first real example with a label not in `label_list`, and that label (None: all known).
 
   With `multi_label`, an example's label is a list (or one label) whose every
   member must be known.
@@ -608,5 +608,5 @@ def check_labels(
       except TypeError:  # A list label in a single-label task.
         unknown = [labels]
     if unknown:
-      error = label_error(example, label_list)
-      raise DataError("%s: %s" % (source, error))
+      return example, unknown[0]
+  return None

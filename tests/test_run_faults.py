@@ -1,6 +1,7 @@
 """run_classifier.py under faults: too little data, bad flag values and model
 files, damaged checkpoints, storage failures, text after an extra tab."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -584,3 +585,33 @@ def test_malformed_tf_config_is_one_line_before_tensorflow(
   assert last_line(proc).startswith("run_classifier.py: error: " + message)
   assert "Traceback" not in proc.stderr
   assert not out.exists()
+
+
+def test_an_unknown_dev_label_is_named_by_file_and_line(small_model, tmp_path):
+  from classifier import RunConfig, run_workflow
+  from processors import DataError
+
+  data = tmp_path / "data"
+  data.mkdir()
+  header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+  texts = ["happy day", "sad day", "angry day", "calm day", "love day", "fear day"]
+  labels = ["1", "0", "1", "0", "yes", "1"]  # Line 6 of dev.tsv (dev-5) says "yes".
+  rows = [
+    "%s\t%d\t%d\t%s\tthe %s\n" % (y, i, i, t, t) for i, (y, t) in enumerate(zip(labels, texts))
+  ]
+  (data / "dev.tsv").write_text(header + "".join(rows))
+  vocab, config = small_model
+  run = RunConfig(str(data), config, "mrpc", vocab, str(tmp_path / "out"), do_eval=True)
+  expected = (
+    "%s:6: example dev-5: label 'yes' is not one of get_labels() = ['0', '1'] (check the label "
+    "column, or list every label in the processor's get_labels())" % (data / "dev.tsv")
+  )
+  with pytest.raises(DataError) as error:
+    run_workflow(dataclasses.replace(run, max_seq_length=16))
+  assert str(error.value) == expected
+  # Another row with the same label: the one holding the example's text is named.
+  rows.insert(2, "yes\t9\t9\tlove night\tthe love night\n")
+  (data / "dev.tsv").write_text(header + "".join(rows))
+  with pytest.raises(DataError, match="dev.tsv:4: example dev-3: label 'yes'"):
+    run_workflow(dataclasses.replace(run, max_seq_length=16))
+  assert not (tmp_path / "out").exists()
