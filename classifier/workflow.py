@@ -13,10 +13,11 @@ Importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
-from typing import Any
+from typing import Any, Iterator
 
 import processors as processor_registry
 from bert.errors import InputError, UsageError, WriteError
@@ -50,17 +51,40 @@ def make_processor(config: RunConfig) -> Any:
   return processor
 
 
+# The packages whose logs tell a run's progress.
+_PROGRESS_PACKAGES = ("classifier", "bert", "processors", "export")
+
+
+@contextlib.contextmanager
+def _progress_logs() -> Iterator[None]:
+  """Shows the packages' INFO logs on stderr while a run goes on, as run_classifier.py does,
+  unless the process has set up logging itself (then they go where it says)."""
+  from export import common  # The export tools' console logging; no TensorFlow.
+
+  with contextlib.ExitStack() as stack:
+    configured = bool(logging.getLogger().handlers)  # Levels included: the caller's choice.
+    for package in () if configured else _PROGRESS_PACKAGES:
+      stack.enter_context(common.console_logging(logging.getLogger(package)))
+    yield
+
+
 def run_workflow(config: RunConfig, processor: Any = None) -> dict[str, Any]:
   """Runs the stages `config` asks for and writes Google's output files.
 
   `processor` replaces the one `config.task_name` names (any object with
   Google's DataProcessor methods). Returns {"eval_results": dict} when
-  do_eval ran and {"test_results_file": path} when do_predict ran.
+  do_eval ran and {"test_results_file": path} when do_predict ran. Its
+  progress is logged to stderr unless the caller has configured logging.
 
   Raises:
     bert.errors.ProjectError subclasses (UsageError, DataError, ...) for
     mistakes a user can fix; their message is one line.
   """
+  with _progress_logs():
+    return _run_workflow(config, processor)
+
+
+def _run_workflow(config: RunConfig, processor: Any) -> dict[str, Any]:
   from bert import tokenization
   from classifier import checks, data_sets
 

@@ -89,3 +89,43 @@ def test_train_eval_predict_from_python(tmp_path):
   with open(results["test_results_file"]) as f:
     assert len(f.read().splitlines()) == 8
   assert {"labels.json", "run_config.json", "eval_results.txt"} <= set(os.listdir(tmp_path / "out"))
+
+
+_SCRIPT = """
+import logging, sys
+sys.path.insert(0, {root!r})
+if {configured}:
+  logging.basicConfig(level=logging.WARNING)
+from classifier import RunConfig, run_workflow
+run_workflow(RunConfig({data!r}, {config!r}, "emotion", {vocab!r}, {out!r}, do_train=True,
+                       do_eval=True, max_seq_length=16, train_batch_size=8, num_train_epochs=1.0))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("configured", [False, True])
+def test_a_plain_script_shows_the_progress_unless_it_set_up_logging(tmp_path, configured):
+  import subprocess
+  import sys
+
+  vocab, bert_config = write_model_dir(str(tmp_path / "model"))
+  write_emotion_data(str(tmp_path / "data"), n_train=16, n_val=8, n_test=8)
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  script = _SCRIPT.format(
+    root=root,
+    configured=configured,
+    data=str(tmp_path / "data"),
+    config=bert_config,
+    vocab=vocab,
+    out=str(tmp_path / "out"),
+  )
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  done = subprocess.run(
+    [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env
+  )
+  assert done.returncode == 0, done.stderr[-3000:]
+  lines = ["***** Running training *****", "examples/s, ETA", "***** Eval results *****"]
+  for line in lines:
+    assert (line in done.stderr) != configured, line
+  if configured:  # The caller's logging decides: its WARNING level shows no progress.
+    assert "INFO" not in done.stderr
