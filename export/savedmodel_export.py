@@ -23,9 +23,10 @@ Signatures (inputs -> outputs; B = batch size, T = sequence length, L = labels):
 
 A pre-trained folder has no classifier head and gets `encode` only. The text signatures
 tokenize inside the graph with Google's rules (`export.text_graph`), using the run's
-do_lower_case and max_seq_length; a client needs no tokenizer. Loading the SavedModel
-takes `import tensorflow_text` before `tf.saved_model.load` (TensorFlow Serving's model
-server has those ops built in).
+do_lower_case and max_seq_length; a client needs no tokenizer. A run trained with
+--doc_stride classifies each text in the same windows, pooled as --window_pooling says.
+Loading the SavedModel takes `import tensorflow_text` before `tf.saved_model.load`
+(TensorFlow Serving's model server has those ops built in).
 
 Everything that can be checked without TensorFlow is checked first, so a refused
 command ends at once. The version folder is built beside its final place, loaded back
@@ -101,6 +102,9 @@ class ExportPlan:
       plan was made, if any (writing works it out again when it starts).
     multi_label_threshold: for a multi-label run (run_config.json), the
       probability at which a label is predicted; None for single-label runs.
+    doc_stride: a run trained with --doc_stride windows (run_config.json): the
+      text signatures cut texts into the same windows; 0 for none.
+    window_pooling: how the windows' logits are pooled ("mean" or "max").
   """
 
   model_dir: str
@@ -113,6 +117,8 @@ class ExportPlan:
   target: str
   created: str | None = None
   multi_label_threshold: float | None = None
+  doc_stride: int = 0
+  window_pooling: str = "mean"
 
   @property
   def vocab_file(self) -> str:
@@ -240,6 +246,8 @@ def plan_export(
     multi_label_threshold=(
       float(run_config.get("multi_label_threshold", 0.5)) if run_config.get("multi_label") else None
     ),
+    doc_stride=int(run_config.get("doc_stride") or 0),
+    window_pooling=run_config.get("window_pooling") or "mean",
   )
 
 
@@ -357,8 +365,20 @@ def _build(plan: ExportPlan):
     logger.warning("No labels.json in %s: the labels are named %s", plan.model_dir, labels)
   multi_label = plan.multi_label_threshold is not None
   classifier = common.load_model(plan.checkpoint, bert_config, num_labels, multi_label)
+  if plan.doc_stride:
+    logger.info(
+      "The text signatures classify in windows, as the run was trained: every %d tokens, "
+      "logits pooled by %s",
+      plan.doc_stride,
+      plan.window_pooling,
+    )
   return savedmodel_signatures.ClassifierServingModule(
-    classifier, labels, threshold=plan.multi_label_threshold, **serving
+    classifier,
+    labels,
+    threshold=plan.multi_label_threshold,
+    doc_stride=plan.doc_stride,
+    window_pooling=plan.window_pooling,
+    **serving,
   )
 
 
@@ -411,6 +431,8 @@ def _write_info(plan: ExportPlan, saved_dir: str, module, signatures: list, tf) 
       "labels": getattr(module, "labels", None),
       "do_lower_case": plan.do_lower_case,
       "max_seq_length": plan.max_seq_length,
+      "doc_stride": plan.doc_stride,
+      "window_pooling": plan.window_pooling,
       "pooling_layer": plan.pooling_layer,
       "tensorflow_version": tf.__version__,
     },

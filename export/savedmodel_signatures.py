@@ -78,18 +78,28 @@ class ClassifierServingModule(EncoderServingModule):
     pooling_layer: int,
     vocab_file: str,
     threshold: float | None = None,
+    doc_stride: int = 0,
+    window_pooling: str = "mean",
   ):
     """Wraps a loaded classifier whose outputs are named by `labels`.
 
     A multi-label classifier (sigmoid head) takes the `threshold` at which a
     label is predicted: its `label_ids` are then multi-hot [B, L] and `labels`
     [B, L] holds each predicted label's name ("" for the others).
+
+    A classifier trained with --doc_stride (`doc_stride` > 0) classifies each
+    text of the text signatures as run_classifier.py predicts it: cut into its
+    windows, whose logits are pooled by `window_pooling` ("mean" or "max")
+    before the softmax or sigmoid. `serving_default` takes one row per window
+    already made and classifies each row on its own.
     """
     super().__init__(classifier.bert, text_encoder, pooling_layer, vocab_file)
     self.classifier = classifier
     self._labels = tuple(labels)
     self._threshold = threshold
     self._max_positions = classifier.bert.config.max_position_embeddings
+    self._doc_stride = int(doc_stride)
+    self._window_pooling = window_pooling
 
   @property
   def labels(self) -> list[str]:
@@ -111,14 +121,28 @@ class ClassifierServingModule(EncoderServingModule):
   @tf.function(input_signature=[_TEXTS], autograph=False)
   def classify_text(self, text_a) -> dict:
     """Texts [B] -> `classify`'s outputs."""
-    return self._classify(**self.text_encoder.encode(text_a))
+    return self._classify_texts(text_a, None)
 
   @tf.function(input_signature=[_TEXTS, _TEXTS], autograph=False)
   def classify_text_pair(self, text_a, text_b) -> dict:
     """Text pairs [B], [B] -> `classify`'s outputs (an empty text_b: a single text)."""
-    return self._classify(**self.text_encoder.encode(text_a, text_b))
+    return self._classify_texts(text_a, text_b)
+
+  def _classify_texts(self, text_a, text_b) -> dict:
+    if not self._doc_stride:
+      return self._classify(**self.text_encoder.encode(text_a, text_b))
+    features = self.text_encoder.encode_windows(text_a, text_b, self._doc_stride)
+    example_index = features.pop("example_index")
+    logits = self._logits(**features)
+    pool = tf.math.segment_max if self._window_pooling == "max" else tf.math.segment_mean
+    pooled = pool(tf.cast(logits, tf.float64), example_index)  # windows come in example order
+    return self._answer(tf.cast(pooled, tf.float32))
 
   def _classify(self, input_ids, input_mask, segment_ids) -> dict:
+    return self._answer(self._logits(input_ids, input_mask, segment_ids))
+
+  def _logits(self, input_ids, input_mask, segment_ids) -> tf.Tensor:
+    """The head's logits [B, L] for rows of ids, after checking their length."""
     fits = tf.debugging.assert_less_equal(
       tf.shape(input_ids)[1],
       self._max_positions,
@@ -131,18 +155,24 @@ class ClassifierServingModule(EncoderServingModule):
       input_ids, input_mask, segment_ids = (
         tf.identity(x) for x in (input_ids, input_mask, segment_ids)
       )
+    if self._threshold is not None:  # labels [B, L] only feed the loss
+      unused_labels = tf.zeros([tf.shape(input_ids)[0], len(self._labels)], tf.int32)
+    else:
+      unused_labels = tf.zeros(tf.shape(input_ids)[:1], tf.int32)
+    return self.classifier(input_ids, input_mask, segment_ids, unused_labels)[2]
+
+  def _answer(self, logits: tf.Tensor) -> dict:
+    """probabilities, label_ids and labels of logits [B, L]."""
     names = tf.constant(self._labels, tf.string)
     if self._threshold is not None:  # Multi-label: a sigmoid per label.
-      unused_labels = tf.zeros([tf.shape(input_ids)[0], len(self._labels)], tf.int32)
-      probabilities = self.classifier(input_ids, input_mask, segment_ids, unused_labels)[3]
+      probabilities = tf.sigmoid(logits)
       predicted = probabilities >= self._threshold
       return {
         "probabilities": probabilities,
         "label_ids": tf.cast(predicted, tf.int32),
         "labels": tf.where(predicted, names, tf.constant("", tf.string)),
       }
-    unused_labels = tf.zeros(tf.shape(input_ids)[:1], tf.int32)  # they only feed the loss
-    probabilities = self.classifier(input_ids, input_mask, segment_ids, unused_labels)[3]
+    probabilities = tf.nn.softmax(logits, axis=-1)
     label_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
     return {
       "probabilities": probabilities,

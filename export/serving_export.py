@@ -438,6 +438,8 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     "max_seq_length",
     "multi_label",
     "multi_label_threshold",
+    "doc_stride",
+    "window_pooling",
   ):
     if key in plan.run_config:
       info[key] = plan.run_config[key]

@@ -287,26 +287,69 @@ class TextEncoder(tf.Module):
     """
     ids_a = self.token_ids(text_a)
     length_a = ids_a.row_lengths()
-    if text_b is None:
-      ids_b = tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32), tf.zeros_like(length_a))
-    else:
-      ids_b = self.token_ids(text_b)
+    ids_b = self._token_ids_or_empty(text_b, ids_a)
     kept_a, kept_b = truncated_lengths(length_a, ids_b.row_lengths(), self.max_seq_length)
-    one_each = tf.ones_like(kept_a)
-    first = tf.concat(  # [CLS] a [SEP]: segment 0
+    return self._lay_out(_row_prefixes(ids_a, kept_a), _row_prefixes(ids_b, kept_b))
+
+  def encode_windows(self, text_a: tf.Tensor, text_b: tf.Tensor | None, stride: int) -> dict:
+    """Each example cut into run_classifier.py's --doc_stride windows (`bert.windows.split`).
+
+    A second text is cut to half the sequence and repeated in every window; the
+    first is split over the room left, a window starting every `stride` tokens
+    (at most the room) until one reaches its end. An example that fits is one
+    window.
+
+    Returns:
+      `encode`'s tensors with a row per window, and "example_index": int32 [windows],
+      the row of `text_a` each window belongs to (ascending).
+    """
+    ids_a = self._token_ids_or_empty(text_a, None)
+    ids_b = self._token_ids_or_empty(text_b, ids_a)
+    length_a = ids_a.row_lengths()
+    length_b = ids_b.row_lengths()
+    half = max(1, (self.max_seq_length - 3) // 2)
+    kept_b = tf.minimum(length_b, tf.cast(half, length_b.dtype))
+    room = tf.where(
+      length_b > 0,
+      tf.cast(self.max_seq_length - 3, length_b.dtype) - kept_b,
+      tf.cast(self.max_seq_length - 2, length_b.dtype),
+    )
+    step = tf.minimum(room, tf.cast(stride, room.dtype))
+    beyond = tf.maximum(length_a - room, 0)
+    count = 1 + (beyond + step - 1) // step  # windows per example
+    example_index = tf.repeat(tf.range(tf.shape(count, out_type=count.dtype)[0]), count)
+    start = tf.ragged.range(count).flat_values * tf.gather(step, example_index)
+    stop = tf.minimum(start + tf.gather(room, example_index), tf.gather(length_a, example_index))
+    positions = tf.ragged.range(start, stop)  # [windows, (tokens)] within the example's text
+    offsets = tf.gather(ids_a.row_starts(), example_index)
+    pieces_a = tf.gather(ids_a.flat_values, positions + tf.expand_dims(offsets, 1))
+    pieces_b = _row_prefixes(tf.gather(ids_b, example_index), tf.gather(kept_b, example_index))
+    features = self._lay_out(pieces_a, pieces_b)
+    features["example_index"] = tf.cast(example_index, tf.int32)
+    return features
+
+  def _token_ids_or_empty(self, text: tf.Tensor | None, like: tf.RaggedTensor | None):
+    """`token_ids(text)`, or rows without tokens shaped like `like` when text is None."""
+    if text is not None:
+      return self.token_ids(text)
+    return tf.RaggedTensor.from_row_lengths(
+      tf.zeros([0], tf.int32), tf.zeros_like(like.row_lengths())
+    )
+
+  def _lay_out(self, kept_a: tf.RaggedTensor, kept_b: tf.RaggedTensor) -> dict:
+    """[CLS] a [SEP] (segment 0), then b [SEP] (segment 1) where b has tokens, zero-padded."""
+    one_each = tf.ones_like(kept_a.row_lengths())
+    length_b = kept_b.row_lengths()
+    first = tf.concat(
       [
         _repeat_per_row(self._cls_id, one_each),
-        _row_prefixes(ids_a, kept_a),
+        kept_a,
         _repeat_per_row(self._sep_id, one_each),
       ],
       axis=1,
     )
-    second = tf.concat(  # b [SEP] for pairs: segment 1
-      [
-        _row_prefixes(ids_b, kept_b),
-        _repeat_per_row(self._sep_id, tf.cast(kept_b > 0, kept_b.dtype)),
-      ],
-      axis=1,
+    second = tf.concat(
+      [kept_b, _repeat_per_row(self._sep_id, tf.cast(length_b > 0, length_b.dtype))], axis=1
     )
     input_ids = tf.concat([first, second], axis=1)
     segment_ids = tf.concat([tf.zeros_like(first), tf.ones_like(second)], axis=1)

@@ -7,7 +7,9 @@ Three output folders made by run_classifier.py (subprocesses, as a user runs
 it): a plain one trained at --max_seq_length 48 (longer than
 bert-as-service's default 25, with texts that need it), one trained with
 --doc_stride windows over texts longer than its sequence, and a multi-label
-one. The server reads the length, windows and head from run_config.json.
+one. The server reads the length, windows and head from run_config.json, on
+the TensorFlow and the ONNX Runtime backends; bert-export-savedmodel's
+classify_text signature answers the same.
 """
 
 import contextlib
@@ -88,8 +90,8 @@ def _run_classifier(base, name, data_dir, task, *flags):
     "--bert_config_file=" + config,
     "--output_dir=" + out,
     "--train_batch_size=8",
-    "--learning_rate=2e-3",
-    "--num_train_epochs=3",
+    "--learning_rate=3e-3",
+    "--num_train_epochs=8",
     "--seed=5",
   ] + list(flags)
   proc = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
@@ -178,6 +180,30 @@ def test_served_probabilities_are_the_runs_own_predictions(runs, kind):
     assert (config["doc_stride"], config["window_pooling"]) == (6, "max")
   if kind == "multi":
     assert config["multi_label"] and config["multi_label_threshold"] == 0.4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["plain", "windows", "multi"])
+def test_onnx_runtime_backend_serves_the_runs_own_predictions(runs, kind):
+  pytest.importorskip("onnxruntime")
+  texts, folder, predicted = runs[kind]
+  _, served = _encode(folder, texts, "-backend", "onnxruntime")
+  np.testing.assert_allclose(served, predicted, atol=1e-4)  # ONNX Runtime's own kernels
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["windows", "multi"])  # test_savedmodel.py covers the plain head
+def test_savedmodel_text_signature_gives_the_runs_own_predictions(runs, kind, tmp_path):
+  pytest.importorskip("tensorflow_text")
+  import tensorflow as tf
+
+  from export.savedmodel_export import export_savedmodel
+
+  texts, folder, predicted = runs[kind]
+  target = export_savedmodel(folder, str(tmp_path / "exported"))
+  classify = tf.saved_model.load(target).signatures["classify_text"]
+  got = classify(text_a=tf.constant(texts))["probabilities"].numpy()
+  np.testing.assert_allclose(got, predicted, atol=TOLERANCE)
 
 
 @pytest.mark.slow
