@@ -5,6 +5,8 @@ exactly as the original; these files sit beside them.
 
 from __future__ import annotations
 
+import logging
+import math
 import struct
 import zlib
 from typing import Sequence
@@ -13,6 +15,8 @@ import numpy as np
 
 from classifier import bitmap_font
 from bert.model_folder import atomic_write, write_json
+
+logger = logging.getLogger(__name__)
 
 METRICS_FILENAME = "eval_metrics.json"
 CONFUSION_PNG_FILENAME = "eval_confusion_matrix.png"
@@ -106,6 +110,45 @@ def write_metrics(path: str, metrics: dict) -> None:
   write_json(path, metrics)
 
 
+def best_f1_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
+  """The threshold (one of the probabilities) that gives multi-hot `labels` their best micro-F1."""
+  order = np.argsort(-probabilities, axis=None, kind="stable")
+  scores = probabilities.reshape(-1)[order]
+  hits = np.cumsum(labels.reshape(-1)[order] > 0)
+  predicted = np.arange(1, len(scores) + 1)
+  f1 = 2 * hits / (predicted + max(int(hits[-1]), 1)) if len(scores) else np.zeros(0)
+  # Predicting at >= a value takes every tie with it: score only the last of equal values.
+  last_of_ties = np.append(scores[1:] != scores[:-1], True)
+  best = int(np.argmax(np.where(last_of_ties, f1, -1.0)))
+  return float(scores[best])
+
+
+def empty_predictions_warning(
+  what: str, probabilities, threshold: float, labels: np.ndarray | None = None
+) -> str | None:
+  """What to say when no probability reaches a multi-label `threshold`, else None.
+
+  Every prediction is then empty (and every metric 0). The warning gives the
+  largest probability and a threshold to try: the best micro-F1 one when the
+  gold `labels` (multi-hot) are known, else the one that gives half of the
+  examples a label. Both are rounded down to 2 digits.
+  """
+  probabilities = np.asarray(probabilities, dtype=np.float64)
+  if probabilities.size == 0 or bool(np.any(probabilities >= threshold)):
+    return None
+  if labels is not None and np.any(labels):
+    suggested = best_f1_threshold(probabilities, np.asarray(labels))
+    basis = "about the best micro-F1 on these examples"
+  else:
+    suggested = float(np.median(probabilities.max(axis=-1)))
+    basis = "it gives about half of these examples a label"
+  return (
+    "no %s example has a label at or above --multi_label_threshold=%g (the largest probability "
+    "is %.4f): every prediction is empty; try --multi_label_threshold=%g (%s)"
+    % (what, threshold, probabilities.max(), math.floor(suggested * 100) / 100 or 0.01, basis)
+  )
+
+
 def write_predictions(
   path: str, examples, probabilities, label_list, multi_label_threshold: float | None = None
 ) -> None:
@@ -113,8 +156,13 @@ def write_predictions(
 
   With a `multi_label_threshold`, predicted_label lists every label whose
   probability reaches it (comma-separated, possibly none) and probability
-  their probabilities in the same order.
+  their probabilities in the same order; when none reaches it anywhere, a
+  warning says so (`empty_predictions_warning`).
   """
+  if multi_label_threshold is not None:
+    warning = empty_predictions_warning("test", probabilities, multi_label_threshold)
+    if warning:
+      logger.warning("%s", warning)
   with atomic_write(path) as f:
     f.write("guid\ttext_a\ttext_b\tpredicted_label\tprobability\n")
     for example, probs in zip(examples, probabilities):

@@ -194,3 +194,40 @@ def test_stamp_clips_at_the_edges():
   image = np.full((5, 5, 3), 255, dtype=np.uint8)
   bitmap_font.stamp(image, np.ones((4, 4), dtype=bool), 3, -2, (0, 0, 0))
   assert ink(image).sum() == 4  # 2 columns x 2 rows fall inside.
+
+
+# -- multi-label: no probability reaches the threshold ---------------------------------
+
+
+def test_best_f1_threshold_scores_ties_together():
+  probabilities = np.array([[0.4, 0.1], [0.3, 0.3], [0.2, 0.05]])
+  labels = np.array([[1, 0], [1, 0], [0, 0]])
+  # >= 0.3 predicts 3 labels, 2 right: F1 0.8; >= 0.4 predicts 1 right: F1 0.667.
+  assert reports.best_f1_threshold(probabilities, labels) == 0.3
+
+
+def test_empty_predictions_are_warned_with_the_largest_probability(tmp_path, caplog):
+  from processors import InputExample
+
+  probabilities = np.array([[0.31, 0.05], [0.12, 0.27], [0.08, 0.02]])
+  labels = np.array([[1, 0], [0, 1], [0, 0]])
+  assert reports.empty_predictions_warning("dev", probabilities, 0.3) is None
+  assert reports.empty_predictions_warning("dev", probabilities, 0.5, labels) == (
+    "no dev example has a label at or above --multi_label_threshold=0.5 (the largest "
+    "probability is 0.3100): every prediction is empty; try --multi_label_threshold=0.27 "
+    "(about the best micro-F1 on these examples)"
+  )
+  examples = [InputExample("test-%d" % i, "text %d" % i) for i in range(3)]
+  path = str(tmp_path / "test_predictions.tsv")
+  with caplog.at_level("WARNING"):
+    reports.write_predictions(path, examples, probabilities, ["a", "b"], 0.5)
+  assert (
+    "no test example has a label at or above --multi_label_threshold=0.5 (the largest "
+    "probability is 0.3100): every prediction is empty; try --multi_label_threshold=0.27 "
+    "(it gives about half of these examples a label)"
+  ) in caplog.text
+  caplog.clear()
+  with caplog.at_level("WARNING"):
+    reports.write_predictions(path, examples, probabilities, ["a", "b"], 0.3)
+    reports.write_predictions(path, examples, probabilities, ["a", "b"])  # Single-label.
+  assert caplog.text == ""
