@@ -16,7 +16,7 @@ same module and defines every flag once.
 
 from __future__ import annotations
 
-import os
+import os  # noqa: F401  (one of Google's module-level names, in __all__)
 import sys
 
 from absl import app, flags
@@ -30,83 +30,16 @@ if __name__ == "__main__":
   # second copy that would define every flag again.
   sys.modules.setdefault("run_classifier", sys.modules[__name__])
 
-from processors import (
-  DataProcessor,
-  InputExample,  # noqa: E402
-  InputFeatures,
-  PaddingInputExample,
-  TaskError,
-)
-from processors.glue import (
-  ColaProcessor,
-  MnliProcessor,  # noqa: E402
-  MrpcProcessor,
-  XnliProcessor,
-)
-from classifier.features import (  # noqa: E402
-  _truncate_seq_pair,
-  convert_examples_to_features,
-  convert_single_example,
-  file_based_convert_examples_to_features,
-)
+from processors import TaskError  # noqa: E402
 import processors as processor_registry  # noqa: E402
+from legacy import google_names  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-# Names of Google's module that load on first use (module name, attribute).
-_LAZY_NAMES = {
-  "create_model": ("classifier.model", "create_model"),
-  "input_fn_builder": ("classifier.input_pipeline", "input_fn_builder"),
-  "file_based_input_fn_builder": ("classifier.input_pipeline", "file_based_input_fn_builder"),
-  "modeling": ("bert.modeling", None),
-  "optimization": ("bert.optimization", None),
-  "tokenization": ("bert.tokenization", None),
-  "tf": ("processors.legacy", "tensorflow_view"),
-  "csv": ("csv", None),
-  "collections": ("collections", None),
-}
-
-__all__ = [
-  "FLAGS",
-  "flags",
-  "os",
-  "InputExample",
-  "InputFeatures",
-  "PaddingInputExample",
-  "DataProcessor",
-  "ColaProcessor",
-  "MnliProcessor",
-  "MrpcProcessor",
-  "XnliProcessor",
-  "convert_single_example",
-  "convert_examples_to_features",
-  "file_based_convert_examples_to_features",
-  "_truncate_seq_pair",
-] + sorted(_LAZY_NAMES)
-
-
-def __getattr__(name):
-  """Loads the TensorFlow-side names of Google's module when first used."""
-  if name == "model_fn_builder":
-    raise ImportError(
-      "run_classifier.model_fn_builder built a model_fn for tf.estimator, "
-      "which TensorFlow 2.16 removed; use run_classifier.create_model for "
-      "the graph, or classifier.model.BertClassifier (TF2) with "
-      "classifier.trainer.ClassifierRunner for training, evaluation and "
-      "prediction, as run_classifier.py itself does"
-    )
-  if name not in _LAZY_NAMES:
-    raise AttributeError("module 'run_classifier' has no attribute %r" % name)
-  import importlib
-
-  module_name, attribute = _LAZY_NAMES[name]
-  value = importlib.import_module(module_name)
-  if attribute == "tensorflow_view":
-    value = value.tensorflow_view()
-  elif attribute:
-    value = getattr(value, attribute)
-  globals()[name] = value
-  return value
+# Google's module-level names (see the module doc); those needing TensorFlow load on first use.
+globals().update(google_names.eager_names())
+__all__ = list(google_names.ALL)
+__getattr__ = google_names.lazy_name
 
 
 # Google's 25 flags: same names, types and defaults; the help is ours.

@@ -7,7 +7,7 @@ pre-trained weights mapped in with tf.train.init_from_checkpoint, a few
 training steps in a tf.Session, then a prediction. It runs unchanged on
 TensorFlow 2 with
 
-    python -m bert.tf1 examples/tf1_style_finetune.py \
+    bert-run-tf1 examples/tf1_style_finetune.py \
         --bert_dir=chinese_L-12_H-768_A-12 --texts="good day|||bad day"
 
 (the README's "Old TF1 scripts" section says what the runner provides).

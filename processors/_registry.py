@@ -27,7 +27,8 @@ body; or else the class name without a trailing `Processor`. Names are
 lower-cased, and lookups are case-insensitive. A class named in such a dict is a
 task whatever its base classes are. An entry point's name is its task name.
 
-Plugin files are executed as legacy code (see `processors.legacy`): Google's
+Plugin files are executed as legacy code (see `legacy.hooks`; the registry
+imports that package only when it loads a plugin file): Google's
 `import tokenization`, `import modeling`, `import run_classifier`,
 `import tensorflow as tf` with `tf.gfile`/`tf.logging`/`tf.flags` work in them.
 A class is accepted as a processor if it subclasses `DataProcessor` or, like a
@@ -51,11 +52,9 @@ import importlib.util
 import os
 import re
 import sys
-import traceback
 from collections.abc import Iterable
 
 from bert.errors import InputError, UsageError
-from processors import legacy
 from processors.base import DataProcessor
 
 ENTRY_POINT_GROUP = "bert_classic.processors"
@@ -64,7 +63,6 @@ PATH_ENV_VAR = "BERT_PROCESSORS_PATH"
 _PACKAGE_NAME = __name__.rpartition(".")[0]
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _SKIPPED_FILES = ("base.py",)
-_PACKAGE_MODULES = ("legacy.py",)  # Our own modules, not plugins.
 _BUILT_IN_FILES = ("emotion.py", "glue.py", "tabular.py")
 
 PluginDirs = str | os.PathLike | Iterable[str | os.PathLike] | None
@@ -251,12 +249,7 @@ def _catalog(plugin_dirs: PluginDirs) -> _Catalog:
       continue
     in_package = real_folder == os.path.realpath(_PACKAGE_DIR)
     for file_name in sorted(os.listdir(folder)):
-      if (
-        not file_name.endswith(".py")
-        or file_name.startswith("_")
-        or file_name in _SKIPPED_FILES
-        or (in_package and file_name in _PACKAGE_MODULES)
-      ):
+      if not file_name.endswith(".py") or file_name.startswith("_") or file_name in _SKIPPED_FILES:
         continue
       path = os.path.join(folder, file_name)
       if not os.path.isfile(path):
@@ -367,11 +360,13 @@ def _plugin_module_name(path: str) -> str:
 
 
 def _import_file(task: _Task):
-  """Imports the module of a plugin file as legacy code (`processors.legacy`).
+  """Imports the module of a plugin file as legacy code (`legacy.hooks`).
 
   Files in the package folder become `processors.<stem>`, others get a
   private module name; either is imported once.
   """
+  from legacy import hooks  # The layer above: only plugin files need it.
+
   stem = os.path.splitext(os.path.basename(task.path))[0]
   if task.in_package and stem.isidentifier():
     module_name = "%s.%s" % (_PACKAGE_NAME, stem)
@@ -379,24 +374,14 @@ def _import_file(task: _Task):
     module_name = _plugin_module_name(task.path)
   if module_name in sys.modules:
     return sys.modules[module_name]
-  return legacy.load_legacy_file(module_name, task.path)
-
-
-def _plugin_frame(error: BaseException):
-  """The innermost traceback frame of `error` that is in plugin code."""
-  found = None
-  for frame in traceback.extract_tb(error.__traceback__):
-    if os.path.realpath(frame.filename) in legacy.LEGACY_FILES:
-      found = frame
-  if found is None and isinstance(error, SyntaxError) and error.filename:
-    found = traceback.FrameSummary(error.filename, error.lineno or 0, "")
-  return found
+  return hooks.load_legacy_file(module_name, task.path)
 
 
 def plugin_location(error: BaseException) -> str | None:
   """`file:line` of the innermost traceback frame of `error` that lies in a
   plugin file (or a module beside one), or None."""
-  frame = _plugin_frame(error)
+  hooks = sys.modules.get("legacy.hooks")  # Not loaded: no plugin file was either.
+  frame = None if hooks is None else hooks.legacy_frame(error)
   return None if frame is None else "%s:%s" % (frame.filename, frame.lineno)
 
 

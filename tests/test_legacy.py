@@ -1,6 +1,6 @@
 """Old code runs unchanged: plugin files with Google's header and TF1 idioms,
 Google's names from run_classifier, label-order safety, plugin flags and
-errors, and TF1 scripts through `python -m bert.tf1`."""
+errors, and TF1 scripts through `bert-run-tf1` (`python -m legacy`)."""
 
 import json
 import os
@@ -227,32 +227,34 @@ def test_tf1_idioms_in_processor_code(tmp_path):
 
 def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   import tensorflow as tf
-  from processors import legacy
+  from legacy.flags import legacy_flags
+  from legacy.tf_view import NotProvided, tensorflow_view
 
-  view = legacy.tensorflow_view()
+  view = tensorflow_view()
   assert view.constant is tf.constant
   assert view.__version__ == tf.__version__
   assert view.gfile is tf.compat.v1.gfile
   assert view.python_io is tf.compat.v1.python_io
-  assert view.flags is legacy.legacy_flags
-  assert view.app.flags is legacy.legacy_flags
+  assert view.flags is legacy_flags
+  assert view.app.flags is legacy_flags
   with pytest.raises(AttributeError, match="tf.contrib was removed"):
     view.contrib
-  assert legacy.tensorflow_view(v1=True).placeholder is tf.compat.v1.placeholder
-  with pytest.raises(AttributeError, match="tf.contrib was removed"):
-    legacy.tensorflow_view(v1=True).contrib
+  assert tensorflow_view(v1=True).placeholder is tf.compat.v1.placeholder
+  with pytest.raises(NotProvided, match="tf.no_such_name is not provided"):
+    tensorflow_view(v1=True).no_such_name
+  assert not hasattr(tensorflow_view(v1=True), "no_such_name")
   # Our own modules keep the real TensorFlow.
   assert not hasattr(tf, "gfile")
 
 
 def test_redefined_flag_keeps_the_first_and_takes_the_new_default():
   from absl import flags
-  from processors import legacy
+  from legacy.flags import legacy_flags
 
   flag_values = flags.FlagValues()
   flags.DEFINE_string("train_file", "train.tsv", "ours", flag_values=flag_values)
-  legacy.legacy_flags.DEFINE_string("train_file", "xa1k.csv", "theirs", flag_values=flag_values)
-  legacy.legacy_flags.DEFINE_integer("train_file_n", 3, "new", flag_values=flag_values)
+  legacy_flags.DEFINE_string("train_file", "xa1k.csv", "theirs", flag_values=flag_values)
+  legacy_flags.DEFINE_integer("train_file_n", 3, "new", flag_values=flag_values)
   assert flag_values["train_file"].default == "xa1k.csv"
   assert flag_values["train_file"].help == "ours"
   assert flag_values["train_file_n"].default == 3
@@ -729,7 +731,7 @@ def test_whole_old_script_as_plugin_replaces_built_in_emotion(model, tmp_path):
   assert len((out / "test_results.tsv").read_text().splitlines()) == 4
 
 
-# -- 9. TF1 scripts through python -m bert.tf1 ----------------------------------
+# -- 9. TF1 scripts through bert-run-tf1 (python -m legacy) ----------------------
 
 
 @pytest.mark.slow
@@ -743,7 +745,7 @@ def test_tf1_script_runs_unchanged(model, tmp_path):
     [
       sys.executable,
       "-m",
-      "bert.tf1",
+      "legacy",
       script,
       "--bert_dir=%s" % bert_dir,
       "--texts=happy day|||sad day|||love it|||angry today",

@@ -1,36 +1,114 @@
-"""bert/tf1.py (bert-run-tf1): its command-line errors; running scripts is in test_legacy.py."""
+"""legacy/runner.py (bert-run-tf1): its command-line errors and what every script gets;
+whole Estimator scripts are in test_tf1_scripts.py."""
 
 import os
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+USAGE = "usage: bert-run-tf1 SCRIPT.py [ARGUMENTS...]"
 
 
-def _run_tf1(*argv):
-  """`python -m bert.tf1 ARGV...`: (exit status, stderr lines)."""
+def _run_tf1(*argv, env=None):
+  """`python -m legacy ARGV...` (what bert-run-tf1 runs): (exit status, stderr lines)."""
   r = subprocess.run(
-    [sys.executable, "-m", "bert.tf1"] + list(argv),
+    [sys.executable, "-m", "legacy"] + list(argv),
     capture_output=True,
     text=True,
     cwd=ROOT,
     timeout=120,
+    env=dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="2"),
   )
   return r.returncode, r.stderr.splitlines()
 
 
 def test_no_script_is_a_usage_error():
-  assert _run_tf1() == (
-    2,
-    ["bert-run-tf1: error: no script to run; usage: python -m bert.tf1 SCRIPT.py [ARGUMENTS...]"],
-  )
+  assert _run_tf1() == (2, ["bert-run-tf1: error: no script to run; " + USAGE])
 
 
 def test_missing_script_is_an_input_error(tmp_path):
   script = str(tmp_path / "old_script.py")
   assert _run_tf1(script, "--flag=1") == (1, ["bert-run-tf1: error: %s: no such script" % script])
-  assert _run_tf1(str(tmp_path)) == (1, ["bert-run-tf1: error: %s: no such script" % tmp_path])
+
+
+def test_directory_is_named_as_such(tmp_path):
+  assert _run_tf1(str(tmp_path)) == (
+    1,
+    ["bert-run-tf1: error: %s: is a directory, not a script" % tmp_path],
+  )
+
+
+def test_script_with_null_bytes_is_an_input_error(tmp_path):
+  script = tmp_path / "saved_from_a_notebook.py"
+  script.write_bytes(b"import tensorflow as tf\n\nprint(1)\x00\x00\n")
+  assert _run_tf1(str(script)) == (
+    1,
+    ["bert-run-tf1: error: %s: cannot read: null byte on line 3; not a Python script" % script],
+  )
 
 
 def test_help_is_not_an_error():
-  assert _run_tf1("--help") == (0, ["usage: python -m bert.tf1 SCRIPT.py [ARGUMENTS...]"])
+  assert _run_tf1("--help") == (0, [USAGE])
+
+
+def test_console_script_entry_point():
+  from importlib.metadata import entry_points
+
+  (entry,) = [e for e in entry_points(group="console_scripts") if e.name == "bert-run-tf1"]
+  assert entry.value == "legacy.runner:main"
+
+
+TF1_LOGGING = """
+import os
+import subprocess
+import sys
+import tensorflow as tf
+
+tf.logging.set_verbosity(tf.logging.INFO)
+tf.logging.info("marker-before-run")
+
+
+def main(_):
+  tf.logging.info("marker-in-main")
+  # Keras 2 behind tf.layers; the process it starts does not inherit the switch.
+  x = tf.placeholder(tf.float32, [None, 3])
+  print("dense", tf.layers.dense(x, 2, name="head").name, tf.trainable_variables()[0].name)
+  child = subprocess.run(
+      [sys.executable, "-c", "import os; print(os.environ.get('TF_USE_LEGACY_KERAS'))"],
+      capture_output=True, text=True)
+  print("child", child.stdout.strip(), "own", os.environ.get("TF_USE_LEGACY_KERAS"))
+
+
+if __name__ == "__main__":
+  tf.app.run()
+"""
+
+
+def test_log_lines_once_and_keras_2_for_this_process_only(tmp_path):
+  """Issue 24 item 9: each tf.logging line was printed twice once tf.app.run
+  had put absl's handler beside TensorFlow's."""
+  script = tmp_path / "logs.py"
+  script.write_text(TF1_LOGGING)
+  r = subprocess.run(
+    [sys.executable, "-m", "legacy", str(script)],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    timeout=120,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
+  assert r.returncode == 0, r.stderr[-3000:]
+  for marker in ("marker-before-run", "marker-in-main"):
+    lines = [line for line in r.stderr.splitlines() if marker in line]
+    assert lines == ["INFO:tensorflow:" + marker]
+  assert "dense head/BiasAdd:0 head/kernel:0" in r.stdout
+  assert "child None own None" in r.stdout
+
+
+def test_name_not_provided_is_one_line_with_the_place(tmp_path):
+  script = tmp_path / "slim_user.py"
+  script.write_text("import tensorflow as tf\n\nslim = tf.contrib.slim\n")
+  status, lines = _run_tf1(str(script))
+  assert status == 1
+  assert lines[-1].startswith("bert-run-tf1: error: %s:3: tf.contrib.slim is not provided" % script)
+  assert len([line for line in lines if "Traceback" in line]) == 0
