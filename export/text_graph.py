@@ -337,24 +337,37 @@ class TextEncoder(tf.Module):
     )
 
   def _lay_out(self, kept_a: tf.RaggedTensor, kept_b: tf.RaggedTensor) -> dict:
-    """[CLS] a [SEP] (segment 0), then b [SEP] (segment 1) where b has tokens, zero-padded."""
-    one_each = tf.ones_like(kept_a.row_lengths())
-    length_b = kept_b.row_lengths()
-    first = tf.concat(
-      [
-        _repeat_per_row(self._cls_id, one_each),
-        kept_a,
-        _repeat_per_row(self._sep_id, one_each),
-      ],
-      axis=1,
-    )
-    second = tf.concat(
-      [kept_b, _repeat_per_row(self._sep_id, tf.cast(length_b > 0, length_b.dtype))], axis=1
-    )
-    input_ids = tf.concat([first, second], axis=1)
-    segment_ids = tf.concat([tf.zeros_like(first), tf.ones_like(second)], axis=1)
+    """[CLS] a [SEP] (segment 0), then b [SEP] (segment 1) where b has tokens, zero-padded.
+
+    Built position by position on dense tensors: ragged concatenation along the
+    rows transposes int64 row partitions, which oneDNN reports as an error line
+    on every call although it falls back correctly.
+    """
+    length_a = tf.expand_dims(kept_a.row_lengths(), 1)  # [B, 1]
+    length_b = tf.expand_dims(kept_b.row_lengths(), 1)
+    has_b = length_b > 0
+    lengths = 2 + length_a + tf.where(has_b, length_b + 1, tf.zeros_like(length_b))
+    width = tf.reduce_max(tf.concat([lengths[:, 0], tf.zeros([1], lengths.dtype)], 0))
+    rows = tf.shape(lengths, out_type=lengths.dtype)[0]
+    position = tf.broadcast_to(tf.range(width, dtype=lengths.dtype), tf.stack([rows, width]))
+    in_a = (position >= 1) & (position <= length_a)
+    first_sep = position == length_a + 1
+    b_start = length_a + 2
+    in_b = (position >= b_start) & (position < b_start + length_b)
+    last_sep = has_b & (position == b_start + length_b)
+    ids = tf.where(position == 0, self._cls_id, 0)
+    ids = tf.where(in_a, _pick(kept_a, position - 1), ids)
+    ids = tf.where(first_sep | last_sep, self._sep_id, ids)
+    ids = tf.where(in_b, _pick(kept_b, position - b_start), ids)
     return {
-      "input_ids": input_ids.to_tensor(),
-      "input_mask": tf.ones_like(input_ids).to_tensor(),
-      "segment_ids": segment_ids.to_tensor(),
+      "input_ids": ids,
+      "input_mask": tf.cast(position < lengths, tf.int32),
+      "segment_ids": tf.cast(in_b | last_sep, tf.int32),
     }
+
+
+def _pick(ragged: tf.RaggedTensor, index: tf.Tensor) -> tf.Tensor:
+  """ragged[i][index[i, j]] as int32 [B, T]; 0 where index[i, j] is outside row i."""
+  dense = tf.pad(ragged.to_tensor(), [[0, 0], [0, 1]])  # a column even for empty rows
+  inside = tf.clip_by_value(index, 0, tf.cast(tf.shape(dense)[1] - 1, index.dtype))
+  return tf.gather(dense, inside, batch_dims=1)

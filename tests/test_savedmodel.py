@@ -9,6 +9,7 @@ an export with run_classifier.py's own predictions.
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -608,3 +609,54 @@ def test_multi_label_folder_exports_sigmoids_and_names(tmp_path, reference):
   np.testing.assert_array_equal(out["label_ids"].numpy(), predicted.astype(np.int32))
   names = [[n.decode() for n in row] for row in out["labels"].numpy()]
   assert names == [[LABELS[j] if on else "" for j, on in enumerate(row)] for row in predicted]
+
+
+def test_text_encoding_prints_no_alarming_onednn_line():
+  """Ragged concatenation transposed int64 row partitions, and oneDNN printed
+  'E ... oneDNN supports DT_INT64 only on platforms with AVX-512' on every export."""
+  script = (
+    "import tensorflow as tf\n"
+    "from export.text_graph import TextEncoder\n"
+    "vocab = {t: i for i, t in enumerate('[PAD] [UNK] [CLS] [SEP] a b'.split())}\n"
+    "encoder = TextEncoder(vocab, True, 8)\n"
+    "encoder.encode(tf.constant(['a b a']), tf.constant(['b']))\n"
+    "encoder.encode_windows(tf.constant(['a b a b a b a']), None, 2)\n"
+  )
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
+  env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in [env.get("PYTHONPATH")] if p])
+  result = subprocess.run(
+    [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "DT_INT64" not in result.stderr
+
+
+@pytest.mark.parametrize("max_seq_length,stride", [(5, 1), (8, 3), (12, 4), (12, 20)])
+def test_windows_in_the_graph_are_bert_windows_split(max_seq_length, stride):
+  from bert import windows
+  from export.text_graph import TextEncoder
+
+  words = "a b c d e f g h".split()
+  vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + words)}
+  rng = random.Random(max_seq_length * 100 + stride)
+  texts_a = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 30))) for _ in range(20)]
+  texts_b = [
+    " ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) if rng.random() < 0.5 else ""
+    for _ in range(20)
+  ]
+  got = TextEncoder(vocab, True, max_seq_length).encode_windows(
+    tf.constant(texts_a), tf.constant(texts_b), stride
+  )
+  want_ids, want_segments, want_index = [], [], []
+  for i, (a, b) in enumerate(zip(texts_a, texts_b)):
+    ids_a, ids_b = ([vocab[w] for w in t.split()] for t in (a, b))
+    for piece_a, piece_b in windows.split(ids_a, ids_b or None, max_seq_length, stride):
+      second = piece_b + [3] if piece_b else []
+      want_ids.append([2] + piece_a + [3] + second)
+      want_segments.append([0] * (len(piece_a) + 2) + [1] * len(second))
+      want_index.append(i)
+  mask = got["input_mask"].numpy()
+  assert got["example_index"].numpy().tolist() == want_index
+  assert [list(r[m == 1]) for r, m in zip(got["input_ids"].numpy(), mask)] == want_ids
+  assert [list(r[m == 1]) for r, m in zip(got["segment_ids"].numpy(), mask)] == want_segments
+  assert mask.shape[1] == max(len(ids) for ids in want_ids)
