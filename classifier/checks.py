@@ -143,6 +143,8 @@ def check_flag_values(flags) -> None:
     )
   if flags.class_weights and flags.multi_label:
     raise UsageError("--class_weights applies to single-label tasks, not --multi_label")
+  if flags.class_weights and not flags.do_train:
+    raise UsageError("--class_weights needs --do_train: it weighs the training loss only")
   if not flags.doc_stride and flags.given("window_pooling"):
     raise UsageError("--window_pooling needs --doc_stride: it combines the windows of a long text")
   if not flags.label_separator:

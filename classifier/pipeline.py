@@ -36,13 +36,16 @@ def _copy_beside_checkpoints(source: str, output_dir: str, name: str) -> None:
     f.write(data)
 
 
-def _record_run(flags: RunConfig, label_list, multi_label: bool) -> None:
+def _record_run(flags: RunConfig, label_list, multi_label: bool, class_weights=None) -> None:
   """Writes what export/serving need to know about this run.
 
   vocab.txt and bert_config.json are copied beside the checkpoints, so the
   output folder itself is a bert-as-service model folder
-  (`bert-serving-start -model_dir output`), with no renaming.
+  (`bert-serving-start -model_dir output`), with no renaming. The class
+  weights are those of the run that trained (an eval or predict run keeps them).
   """
+  if not flags.do_train:
+    class_weights = (model_folder.read_run_config(flags.output_dir) or {}).get("class_weights")
   _copy_beside_checkpoints(flags.vocab_file, flags.output_dir, model_folder.VOCAB_FILENAME)
   _copy_beside_checkpoints(
     flags.bert_config_file, flags.output_dir, model_folder.BERT_CONFIG_FILENAME
@@ -62,6 +65,7 @@ def _record_run(flags: RunConfig, label_list, multi_label: bool) -> None:
       "multi_label_threshold": flags.multi_label_threshold,
       "doc_stride": flags.doc_stride,
       "window_pooling": flags.window_pooling,
+      "class_weights": class_weights,
     },
   )
 
@@ -167,7 +171,15 @@ def _run_stages(
   train_examples, eval_examples, predict_examples = (data.train, data.dev, data.test)
 
   outputs.remove_orphans(flags.output_dir)
-  _record_run(flags, label_list, data.multi_label)
+  class_weights = checks.class_weights(flags, label_list, train_examples)
+  if class_weights is not None:
+    class_weights = dict(zip(model_folder.labels_as_strings(label_list), class_weights))
+    logger.info(
+      "Class weights (--class_weights=%s), by label: %s",
+      flags.class_weights,
+      ", ".join("%s: %.4g" % item for item in class_weights.items()),
+    )
+  _record_run(flags, label_list, data.multi_label, class_weights)
   layout = feature_lib.RecordLayout(data.multi_label, flags.doc_stride)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)
@@ -180,7 +192,7 @@ def _run_stages(
     use_one_hot_embeddings=flags.use_tpu,
     precision=flags.precision,
     multi_label=data.multi_label,
-    class_weights=checks.class_weights(flags, label_list, train_examples),
+    class_weights=list(class_weights.values()) if class_weights else None,
     threshold=flags.multi_label_threshold,
     window_pooling=flags.window_pooling,
     restore_dir=restore_dir,
@@ -219,11 +231,17 @@ def _run_stages(
   if flags.do_eval:
     dataset = eval_dataset("***** Running evaluation *****")
     runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
-    result = runner.evaluate(dataset, len(eval_examples))
+    result, metrics = _evaluate(runner, dataset, len(eval_examples), label_list, data.multi_label)
     if data.multi_label:
-      metrics = _metrics(runner.last_eval, label_list, True)
       for name in ("exact_match", "micro_f1", "macro_f1"):
         result["eval_" + name] = np.float32(metrics[name])
+      labels, _, weights = runner.last_eval
+      real = weights > 0
+      warning = reports.empty_predictions_warning(
+        "dev", runner.last_probabilities[real], flags.multi_label_threshold, labels[real]
+      )
+      if warning:
+        logger.warning("%s", warning)
 
     output_eval_file = os.path.join(flags.output_dir, "eval_results.txt")
     outputs.write_eval_results(output_eval_file, result)
@@ -320,9 +338,7 @@ def _train(
     data = eval_dataset("***** Evaluation during training *****")
 
     def evaluate_now() -> dict:
-      result = runner.evaluate(data, len(eval_examples))
-      metrics = _metrics(runner.last_eval, label_list, layout.multi_label)
-      result["macro_f1"] = np.float32(metrics["macro_f1"])
+      result = _evaluate(runner, data, len(eval_examples), label_list, layout.multi_label)[0]
       runner.write_eval_summaries(result)
       return result
 
@@ -332,6 +348,7 @@ def _train(
       runner.save_weights,
       metric=flags.keep_best_checkpoint,
       patience=flags.early_stopping_patience,
+      num_train_steps=num_train_steps,
     )
   runner.train(
     dataset,
@@ -343,6 +360,8 @@ def _train(
     eval_every_steps=eval_every,
     on_eval=on_eval,
   )
+  if on_eval is not None:
+    on_eval.finish(runner.global_step)
 
 
 def _record_spec(layout, num_labels: int) -> dict:
@@ -397,6 +416,15 @@ def _inference_dataset(
     **_record_spec(layout, len(label_list)),
   )
   return dataset, num_actual_examples
+
+
+def _evaluate(runner, dataset, num_examples: int, label_list, multi_label: bool):
+  """Google's eval results plus macro_f1 (the same keys after and during training),
+  and the metrics of eval_metrics.json."""
+  result = runner.evaluate(dataset, num_examples)
+  metrics = _metrics(runner.last_eval, label_list, multi_label)
+  result["macro_f1"] = np.float32(metrics["macro_f1"])
+  return result, metrics
 
 
 def _metrics(last_eval, label_list, multi_label: bool) -> dict:

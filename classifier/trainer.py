@@ -206,6 +206,7 @@ class ClassifierRunner(object):
     self.optimizer = None
     self.global_step = 0
     self.last_eval = None
+    self.last_probabilities = None  # Of the last per-example evaluation (multi-label, windows).
     self._forwards = []  # (element_spec, tf.function) of eval/predict
     self._train_loops = {}  # accumulation steps -> the train loop tf.function
 
@@ -662,6 +663,7 @@ class ClassifierRunner(object):
     result["loss"] = np.float32(np.mean(losses) if len(losses) else 0.0)
     result["global_step"] = np.int64(self.global_step)
     self.last_eval = (labels, predictions, weights)
+    self.last_probabilities = rows["probabilities"]
     return result
 
   def predict(self, dataset: tf.data.Dataset, total_examples: int) -> Iterator[np.ndarray]:

@@ -9,6 +9,13 @@ kept in `<output_dir>/best/` (a model folder of its own: the checkpoint, its
 so export and serving take it as it is). With --early_stopping_patience K
 training stops after K evaluations in a row without a better METRIC.
 
+The last step is always evaluated, so the history ends with it. With early
+stopping the run's model is its best evaluation, as with Hugging Face's
+`load_best_model_at_end`: best/ is kept (by --keep_best_checkpoint's metric,
+else eval_accuracy) and, when training ends, that checkpoint becomes the
+newest of --output_dir, so the final eval_results.txt, the predictions, the
+exports and the server all use it; the later checkpoints stay as they are.
+
 A run killed and started again goes on where it was: the best value so far
 and the count of evaluations since it are read back from the history file.
 best/ is replaced (atomically) before the history row is written, so a kill
@@ -18,12 +25,14 @@ between the two only repeats that evaluation.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import logging
 import os
 import shutil
 from typing import Callable
 
 from bert import model_folder
+from bert.errors import WriteError
 
 logger = logging.getLogger(__name__)
 
@@ -91,16 +100,20 @@ class TrainingEvaluator:
     save_weights: Callable[[str], None],
     metric: str | None = None,
     patience: int = 0,
+    num_train_steps: int | None = None,
   ) -> None:
     if metric is not None and metric not in BEST_METRICS:
       raise ValueError("unknown metric %r" % metric)
     self.output_dir = output_dir
     self._evaluate = evaluate
     self._save_weights = save_weights
-    self.keep_best = metric is not None
+    # Early stopping ends on the best checkpoint, so it keeps best/ too.
+    self.load_best = patience > 0
+    self.keep_best = metric is not None or self.load_best
     # Early stopping alone watches eval_accuracy.
     self.metric = metric or ("eval_accuracy" if patience else None)
     self.patience = patience
+    self.num_train_steps = num_train_steps
     self.history = read_history(output_dir)
     self.best = self._best_in_history()
 
@@ -132,8 +145,27 @@ class TrainingEvaluator:
     )
     return True
 
+  def _ended_at_best(self, global_step: int) -> bool:
+    """Whether an earlier run ended (early stopping, or its last step evaluated) and made
+    `global_step`, its best evaluation, the newest checkpoint."""
+    if not self.load_best or self.best is None or self.best.step != global_step:
+      return False
+    later = [row["global_step"] for row in self.history if row["global_step"] > global_step]
+    if not later:
+      return False
+    last_step_done = self.num_train_steps is not None and later[-1] >= self.num_train_steps
+    return len(later) >= self.patience or last_step_done
+
   def __call__(self, global_step: int) -> bool:
     """Evaluates at `global_step` (unless the history has it); True means stop training."""
+    self.best = self._best_in_history()
+    if self._ended_at_best(global_step):
+      logger.info(
+        "Training ended at step %d; its best evaluation, step %d, is the newest checkpoint",
+        self.history[-1]["global_step"],
+        global_step,
+      )
+      return True
     # Evaluations of steps past the resumed checkpoint describe weights that
     # are gone; they will be made again.
     kept = [row for row in self.history if row["global_step"] <= global_step]
@@ -159,13 +191,49 @@ class TrainingEvaluator:
     _write_history(self.output_dir, self.history)
     return self._should_stop()
 
+  def finish(self, global_step: int) -> None:
+    """After training, at `global_step`: evaluates it unless it was, so the history ends
+    with the last step; with early stopping, makes the best checkpoint the newest."""
+    self.best = self._best_in_history()
+    if not any(row["global_step"] == global_step for row in self.history):
+      self(global_step)
+    if self.load_best and self.best is not None and self.best.step != global_step:
+      self._make_best_newest()
+
+  def _make_best_newest(self) -> None:
+    """Puts best/'s checkpoint back into output_dir (when rotated away) as its newest one."""
+    name = "model.ckpt-%d" % self.best.step
+    prefix = os.path.join(self.output_dir, name)
+    if not os.path.isfile(prefix + ".index"):
+      _link_checkpoint(os.path.join(self.output_dir, BEST_DIRNAME, name), prefix)
+    state_file = os.path.join(self.output_dir, model_folder.CHECKPOINT_STATE_FILENAME)
+    with open(state_file, encoding="utf-8") as f:
+      newest_first = [os.path.basename(p) for p in model_folder.parse_checkpoint_state(f.read())]
+    older = [p for p in reversed(newest_first) if p != name]
+    with model_folder.atomic_write(state_file) as f:
+      f.write(model_folder.format_checkpoint_state(older + [name]))
+    logger.info(
+      "Early stopping: the run's model is its best evaluation, step %d (%s = %.6g); %s is now "
+      "the newest checkpoint of %s, which eval, predict, export and serving use (the later "
+      "checkpoints stay)",
+      self.best.step,
+      self.metric,
+      self.best.value,
+      name,
+      self.output_dir,
+    )
+
   def _keep_best(self, global_step: int, result: dict) -> None:
     """Replaces best/ with the current weights, their results and the folder's model files."""
     target = os.path.join(self.output_dir, BEST_DIRNAME)
     staging = model_folder.staging_folder(target)
     try:
       prefix = os.path.join(staging, "model.ckpt-%d" % global_step)
-      self._save_weights(prefix)
+      saved = os.path.join(self.output_dir, os.path.basename(prefix))
+      if self.load_best and os.path.isfile(saved + ".index"):
+        _link_checkpoint(saved, prefix)  # With its Adam slots: training may resume from it.
+      else:
+        self._save_weights(prefix)
       with model_folder.atomic_write(
         os.path.join(staging, model_folder.CHECKPOINT_STATE_FILENAME)
       ) as f:
@@ -188,3 +256,21 @@ class TrainingEvaluator:
       global_step,
       target,
     )
+
+
+def _link_checkpoint(source: str, target: str) -> None:
+  """Hard-links (else copies) the files of checkpoint `source` as `target`, the .index last."""
+  files = sorted(glob.glob(glob.escape(source) + ".*"), key=lambda path: path.endswith(".index"))
+  for path in files:
+    destination = target + path[len(source) :]
+    temporary = "%s.tmp-%d" % (destination, os.getpid())
+    try:
+      try:
+        os.link(path, temporary)
+      except OSError:  # Another file system, or no hard links there.
+        shutil.copyfile(path, temporary)
+      os.replace(temporary, destination)
+    except OSError as e:
+      if os.path.exists(temporary):
+        os.remove(temporary)
+      raise WriteError("cannot write %s: %s" % (destination, e.strerror or e)) from None

@@ -223,6 +223,23 @@ def test_multi_label_through_run_classifier(tmp_path):
     assert metrics["per_class"][name]["f1"] == pytest.approx(f1, abs=1e-5)
     assert metrics["per_class"][name]["support"] == int(truth[:, i].sum())
 
+  # A threshold no probability reaches: every prediction empty, and a warning says why.
+  again = [a for a in args if a.split("=")[0] not in ("--do_train", "--multi_label")]
+  proc = subprocess.run(
+    again + ["--multi_label_threshold=0.9999"],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  for what in ("dev", "test"):
+    assert (
+      "no %s example has a label at or above --multi_label_threshold=0.9999 (the largest "
+      "probability is %.4f)" % (what, probabilities.max())
+    ) in proc.stderr
+
 
 def test_long_texts_give_one_prediction_per_example(tmp_path):
   vocab, bert_config = write_model_dir(str(tmp_path / "model"))
