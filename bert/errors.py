@@ -2,9 +2,12 @@
 
 Errors that users cause (a wrong flag, a bad file, a missing checkpoint) are
 subclasses of `ProjectError`; a console script prints them as one line,
-`<program>: error: <message>`, and exits with `exit_status`: 2 for usage
-errors (the command line itself is wrong), 1 for everything else. Any other
-exception is a bug and keeps its traceback. TensorFlow-free.
+`<program>: error: <message>`, and exits with `exit_status`. The rule, the
+same in every script: 2 (`UsageError`) when the command line is wrong whatever
+the files hold (a flag unknown, malformed, out of range, excluded by another,
+ignored, or contradicting the model trained in the folder it names); 1 for
+everything else (a file or folder not as the command needs it, a failed write
+or check). Any other exception is a bug and keeps its traceback. TensorFlow-free.
 """
 
 from __future__ import annotations

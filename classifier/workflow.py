@@ -95,6 +95,8 @@ def _run_workflow(config: RunConfig, processor: Any) -> dict[str, Any]:
 
   if not config.do_train and not config.do_eval and not config.do_predict:
     raise UsageError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
+  if os.path.exists(config.output_dir) and not os.path.isdir(config.output_dir):
+    raise InputError("--output_dir %s exists and is not a directory" % config.output_dir)
   config = folder_settings.apply_recorded_settings(config)
 
   model_sizes = checks.read_bert_config(config.bert_config_file)
