@@ -27,6 +27,11 @@ GOOGLE_CONFIG_KEYS = (
 )
 GOOGLE_LAYER_NORM_EPS = 1e-12
 
+# bert-export-hf keeps what the run's predictions depend on beyond HF's own keys under
+# this config.json key, so that bert-import-hf gives the folder back as it was trained.
+RUN_SETTINGS_KEY = "bert_classic_run"
+RUN_SETTINGS = ("max_seq_length", "multi_label_threshold", "doc_stride", "window_pooling")
+
 # HuggingFace `hidden_act` -> this project's name (bert.modeling.get_activation).
 HF_TO_GOOGLE_ACT = {
   "gelu": "gelu_exact",  # HF's "gelu" is the exact erf GELU
@@ -138,7 +143,7 @@ def map_bert_name(rel: str, num_layers: int) -> tuple[str, bool, str] | None:
 
 
 def map_head_name(rel: str) -> tuple[str, bool] | None:
-  """HF pre-training head name -> (google name, transpose) or None."""
+  """HF head name (pre-training, sequence classifier) -> (google name, transpose) or None."""
   m = re.fullmatch(r"cls\.predictions\.transform\.dense\.(weight|bias)", rel)
   if m:
     return ("cls/predictions/transform/dense/" + _DENSE[m.group(1)], m.group(1) == "weight")
@@ -147,6 +152,9 @@ def map_head_name(rel: str) -> tuple[str, bool] | None:
     return ("cls/predictions/transform/LayerNorm/" + _LN[m.group(1)], False)
   if rel == "cls.predictions.bias":
     return ("cls/predictions/output_bias", False)
+  m = re.fullmatch(r"classifier\.(weight|bias)", rel)
+  if m:  # BertForSequenceClassification's head: run_classifier's output layer, [out, in] too
+    return ("output_weights" if m.group(1) == "weight" else "output_bias", False)
   m = re.fullmatch(r"cls\.seq_relationship\.(weight|bias)", rel)
   if m:  # Google's output_weights are [out, in] like torch's: no transpose
     return (

@@ -90,6 +90,7 @@ class ExportPlan:
   do_lower_case_source: str
   warnings: list[str]
   multi_label: bool = False
+  run_settings: dict = dataclasses.field(default_factory=dict)
 
 
 def hf_activation(google_act: str | None) -> str:
@@ -231,6 +232,7 @@ def plan_export(
     )
   for message in warnings:
     logger.warning("%s", message)
+  multi_label = bool(run_config.get("multi_label"))
   return ExportPlan(
     output_dir=output_dir,
     hf_dir=hf_dir,
@@ -243,7 +245,12 @@ def plan_export(
     do_lower_case=lower,
     do_lower_case_source=source,
     warnings=warnings,
-    multi_label=bool(run_config.get("multi_label")),
+    multi_label=multi_label,
+    run_settings={
+      key: run_config[key]
+      for key in hf_common.RUN_SETTINGS
+      if run_config.get(key) is not None and (key != "multi_label_threshold" or multi_label)
+    },
   )
 
 
@@ -264,11 +271,17 @@ def _load_model(prefix: str, bert_config, labels: list[str] | None):
 
 
 def hf_config(
-  bert_config: dict, labels: list[str] | None, pad_token_id: int = 0, multi_label: bool = False
+  bert_config: dict,
+  labels: list[str] | None,
+  pad_token_id: int = 0,
+  multi_label: bool = False,
+  run_settings: dict | None = None,
 ) -> dict:
   """config.json for a bert_config dict: BertForSequenceClassification when `labels`
   is given (one per row of output_weights), else BertModel. Keys sorted, as HF writes them.
-  `multi_label` runs (sigmoid head) get HF's multi_label_classification problem type."""
+  `multi_label` runs (sigmoid head) get HF's multi_label_classification problem type;
+  a classifier's `run_settings` (max_seq_length, windows, threshold) are kept under
+  `hf_common.RUN_SETTINGS_KEY` for bert-import-hf."""
   config = {key: bert_config[key] for key in hf_common.GOOGLE_CONFIG_KEYS}
   config["hidden_act"] = hf_activation(bert_config["hidden_act"])
   config["model_type"] = "bert"
@@ -288,6 +301,8 @@ def hf_config(
     )
     # Google's head drops out 0.1 of the pooled output whatever hidden_dropout_prob says.
     config["classifier_dropout"] = classifier_model.HEAD_DROPOUT
+    if run_settings:
+      config[hf_common.RUN_SETTINGS_KEY] = dict(sorted(run_settings.items()))
   return dict(sorted(config.items()))
 
 
@@ -479,7 +494,7 @@ def write_hf_folder(
 
   settings = bert_config.to_dict()
   pad_id = plan.tokens.index("[PAD]") if "[PAD]" in plan.tokens else 0
-  config = hf_config(settings, labels, pad_id, plan.multi_label)
+  config = hf_config(settings, labels, pad_id, plan.multi_label, plan.run_settings)
   values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
   tensors = hf_tensors(values, bert_config.num_hidden_layers, num_labels is not None)
   optimizer = [name for name in left_out if is_optimizer_variable(name)]

@@ -11,6 +11,8 @@ writes a folder that `run_classifier.py` takes as is:
     bert_model.ckpt.index                 Google's variable names (bert/..., cls/...)
     bert_model.ckpt.data-00000-of-00001   dense kernels transposed to [in, out]
     vocab.txt
+    labels.json, run_config.json          for a sequence classifier (classifier.weight ->
+                                          output_weights): its labels and settings
 
 Unless `--no_check`, the written checkpoint is loaded into `BertEncoder` and
 its outputs on fixed inputs (padding, two segments) are compared with an
@@ -33,7 +35,7 @@ import numpy as np
 
 from bert import errors, model_folder, tf_startup
 from bert.errors import WriteError
-from export import common, hf_common, numpy_bert
+from export import common, hf_common, hf_head, numpy_bert
 from export.hf_common import (
   GOOGLE_CONFIG_KEYS,
   GOOGLE_LAYER_NORM_EPS,
@@ -456,12 +458,14 @@ def _read_vocab_lines(path: str) -> list[str]:
 
 def _tokenizer_facts(directories) -> dict:
   """do_lower_case (tokenizer_config.json) and sentence-transformers facts."""
-  facts = {"do_lower_case": None, "sentence_transformers": None}
+  facts = {"do_lower_case": None, "sentence_transformers": None, "model_max_length": None}
   path = _first_file(directories, "tokenizer_config.json")
   if path:
-    value = _read_json_object(path).get("do_lower_case")
+    tokenizer_config = _read_json_object(path)
+    value = tokenizer_config.get("do_lower_case")
     if isinstance(value, bool):
       facts["do_lower_case"] = value
+    facts["model_max_length"] = tokenizer_config.get("model_max_length")
   if facts["do_lower_case"] is None:
     path = _first_file(directories, "tokenizer.json")
     if path:
@@ -830,8 +834,26 @@ def import_hf_bert(
       " and normalizes" if st.get("normalize") else "",
     )
 
+  head = _classifier_head(written, hf_config, google_config, facts, model_dir)
+  if head is not None:
+    for message in head.warnings:
+      warn(message)
+    google_config = dict(google_config, **head.config_extra)
+    logger.info(
+      "Classifier head: %d labels (%s)%s",
+      len(head.labels),
+      ", ".join(head.labels),
+      ", multi-label" if head.run_config["multi_label"] else "",
+    )
+
   with common.staging_beside(output_dir, _WRITE_FAILURE) as tmp_dir:
     _write_model_files(tmp_dir, output_dir, google_config, vocab_path, vocab_tokens, written)
+    if head is not None:
+      with common.writing(_WRITE_FAILURE, output_dir):
+        model_folder.write_labels(tmp_dir, head.labels)
+        model_folder.write_json(
+          os.path.join(tmp_dir, model_folder.RUN_CONFIG_FILENAME), head.run_config
+        )
     check_result = None
     if check:
       check_result = _run_check(tmp_dir, written, reference, hf_config, vocab, tolerance)
@@ -863,6 +885,7 @@ def import_hf_bert(
     "skipped": [list(s) for s in names["skipped"]],
     "unmapped": list(names["unmapped"]),
     "pooler_initialised": pooler_initialised,
+    "labels": head.labels if head else None,
     "vocab_size_file": len(vocab),
     "do_lower_case": facts["do_lower_case"],
     "sentence_transformers": facts["sentence_transformers"],
@@ -870,6 +893,22 @@ def import_hf_bert(
     "check": check_result,
     "max_abs_diff": check_result["max_abs_diff"] if check_result else None,
   }
+
+
+def _classifier_head(written, hf_config, google_config, facts, model_dir):
+  """`hf_head.read_head` for this import; a head that does not fit is an HFImportError."""
+  try:
+    return hf_head.read_head(
+      written,
+      hf_config,
+      google_config["hidden_size"],
+      facts["do_lower_case"],
+      facts["model_max_length"],
+      google_config["max_position_embeddings"],
+      os.path.abspath(model_dir),
+    )
+  except ValueError as e:
+    raise HFImportError(str(e)) from None
 
 
 def _write_model_files(
@@ -984,6 +1023,8 @@ def _print_summary(summary: dict) -> None:
   )
   if summary["do_lower_case"] is not None:
     print("  tokenizer: --do_lower_case=%s" % str(summary["do_lower_case"]).lower())
+  if summary["labels"]:
+    print("  classifier head: labels %s (labels.json, run_config.json)" % summary["labels"])
   check = summary["check"]
   if check:
     print(

@@ -249,12 +249,15 @@ def test_round_trip_through_bert_import_hf_is_bit_for_bit(source, tmp_path):
   hf_export.export_to_hf(source["finetuned"], hf_dir, checkpoint="model.ckpt-0")
   back = str(tmp_path / "back")
   summary = hf_import.import_hf_bert(hf_dir, back)
-  # bert-import-hf reads the encoder and has no place for the classifier head.
-  assert summary["unmapped"] == ["classifier.weight", "classifier.bias"]
+  # The classifier head comes back as run_classifier's output layer, with its labels.
+  assert summary["unmapped"] == [] and summary["labels"] == LABELS
   assert summary["do_lower_case"] is False
   tensors = _checkpoint_tensors(os.path.join(back, "bert_model.ckpt"))
-  assert sorted(tensors) == sorted(source["bert"])
-  for name, value in source["bert"].items():
+  assert sorted(tensors) == sorted(dict(source["bert"], **source["head"]))
+  assert model_folder.read_labels(back) == LABELS
+  run_config = model_folder.read_run_config(back)
+  assert (run_config["label_list"], run_config["multi_label"]) == (LABELS, False)
+  for name, value in dict(source["bert"], **source["head"]).items():
     assert tensors[name].dtype == value.dtype
     assert tensors[name].tobytes() == value.tobytes(), name
   original = _read_json(os.path.join(source["finetuned"], "bert_config.json"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert import checkpoint, modeling
+from bert import checkpoint, model_folder, modeling
 from export import hf_import, numpy_bert
 from export import safetensors_io as st
 
@@ -358,14 +358,18 @@ def test_bert_prefix_pretraining_heads_and_unmapped(tmp_path):
   np.testing.assert_array_equal(  # [out, in] in both layouts
     reader.get_tensor("cls/seq_relationship/output_weights"), extra["cls.seq_relationship.weight"]
   )
-  assert summary["num_variables"] == 39 + 7
+  np.testing.assert_array_equal(  # a sequence classifier's head is run_classifier's
+    reader.get_tensor("output_weights"), extra["classifier.weight"]
+  )
+  np.testing.assert_array_equal(reader.get_tensor("output_bias"), extra["classifier.bias"])
+  assert summary["num_variables"] == 39 + 9
   assert sorted(summary["skipped"]) == [
     ["bert.embeddings.position_ids", "buffer"],
     ["cls.predictions.decoder.bias", "tied to cls.predictions.bias"],
     ["cls.predictions.decoder.weight", "tied to word_embeddings"],
   ]
-  assert summary["unmapped"] == ["classifier.weight", "classifier.bias"]
-  assert any("classifier.weight" in w for w in summary["warnings"])
+  assert summary["unmapped"] == [] and summary["labels"] == ["0", "1", "2"]
+  assert any("no id2label for the 3 rows" in w for w in summary["warnings"])
   assert summary["check"]["passed"]
 
 
@@ -760,3 +764,35 @@ def test_import_all_minilm_l6_v2(tmp_path):
     [[0.0543, 0.8939, -0.0502], [0.2838, -0.0029, 0.1310], [0.2277, -0.0136, -0.0327]],
     atol=6e-4,
   )
+
+
+def test_sequence_classifier_head_labels_and_settings(tmp_path):
+  """id2label, problem_type, classifier_dropout and bert-export-hf's run settings."""
+  rng = np.random.RandomState(4)
+  extra = {
+    "classifier.weight": rng.normal(size=(2, 32)).astype(np.float32),
+    "classifier.bias": rng.normal(size=(2,)).astype(np.float32),
+  }
+  settings = {"max_seq_length": 24, "doc_stride": 8, "window_pooling": "max"}
+  settings["multi_label_threshold"] = 0.3
+  overrides = dict(
+    id2label={"1": "sport", "0": "news"},
+    problem_type="multi_label_classification",
+    classifier_dropout=0.2,
+    bert_classic_run=settings,
+  )
+  write_hf_model(str(tmp_path / "hf"), overrides, extra=extra)
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "out"))
+  out = str(tmp_path / "out")
+  assert summary["labels"] == ["news", "sport"] and not summary["warnings"]
+  assert model_folder.read_labels(out) == ["news", "sport"]
+  run_config = model_folder.read_run_config(out)
+  assert run_config["multi_label"] and run_config["multi_label_threshold"] == 0.3
+  assert (run_config["max_seq_length"], run_config["doc_stride"]) == (24, 8)
+  assert run_config["window_pooling"] == "max"
+  with open(os.path.join(out, "bert_config.json")) as f:
+    assert json.load(f)["classifier_dropout"] == 0.2
+  del extra["classifier.bias"]
+  write_hf_model(str(tmp_path / "half"), overrides, extra=extra)
+  with pytest.raises(hf_import.HFImportError, match="output_weights but not the rest"):
+    hf_import.import_hf_bert(str(tmp_path / "half"), str(tmp_path / "out2"))

@@ -22,6 +22,7 @@ import sys
 import numpy as np
 import pytest
 
+from bert import model_folder
 from emotion_data import FILLER, KEYWORDS, write_model_dir
 
 bert_serving_client = pytest.importorskip("bert_serving.client")
@@ -204,6 +205,20 @@ def test_savedmodel_text_signature_gives_the_runs_own_predictions(runs, kind, tm
   classify = tf.saved_model.load(target).signatures["classify_text"]
   got = classify(text_a=tf.constant(texts))["probabilities"].numpy()
   np.testing.assert_allclose(got, predicted, atol=TOLERANCE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["windows", "multi"])
+def test_hf_export_then_import_serves_the_runs_own_predictions(runs, kind, tmp_path):
+  """bert-export-hf -> bert-import-hf gives back the head, its labels and the run's settings."""
+  from export import hf_export, hf_import
+
+  texts, folder, predicted = runs[kind]
+  hf_export.export_to_hf(folder, str(tmp_path / "hf"))
+  summary = hf_import.import_hf_bert(str(tmp_path / "hf"), str(tmp_path / "back"))
+  assert summary["labels"] == model_folder.read_labels(folder)
+  _, served = _encode(str(tmp_path / "back"), texts)
+  np.testing.assert_allclose(served, predicted, atol=TOLERANCE)
 
 
 @pytest.mark.slow
