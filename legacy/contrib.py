@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import types
 
-from legacy.tf_view import README_SECTION, NotProvided
+from legacy.errors import README_SECTION, NotProvided
 
 _SMALL = "legacy.contrib_names"
 _RNN_CELLS = "tensorflow.compat.v1.nn.rnn_cell"
@@ -36,7 +36,7 @@ PARTS = {
   },
   "data": {name: _SMALL + ":" + name for name in ("map_and_batch", "parallel_interleave")},
   "estimator": {
-    name: "legacy.early_stopping:" + name
+    name: "legacy.estimator.early_stopping:" + name
     for name in (
       "stop_if_no_decrease_hook",
       "stop_if_no_increase_hook",

@@ -20,18 +20,11 @@ from __future__ import annotations
 import importlib
 import types
 
-from bert import errors
+from legacy.errors import README_SECTION, NotProvided
 from legacy.flags import LegacyApp, legacy_flags
 
 # Names the TF1 view answers from this package instead of tf.compat.v1.
 V1_ADDITIONS = {"estimator": "legacy.estimator", "contrib": "legacy.contrib"}
-
-README_SECTION = "see the README's \"Old TF1 scripts\""
-
-
-class NotProvided(errors.ProjectError, AttributeError):
-  """Old code asked for a TensorFlow name that neither TensorFlow 2 nor this
-  package provides; the message names it and what to do."""
 
 
 class _TensorFlowView(types.ModuleType):
