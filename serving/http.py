@@ -183,6 +183,12 @@ class _BoundedServer(http.server.ThreadingHTTPServer):
     log.exception("HTTP request from %s failed", client_address[0])
 
 
+ENCODE_BODY_HELP = (
+  'POST /encode takes a JSON object {"id": <any, echoed>, "texts": ["a text", ...], '
+  '"is_tokenized": false}'
+)
+
+
 class HttpProxy(object):
   """A ThreadingHTTPServer on (-ip, -http_port) relaying to the server."""
 
@@ -324,7 +330,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     return True
 
   def _send_error(self, code: int, e: Exception, close: bool = False) -> None:
-    payload = {"description": str(e), "type": type(e).__name__, "status": code}
+    # A KeyError's str() is its key in quotes; the message says what the body lacks.
+    description = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    payload = {"description": description, "type": type(e).__name__, "status": code}
     if self._send_json(code, payload, close):
       log.warning(
         "%s %s -> %d %s: %s", self.command, self.path[:100], code, type(e).__name__, str(e)[:300]
@@ -380,7 +388,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     try:
       data = json.loads(raw)
       if not isinstance(data, dict):
-        raise TypeError("the body must be a JSON object")
+        raise TypeError(ENCODE_BODY_HELP)
+      if "texts" not in data:
+        raise KeyError(
+          'the body has no "texts" (keys: %s); %s' % (", ".join(sorted(data)), ENCODE_BODY_HELP)
+        )
       fields = self.server.proxy.encode(data["texts"], bool(data.get("is_tokenized", False)))
     except Exception as e:  # reported to the caller as in bert-as-service
       self._send_error(400, e)

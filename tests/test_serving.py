@@ -366,8 +366,14 @@ def test_http_encode_and_status(model, server):
   assert code == 200 and body["server_version"] == "1.10.0" and "statistic" in body
   code, body = http(server, "/encode", {"id": 1, "texts": ["ok", "  "]})
   assert (code, body["status"], body["type"]) == (400, 400, "ValueError")
-  code, body = http(server, "/encode", {"id": 1})
+  code, body = http(server, "/encode", {"id": 1, "text": ["a"]})
   assert (code, body["type"]) == (400, "KeyError")
+  assert body["description"] == (
+    'the body has no "texts" (keys: id, text); POST /encode takes a JSON object '
+    '{"id": <any, echoed>, "texts": ["a text", ...], "is_tokenized": false}'
+  )
+  code, body = http(server, "/encode", ["a"])
+  assert (code, body["type"]) == (400, "TypeError") and "takes a JSON object" in body["description"]
 
 
 # ------------------------------------------------------------ bad requests
