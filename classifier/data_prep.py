@@ -517,7 +517,9 @@ def format_summary(input_file, result):
     out.append("  dropped %d rows: %s" % (count, reason))
   out.append("  kept %d rows, %d labels" % (report.rows_kept, len(result.labels)))
   width = max([5] + [len(label) for label in result.labels])
-  out.append("  %-*s %7s %7s %7s %7s" % (width, "label", "train", "val", "test", "total"))
+  # The middle split is named as its file is: val (fine_tuning_val_data.tsv) or dev (dev.tsv).
+  held_out = "dev" if os.path.basename(result.paths["val"]).startswith("dev") else "val"
+  out.append("  %-*s %7s %7s %7s %7s" % (width, "label", "train", held_out, "test", "total"))
   totals = {split: 0 for split in SPLITS}
   for label in result.labels:
     row = [result.counts[split][label] for split in SPLITS]

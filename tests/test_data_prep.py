@@ -314,7 +314,13 @@ def test_tsv_layout_with_text_b(tmp_path, capsys):
 
 def test_tsv_layout_without_text_b_has_two_columns(emotion_csv, tmp_path, capsys):
   out = tmp_path / "glue"
-  assert _run(["--input", emotion_csv, "--output_dir", out, "--layout", "tsv"], capsys)[0] == 0
+  status, printed, _ = _run(
+    ["--input", emotion_csv, "--output_dir", out, "--layout", "tsv"], capsys
+  )
+  assert status == 0
+  assert [line.split() for line in printed.splitlines() if "label" in line.split()[:1]] == [
+    ["label", "train", "dev", "test", "total"]  # named as the file it writes: dev.tsv
+  ]
   for name in TSV_FILES:
     path = os.path.join(str(out), name)
     assert _read(path).startswith(b"label\ttext\n")
