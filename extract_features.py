@@ -322,6 +322,7 @@ class LayerExtractor(object):
     from bert import checkpoint, modeling
 
     self.layer_indexes = list(layer_indexes)
+    self.hidden_size = bert_config.hidden_size
     self.static_shape = static_shape
     scope = strategy.scope() if strategy is not None else (contextlib.nullcontext())
     with scope:
@@ -459,16 +460,19 @@ def extract(
       os.makedirs(directory, exist_ok=True)
     writer = _open(tmp_file, "w")
   progress = Progress("Extracting features", len(examples))
-  done = 0
+  done = written = 0
 
   def write(features, result) -> None:
-    nonlocal done
+    nonlocal done, written
     text = "".join(
       feature_json(f, extractor.layer_indexes, v) + "\n" for f, v in zip(features, result.result())
     )
     with _writing(output_file):
       writer.write(text)
+    if not done:
+      _log_size(len(text.encode("utf-8")), len(features), len(examples), extractor)
     done += len(features)
+    written += len(text.encode("utf-8"))
     progress.update(done)
 
   try:
@@ -491,7 +495,36 @@ def extract(
   finally:
     writer.close()
     _remove_if_exists(tmp_file)
+  logger.info("Wrote %d lines, %s, to %s", done, _megabytes(written), output_file)
   return done
+
+
+def _log_size(batch_bytes: int, batch_lines: int, total_lines: int, extractor) -> None:
+  """Says how large the output will be, from the first batch, and how to make it smaller."""
+  layers = len(extractor.layer_indexes)
+  logger.info(
+    "Each line holds every token's %d layer(s) of %d values as 6-decimal JSON numbers: "
+    "%s a line here, about %s for all %d lines%s",
+    layers,
+    extractor.hidden_size,
+    _kilobytes(batch_bytes / batch_lines),
+    _megabytes(batch_bytes / batch_lines * total_lines),
+    total_lines,
+    (
+      "; --layers=-1 writes 1/%d of it (the top layer), a smaller --max_seq_length fewer tokens"
+      % layers
+    )
+    if layers > 1
+    else "; a smaller --max_seq_length writes fewer tokens",
+  )
+
+
+def _kilobytes(num_bytes: float) -> str:
+  return "%.1f KB" % (num_bytes / 1e3)
+
+
+def _megabytes(num_bytes: float) -> str:
+  return "%.1f MB" % (num_bytes / 1e6)
 
 
 @contextlib.contextmanager

@@ -154,6 +154,14 @@ def test_output_format(model):
     log,
   )
   assert re.search(r"Extracting features: 7/7 examples \(.*/s, ETA", log)
+  # How large the file gets, and how to shrink it, before it is written; its size after.
+  assert re.search(
+    r"Each line holds every token's 2 layer\(s\) of 32 values as 6-decimal JSON numbers: "
+    r"[\d.]+ KB a line here, about [\d.]+ MB for all 7 lines; --layers=-1 writes 1/2 of it",
+    log,
+  )
+  size = os.path.getsize(model["output_file"])
+  assert "Wrote 7 lines, %.1f MB, to %s" % (size / 1e6, model["output_file"]) in log
 
 
 def json_layers(line):
