@@ -81,7 +81,9 @@ def run_script(path: str, argv: list[str]) -> None:
   path = os.path.abspath(path)
   folder = os.path.dirname(path)
   sys.argv = [path] + list(argv)
-  sys.path.insert(0, folder)
+  # Last, not first as `python script.py` would: a script named classifier.py must not
+  # hide our own packages; the folder finder puts the folder's modules first for the script.
+  sys.path.append(folder)
   hooks.install_folder_finder([folder], v1=True)
   hooks.LEGACY_FILES.add(os.path.realpath(path))
   runpy.run_path(
