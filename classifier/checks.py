@@ -50,6 +50,13 @@ def read_bert_config(path: str) -> dict:
     value = config.get(key, 16 if key == "type_vocab_size" else None)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
       raise DataError("expected a positive integer for %r, found %r" % (key, value), path)
+  dropout = config.get("classifier_dropout")
+  if dropout is not None and (
+    not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1
+  ):
+    raise DataError(
+      "expected a rate in [0, 1) or null for 'classifier_dropout', found %r" % (dropout,), path
+    )
   if config["hidden_size"] % config["num_attention_heads"]:
     raise DataError(
       "hidden_size %d is not a multiple of num_attention_heads %d"
@@ -198,9 +205,9 @@ def class_weights(flags, label_list, train_examples) -> list[float] | None:
     raise UsageError(
       "--class_weights=%s: expected 'balanced' or comma-separated numbers" % spec
     ) from None
-  if len(weights) != len(label_list) or not all(w > 0 for w in weights):
+  if len(weights) != len(label_list) or not all(0 < w < math.inf for w in weights):
     raise UsageError(
-      "--class_weights=%s: expected %d positive weights, one per label of %s"
+      "--class_weights=%s: expected %d positive weights, one per label of %s, each finite"
       % (spec, len(label_list), list(label_list))
     )
   return weights
