@@ -80,7 +80,7 @@ def tokenizer_from(vocab_file):
 
 
 def restore_from(init_checkpoint, in_scaffold_fn=False):
-  """Maps the trainable variables found in `init_checkpoint` onto it, then or
+  """Maps the trainable variables found in `init_checkpoint` onto it, now or
   in the scaffold_fn it returns (as Google's scripts did on a TPU)."""
   import modeling
 
@@ -88,14 +88,6 @@ def restore_from(init_checkpoint, in_scaffold_fn=False):
   if not init_checkpoint:
     return None
   assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint)
-  if in_scaffold_fn:
-
-    def scaffold_fn():
-      tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
-      return tf.train.Scaffold()
-
-    return scaffold_fn
-  tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
   for var in tvars:
     tf.logging.info(
       "  name = %s, shape = %s%s",
@@ -103,6 +95,14 @@ def restore_from(init_checkpoint, in_scaffold_fn=False):
       var.shape,
       ", *INIT_FROM_CKPT*" if var.name in initialized else "",
     )
+
+  def scaffold_fn():
+    tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+    return tf.train.Scaffold()
+
+  if in_scaffold_fn:
+    return scaffold_fn
+  scaffold_fn()
   return None
 
 
