@@ -34,10 +34,22 @@ def _jit(function):
 
 
 @_jit
-def _dropout_forward(x, rate):
-  keep = tf.random.uniform(tf.shape(x), dtype=x.dtype) >= rate
+def _dropout_forward(x, rate, seed):
+  # A stateless draw from `seed` (XLA ignores the seeds of stateful random
+  # ops); ThreeFry is XLA's quickest generator on CPUs.
+  keep = tf.random.stateless_uniform(tf.shape(x), seed, dtype=x.dtype, alg="threefry") >= rate
   scale = tf.cast(1.0 / (1.0 - rate), x.dtype)
   return tf.where(keep, x * scale, tf.zeros_like(x)), keep
+
+
+def _dropout_seed() -> tf.Tensor:
+  """A fresh [2] seed for one dropout mask, drawn outside XLA by a stateful op.
+
+  Each call site is its own op, and each run of it draws anew, so masks
+  differ between sites and steps; with `tf.random.set_seed` (--seed) the
+  sequence is the same in every run, as with `tf.nn.dropout`.
+  """
+  return tf.random.uniform([2], minval=tf.int32.min, maxval=tf.int32.max, dtype=tf.int32)
 
 
 @_jit
@@ -52,7 +64,7 @@ def dropout(x: tf.Tensor, rate: float) -> tf.Tensor:
 
   @tf.custom_gradient
   def apply(x):
-    y, keep = _dropout_forward(x, rate_tensor)
+    y, keep = _dropout_forward(x, rate_tensor, _dropout_seed())
     return y, lambda dy: _dropout_backward(dy, keep, rate_tensor)
 
   return apply(x)
@@ -156,9 +168,9 @@ def _softmax_backward(probs, dprobs, scale):
 
 
 @_jit
-def _softmax_dropout_forward(scores, bias, scale, rate):
+def _softmax_dropout_forward(scores, bias, scale, rate, seed):
   probs = _softmax_forward(scores, bias, scale)
-  dropped, keep = _dropout_forward(probs, rate)
+  dropped, keep = _dropout_forward(probs, rate, seed)
   return dropped, probs, keep
 
 
@@ -185,7 +197,9 @@ def scaled_masked_softmax(
 
   @tf.custom_gradient
   def softmax_and_dropout(scores):
-    dropped, probs, keep = _softmax_dropout_forward(scores, bias, scale_tensor, rate)
+    dropped, probs, keep = _softmax_dropout_forward(
+      scores, bias, scale_tensor, rate, _dropout_seed()
+    )
 
     def grad(ddropped):
       return _softmax_dropout_backward(probs, keep, ddropped, scale_tensor, rate)

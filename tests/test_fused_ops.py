@@ -1,12 +1,18 @@
 """bert/fused_ops.py: the XLA-fused training kernels compute modeling's formulas
 (values and gradients), and the encoder and trainer use them only when training."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bert import fused_ops, modeling
 from conftest import TINY_CONFIG
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def values_and_grads(fn, *inputs):
@@ -98,6 +104,59 @@ def test_dropout_keeps_at_the_rate_and_scales_and_routes_gradients():
   np.testing.assert_array_equal(grad, y)  # d(x * mask / keep)/dx is the same mask / keep
   again = fused_ops.dropout(x, 0.1).numpy()
   assert (again != y).any()  # a fresh mask every call
+
+
+def _masks(seed):
+  tf.random.set_seed(seed)
+  x = tf.ones([64, 64])
+  scores = tf.zeros([2, 2, 8, 8])
+  return [
+    fused_ops.dropout(x, 0.1).numpy() != 0,
+    fused_ops.dropout(x, 0.1).numpy() != 0,
+    fused_ops.scaled_masked_softmax(scores, None, 1.0, 0.1).numpy() != 0,
+  ]
+
+
+def test_seeded_dropout_masks_repeat_with_the_seed_and_change_without_it():
+  first, again, other = _masks(7), _masks(7), _masks(8)
+  for a, b in zip(first, again):
+    np.testing.assert_array_equal(a, b)
+  assert all((a != b).any() for a, b in zip(first, other))
+  assert (first[0] != first[1]).any()  # Each call draws a new mask.
+
+
+def test_the_xla_kernels_draw_no_seed_ignoring_random_numbers():
+  """XLA ignores the seeds of stateful random ops (and says so on every seeded
+  run): the kernels take a seed and draw statelessly."""
+  x = tf.ones([4, 8])
+  seed = tf.constant([1, 2])
+  for kernel, args in [
+    (fused_ops._dropout_forward, (x, tf.constant(0.1), seed)),
+    (fused_ops._softmax_dropout_forward, (x, x, tf.constant(1.0), tf.constant(0.1), seed)),
+  ]:
+    graph_def = kernel.get_concrete_function(*args).graph.as_graph_def()
+    ops = {node.op for node in graph_def.node}
+    ops.update(node.op for function in graph_def.library.function for node in function.node_def)
+    assert "StatelessRandomUniformV2" in ops
+    assert not ops & {"RandomUniform", "RandomUniformInt", "RandomStandardNormal"}
+
+
+def test_seeded_fused_training_prints_no_seed_warning():
+  script = (
+    "import tensorflow as tf\n"
+    "from bert import fused_ops\n"
+    "tf.random.set_seed(1)\n"
+    "fused_ops.dropout(tf.ones([4, 8]), 0.1)\n"
+    "fused_ops.scaled_masked_softmax(tf.ones([1, 2, 3, 3]), None, 0.5, 0.1)\n"
+    "print('done')\n"
+  )
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
+  proc = subprocess.run(
+    [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+  )
+  assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr[-2000:]
+  assert "Compiled cluster using XLA" in proc.stderr  # The log is on and the kernels ran.
+  assert "ignore seeds" not in proc.stderr
 
 
 def encoder_pair(**overrides):
