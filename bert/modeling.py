@@ -822,7 +822,7 @@ def embedding_postprocessor(
     ValueError: `input_tensor` is not 3-D, `token_type_ids` is missing, or the sequence is
       longer than the position table.
   """
-  _, seq_length, width = get_shape_list(input_tensor, expected_rank=3)
+  batch_size, seq_length, width = get_shape_list(input_tensor, expected_rank=3)
   output = input_tensor
 
   if use_token_type:
@@ -833,9 +833,15 @@ def embedding_postprocessor(
       [token_type_vocab_size, width],
       create_initializer(initializer_range),
     )
-    # Google multiplies a one-hot matrix by the table; a gather selects the
-    # very same rows (x*1 + 0 is exact), and is cheaper.
-    output = output + _cast_if_needed(tf.gather(segment_table, token_type_ids), output.dtype)
+    # A one-hot matrix times the table, as Google's: the rows are the same as a
+    # gather's (x*1 + 0 is exact), and the table's gradient is a dense one, so
+    # it counts in the global norm clipping takes as in Google's graph (a
+    # gather's sparse gradient would count every position's row separately).
+    one_hot_ids = tf.one_hot(
+      tf.reshape(token_type_ids, [-1]), token_type_vocab_size, dtype=output.dtype
+    )
+    segment_vectors = tf.matmul(one_hot_ids, _cast_if_needed(segment_table, output.dtype))
+    output = output + tf.reshape(segment_vectors, [batch_size, seq_length, width])
 
   if use_position_embeddings:
     position_table = _get_variable(

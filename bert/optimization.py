@@ -11,8 +11,10 @@ update rule is offered twice:
 The rule: linear warmup then linear decay to 0 (no renormalisation after the
 warmup); Adam WITHOUT bias correction (beta1 0.9, beta2 0.999, eps 1e-6);
 decoupled weight decay 0.01 skipping LayerNorm/layer_norm/bias; gradients
-clipped to a global norm of 1.0; `global_step += 1` per step. Slots are the
-variables `<var>/adam_m` and `<var>/adam_v`.
+clipped to a global norm of 1.0, taken as `tf.clip_by_global_norm` takes it
+on Google's graph (the rows of a `tf.gather`'s sparse gradient count one by
+one: `squared_norm`); `global_step += 1` per step. Slots are the variables
+`<var>/adam_m` and `<var>/adam_v`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,33 @@ def _adam_weight_decay_assignments(
     update += weight_decay_rate * param
   next_param = param - learning_rate * update
   return [param.assign(next_param), m.assign(next_m), v.assign(next_v)]
+
+
+def squared_norm(grad: tf.Tensor | tf.IndexedSlices) -> tf.Tensor:
+  """`grad`'s share of the squared global norm that `tf.clip_by_global_norm` clips by.
+
+  A dense gradient adds the squares of its elements. An `IndexedSlices` (the
+  gradient of a `tf.gather`, such as the word embeddings') adds the squares
+  of its rows as they are: a word that occurs twice adds two rows' squares,
+  not the square of their sum, as in Google's graph.
+  """
+  values = grad.values if isinstance(grad, tf.IndexedSlices) else grad
+  return tf.reduce_sum(tf.square(values))
+
+
+def densified(grads: Sequence) -> tuple[list, list]:
+  """(`grads` with every `IndexedSlices` made dense, their `squared_norm`s).
+
+  The second list is aligned with `grads`: the row squares of each gradient
+  that was sparse, None for the others. Give both to
+  `AdamWeightDecay.apply_gradients`, and clipping stays Google's.
+  """
+  dense, squares = [], []
+  for grad in grads:
+    sparse = isinstance(grad, tf.IndexedSlices)
+    dense.append(tf.convert_to_tensor(grad) if sparse else grad)
+    squares.append(squared_norm(grad) if sparse else None)
+  return dense, squares
 
 
 def create_optimizer(
@@ -271,15 +300,31 @@ class AdamWeightDecay(tf.Module):
       self.global_step, self.init_lr, self.num_train_steps, self.num_warmup_steps
     )
 
-  def apply_gradients(self, grads: Sequence[tf.Tensor | None]) -> tf.Tensor:
+  def apply_gradients(
+    self, grads: Sequence[tf.Tensor | None], squares: Sequence[tf.Tensor | None] | None = None
+  ) -> tf.Tensor:
     """Clips `grads`, updates every parameter and increments global_step.
 
     `grads` are aligned with the `variables` given at construction (None
-    entries are skipped). Returns the learning rate used.
+    entries are skipped). The global norm they are clipped by is
+    `tf.clip_by_global_norm`'s, an `IndexedSlices` counting each of its rows
+    (`squared_norm`). `squares`, aligned with `grads`, gives the share of a
+    gradient that was sparse where it no longer is (made dense for an XLA
+    kernel, summed over micro-batches): its rows' squares as they came
+    (`densified`); None entries are measured on the gradient. Returns the
+    learning rate used.
     """
     grads = list(grads)
     if self.clip_norm is not None:
-      (grads, _) = tf.clip_by_global_norm(grads, clip_norm=self.clip_norm)
+      squares = list(squares) if squares is not None else [None] * len(grads)
+      total = tf.add_n(
+        [
+          squared_norm(grad) if share is None else share
+          for grad, share in zip(grads, squares)
+          if grad is not None
+        ]
+      )
+      (grads, _) = tf.clip_by_global_norm(grads, self.clip_norm, use_norm=tf.sqrt(total))
     learning_rate = self.learning_rate()
     for grad, param, (m, v), decay in zip(grads, self._params, self._slots, self._use_weight_decay):
       if grad is None:

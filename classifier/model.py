@@ -1,8 +1,9 @@
 """The classification head on BERT: Google's `create_model`, both faces.
 
 Head: `output_weights` [num_labels, hidden] (truncated normal 0.02, hard-coded
-as Google's), `output_bias` [num_labels] (zeros), dropout 0.1 on the pooled
-output in training, `logits = pooled @ output_weights^T + output_bias`,
+as Google's), `output_bias` [num_labels] (zeros), dropout on the pooled output
+in training (`head_dropout`: Google's fixed 0.1 unless bert_config.json sets
+`classifier_dropout`), `logits = pooled @ output_weights^T + output_bias`,
 softmax probabilities and the mean cross-entropy loss.
 """
 
@@ -14,8 +15,21 @@ import tensorflow as tf
 
 from bert import modeling
 
-HEAD_DROPOUT = 0.1
+HEAD_DROPOUT = 0.1  # Google's, hard-coded in its head.
 HEAD_INITIALIZER_RANGE = 0.02
+
+
+def head_dropout(bert_config: modeling.BertConfig | dict) -> float:
+  """The dropout rate of the head: bert_config.json's `classifier_dropout`.
+
+  The key is Hugging Face's: a number is the rate, null means the config's
+  `hidden_dropout_prob` (as in HF); without the key it is Google's 0.1.
+  """
+  settings = bert_config if isinstance(bert_config, dict) else vars(bert_config)
+  if "classifier_dropout" not in settings:
+    return HEAD_DROPOUT
+  rate = settings["classifier_dropout"]
+  return float(settings.get("hidden_dropout_prob", 0.1) if rate is None else rate)
 
 
 def _logits(features, output_weights, output_bias):
@@ -27,6 +41,11 @@ def _scores(features, output_weights, output_bias):
   """The linear layer's logits and their softmax, both [batch_size, num_labels]."""
   logits = _logits(features, output_weights, output_bias)
   return logits, tf.nn.softmax(logits, axis=-1)
+
+
+def _dropped_out(features, is_training: bool, rate: float):
+  """`features` after the head's dropout at `rate` when training, else as they are."""
+  return tf.nn.dropout(features, rate=rate) if is_training and rate else features
 
 
 def _cross_entropy(logits, labels, num_labels: int):
@@ -43,14 +62,15 @@ def classifier_outputs(
   labels: tf.Tensor,
   num_labels: int,
   is_training: bool,
+  dropout_rate: float = HEAD_DROPOUT,
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
   """(loss, per_example_loss, logits, probabilities) of the head on the pooled output.
 
   `output_layer` is [batch_size, hidden_size] and `labels` [batch_size] ints; the
-  loss is the plain mean over the batch. Dropout applies only when training.
+  loss is the plain mean over the batch. Dropout (`dropout_rate`) applies only
+  when training.
   """
-  if is_training:
-    output_layer = tf.nn.dropout(output_layer, rate=HEAD_DROPOUT)
+  output_layer = _dropped_out(output_layer, is_training, dropout_rate)
   logits, probabilities = _scores(output_layer, output_weights, output_bias)
   per_example_loss = _cross_entropy(logits, labels, num_labels)
   return tf.reduce_mean(per_example_loss), per_example_loss, logits, probabilities
@@ -62,14 +82,14 @@ def multi_label_outputs(
   output_bias: tf.Tensor,
   label_ids: tf.Tensor,
   is_training: bool,
+  dropout_rate: float = HEAD_DROPOUT,
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
   """The multi-label head: a sigmoid and a binary cross-entropy per label.
 
   `label_ids` is multi-hot [batch_size, num_labels]. Returns (loss,
   per_example_loss = mean over labels, logits, probabilities = sigmoid(logits)).
   """
-  if is_training:
-    output_layer = tf.nn.dropout(output_layer, rate=HEAD_DROPOUT)
+  output_layer = _dropped_out(output_layer, is_training, dropout_rate)
   logits = _logits(output_layer, output_weights, output_bias)
   targets = tf.cast(label_ids, tf.float32)
   per_label = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
@@ -112,7 +132,15 @@ def create_model(
     "output_bias", [num_labels], initializer=tf.compat.v1.zeros_initializer()
   )
   with tf.compat.v1.variable_scope("loss"):
-    return classifier_outputs(pooled, output_weights, output_bias, labels, num_labels, is_training)
+    return classifier_outputs(
+      pooled,
+      output_weights,
+      output_bias,
+      labels,
+      num_labels,
+      is_training,
+      head_dropout(bert_config),
+    )
 
 
 class BertClassifier(tf.Module):
@@ -146,6 +174,7 @@ class BertClassifier(tf.Module):
       raise ValueError("class weights apply to single-label heads")
     self.num_labels = num_labels
     self.multi_label = multi_label
+    self.dropout_rate = head_dropout(bert_config)
     self.class_weights = None if class_weights is None else tf.constant(class_weights, tf.float32)
     self.bert = modeling.BertEncoder(
       bert_config, aggregation=aggregation, compute_dtype=compute_dtype
@@ -181,7 +210,9 @@ class BertClassifier(tf.Module):
     outputs = self.bert(input_ids, input_mask, segment_ids, training=training)
     pooled = outputs["pooled_output"]
     if self.multi_label:
-      return multi_label_outputs(pooled, self.output_weights, self.output_bias, label_ids, training)
+      return multi_label_outputs(
+        pooled, self.output_weights, self.output_bias, label_ids, training, self.dropout_rate
+      )
     loss, per_example_loss, logits, probabilities = classifier_outputs(
       pooled,
       self.output_weights,
@@ -189,6 +220,7 @@ class BertClassifier(tf.Module):
       label_ids,
       self.num_labels,
       training,
+      self.dropout_rate,
     )
     if self.class_weights is not None:
       weights = tf.gather(self.class_weights, label_ids)

@@ -15,8 +15,7 @@ import os
 import numpy as np
 
 from bert.errors import UsageError
-from classifier.features import Progress
-from classifier.trainer import combine_windows, head_probabilities
+from classifier.trainer import InferenceProgress, combine_windows, head_probabilities
 from export import onnx_graph, onnx_runtime
 
 logger = logging.getLogger(__name__)
@@ -56,7 +55,13 @@ def _onnx_model(flags, checkpoint: str, label_list, multi_label: bool) -> onnx_r
 
 
 def predict(
-  flags, checkpoint: str, dataset, total_examples: int, label_list, multi_label: bool
+  flags,
+  checkpoint: str,
+  dataset,
+  total_examples: int,
+  label_list,
+  multi_label: bool,
+  total_windows: int | None = None,
 ) -> list[np.ndarray]:
   """Probabilities [num_labels] per example, in input order.
 
@@ -67,11 +72,11 @@ def predict(
     total_examples: number of examples, for the progress log.
     label_list: the labels, in the order of the head.
     multi_label: a sigmoid per label instead of the softmax.
+    total_windows: number of --doc_stride windows (None without), for the progress log.
   """
   model = _onnx_model(flags, checkpoint, label_list, multi_label)
-  progress = Progress("Predicting", total_examples)
+  progress = InferenceProgress("Predicting", total_examples, total_windows)
   parts: dict = {}
-  done = 0
   for features in dataset.as_numpy_iterator():
     logits, probabilities = model.run(
       [onnx_graph.LOGITS, onnx_graph.PROBABILITIES],
@@ -84,8 +89,7 @@ def predict(
     for name in ("example_index", "example_id"):
       if name in features:
         parts.setdefault(name, []).append(features[name])
-    done += len(logits)
-    progress.update(min(done, total_examples))
+    progress.update({"logits": logits, "example_id": features.get("example_id")})
   if not parts:
     return []
   rows = {name: np.concatenate(values) for name, values in parts.items()}

@@ -15,6 +15,7 @@ from bert import checkpoint, model_folder
 from bert.errors import InputError
 from classifier import features as feature_lib
 from classifier import checks, input_pipeline, outputs, reports
+from classifier import model as classifier_model
 from classifier.trainer import ClassifierRunner, make_strategy
 from classifier.training_eval import TrainingEvaluator
 from classifier.cluster import read_cluster
@@ -36,8 +37,10 @@ def _copy_beside_checkpoints(source: str, output_dir: str, name: str) -> None:
     f.write(data)
 
 
-def _record_run(flags: RunConfig, label_list, multi_label: bool, class_weights=None) -> None:
-  """Writes what export/serving need to know about this run.
+def _record_run(
+  flags: RunConfig, label_list, multi_label: bool, bert_config, class_weights=None
+) -> None:
+  """Writes what export/serving need to know about this run (and the head's dropout).
 
   vocab.txt and bert_config.json are copied beside the checkpoints, so the
   output folder itself is a bert-as-service model folder
@@ -65,6 +68,7 @@ def _record_run(flags: RunConfig, label_list, multi_label: bool, class_weights=N
       "multi_label_threshold": flags.multi_label_threshold,
       "doc_stride": flags.doc_stride,
       "window_pooling": flags.window_pooling,
+      "classifier_dropout": classifier_model.head_dropout(bert_config),
       "class_weights": class_weights,
     },
   )
@@ -179,7 +183,7 @@ def _run_stages(
       flags.class_weights,
       ", ".join("%s: %.4g" % item for item in class_weights.items()),
     )
-  _record_run(flags, label_list, data.multi_label, class_weights)
+  _record_run(flags, label_list, data.multi_label, bert_config, class_weights)
   layout = feature_lib.RecordLayout(data.multi_label, flags.doc_stride)
   if flags.seed is not None:
     tf.random.set_seed(flags.seed)
@@ -205,7 +209,7 @@ def _run_stages(
       "; dynamic loss scaling" if runner.loss_scale is not None else "",
     )
 
-  eval_data = []  # (dataset, number of real examples), made once when first needed.
+  eval_data = []  # _inference_dataset's (dataset, examples, windows), made once when first needed.
 
   def eval_dataset(banner):
     if not eval_data:
@@ -221,7 +225,7 @@ def _run_stages(
           layout,
         )
       )
-    return eval_data[0][0]
+    return eval_data[0][0], eval_data[0][2]
 
   if flags.do_train:
     _train(
@@ -229,9 +233,11 @@ def _run_stages(
     )
 
   if flags.do_eval:
-    dataset = eval_dataset("***** Running evaluation *****")
+    dataset, windows = eval_dataset("***** Running evaluation *****")
     runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
-    result, metrics = _evaluate(runner, dataset, len(eval_examples), label_list, data.multi_label)
+    result, metrics = _evaluate(
+      runner, dataset, (len(eval_examples), windows), label_list, data.multi_label
+    )
     if data.multi_label:
       for name in ("exact_match", "micro_f1", "macro_f1"):
         result["eval_" + name] = np.float32(metrics[name])
@@ -250,7 +256,7 @@ def _run_stages(
     _write_eval_reports(flags.output_dir, runner.last_eval, label_list, data.multi_label)
 
   if flags.do_predict:
-    dataset, num_actual_predict_examples = _inference_dataset(
+    dataset, num_actual_predict_examples, windows = _inference_dataset(
       flags,
       predict_examples,
       label_list,
@@ -262,12 +268,12 @@ def _run_stages(
     )
     restored = runner.restore_for_inference(flags.init_checkpoint, flags.allow_partial_checkpoint)
     if flags.predict_backend == "tensorflow":
-      probabilities = list(runner.predict(dataset, len(predict_examples)))
+      probabilities = list(runner.predict(dataset, len(predict_examples), windows))
     else:
       from classifier import onnx_predict
 
       probabilities = onnx_predict.predict(
-        flags, restored, dataset, len(predict_examples), label_list, data.multi_label
+        flags, restored, dataset, len(predict_examples), label_list, data.multi_label, windows
       )
     output_predict_file = os.path.join(flags.output_dir, "test_results.tsv")
     outputs.write_test_results(output_predict_file, probabilities, num_actual_predict_examples)
@@ -335,10 +341,11 @@ def _train(
     eval_every = max(1, checks.training_steps(flags, num_records, epochs=1.0))
   on_eval = None
   if eval_every:
-    data = eval_dataset("***** Evaluation during training *****")
+    data, windows = eval_dataset("***** Evaluation during training *****")
 
     def evaluate_now() -> dict:
-      result = _evaluate(runner, data, len(eval_examples), label_list, layout.multi_label)[0]
+      size = (len(eval_examples), windows)
+      result = _evaluate(runner, data, size, label_list, layout.multi_label)[0]
       runner.write_eval_summaries(result)
       return result
 
@@ -377,7 +384,8 @@ def _inference_dataset(
 ):
   """Google's eval/predict preamble: TPU padding, tf_record, logs.
 
-  Pads `examples` in place on TPU; returns (dataset, number of real examples).
+  Pads `examples` in place on TPU; returns (dataset, number of real examples,
+  number of --doc_stride windows or None without them).
   """
   num_actual_examples = len(examples)
   if flags.use_tpu:
@@ -387,7 +395,7 @@ def _inference_dataset(
       examples.append(PaddingInputExample())
 
   record_file = os.path.join(flags.output_dir, record_name)
-  feature_lib.file_based_convert_examples_to_features(
+  num_records = feature_lib.file_based_convert_examples_to_features(
     examples,
     label_list,
     flags.max_seq_length,
@@ -415,13 +423,13 @@ def _inference_dataset(
     dynamic_padding=flags.dynamic_padding,
     **_record_spec(layout, len(label_list)),
   )
-  return dataset, num_actual_examples
+  return dataset, num_actual_examples, (num_records if layout.doc_stride else None)
 
 
-def _evaluate(runner, dataset, num_examples: int, label_list, multi_label: bool):
+def _evaluate(runner, dataset, size: tuple, label_list, multi_label: bool):
   """Google's eval results plus macro_f1 (the same keys after and during training),
-  and the metrics of eval_metrics.json."""
-  result = runner.evaluate(dataset, num_examples)
+  and the metrics of eval_metrics.json. `size`: (examples, windows or None)."""
+  result = runner.evaluate(dataset, *size)
   metrics = _metrics(runner.last_eval, label_list, multi_label)
   result["macro_f1"] = np.float32(metrics["macro_f1"])
   return result, metrics

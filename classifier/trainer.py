@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert import checkpoint, optimization
-from bert.errors import UsageError
+from bert.errors import ProjectError, UsageError
 from classifier.features import Progress, format_seconds
 from classifier.model import BertClassifier
 
@@ -68,6 +68,23 @@ def make_strategy(
   return tf.distribute.MirroredStrategy(names)
 
 
+def _plain_variables(strategy: tf.distribute.Strategy) -> bool:
+  """Whether `strategy` keeps plain variables (the default and one-device strategies).
+
+  Mirrored and multi-worker strategies, even with one replica, update their
+  variables through a cross-replica merge that a nested XLA function cannot
+  make.
+  """
+  return not isinstance(
+    strategy,
+    (
+      tf.distribute.MirroredStrategy,
+      tf.distribute.MultiWorkerMirroredStrategy,
+      tf.distribute.TPUStrategy,
+    ),
+  )
+
+
 def _devices(num_gpus: int | None) -> list:
   """The logical devices a one-machine strategy may use (GPUs first, else CPUs)."""
   gpus = tf.config.list_logical_devices("GPU")
@@ -89,6 +106,10 @@ PRECISIONS = {
   "mixed_float16": tf.float16,
   "mixed_bfloat16": tf.bfloat16,
 }
+
+
+class TrainingDiverged(ProjectError):
+  """The training loss (or a weight) became NaN or infinite; nothing non-finite was saved."""
 
 
 class LossScale(object):
@@ -115,8 +136,9 @@ class LossScale(object):
       )
       self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=aggregation)
 
-  def unscale(self, grads: list) -> tuple[list, tf.Tensor]:
-    """(gradients divided by the scale, whether all of them are finite)."""
+  def unscale(self, grads: list, squares: list | None = None) -> tuple[list, list, tf.Tensor]:
+    """(gradients divided by the scale, norm shares divided by its square,
+    whether all of them are finite)."""
     inverse = 1.0 / self.scale
     unscaled, finite = [], []
     for grad in grads:
@@ -131,7 +153,9 @@ class LossScale(object):
         values = grad
       unscaled.append(grad)
       finite.append(tf.reduce_all(tf.math.is_finite(values)))
-    return unscaled, tf.reduce_all(tf.stack(finite))
+    shares = [None if share is None else share * inverse * inverse for share in squares or []]
+    finite += [tf.math.is_finite(share) for share in shares if share is not None]
+    return unscaled, shares or None, tf.reduce_all(tf.stack(finite))
 
   def update(self, finite: tf.Tensor) -> None:
     """Halves the scale after an overflow, doubles it after enough good steps."""
@@ -209,6 +233,7 @@ class ClassifierRunner(object):
     self.last_probabilities = None  # Of the last per-example evaluation (multi-label, windows).
     self._forwards = []  # (element_spec, tf.function) of eval/predict
     self._train_loops = {}  # accumulation steps -> the train loop tf.function
+    self._steps_run = None  # steps the last train loop call ran (a variable, made with the loop)
 
   # -- variables and checkpoints ------------------------------------------
 
@@ -317,9 +342,12 @@ class ClassifierRunner(object):
 
     Each of the `steps` optimizer steps takes `accumulation_steps` batches:
     their gradients are averaged (on each replica, then across replicas)
-    before one clipped update, so K batches of B act as one batch of K*B.
-    It runs the steps only (no checkpoints, no summaries); public so that
-    benchmarks can time exactly that.
+    before one clipped update, so K batches of B act as one batch of K*B,
+    clipping included (a sparse gradient's rows count in the global norm as
+    the one batch's would: `optimization.squared_norm`). The loop stops
+    after a step whose loss is not finite (that loss is returned; `train`
+    reports it). It runs the steps only (no checkpoints, no summaries);
+    public so that benchmarks can time exactly that.
     """
     if accumulation_steps > 1:
       return self._accumulating_train_loop(accumulation_steps)
@@ -327,9 +355,10 @@ class ClassifierRunner(object):
     tvars = list(model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
 
-    # One XLA kernel for clipping and every Adam update (a single device, no
-    # loss scaling); its inputs need fixed shapes, so sparse gradients go dense.
-    fuse_update = self.fused_kernels and replicas == 1 and self.loss_scale is None
+    # One XLA kernel for clipping and every Adam update (one device with plain
+    # variables, no loss scaling); its inputs need fixed shapes, so sparse
+    # gradients go dense, each with its rows' share of the norm beside it.
+    fuse_update = self.fused_kernels and _plain_variables(strategy) and self.loss_scale is None
     apply = tf.function(self._apply, jit_compile=True) if fuse_update else self._apply
 
     def step_fn(features):
@@ -337,21 +366,45 @@ class ClassifierRunner(object):
         loss = self._training_loss(features)
         scaled_loss = self._scaled(loss / replicas)
       grads = tape.gradient(scaled_loss, tvars)
+      squares = None
       if fuse_update:
-        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        grads, squares = optimization.densified(grads)
       if replicas > 1:
+        # Sparse gradients are gathered, not summed: every replica's rows count in the norm.
         grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
-      learning_rate = apply(grads)
+      learning_rate = apply(grads, squares)
       return loss, learning_rate
+
+    def one_step(iterator):
+      per_replica_loss, per_replica_lr = strategy.run(step_fn, args=(next(iterator),))
+      return (
+        strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None),
+        strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_lr, axis=None),
+      )
+
+    return self._looped(one_step)
+
+  def _looped(self, one_step):
+    """The tf.function running `one_step(iterator)` -> (loss, lr) `steps` times.
+
+    It stops early after a non-finite loss; `self._steps_run` then tells how
+    many steps it ran.
+    """
+    with tf.init_scope():
+      if self._steps_run is None:
+        self._steps_run = tf.Variable(0, dtype=tf.int64, trainable=False)
+    steps_run = self._steps_run
 
     @tf.function
     def train_loop(iterator, steps):
       loss = tf.constant(0.0)
       learning_rate = tf.constant(0.0)
+      steps_run.assign(0)
       for _ in tf.range(steps):
-        per_replica_loss, per_replica_lr = strategy.run(step_fn, args=(next(iterator),))
-        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
-        learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_lr, axis=None)
+        loss, learning_rate = one_step(iterator)
+        steps_run.assign_add(1)
+        if not tf.math.is_finite(loss):
+          break
       return loss, learning_rate
 
     return train_loop
@@ -359,19 +412,20 @@ class ClassifierRunner(object):
   def _scaled(self, loss: tf.Tensor) -> tf.Tensor:
     return loss if self.loss_scale is None else loss * self.loss_scale.scale
 
-  def _apply(self, grads: list) -> tf.Tensor:
+  def _apply(self, grads: list, squares: list | None = None) -> tf.Tensor:
     """One optimizer update from summed gradients (of the scaled loss, in float16).
 
-    Under loss scaling the gradients are unscaled first; a step whose
-    gradients overflowed is skipped (global_step unchanged, scale halved).
-    Returns the learning rate.
+    `squares`: the norm shares of gradients that were sparse
+    (`AdamWeightDecay.apply_gradients`). Under loss scaling the gradients and
+    shares are unscaled first; a step whose gradients overflowed is skipped
+    (global_step unchanged, scale halved). Returns the learning rate.
     """
     if self.loss_scale is None:
-      return self.optimizer.apply_gradients(grads)
-    grads, finite = self.loss_scale.unscale(grads)
+      return self.optimizer.apply_gradients(grads, squares)
+    grads, squares, finite = self.loss_scale.unscale(grads, squares)
     learning_rate = tf.cond(
       finite,
-      lambda: self.optimizer.apply_gradients(grads),
+      lambda: self.optimizer.apply_gradients(grads, squares),
       self.optimizer.learning_rate,
     )
     self.loss_scale.update(finite)
@@ -388,7 +442,12 @@ class ClassifierRunner(object):
     return loss
 
   def _accumulating_train_loop(self, accumulation_steps: int):
-    """`train_loop_fn` for K > 1: per-replica gradient sums in ON_READ variables."""
+    """`train_loop_fn` for K > 1: per-replica gradient sums in ON_READ variables.
+
+    A sparse gradient is summed densely; the squares of its rows are summed
+    beside it (`row_squares`), so that the norm counts them as one batch of
+    K*B would.
+    """
     strategy = self.strategy
     tvars = list(self.model.variables_by_name.values())
     replicas = strategy.num_replicas_in_sync
@@ -402,7 +461,14 @@ class ClassifierRunner(object):
         )
         for v in tvars
       ]
+      row_squares = tf.Variable(
+        tf.zeros([len(tvars)]),
+        trainable=False,
+        synchronization=tf.VariableSynchronization.ON_READ,
+        aggregation=tf.VariableAggregation.SUM,
+      )
     has_gradient = []  # Filled when the micro step is traced: False for unused variables.
+    sparse = []  # Likewise: True where the gradient comes as an IndexedSlices.
 
     def micro_step(features):
       with tf.GradientTape() as tape:
@@ -410,39 +476,43 @@ class ClassifierRunner(object):
         scaled_loss = self._scaled(loss / (replicas * accumulation_steps))
       grads = tape.gradient(scaled_loss, tvars)
       has_gradient[:] = [g is not None for g in grads]
-      for total, grad in zip(sums, grads):
+      dense, shares = optimization.densified(grads)
+      sparse[:] = [share is not None for share in shares]
+      if any(sparse):
+        row_squares.assign_add(tf.stack([tf.zeros([]) if s is None else s for s in shares]))
+      for total, grad in zip(sums, dense):
         if grad is not None:
           total.assign_add(grad)
       return loss
 
     def update():
       grads = [total.read_value() if used else None for total, used in zip(sums, has_gradient)]
+      shares = row_squares.read_value()
       if replicas > 1:
         present = [g for g in grads if g is not None]
-        reduced = iter(
-          tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
+        reduced = tf.distribute.get_replica_context().all_reduce(
+          tf.distribute.ReduceOp.SUM, present + [shares]
         )
+        shares = reduced.pop()
+        reduced = iter(reduced)
         grads = [next(reduced) if g is not None else None for g in grads]
-      learning_rate = self._apply(grads)
+      squares = [shares[i] if is_sparse else None for i, is_sparse in enumerate(sparse)]
+      learning_rate = self._apply(grads, squares)
       for total in sums:
         total.assign(tf.zeros_like(total))
+      row_squares.assign(tf.zeros_like(row_squares))
       return learning_rate
 
-    @tf.function
-    def train_loop(iterator, steps):
-      loss = tf.constant(0.0)
-      learning_rate = tf.constant(0.0)
-      for _ in tf.range(steps):
-        loss_sum = tf.constant(0.0)
-        for _ in tf.range(accumulation_steps):
-          per_replica_loss = strategy.run(micro_step, args=(next(iterator),))
-          loss_sum += strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
-        per_replica_lr = strategy.run(update)
-        loss = loss_sum / accumulation_steps
-        learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_lr, axis=None)
-      return loss, learning_rate
+    def one_step(iterator):
+      loss_sum = tf.constant(0.0)
+      for _ in tf.range(accumulation_steps):
+        per_replica_loss = strategy.run(micro_step, args=(next(iterator),))
+        loss_sum += strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
+      per_replica_lr = strategy.run(update)
+      learning_rate = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_lr, axis=None)
+      return loss_sum / accumulation_steps, learning_rate
 
-    return train_loop
+    return self._looped(one_step)
 
   def train(
     self,
@@ -496,8 +566,12 @@ class ClassifierRunner(object):
       if eval_every_steps:
         next_stop = min(next_stop, (self.global_step // eval_every_steps + 1) * eval_every_steps)
       steps = min(chunk_cap, next_stop - self.global_step, num_train_steps - self.global_step)
+      chunk_start = self.global_step
       loss, learning_rate = train_loop(iterator, tf.constant(steps))
       self.global_step = int(self.optimizer.global_step.numpy())
+      if not np.isfinite(float(loss)):
+        summary_writer.close()
+        self._diverged(chunk_start + int(self._steps_run.numpy()), "the loss is %s" % float(loss))
       now = time.time()
       done = self.global_step - start_step
       if now - last_log >= log_every_seconds or self.global_step == num_train_steps:
@@ -520,11 +594,28 @@ class ClassifierRunner(object):
         )
       evaluating = bool(eval_every_steps) and self.global_step % eval_every_steps == 0
       if evaluating or self.global_step % save_every == 0 or self.global_step >= num_train_steps:
+        if not self._weights_finite():
+          summary_writer.close()
+          self._diverged(self.global_step, "the weights are no longer finite")
         self.save()
       if evaluating and on_eval(self.global_step):
         break
     summary_writer.close()
     logger.info("Loss for final step: %.6f.", float(loss))
+
+  def _weights_finite(self) -> bool:
+    """Whether every weight and Adam slot is finite (checked before each save)."""
+    values = self._checkpoint_variables().values()
+    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in values if v.dtype.is_floating)
+
+  def _diverged(self, step: int, what: str) -> None:
+    """Raises TrainingDiverged for `step`, naming the newest checkpoint (never a non-finite one)."""
+    newest = self.manager.latest_checkpoint
+    raise TrainingDiverged(
+      "training stopped at step %d: %s; the newest checkpoint%s holds the last finite weights "
+      "(try a lower --learning_rate, and check --class_weights and the data)"
+      % (step, what, " (%s)" % os.path.basename(newest) if newest else "")
+    )
 
   def write_eval_summaries(self, result: dict) -> None:
     """Eval metrics as TensorBoard scalars in output_dir/eval, as Estimator."""
@@ -579,19 +670,19 @@ class ClassifierRunner(object):
     self._forwards.append((element_spec, forward))
     return forward
 
-  def _batches(self, dataset, total_examples, what) -> Iterator[dict]:
+  def _batches(self, dataset, total_examples, what, total_windows=None) -> Iterator[dict]:
     strategy = self._inference_strategy
     distributed = strategy.experimental_distribute_dataset(dataset)
     forward = self._forward_fn(distributed.element_spec)
-    progress = Progress(what, total_examples)
-    done = 0
+    progress = InferenceProgress(what, total_examples, total_windows)
     for features in distributed:
       outputs = {name: _stack(strategy, t) for name, t in forward(features).items()}
-      done += len(outputs["logits"])
-      progress.update(min(done, total_examples))
+      progress.update(outputs)
       yield outputs
 
-  def evaluate(self, dataset: tf.data.Dataset, total_examples: int) -> dict:
+  def evaluate(
+    self, dataset: tf.data.Dataset, total_examples: int, total_windows: int | None = None
+  ) -> dict:
     """eval_accuracy and eval_loss weighted by is_real_example, plus loss
     (mean of batch losses) and global_step, as the Estimator reported.
 
@@ -600,7 +691,7 @@ class ClassifierRunner(object):
     and --doc_stride windows are scored per example by `_evaluate_examples`.
     """
     if self.model.multi_label or self._has_windows(dataset):
-      return self._evaluate_examples(dataset, total_examples)
+      return self._evaluate_examples(dataset, total_examples, total_windows)
     correct = weight_sum = loss_sum = 0.0
     batch_losses = []
     all_labels, all_predictions, all_weights = [], [], []
@@ -631,10 +722,10 @@ class ClassifierRunner(object):
   def _has_windows(dataset: tf.data.Dataset) -> bool:
     return "example_id" in dataset.element_spec
 
-  def _collect(self, dataset, total_examples, what) -> dict:
+  def _collect(self, dataset, total_examples, what, total_windows=None) -> dict:
     """Every batch's outputs concatenated, windows combined into one row per example."""
     parts: dict = {}
-    for out in self._batches(dataset, total_examples, what):
+    for out in self._batches(dataset, total_examples, what, total_windows):
       for name, value in out.items():
         parts.setdefault(name, []).append(value)
     rows = {name: np.concatenate(values) for name, values in parts.items()}
@@ -643,9 +734,9 @@ class ClassifierRunner(object):
     rows["probabilities"] = head_probabilities(rows["logits"], self.model.multi_label)
     return rows
 
-  def _evaluate_examples(self, dataset: tf.data.Dataset, total_examples: int) -> dict:
+  def _evaluate_examples(self, dataset, total_examples: int, total_windows=None) -> dict:
     """Eval metrics computed per example in NumPy (multi-label, or windows combined)."""
-    rows = self._collect(dataset, total_examples, "Evaluating")
+    rows = self._collect(dataset, total_examples, "Evaluating", total_windows)
     weights = rows["is_real_example"].astype(np.float64)
     labels = rows["label_ids"]
     losses = example_losses(rows["logits"], labels, self.model.multi_label)
@@ -666,13 +757,16 @@ class ClassifierRunner(object):
     self.last_probabilities = rows["probabilities"]
     return result
 
-  def predict(self, dataset: tf.data.Dataset, total_examples: int) -> Iterator[np.ndarray]:
+  def predict(
+    self, dataset: tf.data.Dataset, total_examples: int, total_windows: int | None = None
+  ) -> Iterator[np.ndarray]:
     """Probabilities [num_labels] per example, in input order (batches with
     an `example_index` feature, as --dynamic_padding makes, are put back in
     order first). --doc_stride windows give one row per example, their logits
     combined."""
     if self._has_windows(dataset):
-      yield from self._collect(dataset, total_examples, "Predicting")["probabilities"]
+      rows = self._collect(dataset, total_examples, "Predicting", total_windows)
+      yield from rows["probabilities"]
       return
     rows, indices = [], []
     for out in self._batches(dataset, total_examples, "Predicting"):
@@ -684,6 +778,29 @@ class ClassifierRunner(object):
     if rows:
       order = np.argsort(np.concatenate(indices), kind="stable")
       yield from np.concatenate(rows)[order]
+
+
+class InferenceProgress(object):
+  """The progress log of eval/predict, in one unit: examples, or with --doc_stride
+  windows (what the batches hold), with the examples begun beside."""
+
+  def __init__(self, what: str, total_examples: int, total_windows: int | None = None) -> None:
+    """`total_windows`: the records of a --doc_stride file (None: one per example)."""
+    self.total_examples = total_examples
+    self.windowed = total_windows is not None
+    total = total_windows if self.windowed else total_examples
+    self.progress = Progress(what, total, unit="windows" if self.windowed else "examples")
+    self.done = 0
+    self.examples_begun: set = set()
+
+  def update(self, outputs: dict) -> None:
+    """Counts one batch of outputs (its `logits` rows, and `example_id`s when windowed)."""
+    self.done += len(outputs["logits"])
+    extra = ""
+    if self.windowed:
+      self.examples_begun.update(outputs["example_id"].tolist())
+      extra = ", %d/%d examples" % (len(self.examples_begun), self.total_examples)
+    self.progress.update(min(self.done, self.progress.total), extra)
 
 
 def combine_windows(rows: dict, pooling: str = "mean") -> dict:

@@ -299,8 +299,8 @@ def hf_config(
     config["problem_type"] = (
       "multi_label_classification" if multi_label else "single_label_classification"
     )
-    # Google's head drops out 0.1 of the pooled output whatever hidden_dropout_prob says.
-    config["classifier_dropout"] = classifier_model.HEAD_DROPOUT
+    # The rate the head trained with: bert_config.json's classifier_dropout, else Google's 0.1.
+    config["classifier_dropout"] = classifier_model.head_dropout(bert_config)
     if run_settings:
       config[hf_common.RUN_SETTINGS_KEY] = dict(sorted(run_settings.items()))
   return dict(sorted(config.items()))

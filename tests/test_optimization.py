@@ -143,3 +143,23 @@ def test_weight_decay_exclusions():
   assert not f("bert/encoder/layer_0/output/LayerNorm/gamma", 0.01, ex)
   assert not f("bert/pooler/dense/bias", 0.01, ex)
   assert not f("output_weights", 0.0, ex)
+
+
+def test_a_sparse_gradient_counts_each_row_in_the_norm():
+  """Google's tf.clip_by_global_norm over a gather's IndexedSlices: a row given twice
+  adds two squares, not the square of the sum; `densified` keeps that share."""
+  rows = tf.constant([[3.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+  sparse = tf.IndexedSlices(rows, tf.constant([1, 1, 2]), tf.constant([3, 2]))
+  assert float(optimization.squared_norm(sparse)) == 34.0
+  assert float(optimization.squared_norm(tf.convert_to_tensor(sparse))) == 52.0
+  dense, squares = optimization.densified([sparse, tf.constant([1.0]), None])
+  assert [s is None for s in squares] == [False, True, True] and dense[2] is None
+  results = []
+  for grads, shares in [([sparse], None), (dense[:1], squares[:1]), (dense[:1], None)]:
+    table = tf.Variable(tf.zeros([3, 2]), name="bert/embeddings/word_embeddings")
+    opt = optimization.AdamWeightDecay([table], 1.0, 10, 0, weight_decay_rate=0.0)
+    opt.apply_gradients(grads, shares)
+    results.append(opt.slot_variables[0].numpy())  # adam_m = 0.1 * clipped gradient
+  np.testing.assert_allclose(results[0][1], [0.1 * 6 / np.sqrt(34), 0.0], rtol=1e-6)
+  np.testing.assert_array_equal(results[1], results[0])
+  np.testing.assert_allclose(results[2][1], [0.1 * 6 / np.sqrt(52), 0.0], rtol=1e-6)

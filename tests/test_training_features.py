@@ -31,15 +31,15 @@ def _features(num_examples, seq_length, vocab_size, num_labels, seed):
   }
 
 
-def _trained_weights(monkeypatch, batch_size, accumulation_steps, steps, initial=None):
+def _trained_weights(batch_size, accumulation_steps, steps, initial=None):
   import tensorflow as tf
 
   from bert import modeling
-  from classifier import model as model_lib
   from classifier.trainer import ClassifierRunner
 
-  monkeypatch.setattr(model_lib, "HEAD_DROPOUT", 0.0)
-  config = dict(tiny_config(40), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  config = tiny_config(
+    40, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0
+  )
   runner = ClassifierRunner(modeling.BertConfig.from_dict(config), 3, output_dir="unused")
   if initial is not None:
     for name, variable in runner.model.variables_by_name.items():
@@ -53,7 +53,7 @@ def _trained_weights(monkeypatch, batch_size, accumulation_steps, steps, initial
   return {n: v.numpy() for n, v in runner.model.variables_by_name.items()}, float(loss)
 
 
-def test_accumulated_batches_equal_one_big_batch(monkeypatch):
+def test_accumulated_batches_equal_one_big_batch():
   """4 x 8 examples with --gradient_accumulation_steps=4 == 32 examples in one batch."""
   from bert import modeling
   from classifier.trainer import ClassifierRunner
@@ -62,14 +62,14 @@ def test_accumulated_batches_equal_one_big_batch(monkeypatch):
   initial = {
     n: v.numpy() for n, v in ClassifierRunner(config, 3, "unused").model.variables_by_name.items()
   }
-  big, big_loss = _trained_weights(monkeypatch, 32, 1, 3, initial)
-  accumulated, accumulated_loss = _trained_weights(monkeypatch, 8, 4, 3, initial)
+  big, big_loss = _trained_weights(32, 1, 3, initial)
+  accumulated, accumulated_loss = _trained_weights(8, 4, 3, initial)
   moved = max(float(np.max(np.abs(big[n] - initial[n]))) for n in big)
   assert moved > 1e-3  # The weights did change.
   for name in big:
     np.testing.assert_allclose(accumulated[name], big[name], atol=1e-5, err_msg=name)
   assert abs(accumulated_loss - big_loss) < 1e-4
-  unaccumulated, _ = _trained_weights(monkeypatch, 8, 1, 3, initial)
+  unaccumulated, _ = _trained_weights(8, 1, 3, initial)
   assert max(float(np.max(np.abs(unaccumulated[n] - big[n]))) for n in big) > 1e-4
 
 
@@ -242,13 +242,16 @@ def test_loss_scale_skips_overflowing_steps_and_adapts():
   from classifier.trainer import LossScale
 
   scale = LossScale(tf.VariableAggregation.NONE, initial_scale=8.0, growth_interval=2)
-  grads, finite = scale.unscale([tf.constant([8.0, 16.0]), None])
-  assert bool(finite) and grads[1] is None
+  grads, squares, finite = scale.unscale(
+    [tf.constant([8.0, 16.0]), None], [tf.constant(128.0), None]
+  )
+  assert bool(finite) and grads[1] is None and squares[1] is None
   np.testing.assert_array_equal(grads[0].numpy(), [1.0, 2.0])
+  assert float(squares[0]) == 2.0  # A norm share is divided by the scale's square.
   scale.update(finite)
   scale.update(finite)
   assert float(scale.scale) == 16.0  # Two good steps: doubled.
-  _, finite = scale.unscale([tf.constant([np.inf]), tf.constant([1.0])])
+  _, _, finite = scale.unscale([tf.constant([np.inf]), tf.constant([1.0])])
   assert not bool(finite)
   scale.update(finite)
   assert float(scale.scale) == 8.0 and int(scale.good_steps) == 0
@@ -305,3 +308,59 @@ def test_mixed_precision_trains_and_its_checkpoint_loads_in_float32(workspace, p
     for name, runner in runners.items()
   }
   np.testing.assert_allclose(outputs[precision], outputs["float32"], atol=3e-2)
+
+
+@pytest.mark.slow
+def test_readme_accumulation_commands_give_the_big_batchs_weights(tmp_path):
+  """The README's two commands ("Same numbers on every path"), with the tiny model: every
+  dropout off in bert_config.json, 8 x 4 accumulated == 32 in one batch, slots included."""
+  import json
+
+  import tensorflow as tf
+
+  from conftest import write_google_checkpoint
+
+  model = tmp_path / "model"
+  _, config_file = write_model_dir(str(model))
+  config = json.load(open(config_file))
+  write_google_checkpoint(str(model / "bert_model.ckpt"), config)
+  config.update(hidden_dropout_prob=0, attention_probs_dropout_prob=0, classifier_dropout=0)
+  (model / "bert_config_nodropout.json").write_text(json.dumps(config))
+  write_emotion_data(str(tmp_path / "data"), n_train=96, n_val=8, n_test=8)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  variables = {}
+  for batch, steps in [(32, 1), (8, 4)]:
+    output = tmp_path / ("out_%dx%d" % (batch, steps))
+    command = [
+      sys.executable,
+      "run_classifier.py",
+      "--task_name=emotion",
+      "--do_train=true",
+      "--data_dir=%s" % (tmp_path / "data"),
+      "--vocab_file=%s" % (model / "vocab.txt"),
+      "--bert_config_file=%s" % (model / "bert_config_nodropout.json"),
+      "--init_checkpoint=%s" % (model / "bert_model.ckpt"),
+      "--max_seq_length=64",
+      "--num_train_epochs=1",
+      "--seed=1",
+      "--train_batch_size=%d" % batch,
+      "--gradient_accumulation_steps=%d" % steps,
+      "--output_dir=%s" % output,
+    ]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.load(open(output / "run_config.json"))["classifier_dropout"] == 0.0
+    reader = tf.train.load_checkpoint(model_folder.newest_local_checkpoint(str(output)))
+    variables[batch] = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+  big, accumulated = variables[32], variables[8]
+  assert int(big["global_step"]) == int(accumulated["global_step"]) == 3
+  assert sorted(big) == sorted(accumulated)
+  worst = max(float(np.max(np.abs(big[n] - accumulated[n]))) for n in big)
+  assert worst < 1e-5, worst
+  start = tf.train.load_checkpoint(str(model / "bert_model.ckpt"))
+  assert (
+    float(
+      np.max(np.abs(big["bert/pooler/dense/kernel"] - start.get_tensor("bert/pooler/dense/kernel")))
+    )
+    > 1e-5
+  )
