@@ -1,0 +1,159 @@
+"""legacy.crf, legacy.contrib_names and the tf.contrib / tf.estimator namespaces,
+in-process (graph mode), checked against independent NumPy references."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from legacy import contrib, crf
+from legacy.contrib_names import layer_norm, map_and_batch, parallel_interleave
+from legacy.errors import NotProvided
+
+v1 = tf.compat.v1
+
+
+def _logsumexp(x, axis):
+  top = np.max(x, axis=axis, keepdims=True)
+  return np.squeeze(top, axis) + np.log(np.sum(np.exp(x - top), axis=axis))
+
+
+def _forward_backward(unary, transitions):
+  """log Z of one sequence [L, N] by the forward and by the backward recursion."""
+  alpha = unary[0]
+  for t in range(1, len(unary)):
+    alpha = unary[t] + _logsumexp(alpha[:, None] + transitions, axis=0)
+  beta = np.zeros(unary.shape[1])
+  for t in range(len(unary) - 1, 0, -1):
+    beta = _logsumexp(transitions + (unary[t] + beta)[None, :], axis=1)
+  return _logsumexp(alpha, axis=0), _logsumexp(unary[0] + beta, axis=0)
+
+
+def _score(unary, transitions, tags):
+  return sum(unary[t, y] for t, y in enumerate(tags)) + sum(
+    transitions[a, b] for a, b in zip(tags, tags[1:])
+  )
+
+
+def _run(*tensors):
+  with v1.Session() as session:
+    session.run(v1.global_variables_initializer())
+    return session.run(list(tensors))
+
+
+@pytest.mark.parametrize("max_length", [1, 2, 6])
+def test_crf_against_numpy_forward_backward_and_viterbi(max_length):
+  rng = np.random.RandomState(max_length)
+  batch, num_tags = 5, 4
+  unary = rng.randn(batch, max_length, num_tags).astype(np.float32)
+  transitions = rng.randn(num_tags, num_tags).astype(np.float32)
+  lengths = np.array([max_length, max(max_length - 1, 0), 1, 0, max_length], np.int32)
+  tags = rng.randint(0, num_tags, (batch, max_length)).astype(np.int32)
+  with tf.Graph().as_default():
+    log_likelihood, _ = crf.crf_log_likelihood(
+      tf.constant(unary), tf.constant(tags), tf.constant(lengths), tf.constant(transitions)
+    )
+    log_norm = crf.crf_log_norm(tf.constant(unary), tf.constant(lengths), tf.constant(transitions))
+    decoded, best = crf.crf_decode(
+      tf.constant(unary), tf.constant(transitions), tf.constant(lengths)
+    )
+    log_likelihood, log_norm, decoded, best = _run(log_likelihood, log_norm, decoded, best)
+  for b, length in enumerate(lengths):
+    if length == 0:
+      assert log_likelihood[b] == 0 and log_norm[b] == 0 and not decoded[b].any()
+      continue
+    forward, backward = _forward_backward(unary[b, :length], transitions)
+    np.testing.assert_allclose([log_norm[b], backward], forward, rtol=1e-5)
+    expected = _score(unary[b], transitions, list(tags[b, :length])) - forward
+    np.testing.assert_allclose(log_likelihood[b], expected, rtol=1e-5, atol=1e-5)
+    # Viterbi: the best of all num_tags ** length sequences.
+    every = {
+      path: _score(unary[b], transitions, path)
+      for path in itertools.product(range(num_tags), repeat=int(length))
+    }
+    best_path = max(every, key=every.get)
+    assert list(decoded[b, :length]) == list(best_path) and not decoded[b, length:].any()
+    np.testing.assert_allclose(best[b], every[best_path], rtol=1e-5)
+    path, score = crf.viterbi_decode(unary[b, :length], transitions)
+    assert path == list(best_path)
+    np.testing.assert_allclose(score, every[best_path], rtol=1e-5)
+
+
+def test_crf_log_likelihood_makes_its_transitions_variable():
+  with tf.Graph().as_default():
+    with v1.variable_scope("crf_layer"):
+      _, transitions = crf.crf_log_likelihood(
+        tf.zeros([2, 3, 5]), tf.zeros([2, 3], tf.int32), tf.constant([3, 2])
+      )
+    assert transitions.name == "crf_layer/transitions:0"
+    assert transitions.shape.as_list() == [5, 5]
+
+
+def test_layer_norm_has_tf1_names_and_equals_bert_modeling():
+  from bert import modeling
+
+  x = np.random.RandomState(0).randn(3, 4, 8).astype(np.float32)
+  with tf.Graph().as_default():
+    with v1.variable_scope("encoder"):
+      theirs = layer_norm(tf.constant(x), begin_norm_axis=-1, begin_params_axis=-1)
+      ours = modeling.layer_norm(tf.constant(x), name="ours")
+    names = sorted(v.name for v in v1.global_variables())
+    theirs, ours = _run(theirs, ours)
+  assert names == [
+    "encoder/LayerNorm/beta:0",
+    "encoder/LayerNorm/gamma:0",
+    "encoder/ours/beta:0",
+    "encoder/ours/gamma:0",
+  ]
+  np.testing.assert_allclose(theirs, ours, atol=1e-5)
+  normalised = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-12)
+  np.testing.assert_allclose(theirs, normalised, atol=1e-5)
+
+
+def test_data_transformations():
+  with tf.Graph().as_default():
+    numbers = tf.data.Dataset.range(10)
+    batched = numbers.apply(map_and_batch(lambda x: x * 2, 4, drop_remainder=True))
+    files = tf.data.Dataset.range(3).apply(
+      parallel_interleave(lambda x: tf.data.Dataset.from_tensors(x).repeat(2), cycle_length=2)
+    )
+    first = v1.data.make_one_shot_iterator(batched).get_next()
+    every = v1.data.make_one_shot_iterator(files.batch(6)).get_next()
+    first, every = _run(first, every)
+  assert first.tolist() == [0, 2, 4, 6]
+  assert sorted(every.tolist()) == [0, 0, 1, 1, 2, 2]
+
+
+def test_names_not_provided_say_what_is():
+  with pytest.raises(NotProvided, match=r"tf.contrib.slim is not provided \(tf.contrib here has: "):
+    contrib.slim
+  assert not hasattr(contrib, "slim")
+  with pytest.raises(NotProvided, match=r"tf.contrib.rnn.LSTMBlockFusedCell is not provided"):
+    contrib.rnn.LSTMBlockFusedCell
+  # The cells are Keras 2's (tf-keras), which only bert-run-tf1 selects: named here, not loaded.
+  assert contrib.PARTS["rnn"]["LSTMCell"] == "tensorflow.compat.v1.nn.rnn_cell:LSTMCell"
+  assert contrib.crf.viterbi_decode is crf.viterbi_decode
+  from legacy import estimator
+
+  with pytest.raises(NotProvided, match="tf.estimator.DNNClassifier is not provided"):
+    estimator.DNNClassifier
+  assert estimator.ModeKeys.PREDICT == "infer"
+
+
+def test_estimator_spec_and_run_config_checks():
+  from legacy.estimator import EstimatorSpec, ModeKeys, RunConfig
+  from legacy.errors import NotSupported
+
+  with pytest.raises(ValueError, match="TRAIN needs both loss and train_op"):
+    EstimatorSpec(ModeKeys.TRAIN, loss=tf.constant(1.0))
+  with pytest.raises(TypeError, match=r"must be a \(value, update_op\) pair"):
+    EstimatorSpec(ModeKeys.EVAL, loss=tf.constant(1.0), eval_metric_ops={"acc": tf.constant(1.0)})
+  assert RunConfig().save_checkpoints_secs == 600
+  config = RunConfig(save_checkpoints_steps=5).replace(keep_checkpoint_max=1)
+  assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (5, None)
+  assert config.keep_checkpoint_max == 1
+  with pytest.raises(ValueError, match="not both"):
+    RunConfig(save_checkpoints_steps=5, save_checkpoints_secs=5)
+  with pytest.raises(NotSupported, match="run_classifier.py --distribution_strategy"):
+    RunConfig(train_distribute=object())
