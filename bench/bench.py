@@ -103,9 +103,11 @@ Accuracy is measured separately, end to end through run_classifier.py, by
 `python bench/accuracy.py` (fixed vs --dynamic_padding, several seeds).
 
 The code: bench/common.py (settings, logging, subprocess jobs, FLOPs),
-data.py (model, vocab, texts, tf_records), stages.py (train, eval, predict,
-serve), convert.py, hf_reference.py (--compare) and report.py (machine
-facts, table, JSON); this file reads the flags and runs the sections.
+context.py (what the sections share: model, files, data), data.py (model,
+vocab, texts, tf_records), stages.py (train, eval, predict, serve),
+convert.py, profile_step.py and profile_trace.py (profile), onnx_infer.py,
+hf_reference.py (--compare) and report.py (machine facts, table, JSON); this
+file reads the flags and runs the sections.
 """
 
 from __future__ import annotations
@@ -257,9 +259,7 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
   sections in a fixed order; returns the settings."""
   report.add_tensorflow_facts(machine, args.threads)  # Before TensorFlow runs any op.
   ctx = data.resolve_model(args, workdir)
-  ctx["workdir"] = workdir
-  ctx["fused_kernels"] = args.kernels == "fused"
-  max_positions = ctx["config"]["max_position_embeddings"]
+  max_positions = ctx.config["max_position_embeddings"]
   if args.seq > max_positions:
     raise SystemExit("--seq %d > max_position_embeddings %d" % (args.seq, max_positions))
   if args.sections:  # Every section works on the synthetic data.
@@ -274,7 +274,7 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
     runner = stages.build_runner(ctx)
     if args.compare:
       variables = runner.model.variables_by_name
-      ctx["initial_weights"] = {name: v.numpy() for name, v in variables.items()}
+      ctx.initial_weights = {name: v.numpy() for name, v in variables.items()}
   if "train" in chosen and args.compare:
     hf_reference.section_compare_train(args, ctx, results, runner, paddings)
   elif "train" in chosen:

@@ -13,6 +13,7 @@ import threading
 import time
 
 from bench.common import SEED, cores, log, run_job
+from bench.context import BenchContext
 from bench.data import label_list, make_examples, read_vocab, text_words
 from bench.report import Results
 
@@ -141,19 +142,19 @@ def parsed_records(path: str, limit: int) -> list[dict]:
   return rows
 
 
-def section_convert(args, ctx: dict, results: Results) -> None:
+def section_convert(args, ctx: BenchContext, results: Results) -> None:
   """Times the three conversion paths, checks that their files agree, and
   measures how memory grows with the number of examples."""
   n, workers = args.conversion_examples, cores()
   paths = {
-    mode: os.path.join(ctx["workdir"], "convert_%s.tf_record" % mode)
+    mode: os.path.join(ctx.workdir, "convert_%s.tf_record" % mode)
     for mode in ("google", "ours1", "oursN")
   }
 
   def spec(mode: str, count: int, num_workers: int, repeats: int) -> dict:
     return {
       "mode": "google" if mode == "google" else "ours",
-      "vocab_file": ctx["vocab_file"],
+      "vocab_file": ctx.vocab_file,
       "n": count,
       "seq": args.seq,
       "seed": SEED + 7,

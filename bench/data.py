@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from bench.common import NUM_LABELS, SEED, log
+from bench.context import BenchContext
 
 MINILM_SHAPE = {
   "vocab_size": 30522,
@@ -176,21 +177,24 @@ def import_minilm(workdir: str) -> dict:
   return import_hf_bert(package_dir, target, overwrite=True, check=False)
 
 
-def resolve_model(args, workdir: str) -> dict:
-  """The model the bench runs: its config dict and name, plus the checkpoint,
-  vocab file and model folder when they exist (--minilm)."""
+def resolve_model(args, workdir: str) -> BenchContext:
+  """The model the bench runs, as a new context: its config dict and name, plus the
+  checkpoint, vocab file and model folder when they exist (--minilm)."""
+  fused_kernels = args.kernels == "fused"
   if args.minilm:
     summary = import_minilm(workdir)
     model_dir = summary["output_dir"]
     with open(os.path.join(model_dir, "bert_config.json")) as f:
       config = json.load(f)
-    return {
-      "config": config,
-      "checkpoint": summary["checkpoint"],
-      "vocab_file": os.path.join(model_dir, "vocab.txt"),
-      "model_dir": model_dir,
-      "name": "all-MiniLM-L6-v2 (imported weights)",
-    }
+    return BenchContext(
+      workdir=workdir,
+      config=config,
+      name="all-MiniLM-L6-v2 (imported weights)",
+      checkpoint=summary["checkpoint"],
+      vocab_file=os.path.join(model_dir, "vocab.txt"),
+      model_dir=model_dir,
+      fused_kernels=fused_kernels,
+    )
   if args.config:
     with open(args.config) as f:
       config = json.load(f)
@@ -198,7 +202,7 @@ def resolve_model(args, workdir: str) -> dict:
   else:
     config = dict(MINILM_SHAPE)
     name = "MiniLM-L6-H384 shape, random weights"
-  return {"config": config, "checkpoint": None, "vocab_file": None, "model_dir": None, "name": name}
+  return BenchContext(workdir=workdir, config=config, name=name, fused_kernels=fused_kernels)
 
 
 # -- tf_record files ------------------------------------------------------------
@@ -253,34 +257,34 @@ def length_stats(lengths: np.ndarray, seq: int) -> dict:
   }
 
 
-def write_split(args, ctx: dict, split: str, count: int, seed: int) -> str:
+def write_split(args, ctx: BenchContext, split: str, count: int, seed: int) -> str:
   """Writes `count` synthetic examples as <workdir>/<split>.tf_record (kept in
-  ctx[split + "_file"]) with the project's conversion; returns the path."""
+  ctx.records[split]) with the project's conversion; returns the path."""
   from classifier import features  # pylint: disable=import-outside-toplevel
 
-  record_file = os.path.join(ctx["workdir"], "%s.tf_record" % split)
-  examples = make_examples(ctx["words"], count, args.seq, seed)
+  record_file = os.path.join(ctx.workdir, "%s.tf_record" % split)
+  examples = make_examples(ctx.words, count, args.seq, seed)
   features.file_based_convert_examples_to_features(
-    examples, label_list(), args.seq, ctx["tokenizer"], record_file, num_workers=1
+    examples, label_list(), args.seq, ctx.tokenizer, record_file, num_workers=1
   )
-  ctx[split + "_file"] = record_file
+  ctx.records[split] = record_file
   return record_file
 
 
-def prepare_data(args, ctx: dict) -> None:
+def prepare_data(args, ctx: BenchContext) -> None:
   """Fills `ctx` with the vocab (file, source, words), the tokenizer, and the
   train and eval tf_records written by classifier.features (one worker)."""
   from bert import tokenization  # pylint: disable=import-outside-toplevel
 
-  if ctx.get("vocab_file") is None:
-    tokens, ctx["vocab_source"] = choose_vocab(ctx["config"]["vocab_size"])
-    ctx["vocab_file"] = os.path.join(ctx["workdir"], "vocab.txt")
-    write_vocab(tokens, ctx["vocab_file"])
+  if ctx.vocab_file is None:
+    tokens, ctx.vocab_source = choose_vocab(ctx.config["vocab_size"])
+    ctx.vocab_file = os.path.join(ctx.workdir, "vocab.txt")
+    write_vocab(tokens, ctx.vocab_file)
   else:
-    ctx["vocab_source"] = ctx["vocab_file"]
-  ctx["words"] = text_words(read_vocab(ctx["vocab_file"]))
-  ctx["tokenizer"] = tokenization.FullTokenizer(ctx["vocab_file"], do_lower_case=True)
+    ctx.vocab_source = ctx.vocab_file
+  ctx.words = text_words(read_vocab(ctx.vocab_file))
+  ctx.tokenizer = tokenization.FullTokenizer(ctx.vocab_file, do_lower_case=True)
   splits = (("train", args.train_examples, SEED), ("eval", args.eval_examples, SEED + 1))
   for split, count, seed in splits:
     write_split(args, ctx, split, count, seed)
-  ctx["length_stats"] = length_stats(real_lengths(ctx["train_file"], args.seq), args.seq)
+  ctx.length_stats = length_stats(real_lengths(ctx.records["train"], args.seq), args.seq)

@@ -8,6 +8,7 @@ timed repeats alternate with ours; only if torch and transformers import in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -17,6 +18,7 @@ import numpy as np
 
 from bench import fairness
 from bench.common import ENTRY_POINT, ROOT, SEED, log, run_job
+from bench.context import BenchContext
 from bench.hf_worker import FEATURE_KEYS, Worker, gflops_per_run
 from bench.report import Results
 from bench.stages import (
@@ -160,12 +162,12 @@ def torch_missing(python: str) -> str | None:
   return (probe.stderr.strip().splitlines() or ["?"])[-1]
 
 
-def batch_arrays(ctx: dict, paddings: list[str]) -> dict:
+def batch_arrays(ctx: BenchContext, paddings: list[str]) -> dict:
   """The replayed training batches as npz entries MODE_KEY_INDEX (and
   MODE_count), the form the worker reads."""
   arrays = {}
   for mode in paddings:
-    batches = ctx["train_batches"][mode]
+    batches = ctx.train_batches[mode]
     arrays["%s_count" % mode] = np.array(len(batches))
     for i, batch in enumerate(batches):
       for key, name in FEATURE_KEYS:
@@ -173,14 +175,14 @@ def batch_arrays(ctx: dict, paddings: list[str]) -> dict:
   return arrays
 
 
-def reference_logits(ctx: dict, features: dict) -> dict:
+def reference_logits(ctx: BenchContext, features: dict) -> dict:
   """Our model's eval-mode logits on one batch with the initial weights (set
   into a fresh runner), as npz entries check_* for the worker to compare with."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   fresh = build_runner(ctx)
   for name, variable in fresh.model.variables_by_name.items():
-    variable.assign(ctx["initial_weights"][name])
+    variable.assign(ctx.initial_weights[name])
   _, _, logits, _ = fresh.model(
     tf.constant(features["input_ids"]),
     tf.constant(features["input_mask"]),
@@ -196,31 +198,31 @@ def reference_logits(ctx: dict, features: dict) -> dict:
   }
 
 
-def start_worker(args, ctx: dict, paddings: list[str]) -> Worker:
+def start_worker(args, ctx: BenchContext, paddings: list[str]) -> Worker:
   """The HF worker, set up with our initial weights, our replayed batches and
   (for dynamic padding) the unpadded training texts for its own batches."""
   from bench.data import unpadded_examples, write_split  # pylint: disable=import-outside-toplevel
 
-  workdir = ctx["workdir"]
+  workdir = ctx.workdir
   weights_file = os.path.join(workdir, "weights.npz")
-  np.savez(weights_file, **ctx["initial_weights"])
+  np.savez(weights_file, **ctx.initial_weights)
   arrays = batch_arrays(ctx, paddings)
-  arrays.update(reference_logits(ctx, ctx["train_batches"][paddings[0]][0]["arrays"]))
+  arrays.update(reference_logits(ctx, ctx.train_batches[paddings[0]][0]["arrays"]))
   batches_file = os.path.join(workdir, "batches.npz")
   np.savez(batches_file, **arrays)
   texts_file = os.path.join(workdir, "texts.npz")
   if "dynamic" in paddings:
     write_split(args, ctx, "epoch", args.epoch_examples, SEED + 2)
-    np.savez(texts_file, **unpadded_examples(ctx["epoch_file"], args.seq))
+    np.savez(texts_file, **unpadded_examples(ctx.records["epoch"], args.seq))
   log("starting the HF PyTorch worker (%s)" % args.hf_python)
   worker = Worker(args.hf_python, ENTRY_POINT, ROOT, dict(os.environ))
   worker.facts = worker.ask(
     "setup",
-    config=ctx["config"],
+    config=ctx.config,
     weights=weights_file,
     batches=batches_file,
     texts=texts_file,
-    vocab_file=ctx["vocab_file"],
+    vocab_file=ctx.vocab_file,
     modes=list(paddings),
     batch=args.batch,
     own_batches=(args.repeats + 1) * epoch_steps(args) if "dynamic" in paddings else 0,
@@ -257,7 +259,9 @@ def add_hf_facts(args, results: Results, hf: dict) -> float:
   return statistics.median(hf["matmul_gflops"])
 
 
-def add_hf_rows(args, ctx, results: Results, label: str, batches, times, torch_peak) -> float:
+def add_hf_rows(
+  args, ctx: BenchContext, results: Results, label: str, batches, times, torch_peak
+) -> float:
   """HF's rows for one set of batches; returns its examples/s."""
   slices = timed_slices(batches, args)
   hf_rate = results.add(
@@ -270,7 +274,7 @@ def add_hf_rows(args, ctx, results: Results, label: str, batches, times, torch_p
   results.add(
     "compare", label + ", real tokens", rates(slices, times, batch_real_tokens), "tokens/s"
   )
-  hf_gflops = matmul_gflops(ctx["config"], slices, times)
+  hf_gflops = matmul_gflops(ctx.config, slices, times)
   results.add(
     "compare",
     label + ", matmul GFLOP/s",
@@ -286,7 +290,7 @@ def epoch_steps(args) -> int:
   return args.epoch_examples // args.batch
 
 
-def compare_epochs(args, ctx: dict, results: Results, runner, worker, loads: list) -> None:
+def compare_epochs(args, ctx: BenchContext, results: Results, runner, worker, loads: list) -> None:
   """Dynamic padding against dynamic padding over whole epochs of the same
   --epoch_examples texts: ours (--dynamic_padding's length buckets) and HF's
   own (group_by_length batches padded by DataCollatorWithPadding), each epoch
@@ -294,7 +298,7 @@ def compare_epochs(args, ctx: dict, results: Results, runner, worker, loads: lis
   sampler are a biased sample of lengths."""
   steps = epoch_steps(args)
   epoch_args = argparse.Namespace(**dict(vars(args), steps=steps))
-  epoch_ctx = dict(ctx, train_file=ctx["epoch_file"])
+  epoch_ctx = dataclasses.replace(ctx, records=dict(ctx.records, train=ctx.records["epoch"]))
   ours = TrainTimer(epoch_args, epoch_ctx, runner, True, "dynamic, epochs")
   ours.warmup()
   log("HF own dynamic padding: warmup %d steps" % args.warmup)
@@ -334,7 +338,9 @@ def compare_epochs(args, ctx: dict, results: Results, runner, worker, loads: lis
   )
 
 
-def section_compare_train(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
+def section_compare_train(
+  args, ctx: BenchContext, results: Results, runner, paddings: list[str]
+) -> None:
   """Our training and HF PyTorch's on the same batches from the same initial
   weights, their timed repeats alternating; with dynamic padding also HF's own
   (group_by_length + DataCollatorWithPadding). Without torch/transformers in
@@ -363,12 +369,12 @@ def section_compare_train(args, ctx: dict, results: Results, runner, paddings: l
       loads += [dict(load, mode=mode) for load in mode_loads]
       note = "; %d threads, repeats alternating with HF" % args.threads if worker else ""
       note += ours.compile_note
-      add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times["ours"], note)
+      add_train_rows(args, ctx, results, mode, ctx.train_batches[mode], times["ours"], note)
       if not worker:
         continue
       label = "HF PyTorch train, %s padding (our batches)" % mode
       hf_rate = add_hf_rows(
-        args, ctx, results, label, ctx["train_batches"][mode], times[mode], torch_peak
+        args, ctx, results, label, ctx.train_batches[mode], times[mode], torch_peak
       )
       ours_rate = results.get("train", "%s padding" % mode)
       results.add(

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from bench.common import NUM_LABELS, SEED, log, run_job
+from bench.context import BenchContext
 from bench.data import make_texts
 from bench.report import Results
 
@@ -40,39 +41,39 @@ def shapes_of(args) -> list[tuple[int, int]]:
   return [(b, t) for t in seqs for b in sorted({1, args.batch})]
 
 
-def write_classifier_folder(ctx: dict) -> str:
+def write_classifier_folder(ctx: BenchContext) -> str:
   """A run_classifier-like folder (model.ckpt-0 with a seeded head, vocab, config, labels)
   of the bench's model: the imported weights with --minilm, else seeded random ones."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from bert import checkpoint, model_folder, modeling  # pylint: disable=import-outside-toplevel
   from classifier.model import BertClassifier  # pylint: disable=import-outside-toplevel
 
-  folder = os.path.join(ctx["workdir"], "onnx_bench_model")
+  folder = os.path.join(ctx.workdir, "onnx_bench_model")
   os.makedirs(folder, exist_ok=True)
   tf.random.set_seed(SEED)
-  model = BertClassifier(modeling.BertConfig.from_dict(dict(ctx["config"])), NUM_LABELS)
-  if ctx.get("checkpoint"):
-    checkpoint.load_variables(model.bert.variables_by_name, ctx["checkpoint"])
+  model = BertClassifier(modeling.BertConfig.from_dict(dict(ctx.config)), NUM_LABELS)
+  if ctx.checkpoint:
+    checkpoint.load_variables(model.bert.variables_by_name, ctx.checkpoint)
   prefix = os.path.join(folder, "model.ckpt-0")
   checkpoint.save_variables(model.variables_by_name, prefix)
   checkpoint.write_checkpoint_state(folder, ["model.ckpt-0"])
-  model_folder.write_json(os.path.join(folder, "bert_config.json"), ctx["config"])
-  with open(ctx["vocab_file"], "rb") as src, open(os.path.join(folder, "vocab.txt"), "wb") as dst:
+  model_folder.write_json(os.path.join(folder, "bert_config.json"), ctx.config)
+  with open(ctx.vocab_file, "rb") as src, open(os.path.join(folder, "vocab.txt"), "wb") as dst:
     dst.write(src.read())
   model_folder.write_labels(folder, [str(k) for k in range(NUM_LABELS)])
-  ctx["onnx_bench"] = {"folder": folder, "model": model}
+  ctx.onnx_folder, ctx.onnx_model = folder, model
   return folder
 
 
-def token_batches(args, ctx: dict, shapes) -> dict:
+def token_batches(args, ctx: BenchContext, shapes) -> dict:
   """(batch, seq) -> int32 (ids, mask, segments) of bench texts, padded to seq."""
   from serving import features  # pylint: disable=import-outside-toplevel
 
-  texts = make_texts(ctx["words"], max(b for b, _ in shapes), args.seq, SEED + 5)
+  texts = make_texts(ctx.words, max(b for b, _ in shapes), args.seq, SEED + 5)
   out = {}
   for batch, seq in shapes:
     rows = features.convert_texts(
-      texts[:batch], ctx["tokenizer"], seq, ctx["config"]["max_position_embeddings"]
+      texts[:batch], ctx.tokenizer, seq, ctx.config["max_position_embeddings"]
     )
     out[(batch, seq)] = tuple(
       np.array(x, np.int32) for x in (rows.input_ids, rows.input_mask, rows.input_type_ids)
@@ -209,7 +210,7 @@ def _time_alternating(forwards: dict, batches: dict, args) -> dict:
   return rates
 
 
-def _hf_reference(args, ctx: dict, batches: dict, results: Results) -> dict:
+def _hf_reference(args, ctx: BenchContext, batches: dict, results: Results) -> dict:
   """Runs job_hf_infer; returns its result, or {} (with a check saying why) when skipped."""
   from bench.hf_reference import torch_missing  # pylint: disable=import-outside-toplevel
 
@@ -217,8 +218,8 @@ def _hf_reference(args, ctx: dict, batches: dict, results: Results) -> dict:
   if missing:
     results.checks["HF inference reference"] = "skipped: %s" % missing
     return {}
-  model = ctx["onnx_bench"]["model"]
-  weights = os.path.join(ctx["workdir"], "onnx_bench_weights.npz")
+  model = ctx.onnx_model
+  weights = os.path.join(ctx.workdir, "onnx_bench_weights.npz")
   np.savez(weights, **{name: v.numpy() for name, v in model.variables_by_name.items()})
   arrays = {}
   for (batch, seq), (ids, mask, seg) in batches.items():
@@ -227,16 +228,16 @@ def _hf_reference(args, ctx: dict, batches: dict, results: Results) -> dict:
   first = next(iter(batches))
   logits = model(*batches[first], np.zeros([first[0]], np.int32))[2].numpy()
   arrays["%d_%d_logits" % first] = logits
-  arrays_file = os.path.join(ctx["workdir"], "onnx_bench_arrays.npz")
+  arrays_file = os.path.join(ctx.workdir, "onnx_bench_arrays.npz")
   np.savez(arrays_file, **arrays)
   log("HF PyTorch inference and torch.onnx.export in a subprocess")
   hf = run_job(
     "hf_infer",
     {
-      "config": ctx["config"],
+      "config": ctx.config,
       "weights": weights,
       "arrays": arrays_file,
-      "onnx": os.path.join(ctx["workdir"], "hf_model.onnx"),
+      "onnx": os.path.join(ctx.workdir, "hf_model.onnx"),
       "shapes": [list(s) for s in batches],
       "threads": args.threads,
       "repeats": args.repeats,
@@ -251,7 +252,7 @@ def _hf_reference(args, ctx: dict, batches: dict, results: Results) -> dict:
     "torch %s, transformers %s, %d tensors copied from ours; logits max |diff| vs ours %.2g"
     % (hf["torch"], hf["transformers"], hf["copied"], hf["logits_max_abs_diff"])
   )
-  hf["onnx"] = os.path.join(ctx["workdir"], "hf_model.onnx")
+  hf["onnx"] = os.path.join(ctx.workdir, "hf_model.onnx")
   return hf
 
 
@@ -260,12 +261,12 @@ def _ratio(results: Results, name: str, top: float | None, bottom: float | None,
     results.add("onnx", name, [top / bottom], "x", note)
 
 
-def inference_rows(args, ctx: dict, results: Results) -> dict:
+def inference_rows(args, ctx: BenchContext, results: Results) -> dict:
   """The side-by-side rows and their ratios; returns the ONNX folder's info."""
   from export import onnx_export  # pylint: disable=import-outside-toplevel
 
   folder = write_classifier_folder(ctx)
-  onnx_dir = os.path.join(ctx["workdir"], "onnx_bench_export")
+  onnx_dir = os.path.join(ctx.workdir, "onnx_bench_export")
   start = time.perf_counter()
   info = onnx_export.write_onnx_folder(
     onnx_export.plan_export(folder, onnx_dir, quantize=True, overwrite=True)
@@ -287,14 +288,14 @@ def inference_rows(args, ctx: dict, results: Results) -> dict:
   hf = _hf_reference(args, ctx, batches, results)
   threads = args.threads
   forwards = {
-    "ours TF": _tf_forward(ctx["onnx_bench"]["model"]),
+    "ours TF": _tf_forward(ctx.onnx_model),
     "ours ORT fp32": _ort_forward(os.path.join(onnx_dir, "model.onnx"), threads),
     "ours ORT int8": _ort_forward(os.path.join(onnx_dir, "model.int8.onnx"), threads),
   }
   if hf:
     forwards["ORT on HF export"] = _hf_ort_forward(hf["onnx"], threads)
     try:  # ONNX Runtime's optimizer reads torch's version: torch may be in --hf_python only.
-      optimized = _hf_optimized(hf["onnx"], ctx["config"])
+      optimized = _hf_optimized(hf["onnx"], ctx.config)
     except ImportError as e:
       results.checks["ORT on HF export, optimized"] = "skipped: %s" % e
     else:
@@ -381,14 +382,14 @@ def _in_process(args, folder: str, backend: str, texts: list[str]) -> list[float
   return runs
 
 
-def _served(args, ctx: dict, folder: str, backend: str, texts: list[str]) -> list[float]:
+def _served(args, ctx: BenchContext, folder: str, backend: str, texts: list[str]) -> list[float]:
   from bert_serving.client import BertClient  # pylint: disable=import-outside-toplevel
   from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
 
   server = BackgroundServer(
     folder,
     ["-num_worker", "1", "-max_seq_len", str(args.seq), "-cpu", "-backend", backend],
-    log_path=os.path.join(ctx["workdir"], "server-%s.log" % backend),
+    log_path=os.path.join(ctx.workdir, "server-%s.log" % backend),
   )
   runs = []
   with server:
@@ -401,10 +402,10 @@ def _served(args, ctx: dict, folder: str, backend: str, texts: list[str]) -> lis
   return runs
 
 
-def serving_rows(args, ctx: dict, results: Results) -> None:
+def serving_rows(args, ctx: BenchContext, results: Results) -> None:
   """BertClient.encode through the server against the backend's in-process encode."""
-  folder = ctx["onnx_bench"]["folder"]
-  texts = make_texts(ctx["words"], args.serve_batch, args.seq, SEED + 6)
+  folder = ctx.onnx_folder
+  texts = make_texts(ctx.words, args.serve_batch, args.seq, SEED + 6)
   for backend in SERVE_BACKENDS:
     inproc = results.add(
       "onnx",
@@ -426,7 +427,7 @@ def serving_rows(args, ctx: dict, results: Results) -> None:
     )
 
 
-def section_onnx(args, ctx: dict, results: Results) -> None:
+def section_onnx(args, ctx: BenchContext, results: Results) -> None:
   """The whole section: inference side by side, then serving on each backend (skipped, with
   a check saying so, without onnxruntime)."""
   if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:

@@ -23,19 +23,21 @@ loop; "overhead" is the part of that call in which no op runs on any thread
 (wall minus the union of the op intervals).
 
 The pure part (events -> categories, union, tables) takes plain Python data and
-needs no TensorFlow; `section_profile` is the bench section around it.
+needs no TensorFlow; the trace file is read by bench/profile_trace.py, and
+`section_profile` is the bench section around both.
 """
 
 from __future__ import annotations
 
 import collections
-import glob
 import os
 import re
 import time
 from typing import Iterable, Mapping, Sequence
 
 from bench.common import ROOT, log
+from bench.context import BenchContext
+from bench.profile_trace import XLA_LAUNCH, OpEvent, newest_trace, read_trace
 from bench.report import Results
 
 # The categories, in the order the report lists them.
@@ -63,10 +65,6 @@ CATEGORIES = (
   FUSED,
   OTHER,
 )
-
-# One op execution from the trace: TF op name and type, start and duration in
-# microseconds, and the name of the thread (trace line) it ran on.
-OpEvent = collections.namedtuple("OpEvent", "name op_type start_us dur_us thread")
 
 # Project functions (file stem "." function name) that say what their ops are for.
 # Looked up from the innermost frame outwards; the first hit decides. A dense
@@ -469,77 +467,7 @@ def format_categories(summary: dict, wall_ms_per_step: float) -> str:
   return "\n".join(lines)
 
 
-# -- reading the trace (TensorFlow's protobufs) ------------------------------------
-
-
-def xplane_module():
-  """The XSpace protobuf module shipped with TensorFlow (2.20:
-  tensorflow.tsl.profiler.protobuf), or the standalone tsl one."""
-  try:
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel
-  except ImportError:
-    from tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel
-  return xplane_pb2
-
-
-XLA_LAUNCH = "XlaLaunch"
-
-
-def split_op_event(event_name: str, display_name: str) -> tuple[str, str] | None:
-  """(op name, op type) of a host trace event "name:type" of an executed TF op;
-  None for other events (executor, tf.data iterator, thread pool markers)."""
-  if not display_name or "::" in event_name or not event_name.endswith(":" + display_name):
-    return None
-  return event_name[: -len(display_name) - 1], display_name
-
-
-def read_trace(path: str, call_name: str = "train_loop") -> tuple[list[OpEvent], tuple | None]:
-  """The op events of the host plane of an `*.xplane.pb` (times in us), with the
-  iterator's get-next calls as "IteratorGetNext" ops, and the (start, end) of
-  the longest event named `call_name` (the tf.function call), if any.
-
-  XLA-compiled calls (bert.fused_ops, the fused optimizer update) leave no op
-  event of their own: they run inside the executor's asynchronous-op events,
-  which become XLA_LAUNCH ops when the trace shows XLA at work (its thunk
-  executor's events); their kernels cannot be told apart by name."""
-  xplane_pb2 = xplane_module()
-  space = xplane_pb2.XSpace()
-  with open(path, "rb") as f:
-    space.ParseFromString(f.read())
-  events = []
-  launches = []
-  xla_ran = False
-  window = None
-  for plane in space.planes:
-    if not plane.name.startswith("/host:"):
-      continue
-    for line in plane.lines:
-      thread = line.name or line.display_name
-      base_ps = line.timestamp_ns * 1000
-      for event in line.events:
-        meta = plane.event_metadata[event.metadata_id]
-        start_us = (base_ps + event.offset_ps) / 1e6
-        dur_us = event.duration_ps / 1e6
-        op = split_op_event(meta.name, meta.display_name)
-        if op is not None:
-          events.append(OpEvent(op[0], op[1], start_us, dur_us, thread))
-        elif meta.name == "IteratorGetNextOp::DoCompute":
-          events.append(OpEvent("IteratorGetNext", "IteratorGetNext", start_us, dur_us, thread))
-        elif meta.name == "ExecutorState::ProcessAsync::Start":
-          launches.append(OpEvent("xla_call", XLA_LAUNCH, start_us, dur_us, thread))
-        elif meta.name == "ThunkExecutor::Execute":
-          xla_ran = True
-        elif meta.name == call_name and (window is None or dur_us > window[1] - window[0]):
-          window = (start_us, start_us + dur_us)
-  return events + (launches if xla_ran else []), window
-
-
-def newest_trace(logdir: str) -> str:
-  """The newest `*.xplane.pb` the profiler wrote under `logdir`."""
-  paths = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-  if not paths:
-    raise RuntimeError("the profiler wrote no *.xplane.pb under %s" % logdir)
-  return max(paths, key=os.path.getmtime)
+# -- the traced graph: which project function made each op ----------------------------
 
 
 def project_frames(traceback, limit: int = 12) -> tuple:
@@ -610,7 +538,7 @@ def graph_origins(function) -> dict:
 # -- the bench section -----------------------------------------------------------------
 
 
-def profile_mode(args, ctx: dict, runner, mode: str) -> dict:
+def profile_mode(args, ctx: BenchContext, runner, mode: str) -> dict:
   """Warmup steps untraced, then one call of `args.steps` steps under the
   profiler; returns the trace's summary, top ops, wall ms/step and trace path."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -624,7 +552,7 @@ def profile_mode(args, ctx: dict, runner, mode: str) -> dict:
   origins = graph_origins(train_loop)
   log("profile %s: %d traced graph ops with a known creating function" % (mode, len(origins)))
 
-  logdir = os.path.join(ctx["workdir"], "profile", mode)
+  logdir = os.path.join(ctx.workdir, "profile", mode)
   os.makedirs(logdir, exist_ok=True)
   steps = tf.constant(args.steps)
   tf.profiler.experimental.start(logdir)
@@ -647,7 +575,7 @@ def profile_mode(args, ctx: dict, runner, mode: str) -> dict:
   }
 
 
-def section_profile(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
+def section_profile(args, ctx: BenchContext, results: Results, runner, paddings: list[str]) -> None:
   """Per padding mode: the training step under the TF profiler, its op time per
   category as rows of section "profile" (% of summed op time, ms/step in the
   note), the wall and idle time per step, and the top-40 op table (logged and
@@ -659,7 +587,7 @@ def section_profile(args, ctx: dict, results: Results, runner, paddings: list[st
     steps = args.steps
     table = format_top_ops(profiled["top"], steps)
     breakdown = format_categories(summary, wall_ms)
-    table_path = os.path.join(ctx["workdir"], "profile_%s_top_ops.txt" % mode)
+    table_path = os.path.join(ctx.workdir, "profile_%s_top_ops.txt" % mode)
     with open(table_path, "w") as f:
       f.write("%s padding, %d steps, batch %d, seq %d\n" % (mode, steps, args.batch, args.seq))
       f.write(

@@ -11,6 +11,7 @@ import statistics
 import sys
 
 from bench.common import encoder_matmul_params, log
+from bench.context import BenchContext
 
 THREAD_VARIABLES = (
   "OMP_NUM_THREADS",
@@ -150,9 +151,9 @@ def add_tensorflow_facts(machine: dict, threads: int) -> None:
   machine["tf_inter_op_threads"] = threading.get_inter_op_parallelism_threads()
 
 
-def settings_of(args, ctx: dict, paddings: list[str]) -> collections.OrderedDict:
+def settings_of(args, ctx: BenchContext, paddings: list[str]) -> collections.OrderedDict:
   """What this run measures: the model, sizes, sections and the data's lengths."""
-  cfg = ctx["config"]
+  cfg = ctx.config
   shape = "L=%d H=%d A=%d I=%d V=%d act=%s" % (
     cfg["num_hidden_layers"],
     cfg["hidden_size"],
@@ -162,7 +163,7 @@ def settings_of(args, ctx: dict, paddings: list[str]) -> collections.OrderedDict
     cfg["hidden_act"],
   )
   return collections.OrderedDict(
-    model=ctx["name"],
+    model=ctx.name,
     config=shape,
     encoder_matmul_params=encoder_matmul_params(cfg),
     batch=args.batch,
@@ -176,8 +177,8 @@ def settings_of(args, ctx: dict, paddings: list[str]) -> collections.OrderedDict
     conversion_examples=args.conversion_examples,
     train_examples=args.train_examples,
     eval_examples=args.eval_examples,
-    vocab=ctx.get("vocab_source"),
-    lengths=ctx.get("length_stats"),
+    vocab=ctx.vocab_source,
+    lengths=ctx.length_stats,
   )
 
 

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from bench.common import LEARNING_RATE, NUM_LABELS, SEED, log, train_flops
+from bench.context import BenchContext
 from bench.fairness import ForeignLoad
 from bench.data import make_texts
 from bench.report import Results
@@ -26,7 +27,7 @@ ACCUMULATION_STEPS = 4
 # -- the runner and its input -------------------------------------------------
 
 
-def build_runner(ctx: dict):
+def build_runner(ctx: BenchContext):
   """A seeded ClassifierRunner with its optimizer, restored from the bench's
   checkpoint when there is one (--minilm)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -34,25 +35,23 @@ def build_runner(ctx: dict):
   from classifier.trainer import ClassifierRunner  # pylint: disable=import-outside-toplevel
 
   tf.random.set_seed(SEED)
-  config = modeling.BertConfig.from_dict(dict(ctx["config"]))
-  output_dir = os.path.join(ctx["workdir"], "output")
+  config = modeling.BertConfig.from_dict(dict(ctx.config))
+  output_dir = os.path.join(ctx.workdir, "output")
   os.makedirs(output_dir, exist_ok=True)
-  runner = ClassifierRunner(
-    config, NUM_LABELS, output_dir, fused_kernels=ctx.get("fused_kernels", True)
-  )
+  runner = ClassifierRunner(config, NUM_LABELS, output_dir, fused_kernels=ctx.fused_kernels)
   runner.create_optimizer(LEARNING_RATE, num_train_steps=10**7, num_warmup_steps=10)
-  if ctx.get("checkpoint"):
-    runner.restore(ctx["checkpoint"])
+  if ctx.checkpoint:
+    runner.restore(ctx.checkpoint)
   return runner
 
 
-def dataset(ctx: dict, args, split: str, dynamic: bool, batch_size: int | None = None):
+def dataset(ctx: BenchContext, args, split: str, dynamic: bool, batch_size: int | None = None):
   """The run_classifier input pipeline over the "train" or "eval" tf_record."""
   from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
 
   training = split == "train"
   return input_pipeline.file_based_dataset(
-    ctx[split + "_file"],
+    ctx.records[split],
     args.seq,
     is_training=training,
     drop_remainder=training,
@@ -65,7 +64,9 @@ def dataset(ctx: dict, args, split: str, dynamic: bool, batch_size: int | None =
 # -- training ---------------------------------------------------------------------
 
 
-def replay_batches(ctx: dict, args, dynamic: bool, count: int, keep_arrays: bool = False) -> list:
+def replay_batches(
+  ctx: BenchContext, args, dynamic: bool, count: int, keep_arrays: bool = False
+) -> list:
   """Shape and real-token count of the first `count` batches of the seeded
   training pipeline, i.e. the batches the timed loop consumed (with their
   arrays too when `keep_arrays`)."""
@@ -121,7 +122,9 @@ class TrainTimer:
   of `steps` steps. With `accumulation_steps` K, each optimizer step takes K
   batches of batch/K examples (the same examples per step)."""
 
-  def __init__(self, args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps=1):
+  def __init__(
+    self, args, ctx: BenchContext, runner, dynamic: bool, mode: str, accumulation_steps=1
+  ):
     self.args, self.mode, self.runner = args, mode, runner
     self.loop = runner.train_loop_fn(accumulation_steps)
     source = dataset(ctx, args, "train", dynamic, args.batch // accumulation_steps)
@@ -184,7 +187,7 @@ class TrainTimer:
 
 
 def time_train_loop(
-  args, ctx: dict, runner, dynamic: bool, mode: str, accumulation_steps: int = 1
+  args, ctx: BenchContext, runner, dynamic: bool, mode: str, accumulation_steps: int = 1
 ) -> tuple[float, list, str]:
   """The warmup's seconds, each of `repeats` repeats' and the compilation note
   (see TrainTimer)."""
@@ -215,7 +218,9 @@ def interleaved_repeats(args, timers: dict, watch_pids: list[int]) -> tuple[dict
   return times, loads
 
 
-def add_train_rows(args, ctx: dict, results: Results, mode: str, batches, times, note="") -> None:
+def add_train_rows(
+  args, ctx: BenchContext, results: Results, mode: str, batches, times, note=""
+) -> None:
   """Our training rows of one padding mode: examples/s, real and computed
   tokens/s, matmul GFLOP/s and step time over the timed `batches`."""
   slices = timed_slices(batches, args)
@@ -233,7 +238,7 @@ def add_train_rows(args, ctx: dict, results: Results, mode: str, batches, times,
   results.add(
     "train",
     "%s padding, matmul GFLOP/s" % mode,
-    matmul_gflops(ctx["config"], slices, times),
+    matmul_gflops(ctx.config, slices, times),
     "GFLOP/s",
     "hardware work (see FLOPs formula)",
   )
@@ -241,26 +246,26 @@ def add_train_rows(args, ctx: dict, results: Results, mode: str, batches, times,
   results.add("train", "%s padding, step time" % mode, step_ms, "ms/step")
 
 
-def replay_all(args, ctx: dict, paddings: list[str], keep_arrays: bool) -> None:
+def replay_all(args, ctx: BenchContext, paddings: list[str], keep_arrays: bool) -> None:
   """The batches every padding mode's timed loop will consume, replayed from
-  the seeded pipeline into ctx["train_batches"] (before any timing, so that a
+  the seeded pipeline into ctx.train_batches (before any timing, so that a
   partner process can train on them in between)."""
   total = args.warmup + args.repeats * args.steps
-  ctx["train_batches"] = {
+  ctx.train_batches = {
     mode: replay_batches(ctx, args, mode == "dynamic", total, keep_arrays=keep_arrays)
     for mode in paddings
   }
 
 
-def section_train(args, ctx: dict, results: Results, runner, paddings: list[str]) -> None:
+def section_train(args, ctx: BenchContext, results: Results, runner, paddings: list[str]) -> None:
   """Training throughput per padding mode: examples/s, real and computed
   tokens/s, matmul GFLOP/s and step time. Leaves the replayed batches in
-  ctx["train_batches"]."""
+  ctx.train_batches."""
   replay_all(args, ctx, paddings, keep_arrays=False)
   for mode in paddings:
     warmup_seconds, times, compiled = time_train_loop(args, ctx, runner, mode == "dynamic", mode)
     note = "; warmup %d steps %.1f s%s" % (args.warmup, warmup_seconds, compiled)
-    add_train_rows(args, ctx, results, mode, ctx["train_batches"][mode], times, note)
+    add_train_rows(args, ctx, results, mode, ctx.train_batches[mode], times, note)
   add_dynamic_ratio(results, paddings)
 
 
@@ -277,7 +282,7 @@ def add_dynamic_ratio(results: Results, paddings: list[str]) -> None:
     )
 
 
-def section_accumulate(args, ctx: dict, results: Results, runner) -> None:
+def section_accumulate(args, ctx: BenchContext, results: Results, runner) -> None:
   """--gradient_accumulation_steps 4 at batch/4 against one batch of `batch`
   (fixed padding): the same examples per optimizer step, so examples/s compare
   the cost of accumulating."""
@@ -293,7 +298,7 @@ def section_accumulate(args, ctx: dict, results: Results, runner) -> None:
   )
 
 
-def section_train_eval(args, ctx: dict, results: Results, runner) -> None:
+def section_train_eval(args, ctx: BenchContext, results: Results, runner) -> None:
   """ClassifierRunner.train over the same number of steps without and with an
   evaluation every steps/2 steps (fixed padding): the training steps' rate with
   the time spent inside evaluations and their checkpoints taken out, so the
@@ -351,7 +356,9 @@ def section_train_eval(args, ctx: dict, results: Results, runner) -> None:
 # -- eval and predict ---------------------------------------------------------------
 
 
-def section_infer(args, ctx: dict, results: Results, runner, what: str, paddings: list[str]):
+def section_infer(
+  args, ctx: BenchContext, results: Results, runner, what: str, paddings: list[str]
+):
   """Times whole evaluate() (`what` "eval") or predict() ("predict") calls as
   run_classifier makes them, after one untimed call that traces the forward;
   then compares the fixed and dynamic outputs."""
@@ -408,24 +415,24 @@ def section_infer(args, ctx: dict, results: Results, runner, what: str, paddings
 # -- serving --------------------------------------------------------------------------
 
 
-def serving_model_dir(ctx: dict) -> str:
+def serving_model_dir(ctx: BenchContext) -> str:
   """A bert-as-service model folder (bert_config.json, vocab.txt and
   bert_model.ckpt): the imported one with --minilm, else seeded random weights
   saved into the work folder."""
-  if ctx.get("model_dir"):
-    return ctx["model_dir"]
+  if ctx.model_dir:
+    return ctx.model_dir
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from bert import checkpoint, modeling  # pylint: disable=import-outside-toplevel
 
-  model_dir = os.path.join(ctx["workdir"], "serving_model")
+  model_dir = os.path.join(ctx.workdir, "serving_model")
   os.makedirs(model_dir, exist_ok=True)
   tf.random.set_seed(SEED)
-  encoder = modeling.BertEncoder(modeling.BertConfig.from_dict(dict(ctx["config"])))
+  encoder = modeling.BertEncoder(modeling.BertConfig.from_dict(dict(ctx.config)))
   checkpoint.save_variables(encoder.variables_by_name, os.path.join(model_dir, "bert_model.ckpt"))
   with open(os.path.join(model_dir, "bert_config.json"), "w") as f:
-    json.dump(ctx["config"], f)
-  shutil.copyfile(ctx["vocab_file"], os.path.join(model_dir, "vocab.txt"))
-  ctx["model_dir"] = model_dir
+    json.dump(ctx.config, f)
+  shutil.copyfile(ctx.vocab_file, os.path.join(model_dir, "vocab.txt"))
+  ctx.model_dir = model_dir
   return model_dir
 
 
@@ -537,7 +544,9 @@ def concurrent_single_requests(
       client.close()
 
 
-def time_served(args, ctx: dict, model_dir: str, texts: list[str], results: Results, inproc):
+def time_served(
+  args, ctx: BenchContext, model_dir: str, texts: list[str], results: Results, inproc
+):
   """BertClient against `python -m serving` (one worker, CPU): batch-1 requests
   one after another and from SERVE_CLIENTS threads, then the full batch; each
   compared with the in-process figures `inproc` (batch 1, full batch)."""
@@ -548,7 +557,7 @@ def time_served(args, ctx: dict, model_dir: str, texts: list[str], results: Resu
   server = BackgroundServer(
     model_dir,
     ["-num_worker", "1", "-max_seq_len", str(args.seq), "-cpu"],
-    log_path=os.path.join(ctx["workdir"], "server.log"),
+    log_path=os.path.join(ctx.workdir, "server.log"),
   )
   log("starting %s" % " ".join(server.command))
   with server:
@@ -611,11 +620,11 @@ def time_served(args, ctx: dict, model_dir: str, texts: list[str], results: Resu
     )
 
 
-def section_serve(args, ctx: dict, results: Results) -> None:
+def section_serve(args, ctx: BenchContext, results: Results) -> None:
   """The serve section: in-process first, then through the server, on
   `--serve_batch` sentences."""
   model_dir = serving_model_dir(ctx)
-  texts = make_texts(ctx["words"], args.serve_batch, args.seq, SEED + 3)
-  inproc = time_in_process(args, ctx["config"], model_dir, texts, results)
+  texts = make_texts(ctx.words, args.serve_batch, args.seq, SEED + 3)
+  inproc = time_in_process(args, ctx.config, model_dir, texts, results)
   gc.collect()  # Frees the in-process model before the server loads its own.
   time_served(args, ctx, model_dir, texts, results, inproc)

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from bench import profile_step as ps
-from bench.profile_step import OpEvent
+from bench import profile_trace
+from bench.profile_trace import OpEvent
 from conftest import TINY_CONFIG
 
 LOOP = "while/body/_1/"
@@ -167,12 +168,12 @@ def test_name_scopes():
 
 
 def test_split_op_event_and_scope_normalization():
-  assert ps.split_op_event("while/body/_1/while/mul_7:Mul", "Mul") == (
+  assert profile_trace.split_op_event("while/body/_1/while/mul_7:Mul", "Mul") == (
     "while/body/_1/while/mul_7",
     "Mul",
   )
-  assert ps.split_op_event("Iterator::Root::Prefetch", "Iterator::Prefetch") is None
-  assert ps.split_op_event("ExecutorState::Process", "") is None
+  assert profile_trace.split_op_event("Iterator::Root::Prefetch", "Iterator::Prefetch") is None
+  assert profile_trace.split_op_event("ExecutorState::Process", "") is None
   assert ps.normalize_scope(LOOP + "gradient_tape/while/MatMul_12/MatMul_1") == (
     "gradient_tape/while/MatMul/MatMul"
   )
@@ -261,9 +262,8 @@ def test_section_profile_on_tiny_bert(tmp_path):
     ]
   )
   ctx = data.resolve_model(args, str(tmp_path))
-  ctx["workdir"] = str(tmp_path)
   data.prepare_data(args, ctx)
-  ctx["fused_kernels"] = False  # The plain ops, each in its own category.
+  ctx.fused_kernels = False  # The plain ops, each in its own category.
   runner = stages.build_runner(ctx)
   results = Results()
   ps.section_profile(args, ctx, results, runner, ["fixed"])
@@ -280,7 +280,7 @@ def test_section_profile_on_tiny_bert(tmp_path):
   table = (tmp_path / "profile_fixed_top_ops.txt").read_text()
   assert "top 40 op groups" in table and "modeling.attention_layer" in table
 
-  ctx["fused_kernels"] = True  # What run_classifier trains with.
+  ctx.fused_kernels = True  # What run_classifier trains with.
   fused = Results()
   ps.section_profile(args, ctx, fused, stages.build_runner(ctx), ["fixed"])
   rows = {row["name"]: row for row in fused.rows if row["section"] == "profile"}
