@@ -596,6 +596,29 @@ def test_cli_success(tmp_path, capsys):
   assert rc == 0 and "check: skipped" in capsys.readouterr().out
 
 
+def test_cli_as_module_logs_every_step(tmp_path):
+  """Run as `python -m export.hf_import` (logger `__main__`), the INFO lines of
+  the steps in hf_source, hf_weights and hf_check still reach stderr."""
+  import subprocess
+  import sys
+
+  write_hf_model(str(tmp_path / "hf"), pooler=False)
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  proc = subprocess.run(
+    [sys.executable, "-m", "export.hf_import", "--hf_dir", str(tmp_path / "hf")]
+    + ["--output_dir", str(tmp_path / "out")],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    timeout=300,
+  )
+  assert proc.returncode == 0, proc.stderr
+  for line in ("INFO hidden_act 'gelu'", "INFO Read ", "WARNING THE SOURCE HAS NO POOLER"):
+    assert line in proc.stderr
+  assert "INFO Check passed: max |diff| sequence_output" in proc.stderr
+
+
 def test_cli_errors(tmp_path, capsys):
   def run(hf, *more):
     return hf_import.main(["--hf_dir", str(hf), "--output_dir", str(tmp_path / "out")] + list(more))

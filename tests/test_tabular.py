@@ -56,6 +56,19 @@ def test_registry_lists_tabular():
   assert TabularProcessor.task_name == "tabular"
 
 
+def test_table_reader_is_no_task_and_tabular_keeps_its_names():
+  """processors/table.py sits in the plugin folder but defines no task; the
+  reader's names stay importable from processors.tabular."""
+  from processors import table, tabular
+
+  sources = processors.available_tasks().values()
+  assert not any(source.endswith(os.path.join("processors", "table.py")) for source in sources)
+  assert processors.plugin_problems() == []
+  for name in ("read_table", "Table", "parse_delimiter", "quoting_for", "label_sort_key"):
+    assert getattr(tabular, name) is getattr(table, name)
+  assert tabular.sorted_labels is table.sorted_labels
+
+
 # --- columns --------------------------------------------------------------------
 
 
