@@ -239,8 +239,6 @@ def _run_stages(
       runner, dataset, (len(eval_examples), windows), label_list, data.multi_label
     )
     if data.multi_label:
-      for name in ("exact_match", "micro_f1", "macro_f1"):
-        result["eval_" + name] = np.float32(metrics[name])
       labels, _, weights = runner.last_eval
       real = weights > 0
       warning = reports.empty_predictions_warning(
@@ -345,7 +343,8 @@ def _train(
 
     def evaluate_now() -> dict:
       size = (len(eval_examples), windows)
-      result = _evaluate(runner, data, size, label_list, layout.multi_label)[0]
+      result, metrics = _evaluate(runner, data, size, label_list, layout.multi_label)
+      result["macro_f1"] = np.float32(metrics["macro_f1"])  # For eval_history.tsv.
       runner.write_eval_summaries(result)
       return result
 
@@ -427,11 +426,13 @@ def _inference_dataset(
 
 
 def _evaluate(runner, dataset, size: tuple, label_list, multi_label: bool):
-  """Google's eval results plus macro_f1 (the same keys after and during training),
-  and the metrics of eval_metrics.json. `size`: (examples, windows or None)."""
+  """eval_results.txt's values (Google's; a multi-label run adds eval_exact_match,
+  eval_micro_f1, eval_macro_f1) and eval_metrics.json's. `size`: (examples, windows or None)."""
   result = runner.evaluate(dataset, *size)
   metrics = _metrics(runner.last_eval, label_list, multi_label)
-  result["macro_f1"] = np.float32(metrics["macro_f1"])
+  if multi_label:
+    for name in ("exact_match", "micro_f1", "macro_f1"):
+      result["eval_" + name] = np.float32(metrics[name])
   return result, metrics
 
 

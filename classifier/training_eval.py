@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 HISTORY_FILENAME = "eval_history.tsv"
 BEST_DIRNAME = "best"
 HISTORY_COLUMNS = ("global_step", "eval_accuracy", "eval_loss", "macro_f1", "loss")
+# In the history but not in eval_results.txt, which keeps Google's keys.
+HISTORY_ONLY = ("macro_f1",)
 # Metric -> True when larger is better.
 BEST_METRICS = {"eval_accuracy": True, "macro_f1": True, "eval_loss": False}
 _FOLDER_FILES = (
@@ -88,9 +90,9 @@ def _write_history(output_dir: str, rows: list[dict]) -> None:
 class TrainingEvaluator:
   """Decides, after each evaluation during training, what to keep and whether to stop.
 
-  `evaluate()` returns the metrics of the current weights (eval_accuracy,
-  eval_loss, macro_f1, loss, global_step); `save_weights(prefix)` writes the
-  current weights as a checkpoint.
+  `evaluate()` returns the values of eval_results.txt for the current weights
+  (eval_accuracy, eval_loss, loss, global_step, ...) plus macro_f1 for the
+  history; `save_weights(prefix)` writes the current weights as a checkpoint.
   """
 
   def __init__(
@@ -239,7 +241,7 @@ class TrainingEvaluator:
       ) as f:
         f.write(model_folder.format_checkpoint_state([os.path.basename(prefix)]))
       with model_folder.atomic_write(os.path.join(staging, "eval_results.txt")) as f:
-        for name in sorted(result):
+        for name in sorted(set(result) - set(HISTORY_ONLY)):  # The keys of the main file.
           f.write("%s = %s\n" % (name, result[name]))
       for name in _FOLDER_FILES:
         source = os.path.join(self.output_dir, name)
