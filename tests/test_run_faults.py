@@ -615,3 +615,15 @@ def test_an_unknown_dev_label_is_named_by_file_and_line(small_model, tmp_path):
   with pytest.raises(DataError, match="dev.tsv:4: example dev-3: label 'yes'"):
     run_workflow(dataclasses.replace(run, max_seq_length=16))
   assert not (tmp_path / "out").exists()
+
+
+def test_class_weights_without_training_are_refused(small_model, data, tmp_path):
+  from bert.errors import UsageError
+  from classifier import RunConfig, run_workflow
+
+  vocab, config = small_model
+  out = tmp_path / "out"
+  run = RunConfig(data, config, "emotion", vocab, str(out), do_eval=True, max_seq_length=16)
+  with pytest.raises(UsageError, match="--class_weights needs --do_train: it weighs the training"):
+    run_workflow(dataclasses.replace(run, class_weights="1,2,1,1,1,1,1"))
+  assert not out.exists()
