@@ -28,6 +28,9 @@ SAVEDMODEL_REQUIRES = ["tensorflow-text==2.20.0"]
 # onnxruntime's graph optimizer needs sympy, which onnxruntime 1.32 no longer installs itself.
 ONNX_REQUIRES = ["onnx==1.23.2", "onnxruntime==1.32.0", "sympy==1.14.0"]
 
+# TF Model Garden (bert-import-tf2, bert-export-tf2): the release of our TensorFlow minor.
+TFM_REQUIRES = ["tf-models-official==2.20.0"] + SAVEDMODEL_REQUIRES
+
 setup(
   name="bert-classic",
   version="0.1.0",
@@ -42,6 +45,7 @@ setup(
     "test": TEST_REQUIRES + SAVEDMODEL_REQUIRES + ONNX_REQUIRES,
     "savedmodel": SAVEDMODEL_REQUIRES,
     "onnx": ONNX_REQUIRES,
+    "tfm": TFM_REQUIRES,
   },
   entry_points={
     "console_scripts": [
