@@ -125,6 +125,31 @@ def test_seeded_dropout_masks_repeat_with_the_seed_and_change_without_it():
   assert (first[0] != first[1]).any()  # Each call draws a new mask.
 
 
+def _seeded_training(seed):
+  from classifier.trainer import ClassifierRunner
+
+  tf.random.set_seed(seed)
+  runner = ClassifierRunner(modeling.BertConfig.from_dict(TINY_CONFIG), 3, "unused")
+  runner.create_optimizer(1e-3, 10, 0)
+  ids = np.random.default_rng(0).integers(1, TINY_CONFIG["vocab_size"], size=(16, 8))
+  features = {
+    "input_ids": ids.astype(np.int32),
+    "input_mask": np.ones_like(ids, np.int32),
+    "segment_ids": np.zeros_like(ids, np.int32),
+    "label_ids": np.arange(16, dtype=np.int32) % 3,
+  }
+  dataset = tf.data.Dataset.from_tensor_slices(features).batch(8)
+  runner.train_loop_fn()(iter(dataset), tf.constant(2))
+  return {n: v.numpy() for n, v in runner.model.variables_by_name.items()}
+
+
+def test_two_seeded_fused_trainings_are_identical():
+  first, again, other = _seeded_training(3), _seeded_training(3), _seeded_training(4)
+  for name in first:
+    np.testing.assert_array_equal(first[name], again[name], err_msg=name)
+  assert max(float(np.max(np.abs(first[n] - other[n]))) for n in first) > 1e-5
+
+
 def test_the_xla_kernels_draw_no_seed_ignoring_random_numbers():
   """XLA ignores the seeds of stateful random ops (and says so on every seeded
   run): the kernels take a seed and draw statelessly."""
