@@ -411,6 +411,8 @@ def _inference_dataset(
     num_actual_examples,
     len(examples) - num_actual_examples,
   )
+  if layout.doc_stride:
+    logger.info("  Num windows = %d", num_records)
   logger.info("  Batch size = %d", batch_size)
 
   dataset = input_pipeline.file_based_dataset(
