@@ -51,6 +51,8 @@ setup(
     "console_scripts": [
       "bert-prepare-data = classifier.data_prep:main",
       "bert-import-hf = export.hf_import:main",
+      "bert-import-tf2 = export.tf2_import:main",
+      "bert-export-tf2 = export.tf2_export:main",
       "bert-export-hf = export.hf_export:main",
       "bert-export-serving = export.serving_export:main",
       "bert-export-savedmodel = export.savedmodel_export:main",

@@ -193,6 +193,47 @@ def _lower_case(flag: bool | None, run_config: dict, warnings: list) -> tuple[bo
   return True, "default"
 
 
+@dataclasses.dataclass
+class SourceFolder:
+  """The model folder an export reads: what `read_source_folder` found."""
+
+  output_dir: str
+  run_config: dict
+  checkpoint: str  # the checkpoint prefix to export
+  bert_config_file: str
+  vocab_file: str
+  config: dict  # bert_config.json, its sizes checked
+
+
+def read_source_folder(
+  output_dir: str,
+  target: str,
+  rules: common.TargetRules,
+  checkpoint: str | None = None,
+  overwrite: bool = False,
+) -> SourceFolder:
+  """The checkpoint, run_config.json, bert_config.json and vocab.txt of the model folder
+  `output_dir`, after `rules` have accepted the export's `target`; no TensorFlow.
+
+  Raises:
+    `rules.error` or another bert.errors.InputError naming the problem.
+  """
+  from classifier import checks  # pylint: disable=import-outside-toplevel
+
+  output_dir = os.path.abspath(output_dir)
+  if not os.path.isdir(output_dir):
+    raise rules.error(
+      "--output_dir %s %s"
+      % (output_dir, "is not a directory" if os.path.exists(output_dir) else "does not exist")
+    )
+  rules.check(output_dir, target, overwrite)
+  run_config = model_folder.read_run_config(output_dir) or {}
+  prefix = find_checkpoint(output_dir, checkpoint)
+  config_file, vocab_file = common.model_files(output_dir, run_config, rules.error)
+  config = checks.read_bert_config(config_file)
+  return SourceFolder(output_dir, run_config, prefix, config_file, vocab_file, config)
+
+
 def plan_export(
   output_dir: str,
   hf_dir: str,
@@ -207,23 +248,15 @@ def plan_export(
   """
   from classifier import checks  # pylint: disable=import-outside-toplevel
 
-  output_dir = os.path.abspath(output_dir)
   hf_dir = common.target_path(hf_dir)
-  if not os.path.isdir(output_dir):
-    raise HFExportError(
-      "--output_dir %s %s"
-      % (output_dir, "is not a directory" if os.path.exists(output_dir) else "does not exist")
-    )
-  _TARGET.check(output_dir, hf_dir, overwrite)
-  run_config = model_folder.read_run_config(output_dir) or {}
-  prefix = find_checkpoint(output_dir, checkpoint)
-  config_file, vocab_file = common.model_files(output_dir, run_config, HFExportError)
-  config = checks.read_bert_config(config_file)
+  source = read_source_folder(output_dir, hf_dir, _TARGET, checkpoint, overwrite)
+  output_dir, run_config, prefix = source.output_dir, source.run_config, source.checkpoint
+  config_file, vocab_file, config = source.bert_config_file, source.vocab_file, source.config
   hf_activation(config.get("hidden_act", "gelu"))  # refuses one that HF has no name for
   tokens = read_vocab_tokens(vocab_file)
   checks.check_vocab({t: i for i, t in enumerate(tokens)}, vocab_file, config, config_file)
   warnings = []
-  lower, source = _lower_case(do_lower_case, run_config, warnings)
+  lower, lower_source = _lower_case(do_lower_case, run_config, warnings)
   missing = [t for t in SPECIAL_TOKENS.values() if t not in tokens]
   if missing:
     warnings.append(
@@ -243,7 +276,7 @@ def plan_export(
     tokens=tokens,
     labels=model_folder.read_folder_labels(output_dir, run_config),
     do_lower_case=lower,
-    do_lower_case_source=source,
+    do_lower_case_source=lower_source,
     warnings=warnings,
     multi_label=multi_label,
     run_settings={

@@ -1,0 +1,383 @@
+"""Writes a model folder as a TF Model Garden BertEncoder checkpoint: bert-import-tf2 run backwards.
+
+    bert-export-tf2 --output_dir DIR --tfm_dir DIR [--checkpoint model.ckpt-N] [--overwrite]
+                    [--no_check]
+
+--output_dir is a run_classifier.py output folder (its newest checkpoint, labels.json and
+run_config.json) or a pre-trained Google folder (`bert_model.ckpt`). --tfm_dir gets:
+
+    encoder_config.yaml       Model Garden's EncoderConfig (type: bert), for
+                              `tfm.nlp.encoders.build_encoder` and the trainer's YAML
+    encoder/ckpt-1.*          tf.train.Checkpoint(encoder=BertEncoder): what a Model Garden
+                              task's init_checkpoint restores
+    classifier/ckpt-1.*       tf.train.Checkpoint(model=BertClassifier) with run_classifier.py's
+                              head (sentence_prediction/logits), only for a fine-tuned folder
+    bert_config.json, vocab.txt, and labels.json + run_config.json of a fine-tuned folder
+
+The weights are put into tf-models-official's own `BertEncoder` (and `BertClassifier`),
+built from the config, and saved by TensorFlow. Unless --no_check, the written files are
+then loaded back into fresh tfm models and their outputs (sequence, pooled, every layer,
+logits) compared with our model's on the checkpoint, before the folder is moved into place.
+Needs `pip install 'bert-classic[tfm]'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+
+from bert import errors, model_folder, tf_startup
+from export import common, hf_common, tf2_check, tf2_common
+
+logger = logging.getLogger(__name__)
+
+PROG = "bert-export-tf2"
+DEFAULT_TOLERANCE = 1e-4
+CONFIG_NAME = "encoder_config.yaml"
+ENCODER_DIR = "encoder"
+CLASSIFIER_DIR = "classifier"
+
+
+class TF2ExportError(errors.InputError):
+  """The model folder cannot be exported (the message says why)."""
+
+
+# --tfm_dir may be replaced when it is empty, or with --overwrite when it holds an earlier export.
+_TARGET = common.TargetRules(
+  error=TF2ExportError, flag="--tfm_dir", markers=(CONFIG_NAME,), kind="Model Garden export"
+)
+
+
+@dataclasses.dataclass
+class ExportPlan:
+  """Everything found and checked before TensorFlow starts and anything is written."""
+
+  output_dir: str
+  tfm_dir: str
+  overwrite: bool
+  checkpoint: str
+  bert_config_file: str
+  vocab_file: str
+  tokens: list[str]
+  google_config: dict
+  encoder_config: dict  # the `bert` section of Model Garden's EncoderConfig
+  labels: list[str] | None
+  run_config: dict
+
+
+def plan_export(
+  output_dir: str, tfm_dir: str, checkpoint: str | None = None, overwrite: bool = False
+) -> ExportPlan:
+  """Finds and checks every input of an export; imports no TensorFlow, writes nothing.
+
+  Raises:
+    TF2ExportError (or another bert.errors.InputError) naming the problem.
+  """
+  # pylint: disable=import-outside-toplevel
+  from classifier import checks
+  from export.hf_export import read_source_folder, read_vocab_tokens
+
+  tfm_dir = common.target_path(tfm_dir)
+  source = read_source_folder(output_dir, tfm_dir, _TARGET, checkpoint, overwrite)
+  config_file, config = source.bert_config_file, source.config
+  try:
+    encoder_config = tf2_common.garden_encoder_config(config)
+  except errors.InputError as e:
+    raise TF2ExportError("%s: %s" % (config_file, e)) from None
+  tokens = read_vocab_tokens(source.vocab_file)
+  checks.check_vocab({t: i for i, t in enumerate(tokens)}, source.vocab_file, config, config_file)
+  return ExportPlan(
+    output_dir=source.output_dir,
+    tfm_dir=tfm_dir,
+    overwrite=overwrite,
+    checkpoint=source.checkpoint,
+    bert_config_file=config_file,
+    vocab_file=source.vocab_file,
+    tokens=tokens,
+    google_config=config,
+    encoder_config=encoder_config,
+    labels=model_folder.read_folder_labels(source.output_dir, source.run_config),
+    run_config=source.run_config,
+  )
+
+
+# ---------------------------------------------------------------------------
+# Building the Model Garden models.
+# ---------------------------------------------------------------------------
+
+
+def _by_garden_name(num_layers: int) -> dict:
+  """Model Garden name -> Google name, the head included."""
+  pairs = tf2_common.name_pairs(num_layers) + list(tf2_common.HEAD_PAIRS)
+  return {garden: google for google, garden in pairs}
+
+
+def fill_garden_model(model, values: dict, num_layers: int, heads: int) -> None:
+  """Assigns Google-named `values` to every variable of a tfm BertEncoder or BertClassifier.
+
+  Raises:
+    TF2ExportError: a tfm variable with no Google tensor, or one whose shape does not fit.
+  """
+  google_of = _by_garden_name(num_layers)
+  for variable in model.variables:
+    name = variable.name.rsplit(":", 1)[0]
+    google = google_of.get(name)
+    if google is None or google not in values:
+      raise TF2ExportError("tf-models-official's model has %s, which has no Google tensor" % name)
+    value = values[google]
+    if google == "output_weights":  # [labels, hidden] -> a Keras Dense kernel [hidden, labels]
+      value = value.T
+    elif google != "output_bias":
+      value = value.reshape(tf2_common.garden_shape(google, value.shape, heads))
+    if list(value.shape) != variable.shape.as_list():
+      raise TF2ExportError(
+        "%s (%s) has shape %s; tf-models-official's %s is %s"
+        % (google, name, list(values[google].shape), name, variable.shape.as_list())
+      )
+    variable.assign(value)
+
+
+def _save(folder: str, **items) -> str:
+  """`tf.train.Checkpoint(**items).save` into `folder`: ckpt-1 with its `checkpoint` state file."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  return tf.train.Checkpoint(**items).save(os.path.join(folder, "ckpt"))
+
+
+def _write_files(staging: str, plan: ExportPlan, encoder, classifier) -> None:
+  """Fills the staging folder."""
+  import yaml  # pylint: disable=import-outside-toplevel  # comes with tf-models-official
+
+  encoders = tf2_common.import_tfm(PROG)
+  section = encoders.BertEncoderConfig(**plan.encoder_config).as_dict()
+  with common.writing("cannot write --tfm_dir", plan.tfm_dir):
+    with open(os.path.join(staging, CONFIG_NAME), "w", encoding="utf-8") as f:
+      yaml.safe_dump({"type": "bert", "bert": section}, f, sort_keys=False)
+    common.copy_file(
+      plan.bert_config_file,
+      os.path.join(staging, model_folder.BERT_CONFIG_FILENAME),
+      TF2ExportError,
+    )
+    common.copy_file(
+      plan.vocab_file, os.path.join(staging, model_folder.VOCAB_FILENAME), TF2ExportError
+    )
+    _save(os.path.join(staging, ENCODER_DIR), encoder=encoder)
+    if classifier is not None:
+      _save(os.path.join(staging, CLASSIFIER_DIR), model=classifier)
+  if classifier is not None:
+    model_folder.write_labels(staging, plan.labels)
+    model_folder.write_json(
+      os.path.join(staging, model_folder.RUN_CONFIG_FILENAME),
+      dict(plan.run_config, label_list=plan.labels),
+    )
+
+
+def _load_back(staging: str, num_labels: int | None, inputs) -> dict:
+  """The outputs of fresh tfm models built from the written config and restored from the
+  written checkpoints: the encoder's from encoder/, the logits from classifier/."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  encoders = tf2_common.import_tfm(PROG)
+  config = encoders.EncoderConfig.from_yaml(os.path.join(staging, CONFIG_NAME))
+
+  def restore(folder: str, **items) -> None:
+    path = tf.train.latest_checkpoint(os.path.join(staging, folder))
+    tf.train.Checkpoint(**items).read(path).assert_existing_objects_matched().expect_partial()
+
+  encoder = encoders.build_encoder(config)
+  restore(ENCODER_DIR, encoder=encoder)
+  classifier = None
+  if num_labels is not None:
+    classifier = tf2_check.build_classifier(encoders.build_encoder(config), num_labels, 0.1)
+    restore(CLASSIFIER_DIR, model=classifier)
+  return tf2_check.garden_outputs(encoder, classifier, inputs)
+
+
+# ---------------------------------------------------------------------------
+# The export.
+# ---------------------------------------------------------------------------
+
+
+def write_tfm_folder(
+  plan: ExportPlan, check: bool = True, tolerance: float = DEFAULT_TOLERANCE
+) -> dict:
+  """Writes the Model Garden folder that `plan` describes (imports TensorFlow and tfm).
+
+  Returns:
+    A summary dict: "tfm_dir", "files", "checkpoint", "encoder_config", "labels" (None
+    without a head), "tensors" (Google names exported), "left_out" (checkpoint variables
+    with no place: optimizer slots, pre-training heads) and "check" (None when skipped).
+
+  Raises:
+    TF2ExportError or another bert.errors.InputError for a checkpoint that does not fit
+    or a failed check; bert.errors.WriteError when --tfm_dir cannot be written. Nothing
+    is left in --tfm_dir then.
+  """
+  # pylint: disable=import-outside-toplevel
+  from bert import modeling
+  from classifier import model as classifier_model
+  from export.hf_check import check_inputs
+  from export.serving_export import is_optimizer_variable
+
+  tf2_common.import_tfm(PROG)
+  bert_config = modeling.BertConfig.from_json_file(plan.bert_config_file)
+  shapes = common.checkpoint_shapes(plan.checkpoint, TF2ExportError)
+  num_labels = common.head_size(
+    plan.checkpoint, shapes, bert_config.hidden_size, TF2ExportError, plan.labels
+  )
+  model = common.load_model(plan.checkpoint, bert_config, num_labels)
+  values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
+  left_out = sorted(name for name in shapes if name not in values)
+  optimizer = [name for name in left_out if is_optimizer_variable(name)]
+  others = [name for name in left_out if name not in optimizer]
+  if others:
+    logger.info("Not exported (no place in BertEncoder/BertClassifier): %s", ", ".join(others))
+  if optimizer:
+    logger.info(
+      "Not exported: %d optimizer variables (adam_m, adam_v, global_step)", len(optimizer)
+    )
+
+  layers, heads = bert_config.num_hidden_layers, bert_config.num_attention_heads
+  encoder = tf2_check.build_encoder(plan.encoder_config)
+  fill_garden_model(encoder, values, layers, heads)
+  classifier, labels = None, None
+  if num_labels is not None:
+    labels = plan.labels or [str(row) for row in range(num_labels)]
+    dropout = classifier_model.head_dropout(plan.google_config)
+    classifier = tf2_check.build_classifier(encoder, num_labels, dropout)
+    fill_garden_model(classifier, values, layers, heads)
+  plan = dataclasses.replace(plan, labels=labels)
+
+  with common.staging_beside(plan.tfm_dir) as staging:
+    _write_files(staging, plan, encoder, classifier)
+    result = None
+    if check:
+      inputs = check_inputs(plan.google_config, plan.tokens)
+      result = tf2_check.compare(
+        tf2_check.model_outputs(model, num_labels, inputs),
+        _load_back(staging, num_labels, inputs),
+        tolerance,
+      )
+      if not result["passed"]:
+        raise TF2ExportError(
+          "check failed: the written Model Garden model, loaded back with tf-models-official, "
+          "differs from our model on the checkpoint by up to %.3g relative to the output "
+          "scale (max |diff| %s; tolerance %g); nothing was written (--no_check skips the "
+          "check)" % (result["max_rel_diff"], tf2_check.diff_text(result), tolerance)
+        )
+      logger.info("Check passed: max |diff| %s", tf2_check.diff_text(result))
+    else:
+      logger.info("Check skipped (--no_check).")
+    _TARGET.move_into_place(staging, plan.output_dir, plan.tfm_dir, plan.overwrite)
+  return {
+    "tfm_dir": plan.tfm_dir,
+    "files": sorted(os.listdir(plan.tfm_dir)),
+    "checkpoint": plan.checkpoint,
+    "encoder_config": plan.encoder_config,
+    "labels": labels,
+    "tensors": list(values),
+    "left_out": left_out,
+    "check": result,
+  }
+
+
+def export_to_tfm(
+  output_dir: str,
+  tfm_dir: str,
+  checkpoint: str | None = None,
+  overwrite: bool = False,
+  check: bool = True,
+  tolerance: float = DEFAULT_TOLERANCE,
+) -> dict:
+  """`plan_export` then `write_tfm_folder`: the whole export from Python."""
+  plan = plan_export(output_dir, tfm_dir, checkpoint, overwrite)
+  return write_tfm_folder(plan, check=check, tolerance=tolerance)
+
+
+# ---------------------------------------------------------------------------
+# Command line.
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+  """The `bert-export-tf2` flags; a bad command line is one line and exit status 2."""
+  parser = errors.ArgumentParser(
+    prog=PROG,
+    description="Write a model folder (run_classifier.py output, pre-trained BERT) as a TF "
+    "Model Garden BertEncoder checkpoint (+ BertClassifier for a fine-tuned folder) and "
+    "its encoder config.",
+  )
+  parser.add_argument(
+    "--output_dir", required=True, metavar="DIR", help="the model folder to export"
+  )
+  parser.add_argument(
+    "--tfm_dir", required=True, metavar="DIR", help="folder to write (must not exist or be empty)"
+  )
+  parser.add_argument(
+    "--checkpoint",
+    "--ckpt_name",
+    dest="checkpoint",
+    default=None,
+    metavar="PREFIX",
+    help="checkpoint prefix, relative to --output_dir (model.ckpt-343) or full; "
+    "default: the newest",
+  )
+  parser.add_argument(
+    "--overwrite", action="store_true", help="replace an earlier export in --tfm_dir"
+  )
+  hf_common.add_check_flags(
+    parser, "tf-models-official's models loaded from the written files", DEFAULT_TOLERANCE
+  )
+  return parser
+
+
+def _print_summary(summary: dict) -> None:
+  config = summary["encoder_config"]
+  labels = summary["labels"]
+  print("Wrote %s (%s)" % (summary["tfm_dir"], ", ".join(summary["files"])))
+  print(
+    "  from %s: BertEncoder%s, %d tensors, L=%d H=%d A=%d I=%d V=%d, hidden_activation %s"
+    % (
+      summary["checkpoint"],
+      " + BertClassifier with %d labels" % len(labels) if labels else "",
+      len(summary["tensors"]),
+      config["num_layers"],
+      config["hidden_size"],
+      config["num_attention_heads"],
+      config["intermediate_size"],
+      config["vocab_size"],
+      config["hidden_activation"],
+    )
+  )
+  check = summary["check"]
+  if check:
+    print(
+      "  check: max |diff| %s (%.3g relative; tolerance %g)"
+      % (tf2_check.diff_text(check), check["max_rel_diff"], check["tolerance"])
+    )
+  else:
+    print("  check: skipped")
+
+
+def main(argv=None) -> int:
+  """Console script `bert-export-tf2`; returns the exit status (2: bad command line, else 1).
+
+  A missing tf-models-official and every check of the folders come before TensorFlow starts.
+  """
+  args = build_parser().parse_args(argv)
+
+  def export() -> dict:
+    common.check_tolerance(args.tolerance)
+    tf2_common.check_installed(PROG)
+    plan = plan_export(args.output_dir, args.tfm_dir, args.checkpoint, args.overwrite)
+    tf_startup.import_tensorflow()
+    return write_tfm_folder(plan, check=not args.no_check, tolerance=args.tolerance)
+
+  return common.run_command(PROG, logger, export, _print_summary)
+
+
+if __name__ == "__main__":
+  sys.exit(main())
