@@ -45,93 +45,67 @@ Guarantees beyond the original server:
   not understood` instead of waiting forever. Frames that are not 4, or a
   request id that is not a number, cannot be answered; they are logged and
   dropped, as in the original.
+
+This module is the event loop (sockets, requests, SHOW_CONFIG replies,
+shutdown); the queues are `serving.scheduler`'s, the workers
+`serving.supervisor`'s, reply holding `serving.replies`' and reply arrays
+`serving.results`'.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime
 import importlib.metadata
 import ipaddress
 import json
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from typing import NamedTuple
 
-import numpy as np
 import zmq
 
-from serving import SERVER_VERSION, args as args_mod, features, logs, worker
+from serving import SERVER_VERSION, args as args_mod, features, logs, results, worker
 from serving import files as files_mod
+from serving.replies import HOLD_SECONDS, ReplyStore
+from serving.results import error_meta
+from serving.scheduler import MAX_FAILURES, Job, Scheduler
 from serving.stats import ServerStatistic
+from serving.supervisor import (
+  MAX_RESTART_DELAY_SECONDS,
+  MAX_START_FAILURES,
+  RESTART_DELAY_SECONDS,
+  Supervisor,
+  restart_delay,
+)
+from serving.termination import TERMINATION, terminate
 
-TERMINATION = b"TERMINATION"
+# Importable from here as before the server was split into modules.
+__all__ = [
+  "BertServer",
+  "HOLD_SECONDS",
+  "HOUSEKEEPING_SECONDS",
+  "MAX_COUNT_DIGITS",
+  "MAX_FAILURES",
+  "MAX_RESTART_DELAY_SECONDS",
+  "MAX_START_FAILURES",
+  "RESTART_DELAY_SECONDS",
+  "SHOW_CONFIG",
+  "SHOW_STATUS",
+  "TERMINATION",
+  "error_meta",
+  "restart_delay",
+  "terminate",
+]
+
 SHOW_CONFIG = b"SHOW_CONFIG"
 SHOW_STATUS = b"SHOW_STATUS"
 
-HOLD_SECONDS = 60.0  # how long a reply waits for its client's subscription
-MAX_FAILURES = 2  # a request whose batch failed this often gets an error reply
-MAX_START_FAILURES = 3  # a worker dying this often before READY is given up
-RESTART_DELAY_SECONDS = 0.5  # after a death while loading; doubles each time
-MAX_RESTART_DELAY_SECONDS = 30.0
 MAX_COUNT_DIGITS = 18  # a longer "number of texts" frame is refused unparsed
 HOUSEKEEPING_SECONDS = 0.2
-
-
-class _Chunk(NamedTuple):
-  """Rows of a job that one batch encoded, with what the worker said of them."""
-
-  start: int  # the first row's index in the request
-  rows: np.ndarray  # [n, ...]
-  lengths: list
-  tokens: list | None
-  labels: list | None  # multi-label CLASSIFICATION: each row's predicted names
-
-
-class _Job(object):
-  """One encode request and the rows encoded so far."""
-
-  def __init__(self, client: bytes, req_id: bytes, texts: list):
-    self.client = client
-    self.req_id = req_id
-    self.texts = texts
-    self.chunks = []  # _Chunk, in the order the batches came back
-    self.rows_done = 0
-    self.failures = 0
-    self.done = False
-
-
-class _Piece(object):
-  """Rows [start, stop) of a job; `isolate` keeps it out of shared batches."""
-
-  __slots__ = ("job", "start", "stop", "isolate")
-
-  def __init__(self, job: _Job, start: int, stop: int, isolate: bool = False):
-    self.job, self.start, self.stop, self.isolate = job, start, stop, isolate
-
-
-class _Slot(object):
-  """A worker position; `handle` is its current process (or thread)."""
-
-  def __init__(self, index: int):
-    self.index = index
-    self.generation = 0
-    self.identity = b""
-    self.handle = None  # None while waiting to be restarted
-    self.ready = False  # may be sent batches
-    self.loaded = False  # said READY since it was (re)started
-    self.idle = False
-    self.batch = None  # (batch id, [pieces]) while the worker encodes
-    self.busy_since = 0.0  # when `batch` was sent
-    self.start_failures = 0  # deaths before READY, in a row
-    self.restart_at = 0.0
-    self.given_up = False
 
 
 def _bind(sock, ip: str, port: int) -> int:
@@ -160,29 +134,6 @@ def _tensorflow_version() -> list:
     except importlib.metadata.PackageNotFoundError:
       pass
   return []
-
-
-def restart_delay(start_failures: int) -> float:
-  """Seconds to wait before restarting a worker that died this often while
-  loading (0 after a death once loaded)."""
-  if start_failures == 0:
-    return 0.0
-  return min(MAX_RESTART_DELAY_SECONDS, RESTART_DELAY_SECONDS * 2 ** (start_failures - 1))
-
-
-def error_meta(reason: str) -> dict:
-  """Meta of an error reply; its dtype makes BertClient raise TypeError.
-
-  numpy reads a dtype string holding a comma as a record format (and raises
-  ValueError instead), so commas become semicolons there.
-  """
-  reason = " ".join(reason.split())[:500]
-  return {
-    "dtype": "error: " + reason.replace(",", ";"),
-    "shape": [0],
-    "tokens": "",
-    "error": reason,
-  }
 
 
 class BertServer(threading.Thread):
@@ -233,8 +184,6 @@ class BertServer(threading.Thread):
     args_mod.check_model(args, self.files.bert_config, self.files.multi_label)
     if args.tuned_model_dir:
       self.log.info("checkpoint (override by the fine-tuned model): %s", self.files.checkpoint)
-    self._backend_spec = backend or worker.backend_for(args)
-    self._worker_mode = worker_mode
     self._max_positions = self.files.bert_config.get("max_position_embeddings", 512)
 
     self.is_ready = threading.Event()
@@ -261,15 +210,42 @@ class BertServer(threading.Thread):
       self._close_sockets()
       raise
 
-    self._slots = [_Slot(i) for i in range(args.num_worker)]
-    self._by_identity = {}
-    self._idle = collections.deque()
-    self._priority = collections.deque()  # pieces of small requests
-    self._bulk = collections.deque()
+    in_process = worker_mode == "thread"
+    template = worker.WorkerSettings(
+      index=0,
+      identity=b"",
+      endpoint=self.worker_endpoint,
+      args=self.args,
+      files=self.files,
+      backend=backend or worker.backend_for(args),
+      parent_pid=os.getpid(),
+      in_process=in_process,
+      stop=self._stop_event if in_process else None,
+    )
+    self.supervisor = Supervisor(
+      args.num_worker,
+      template,
+      self.workers,
+      args.worker_timeout,
+      self._stop_event,
+      self.log,
+      on_lost=lambda pieces, reason: self._retry_or_fail(pieces, reason, crashed=True),
+      on_fatal=self._fatal,
+    )
+    self.scheduler = Scheduler(args.max_batch_size, args.priority_batch_size, self.log)
+    self.replies = ReplyStore(self.sink, self.port_out, self.log)
     self._batch_count = 0
-    self._subscribers = set()
-    self._held = collections.defaultdict(collections.deque)
     self._awaiting_ready = []  # SHOW_* requests that came before READY
+
+  @property
+  def _slots(self) -> list:
+    """The supervisor's worker slots (tests look at them)."""
+    return self.supervisor.slots
+
+  @property
+  def _held(self) -> dict:
+    """Replies held for clients not yet subscribed (tests look at them)."""
+    return self.replies.held
 
   # ------------------------------------------------------------------ setup
 
@@ -298,40 +274,11 @@ class BertServer(threading.Thread):
       self.worker_endpoint = "tcp://127.0.0.1:%d" % port
     self.log.info("bind all sockets: in %s:%d, out %s:%d", ip, self.port, ip, self.port_out)
 
-  def _spawn(self, slot: _Slot):
-    slot.generation += 1
-    self._by_identity.pop(slot.identity, None)
-    slot.identity = b"worker-%d-%d" % (slot.index, slot.generation)
-    self._by_identity[slot.identity] = slot
-    slot.ready = slot.loaded = slot.idle = False
-    slot.batch = None
-    settings = worker.WorkerSettings(
-      index=slot.index,
-      identity=slot.identity,
-      endpoint=self.worker_endpoint,
-      args=self.args,
-      files=self.files,
-      backend=self._backend_spec,
-      parent_pid=os.getpid(),
-    )
-    if self._worker_mode == "thread":
-      settings.in_process = True
-      settings.stop = self._stop_event
-      slot.handle = worker.start_thread(settings)
-    else:
-      process = multiprocessing.get_context("spawn").Process(
-        target=worker.main, args=(settings,), daemon=True, name="WORKER-%d" % slot.index
-      )
-      process.start()
-      slot.handle = process
-    self.log.info("started WORKER-%d (%s)", slot.index, slot.identity.decode())
-
   # -------------------------------------------------------------- main loop
 
   def run(self):
     try:
-      for slot in self._slots:
-        self._spawn(slot)
+      self.supervisor.start()
       if self.http is not None:
         self.http.start(self.port, self.port_out)
       self._loop()
@@ -362,8 +309,8 @@ class BertServer(threading.Thread):
       now = time.monotonic()
       if now >= next_housekeeping:
         next_housekeeping = now + HOUSEKEEPING_SECONDS
-        self._check_workers(now)
-        self._expire_held(now)
+        self.supervisor.check(now)
+        self.replies.expire(now)
 
   def _drain(self, sock, handler, copy=True, limit=1000):
     """Handles up to `limit` waiting messages of `sock`."""
@@ -441,7 +388,7 @@ class BertServer(threading.Thread):
     self.log.warning(
       "refused encode request %s from %s: %s", req_id[:20].decode(), client[:40], reason
     )
-    self._publish(client, [client, json.dumps(error_meta(reason)).encode(), b"", req_id])
+    self.replies.publish(client, [client, json.dumps(error_meta(reason)).encode(), b"", req_id])
 
   def _on_encode(self, client, body, req_id, msg_len: bytes):
     texts = []
@@ -472,9 +419,7 @@ class BertServer(threading.Thread):
       len(texts),
       client[:40],
     )
-    job = _Job(client, req_id, texts)
-    queue = self._priority if len(texts) <= self.args.priority_batch_size else self._bulk
-    queue.append(_Piece(job, 0, len(texts)))
+    self.scheduler.add(Job(client, req_id, texts))
 
   def _config(self, client: bytes, with_status: bool) -> dict:
     runtime = {
@@ -485,8 +430,8 @@ class BertServer(threading.Thread):
       "ventilator <-> sink": "in-process",
       "server_current_time": str(datetime.datetime.now()),
       "num_concurrent_socket": len(self._slots),
-      "num_worker_ready": sum(s.ready for s in self._slots),
-      "num_pending_job": len(self._priority) + len(self._bulk),
+      "num_worker_ready": self.supervisor.num_ready(),
+      "num_pending_job": self.scheduler.num_queued(),
       "checkpoint": self.files.checkpoint,
     }
     if with_status:
@@ -504,140 +449,52 @@ class BertServer(threading.Thread):
 
   def _reply_config(self, client, body, req_id):
     config = self._config(client, with_status=body == SHOW_STATUS)
-    self._publish(client, [client, json.dumps(config).encode(), req_id])
+    self.replies.publish(client, [client, json.dumps(config).encode(), req_id])
 
   # ---------------------------------------------------------------- batches
 
-  def _take_batch(self) -> list:
-    """Pops pieces totalling at most -max_batch_size rows, in order."""
-    room = self.args.max_batch_size
-    pieces = []
-    for queue in (self._priority, self._bulk):
-      while queue and room:
-        piece = queue[0]
-        if piece.job.done:  # failed meanwhile
-          queue.popleft()
-          continue
-        if piece.isolate:
-          if not pieces:
-            pieces.append(queue.popleft())
-          return pieces
-        n = piece.stop - piece.start
-        if n <= room:
-          pieces.append(queue.popleft())
-        else:
-          pieces.append(_Piece(piece.job, piece.start, piece.start + room))
-          piece.start += room
-          n = room
-          if queue is self._bulk:  # large requests take turns
-            queue.rotate(-1)
-        room -= n
-    return pieces
-
   def _dispatch(self):
-    while self._idle and (self._priority or self._bulk):
-      slot = self._idle.popleft()
-      slot.idle = False
-      pieces = self._take_batch()
+    """Sends queued rows to idle workers, one batch each."""
+    while self.supervisor.idle and self.scheduler.has_work():
+      slot = self.supervisor.take_idle()
+      pieces = self.scheduler.take_batch()
       if not pieces:
-        self._set_idle(slot)
+        self.supervisor.set_idle(slot)
         return
       self._batch_count += 1
       batch_id = b"%d" % self._batch_count
       texts = [t for p in pieces for t in p.job.texts[p.start : p.stop]]
-      try:
-        self.workers.send_multipart(
-          [slot.identity, worker.BATCH, batch_id, json.dumps(texts).encode()]
-        )
-      except zmq.ZMQError as e:  # the worker is gone; housekeeping restarts it
-        self.log.warning("cannot reach WORKER-%d: %s", slot.index, e)
-        slot.ready = False
-        self._requeue(pieces)
-        continue
-      slot.batch = (batch_id, pieces)
-      slot.busy_since = time.monotonic()
-
-  def _set_idle(self, slot):
-    if slot.ready and not slot.idle and slot.batch is None:
-      slot.idle = True
-      self._idle.append(slot)
-
-  def _requeue(self, pieces, isolate=False):
-    """Puts pieces back at the front of their queues, order kept."""
-    for piece in reversed(pieces):
-      piece.isolate = piece.isolate or isolate
-      queue = (
-        self._priority if len(piece.job.texts) <= self.args.priority_batch_size else self._bulk
-      )
-      queue.appendleft(piece)
-
-  def _pending_jobs(self) -> list:
-    """Unanswered encode requests: queued or in a worker's batch."""
-    pieces = list(self._priority) + list(self._bulk)
-    for slot in self._slots:
-      if slot.batch is not None:
-        pieces.extend(slot.batch[1])
-    jobs = {id(p.job): p.job for p in pieces if not p.job.done}
-    return list(jobs.values())
-
-  def _drop_jobs_of(self, client: bytes):
-    """Stops work for a client that left; its queued rows are skipped."""
-    jobs = [j for j in self._pending_jobs() if j.client == client]
-    for job in jobs:
-      job.done = True
-      job.chunks = []
-    if jobs:
-      self.log.info(
-        "client %s disconnected: dropped %d unanswered request(s), %d rows not yet encoded",
-        client[:40],
-        len(jobs),
-        sum(len(j.texts) - j.rows_done for j in jobs),
-      )
+      if not self.supervisor.send_batch(slot, batch_id, pieces, json.dumps(texts).encode()):
+        self.scheduler.requeue(pieces)
 
   def _retry_or_fail(self, pieces, reason: str, crashed: bool):
-    """A batch failed: re-run its requests one by one, or give up on them.
-
-    A request fails after MAX_FAILURES failed batches, or at once when an
-    exception (not a crash) hit a batch holding nothing else.
-    """
-    live = [p for p in pieces if not p.job.done]
-    retry = []
-    for piece in live:
-      piece.job.failures += 1
-      if piece.job.failures >= MAX_FAILURES or (not crashed and len(live) == 1):
-        self._fail(piece.job, reason)
-      else:
-        retry.append(piece)
-    self._requeue(retry, isolate=True)
+    """A batch failed: re-runs its requests one by one, or fails them (see
+    `Scheduler.after_failure`)."""
+    for job in self.scheduler.after_failure(pieces, crashed):
+      self._fail(job, reason)
 
   # ---------------------------------------------------------------- workers
 
   def _on_worker_message(self, frames):
     identity, kind, rest = frames[0], frames[1], frames[2:]
-    slot = self._by_identity.get(identity)
+    slot = self.supervisor.slot_of(identity)
     if slot is None:
       self.log.debug("message from a stopped worker %r ignored", identity)
       return
     if kind == worker.READY:
       self._worker_info.update(json.loads(rest[0]))
-      slot.ready = slot.loaded = True
-      slot.start_failures = 0
-      self._set_idle(slot)
-      self.log.info("WORKER-%d is ready", slot.index)
+      self.supervisor.mark_ready(slot)
       if not self.is_ready.is_set():
         self.is_ready.set()
         for request in self._awaiting_ready:
           self._reply_config(*request)
         self._awaiting_ready = []
-      if all(s.ready for s in self._slots):
+      if self.supervisor.all_ready():
         self.log.info("all set, ready to serve request!")
     elif kind in (worker.RESULT, worker.ERROR):
-      if slot.batch is None or slot.batch[0] != rest[0]:
-        self.log.warning("stale answer from WORKER-%d ignored", slot.index)
+      pieces = self.supervisor.finish_batch(slot, rest[0])
+      if pieces is None:
         return
-      pieces = slot.batch[1]
-      slot.batch = None
-      self._set_idle(slot)
       if kind == worker.RESULT:
         self._on_result(pieces, rest[1:])
       else:
@@ -649,90 +506,6 @@ class BertServer(threading.Thread):
         "WORKER-%d cannot load the model: %s" % (slot.index, rest[0].decode("utf-8", "replace"))
       )
 
-  def _check_workers(self, now: float):
-    """Restarts dead or overdue workers (as their back-off allows)."""
-    for slot in self._slots:
-      if self._stop_event.is_set() or slot.given_up:
-        continue
-      if slot.handle is None:
-        if now >= slot.restart_at:
-          self._spawn(slot)
-        continue
-      if not slot.handle.is_alive():
-        code = getattr(slot.handle, "exitcode", None)
-        self._on_worker_lost(
-          slot, now, "died (exit code %s)" % code, "a worker crashed while encoding this request"
-        )
-      elif self._overdue(slot, now):
-        self._kill(slot)
-        self._on_worker_lost(
-          slot,
-          now,
-          "held batch %s for over %g s (-worker_timeout)"
-          % (slot.batch[0].decode(), self.args.worker_timeout),
-          "a worker hung while encoding this request",
-        )
-
-  def _overdue(self, slot: _Slot, now: float) -> bool:
-    limit = self.args.worker_timeout
-    return bool(limit and slot.batch and now - slot.busy_since > limit)
-
-  def _kill(self, slot: _Slot):
-    """Kills a worker process (a stopped one too); a thread is abandoned."""
-    if hasattr(slot.handle, "kill"):
-      slot.handle.kill()
-      slot.handle.join(5.0)
-
-  def _on_worker_lost(self, slot: _Slot, now: float, what: str, job_reason: str):
-    """Re-runs a lost worker's batch; restarts it, or gives it up.
-
-    `what` says what happened to the worker (for the log), `job_reason`
-    what a request that cannot be re-run is told.
-    """
-    pieces = slot.batch[1] if slot.batch else []
-    if slot.idle:
-      self._idle.remove(slot)
-    self._by_identity.pop(slot.identity, None)
-    slot.handle, slot.batch = None, None
-    slot.ready = slot.idle = False
-    if pieces:
-      self._retry_or_fail(pieces, job_reason, crashed=True)
-    if not slot.loaded:
-      slot.start_failures += 1
-    if slot.start_failures >= MAX_START_FAILURES:
-      slot.given_up = True
-      self._give_up(slot, what)
-      return
-    delay = restart_delay(slot.start_failures)
-    slot.restart_at = now + delay
-    self.log.error(
-      "WORKER-%d %s%s; restarting it%s%s",
-      slot.index,
-      what,
-      "" if slot.loaded else " while loading the model",
-      " in %g s" % delay if delay else "",
-      " and re-running its batch" if pieces else "",
-    )
-
-  def _give_up(self, slot: _Slot, what: str):
-    """Logs a worker given up; stops the server when none is left."""
-    message = "WORKER-%d died %d times while loading the model (last: %s)" % (
-      slot.index,
-      slot.start_failures,
-      what,
-    )
-    left = sum(not s.given_up for s in self._slots)
-    if left:
-      self.log.error("%s; giving up on it, %d of %d workers left", message, left, len(self._slots))
-      return
-    if self._worker_mode == "process":
-      message += (
-        "; see its log above. Workers are spawned processes: a "
-        "script that starts a BertServer must do so under "
-        "`if __name__ == '__main__':`"
-      )
-    self._fatal("no worker left: " + message)
-
   def _fatal(self, message: str):
     self.log.critical(message)
     self.error = self.error or message
@@ -743,117 +516,38 @@ class BertServer(threading.Thread):
   def _on_result(self, pieces, frames):
     """Files a batch's rows under their requests; answers complete ones."""
     try:
-      meta = json.loads(frames[0])
-      array = np.frombuffer(frames[1], dtype=meta["dtype"])
-      array = array.reshape(meta["shape"])
-      lengths, tokens, labels = meta["lengths"], meta.get("tokens"), meta.get("labels")
-      if len(array) != sum(p.stop - p.start for p in pieces):
-        raise ValueError(
-          "%d rows for %d texts" % (len(array), sum(p.stop - p.start for p in pieces))
-        )
-      if labels is not None and len(labels) != len(array):
-        raise ValueError("%d label lists for %d rows" % (len(labels), len(array)))
+      chunks = results.read_result(pieces, frames)
     except (ValueError, KeyError, TypeError, IndexError) as e:
       self.log.error("bad answer from a worker: %s", e)
       self._retry_or_fail(pieces, "bad answer from a worker: %s" % e, False)
       return
-    offset = 0
-    for piece in pieces:
-      n = piece.stop - piece.start
+    for piece, chunk in zip(pieces, chunks):
       job = piece.job
-      if not job.done:
-        job.chunks.append(
-          _Chunk(
-            piece.start,
-            array[offset : offset + n],
-            lengths[offset : offset + n],
-            tokens[offset : offset + n] if tokens else None,
-            labels[offset : offset + n] if labels is not None else None,
-          )
-        )
-        job.rows_done += n
-        if job.rows_done == len(job.texts):
-          try:
-            self._finish(job)
-          except Exception as e:  # still answer the request
-            self.log.exception("cannot assemble a reply")
-            self._fail(job, "cannot assemble the reply: %s" % e)
-      offset += n
+      if not job.done and job.add(chunk):
+        try:
+          self._finish(job)
+        except Exception as e:  # still answer the request
+          self.log.exception("cannot assemble a reply")
+          self._fail(job, "cannot assemble the reply: %s" % e)
 
-  def _assemble(self, job: _Job) -> np.ndarray:
-    """The job's rows in request order, T made uniform for 3-D outputs."""
-    chunks = sorted(job.chunks, key=lambda c: c.start)
-    first = chunks[0].rows
-    if first.ndim != 3:
-      return np.concatenate([c.rows for c in chunks]) if len(chunks) > 1 else first
-    if self.args.max_seq_len is not None:
-      seq_len = self.args.max_seq_len
-    elif self.args.fixed_embed_length:
-      seq_len = self._max_positions
-    else:
-      seq_len = features.sequence_length(
-        [tuple(row) for c in chunks for row in c.lengths], None, self._max_positions
-      )
-    out = np.zeros((len(job.texts), seq_len, first.shape[2]), first.dtype)
-    for chunk in chunks:
-      t = min(seq_len, chunk.rows.shape[1])
-      out[chunk.start : chunk.start + chunk.rows.shape[0], :t] = chunk.rows[:, :t]
-    return out
-
-  def _finish(self, job: _Job):
+  def _finish(self, job: Job):
     job.done = True
-    out = np.ascontiguousarray(self._assemble(job))
-    chunks = sorted(job.chunks, key=lambda c: c.start)
-    tokens = ""
-    if self.args.show_tokens_to_client:
-      tokens = [t for c in chunks for t in c.tokens]
+    meta, out = results.encode_reply(job, self.args, self._max_positions)
     job.chunks = []
-    meta = {"dtype": str(out.dtype), "shape": list(out.shape), "tokens": tokens}
-    if all(c.labels is not None for c in chunks):
-      meta["labels"] = [names for c in chunks for names in c.labels]
-    self._publish(job.client, [job.client, json.dumps(meta).encode(), out, job.req_id])
+    self.replies.publish(job.client, [job.client, json.dumps(meta).encode(), out, job.req_id])
 
-  def _fail(self, job: _Job, reason: str, quiet: bool = False):
-    job.done = True
-    job.chunks = []
+  def _fail(self, job: Job, reason: str, quiet: bool = False):
+    job.drop()
     if not quiet:
       self.log.error("request %s of %s failed: %s", job.req_id.decode(), job.client[:40], reason)
-    self._publish(
+    self.replies.publish(
       job.client, [job.client, json.dumps(error_meta(reason)).encode(), b"", job.req_id]
     )
 
-  def _publish(self, client: bytes, frames: list):
-    """Sends a reply now if its client has subscribed, else holds it."""
-    if client in self._subscribers:
-      self.sink.send_multipart(frames, copy=False)
-    else:
-      self.log.debug("holding a reply until %s subscribes", client[:40])
-      self._held[client].append((time.monotonic() + HOLD_SECONDS, frames))
-
   def _on_subscription(self, frames):
-    message = frames[0]
-    topic = message[1:]
-    if message[:1] == b"\x01":
-      self._subscribers.add(topic)
-      for _, held in self._held.pop(topic, ()):
-        self.sink.send_multipart(held, copy=False)
-    elif message[:1] == b"\x00":  # its last subscriber disconnected
-      self._subscribers.discard(topic)
-      self._drop_jobs_of(topic)
-
-  def _expire_held(self, now: float):
-    for client in list(self._held):
-      held = self._held[client]
-      while held and held[0][0] <= now:
-        _, frames = held.popleft()
-        self.log.warning(
-          "dropped reply %s: client %s never subscribed to port %d",
-          frames[-1].decode(),
-          client[:40],
-          self.port_out,
-        )
-      if not held:
-        del self._held[client]
+    gone = self.replies.on_subscription(frames)
+    if gone is not None:
+      self.scheduler.drop_client(gone, self.supervisor.in_flight())
 
   # --------------------------------------------------------------- shutdown
 
@@ -876,7 +570,7 @@ class BertServer(threading.Thread):
       TimeoutError: not ready within `timeout` seconds.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    while not (self.is_ready.wait(0.1) and (not all_workers or all(s.ready for s in self._slots))):
+    while not (self.is_ready.wait(0.1) and (not all_workers or self.supervisor.all_ready())):
       if self.error or self.stopped.is_set():
         raise RuntimeError(self.error or "the server stopped")
       if deadline is not None and time.monotonic() > deadline:
@@ -892,20 +586,7 @@ class BertServer(threading.Thread):
       self.log.info("shutting down...")
       self._close_frontend()  # tells `terminate` that TERMINATION was taken
       self._answer_pending()
-      for slot in self._slots:
-        if slot.handle is not None and slot.handle.is_alive():
-          try:
-            self.workers.send_multipart([slot.identity, worker.STOP], zmq.NOBLOCK)
-          except zmq.ZMQError:  # not connected yet: still loading the model
-            if hasattr(slot.handle, "terminate"):
-              slot.handle.terminate()
-      deadline = time.monotonic() + 10.0
-      for slot in self._slots:
-        if slot.handle is not None:
-          slot.handle.join(max(0.0, deadline - time.monotonic()))
-          if slot.handle.is_alive() and hasattr(slot.handle, "kill"):
-            slot.handle.kill()  # SIGKILL: a stopped process ignores SIGTERM
-            slot.handle.join(2.0)
+      self.supervisor.stop_all()
       if self.http is not None:
         self.http.stop()
       self._close_sockets()
@@ -920,7 +601,7 @@ class BertServer(threading.Thread):
 
   def _answer_pending(self):
     """Gives every unanswered encode request an error reply."""
-    jobs = self._pending_jobs()
+    jobs = self.scheduler.pending_jobs(self.supervisor.in_flight())
     reason = "the server stopped before answering: %s" % (self.error or "it was asked to stop")
     for job in jobs:
       self._fail(job, reason, quiet=True)
@@ -940,53 +621,3 @@ class BertServer(threading.Thread):
   def shutdown(args) -> None:
     """Stops a server: `args` has ip, port and timeout (ms), as the CLI's."""
     terminate(args.ip, args.port, args.timeout)
-
-
-def _wait_for_disconnect(monitor, deadline: float) -> bool:
-  """Whether the monitored socket loses its connection before `deadline`."""
-  from zmq.utils.monitor import recv_monitor_message  # pylint: disable=import-outside-toplevel
-
-  while True:
-    left_ms = int((deadline - time.monotonic()) * 1000)
-    if left_ms <= 0 or not monitor.poll(left_ms):
-      return False
-    if recv_monitor_message(monitor)["event"] == zmq.EVENT_DISCONNECTED:
-      return True
-
-
-def terminate(ip: str, port: int, timeout_ms: int = 5000) -> None:
-  """Sends TERMINATION to the server at ip:port (what the CLI runs) and
-  waits for the server to take it, which it shows by closing its port.
-
-  Raises:
-    TimeoutError: no server accepted a connection, or the server did not
-      close its port, within `timeout_ms`.
-  """
-  deadline = time.monotonic() + timeout_ms / 1000.0
-  context = zmq.Context()
-  sock = context.socket(zmq.PUSH)
-  monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-  try:
-    sock.setsockopt(zmq.IMMEDIATE, 1)  # do not queue for an absent server
-    sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
-    sock.setsockopt(zmq.LINGER, timeout_ms)
-    where = "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
-    sock.setsockopt(zmq.IPV6, int(":" in ip))
-    sock.connect("tcp://" + where)
-    try:
-      sock.send_multipart([b"0", TERMINATION, b"0", b"0"])
-    except zmq.Again:
-      raise TimeoutError(
-        "no server at %s accepted a connection within %d ms" % (where, timeout_ms)
-      ) from None
-    if not _wait_for_disconnect(monitor, deadline):
-      raise TimeoutError(
-        "the server at %s did not stop within %d ms: it refuses "
-        "TERMINATION from other hosts unless started with "
-        "-allow_remote_termination, or it is not a bert-serving server" % (where, timeout_ms)
-      )
-  finally:
-    sock.disable_monitor()
-    monitor.close()
-    sock.close()
-    context.term()

@@ -19,6 +19,7 @@ import pytest
 import zmq
 
 from serving import args as args_mod
+from serving import replies as replies_mod
 from serving import server as server_mod
 from serving.files import ModelFiles
 
@@ -260,7 +261,7 @@ def test_reply_waits_for_a_late_subscriber(thread_server):
 
 
 def test_unclaimed_replies_expire(thread_server, monkeypatch, caplog):
-  monkeypatch.setattr(server_mod, "HOLD_SECONDS", 0.1)
+  monkeypatch.setattr(replies_mod, "HOLD_SECONDS", 0.1)
   context = zmq.Context()
   push = context.socket(zmq.PUSH)
   push.connect("tcp://127.0.0.1:%d" % thread_server.port)
