@@ -30,8 +30,11 @@ Guarantees beyond the original server:
 * Large requests take turns: each gets one batch of -max_batch_size rows
   in turn, so a long request delays others by about one batch.
 * Requests over -max_batch_texts texts or -max_request_bytes bytes get an
-  error reply naming the limit. Queued rows of a client whose SUB socket has
-  disconnected (the XPUB sees its unsubscription) are dropped uncomputed.
+  error reply naming the limit. A frame over `max_frame_bytes` (4 x
+  -max_request_bytes, at least 1 MiB) is not read at all: ZeroMQ drops the
+  sender's connection and the request gets no reply. Queued rows of a client
+  whose SUB socket has disconnected (the XPUB sees its unsubscription) are
+  dropped uncomputed.
 * A worker process that dies, or that holds one batch longer than
   -worker_timeout, is (killed and) restarted and its batch is re-run.
   Restarts of a worker that keeps dying while loading the model back off;
@@ -97,6 +100,7 @@ __all__ = [
   "SHOW_STATUS",
   "TERMINATION",
   "error_meta",
+  "max_frame_bytes",
   "restart_delay",
   "terminate",
 ]
@@ -106,6 +110,19 @@ SHOW_STATUS = b"SHOW_STATUS"
 
 MAX_COUNT_DIGITS = 18  # a longer "number of texts" frame is refused unparsed
 HOUSEKEEPING_SECONDS = 0.2
+FRAME_LIMIT_FACTOR = 4  # frames up to this many -max_request_bytes are read
+MIN_FRAME_LIMIT = 1 << 20
+
+
+def max_frame_bytes(max_request_bytes: int) -> int:
+  """The largest request frame ZeroMQ reads (ZMQ_MAXMSGSIZE of -port).
+
+  4 x -max_request_bytes, so that a request somewhat over the limit is read
+  and gets the error reply naming it (the HTTP proxy's JSON escapes at most
+  triple a body it accepted), and at least 1 MiB, so that no client identity
+  or count frame is ever cut off.
+  """
+  return min(max(FRAME_LIMIT_FACTOR * max_request_bytes, MIN_FRAME_LIMIT), 2**63 - 1)
 
 
 def _bind(sock, ip: str, port: int) -> int:
@@ -254,6 +271,7 @@ class BertServer(threading.Thread):
     ip = {"localhost": "127.0.0.1", "*": "0.0.0.0"}.get(args.ip, args.ip)
     self.frontend = self.context.socket(zmq.PULL)
     self.frontend.setsockopt(zmq.LINGER, 0)
+    self.frontend.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes(args.max_request_bytes))
     self.port = args.port = _bind(self.frontend, ip, args.port)
     self.sink = self.context.socket(zmq.XPUB)
     self.sink.setsockopt(zmq.LINGER, 1000)

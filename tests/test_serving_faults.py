@@ -21,6 +21,7 @@ import zmq
 
 import test_serving_robustness as rb
 from serving import cli
+from serving import server as server_mod
 from serving.background import free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -242,6 +243,32 @@ def test_requests_over_the_limits_get_an_error_reply_naming_it(small_server, cap
     # nor the counts the requests claimed.
     assert bc.server_status["statistic"]["num_total_seq"] - seen == 103
   assert "Traceback" not in caplog.text and "failed to handle" not in caplog.text
+
+
+def test_a_request_far_over_the_limit_is_cut_off_unread(small_server):
+  assert small_server.frontend.getsockopt(zmq.MAXMSGSIZE) == server_mod.max_frame_bytes(2000)
+  assert server_mod.max_frame_bytes(2000) == 1 << 20  # at least 1 MiB
+  assert server_mod.max_frame_bytes(64 << 20) == 256 << 20  # else 4 x -max_request_bytes
+  with rb.client(small_server) as bc:
+    seen = bc.server_status["statistic"]["num_data_request"]
+  context = zmq.Context()
+  push, sub = context.socket(zmq.PUSH), context.socket(zmq.SUB)
+  sub.setsockopt(zmq.SUBSCRIBE, b"huge")
+  push.connect("tcp://127.0.0.1:%d" % small_server.port)
+  sub.connect("tcp://127.0.0.1:%d" % small_server.port_out)
+  try:
+    push.send_multipart([b"huge", b'["' + b"w" * (2 << 20) + b'"]', b"1", b"1"])
+    assert not sub.poll(1500)  # ZeroMQ dropped the connection, nothing was read
+  finally:
+    push.close(0)
+    sub.close(0)
+    context.term()
+  # 450 times the limit, under the cut-off: read, and refused with the reply naming the limit.
+  moderate = raw_request(small_server, [b"moderate", b'["' + b"w" * 900000 + b'"]', b"2", b"1"])
+  assert b"of 900004 bytes exceeds -max_request_bytes 2000" in moderate[1]
+  with rb.client(small_server) as bc:
+    assert bc.server_status["statistic"]["num_data_request"] == seen + 1
+    assert bc.encode(["w1"])[0, :2].tolist() == rb.expected("w1")
 
 
 def first_words(calls):
