@@ -35,12 +35,12 @@ Guarantees beyond the original server:
   sender's connection and the request gets no reply. Queued rows of a client
   whose SUB socket has disconnected (the XPUB sees its unsubscription) are
   dropped uncomputed.
-* A worker process that dies, or that holds one batch longer than
-  -worker_timeout, is (killed and) restarted and its batch is re-run.
-  Restarts of a worker that keeps dying while loading the model back off;
-  after MAX_START_FAILURES such deaths in a row it is given up while the
-  other workers keep serving. When no worker is left the server stops, and
-  requests still pending at any stop get an error reply.
+* Workers are watched by `serving.supervisor`: one that dies, holds a batch
+  longer than -worker_timeout, or takes too long to load the model is
+  (killed and) restarted and its batch re-run; one that keeps failing to
+  load is given up for a while and tried again; one that cannot be reached
+  is probed until it can, or restarted. When no worker is left the server
+  stops, and requests still pending at any stop get an error reply.
 * The protocol has no error frame, so a request that cannot be encoded (its
   body is not a JSON list of strings or of token lists, or encoding it fails
   twice) is answered with meta `{"dtype": "error: <why>", "error": <why>,

@@ -7,11 +7,16 @@ idle or encoding which batch, and on each housekeeping turn (`check`):
 
 * A worker that died, or that holds one batch longer than -worker_timeout, is
   (killed and) restarted; its batch goes to `on_lost` to be re-run.
-* A worker that dies before it is ready has failed to start: it is restarted
-  after `restart_delay` (growing with each failure in a row). After
-  MAX_START_FAILURES in a row its slot is given up while the others serve.
-  When no slot is left, `on_fatal` stops the server.
-* A worker that a send could not reach gets no more batches.
+* A worker not ready within `load_limit` of its start (-worker_timeout, but
+  at least MIN_LOAD_SECONDS; no limit with -worker_timeout 0) is killed.
+* A worker that dies (or is killed) before it is ready has failed to start:
+  it is restarted after `restart_delay` (growing with each failure in a row).
+  After MAX_START_FAILURES in a row its slot is given up while the others
+  serve, and tried again after COOL_DOWN_SECONDS (one more failure gives it
+  up again). When no slot is left, `on_fatal` stops the server.
+* A worker that a send could not reach gets no batches; each turn it is
+  probed (PING, which it ignores): once reachable it gets batches again, and
+  after UNREACHABLE_SECONDS unreachable it is killed and restarted.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from serving import worker
 MAX_START_FAILURES = 3  # a worker failing to start this often in a row is given up
 RESTART_DELAY_SECONDS = 0.5  # after a failed start; doubles each time
 MAX_RESTART_DELAY_SECONDS = 30.0
+MIN_LOAD_SECONDS = 600.0  # loading the model may always take this long
+COOL_DOWN_SECONDS = 300.0  # a given-up worker is tried again after this
+UNREACHABLE_SECONDS = 10.0  # a worker that cannot be reached this long is restarted
 
 
 def restart_delay(start_failures: int) -> float:
@@ -41,6 +49,11 @@ def restart_delay(start_failures: int) -> float:
   return min(MAX_RESTART_DELAY_SECONDS, RESTART_DELAY_SECONDS * 2 ** (start_failures - 1))
 
 
+def load_limit(worker_timeout: float) -> float:
+  """Seconds a worker may take to load the model; 0 means no limit."""
+  return max(worker_timeout, MIN_LOAD_SECONDS) if worker_timeout else 0.0
+
+
 class Slot(object):
   """A worker position; `handle` is its current process (or thread)."""
 
@@ -49,13 +62,15 @@ class Slot(object):
     self.generation = 0
     self.identity = b""
     self.handle = None  # None while waiting to be restarted
+    self.started_at = 0.0  # when `handle` was started
     self.ready = False  # may be sent batches
     self.loaded = False  # said READY since it was (re)started
     self.idle = False
     self.batch = None  # (batch id, [pieces]) while the worker encodes
     self.busy_since = 0.0  # when `batch` was sent
+    self.unreachable_since = None  # when a send to it first failed
     self.start_failures = 0  # deaths before READY, in a row
-    self.restart_at = 0.0
+    self.restart_at = 0.0  # when to (re)start it, also after a cool-down
     self.given_up = False
 
 
@@ -101,7 +116,7 @@ class Supervisor(object):
     slot.identity = b"worker-%d-%d" % (slot.index, slot.generation)
     self._by_identity[slot.identity] = slot
     slot.ready = slot.loaded = slot.idle = False
-    slot.batch = None
+    slot.batch = slot.unreachable_since = None
     settings = dataclasses.replace(self.template, index=slot.index, identity=slot.identity)
     if settings.in_process:
       slot.handle = worker.start_thread(settings)
@@ -111,6 +126,7 @@ class Supervisor(object):
       )
       process.start()
       slot.handle = process
+    slot.started_at = time.monotonic()
     self.log.info("started WORKER-%d (%s)", slot.index, slot.identity.decode())
 
   # ---------------------------------------------------------------- state
@@ -152,12 +168,14 @@ class Supervisor(object):
 
   def send_batch(self, slot: Slot, batch_id: bytes, pieces: list, texts: bytes) -> bool:
     """Sends a batch to a worker taken with `take_idle`; False when the
-    socket cannot reach it (housekeeping restarts it if it is gone)."""
+    socket cannot reach it (it gets no batch until a probe reaches it)."""
     try:
       self.sock.send_multipart([slot.identity, worker.BATCH, batch_id, texts])
     except zmq.ZMQError as e:
-      self.log.warning("cannot reach WORKER-%d: %s", slot.index, e)
       slot.ready = False
+      if slot.unreachable_since is None:
+        slot.unreachable_since = time.monotonic()
+        self.log.warning("cannot reach WORKER-%d: %s", slot.index, e)
       return False
     slot.batch = (batch_id, pieces)
     slot.busy_since = time.monotonic()
@@ -176,14 +194,19 @@ class Supervisor(object):
   # --------------------------------------------------------- housekeeping
 
   def check(self, now: float) -> None:
-    """Restarts dead or overdue workers (as their back-off allows)."""
+    """Restarts dead, overdue, hung or unreachable workers (as their back-off
+    allows) and probes those a send could not reach."""
+    limit = load_limit(self.worker_timeout)
     for slot in self.slots:
       if self.stop_event.is_set():
         return
-      if slot.given_up:
-        continue
       if slot.handle is None:
         if now >= slot.restart_at:
+          if slot.given_up:
+            slot.given_up = False
+            self.log.warning(
+              "WORKER-%d: trying it again after a %g s cool-down", slot.index, COOL_DOWN_SECONDS
+            )
           self.spawn(slot)
         continue
       if not slot.handle.is_alive():
@@ -200,10 +223,30 @@ class Supervisor(object):
           % (slot.batch[0].decode(), self.worker_timeout),
           "a worker hung while encoding this request",
         )
+      elif limit and not slot.loaded and now - slot.started_at > limit:
+        self._kill(slot)
+        self._on_worker_lost(slot, now, "hung for over %g s" % limit)
+      elif slot.unreachable_since is not None:
+        self._probe(slot, now)
 
   def _overdue(self, slot: Slot, now: float) -> bool:
     limit = self.worker_timeout
     return bool(limit and slot.batch and now - slot.busy_since > limit)
+
+  def _probe(self, slot: Slot, now: float) -> None:
+    """Gives an unreachable worker batches again once a PING reaches it;
+    restarts it when it stays unreachable too long."""
+    try:
+      self.sock.send_multipart([slot.identity, worker.PING], zmq.NOBLOCK)
+    except zmq.ZMQError:
+      if now - slot.unreachable_since > UNREACHABLE_SECONDS:
+        self._kill(slot)
+        self._on_worker_lost(slot, now, "could not be reached for over %g s" % UNREACHABLE_SECONDS)
+      return
+    slot.unreachable_since = None
+    slot.ready = True
+    self.set_idle(slot)
+    self.log.info("WORKER-%d can be reached again", slot.index)
 
   def _kill(self, slot: Slot) -> None:
     """Kills a worker process (a stopped one too); a thread is abandoned."""
@@ -211,7 +254,7 @@ class Supervisor(object):
       slot.handle.kill()
       slot.handle.join(5.0)
 
-  def _on_worker_lost(self, slot: Slot, now: float, what: str, job_reason: str) -> None:
+  def _on_worker_lost(self, slot: Slot, now: float, what: str, job_reason: str = "") -> None:
     """Re-runs a lost worker's batch; restarts it, or gives it up.
 
     `what` says what happened to the worker (for the log), `job_reason`
@@ -221,7 +264,7 @@ class Supervisor(object):
     if slot.idle:
       self.idle.remove(slot)
     self._by_identity.pop(slot.identity, None)
-    slot.handle, slot.batch = None, None
+    slot.handle, slot.batch, slot.unreachable_since = None, None, None
     slot.ready = slot.idle = False
     if pieces:
       self.on_lost(pieces, job_reason)
@@ -229,7 +272,7 @@ class Supervisor(object):
       slot.start_failures += 1
     if slot.start_failures >= MAX_START_FAILURES:
       slot.given_up = True
-      self._give_up(slot, what)
+      self._give_up(slot, now, what)
       return
     delay = restart_delay(slot.start_failures)
     slot.restart_at = now + delay
@@ -242,8 +285,8 @@ class Supervisor(object):
       " and re-running its batch" if pieces else "",
     )
 
-  def _give_up(self, slot: Slot, what: str) -> None:
-    """Logs a worker given up; stops the server when none is left."""
+  def _give_up(self, slot: Slot, now: float, what: str) -> None:
+    """Gives a worker up for a cool-down; stops the server when none is left."""
     message = "WORKER-%d died %d times while loading the model (last: %s)" % (
       slot.index,
       slot.start_failures,
@@ -251,7 +294,14 @@ class Supervisor(object):
     )
     left = sum(not s.given_up for s in self.slots)
     if left:
-      self.log.error("%s; giving up on it, %d of %d workers left", message, left, len(self.slots))
+      slot.restart_at = now + COOL_DOWN_SECONDS
+      self.log.error(
+        "%s; giving up on it for %g s, %d of %d workers left",
+        message,
+        COOL_DOWN_SECONDS,
+        left,
+        len(self.slots),
+      )
       return
     if not self.template.in_process:
       message += (

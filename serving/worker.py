@@ -12,6 +12,8 @@ Messages (ZeroMQ multipart frames):
                      [ERROR, batch id, message]  this batch failed
                      [FATAL, message]           cannot load the model
   server -> worker   [BATCH, batch id, json list of texts]
+                     [PING]                     ignored: the server's check
+                                                that it can reach the worker
                      [STOP]
 
 `meta` holds the array's dtype and shape, each row's `features.Row.length`
@@ -37,7 +39,7 @@ from bert import windows
 from serving import features, logs, pooling
 
 READY, RESULT, ERROR, FATAL = b"READY", b"RESULT", b"ERROR", b"FATAL"
-BATCH, STOP = b"BATCH", b"STOP"
+BATCH, PING, STOP = b"BATCH", b"PING", b"STOP"
 DEFAULT_BACKEND = "serving.model:BertBackend"
 ONNX_BACKEND = "serving.onnx_model:OnnxBackend"
 
@@ -206,6 +208,8 @@ def _serve(sock, backend, settings: WorkerSettings, log) -> None:
     if frames[0] == STOP:
       log.info("terminated!")
       return
+    if frames[0] == PING:
+      continue
     if frames[0] != BATCH or len(frames) != 3:
       log.error("unexpected message from the server: %r", frames[:1])
       continue

@@ -20,8 +20,7 @@ import pytest
 import zmq
 
 import test_serving_robustness as rb
-from serving import cli
-from serving import server as server_mod
+from serving import cli, server as server_mod, supervisor, worker
 from serving.background import free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -394,6 +393,115 @@ def test_when_no_worker_can_come_back_pending_requests_get_an_error(tmp_path, mo
     assert not server.is_alive() and "no worker left" in server.error
   finally:
     server.close()
+
+
+def test_a_worker_hanging_while_it_loads_is_restarted(monkeypatch, caplog):
+  monkeypatch.setattr(supervisor, "MIN_LOAD_SECONDS", 0.0)  # the limit: -worker_timeout
+  monkeypatch.setitem(rb.LOAD_TROUBLE, 1, "hang")
+  server = rb.start(
+    "-num_worker", "2", "-worker_timeout", "0.5", backend="troubled_backend", ready=False
+  )
+  try:
+    slot = server._slots[1]
+    wait_for(lambda: slot.generation == 2)  # killed (a thread: abandoned), started anew
+    assert slot.start_failures == 1
+    del rb.LOAD_TROUBLE[1]
+    server.wait_until_ready(20, all_workers=True)
+    assert zmq_encode_works(server)
+  finally:
+    server.close()
+  assert "WORKER-1 hung for over 0.5 s while loading the model; restarting it in 0.5 s" in (
+    caplog.text
+  )
+
+
+# troubled_backend ends a thread worker with SystemExit, which pytest reports.
+QUIET_THREAD_EXIT = pytest.mark.filterwarnings(
+  "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+)
+
+
+@QUIET_THREAD_EXIT
+def test_a_given_up_worker_is_tried_again_after_a_cool_down(monkeypatch, caplog):
+  monkeypatch.setattr(supervisor, "COOL_DOWN_SECONDS", 1.0)
+  monkeypatch.setitem(rb.LOAD_TROUBLE, 1, "die")
+  server = rb.start("-num_worker", "2", backend="troubled_backend", ready=False)
+  try:
+    slot = server._slots[1]
+    wait_for(lambda: slot.given_up)
+    del rb.LOAD_TROUBLE[1]
+    assert zmq_encode_works(server)  # the other worker serves meanwhile
+    wait_for(lambda: slot.ready)
+    assert server.is_alive() and slot.generation >= 4
+  finally:
+    server.close()
+  messages = [r.getMessage() for r in caplog.records]
+  assert (
+    "WORKER-1 died 3 times while loading the model (last: died (exit code None)); "
+    "giving up on it for 1 s, 1 of 2 workers left" in messages
+  )
+  assert "WORKER-1: trying it again after a 1 s cool-down" in messages
+
+
+@QUIET_THREAD_EXIT
+def test_the_server_stops_when_every_worker_is_given_up(monkeypatch):
+  monkeypatch.setattr(supervisor, "COOL_DOWN_SECONDS", 60.0)
+  monkeypatch.setitem(rb.LOAD_TROUBLE, 0, "die")
+  monkeypatch.setitem(rb.LOAD_TROUBLE, 1, "die")
+  server = rb.start("-num_worker", "2", backend="troubled_backend", ready=False)
+  try:
+    with pytest.raises(RuntimeError, match="no worker left: WORKER-. died 3 times"):
+      server.wait_until_ready(30)
+    server.join(15)
+    assert not server.is_alive()
+  finally:
+    server.close()
+
+
+def fail_sends(server, monkeypatch, fails):
+  """From now on the server's BATCH and PING sends for which `fails(identity)`
+  is true raise EHOSTUNREACH, as for a worker the ROUTER socket cannot reach."""
+  send = server.workers.send_multipart
+
+  def send_or_fail(frames, *args, **kwargs):
+    if frames[1] in (worker.BATCH, worker.PING) and fails(frames[0]):
+      raise zmq.ZMQError(zmq.EHOSTUNREACH)
+    return send(frames, *args, **kwargs)
+
+  monkeypatch.setattr(server.workers, "send_multipart", send_or_fail)
+
+
+def test_a_worker_unreachable_for_a_moment_gets_batches_again(monkeypatch, caplog):
+  caplog.set_level(logging.INFO, logger="serving")
+  server = rb.start("-num_worker", "1")
+  unreachable = threading.Event()
+  unreachable.set()
+  fail_sends(server, monkeypatch, lambda identity: unreachable.is_set())
+  try:
+    thread, result = encode_in_thread(server, ["w1 w2"])
+    wait_for(lambda: "cannot reach WORKER-0" in caplog.text)
+    time.sleep(0.5)  # probed meanwhile, in vain
+    unreachable.clear()
+    thread.join(30)
+    assert result["value"][0, :2].tolist() == rb.expected("w1 w2")
+    assert zmq_encode_works(server) and server._slots[0].generation == 1
+  finally:
+    server.close()
+  assert caplog.text.count("cannot reach WORKER-0") == 1
+  assert "WORKER-0 can be reached again" in caplog.text
+
+
+def test_a_worker_unreachable_too_long_is_restarted(monkeypatch, caplog):
+  monkeypatch.setattr(supervisor, "UNREACHABLE_SECONDS", 0.5)
+  server = rb.start("-num_worker", "1")
+  fail_sends(server, monkeypatch, lambda identity: identity == b"worker-0-1")
+  try:
+    with rb.client(server, timeout=10000) as bc:
+      assert bc.encode(["w1 w2"])[0, :2].tolist() == rb.expected("w1 w2")
+    assert server._slots[0].generation == 2
+  finally:
+    server.close()
+  assert "WORKER-0 could not be reached for over 0.5 s; restarting it" in caplog.text
 
 
 # ---------------------------------------------------------------- terminate

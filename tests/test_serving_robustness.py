@@ -85,6 +85,19 @@ def flaky_backend(args, files, index):
   return FakeBackend(args, files, index)
 
 
+LOAD_TROUBLE = {}  # thread workers: slot index -> "hang" or "die" while loading
+
+
+def troubled_backend(args, files, index):
+  """FakeBackend, but a thread worker whose index LOAD_TROUBLE names hangs
+  while loading ("hang", until no longer named) or ends ("die")."""
+  while LOAD_TROUBLE.get(index) == "hang":
+    time.sleep(0.02)
+  if LOAD_TROUBLE.get(index) == "die":
+    raise SystemExit  # ends the worker thread, no FATAL message
+  return FakeBackend(args, files, index)
+
+
 def expected(text):
   ids = FakeTokenizer().convert_tokens_to_ids(["[CLS]"] + text.split() + ["[SEP]"])
   return [sum(ids), len(ids)]
