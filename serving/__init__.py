@@ -31,7 +31,12 @@ Modules, one job each:
   model     the TensorFlow part: load BERT, run it, pool
   onnx_model  the same on ONNX Runtime (-backend onnxruntime, onnxruntime_int8)
   worker    a process that owns one model and encodes batches
-  server    the ZeroMQ front end: requests, batching, replies
+  server    the ZeroMQ front end's event loop: sockets, requests, shutdown
+  scheduler   the queues of requests waiting for a worker; batches
+  supervisor  starts, watches, restarts and gives up workers
+  replies   replies held until their client subscribes
+  results   a worker's answer per request; reply arrays
+  termination  what bert-serving-terminate sends
   stats     the `statistic` block of SHOW_STATUS
   http      the optional HTTP proxy (`-http_port`)
   cli       the console-script entry points

@@ -269,7 +269,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     default=600.0,
     help="seconds a worker may spend on one batch; a worker "
     "that takes longer is killed, restarted and its batch "
-    "re-run (default %(default)s; 0: wait forever)",
+    "re-run; loading the model may take as long, but at least 600 s "
+    "(default %(default)s; 0: wait forever)",
   )
   group.add_argument(
     "-cpu", action="store_true", default=False, help="running on CPU (default on GPU)"
