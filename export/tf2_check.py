@@ -60,13 +60,20 @@ def _numpy(outputs) -> dict:
   return result
 
 
-def hub_outputs(hub_dir: str, inputs) -> dict:
-  """What a TF Hub BERT encoder SavedModel returns for `inputs`, loaded with TensorFlow alone."""
+def hub_outputs(hub_dir: str, inputs, error: type[Exception]) -> dict:
+  """What a TF Hub BERT encoder SavedModel returns for `inputs`, loaded with TensorFlow alone;
+  one that cannot be loaded or called so raises `error`."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  model = tf.saved_model.load(hub_dir)
   feed = {k: tf.constant(v) for k, v in _as_dict_inputs(inputs).items()}
-  return _numpy(model(feed, training=False))
+  try:
+    outputs = tf.saved_model.load(hub_dir)(feed, training=False)
+  except (ValueError, TypeError, tf.errors.OpError) as e:
+    raise error(
+      "cannot run the SavedModel %s on input_word_ids, input_mask and input_type_ids (%s: %s)"
+      % (hub_dir, type(e).__name__, " ".join(str(e).split())[:200])
+    ) from None
+  return _numpy(outputs)
 
 
 def build_encoder(encoder_config_section: dict):

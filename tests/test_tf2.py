@@ -255,6 +255,51 @@ def test_usage_errors_come_before_tensorflow_work(folders, tmp_path, capsys, mon
   assert not os.path.exists(out)
 
 
+def _savedmodel_without_bert_signature(path: str, bert: dict, config: dict) -> None:
+  """A SavedModel folder with a Hub encoder's variables, vocab and do_lower_case, whose
+  __call__ takes one tensor instead of the three named inputs."""
+  heads = config["num_attention_heads"]
+  module = tf.Module()
+  module.weights = [
+    tf.Variable(
+      bert[google].reshape(tf2_common.garden_shape(google, bert[google].shape, heads)), name=garden
+    )
+    for google, garden in tf2_common.name_pairs(config["num_hidden_layers"])
+  ]
+  module.do_lower_case = tf.Variable(False, trainable=False)
+  module.__call__ = tf.function(
+    lambda ids: {"pooled_output": tf.zeros([1])},
+    input_signature=[tf.TensorSpec([None, None], tf.int32)],
+  )
+  tf.saved_model.save(module, path)
+  os.makedirs(os.path.join(path, "assets"), exist_ok=True)
+  with open(os.path.join(path, "assets", "vocab.txt"), "w", encoding="utf-8") as f:
+    f.write("".join(t + "\n" for t in VOCAB))
+
+
+def test_hub_savedmodel_variables_map_without_tfm(folders, tmp_path, capsys):
+  hub = str(tmp_path / "hub")
+  _savedmodel_without_bert_signature(hub, folders["bert"], TINY_CONFIG)
+  out = str(tmp_path / "imported")
+  summary = tf2_import.import_tf2_bert(tf2_import.read_hub(hub), out, check=False)
+  written = _tensors(os.path.join(out, "bert_model.ckpt"))
+  assert {n: v.tobytes() for n, v in written.items()} == {
+    n: v.tobytes() for n, v in folders["bert"].items()
+  }
+  assert summary["do_lower_case"] is False and summary["unmapped"] == []
+  assert summary["set_aside"] == [["do_lower_case/.ATTRIBUTES/VARIABLE_VALUE", "tokenizer setting"]]
+  assert json.load(open(os.path.join(out, "bert_config.json"))) == TINY_CONFIG
+  # The check runs the SavedModel itself; one that cannot take the three inputs is one line.
+  again = str(tmp_path / "again")
+  assert tf2_import.main(["--hub_dir", hub, "--output_dir", again]) == 1
+  err = capsys.readouterr().err
+  assert err.startswith(
+    "bert-import-tf2: error: cannot run the SavedModel %s on input_word_ids, input_mask and "
+    "input_type_ids (" % hub
+  )
+  assert err.count("\n") == 1 and not os.path.exists(again)
+
+
 def test_hub_folder_that_is_no_savedmodel(tmp_path, capsys):
   assert tf2_import.main(["--hub_dir", str(tmp_path), "--output_dir", str(tmp_path / "o")]) == 1
   assert "has no saved_model.pb: not a SavedModel folder" in capsys.readouterr().err
