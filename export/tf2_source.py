@@ -247,12 +247,7 @@ def read_config_file(path: str) -> dict:
     return {
       k: content[k] for k in ("hidden_act", *tf2_common.GARDEN_CONFIG_KEYS.values()) if k in content
     }
-  section = (
-    content.get("task", {}).get("model", {}).get("encoder")
-    if isinstance(content.get("task"), dict)
-    else None
-  )
-  section = section or content.get("encoder", content)
+  section = _nested(content, "task", "model", "encoder") or content.get("encoder", content)
   if isinstance(section, dict) and "type" in section:
     kind = section["type"]
     if kind not in tf2_common.GARDEN_BERT_TYPES:
@@ -269,6 +264,13 @@ def read_config_file(path: str) -> dict:
       "num_layers, hidden_size, ...)" % path
     )
   return _google_keys(section, path)
+
+
+def _nested(content: dict, *keys: str):
+  """content[keys[0]][keys[1]]..., or None where a level is missing or not a mapping."""
+  for key in keys:
+    content = content.get(key) if isinstance(content, dict) else None
+  return content
 
 
 def _parse_config(path: str) -> dict:

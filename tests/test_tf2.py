@@ -207,6 +207,8 @@ def test_config_file_that_disagrees_with_the_shapes_is_refused(folders, tmp_path
   "section, message",
   [
     ({"type": "albert", "albert": {}}, "encoder type 'albert' is not BERT"),
+    ({"task": {"model": {"encoder": {"type": "teams"}}}}, "encoder type 'teams' is not BERT"),
+    ({"task": {"model": 3}}, "has no BERT encoder config"),
     ({"type": "bert", "bert": {"num_layers": 2, "norm_first": True}}, "norm_first is true"),
     ({"bert": {"num_layers": 2, "hidden_size": 32, "embedding_size": 8}}, "factorized"),
     ({"bert": {"num_layers": 2, "hidden_activation": "swish"}}, "hidden_activation 'swish'"),
