@@ -303,6 +303,18 @@ def _load_model(prefix: str, bert_config, labels: list[str] | None):
   return model, num_labels, left_out
 
 
+def log_left_out(left_out: list[str], place: str) -> None:
+  """Logs the checkpoint variables an export leaves out: optimizer state counted, the rest named."""
+  optimizer = [name for name in left_out if is_optimizer_variable(name)]
+  others = [name for name in left_out if name not in optimizer]
+  if others:
+    logger.info("Not exported (no place in %s): %s", place, ", ".join(others))
+  if optimizer:
+    logger.info(
+      "Not exported: %d optimizer variables (adam_m, adam_v, global_step)", len(optimizer)
+    )
+
+
 def hf_config(
   bert_config: dict,
   labels: list[str] | None,
@@ -530,14 +542,7 @@ def write_hf_folder(
   config = hf_config(settings, labels, pad_id, plan.multi_label, plan.run_settings)
   values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
   tensors = hf_tensors(values, bert_config.num_hidden_layers, num_labels is not None)
-  optimizer = [name for name in left_out if is_optimizer_variable(name)]
-  others = [name for name in left_out if name not in optimizer]
-  if others:
-    logger.info("Not exported (no place in %s): %s", config["architectures"][0], ", ".join(others))
-  if optimizer:
-    logger.info(
-      "Not exported: %d optimizer variables (adam_m, adam_v, global_step)", len(optimizer)
-    )
+  log_left_out(left_out, config["architectures"][0])
 
   with common.staging_beside(plan.hf_dir) as staging:
     _write_files(staging, plan, config, tensors, settings["max_position_embeddings"])

@@ -220,7 +220,7 @@ def write_tfm_folder(
   from bert import modeling
   from classifier import model as classifier_model
   from export.hf_check import check_inputs
-  from export.serving_export import is_optimizer_variable
+  from export.hf_export import log_left_out
 
   tf2_common.import_tfm(PROG)
   bert_config = modeling.BertConfig.from_json_file(plan.bert_config_file)
@@ -231,14 +231,8 @@ def write_tfm_folder(
   model = common.load_model(plan.checkpoint, bert_config, num_labels)
   values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
   left_out = sorted(name for name in shapes if name not in values)
-  optimizer = [name for name in left_out if is_optimizer_variable(name)]
-  others = [name for name in left_out if name not in optimizer]
-  if others:
-    logger.info("Not exported (no place in BertEncoder/BertClassifier): %s", ", ".join(others))
-  if optimizer:
-    logger.info(
-      "Not exported: %d optimizer variables (adam_m, adam_v, global_step)", len(optimizer)
-    )
+  log_left_out(left_out, "BertClassifier" if num_labels is not None else "BertEncoder")
+  logger.info("Read %d tensors from %s", len(values), plan.checkpoint)
 
   layers, heads = bert_config.num_hidden_layers, bert_config.num_attention_heads
   encoder = tf2_check.build_encoder(plan.encoder_config)
@@ -253,6 +247,9 @@ def write_tfm_folder(
 
   with common.staging_beside(plan.tfm_dir) as staging:
     _write_files(staging, plan, encoder, classifier)
+    logger.info(
+      "Wrote encoder_config.yaml, %s", "encoder/ and classifier/" if classifier else "encoder/"
+    )
     result = None
     if check:
       inputs = check_inputs(plan.google_config, plan.tokens)
