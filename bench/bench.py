@@ -126,6 +126,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench import convert, data, fairness, hf_reference, onnx_infer, profile_step, report, stages
+from bert import machine as cpu
 from bench.common import cores, log
 
 SECTIONS = (
@@ -337,7 +338,12 @@ def main(argv: list[str] | None = None) -> int:
   pinned = fairness.pin_threads(args.threads)
   machine = report.machine_info()
   machine["pinned_cores"] = pinned
-  machine.update(fairness.cpu_facts())
+  machine.update(cpu.cpu_facts())
+  onednn = cpu.onednn_isa()
+  machine["onednn_isa"] = onednn["isa"] or "?"
+  machine["onednn_matmul"] = (
+    ", ".join("%s %s" % item for item in onednn["matmul_kernels"].items()) or "?"
+  )
   check_idle(args, machine)
   workdir = args.workdir or tempfile.mkdtemp(prefix="bert-bench-")
   os.makedirs(workdir, exist_ok=True)

@@ -1,6 +1,7 @@
-"""The conditions a comparison is measured under: what the CPU is (and what fp32
-peak its vector units allow), whether other processes are using it, and the
-same threads and cores for every framework that is timed.
+"""The conditions a comparison is measured under: whether a measured matmul rate
+fits the CPU's fp32 peak (the CPU's facts are `bert.machine`'s), whether other
+processes are using it, and the same threads and cores for every framework
+that is timed.
 
 Linux only where it reads /proc; elsewhere the facts say "?" and the checks
 pass with a note. TensorFlow- and torch-free: the HF worker imports it too.
@@ -15,63 +16,6 @@ import numpy as np
 
 # Other processes may use this many cores' worth of CPU before the machine counts as busy.
 BUSY_CORES = 0.15
-# FMA units per core (2 on every x86 server core the bench meets): with the width of
-# their data path they give the fp32 FLOPs a core can retire per cycle.
-FMA_UNITS = 2
-
-
-def cpuinfo() -> dict:
-  """The first processor's block of /proc/cpuinfo as a dict (empty elsewhere)."""
-  facts = {}
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if not line.strip():
-          if facts:
-            break
-          continue
-        key, _, value = line.partition(":")
-        facts[key.strip()] = value.strip()
-  except OSError:
-    pass
-  return facts
-
-
-def fma_width_bits(info: dict) -> int | None:
-  """Width in bits of one FMA data path of this CPU, where it is known.
-
-  AVX-512 instructions do not mean 512-bit units: AMD's Zen 4 (family 25) runs
-  them as two 256-bit halves, Zen 5 (family 26) has full 512-bit units; Intel
-  server cores with AVX-512 have 512-bit units. None when the flags and family
-  do not say.
-  """
-  flags = set(info.get("flags", "").split())
-  vendor = info.get("vendor_id", "")
-  family = int(info.get("cpu family", "0") or 0)
-  if "avx512f" in flags:
-    if vendor == "AuthenticAMD":
-      return 512 if family >= 26 else 256
-    return 512
-  if "fma" in flags and "avx2" in flags:
-    return 256
-  return None
-
-
-def cpu_facts() -> dict:
-  """Vendor, family/model, vector ISA and the fp32 FLOPs per cycle and core
-  that the FMA units allow (a property of the core, not a measurement)."""
-  info = cpuinfo()
-  flags = set(info.get("flags", "").split())
-  isa = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-  width = fma_width_bits(info)
-  return {
-    "cpu_model": info.get("model name", "?"),
-    "cpu_vendor": info.get("vendor_id", "?"),
-    "cpu_family_model": "%s/%s" % (info.get("cpu family", "?"), info.get("model", "?")),
-    "cpu_isa": " ".join(isa) or "?",
-    "cpu_mhz_reported": info.get("cpu MHz", "?"),
-    "fp32_flops_per_cycle_core": FMA_UNITS * 2 * (width // 32) if width else None,
-  }
 
 
 def implied_ghz(gflops: float, cores: int, flops_per_cycle: int | None) -> float | None:

@@ -12,6 +12,7 @@ import sys
 
 from bench.common import encoder_matmul_params, log
 from bench.context import BenchContext
+from bert import machine
 
 THREAD_VARIABLES = (
   "OMP_NUM_THREADS",
@@ -96,18 +97,6 @@ def render_table(results: Results) -> str:
   return "\n".join([line(header), rule] + [line(cells) for cells in table[1:]])
 
 
-def cpu_name() -> str:
-  """The CPU's model name from /proc/cpuinfo, else what platform knows."""
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "?"
-
-
 def memory_total() -> str:
   """Total memory from /proc/meminfo (its first line, in KiB) as GiB."""
   try:
@@ -120,17 +109,13 @@ def memory_total() -> str:
 def machine_info() -> dict:
   """CPU, cores, memory, Python, load and thread variables of this machine."""
   try:
-    usable = len(os.sched_getaffinity(0))
-  except AttributeError:
-    usable = os.cpu_count()
-  try:
     load = os.getloadavg()
   except OSError:
     load = (float("nan"),) * 3
   return {
-    "cpu": cpu_name(),
+    "cpu": machine.cpuinfo().get("model name") or platform.processor() or "?",
     "cores": os.cpu_count(),
-    "usable_cores": usable,
+    "usable_cores": machine.usable_cores(),
     "memory": memory_total(),
     "python": platform.python_version(),
     "load_avg": [round(x, 2) for x in load],

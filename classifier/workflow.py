@@ -128,8 +128,9 @@ def _run_workflow(config: RunConfig, processor: Any) -> dict[str, Any]:
   checks.check_multi_label_flags(config, data.multi_label)
   checks.class_weights(config, data.label_list, data.train)  # Its mistakes end here, too.
 
-  from bert import tf_startup
+  from bert import machine, tf_startup
 
+  logger.info("%s", machine.summary())  # what the speed of this run depends on
   tf_startup.import_tensorflow()
   from bert import modeling
   from classifier import pipeline

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 
-from bert import errors
+from bert import errors, machine
 from serving import args as args_mod
 from serving import files as files_mod
 from serving import logs
@@ -53,6 +53,7 @@ def _serve(args: argparse.Namespace, argv) -> None:
   args_mod.apply_trained_settings(args, model_files, logs.get_logger("VENTILATOR"))
   print(args_mod.args_table(args, argv), flush=True)
   server = _bind_server(args, model_files)
+  logs.get_logger("VENTILATOR").info("%s", machine.summary())  # what its speed depends on
   signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
   server.start()
   try:

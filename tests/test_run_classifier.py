@@ -149,6 +149,9 @@ def test_train_eval_predict_writes_googles_files(trained, workspace):
   assert [n for n in os.listdir(os.path.join(out, "eval")) if n.startswith("events.out")]
 
   assert log.count("*** Example ***") == 15
+  from bert import machine
+
+  assert machine.summary() in log  # the CPU facts the run's speed depends on, once
   for line in [
     "***** Running training *****",
     "  Num examples = 600",
