@@ -245,10 +245,25 @@ def _compute_dtype() -> tf.DType:
   return tf.float32 if run is None else run.compute_dtype
 
 
+# Whether a training BertModel (graph face) uses bert.fused_ops: use_fused_kernels_in_graph_face.
+_GRAPH_FACE_FUSED = False
+
+
+def use_fused_kernels_in_graph_face(enabled: bool) -> None:
+  """Whether `BertModel(is_training=True)` builds its dropout, GELU, LayerNorm and attention
+  softmax from `bert.fused_ops`: the same formulas as one XLA kernel each (results agree to
+  float32 rounding; dropout masks then do not follow graph-level seeds). Off by default, so the
+  graph face keeps Google's ops; `bert-run-tf1` turns it on for TF1 scripts."""
+  global _GRAPH_FACE_FUSED
+  _GRAPH_FACE_FUSED = bool(enabled)
+
+
 def _fused() -> bool:
-  """Whether the active pass uses `bert.fused_ops` (TF2 face, training, when asked for)."""
+  """Whether the active pass uses `bert.fused_ops` (training, when asked for)."""
   run = _active_pass()
-  return run is not None and run.fused
+  if run is None:  # Graph face: only while a training BertModel builds (see BertModel).
+    return _GRAPH_FACE_FUSED and getattr(_ACTIVE, "graph_training", False)
+  return run.fused
 
 
 def _cast_if_needed(value, dtype: tf.DType) -> tf.Tensor:
@@ -418,9 +433,13 @@ class BertModel(object):
     Raises:
       ValueError: `input_ids` is not 2-D, or the config does not fit the inputs.
     """
-    outputs = _bert_forward(
-      config, is_training, input_ids, input_mask, token_type_ids, use_one_hot_embeddings, scope
-    )
+    _ACTIVE.graph_training = is_training is True
+    try:
+      outputs = _bert_forward(
+        config, is_training, input_ids, input_mask, token_type_ids, use_one_hot_embeddings, scope
+      )
+    finally:
+      _ACTIVE.graph_training = False
     self.embedding_output = outputs["embedding_output"]
     self.embedding_table = outputs["embedding_table"]
     self.all_encoder_layers = outputs["all_encoder_layers"]

@@ -96,25 +96,19 @@ def layer_norm(
   if variables_collections:
     collections = list(variables_collections) + [_v1.GraphKeys.GLOBAL_VARIABLES]
   with _v1.variable_scope(scope, "LayerNorm", [inputs], reuse=reuse):
-    beta = gamma = None
-    if center:
-      beta = _v1.get_variable(
-        "beta",
+
+    def parameter(name, initializer):
+      return _v1.get_variable(
+        name,
         params_shape,
         dtype=inputs.dtype.base_dtype,
-        initializer=_v1.zeros_initializer(),
+        initializer=initializer,
         collections=collections,
         trainable=trainable,
       )
-    if scale:
-      gamma = _v1.get_variable(
-        "gamma",
-        params_shape,
-        dtype=inputs.dtype.base_dtype,
-        initializer=_v1.ones_initializer(),
-        collections=collections,
-        trainable=trainable,
-      )
+
+    beta = parameter("beta", _v1.zeros_initializer()) if center else None
+    gamma = parameter("gamma", _v1.ones_initializer()) if scale else None
     mean, variance = tf.nn.moments(inputs, norm_axes, keepdims=True)
     outputs = tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, LAYER_NORM_EPSILON)
     outputs.set_shape(inputs.shape)

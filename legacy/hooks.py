@@ -170,6 +170,8 @@ def _tensorflow_import(real_import, name, globals_, locals_, fromlist, v1: bool)
   from legacy.tf_view import tensorflow_view
 
   view = tensorflow_view(v1)
+  if v1 and name == "tensorflow.compat.v1" and fromlist:  # from tensorflow.compat.v1 import ...
+    return view
   try:
     module = real_import(name, globals_, locals_, fromlist, 0)
   except ModuleNotFoundError:

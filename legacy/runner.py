@@ -31,6 +31,7 @@ What the script itself raises keeps its traceback, as under `python`.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import runpy
@@ -48,12 +49,18 @@ def import_tf1():
   `tf.keras` / `tf.layers`, v2 behaviour off, log lines once. Returns it."""
   from bert import tf_startup
 
+  if importlib.util.find_spec("tf_keras") is None:
+    raise errors.ProjectError(
+      "the tf-keras package is not installed; bert-run-tf1 needs it for tf.layers, tf.keras and "
+      "the RNN cells of TF1 scripts: pip install tf-keras==2.20.1"
+    )
   saved = os.environ.get(LEGACY_KERAS_VARIABLE)
   os.environ[LEGACY_KERAS_VARIABLE] = "1"
   try:
     tf = tf_startup.import_tensorflow()
     # The lazy loaders read the variable on first use: use them now.
-    tf.compat.v1.layers.Dense, tf.compat.v1.keras.layers.Dense, tf.keras.layers.Dense
+    v1 = tf.compat.v1
+    v1.layers.Dense, v1.keras.layers.Dense, v1.nn.rnn_cell.LSTMCell, tf.keras.layers.Dense
   finally:
     if saved is None:
       os.environ.pop(LEGACY_KERAS_VARIABLE, None)
@@ -67,9 +74,12 @@ def import_tf1():
   # TensorFlow's logger has its own handler; once absl's (tf.app.run) sits on
   # the root logger too, every line would be printed twice.
   tf_logger.propagate = False
+  from bert import modeling
   from legacy import private_names
 
   private_names.add_removed_names()
+  # Training graphs of our BertModel get the project's fused kernels, as run_classifier.py has.
+  modeling.use_fused_kernels_in_graph_face(True)
   return tf
 
 

@@ -9,7 +9,8 @@ Two views, both importing TensorFlow on first use:
 * for TF1 scripts under `bert-run-tf1` (`tensorflow_view(v1=True)`):
   `tf.compat.v1`, plus what TensorFlow 2 removed and this package provides
   again: `tf.estimator` (`legacy.estimator`) and `tf.contrib`
-  (`legacy.contrib`).
+  (`legacy.contrib`); its `tf.compat.v1` is that view again (scripts of the
+  TF 1.15 era wrote `import tensorflow.compat.v1 as tf`).
 
 A name neither has is a `NotProvided` error, which is also an AttributeError
 (so `hasattr(tf, name)` still answers False).
@@ -39,6 +40,8 @@ class _TensorFlowView(types.ModuleType):
       raise AttributeError(name)
     if self._v1_only and name in V1_ADDITIONS:
       return importlib.import_module(V1_ADDITIONS[name])
+    if self._v1_only and name == "compat":  # `tf.compat.v1.estimator` as in TF 1.15.
+      return _COMPAT_VIEW
     if not self._v1_only:  # These three need no TensorFlow.
       if name == "flags":
         return legacy_flags
@@ -76,7 +79,22 @@ class _TensorFlowView(types.ModuleType):
     return sorted(names | set(V1_ADDITIONS) if self._v1_only else names | set(dir(tf)))
 
 
+class _CompatView(types.ModuleType):
+  """`tf.compat` for TF1 scripts: `v1` is their view of TensorFlow, the rest TensorFlow's."""
+
+  def __init__(self):
+    super().__init__("tensorflow.compat", "tf.compat as TF1 code expects it.")
+
+  def __getattr__(self, name):
+    if name == "v1":
+      return _VIEWS[True]
+    import tensorflow as tf
+
+    return getattr(tf.compat, name)
+
+
 _VIEWS = {False: _TensorFlowView(v1=False), True: _TensorFlowView(v1=True)}
+_COMPAT_VIEW = _CompatView()
 
 
 def tensorflow_view(v1: bool = False) -> types.ModuleType:

@@ -157,3 +157,76 @@ def test_estimator_spec_and_run_config_checks():
     RunConfig(save_checkpoints_steps=5, save_checkpoints_secs=5)
   with pytest.raises(NotSupported, match="run_classifier.py --distribution_strategy"):
     RunConfig(train_distribute=object())
+
+
+def test_tpu_estimator_spec_on_cpu():
+  """eval_metrics=(metric_fn, tensors) become the metrics (a list: positional,
+  a dict: by name), scaffold_fn the scaffold, host_call runs with the train op."""
+  from legacy.estimator import ModeKeys
+  from legacy.tpu import TPUEstimatorSpec
+
+  with tf.Graph().as_default():
+    calls = v1.get_variable("calls", [], initializer=v1.zeros_initializer())
+    labels = tf.constant([1, 0, 1])
+    predictions = tf.constant([1, 1, 1])
+    for tensors in ([labels, predictions], {"labels": labels, "predictions": predictions}):
+      spec = TPUEstimatorSpec(
+        ModeKeys.EVAL,
+        loss=tf.constant(0.5),
+        eval_metrics=(
+          lambda labels, predictions: {"acc": v1.metrics.accuracy(labels, predictions)},
+          tensors,
+        ),
+        scaffold_fn=lambda: v1.train.Scaffold(init_op=tf.no_op()),
+      ).as_estimator_spec()
+      value, update = spec.eval_metric_ops["acc"]
+      assert isinstance(spec.scaffold, v1.train.Scaffold)
+    train = TPUEstimatorSpec(
+      ModeKeys.TRAIN,
+      loss=tf.constant(0.5),
+      train_op=tf.no_op(),
+      host_call=(lambda step: [v1.assign_add(calls, step)], [tf.constant(2.0)]),
+    ).as_estimator_spec()
+    with v1.Session() as session:
+      session.run([v1.global_variables_initializer(), v1.local_variables_initializer()])
+      session.run(update)
+      session.run(train.train_op)
+      session.run(train.train_op)
+      np.testing.assert_allclose(session.run(value), 2 / 3, rtol=1e-6)
+      assert session.run(calls) == 4.0
+
+
+def test_graph_face_fused_kernels_only_when_asked_and_training(tiny_config):
+  """bert-run-tf1 turns on bert.fused_ops for training BertModels: the same
+  outputs (dropout 0) and gradients to float32 rounding; inference keeps the plain ops."""
+  from bert import modeling
+
+  tiny_config.hidden_dropout_prob = tiny_config.attention_probs_dropout_prob = 0.0
+  ids = np.random.RandomState(0).randint(0, tiny_config.vocab_size, (2, 8))
+
+  def build(fused, is_training):
+    modeling.use_fused_kernels_in_graph_face(fused)
+    try:
+      with tf.Graph().as_default() as graph:
+        v1.set_random_seed(3)
+        model = modeling.BertModel(tiny_config, is_training, tf.constant(ids))
+        output = model.get_sequence_output()
+        gamma = [v for v in v1.trainable_variables() if "layer_0/output/LayerNorm/gamma" in v.name]
+        gradient = tf.gradients(tf.reduce_sum(output**2), gamma)[0]
+        calls = [
+          op
+          for op in graph.get_operations()
+          if op.type in ("PartitionedCall", "StatefulPartitionedCall")
+        ]
+        with v1.Session() as session:
+          session.run(v1.global_variables_initializer())
+          return session.run([output, gradient]) + [len(calls)]
+    finally:
+      modeling.use_fused_kernels_in_graph_face(False)
+
+  plain_output, plain_gradient, plain_calls = build(False, True)
+  fused_output, fused_gradient, fused_calls = build(True, True)
+  assert plain_calls == 0 and fused_calls > 0
+  np.testing.assert_allclose(fused_output, plain_output, atol=1e-5)
+  np.testing.assert_allclose(fused_gradient, plain_gradient, atol=1e-5)
+  assert build(True, False)[2] == 0

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USAGE = "usage: bert-run-tf1 SCRIPT.py [ARGUMENTS...]"
 
@@ -112,3 +114,50 @@ def test_name_not_provided_is_one_line_with_the_place(tmp_path):
   assert status == 1
   assert lines[-1].startswith("bert-run-tf1: error: %s:3: tf.contrib.slim is not provided" % script)
   assert len([line for line in lines if "Traceback" in line]) == 0
+
+
+def test_missing_tf_keras_is_named_before_tensorflow_starts(monkeypatch):
+  import importlib.util
+
+  from bert import errors
+  from legacy import runner
+
+  real_find_spec = importlib.util.find_spec
+  monkeypatch.setattr(
+    importlib.util,
+    "find_spec",
+    lambda name, *args: None if name == "tf_keras" else real_find_spec(name, *args),
+  )
+  with pytest.raises(
+    errors.ProjectError, match=r"tf-keras package is not installed; .* pip install"
+  ):
+    runner.import_tf1()
+
+
+TF_1_15_STYLE = """
+import tensorflow.compat.v1 as tf
+from tensorflow.compat.v1 import estimator
+import tensorflow.contrib.crf as crf
+from tensorflow.contrib import rnn
+
+tf.disable_v2_behavior()
+print(tf.estimator.ModeKeys.PREDICT, estimator.ModeKeys.EVAL, crf.crf_decode.__name__)
+print(rnn.LSTMCell(4).__class__.__name__, tf.contrib.layers.layer_norm.__module__)
+"""
+
+
+def test_tf_1_15_imports_get_the_same_view(tmp_path):
+  """`import tensorflow.compat.v1 as tf` (TF 1.15 / 2.x-era scripts) and
+  `import tensorflow.contrib.crf` find what `import tensorflow as tf` does."""
+  script = tmp_path / "compat_style.py"
+  script.write_text(TF_1_15_STYLE)
+  r = subprocess.run(
+    [sys.executable, "-m", "legacy", str(script)],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    timeout=120,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert r.stdout.splitlines() == ["infer eval crf_decode", "LSTMCell legacy.contrib_names"]

@@ -63,6 +63,14 @@ def run_script(script, *args, expect=0):
   return proc
 
 
+def run_from_checkpoint(work, script, name, *args):
+  """Runs `script` with the model flags, --init_checkpoint and --output_dir=<work>/<name>;
+  returns (the finished process, the output folder)."""
+  out = str(work["root"] / name)
+  flags = _model_flags(work) + ["--init_checkpoint=%s" % work["ckpt"], "--output_dir=%s" % out]
+  return run_script(script, *flags, *args), out
+
+
 def _results(path):
   with open(path) as f:
     return {key: float(value) for key, value in (line.split(" = ") for line in f)}
@@ -74,12 +82,10 @@ def _checkpoint_files(folder):
 
 @pytest.mark.slow
 def test_classifier_with_custom_head_trains_evaluates_predicts(work):
-  out = str(work["root"] / "custom_head")
-  proc = run_script(
+  proc, out = run_from_checkpoint(
+    work,
     "classifier.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
+    "custom_head",
     "--do_train",
     "--do_eval",
     "--do_predict",
@@ -160,13 +166,7 @@ def test_google_style_eval_and_predict_equal_run_classifier(work):
 
 @pytest.mark.slow
 def test_one_estimator_step_equals_the_graph_face(work):
-  proc = run_script(
-    "one_step.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % (work["root"] / "one_step"),
-    "--head_dropout=0",
-  )
+  proc, _ = run_from_checkpoint(work, "one_step.py", "one_step", "--head_dropout=0")
   (line,) = [x for x in proc.stdout.splitlines() if x.startswith("compared")]
   found = re.match(r"compared (\d+) variables: max difference (\S+) .* up to (\S+)\)", line)
   count, diff, moved = int(found[1]), float(found[2]), float(found[3])
@@ -175,19 +175,25 @@ def test_one_estimator_step_equals_the_graph_face(work):
 
 @pytest.mark.slow
 def test_multi_label_sigmoid_head_with_warm_start(work):
-  out = str(work["root"] / "multi_label")
-  proc = run_script(
-    "multi_label.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
-  )
+  proc, out = run_from_checkpoint(work, "multi_label.py", "multi_label")
   with open(os.path.join(out, "multi_label.json")) as f:
     result = json.load(f)
   assert result["global_step"] == 6
   assert 0 <= result["auc"] <= 1 and 0 <= result["label_accuracy"] <= 1
   assert len(result["predictions"]) == 24
   assert "Warm-started 39 variables." in proc.stderr
+  # The SavedModel it exported answers as predict() did.
+  import tensorflow as tf
+
+  assert os.path.dirname(result["export_dir"]) == os.path.join(out, "export")
+  serving = tf.saved_model.load(result["export_dir"]).signatures["serving_default"]
+  ids, mask, segments = np.load(os.path.join(out, "first_features.npy"))
+  outputs = serving(
+    input_ids=tf.constant(ids[None]),
+    input_mask=tf.constant(mask[None]),
+    segment_ids=tf.constant(segments[None]),
+  )
+  np.testing.assert_allclose(outputs["probabilities"].numpy()[0], result["first"], atol=1e-5)
   assert "sigmoid_loss = " in proc.stderr
   # keep_checkpoint_max=2: checkpoints of steps 3 and 6 remain.
   assert {name.split(".")[1] for name in _checkpoint_files(out)} == {"ckpt-3", "ckpt-6"}
@@ -202,13 +208,7 @@ def test_script_with_its_own_model_package_and_optimization(work):
 
   from bert import modeling
 
-  out = str(work["root"] / "own_model")
-  proc = run_script(
-    "own_model/run_own_model.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
-  )
+  proc, out = run_from_checkpoint(work, "own_model/run_own_model.py", "own_model")
   assert "optimization from %s/own_model/optimization.py, own: True" % SCRIPTS in proc.stderr
   assert "tokenization from %s/bert/tokenization.py" % ROOT in proc.stderr
   assert "trained to step 3" in proc.stderr
@@ -227,13 +227,7 @@ def test_script_with_its_own_model_package_and_optimization(work):
 
 @pytest.mark.slow
 def test_siamese_model_alternating_train_and_evaluate(work):
-  out = str(work["root"] / "siamese")
-  proc = run_script(
-    "siamese.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
-  )
+  proc, out = run_from_checkpoint(work, "siamese.py", "siamese")
   rounds = [line for line in proc.stdout.splitlines() if line.startswith("round")]
   assert [line.split()[3] for line in rounds] == ["3", "6", "9"]
   assert os.path.isdir(os.path.join(out, "eval_pairs"))
@@ -246,12 +240,10 @@ def test_siamese_model_alternating_train_and_evaluate(work):
 def test_train_and_evaluate_with_early_stopping(work):
   """Learning rate 0: the eval loss never goes down, so the hook stops
   training after --patience steps without a decrease, far before max_steps."""
-  out = str(work["root"] / "early_stopping")
-  proc = run_script(
+  proc, out = run_from_checkpoint(
+    work,
     "early_stopping.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
+    "early_stopping",
     "--learning_rate=0",
     "--max_steps=100",
     "--patience=2",
@@ -265,13 +257,7 @@ def test_train_and_evaluate_with_early_stopping(work):
 
 @pytest.mark.slow
 def test_bilstm_crf_tagger(work):
-  out = str(work["root"] / "ner")
-  proc = run_script(
-    "ner/tagger.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
-  )
+  proc, out = run_from_checkpoint(work, "ner/tagger.py", "ner")
   assert "viterbi agrees on 24 of 24" in proc.stdout
   assert "emo_precision" in proc.stdout
   with open(os.path.join(out, "label_test.txt")) as f:
@@ -281,13 +267,7 @@ def test_bilstm_crf_tagger(work):
 
 @pytest.mark.slow
 def test_run_squad_style_script(work):
-  out = str(work["root"] / "squad")
-  run_script(
-    "squad_style.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
-  )
+  _, out = run_from_checkpoint(work, "squad_style.py", "squad")
   with open(os.path.join(out, "predictions.json")) as f:
     answers = json.load(f)
   assert sorted(answers) == [str(2000000000 + i) for i in range(24)]
@@ -296,13 +276,7 @@ def test_run_squad_style_script(work):
 
 @pytest.mark.slow
 def test_run_pretraining_style_script(work):
-  out = str(work["root"] / "pretraining")
-  proc = run_script(
-    "pretraining_style.py",
-    *_model_flags(work),
-    "--init_checkpoint=%s" % work["ckpt"],
-    "--output_dir=%s" % out,
-  )
+  proc, out = run_from_checkpoint(work, "pretraining_style.py", "pretraining")
   results = _results(os.path.join(out, "eval_results.txt"))
   assert sorted(results) == [
     "global_step",

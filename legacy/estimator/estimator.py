@@ -227,7 +227,7 @@ class Estimator(object):
       return self
     with tf.Graph().as_default():
       spec, features, input_hooks = self._build(input_fn, ModeKeys.TRAIN)
-      if self._checkpoint_step() == 0 and self.latest_checkpoint() is None:
+      if self.latest_checkpoint() is None:  # A checkpoint in model_dir wins over warm starts.
         self._warm_start_now()
       scaffold = spec.scaffold or v1.train.Scaffold()
       saver = self._saver(scaffold)

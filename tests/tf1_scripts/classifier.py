@@ -22,12 +22,7 @@ import script_utils
 flags = tf.flags
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("data_dir", None, "Folder with fine_tuning_*_data.tsv.")
-flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
-flags.DEFINE_string("vocab_file", None, "vocab.txt.")
-flags.DEFINE_string("output_dir", None, "Model and results folder.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from.")
-flags.DEFINE_integer("max_seq_length", 16, "Tokens per example.")
+script_utils.define_model_flags(16)
 flags.DEFINE_bool("do_train", False, "Train.")
 flags.DEFINE_bool("do_eval", False, "Evaluate on the val file.")
 flags.DEFINE_bool("do_predict", False, "Predict the test file.")
@@ -103,22 +98,16 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids, l
     initializer=tf.truncated_normal_initializer(stddev=0.02),
   )
   output_bias = tf.get_variable("output_bias", [len(LABELS)], initializer=tf.zeros_initializer())
-  with tf.variable_scope("loss"):
-    if is_training and FLAGS.head_dropout:
-      output_layer = tf.nn.dropout(output_layer, keep_prob=1.0 - FLAGS.head_dropout)
-    logits = tf.nn.bias_add(tf.matmul(output_layer, output_weights, transpose_b=True), output_bias)
-    probabilities = tf.nn.softmax(logits, axis=-1)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    one_hot = tf.one_hot(labels, depth=len(LABELS), dtype=tf.float32)
-    per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
-    return tf.reduce_mean(per_example_loss), per_example_loss, logits, probabilities
+  if is_training and FLAGS.head_dropout:
+    output_layer = tf.nn.dropout(output_layer, keep_prob=1.0 - FLAGS.head_dropout)
+  logits = tf.nn.bias_add(tf.matmul(output_layer, output_weights, transpose_b=True), output_bias)
+  targets = tf.one_hot(labels, depth=len(LABELS))
+  per_example_loss = -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
+  return tf.reduce_mean(per_example_loss), per_example_loss, logits, tf.nn.softmax(logits)
 
 
 def model_fn_builder(bert_config, init_checkpoint, num_train_steps, num_warmup_steps):
   def model_fn(features, labels, mode, params):
-    tf.logging.info("*** Features ***")
-    for name in sorted(features.keys()):
-      tf.logging.info("  name = %s, shape = %s" % (name, features[name].shape))
     is_training = mode == tf.estimator.ModeKeys.TRAIN
     total_loss, per_example_loss, logits, probabilities = create_model(
       bert_config,
@@ -139,12 +128,12 @@ def model_fn_builder(bert_config, init_checkpoint, num_train_steps, num_warmup_s
     if mode == tf.estimator.ModeKeys.EVAL:
 
       def metric_fn(per_example_loss, label_ids, logits, is_real_example):
-        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        predicted = tf.argmax(logits, -1, output_type=tf.int32)
         return {
-          "eval_accuracy": tf.metrics.accuracy(label_ids, predictions, weights=is_real_example),
+          "eval_accuracy": tf.metrics.accuracy(label_ids, predicted, weights=is_real_example),
           "eval_loss": tf.metrics.mean(per_example_loss, weights=is_real_example),
           "eval_recall_of_0": tf.metrics.recall(
-            tf.equal(label_ids, 0), tf.equal(predictions, 0), weights=is_real_example
+            tf.equal(label_ids, 0), tf.equal(predicted, 0), weights=is_real_example
           ),
         }
 
@@ -162,29 +151,22 @@ def model_fn_builder(bert_config, init_checkpoint, num_train_steps, num_warmup_s
   return model_fn
 
 
-NAME_TO_FEATURES = {
-  "input_ids": None,
-  "input_mask": None,
-  "segment_ids": None,
-  "label_ids": tf.FixedLenFeature([], tf.int64),
-  "is_real_example": tf.FixedLenFeature([], tf.int64),
-}
-
-
 def input_fn_for(path, is_training):
-  name_to_features = dict(NAME_TO_FEATURES)
-  for name in ("input_ids", "input_mask", "segment_ids"):
-    name_to_features[name] = tf.FixedLenFeature([FLAGS.max_seq_length], tf.int64)
+  lengths = {"input_ids": FLAGS.max_seq_length, "input_mask": FLAGS.max_seq_length}
+  lengths.update(segment_ids=FLAGS.max_seq_length, label_ids=1, is_real_example=1)
+  name_to_features = {
+    name: tf.FixedLenFeature([n] if n > 1 else [], tf.int64) for name, n in lengths.items()
+  }
   return script_utils.record_input_fn_builder(path, name_to_features, is_training, is_training)
 
 
 def main(_):
   tf.logging.set_verbosity(tf.logging.INFO)
   bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
-  tf.gfile.MakeDirs(FLAGS.output_dir)
+  tf.io.gfile.makedirs(FLAGS.output_dir)
   tokenizer = script_utils.tokenizer_from(FLAGS.vocab_file)
   tpu_cluster_resolver = None
-  if FLAGS.use_tpu and FLAGS.tpu_name:
+  if FLAGS.tpu_name and FLAGS.use_tpu:
     tpu_cluster_resolver = tf.contrib.cluster_resolver.TPUClusterResolver(FLAGS.tpu_name)
   run_config = tf.contrib.tpu.RunConfig(
     cluster=tpu_cluster_resolver,
@@ -216,15 +198,13 @@ def main(_):
   if FLAGS.do_train:
     train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
     convert(train_examples, tokenizer, train_file)
-    tf.logging.info("  Num steps = %d", num_train_steps)
     estimator.train(input_fn=input_fn_for(train_file, True), max_steps=num_train_steps)
   if FLAGS.do_eval:
     eval_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
     convert(read_examples("val", "dev"), tokenizer, eval_file)
     result = estimator.evaluate(input_fn=input_fn_for(eval_file, False), steps=None)
     with tf.gfile.GFile(os.path.join(FLAGS.output_dir, "eval_results.txt"), "w") as writer:
-      for key in sorted(result.keys()):
-        writer.write("%s = %s\n" % (key, str(result[key])))
+      writer.write("".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
   if FLAGS.do_predict:
     predict_file = os.path.join(FLAGS.output_dir, "predict.tf_record")
     convert(read_examples("test", "test"), tokenizer, predict_file)
@@ -236,6 +216,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("data_dir")
-  flags.mark_flag_as_required("output_dir")
   tf.app.run()

@@ -20,12 +20,7 @@ import script_utils
 
 flags = tf.flags
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "")
-flags.DEFINE_string("bert_config_file", None, "")
-flags.DEFINE_string("vocab_file", None, "")
-flags.DEFINE_string("init_checkpoint", None, "")
-flags.DEFINE_string("output_dir", None, "")
-flags.DEFINE_integer("max_seq_length", 16, "")
+script_utils.define_model_flags(16)
 flags.DEFINE_integer("num_train_steps", 6, "")
 
 LABELS = [str(i) for i in range(7)] + ["long"]
@@ -112,8 +107,18 @@ def main(_):
   predictions = []
   for prediction in estimator.predict(make_input_fn(dev[0], dev[1], training=False)):
     predictions.append([LABELS[i] for i, p in enumerate(prediction["probabilities"]) if p >= 0.5])
+  placeholders = {name: tf.placeholder(tf.int32, [None, FLAGS.max_seq_length]) for name in dev[0]}
+  receiver_fn = tf.estimator.export.build_raw_serving_input_receiver_fn(placeholders)
+  export_dir = estimator.export_saved_model(os.path.join(FLAGS.output_dir, "export"), receiver_fn)
+  np.save(
+    os.path.join(FLAGS.output_dir, "first_features.npy"),
+    np.stack([dev[0][name][0] for name in ("input_ids", "input_mask", "segment_ids")]),
+  )
+  first = next(estimator.predict(make_input_fn(dev[0], dev[1], training=False)))["probabilities"]
+  summary = {k: float(v) for k, v in result.items()}
+  summary.update(predictions=predictions, export_dir=export_dir.decode(), first=first.tolist())
   with tf.gfile.GFile(os.path.join(FLAGS.output_dir, "multi_label.json"), "w") as f:
-    json.dump({k: float(v) for k, v in result.items()} | {"predictions": predictions}, f)
+    json.dump(summary, f)
 
 
 if __name__ == "__main__":

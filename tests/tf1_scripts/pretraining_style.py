@@ -21,12 +21,7 @@ import script_utils
 
 flags = tf.flags
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "")
-flags.DEFINE_string("bert_config_file", None, "")
-flags.DEFINE_string("vocab_file", None, "")
-flags.DEFINE_string("init_checkpoint", None, "")
-flags.DEFINE_string("output_dir", None, "")
-flags.DEFINE_integer("max_seq_length", 24, "")
+script_utils.define_model_flags(24)
 flags.DEFINE_integer("max_predictions_per_seq", 2, "")
 flags.DEFINE_integer("num_train_steps", 6, "")
 
@@ -201,8 +196,7 @@ def main(_):
   estimator.train(input_fn_builder(shards, True), max_steps=FLAGS.num_train_steps)
   result = estimator.evaluate(input_fn_builder(shards, False), steps=2)
   with tf.gfile.GFile(os.path.join(FLAGS.output_dir, "eval_results.txt"), "w") as writer:
-    for key in sorted(result.keys()):
-      writer.write("%s = %s\n" % (key, str(result[key])))
+    writer.write("".join("%s = %s\n" % (key, result[key]) for key in sorted(result)))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,17 @@ import tensorflow as tf
 import tokenization
 
 
+def define_model_flags(max_seq_length):
+  """The flags every script here takes: data, model files, output folder, length."""
+  flags = tf.flags
+  flags.DEFINE_string("data_dir", None, "Folder with fine_tuning_*_data.tsv.")
+  flags.DEFINE_string("bert_config_file", None, "bert_config.json.")
+  flags.DEFINE_string("vocab_file", None, "vocab.txt.")
+  flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from.")
+  flags.DEFINE_string("output_dir", None, "Model and results folder.")
+  flags.DEFINE_integer("max_seq_length", max_seq_length, "Tokens per example.")
+
+
 def read_tsv(path, skip_header=True):
   with tf.gfile.Open(path, "r") as f:
     rows = list(csv.reader(f, delimiter="\t", quotechar=None))

@@ -17,12 +17,7 @@ import script_utils
 
 flags = tf.flags
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "")
-flags.DEFINE_string("bert_config_file", None, "")
-flags.DEFINE_string("vocab_file", None, "")
-flags.DEFINE_string("init_checkpoint", None, "")
-flags.DEFINE_string("output_dir", None, "")
-flags.DEFINE_integer("max_seq_length", 16, "")
+script_utils.define_model_flags(16)
 flags.DEFINE_integer("rounds", 3, "")
 flags.DEFINE_integer("steps_per_round", 3, "")
 

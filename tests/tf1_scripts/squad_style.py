@@ -19,12 +19,7 @@ import script_utils
 
 flags = tf.flags
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "")
-flags.DEFINE_string("bert_config_file", None, "")
-flags.DEFINE_string("vocab_file", None, "")
-flags.DEFINE_string("init_checkpoint", None, "")
-flags.DEFINE_string("output_dir", None, "")
-flags.DEFINE_integer("max_seq_length", 24, "")
+script_utils.define_model_flags(24)
 flags.DEFINE_integer("num_train_steps", 6, "")
 flags.DEFINE_integer("max_answer_length", 3, "")
 
