@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Training speed of a Google-style TPUEstimator script under bert-run-tf1 vs run_classifier.py.
 
-    python bench/tf1_estimator.py       # hidden 256, 4 layers, seq 128, batch 16, 60 steps
+    python bench/tf1_estimator.py   # hidden 256, 4 layers, seq 128, batch 16, 40 steps, 3 repeats
     python bench/tf1_estimator.py --hidden 128 --layers 2 --steps 40
 
 Both train the same classifier (Google's head on BERT, random start) on the
@@ -94,8 +94,8 @@ def main(argv=None) -> int:
   p.add_argument("--layers", type=int, default=4)
   p.add_argument("--seq", type=int, default=128)
   p.add_argument("--batch", type=int, default=16)
-  p.add_argument("--steps", type=int, default=60)
-  p.add_argument("--repeats", type=int, default=2)
+  p.add_argument("--steps", type=int, default=40)
+  p.add_argument("--repeats", type=int, default=3)
   args = p.parse_args(argv)
   machine = report.machine_info()
   names = ("run_classifier.py", "bert-run-tf1 TPUEstimator")
