@@ -228,7 +228,8 @@ def test_tf1_idioms_in_processor_code(tmp_path):
 def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   import tensorflow as tf
   from legacy.flags import legacy_flags
-  from legacy.tf_view import NotProvided, tensorflow_view
+  from legacy.errors import NotProvided
+  from legacy.tf_view import tensorflow_view
 
   view = tensorflow_view()
   assert view.constant is tf.constant
@@ -771,3 +772,26 @@ def test_tf1_script_runs_unchanged(model, tmp_path):
   before = tf.train.load_variable(model["ckpt"], "bert/pooler/dense/kernel")
   after = tf.train.load_variable(save_path, "bert/pooler/dense/kernel")
   assert 0 < abs(after - before).max() < 0.1
+
+
+def test_the_engine_imports_no_legacy_module():
+  """Issue 25 item 6: legacy/ sits above the engine; bert/, classifier/ and processors/
+  import nothing of it when they load (the registry loads legacy.hooks for plugin files)."""
+  code = (
+    "import sys\n"
+    "import bert.modeling, bert.tokenization, bert.optimization, classifier.features\n"
+    "import classifier.workflow, classifier.pipeline, processors, processors.glue\n"
+    "ours = ('legacy', 'bert', 'classifier', 'processors')\n"
+    "parts = [m.split('.') for m in sys.modules]\n"
+    "print(sorted('.'.join(p) for p in parts if p[0] in ours and 'legacy' in p))\n"
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", code],
+    capture_output=True,
+    text=True,
+    cwd=ROOT,
+    timeout=300,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.stdout.strip() == "[]"
