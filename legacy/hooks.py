@@ -63,6 +63,9 @@ OWN_TOP_LEVEL = frozenset(
   + ["run_classifier", "extract_features"]
 )
 
+# The folder that holds this project's top-level modules (site-packages, or the source tree).
+_OWN_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # Real paths of the files loaded as legacy code, to locate errors in them.
 LEGACY_FILES: set[str] = set()
 
@@ -250,8 +253,8 @@ class LegacyFolderFinder(importlib.abc.MetaPathFinder):
 
   A plugin's or script's own helper modules (`import my_utils` beside it,
   `from model.bert_modeling import ...`) are old code too; they get the same
-  view of TensorFlow. Names of our own top-level modules are left to the
-  normal import (the legacy `__import__` asks for a private alias instead).
+  view of TensorFlow. Names of our own top-level modules always find ours
+  (the legacy `__import__` asks for a private alias of the folder's instead).
   """
 
   def __init__(self, folders, v1: bool = False):
@@ -278,7 +281,11 @@ class LegacyFolderFinder(importlib.abc.MetaPathFinder):
   def find_spec(self, fullname, path=None, target=None):
     top = fullname.partition(".")[0]
     if top in OWN_TOP_LEVEL:
-      return None
+      # Ours, from where this package was installed, whatever sys.path holds (a script's
+      # folder with a classifier.py on it must not hide our classifier package).
+      return (
+        importlib.machinery.PathFinder.find_spec(fullname, [_OWN_ROOT]) if top == fullname else None
+      )
     if path is None and top == fullname:
       if fullname in _ALIASES:
         top, folder = _ALIASES[fullname]

@@ -91,8 +91,8 @@ def run_script(path: str, argv: list[str]) -> None:
   path = os.path.abspath(path)
   folder = os.path.dirname(path)
   sys.argv = [path] + list(argv)
-  # Last, not first as `python script.py` would: a script named classifier.py must not
-  # hide our own packages; the folder finder puts the folder's modules first for the script.
+  # Last, not first as `python script.py` would; the folder finder, first on sys.meta_path,
+  # puts the folder's modules first for the script and keeps our own packages ours.
   sys.path.append(folder)
   hooks.install_folder_finder([folder], v1=True)
   hooks.LEGACY_FILES.add(os.path.realpath(path))

@@ -161,3 +161,20 @@ def test_tf_1_15_imports_get_the_same_view(tmp_path):
   )
   assert r.returncode == 0, r.stderr[-3000:]
   assert r.stdout.splitlines() == ["infer eval crf_decode", "LSTMCell legacy.contrib_names"]
+
+
+def test_folder_finder_keeps_our_packages_ours(tmp_path):
+  """A script folder holding classifier.py: `classifier` still finds our package
+  (in a fresh virtual environment an editable install's finder comes after the
+  path finder, which searched the script's folder first)."""
+  from legacy import hooks
+
+  (tmp_path / "classifier.py").write_text("raise SystemExit('the script, not ours')\n")
+  (tmp_path / "helpers.py").write_text("VALUE = 1\n")
+  finder = hooks.LegacyFolderFinder([str(tmp_path)], v1=True)
+  ours = finder.find_spec("classifier")
+  assert ours.origin == os.path.join(ROOT, "classifier", "__init__.py")
+  assert finder.find_spec("classifier.features") is None  # found in our package's own path
+  theirs = finder.find_spec("helpers")
+  assert theirs.origin == str(tmp_path / "helpers.py")
+  assert isinstance(theirs.loader, hooks.LegacySourceLoader)
