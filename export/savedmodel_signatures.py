@@ -172,7 +172,7 @@ class ClassifierServingModule(EncoderServingModule):
         "label_ids": tf.cast(predicted, tf.int32),
         "labels": tf.where(predicted, names, tf.constant("", tf.string)),
       }
-    probabilities = tf.nn.softmax(logits, axis=-1)
+    probabilities = tf.nn.softmax(logits)  # over the labels, the last axis
     label_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
     return {
       "probabilities": probabilities,
