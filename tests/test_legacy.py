@@ -459,11 +459,10 @@ print("names ok")
 '''
 
 
-def test_googles_names_importable_from_run_classifier(tmp_path):
-  vocab_file, config_file = write_model_dir(str(tmp_path / "model"))
-  code = "import os, sys\n" + NAMES_CHECK
+def _python(code, *args):
+  """`python -c CODE ARGS...` in the project folder, finished successfully."""
   proc = subprocess.run(
-    [sys.executable, "-c", code, vocab_file, config_file, str(tmp_path)],
+    [sys.executable, "-c", code] + list(args),
     capture_output=True,
     text=True,
     cwd=ROOT,
@@ -471,6 +470,12 @@ def test_googles_names_importable_from_run_classifier(tmp_path):
     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc
+
+
+def test_googles_names_importable_from_run_classifier(tmp_path):
+  vocab_file, config_file = write_model_dir(str(tmp_path / "model"))
+  proc = _python("import os, sys\n" + NAMES_CHECK, vocab_file, config_file, str(tmp_path))
   assert "names ok" in proc.stdout
 
 
@@ -785,13 +790,4 @@ def test_the_engine_imports_no_legacy_module():
     "parts = [m.split('.') for m in sys.modules]\n"
     "print(sorted('.'.join(p) for p in parts if p[0] in ours and 'legacy' in p))\n"
   )
-  proc = subprocess.run(
-    [sys.executable, "-c", code],
-    capture_output=True,
-    text=True,
-    cwd=ROOT,
-    timeout=300,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-  )
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert proc.stdout.strip() == "[]"
+  assert _python(code).stdout.strip() == "[]"

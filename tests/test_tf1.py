@@ -11,16 +11,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USAGE = "usage: bert-run-tf1 SCRIPT.py [ARGUMENTS...]"
 
 
-def _run_tf1(*argv, env=None):
-  """`python -m legacy ARGV...` (what bert-run-tf1 runs): (exit status, stderr lines)."""
-  r = subprocess.run(
-    [sys.executable, "-m", "legacy"] + list(argv),
+def _runner(*argv):
+  """`python -m legacy ARGV...` (what bert-run-tf1 runs), finished."""
+  return subprocess.run(
+    [sys.executable, "-m", "legacy"] + [str(arg) for arg in argv],
     capture_output=True,
     text=True,
     cwd=ROOT,
     timeout=120,
-    env=dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="2"),
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
   )
+
+
+def _run_tf1(*argv):
+  """(exit status, stderr lines) of `python -m legacy ARGV...`."""
+  r = _runner(*argv)
   return r.returncode, r.stderr.splitlines()
 
 
@@ -91,14 +96,7 @@ def test_log_lines_once_and_keras_2_for_this_process_only(tmp_path):
   had put absl's handler beside TensorFlow's."""
   script = tmp_path / "logs.py"
   script.write_text(TF1_LOGGING)
-  r = subprocess.run(
-    [sys.executable, "-m", "legacy", str(script)],
-    capture_output=True,
-    text=True,
-    cwd=ROOT,
-    timeout=120,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-  )
+  r = _runner(script)
   assert r.returncode == 0, r.stderr[-3000:]
   for marker in ("marker-before-run", "marker-in-main"):
     lines = [line for line in r.stderr.splitlines() if marker in line]
@@ -151,14 +149,7 @@ def test_tf_1_15_imports_get_the_same_view(tmp_path):
   `import tensorflow.contrib.crf` find what `import tensorflow as tf` does."""
   script = tmp_path / "compat_style.py"
   script.write_text(TF_1_15_STYLE)
-  r = subprocess.run(
-    [sys.executable, "-m", "legacy", str(script)],
-    capture_output=True,
-    text=True,
-    cwd=ROOT,
-    timeout=120,
-    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-  )
+  r = _runner(script)
   assert r.returncode == 0, r.stderr[-3000:]
   assert r.stdout.splitlines() == ["infer eval crf_decode", "LSTMCell legacy.contrib_names"]
 

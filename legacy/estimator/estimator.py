@@ -126,6 +126,26 @@ class Estimator(object):
       raise ValueError("Could not find trained model in model_dir: %s." % self._model_dir)
     return checkpoint
 
+  def _checkpoint_to_read(self, checkpoint_path, what: str) -> str | None:
+    """`checkpoint_path`, else the newest in model_dir; None (logged): the initializers."""
+    checkpoint_path = checkpoint_path or self.latest_checkpoint()
+    if checkpoint_path is None:
+      logger.warning(
+        "Could not find trained model in model_dir: %s, running initialization to %s.",
+        self._model_dir,
+        what,
+      )
+    return checkpoint_path
+
+  def _session(self, spec, checkpoint_path, hooks):
+    """A MonitoredSession on `checkpoint_path` (or the initializers) with `hooks`."""
+    creator = v1.train.ChiefSessionCreator(
+      scaffold=spec.scaffold or v1.train.Scaffold(),
+      checkpoint_filename_with_path=checkpoint_path,
+      config=self._config.session_config,
+    )
+    return v1.train.MonitoredSession(session_creator=creator, hooks=hooks)
+
   def _checkpoint_step(self) -> int:
     checkpoint = self.latest_checkpoint()
     if checkpoint is None:
@@ -285,12 +305,7 @@ class Estimator(object):
     or `steps` batches of it; returns the metrics, `loss` and `global_step`."""
     if steps is not None and steps <= 0:
       raise ValueError("Must specify steps > 0, given: %s" % steps)
-    checkpoint_path = checkpoint_path or self.latest_checkpoint()
-    if checkpoint_path is None:
-      logger.info(
-        "Could not find trained model in model_dir: %s, running initialization to evaluate.",
-        self._model_dir,
-      )
+    checkpoint_path = self._checkpoint_to_read(checkpoint_path, "evaluate")
     with tf.Graph().as_default():
       spec, _, input_hooks = self._build(input_fn, ModeKeys.EVAL)
       metrics = dict(spec.eval_metric_ops)
@@ -310,12 +325,7 @@ class Estimator(object):
         + [final]
       )
       logger.info("Starting evaluation at %s", time.strftime("%Y-%m-%dT%H:%M:%S"))
-      creator = v1.train.ChiefSessionCreator(
-        scaffold=spec.scaffold or v1.train.Scaffold(),
-        checkpoint_filename_with_path=checkpoint_path,
-        config=self._config.session_config,
-      )
-      with v1.train.MonitoredSession(session_creator=creator, hooks=every_hooks) as session:
+      with self._session(spec, checkpoint_path, every_hooks) as session:
         while not session.should_stop() and (steps is None or batches[0] < steps):
           session.run(update)
       result = final.final_ops_values
@@ -354,12 +364,7 @@ class Estimator(object):
   ):
     """Yields the predictions of the newest checkpoint (or `checkpoint_path`):
     one dict (or value) per example, or per batch without `yield_single_examples`."""
-    checkpoint_path = checkpoint_path or self.latest_checkpoint()
-    if checkpoint_path is None:
-      logger.warning(
-        "Could not find trained model in model_dir: %s, running initialization to predict.",
-        self._model_dir,
-      )
+    checkpoint_path = self._checkpoint_to_read(checkpoint_path, "predict")
     with tf.Graph().as_default():
       spec, _, input_hooks = self._build(input_fn, ModeKeys.PREDICT)
       predictions = spec.predictions
@@ -372,13 +377,8 @@ class Estimator(object):
             "predict_keys %s are not among the predictions %s" % (missing, sorted(predictions))
           )
         predictions = {key: predictions[key] for key in predict_keys}
-      creator = v1.train.ChiefSessionCreator(
-        scaffold=spec.scaffold or v1.train.Scaffold(),
-        checkpoint_filename_with_path=checkpoint_path,
-        config=self._config.session_config,
-      )
       every_hooks = input_hooks + list(spec.prediction_hooks) + list(hooks or [])
-      with v1.train.MonitoredSession(session_creator=creator, hooks=every_hooks) as session:
+      with self._session(spec, checkpoint_path, every_hooks) as session:
         while not session.should_stop():
           values = session.run(predictions)
           if not yield_single_examples:
