@@ -252,8 +252,9 @@ _GRAPH_FACE_FUSED = False
 def use_fused_kernels_in_graph_face(enabled: bool) -> None:
   """Whether `BertModel(is_training=True)` builds its dropout, GELU, LayerNorm and attention
   softmax from `bert.fused_ops`: the same formulas as one XLA kernel each (results agree to
-  float32 rounding; dropout masks then do not follow graph-level seeds). Off by default, so the
-  graph face keeps Google's ops; `bert-run-tf1` turns it on for TF1 scripts."""
+  float32 rounding; dropout masks are drawn otherwise than tf.nn.dropout's, and follow the
+  graph-level seed as its do). Off by default, so the graph face keeps Google's ops;
+  `bert-run-tf1` turns it on for TF1 scripts."""
   global _GRAPH_FACE_FUSED
   _GRAPH_FACE_FUSED = bool(enabled)
 
