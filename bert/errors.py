@@ -40,6 +40,38 @@ class WriteError(ProjectError, OSError):
   """An output could not be written (disk full, no permission); nothing half-written is left."""
 
 
+class DataError(InputError):
+  """Bad input data: a missing, empty, undecodable or malformed file.
+
+  `str(error)` is one line naming the file, the 1-based line number where
+  known, and what was expected, e.g.
+
+      data/train.tsv:5: expected at least 4 tab-separated columns, found 2
+
+  Attributes:
+      reason: str. What was wrong, without the location.
+      input_file: str or None. The file the data came from.
+      line_number: int or None. The 1-based line number in `input_file`.
+  """
+
+  def __init__(
+    self, reason: str, input_file: str | None = None, line_number: int | None = None
+  ) -> None:
+    self.reason = reason
+    self.input_file = input_file
+    self.line_number = line_number
+    location = ""
+    if input_file is not None:
+      location = str(input_file)
+      if line_number is not None:
+        location += ":%d" % line_number
+      location += ": "
+    super().__init__(location + " ".join(str(reason).split()))
+
+  def __reduce__(self):
+    return (type(self), (self.reason, self.input_file, self.line_number))
+
+
 def first_line(error: BaseException) -> str:
   """The first non-empty line of `str(error)`, or the class name when empty."""
   for line in str(error).splitlines():

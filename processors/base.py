@@ -11,7 +11,6 @@ given a remote path such as `gs://bucket/train.tsv`.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import inspect
@@ -20,44 +19,14 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
-from bert.errors import InputError
+from bert.errors import DataError as DataError
+from bert.text_files import files_read as files_read
+from bert.text_files import read_text
 
 
 _logger = logging.getLogger(__name__)
-
-
-class DataError(InputError):
-  """Bad input data: a missing, empty, undecodable or malformed file.
-
-  `str(error)` is one line naming the file, the 1-based line number where
-  known, and what was expected, e.g.
-
-      data/train.tsv:5: expected at least 4 tab-separated columns, found 2
-
-  Attributes:
-      reason: str. What was wrong, without the location.
-      input_file: str or None. The file the data came from.
-      line_number: int or None. The 1-based line number in `input_file`.
-  """
-
-  def __init__(
-    self, reason: str, input_file: str | None = None, line_number: int | None = None
-  ) -> None:
-    self.reason = reason
-    self.input_file = input_file
-    self.line_number = line_number
-    location = ""
-    if input_file is not None:
-      location = str(input_file)
-      if line_number is not None:
-        location += ":%d" % line_number
-      location += ": "
-    super().__init__(location + " ".join(str(reason).split()))
-
-  def __reduce__(self):
-    return (type(self), (self.reason, self.input_file, self.line_number))
 
 
 class TsvRow(list):
@@ -118,46 +87,6 @@ def convert_to_unicode(text: str | bytes) -> str:
   if isinstance(text, str):
     return text
   raise ValueError("Unsupported string type: %s" % type(text))
-
-
-_files_read = None  # While `files_read()` is active: the paths read.
-
-
-@contextlib.contextmanager
-def files_read() -> Iterator[list[str]]:
-  """Collects, in a list, the paths that this module's readers read
-  inside the `with` block (to name them in errors about the data)."""
-  global _files_read
-  outer, _files_read = _files_read, []
-  try:
-    yield _files_read
-  finally:
-    _files_read = outer
-
-
-def _read_bytes(input_file: str | os.PathLike) -> bytes:
-  """Reads a whole file as bytes, raising DataError for a missing file."""
-  path = os.fspath(input_file)
-  if _files_read is not None:
-    _files_read.append(path)
-  if "://" in path:
-    # Remote file systems (gs://, hdfs://, ...) need TensorFlow's gfile.
-    import tensorflow as tf  # Only for remote paths.
-
-    try:
-      with tf.io.gfile.GFile(path, "rb") as f:
-        return f.read()
-    except tf.errors.NotFoundError:
-      raise DataError("file not found", path) from None
-    except tf.errors.OpError as e:
-      raise DataError("cannot read file: %s" % e.message, path) from None
-  try:
-    with open(path, "rb") as f:
-      return f.read()
-  except FileNotFoundError:
-    raise DataError("file not found", path) from None
-  except OSError as e:
-    raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
 
 
 def raise_field_size_limit() -> int:
@@ -367,28 +296,6 @@ def separator_name(delimiter: str) -> str:
   """ "tab", "comma", ... for messages ("expected 3 tab-separated ..."), or
   the quoted character."""
   return _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
-
-
-def read_text(input_file: str | os.PathLike) -> str:
-  """A whole UTF-8 file as str: BOM dropped, line ends made "\\n", and the
-  text ending with "\\n" unless empty. Raises DataError for bad files."""
-  input_file = os.fspath(input_file)
-  data = _read_bytes(input_file)
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    line_number = data.count(b"\n", 0, e.start) + 1
-    raise DataError(
-      "not valid UTF-8 (byte 0x%02x); save the file as UTF-8" % data[e.start],
-      input_file,
-      line_number,
-    ) from None
-  if text.startswith("\ufeff"):
-    text = text[1:]
-  text = text.replace("\r\n", "\n").replace("\r", "\n")
-  if text and not text.endswith("\n"):
-    text += "\n"
-  return text
 
 
 def _read_delimited(

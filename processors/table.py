@@ -17,7 +17,9 @@ import io
 import os
 import re
 
-from processors.base import DataError, _read_bytes, raise_field_size_limit, separator_name
+from bert.errors import DataError
+from bert.text_files import read_bytes as _read_bytes
+from processors.base import raise_field_size_limit, separator_name
 
 # Names --delimiter (and --label_separator) accept for a character.
 DELIMITER_NAMES = {

@@ -19,7 +19,9 @@ with the first file read, TensorFlow only for a remote `gs://...` path.
 import os
 
 from bert import model_folder
-from processors.base import DataError, DataProcessor, InputExample, _read_bytes
+from bert.errors import DataError
+from bert.text_files import read_bytes as _read_bytes
+from processors.base import DataProcessor, InputExample
 from processors.table import (
   DELIMITER_NAMES,
   Table,
