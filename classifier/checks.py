@@ -1,4 +1,4 @@
-"""Checks of run_classifier.py's flags and model files, before TensorFlow.
+"""Checks of a run's settings and model files, before TensorFlow (`classifier.plan` runs them).
 
 Mistakes in flag values, `bert_config.json` or `vocab.txt` used to surface as
 a ZeroDivisionError, an AssertionError or an InvalidArgumentError deep in
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 from bert import model_folder
 from bert.errors import InputError, UsageError
+from classifier.run_config import RunConfig, TrainingSettings
 from processors.base import DataError, read_text
 
 # Keys that BertModel reads from bert_config.json with no default.
@@ -96,98 +98,170 @@ def check_init_checkpoint(path: str | None) -> None:
       raise InputError(problem)
 
 
-def check_flag_values(flags) -> None:
-  """Positive batch sizes and epochs, a max_seq_length that holds a text.
+def check_request(config: RunConfig) -> None:
+  """A run that asks for something, into a folder, with a cased/uncased setting
+  that fits a known --init_checkpoint.
+
+  Raises:
+    UsageError: Google's messages for the case and the stages.
+    InputError: --output_dir is a file.
+  """
+  from bert import tokenization  # TensorFlow-free.
+
+  try:
+    tokenization.validate_case_matches_checkpoint(
+      config.model.do_lower_case, config.model.init_checkpoint
+    )
+  except ValueError as e:  # Google's check, with Google's message.
+    raise UsageError(str(e)) from None
+  stages = (config.training.do_train, config.evaluation.do_eval, config.prediction.do_predict)
+  if not any(stages):
+    raise UsageError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
+  if os.path.exists(config.output_dir) and not os.path.isdir(config.output_dir):
+    raise InputError("--output_dir %s exists and is not a directory" % config.output_dir)
+
+
+def check_sequence_length(max_seq_length: int, model_sizes: dict) -> None:
+  """--max_seq_length must fit the model's position embeddings (Google's message)."""
+  if max_seq_length > model_sizes["max_position_embeddings"]:
+    raise UsageError(
+      "Cannot use sequence length %d because the BERT model "
+      "was only trained up to sequence length %d"
+      % (max_seq_length, model_sizes["max_position_embeddings"])
+    )
+
+
+def check_flag_values(config: RunConfig) -> None:
+  """Positive batch sizes and epochs, a max_seq_length that holds a text,
+  flags that go together, an installed --predict_backend.
 
   Raises:
     UsageError: naming the flag and the value.
   """
-  if flags.max_seq_length < MIN_SEQ_LENGTH:
+  data, training, prediction = config.data, config.training, config.prediction
+  if data.max_seq_length < MIN_SEQ_LENGTH:
     raise UsageError(
       "--max_seq_length=%d: need at least %d ([CLS], one token, [SEP])"
-      % (flags.max_seq_length, MIN_SEQ_LENGTH)
+      % (data.max_seq_length, MIN_SEQ_LENGTH)
     )
   stages = [
-    ("do_train", "train_batch_size"),
-    ("do_eval", "eval_batch_size"),
-    ("do_predict", "predict_batch_size"),
+    (training.do_train, "train_batch_size", training.train_batch_size),
+    (config.evaluation.do_eval, "eval_batch_size", config.evaluation.eval_batch_size),
+    (prediction.do_predict, "predict_batch_size", prediction.predict_batch_size),
   ]
-  for stage, flag in stages:
-    if getattr(flags, stage) and getattr(flags, flag) < 1:
-      raise UsageError("--%s=%d: must be at least 1" % (flag, getattr(flags, flag)))
-  if flags.do_train and not flags.num_train_epochs > 0:
-    raise UsageError("--num_train_epochs=%s: must be more than 0" % flags.num_train_epochs)
-  for flag, least in [
-    ("gradient_accumulation_steps", 1),
-    ("eval_every_steps", 0),
-    ("early_stopping_patience", 0),
+  for requested, flag, batch_size in stages:
+    if requested and batch_size < 1:
+      raise UsageError("--%s=%d: must be at least 1" % (flag, batch_size))
+  if training.do_train and not training.num_train_epochs > 0:
+    raise UsageError("--num_train_epochs=%s: must be more than 0" % training.num_train_epochs)
+  for flag, value, least in [
+    ("gradient_accumulation_steps", training.gradient_accumulation_steps, 1),
+    ("eval_every_steps", training.eval_every_steps, 0),
+    ("early_stopping_patience", training.early_stopping_patience, 0),
   ]:
-    if getattr(flags, flag) < least:
-      raise UsageError("--%s=%d: must be at least %d" % (flag, getattr(flags, flag), least))
-  evaluating = evaluates_during_training(flags)
+    if value < least:
+      raise UsageError("--%s=%d: must be at least %d" % (flag, value, least))
+  _check_training_only(training)
+  if data.doc_stride < 0 or data.doc_stride > data.max_seq_length - 2:
+    raise UsageError(
+      "--doc_stride=%d: must be between 0 (off) and --max_seq_length - 2 = %d"
+      % (data.doc_stride, data.max_seq_length - 2)
+    )
+  if not 0.0 < prediction.multi_label_threshold < 1.0:
+    raise UsageError(
+      "--multi_label_threshold=%s: must be between 0 and 1" % prediction.multi_label_threshold
+    )
+  if training.class_weights and data.multi_label:
+    raise UsageError("--class_weights applies to single-label tasks, not --multi_label")
+  if training.class_weights and not training.do_train:
+    raise UsageError("--class_weights needs --do_train: it weighs the training loss only")
+  if not data.doc_stride and config.given("window_pooling"):
+    raise UsageError("--window_pooling needs --doc_stride: it combines the windows of a long text")
+  if not data.label_separator:
+    raise UsageError("--label_separator is empty: give the text between two labels, e.g. ','")
+  if prediction.do_predict and prediction.predict_backend != "tensorflow":
+    _check_onnx_backend(prediction.predict_backend)
+
+
+def _check_training_only(training: TrainingSettings) -> None:
+  """Evaluation during training, the best checkpoint and early stopping need training
+  and, the last two, evaluation during it."""
   training_only = [
-    flags.eval_every_steps,
-    flags.eval_every_epoch,
-    flags.keep_best_checkpoint,
-    flags.early_stopping_patience,
+    training.eval_every_steps,
+    training.eval_every_epoch,
+    training.keep_best_checkpoint,
+    training.early_stopping_patience,
   ]
-  if any(training_only) and not flags.do_train:
+  if any(training_only) and not training.do_train:
     raise UsageError(
       "--eval_every_steps, --eval_every_epoch, --keep_best_checkpoint and "
       "--early_stopping_patience need --do_train"
     )
   for flag in ("keep_best_checkpoint", "early_stopping_patience"):
-    if getattr(flags, flag) and not evaluating:
+    if getattr(training, flag) and not training.evaluates:
       raise UsageError("--%s needs --eval_every_steps or --eval_every_epoch" % flag)
-  if flags.doc_stride < 0 or flags.doc_stride > flags.max_seq_length - 2:
+
+
+def _check_onnx_backend(backend: str) -> None:
+  """An ONNX Runtime --predict_backend must be one we have, and installed."""
+  from export import onnx_runtime  # Only then: it needs NumPy, not TensorFlow.
+
+  if backend not in onnx_runtime.BACKENDS:
     raise UsageError(
-      "--doc_stride=%d: must be between 0 (off) and --max_seq_length - 2 = %d"
-      % (flags.doc_stride, flags.max_seq_length - 2)
+      "--predict_backend=%s: choose one of %s" % (backend, ", ".join(onnx_runtime.BACKENDS))
     )
-  if not 0.0 < flags.multi_label_threshold < 1.0:
-    raise UsageError(
-      "--multi_label_threshold=%s: must be between 0 and 1" % flags.multi_label_threshold
-    )
-  if flags.class_weights and flags.multi_label:
-    raise UsageError("--class_weights applies to single-label tasks, not --multi_label")
-  if flags.class_weights and not flags.do_train:
-    raise UsageError("--class_weights needs --do_train: it weighs the training loss only")
-  if not flags.doc_stride and flags.given("window_pooling"):
-    raise UsageError("--window_pooling needs --doc_stride: it combines the windows of a long text")
-  if not flags.label_separator:
-    raise UsageError("--label_separator is empty: give the text between two labels, e.g. ','")
-  if flags.do_predict and flags.predict_backend != "tensorflow":
-    from export import onnx_runtime  # Only then: it needs NumPy, not TensorFlow.
-
-    onnx_runtime.check_installed("--predict_backend=%s" % flags.predict_backend)
+  onnx_runtime.check_installed("--predict_backend=%s" % backend)
 
 
-def check_multi_label_flags(flags, multi_label: bool) -> None:
-  """--multi_label_threshold and --label_separator need a multi-label run.
+def check_predict_checkpoint(config: RunConfig) -> None:
+  """An ONNX Runtime --predict_backend predicts with a checkpoint: one that
+  training writes, one in --output_dir, or --init_checkpoint.
+
+  Raises:
+    UsageError: there will be none.
+  """
+  prediction = config.prediction
+  if not prediction.do_predict or prediction.predict_backend == "tensorflow":
+    return
+  if config.training.do_train or config.model.init_checkpoint:
+    return
+  if model_folder.newest_local_checkpoint(config.output_dir):
+    return
+  raise UsageError(
+    "--predict_backend=%s needs a checkpoint: --output_dir has none and no "
+    "--init_checkpoint was given" % prediction.predict_backend
+  )
+
+
+def check_multi_label_flags(config: RunConfig, multi_label: bool) -> None:
+  """Flags for one kind of run only: --class_weights for single-label runs,
+  --multi_label_threshold and --label_separator for multi-label ones.
 
   `multi_label` is whether the run is one (--multi_label, the trained folder
   or list labels in the data), known once the data is read.
 
   Raises:
-    UsageError: naming the flag that would be ignored.
+    UsageError: naming the flag that does not fit (or would be ignored).
   """
   if multi_label:
+    if config.training.class_weights:
+      raise UsageError("--class_weights applies to single-label tasks; this one is multi-label")
     return
   for flag in ("multi_label_threshold", "label_separator"):
-    if flags.given(flag):
+    if config.given(flag):
       raise UsageError(
         "--%s applies to multi-label runs: add --multi_label, or leave it out" % flag
       )
 
 
-def class_weights(flags, label_list, train_examples) -> list[float] | None:
+def class_weights(training: TrainingSettings, label_list, train_examples) -> list[float] | None:
   """The weight of each label for --class_weights, or None without it.
 
   "balanced" gives label c the weight n / (num_labels * count_c) over the
   training examples (1.0 for a label they lack); otherwise the flag lists one
   positive number per label, in `label_list` order.
   """
-  spec = flags.class_weights
+  spec = training.class_weights
   if not spec:
     return None
   if spec.strip().lower() == "balanced":
@@ -213,25 +287,20 @@ def class_weights(flags, label_list, train_examples) -> list[float] | None:
   return weights
 
 
-def evaluates_during_training(flags) -> bool:
-  """Whether the dev set is evaluated while training (so it must be read then)."""
-  return bool(flags.do_train and (flags.eval_every_steps or flags.eval_every_epoch))
-
-
-def check_training_steps(num_examples: int, flags, source: str) -> None:
+def check_training_steps(num_examples: int, training: TrainingSettings, source: str) -> None:
   """Google's step count must give at least one step.
 
   Raises:
     DataError: naming `source` (the training file(s) or the data folder),
       the example count and the batch size.
   """
-  if training_steps(flags, num_examples) > 0:
+  if training.steps(num_examples) > 0:
     return
-  examples_per_step = flags.train_batch_size * flags.gradient_accumulation_steps
-  needed = math.ceil(examples_per_step / flags.num_train_epochs)
+  examples_per_step = training.train_batch_size * training.gradient_accumulation_steps
+  needed = math.ceil(examples_per_step / training.num_train_epochs)
   accumulation = ""
-  if flags.gradient_accumulation_steps > 1:
-    accumulation = " (x %d accumulation steps)" % flags.gradient_accumulation_steps
+  if training.gradient_accumulation_steps > 1:
+    accumulation = " (x %d accumulation steps)" % training.gradient_accumulation_steps
   raise DataError(
     "%d training example%s with --train_batch_size=%d%s and "
     "--num_train_epochs=%s give 0 training steps; need at least %d examples "
@@ -239,21 +308,10 @@ def check_training_steps(num_examples: int, flags, source: str) -> None:
     % (
       num_examples,
       "" if num_examples == 1 else "s",
-      flags.train_batch_size,
+      training.train_batch_size,
       accumulation,
-      flags.num_train_epochs,
+      training.num_train_epochs,
       needed,
     ),
     source,
   )
-
-
-def training_steps(flags, num_examples: int, epochs: float | None = None) -> int:
-  """Google's count of optimizer steps (`epochs` defaults to --num_train_epochs).
-
-  With --gradient_accumulation_steps K, an optimizer step takes K batches.
-  """
-  examples_per_step = flags.train_batch_size * flags.gradient_accumulation_steps
-  if epochs is None:
-    epochs = flags.num_train_epochs
-  return int(num_examples / examples_per_step * epochs)

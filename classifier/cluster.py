@@ -18,6 +18,7 @@ import json
 import os
 
 from bert.errors import UsageError
+from classifier.run_config import RunConfig
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
@@ -125,18 +126,19 @@ def _read_members(config: dict) -> dict[str, list[str]]:
   return members
 
 
-def check_strategy_flags(flags, cluster: Cluster) -> None:
+def check_strategy_flags(config: RunConfig, cluster: Cluster) -> None:
   """Refuses combinations the chosen --distribution_strategy cannot run."""
-  strategy = flags.distribution_strategy
-  if strategy == "tpu" and not flags.use_tpu:
+  runtime, training = config.runtime, config.training
+  strategy = runtime.distribution_strategy
+  if strategy == "tpu" and not runtime.use_tpu:
     raise UsageError("--distribution_strategy=tpu needs --use_tpu and --tpu_name")
   if strategy == "multi_worker_mirrored" or (strategy == "auto" and cluster.is_multi_worker):
-    if flags.use_tpu:
+    if runtime.use_tpu:
       raise UsageError("multi-worker training and --use_tpu exclude each other")
-    if flags.eval_every_steps or flags.eval_every_epoch:
+    if training.eval_every_steps or training.eval_every_epoch:
       raise UsageError(
         "evaluation during training is not supported in multi-worker runs: evaluate "
         "afterwards with --do_eval on one machine"
       )
-  if flags.num_gpus is not None and flags.num_gpus < 0:
-    raise UsageError("--num_gpus=%d: must be at least 0" % flags.num_gpus)
+  if runtime.num_gpus is not None and runtime.num_gpus < 0:
+    raise UsageError("--num_gpus=%d: must be at least 0" % runtime.num_gpus)

@@ -13,6 +13,7 @@ import dataclasses
 from bert.errors import InputError
 from classifier import checks
 from classifier.features import first_unknown_label, label_error
+from classifier.run_config import RunConfig
 from processors import InputExample, PaddingInputExample, labels_of
 from processors.base import DataError, files_read, read_text
 
@@ -45,7 +46,7 @@ def _load(getter, data_dir) -> tuple[list, list[str]]:
   return examples, list(dict.fromkeys(paths))
 
 
-def read_data_sets(flags, processor, label_list) -> DataSets:
+def read_data_sets(config: RunConfig, processor, label_list) -> DataSets:
   """Reads the sets that --do_train/--do_eval/--do_predict ask for.
 
   Checks that training gives at least one step (naming the files read) and
@@ -55,20 +56,21 @@ def read_data_sets(flags, processor, label_list) -> DataSets:
   Raises:
     DataError, InputError: one line naming the file or the problem.
   """
+  data_dir, training = config.data.data_dir, config.training
   sets = DataSets(label_list=list(label_list))
   paths = {}
-  if flags.do_train:
-    sets.train, paths["train"] = _load(processor.get_train_examples, flags.data_dir)
-    checks.check_training_steps(len(sets.train), flags, ", ".join(paths["train"]) or flags.data_dir)
-  if flags.do_eval or checks.evaluates_during_training(flags):
-    sets.dev, paths["dev"] = _load(processor.get_dev_examples, flags.data_dir)
-  if flags.do_predict:
-    sets.test, paths["test"] = _load(processor.get_test_examples, flags.data_dir)
+  if training.do_train:
+    sets.train, paths["train"] = _load(processor.get_train_examples, data_dir)
+    checks.check_training_steps(len(sets.train), training, ", ".join(paths["train"]) or data_dir)
+  if config.evaluation.do_eval or training.evaluates:
+    sets.dev, paths["dev"] = _load(processor.get_dev_examples, data_dir)
+  if config.prediction.do_predict:
+    sets.test, paths["test"] = _load(processor.get_test_examples, data_dir)
   if not sets.label_list:
-    sets.label_list = list(labels_of(processor, flags.data_dir))
+    sets.label_list = list(labels_of(processor, data_dir))
   if not sets.label_list:
-    raise InputError("get_labels() of task %s returned no labels" % flags.task_name)
-  sets.multi_label = is_multi_label(flags, [sets.train, sets.dev])
+    raise InputError("get_labels() of task %s returned no labels" % config.data.task_name)
+  sets.multi_label = is_multi_label(config.data.multi_label, [sets.train, sets.dev])
   for what, examples in [("train", sets.train), ("dev", sets.dev), ("test", sets.test)]:
     if examples is not None:
       check_labels(examples, sets.label_list, sets.multi_label, what, paths[what])
@@ -119,9 +121,10 @@ def _source_line(paths: list[str], example, label) -> tuple[str, int] | None:
   return rows[0][:2] if len(rows) == 1 else None
 
 
-def is_multi_label(flags, example_sets) -> bool:
-  """--multi_label (also taken from a trained --output_dir), or list labels in the data."""
-  if flags.multi_label:
+def is_multi_label(requested: bool, example_sets) -> bool:
+  """`requested` (--multi_label, also taken from a trained --output_dir), or list labels in
+  the data."""
+  if requested:
     return True
   return any(
     isinstance(getattr(example, "label", None), (list, tuple, set, frozenset))

@@ -15,47 +15,41 @@ import os
 import numpy as np
 
 from bert.errors import UsageError
+from classifier.run_config import RunConfig
 from classifier.trainer import InferenceProgress, combine_windows, head_probabilities
 from export import onnx_graph, onnx_runtime
 
 logger = logging.getLogger(__name__)
 
 
-def _onnx_model(flags, checkpoint: str, label_list, multi_label: bool) -> onnx_runtime.OnnxBert:
+def _onnx_model(
+  config: RunConfig, checkpoint: str, label_list, multi_label: bool
+) -> onnx_runtime.OnnxBert:
   from export import onnx_export  # pylint: disable=import-outside-toplevel
 
-  if flags.predict_backend not in onnx_runtime.BACKENDS:
-    raise UsageError(
-      "--predict_backend=%s: choose one of %s"
-      % (flags.predict_backend, ", ".join(onnx_runtime.BACKENDS))
-    )
-  if not checkpoint:
-    raise UsageError(
-      "--predict_backend=%s needs a checkpoint: --output_dir has none and no "
-      "--init_checkpoint was given" % flags.predict_backend
-    )
+  backend = config.prediction.predict_backend  # Checked by classifier.plan, as is `checkpoint`.
   path = onnx_export.ensure_export(
     checkpoint,
-    flags.bert_config_file,
-    flags.vocab_file,
+    config.model.bert_config_file,
+    config.model.vocab_file,
     [str(label) for label in label_list],
     multi_label,
-    precision=onnx_runtime.precision_of(flags.predict_backend),
-    onnx_dir=os.path.join(flags.output_dir, onnx_runtime.DEFAULT_ONNX_SUBDIR),
-    multi_label_threshold=flags.multi_label_threshold,
+    precision=onnx_runtime.precision_of(backend),
+    onnx_dir=os.path.join(config.output_dir, onnx_runtime.DEFAULT_ONNX_SUBDIR),
+    multi_label_threshold=config.prediction.multi_label_threshold,
   )
   model = onnx_runtime.OnnxBert(path)
   if onnx_graph.LOGITS not in model.outputs:
     raise UsageError(
       "--predict_backend=%s: checkpoint %s has no classifier head (output_weights, output_bias)"
-      % (flags.predict_backend, checkpoint)
+      % (backend, checkpoint)
     )
   logger.info("Predicting with ONNX Runtime: %s", path)
   return model
 
 
 def predict(
-  flags,
+  config: RunConfig,
   checkpoint: str,
   dataset,
   total_examples: int,
@@ -66,7 +60,7 @@ def predict(
   """Probabilities [num_labels] per example, in input order.
 
   Args:
-    flags: the RunConfig (predict_backend, output_dir, window_pooling, ...).
+    config: the run's settings (predict_backend, output_dir, window_pooling, ...).
     checkpoint: the checkpoint TensorFlow restored for prediction.
     dataset: the predict `tf.data.Dataset` (features dicts).
     total_examples: number of examples, for the progress log.
@@ -74,7 +68,7 @@ def predict(
     multi_label: a sigmoid per label instead of the softmax.
     total_windows: number of --doc_stride windows (None without), for the progress log.
   """
-  model = _onnx_model(flags, checkpoint, label_list, multi_label)
+  model = _onnx_model(config, checkpoint, label_list, multi_label)
   progress = InferenceProgress("Predicting", total_examples, total_windows)
   parts: dict = {}
   for features in dataset.as_numpy_iterator():
@@ -95,7 +89,8 @@ def predict(
   rows = {name: np.concatenate(values) for name, values in parts.items()}
   if "example_id" in rows:  # --doc_stride: one row per example from its windows' logits
     combined = combine_windows(
-      {"logits": rows["logits"], "example_id": rows["example_id"]}, flags.window_pooling
+      {"logits": rows["logits"], "example_id": rows["example_id"]},
+      config.prediction.window_pooling,
     )
     return list(head_probabilities(combined["logits"], multi_label))
   if "example_index" in rows:  # --dynamic_padding sorted the batches by length

@@ -28,7 +28,7 @@ def main(argv):
 
   init_checkpoint = os.path.join(model_dir, "bert_model.ckpt")
   run_workflow(
-    RunConfig(
+    RunConfig.from_flat(
       data_dir=data_dir,
       bert_config_file=os.path.join(model_dir, "bert_config.json"),
       task_name="emotion",

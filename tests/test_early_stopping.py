@@ -116,7 +116,7 @@ def _results(path):
 def test_final_results_come_from_the_best_checkpoint(workspace, caplog):
   from classifier import RunConfig, run_workflow
 
-  config = RunConfig(
+  config = RunConfig.from_flat(
     **workspace,
     do_train=True,
     do_eval=True,

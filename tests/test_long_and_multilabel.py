@@ -10,7 +10,7 @@ import pytest
 
 from bert import tokenization
 from bert.errors import UsageError
-from classifier import RunConfig, run_workflow
+from classifier import RunConfig, TrainingSettings, run_workflow
 from classifier import features as feature_lib
 from classifier.trainer import combine_windows, example_losses, head_probabilities
 from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
@@ -132,7 +132,7 @@ def test_class_weights_weigh_the_loss_as_the_formula_says():
 def test_balanced_and_listed_weights():
   from classifier import checks
 
-  config = RunConfig("d", "c", "t", "v", "o", class_weights="balanced")
+  config = TrainingSettings(class_weights="balanced")
   train = [InputExample(str(i), "x", None, label) for i, label in enumerate("aaab")]
   assert checks.class_weights(config, ["a", "b", "c"], train) == [4 / 9, 4 / 3, 1.0]
   config.class_weights = "1,2"
@@ -249,7 +249,7 @@ def test_long_texts_give_one_prediction_per_example(tmp_path):
   long_text = " ".join(["the day was very long and it was"] * 6)
   lines[1] = "0\t" + long_text
   test_file.write_text("\n".join(lines) + "\n")
-  config = RunConfig(
+  config = RunConfig.from_flat(
     data_dir=str(tmp_path / "data"),
     bert_config_file=bert_config,
     task_name="emotion",
@@ -286,8 +286,8 @@ def test_doc_stride_and_threshold_are_checked(tmp_path):
     max_seq_length=16,
   )
   with pytest.raises(UsageError, match="--doc_stride=15"):
-    run_workflow(RunConfig(**base, doc_stride=15))
+    run_workflow(RunConfig.from_flat(**base, doc_stride=15))
   with pytest.raises(UsageError, match="--multi_label_threshold"):
-    run_workflow(RunConfig(**base, multi_label_threshold=1.5))
+    run_workflow(RunConfig.from_flat(**base, multi_label_threshold=1.5))
   with pytest.raises(UsageError, match="single-label"):
-    run_workflow(RunConfig(**base, multi_label=True, class_weights="balanced"))
+    run_workflow(RunConfig.from_flat(**base, multi_label=True, class_weights="balanced"))

@@ -394,11 +394,14 @@ def test_missing_onnxruntime_is_a_usage_error(monkeypatch):
   monkeypatch.setattr(
     importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a)
   )
-  predict = RunConfig("d", "c.json", "t", "v.txt", "o", do_predict=True)
-  predict.predict_backend = "onnxruntime"
+  predict = RunConfig.from_flat("d", "c.json", "t", "v.txt", "o", do_predict=True)
+  predict.prediction.predict_backend = "onnxruntime"
   with pytest.raises(UsageError, match="pip install 'bert-classic\\[onnx\\]'"):
     checks.check_flag_values(predict)
-  predict.do_predict, predict.do_train = False, True  # No prediction: no ONNX Runtime needed.
+  predict.prediction.do_predict, predict.training.do_train = (
+    False,
+    True,
+  )  # No prediction: no ONNX Runtime needed.
   checks.check_flag_values(predict)
 
 

@@ -1,23 +1,33 @@
 """classifier.RunConfig / run_workflow: the whole job from Python, without absl flags."""
 
-import dataclasses
 import os
 
 import pytest
 
 from bert.errors import UsageError
-from classifier import RunConfig, run_workflow
+from classifier import (
+  DataSettings,
+  EvaluationSettings,
+  ModelFiles,
+  PredictionSettings,
+  RunConfig,
+  RuntimeSettings,
+  TrainingSettings,
+  run_workflow,
+)
+from classifier.run_config import FLAG_SECTIONS, flag_default
 from emotion_data import write_emotion_data, write_model_dir
 
 
 def test_fields_match_the_flags_of_run_classifier():
   import run_classifier
 
-  flag_values = run_classifier.FLAGS
-  for field in dataclasses.fields(RunConfig):
-    flag = flag_values[field.name]
-    default = None if field.default is dataclasses.MISSING else field.default
-    assert flag.default == default, field.name
+  defined = [flag for flag in run_classifier.FLAGS.get_flags_for_module(run_classifier)]
+  names = [flag.name for flag in defined if flag.name != "list_tasks"]
+  assert sorted(names) == sorted(FLAG_SECTIONS)
+  for flag in defined:
+    if flag.name != "list_tasks":
+      assert flag.default == flag_default(flag.name), flag.name
   google = [
     "data_dir",
     "bert_config_file",
@@ -45,7 +55,7 @@ def test_fields_match_the_flags_of_run_classifier():
     "master",
     "num_tpu_cores",
   ]
-  assert [f.name for f in dataclasses.fields(RunConfig)][:25] == google
+  assert names[:25] == google
 
 
 def test_from_flags_reads_each_flag():
@@ -55,12 +65,56 @@ def test_from_flags_reads_each_flag():
 
   config = RunConfig.from_flags(Parsed())
   assert config.output_dir == "value of output_dir"
-  assert config.has_header == "value of has_header"
+  assert config.data.has_header == "value of has_header"
+  assert config.command_line is None  # Not absl's FlagValues: given means "not the default".
+
+
+def test_from_flags_remembers_the_command_line():
+  import run_classifier
+
+  flag_values = run_classifier.FLAGS
+  argv = ["run_classifier.py", "--data_dir=d", "--bert_config_file=c", "--task_name=t"]
+  argv += ["--vocab_file=v", "--output_dir=o", "--window_pooling=mean", "--do_train"]
+  flag_values(argv)
+  try:
+    config = RunConfig.from_flags(flag_values)
+  finally:
+    flag_values.unparse_flags()
+  assert config.given("window_pooling")  # On the command line at its default: given.
+  assert not config.given("max_seq_length")
+  assert config.training.do_train and config.prediction.window_pooling == "mean"
+  assert config.replace(max_seq_length=64).given("max_seq_length")
+
+
+def test_the_flat_names_build_the_same_config():
+  flat = RunConfig.from_flat("d", "c.json", "t", "v.txt", "o", do_train=True, num_gpus=0)
+  sections = RunConfig(
+    model=ModelFiles("c.json", "v.txt"),
+    data=DataSettings("d", "t"),
+    output_dir="o",
+    training=TrainingSettings(do_train=True),
+    runtime=RuntimeSettings(num_gpus=0),
+  )
+  assert flat == sections
+  assert flat.value("num_gpus") == 0 and flat.value("output_dir") == "o"
+  assert flat.given("do_train") and not flat.given("do_eval")  # Built in Python: not the default.
+  with pytest.raises(TypeError, match="'do_nothing'"):
+    RunConfig.from_flat("d", "c.json", "t", "v.txt", "o", do_nothing=True)
+
+
+def test_replace_copies_every_section():
+  config = RunConfig.from_flat("d", "c.json", "t", "v.txt", "o")
+  copy = config.replace(output_dir="elsewhere", do_eval=True)
+  assert (copy.output_dir, copy.evaluation.do_eval) == ("elsewhere", True)
+  copy.training.seed = 5
+  assert config.training.seed is None and config.evaluation.do_eval is False
 
 
 def test_usage_error_before_anything_is_written(tmp_path):
   vocab, bert_config = write_model_dir(str(tmp_path / "model"))
-  config = RunConfig(str(tmp_path / "data"), bert_config, "emotion", vocab, str(tmp_path / "out"))
+  config = RunConfig.from_flat(
+    str(tmp_path / "data"), bert_config, "emotion", vocab, str(tmp_path / "out")
+  )
   with pytest.raises(UsageError, match="At least one of `do_train`"):
     run_workflow(config)
   assert not os.path.exists(tmp_path / "out")
@@ -70,18 +124,12 @@ def test_train_eval_predict_from_python(tmp_path):
   vocab, bert_config = write_model_dir(str(tmp_path / "model"))
   write_emotion_data(str(tmp_path / "data"), n_train=32, n_val=8, n_test=8)
   config = RunConfig(
-    data_dir=str(tmp_path / "data"),
-    bert_config_file=bert_config,
-    task_name="emotion",
-    vocab_file=vocab,
+    model=ModelFiles(bert_config_file=bert_config, vocab_file=vocab),
+    data=DataSettings(data_dir=str(tmp_path / "data"), task_name="emotion", max_seq_length=16),
     output_dir=str(tmp_path / "out"),
-    do_train=True,
-    do_eval=True,
-    do_predict=True,
-    max_seq_length=16,
-    train_batch_size=8,
-    num_train_epochs=1.0,
-    seed=1,
+    training=TrainingSettings(do_train=True, train_batch_size=8, num_train_epochs=1.0, seed=1),
+    evaluation=EvaluationSettings(do_eval=True),
+    prediction=PredictionSettings(do_predict=True),
   )
   results = run_workflow(config)
   assert results["eval_results"]["global_step"] == 4
@@ -97,8 +145,8 @@ sys.path.insert(0, {root!r})
 if {configured}:
   logging.basicConfig(level=logging.WARNING)
 from classifier import RunConfig, run_workflow
-run_workflow(RunConfig({data!r}, {config!r}, "emotion", {vocab!r}, {out!r}, do_train=True,
-                       do_eval=True, max_seq_length=16, train_batch_size=8, num_train_epochs=1.0))
+run_workflow(RunConfig.from_flat({data!r}, {config!r}, "emotion", {vocab!r}, {out!r},
+  do_train=True, do_eval=True, max_seq_length=16, train_batch_size=8, num_train_epochs=1.0))
 """
 
 

@@ -1,7 +1,6 @@
 """run_classifier.py under faults: too little data, bad flag values and model
 files, damaged checkpoints, storage failures, text after an extra tab."""
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -469,24 +468,27 @@ def test_flag_contradicting_the_trained_folder_changes_nothing(
 
 def test_settings_left_out_are_read_from_the_trained_folder(small_model, tmp_path, caplog):
   from classifier import RunConfig
-  from classifier.folder_settings import apply_recorded_settings
+  from classifier.folder_settings import apply_recorded_settings, recorded_settings
 
   out = tmp_path / "out"
   _trained_folder(
     out, multi_label=True, multi_label_threshold=0.3, doc_stride=8, window_pooling="max"
   )
-  config = RunConfig("data", small_model[1], "emotion", small_model[0], str(out), do_eval=True)
+  config = RunConfig.from_flat(
+    "data", small_model[1], "emotion", small_model[0], str(out), do_eval=True
+  )
   with caplog.at_level("INFO"):
-    adopted = apply_recorded_settings(config)
-  assert (adopted.max_seq_length, adopted.doc_stride, adopted.window_pooling) == (16, 8, "max")
-  assert (adopted.multi_label, adopted.multi_label_threshold) == (True, 0.3)
+    adopted = apply_recorded_settings(config, recorded_settings(str(out)))
+  data, prediction = adopted.data, adopted.prediction
+  assert (data.max_seq_length, data.doc_stride, prediction.window_pooling) == (16, 8, "max")
+  assert (data.multi_label, prediction.multi_label_threshold) == (True, 0.3)
   assert (
     "Settings of the trained model in %s (run_config.json): --multi_label, --doc_stride=8, "
     "--max_seq_length=16, --window_pooling=max, --multi_label_threshold=0.3" % out
   ) in caplog.text
   # A folder without a checkpoint holds no trained model: the flags decide.
   os.remove(out / "model.ckpt-8.index")
-  assert apply_recorded_settings(config) == config
+  assert apply_recorded_settings(config, recorded_settings(str(out))) == config
 
 
 @pytest.mark.parametrize(
@@ -601,19 +603,19 @@ def test_an_unknown_dev_label_is_named_by_file_and_line(small_model, tmp_path):
   ]
   (data / "dev.tsv").write_text(header + "".join(rows))
   vocab, config = small_model
-  run = RunConfig(str(data), config, "mrpc", vocab, str(tmp_path / "out"), do_eval=True)
+  run = RunConfig.from_flat(str(data), config, "mrpc", vocab, str(tmp_path / "out"), do_eval=True)
   expected = (
     "%s:6: example dev-5: label 'yes' is not one of get_labels() = ['0', '1'] (check the label "
     "column, or list every label in the processor's get_labels())" % (data / "dev.tsv")
   )
   with pytest.raises(DataError) as error:
-    run_workflow(dataclasses.replace(run, max_seq_length=16))
+    run_workflow(run.replace(max_seq_length=16))
   assert str(error.value) == expected
   # Another row with the same label: the one holding the example's text is named.
   rows.insert(2, "yes\t9\t9\tlove night\tthe love night\n")
   (data / "dev.tsv").write_text(header + "".join(rows))
   with pytest.raises(DataError, match="dev.tsv:4: example dev-3: label 'yes'"):
-    run_workflow(dataclasses.replace(run, max_seq_length=16))
+    run_workflow(run.replace(max_seq_length=16))
   assert not (tmp_path / "out").exists()
 
 
@@ -623,7 +625,9 @@ def test_class_weights_without_training_are_refused(small_model, data, tmp_path)
 
   vocab, config = small_model
   out = tmp_path / "out"
-  run = RunConfig(data, config, "emotion", vocab, str(out), do_eval=True, max_seq_length=16)
+  run = RunConfig.from_flat(
+    data, config, "emotion", vocab, str(out), do_eval=True, max_seq_length=16
+  )
   with pytest.raises(UsageError, match="--class_weights needs --do_train: it weighs the training"):
-    run_workflow(dataclasses.replace(run, class_weights="1,2,1,1,1,1,1"))
+    run_workflow(run.replace(class_weights="1,2,1,1,1,1,1"))
   assert not out.exists()

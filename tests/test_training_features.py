@@ -160,12 +160,12 @@ def workspace(tmp_path):
 )
 def test_flag_combinations_are_checked_first(workspace, options, message):
   with pytest.raises(UsageError, match=message):
-    run_workflow(RunConfig(**workspace, **options))
+    run_workflow(RunConfig.from_flat(**workspace, **options))
   assert not os.path.exists(workspace["output_dir"])
 
 
 def test_eval_during_training_keeps_the_best_folder_for_export_and_serving(workspace):
-  config = RunConfig(
+  config = RunConfig.from_flat(
     **workspace,
     do_train=True,
     num_train_epochs=2.0,
@@ -282,7 +282,7 @@ def test_mixed_precision_trains_and_its_checkpoint_loads_in_float32(workspace, p
   from bert import checkpoint, modeling
   from classifier.trainer import ClassifierRunner
 
-  config = RunConfig(
+  config = RunConfig.from_flat(
     **workspace,
     do_train=True,
     do_eval=True,
