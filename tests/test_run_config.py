@@ -177,3 +177,36 @@ def test_a_plain_script_shows_the_progress_unless_it_set_up_logging(tmp_path, co
     assert (line in done.stderr) != configured, line
   if configured:  # The caller's logging decides: its WARNING level shows no progress.
     assert "INFO" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_as_written(tmp_path):
+  import json
+  import subprocess
+  import sys
+
+  from conftest import write_google_checkpoint
+  from emotion_data import VOCAB, tiny_config
+
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    library = f.read().split("\n## Library\n", 1)[1]
+  example = library.split("```python\n", 1)[1].split("```\n", 1)[0]
+  _, config_file = write_model_dir(str(tmp_path / "model"))
+  sizes = tiny_config(len(VOCAB), max_position_embeddings=128)  # The example's default length.
+  with open(config_file, "w") as f:
+    json.dump(sizes, f)
+  write_google_checkpoint(str(tmp_path / "model" / "bert_model.ckpt"), sizes)
+  write_emotion_data(str(tmp_path / "data"), n_train=32, n_val=8, n_test=8)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=root)
+  done = subprocess.run(
+    [sys.executable, "-c", example],
+    cwd=tmp_path,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    env=env,
+  )
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert 0.0 <= float(done.stdout.split()[-1]) <= 1.0
+  assert os.path.isfile(tmp_path / "output" / "eval_results.txt")
