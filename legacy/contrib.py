@@ -19,7 +19,15 @@ _SMALL = "legacy.contrib_names"
 _RNN_CELLS = "tensorflow.compat.v1.nn.rnn_cell"
 _V1_NN = "tensorflow.compat.v1.nn"
 
-# Part -> {name: "module" or "module:attribute"}.
+# tf.contrib.layers, and the TF1 modules of tensorflow/contrib/layers/python/layers/ they are in.
+_LAYERS = ("layer_norm", "xavier_initializer", "variance_scaling_initializer", "l2_regularizer")
+_LAYERS_MODULES = {
+  "initializers": ("xavier_initializer", "variance_scaling_initializer"),
+  "layers": ("layer_norm",),
+  "regularizers": ("l2_regularizer",),
+}
+
+# Part -> {name: "module" or "module:attribute", or a dict: a namespace inside it}.
 PARTS = {
   "cluster_resolver": {"TPUClusterResolver": "legacy.tpu:TPUClusterResolver"},
   "crf": {
@@ -45,13 +53,15 @@ PARTS = {
     )
   },
   "layers": {
-    name: _SMALL + ":" + name
-    for name in (
-      "layer_norm",
-      "xavier_initializer",
-      "variance_scaling_initializer",
-      "l2_regularizer",
-    )
+    **{name: _SMALL + ":" + name for name in _LAYERS},
+    # The module path they live at in TF1, which NER forks import from
+    # (`from tensorflow.contrib.layers.python.layers import initializers`).
+    "python": {
+      "layers": {
+        module: {name: _SMALL + ":" + name for name in names}
+        for module, names in _LAYERS_MODULES.items()
+      }
+    },
   },
   "rnn": {
     **{
@@ -99,7 +109,10 @@ class Namespace(types.ModuleType):
 
   def __init__(self, path: str, names: dict):
     super().__init__(path, "%s as TF1 scripts use it (see legacy.contrib)." % path)
-    self._names = names
+    self._names = {
+      name: Namespace(path + "." + name, value) if isinstance(value, dict) else value
+      for name, value in names.items()
+    }
 
   def __getattr__(self, name):
     if name.startswith("__"):
@@ -119,9 +132,7 @@ class Namespace(types.ModuleType):
     return sorted(self._names)
 
 
-_CONTRIB = Namespace(
-  "tf.contrib", {part: Namespace("tf.contrib." + part, names) for part, names in PARTS.items()}
-)
+_CONTRIB = Namespace("tf.contrib", PARTS)
 
 
 def __getattr__(name: str):

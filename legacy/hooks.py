@@ -169,7 +169,8 @@ def _own_name(top: str, folders: list[str]) -> str | None:
 def _tensorflow_import(real_import, name, globals_, locals_, fromlist, v1: bool):
   """`import tensorflow.x.y` for legacy code: the real module where it exists;
   for TF1 scripts the names TensorFlow 2 dropped (`tensorflow.contrib.crf`,
-  `tensorflow.estimator`) from the view."""
+  `tensorflow.estimator`) from the view, and the private modules it dropped
+  (`tensorflow.python.estimator.estimator`) from `legacy.removed_modules`."""
   from legacy.tf_view import tensorflow_view
 
   view = tensorflow_view(v1)
@@ -180,9 +181,13 @@ def _tensorflow_import(real_import, name, globals_, locals_, fromlist, v1: bool)
   except ModuleNotFoundError:
     if not v1:
       raise
-    module = view
-    for part in name.split(".")[1:]:
-      module = getattr(module, part)
+    from legacy import removed_modules
+
+    module = removed_modules.find(name)
+    if module is None:
+      module = view
+      for part in name.split(".")[1:]:
+        module = getattr(module, part)
   return module if fromlist else view
 
 

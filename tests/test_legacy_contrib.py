@@ -141,6 +141,51 @@ def test_names_not_provided_say_what_is():
   assert estimator.ModeKeys.PREDICT == "infer"
 
 
+def test_contrib_layers_under_their_tf1_module_path():
+  """NER forks import the initializers from where TF1 kept them:
+  `from tensorflow.contrib.layers.python.layers import initializers`."""
+  from legacy import contrib_names, hooks
+
+  legacy_import = hooks.legacy_import(v1=True)
+  layers = legacy_import(
+    "tensorflow.contrib.layers.python.layers", {}, {}, ("initializers", "regularizers"), 0
+  )
+  assert layers.initializers.xavier_initializer is contrib_names.xavier_initializer
+  assert layers.regularizers.l2_regularizer is contrib_names.l2_regularizer
+  assert layers.layers.layer_norm is contrib_names.layer_norm
+  with pytest.raises(NotProvided, match=r"initializers.he_normal is not provided"):
+    layers.initializers.he_normal
+
+
+def test_estimator_under_its_tf1_module_paths():
+  """Scripts of the bert-as-service family import the Estimator from TF1's
+  private modules (`from tensorflow.python.estimator.estimator import Estimator`)."""
+  from legacy import estimator, hooks
+
+  def from_import(module, *names):
+    return hooks.legacy_import(v1=True)(module, {}, {}, names, 0)
+
+  assert from_import("tensorflow.python.estimator.estimator", "Estimator").Estimator is (
+    estimator.Estimator
+  )
+  assert from_import("tensorflow.python.estimator.run_config", "RunConfig").RunConfig is (
+    estimator.RunConfig
+  )
+  model_fn = from_import("tensorflow.python.estimator", "model_fn").model_fn
+  assert (model_fn.EstimatorSpec, model_fn.ModeKeys) == (
+    estimator.EstimatorSpec,
+    estimator.ModeKeys,
+  )
+  export = from_import("tensorflow.python.estimator.export", "export").export
+  assert export.build_raw_serving_input_receiver_fn is (
+    estimator.export.build_raw_serving_input_receiver_fn
+  )
+  with pytest.raises(NotProvided, match=r"tensorflow.python.estimator.canned is not provided"):
+    from_import("tensorflow.python.estimator.canned.linear", "LinearClassifier")
+  # Private modules TensorFlow 2 still has stay TensorFlow's.
+  assert from_import("tensorflow.python.ops", "math_ops").math_ops.cast is tf.cast
+
+
 def test_estimator_spec_and_run_config_checks():
   from legacy.estimator import EstimatorSpec, ModeKeys, RunConfig
   from legacy.errors import NotSupported
