@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import sys
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 from absl import app, flags
 from absl import logging as absl_logging
@@ -451,31 +451,33 @@ def extract(
   """
   # pylint: disable=import-outside-toplevel
   from concurrent import futures
+
+  from bert import model_folder
   from classifier.features import Progress
 
-  tmp_file = "%s.tmp-%d" % (output_file, os.getpid())
-  with _writing(output_file):
-    directory = os.path.dirname(output_file)
-    if directory and "://" not in output_file:
+  directory = os.path.dirname(output_file)
+  if directory and "://" not in output_file:
+    try:
       os.makedirs(directory, exist_ok=True)
-    writer = _open(tmp_file, "w")
+    except OSError as e:
+      raise errors.WriteError("cannot write %s: %s" % (output_file, e.strerror or e)) from None
   progress = Progress("Extracting features", len(examples))
   done = written = 0
+  with model_folder.atomic_write(output_file) as writer:
 
-  def write(features, result) -> None:
-    nonlocal done, written
-    text = "".join(
-      feature_json(f, extractor.layer_indexes, v) + "\n" for f, v in zip(features, result.result())
-    )
-    with _writing(output_file):
+    def write(features, result) -> None:
+      nonlocal done, written
+      text = "".join(
+        feature_json(f, extractor.layer_indexes, v) + "\n"
+        for f, v in zip(features, result.result())
+      )
       writer.write(text)
-    if not done:
-      _log_size(len(text.encode("utf-8")), len(features), len(examples), extractor)
-    done += len(features)
-    written += len(text.encode("utf-8"))
-    progress.update(done)
+      if not done:
+        _log_size(len(text.encode("utf-8")), len(features), len(examples), extractor)
+      done += len(features)
+      written += len(text.encode("utf-8"))
+      progress.update(done)
 
-  try:
     with futures.ThreadPoolExecutor(max_workers=1) as model_thread:
       pending = None  # (features, future of their layers)
       for batch in _batches(examples, batch_size):
@@ -489,12 +491,6 @@ def extract(
         pending = running
       if pending is not None:
         write(*pending)
-    with _writing(output_file):
-      writer.close()  # Buffered lines are written now: a full disk shows here.
-      _rename(tmp_file, output_file)
-  finally:
-    writer.close()
-    _remove_if_exists(tmp_file)
   logger.info("Wrote %d lines, %s, to %s", done, _megabytes(written), output_file)
   return done
 
@@ -527,35 +523,6 @@ def _megabytes(num_bytes: float) -> str:
   return "%.1f MB" % (num_bytes / 1e6)
 
 
-@contextlib.contextmanager
-def _writing(output_file: str) -> Iterator[None]:
-  """Turns a failure to write the output file into a WriteError naming it."""
-  try:
-    yield
-  except _file_errors() as e:
-    reason = getattr(e, "strerror", None) or _one_line(e)
-    raise errors.WriteError("cannot write %s: %s" % (output_file, reason)) from None
-
-
-def _rename(src: str, dst: str) -> None:
-  if "://" in dst:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    tf.io.gfile.rename(src, dst, overwrite=True)
-  else:
-    os.replace(src, dst)
-
-
-def _remove_if_exists(path: str) -> None:
-  if "://" in path:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    if tf.io.gfile.exists(path):
-      tf.io.gfile.remove(path)
-  elif os.path.exists(path):
-    os.remove(path)
-
-
 def _tpu_strategy(master: str | None, num_tpu_cores: int):
   from classifier import trainer  # pylint: disable=import-outside-toplevel
 
@@ -568,19 +535,6 @@ def _tpu_strategy(master: str | None, num_tpu_cores: int):
       strategy.num_replicas_in_sync,
     )
   return strategy
-
-
-def _read_bert_config(path: str):
-  """`bert.modeling.BertConfig` of `path`; an unreadable or malformed file is an InputError."""
-  from bert import modeling  # pylint: disable=import-outside-toplevel
-
-  try:
-    return modeling.BertConfig.from_json_file(path)
-  except _file_errors() as e:
-    reason = getattr(e, "strerror", None) or _one_line(e)
-    raise InputError("%s: cannot read: %s" % (path, reason)) from None
-  except (ValueError, TypeError, KeyError) as e:  # Not JSON, or not a BERT config.
-    raise InputError("%s: not a BERT config: %s" % (path, _one_line(e))) from None
 
 
 def _load_tokenizer(vocab_file: str, do_lower_case: bool):
@@ -612,7 +566,9 @@ def _run() -> int:
   from bert import tf_startup  # pylint: disable=import-outside-toplevel
 
   tf_startup.import_tensorflow()
-  bert_config = _read_bert_config(FLAGS.bert_config_file)
+  from bert import model_config, modeling  # pylint: disable=import-outside-toplevel
+
+  bert_config = modeling.BertConfig.from_dict(model_config.read_bert_config(FLAGS.bert_config_file))
   layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
   positions = bert_config.max_position_embeddings
   if FLAGS.max_seq_length > positions:

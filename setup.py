@@ -40,7 +40,16 @@ setup(
   license="Apache-2.0",
   license_files=["LICENSE"],
   python_requires=">=3.10",
-  packages=["bert", "processors", "export", "serving", "classifier", "legacy", "legacy.estimator"],
+  packages=[
+    "bert",
+    "onnx_bert",
+    "processors",
+    "classifier",
+    "export",
+    "serving",
+    "legacy",
+    "legacy.estimator",
+  ],
   py_modules=["run_classifier", "extract_features"],
   install_requires=INSTALL_REQUIRES,
   extras_require={

@@ -46,7 +46,7 @@ def write_classifier_folder(ctx: BenchContext) -> str:
   of the bench's model: the imported weights with --minilm, else seeded random ones."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from bert import checkpoint, model_folder, modeling  # pylint: disable=import-outside-toplevel
-  from classifier.model import BertClassifier  # pylint: disable=import-outside-toplevel
+  from bert.classifier_model import BertClassifier  # pylint: disable=import-outside-toplevel
 
   folder = os.path.join(ctx.workdir, "onnx_bench_model")
   os.makedirs(folder, exist_ok=True)
@@ -158,7 +158,7 @@ def _tf_forward(model):
 
 
 def _ort_forward(path: str, threads: int):
-  from export import onnx_runtime  # pylint: disable=import-outside-toplevel
+  from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
 
   model = onnx_runtime.OnnxBert(path, threads)
   return lambda ids, mask, seg: model.run(["probabilities"], ids, mask, seg)[0]
@@ -166,7 +166,7 @@ def _ort_forward(path: str, threads: int):
 
 def _hf_ort_forward(path: str, threads: int):
   import onnxruntime as ort  # pylint: disable=import-outside-toplevel
-  from export import onnx_runtime  # pylint: disable=import-outside-toplevel
+  from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
 
   session = ort.InferenceSession(
     path, onnx_runtime.session_options(threads), providers=["CPUExecutionProvider"]

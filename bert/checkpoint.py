@@ -9,14 +9,15 @@ with no `checkpoint` state file) and writes `model.ckpt-N.index` +
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import tensorflow as tf
 
-from bert import model_folder
+from bert import errors, model_folder
 from bert.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def resolve_checkpoint(path: str) -> str:
   Raises:
     CheckpointError: nothing loadable is there.
   """
+  if "://" not in path:
+    return model_folder.local_checkpoint(path, CheckpointError)
   if tf.io.gfile.isdir(path):
     latest = latest_checkpoint(path)
     if latest is None:
@@ -108,6 +111,24 @@ def resolve_checkpoint(path: str) -> str:
 def list_variables(path: str) -> list[tuple[str, list[int]]]:
   """(name, shape) of every variable in the checkpoint `path`."""
   return tf.train.list_variables(resolve_checkpoint(path))
+
+
+@contextlib.contextmanager
+def reading_checkpoint(prefix: str, error: type[InputError]) -> Iterator[None]:
+  """Reports a checkpoint that TensorFlow cannot read (cut short, corrupt) as `error`."""
+  try:
+    yield
+  except errors.ProjectError:
+    raise
+  except (tf.errors.OpError, IndexError, ValueError) as e:  # IndexError: data cut short
+    raise error("cannot read checkpoint %s: %s" % (prefix, errors.first_line(e))) from None
+
+
+def checkpoint_shapes(prefix: str, error: type[InputError]) -> dict[str, list[int]]:
+  """Variable name -> shape for every variable of checkpoint `prefix`; `error` when unreadable."""
+  with reading_checkpoint(prefix, error):
+    listed = tf.train.list_variables(prefix)
+  return {name: list(shape) for name, shape in listed}
 
 
 def latest_checkpoint(directory: str) -> str | None:

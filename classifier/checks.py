@@ -10,79 +10,15 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
 from bert import model_folder
 from bert.errors import InputError, UsageError
 from classifier.run_config import RunConfig, TrainingSettings
-from processors.base import DataError, read_text
-
-# Keys that BertModel reads from bert_config.json with no default.
-_REQUIRED_INT_KEYS = (
-  "vocab_size",
-  "hidden_size",
-  "num_hidden_layers",
-  "num_attention_heads",
-  "intermediate_size",
-  "max_position_embeddings",
-  "type_vocab_size",
-)
+from processors.base import DataError
 
 MIN_SEQ_LENGTH = 3  # [CLS] a [SEP]
-
-
-def read_bert_config(path: str) -> dict:
-  """The JSON object of a bert_config.json, its model sizes checked.
-
-  Raises:
-    DataError: the file is missing, not JSON, not an object, or lacks a
-      positive integer for one of the sizes, or its hidden size is not a
-      multiple of its number of attention heads.
-  """
-  text = read_text(path)
-  try:
-    config = json.loads(text)
-  except ValueError as e:
-    raise DataError("not valid JSON: %s" % e.msg, path, getattr(e, "lineno", None)) from None
-  if not isinstance(config, dict):
-    raise DataError("expected a JSON object of model sizes", path)
-  for key in _REQUIRED_INT_KEYS:
-    value = config.get(key, 16 if key == "type_vocab_size" else None)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-      raise DataError("expected a positive integer for %r, found %r" % (key, value), path)
-  dropout = config.get("classifier_dropout")
-  if dropout is not None and (
-    not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1
-  ):
-    raise DataError(
-      "expected a rate in [0, 1) or null for 'classifier_dropout', found %r" % (dropout,), path
-    )
-  if config["hidden_size"] % config["num_attention_heads"]:
-    raise DataError(
-      "hidden_size %d is not a multiple of num_attention_heads %d"
-      % (config["hidden_size"], config["num_attention_heads"]),
-      path,
-    )
-  return config
-
-
-def check_vocab(vocab: dict, vocab_file: str, config: dict, config_file: str) -> None:
-  """The vocabulary (token -> id, as loaded from `vocab_file`) must fit the
-  model's word embeddings.
-
-  Raises:
-    InputError: vocab.txt has ids at or above the config's `vocab_size`
-      (they would fail in training, after a checkpoint was written).
-  """
-  size = max(vocab.values()) + 1 if vocab else 0
-  if size > config["vocab_size"]:
-    raise InputError(
-      "%s has %d tokens but %s says vocab_size %d: the ids from %d up have "
-      "no embedding; use the vocab.txt and bert_config.json of one model"
-      % (vocab_file, size, config_file, config["vocab_size"], config["vocab_size"])
-    )
 
 
 def check_init_checkpoint(path: str | None) -> None:
@@ -204,7 +140,7 @@ def _check_training_only(training: TrainingSettings) -> None:
 
 def _check_onnx_backend(backend: str) -> None:
   """An ONNX Runtime --predict_backend must be one we have, and installed."""
-  from export import onnx_runtime  # Only then: it needs NumPy, not TensorFlow.
+  from onnx_bert import runtime as onnx_runtime  # Only then: NumPy, not TensorFlow.
 
   if backend not in onnx_runtime.BACKENDS:
     raise UsageError(

@@ -1,7 +1,7 @@
 """`--do_predict --predict_backend=onnxruntime[_int8]`: the predictions from ONNX Runtime.
 
 The checkpoint that TensorFlow would predict with is exported once into
-`<output_dir>/onnx/` (again only when the checkpoint changes; see `export.onnx_export`),
+`<output_dir>/onnx/` (again only when the checkpoint changes; see `onnx_bert.build`),
 then the predict.tf_record batches run through ONNX Runtime. The rows come back as
 `ClassifierRunner.predict` gives them: one probability row per example in input order,
 --dynamic_padding's sorted batches put back in order, --doc_stride windows combined.
@@ -17,7 +17,8 @@ import numpy as np
 from bert.errors import UsageError
 from classifier.run_config import RunConfig
 from classifier.trainer import InferenceProgress, combine_windows, head_probabilities
-from export import onnx_graph, onnx_runtime
+from onnx_bert import graph as onnx_graph
+from onnx_bert import runtime as onnx_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,10 @@ logger = logging.getLogger(__name__)
 def _onnx_model(
   config: RunConfig, checkpoint: str, label_list, multi_label: bool
 ) -> onnx_runtime.OnnxBert:
-  from export import onnx_export  # pylint: disable=import-outside-toplevel
+  from onnx_bert import build  # pylint: disable=import-outside-toplevel
 
   backend = config.prediction.predict_backend  # Checked by classifier.plan, as is `checkpoint`.
-  path = onnx_export.ensure_export(
+  path = build.ensure_export(
     checkpoint,
     config.model.bert_config_file,
     config.model.vocab_file,

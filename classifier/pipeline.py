@@ -14,7 +14,7 @@ import tensorflow as tf
 from bert import checkpoint, model_folder, modeling
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
-from classifier import model as classifier_model
+from bert import classifier_model
 from classifier.plan import RunPlan
 from classifier.trainer import ClassifierRunner, make_strategy
 from classifier.training_eval import TrainingEvaluator

@@ -16,6 +16,7 @@ from typing import Any
 
 import processors as processor_registry
 from bert import model_folder, tokenization
+from bert.model_config import check_vocab, read_bert_config
 from bert.errors import InputError, UsageError
 from classifier import checks, data_sets, folder_settings
 from classifier.cluster import Cluster, check_strategy_flags, read_cluster
@@ -137,7 +138,7 @@ def plan_run(config: RunConfig, processor: Any = None) -> RunPlan:
   recorded = folder_settings.recorded_settings(config.output_dir)
   config = folder_settings.apply_recorded_settings(config, recorded)
   model = config.model
-  bert_config = checks.read_bert_config(model.bert_config_file)
+  bert_config = read_bert_config(model.bert_config_file)
   checks.check_sequence_length(config.data.max_seq_length, bert_config)
   checks.check_flag_values(config)
   cluster = read_cluster()
@@ -148,7 +149,7 @@ def plan_run(config: RunConfig, processor: Any = None) -> RunPlan:
     processor = make_processor(config)
   label_list = processor_registry.labels_of(processor, config.data.data_dir)
   tokenizer = _tokenizer(config)
-  checks.check_vocab(tokenizer.vocab, model.vocab_file, bert_config, model.bert_config_file)
+  check_vocab(tokenizer.vocab, model.vocab_file, bert_config, model.bert_config_file)
 
   data = data_sets.read_data_sets(config, processor, label_list)
   checks.check_multi_label_flags(config, data.multi_label)

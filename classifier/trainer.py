@@ -19,7 +19,7 @@ import tensorflow as tf
 from bert import checkpoint, optimization
 from bert.errors import ProjectError, UsageError
 from classifier.features import Progress, format_seconds
-from classifier.model import BertClassifier
+from bert.classifier_model import BertClassifier
 
 logger = logging.getLogger(__name__)
 

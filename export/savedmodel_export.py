@@ -43,23 +43,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import re
 import sys
 
-from bert import errors, model_folder
+from bert import errors, model_config, model_folder
+from bert.console import run_command
 from bert.errors import WriteError
+from bert.model_folder import ModelFolder
+from bert.target_folder import (
+  TargetRules,
+  outermost_missing,
+  staging_beside,
+  target_path,
+  writing,
+)
 from export import common
-from export.common import HEAD_NAMES
-from export.serving_export import count_vocab_lines
 
 PROGRAM = "bert-export-savedmodel"
 
 SAVED_MODEL_FILENAME = "saved_model.pb"
 INFO_FILENAME = os.path.join("assets.extra", "export_info.json")
-PRETRAINED_CHECKPOINT = "bert_model.ckpt"
 # Google's run_classifier.py default, for folders whose run_config.json does not say.
 DEFAULT_MAX_SEQ_LENGTH = 128
 # bert-as-service's default -pooling_layer: the second-to-last encoder layer.
@@ -76,8 +81,12 @@ class ExportError(errors.InputError):
   """The export cannot be made from these inputs; nothing was written."""
 
 
+NAMING = model_folder.Naming(
+  error=ExportError, folder_flag="output_dir", checkpoint_flag="--ckpt_name"
+)
+
 # A version folder may be replaced when it is empty, or with --overwrite when it holds a SavedModel.
-_TARGET = common.TargetRules(
+_TARGET = TargetRules(
   error=ExportError,
   source_flag="output_dir",
   markers=(SAVED_MODEL_FILENAME,),
@@ -90,40 +99,23 @@ class ExportPlan:
   """What an export reads and writes, settled before TensorFlow is imported.
 
   Attributes:
-    model_dir: the source folder (absolute).
-    checkpoint: the checkpoint prefix to export.
-    config: bert_config.json as a dict.
-    labels: the label strings in output order, or None (pre-trained folder).
+    model: the source folder: checkpoint, bert_config.json, vocab.txt (shipped in
+      the SavedModel's assets), labels (None: pre-trained folder), multi-label
+      threshold and --doc_stride windows, as the run recorded them.
     do_lower_case: the tokenizer's setting.
     max_seq_length: the longest sequence the text signatures build.
     pooling_layer: the encoder layer `encode` averages.
     target: the version folder to create, `<export_dir>/<version>`.
     created: the outermost folder above `target` that did not exist when the
       plan was made, if any (writing works it out again when it starts).
-    multi_label_threshold: for a multi-label run (run_config.json), the
-      probability at which a label is predicted; None for single-label runs.
-    doc_stride: a run trained with --doc_stride windows (run_config.json): the
-      text signatures cut texts into the same windows; 0 for none.
-    window_pooling: how the windows' logits are pooled ("mean" or "max").
   """
 
-  model_dir: str
-  checkpoint: str
-  config: dict
-  labels: list | None
+  model: ModelFolder
   do_lower_case: bool
   max_seq_length: int
   pooling_layer: int
   target: str
   created: str | None = None
-  multi_label_threshold: float | None = None
-  doc_stride: int = 0
-  window_pooling: str = "mean"
-
-  @property
-  def vocab_file(self) -> str:
-    """The vocab.txt of the source folder, shipped in the SavedModel's assets."""
-    return os.path.join(self.model_dir, model_folder.VOCAB_FILENAME)
 
 
 def export_savedmodel(
@@ -188,33 +180,28 @@ def plan_export(
   model_dir = os.path.abspath(output_dir)
   if not os.path.isdir(model_dir):
     raise ExportError("output_dir %s is not a directory" % output_dir)
-  export_dir = common.target_path(export_dir)
+  export_dir = target_path(export_dir)
   if os.path.exists(export_dir) and not os.path.isdir(export_dir):
     raise ExportError("export_dir %s exists and is not a directory" % export_dir)
   target = os.path.join(export_dir, str(_next_version(export_dir) if version is None else version))
   _TARGET.check(model_dir, target, overwrite)
-
-  for name in (model_folder.VOCAB_FILENAME, model_folder.BERT_CONFIG_FILENAME):
-    if not os.path.isfile(os.path.join(model_dir, name)):
-      raise ExportError("%s has no %s" % (model_dir, name))
-  config = _read_config(os.path.join(model_dir, model_folder.BERT_CONFIG_FILENAME))
-  run_config = model_folder.read_run_config(model_dir) or {}
-  checkpoint = _find_checkpoint(model_dir, ckpt_name)
+  model = model_folder.open_folder(model_dir, ckpt_name, NAMING)
+  config = model.bert_config
 
   if do_lower_case is None:
-    do_lower_case = bool(run_config.get("do_lower_case", True))
+    do_lower_case = model.trained.get("do_lower_case", True)
   from bert import tokenization  # TensorFlow-free.
 
   try:  # A released cased model (e.g. cased_L-12_H-768_A-12) must not be lower-cased.
     tokenization.validate_case_matches_checkpoint(
-      do_lower_case, run_config.get("init_checkpoint") or checkpoint
+      do_lower_case, model.settings.get("init_checkpoint") or model.checkpoint
     )
   except ValueError as e:
     raise errors.UsageError(errors.first_line(e)) from None
 
   positions = config["max_position_embeddings"]
   if max_seq_length is None:
-    max_seq_length = int(run_config.get("max_seq_length", min(DEFAULT_MAX_SEQ_LENGTH, positions)))
+    max_seq_length = model.trained.get("max_seq_length", min(DEFAULT_MAX_SEQ_LENGTH, positions))
   if not 3 <= max_seq_length <= positions:
     raise errors.UsageError(
       "max_seq_length %d is out of range: at least 3 and at most the model's "
@@ -226,28 +213,16 @@ def plan_export(
       "pooling_layer %d is out of range: the model has %d layers (-%d to %d)"
       % (pooling_layer, layers, layers, layers - 1)
     )
-  vocab_file = os.path.join(model_dir, model_folder.VOCAB_FILENAME)
-  if count_vocab_lines(vocab_file) > config["vocab_size"]:
-    raise ExportError(
-      "%s has more tokens than the vocab_size %d of %s"
-      % (vocab_file, config["vocab_size"], model_folder.BERT_CONFIG_FILENAME)
-    )
-
+  tokens = model_config.read_vocab_tokens(model.vocab_file)
+  vocab = {token: i for i, token in enumerate(tokens)}
+  model_config.check_vocab(vocab, model.vocab_file, config, model.config_file, ExportError)
   return ExportPlan(
-    model_dir=model_dir,
-    checkpoint=checkpoint,
-    config=config,
-    labels=model_folder.read_folder_labels(model_dir, run_config),
+    model=model,
     do_lower_case=do_lower_case,
     max_seq_length=max_seq_length,
     pooling_layer=pooling_layer,
     target=target,
-    created=common.outermost_missing(export_dir),
-    multi_label_threshold=(
-      float(run_config.get("multi_label_threshold", 0.5)) if run_config.get("multi_label") else None
-    ),
-    doc_stride=int(run_config.get("doc_stride") or 0),
-    window_pooling=run_config.get("window_pooling") or "mean",
+    created=outermost_missing(export_dir),
   )
 
 
@@ -257,45 +232,6 @@ def _next_version(export_dir: str) -> int:
     return 1
   numbers = [int(name) for name in os.listdir(export_dir) if _VERSION_NAME.match(name)]
   return max(numbers, default=0) + 1
-
-
-def _read_config(path: str) -> dict:
-  """bert_config.json with the fields the checks need."""
-  try:
-    with open(path, encoding="utf-8-sig") as f:
-      config = json.load(f)
-  except ValueError as e:
-    raise ExportError("%s: not valid JSON: %s" % (path, e)) from None
-  needed = ("max_position_embeddings", "num_hidden_layers", "vocab_size", "hidden_size")
-  if not isinstance(config, dict) or not all(isinstance(config.get(key), int) for key in needed):
-    raise ExportError("%s: expected a JSON object with the integers %s" % (path, ", ".join(needed)))
-  return config
-
-
-def _find_checkpoint(model_dir: str, name: str | None) -> str:
-  """The prefix to export: `name`, else the newest one recorded, else bert_model.ckpt."""
-  if name is not None:
-    for prefix in (os.path.join(model_dir, name), os.path.abspath(name)):
-      if os.path.isfile(prefix + ".index"):
-        return prefix
-    raise ExportError(
-      "no checkpoint %s: neither %s.index nor %s.index exists"
-      % (name, os.path.join(model_dir, name), os.path.abspath(name))
-    )
-  try:
-    newest = model_folder.newest_local_checkpoint(model_dir)
-  except (OSError, UnicodeDecodeError) as e:
-    state = os.path.join(model_dir, model_folder.CHECKPOINT_STATE_FILENAME)
-    raise ExportError("cannot read %s: %s" % (state, getattr(e, "strerror", None) or e)) from None
-  if newest is not None:
-    return newest
-  pretrained = os.path.join(model_dir, PRETRAINED_CHECKPOINT)
-  if os.path.isfile(pretrained + ".index"):
-    return pretrained
-  raise ExportError(
-    "no checkpoint in %s: no `checkpoint` state file naming an existing one, and no %s.index"
-    % (model_dir, PRETRAINED_CHECKPOINT)
-  )
 
 
 # -- building and writing (TensorFlow) ----------------------------------------
@@ -315,15 +251,15 @@ def write_export(plan: ExportPlan, overwrite: bool = False) -> None:
 
   module = _build(plan)
   signatures = module.signatures()
-  with common.staging_beside(plan.target) as staging:
-    with common.writing("cannot write the SavedModel into", plan.target, tf.errors.OpError):
+  with staging_beside(plan.target) as staging:
+    with writing("cannot write the SavedModel into", plan.target, tf.errors.OpError):
       tf.saved_model.save(module, staging, signatures=signatures)
       _write_info(plan, staging, module, sorted(signatures), tf)
     _check_written(signatures, staging, tf)
-    replaced = _TARGET.move_into_place(staging, plan.model_dir, plan.target, overwrite)
+    replaced = _TARGET.move_into_place(staging, plan.model.folder, plan.target, overwrite)
   if replaced:
     logger.info("Replaced the earlier SavedModel in %s", plan.target)
-  logger.info("Exported %s to %s", plan.checkpoint, plan.target)
+  logger.info("Exported %s to %s", plan.model.checkpoint, plan.target)
   logger.info("Signatures: %s", ", ".join(sorted(signatures)))
   logger.info(
     "Serve it: docker run -p 8501:8501 -v %s:/models/bert -e MODEL_NAME=bert tensorflow/serving",
@@ -333,51 +269,53 @@ def write_export(plan: ExportPlan, overwrite: bool = False) -> None:
 
 def _build(plan: ExportPlan):
   """The module to save: the checkpoint's model, its tokenizer and signatures."""
-  from bert import modeling, tokenization
+  from bert import checkpoint, classifier_model, modeling, tokenization
   from export import savedmodel_signatures
   from export.text_graph import TextEncoder
 
-  shapes = common.checkpoint_shapes(plan.checkpoint, ExportError)
+  source = plan.model
+  shapes = checkpoint.checkpoint_shapes(source.checkpoint, ExportError)
   try:
     text_encoder = TextEncoder(
-      tokenization.load_vocab(plan.vocab_file), plan.do_lower_case, plan.max_seq_length
+      tokenization.load_vocab(source.vocab_file), plan.do_lower_case, plan.max_seq_length
     )
   except ValueError as e:
-    raise ExportError("%s: %s" % (plan.vocab_file, e)) from None
-  bert_config = modeling.BertConfig.from_dict(plan.config)
+    raise ExportError("%s: %s" % (source.vocab_file, e)) from None
+  bert_config = modeling.BertConfig.from_dict(source.bert_config)
   serving = dict(
-    text_encoder=text_encoder, pooling_layer=plan.pooling_layer, vocab_file=plan.vocab_file
+    text_encoder=text_encoder, pooling_layer=plan.pooling_layer, vocab_file=source.vocab_file
   )
-  num_labels = common.head_size(
-    plan.checkpoint, shapes, bert_config.hidden_size, ExportError, plan.labels
+  num_labels = model_config.head_size(
+    source.checkpoint, shapes, bert_config.hidden_size, ExportError, source.labels
   )
   if num_labels is None:
     logger.warning(
       "Checkpoint %s has no classifier head (%s): the export has the encode signature only",
-      plan.checkpoint,
-      " and ".join(HEAD_NAMES),
+      source.checkpoint,
+      " and ".join(model_config.HEAD_NAMES),
     )
-    encoder = common.load_model(plan.checkpoint, bert_config, None)
+    encoder = classifier_model.load_classifier(source.checkpoint, bert_config, None)
     return savedmodel_signatures.EncoderServingModule(encoder, **serving)
-  labels = plan.labels
+  labels = list(source.labels) if source.labels is not None else None
   if labels is None:
     labels = [str(i) for i in range(num_labels)]
-    logger.warning("No labels.json in %s: the labels are named %s", plan.model_dir, labels)
-  multi_label = plan.multi_label_threshold is not None
-  classifier = common.load_model(plan.checkpoint, bert_config, num_labels, multi_label)
-  if plan.doc_stride:
+    logger.warning("No labels.json in %s: the labels are named %s", source.folder, labels)
+  classifier = classifier_model.load_classifier(
+    source.checkpoint, bert_config, num_labels, source.multi_label
+  )
+  if source.doc_stride:
     logger.info(
       "The text signatures classify in windows, as the run was trained: every %d tokens, "
       "logits pooled by %s",
-      plan.doc_stride,
-      plan.window_pooling,
+      source.doc_stride,
+      source.window_pooling,
     )
   return savedmodel_signatures.ClassifierServingModule(
     classifier,
     labels,
-    threshold=plan.multi_label_threshold,
-    doc_stride=plan.doc_stride,
-    window_pooling=plan.window_pooling,
+    threshold=source.multi_label_threshold if source.multi_label else None,
+    doc_stride=source.doc_stride,
+    window_pooling=source.window_pooling,
     **serving,
   )
 
@@ -425,14 +363,14 @@ def _write_info(plan: ExportPlan, saved_dir: str, module, signatures: list, tf) 
   model_folder.write_json(
     os.path.join(saved_dir, INFO_FILENAME),
     {
-      "source_checkpoint": plan.checkpoint,
-      "global_step": ckpt_lib.checkpoint_step(plan.checkpoint),
+      "source_checkpoint": plan.model.checkpoint,
+      "global_step": ckpt_lib.checkpoint_step(plan.model.checkpoint),
       "signatures": signatures,
       "labels": getattr(module, "labels", None),
       "do_lower_case": plan.do_lower_case,
       "max_seq_length": plan.max_seq_length,
-      "doc_stride": plan.doc_stride,
-      "window_pooling": plan.window_pooling,
+      "doc_stride": plan.model.doc_stride,
+      "window_pooling": plan.model.window_pooling,
       "pooling_layer": plan.pooling_layer,
       "tensorflow_version": tf.__version__,
     },
@@ -504,7 +442,7 @@ def main(argv=None) -> int:
   """
   args = build_parser().parse_args(argv)
   # Each flag is named after the export_savedmodel argument it sets.
-  return common.run_command(PROGRAM, logger, lambda: export_savedmodel(**vars(args)))
+  return run_command(PROGRAM, logger, lambda: export_savedmodel(**vars(args)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from bert import modeling
-from classifier.model import BertClassifier
+from bert.classifier_model import BertClassifier
 from export.text_graph import TextEncoder
 
 _IDS = tf.TensorSpec([None, None], tf.int32)

@@ -41,15 +41,17 @@ import os
 import re
 import sys
 
-from bert import errors, model_folder, tf_startup
+from bert import errors, model_config, model_folder, tf_startup
+from bert.console import run_command
 from bert.errors import WriteError
+from bert.model_folder import ModelFolder
+from bert.target_folder import TargetRules, copy_file, staging_beside, target_path
 from export import common
-from export.common import HEAD_NAMES
 
 PROGRAM = "bert-export-serving"
 
-CKPT_NAME = "bert_model.ckpt"
-INFO_NAME = "export_info.json"
+CKPT_NAME = model_folder.PRETRAINED_CHECKPOINT
+INFO_NAME = model_folder.EXPORT_INFO_FILENAME
 
 OPTIMIZER_PATTERN = re.compile(r"(^|/)(adam_m|adam_v)$|^global_step$")
 
@@ -60,8 +62,11 @@ class ExportError(errors.InputError):
   """The export cannot be made from these inputs (a user error: one-line message)."""
 
 
+NAMING = model_folder.Naming(error=ExportError, folder_flag="output_dir")
+
+
 # export_dir may be replaced when it is empty, or with --overwrite when it holds an earlier export.
-_TARGET = common.TargetRules(
+_TARGET = TargetRules(
   error=ExportError,
   flag="export_dir",
   source_flag="output_dir",
@@ -75,13 +80,9 @@ _TARGET = common.TargetRules(
 class _Plan:
   """Everything read and checked before the first byte is written."""
 
-  checkpoint: str
+  model: ModelFolder  # its vocab.txt and bert_config.json are the files shipped
   checkpoint_files: dict  # source path -> file name in export_dir
   shapes: dict  # variable name -> shape
-  vocab_file: str
-  bert_config_file: str
-  labels: list | None
-  run_config: dict
   global_step: int | None
 
 
@@ -124,20 +125,20 @@ def export_for_serving(
     bert.errors.WriteError: writing failed; nothing was left half-written.
   """
   output_dir = os.path.abspath(output_dir)
-  export_dir = common.target_path(export_dir)
+  export_dir = target_path(export_dir)
   if not os.path.isdir(output_dir):
     raise ExportError("output_dir %s is not a directory" % output_dir)
   _TARGET.check(output_dir, export_dir, overwrite)
 
   plan = _plan(output_dir, checkpoint, vocab_file, bert_config_file)
-  with common.staging_beside(export_dir) as staging:
+  with staging_beside(export_dir) as staging:
     source_size, export_size = _write(plan, staging, strip_optimizer)
     if _TARGET.move_into_place(staging, output_dir, export_dir, overwrite):
       logger.info("Replaced the earlier export in %s", export_dir)
 
   logger.info(
     "Exported %s (global_step %s%s) to %s",
-    plan.checkpoint,
+    plan.model.checkpoint,
     plan.global_step,
     ", optimizer variables stripped" if strip_optimizer else "",
     export_dir,
@@ -159,48 +160,6 @@ def export_for_serving(
 # -- checks (nothing written yet) ---------------------------------------------
 
 
-def _find_checkpoint(output_dir: str, name: str | None) -> str:
-  """The checkpoint prefix to export, as run_classifier would name it."""
-  from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
-
-  found = sorted(
-    (
-      os.path.basename(p)[: -len(".index")]
-      for p in glob.glob(os.path.join(glob.escape(output_dir), "*.index"))
-    ),
-    key=lambda p: (ckpt_lib.checkpoint_step(p) or -1, p),
-  )
-  if name is None:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-    try:
-      latest = ckpt_lib.latest_checkpoint(output_dir)
-    except tf.errors.OpError as e:  # An unreadable `checkpoint` state file.
-      raise ExportError(
-        "cannot read the checkpoint state of %s: %s" % (output_dir, errors.first_line(e))
-      ) from None
-    if latest is None:
-      hint = " (found %s: pass --checkpoint=%s)" % (", ".join(found), found[-1]) if found else ""
-      raise ExportError(
-        "no checkpoint in output_dir %s: its `checkpoint` state file is "
-        "missing or names no existing checkpoint%s" % (output_dir, hint)
-      )
-    return latest
-  relative = os.path.join(output_dir, name)
-  if os.path.isfile(relative + ".index"):
-    return relative
-  try:
-    return ckpt_lib.resolve_checkpoint(name)
-  except ckpt_lib.CheckpointError:
-    if not os.path.isabs(name):
-      try:  # Report it relative to output_dir, where it was looked first.
-        ckpt_lib.resolve_checkpoint(relative)
-      except ckpt_lib.CheckpointError as e_relative:
-        e = e_relative
-    hint = " (output_dir has %s)" % ", ".join(found) if found else ""
-    raise ExportError("%s%s" % (e, hint)) from e
-
-
 def _checkpoint_files(prefix: str) -> dict:
   """Source file -> export file name, for the files of checkpoint `prefix`."""
   files = {prefix + ".index": CKPT_NAME + ".index"}
@@ -215,36 +174,29 @@ def _checkpoint_files(prefix: str) -> dict:
   return files
 
 
-def _shipped_file(output_dir: str, run_config: dict, key: str, given: str | None) -> str:
+def _shipped_file(output_dir: str, found: tuple | None, key: str, given: str | None) -> str:
   """The file given as --<key>, else the one run_config.json records under `key`; it must exist."""
   if given:
     path = os.path.abspath(given)
     if not os.path.isfile(path):
       raise ExportError("--%s %s does not exist" % (key, given))
     return path
-  run_config_path = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
-  recorded = model_folder.recorded_file(output_dir, run_config, key)
+  settings_path, settings = found or (
+    os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME),
+    {},
+  )
+  recorded = model_folder.recorded_file(output_dir, settings, key)
   if recorded is None:
-    if run_config:
-      why = "%s records no %s" % (run_config_path, key)
+    if found:
+      why = "%s records no %s" % (settings_path, key)
     else:
-      why = "%s does not exist" % run_config_path
+      why = "%s does not exist" % settings_path
     raise ExportError("no %s to ship: pass --%s (%s)" % (key, key, why))
   if not os.path.isfile(recorded):
     raise ExportError(
-      "%s %s recorded in %s does not exist: pass --%s" % (key, recorded, run_config_path, key)
+      "%s %s recorded in %s does not exist: pass --%s" % (key, recorded, settings_path, key)
     )
   return recorded
-
-
-def count_vocab_lines(vocab_file: str) -> int:
-  """Number of tokens in vocab.txt as `tokenization.load_vocab` numbers them.
-
-  Lines end at "\\n" only; a last line without "\\n" still counts.
-  """
-  with open(vocab_file, "rb") as f:
-    data = f.read()
-  return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 def expected_bert_shapes(bert_config) -> dict:
@@ -283,11 +235,11 @@ def _check_variables(
         "; ".join(problems[:20]) + ("; ..." if len(problems) > 20 else ""),
       )
     )
-  if common.head_size(prefix, shapes, bert_config.hidden_size, ExportError, labels) is None:
+  if model_config.head_size(prefix, shapes, bert_config.hidden_size, ExportError, labels) is None:
     logger.warning(
       "Checkpoint %s has no classifier head (%s): the export serves embeddings only.",
       prefix,
-      " and ".join(HEAD_NAMES),
+      " and ".join(model_config.HEAD_NAMES),
     )
 
 
@@ -297,60 +249,45 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
   from bert import checkpoint as ckpt_lib  # pylint: disable=g-import-not-at-top
   from bert import modeling  # pylint: disable=g-import-not-at-top
 
-  run_config_path = os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME)
   try:
-    run_config = model_folder.read_run_config(output_dir) or {}
-  except model_folder.InputError as e:
+    found = model_folder.find_settings([output_dir])
+  except errors.InputError as e:
     raise ExportError(str(e)) from None
-  except OSError as e:
-    raise ExportError("cannot read %s: %s" % (run_config_path, e.strerror or e)) from None
-
-  prefix = os.path.abspath(_find_checkpoint(output_dir, checkpoint))
+  model = model_folder.open_folder(
+    output_dir,
+    checkpoint,
+    NAMING,
+    vocab_file=_shipped_file(output_dir, found, "vocab_file", vocab_file),
+    config_file=_shipped_file(output_dir, found, "bert_config_file", bert_config_file),
+  )
+  prefix = os.path.abspath(model.checkpoint)
   files = _checkpoint_files(prefix)
-  vocab = _shipped_file(output_dir, run_config, "vocab_file", vocab_file)
-  config_file = _shipped_file(output_dir, run_config, "bert_config_file", bert_config_file)
-  try:
-    labels = model_folder.read_folder_labels(output_dir, run_config)
-  except model_folder.LabelsError as e:
-    raise ExportError(str(e)) from None
-  if labels is None:
+  if model.labels is None:
     logger.warning(
       "No %s or label_list in %s: the export has no labels.",
       model_folder.LABELS_FILENAME,
-      run_config_path,
+      model.settings_file or os.path.join(output_dir, model_folder.RUN_CONFIG_FILENAME),
     )
 
-  try:
-    bert_config = modeling.BertConfig.from_json_file(config_file)
-  except OSError as e:
-    raise ExportError("cannot read BERT config %s: %s" % (config_file, e.strerror or e)) from None
-  except (ValueError, TypeError, KeyError) as e:
-    raise ExportError("cannot read BERT config %s: %s" % (config_file, e)) from e
-  try:
-    num_tokens = count_vocab_lines(vocab)
-  except OSError as e:
-    raise ExportError("cannot read %s: %s" % (vocab, e.strerror or e)) from None
+  bert_config = modeling.BertConfig.from_dict(model.bert_config)
+  num_tokens = len(model_config.read_vocab_tokens(model.vocab_file))
   if num_tokens != bert_config.vocab_size:
     raise ExportError(
       "%s has %d tokens but %s says vocab_size=%d: they must belong to the "
-      "same model" % (vocab, num_tokens, config_file, bert_config.vocab_size)
+      "same model" % (model.vocab_file, num_tokens, model.config_file, bert_config.vocab_size)
     )
 
-  shapes = common.checkpoint_shapes(prefix, ExportError)
-  _check_variables(prefix, shapes, bert_config, config_file, labels)
+  shapes = ckpt_lib.checkpoint_shapes(prefix, ExportError)
+  _check_variables(prefix, shapes, bert_config, model.config_file, model.labels)
 
   global_step = ckpt_lib.checkpoint_step(prefix)
   if "global_step" in shapes:  # The saved counter wins over the file name.
-    with common.reading_checkpoint(prefix, ExportError):
+    with ckpt_lib.reading_checkpoint(prefix, ExportError):
       global_step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
   return _Plan(
-    checkpoint=prefix,
+    model=dataclasses.replace(model, checkpoint=prefix),
     checkpoint_files=files,
     shapes=shapes,
-    vocab_file=vocab,
-    bert_config_file=config_file,
-    labels=labels,
-    run_config=run_config,
     global_step=global_step,
   )
 
@@ -367,8 +304,8 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
   export_prefix = os.path.join(staging, CKPT_NAME)
   dropped = []
   if strip_optimizer:
-    with common.reading_checkpoint(plan.checkpoint, ExportError):
-      reader = tf.train.load_checkpoint(plan.checkpoint)
+    with ckpt_lib.reading_checkpoint(plan.model.checkpoint, ExportError):
+      reader = tf.train.load_checkpoint(plan.model.checkpoint)
       kept = {}
       for name in sorted(plan.shapes):
         if is_optimizer_variable(name):
@@ -383,7 +320,8 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
       # A .meta graph names the dropped variables; the stripped checkpoint,
       # like Google's released ones, ships without one.
       logger.info(
-        "Not shipping %s.meta: its graph names the dropped optimizer variables", plan.checkpoint
+        "Not shipping %s.meta: its graph names the dropped optimizer variables",
+        plan.model.checkpoint,
       )
     logger.info(
       "Kept %d variables, dropped %d optimizer variables (adam_m/adam_v/global_step)",
@@ -392,7 +330,7 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     )
   else:
     for source, name in plan.checkpoint_files.items():
-      common.copy_file(source, os.path.join(staging, name), ExportError)
+      copy_file(source, os.path.join(staging, name), ExportError)
   written = sorted(f for f in os.listdir(staging) if f.startswith(CKPT_NAME))
   export_size = sum(os.path.getsize(os.path.join(staging, f)) for f in written)
 
@@ -411,25 +349,25 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     )
 
   for source, name in (
-    (plan.vocab_file, model_folder.VOCAB_FILENAME),
-    (plan.bert_config_file, model_folder.BERT_CONFIG_FILENAME),
+    (plan.model.vocab_file, model_folder.VOCAB_FILENAME),
+    (plan.model.config_file, model_folder.BERT_CONFIG_FILENAME),
   ):
-    common.copy_file(source, os.path.join(staging, name), ExportError)
-  if plan.labels is not None:
-    model_folder.write_json(os.path.join(staging, model_folder.LABELS_FILENAME), plan.labels)
+    copy_file(source, os.path.join(staging, name), ExportError)
+  if plan.model.labels is not None:
+    model_folder.write_json(os.path.join(staging, model_folder.LABELS_FILENAME), plan.model.labels)
 
   files = {f: os.path.getsize(os.path.join(staging, f)) for f in sorted(os.listdir(staging))}
   info = {
-    "source_checkpoint": plan.checkpoint,
+    "source_checkpoint": plan.model.checkpoint,
     "global_step": plan.global_step,
     "stripped_optimizer": bool(strip_optimizer),
-    "labels": plan.labels,
+    "labels": plan.model.labels,
     "checkpoint": CKPT_NAME,
     "num_variables": len(names),
     "source_checkpoint_bytes": source_size,
     "checkpoint_bytes": export_size,
-    "vocab_file": plan.vocab_file,
-    "bert_config_file": plan.bert_config_file,
+    "vocab_file": plan.model.vocab_file,
+    "bert_config_file": plan.model.config_file,
   }
   # multi_label and its threshold tell bert-serving-start how to read the head.
   for key in (
@@ -441,8 +379,8 @@ def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
     "doc_stride",
     "window_pooling",
   ):
-    if key in plan.run_config:
-      info[key] = plan.run_config[key]
+    if key in plan.model.settings:
+      info[key] = plan.model.settings[key]
   info["files"] = files
   model_folder.write_json(os.path.join(staging, INFO_NAME), info)
   for name in sorted(os.listdir(staging)):
@@ -505,7 +443,7 @@ def main(argv=None) -> int:
     # Each flag is named after the export_for_serving argument it sets.
     return export_for_serving(**vars(args))
 
-  return common.run_command(PROGRAM, logger, export)
+  return run_command(PROGRAM, logger, export)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,10 @@ OUTPUT_KEYS = ("sequence_output", "pooled_output", "encoder_outputs", "logits")
 def ours(prefix: str, google_config: dict, num_labels: int | None, inputs) -> dict:
   """Our model's outputs on `inputs` (ids, mask, types), from the Google-layout `prefix`."""
   # pylint: disable=import-outside-toplevel
-  from bert import modeling
-  from export import common
+  from bert import classifier_model, modeling
 
   config = modeling.BertConfig.from_dict(google_config)
-  model = common.load_model(prefix, config, num_labels)
+  model = classifier_model.load_classifier(prefix, config, num_labels)
   return model_outputs(model, num_labels, inputs)
 
 

@@ -29,7 +29,10 @@ import logging
 import os
 import sys
 
-from bert import errors, model_folder, tf_startup
+from bert import errors, model_config, model_folder, tf_startup
+from bert.console import run_command
+from bert.model_folder import ModelFolder
+from bert.target_folder import TargetRules, copy_file, staging_beside, target_path, writing
 from export import common, hf_common, tf2_check, tf2_common
 
 logger = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ class TF2ExportError(errors.InputError):
 
 
 # --tfm_dir may be replaced when it is empty, or with --overwrite when it holds an earlier export.
-_TARGET = common.TargetRules(
+_TARGET = TargetRules(
   error=TF2ExportError, flag="--tfm_dir", markers=(CONFIG_NAME,), kind="Model Garden export"
 )
 
@@ -55,17 +58,11 @@ _TARGET = common.TargetRules(
 class ExportPlan:
   """Everything found and checked before TensorFlow starts and anything is written."""
 
-  output_dir: str
+  model: ModelFolder  # the folder to export
   tfm_dir: str
   overwrite: bool
-  checkpoint: str
-  bert_config_file: str
-  vocab_file: str
   tokens: list[str]
-  google_config: dict
   encoder_config: dict  # the `bert` section of Model Garden's EncoderConfig
-  labels: list[str] | None
-  run_config: dict
 
 
 def plan_export(
@@ -76,32 +73,22 @@ def plan_export(
   Raises:
     TF2ExportError (or another bert.errors.InputError) naming the problem.
   """
-  # pylint: disable=import-outside-toplevel
-  from classifier import checks
-  from export.hf_export import read_source_folder, read_vocab_tokens
-
-  tfm_dir = common.target_path(tfm_dir)
-  source = read_source_folder(output_dir, tfm_dir, _TARGET, checkpoint, overwrite)
-  config_file, config = source.bert_config_file, source.config
+  tfm_dir = target_path(tfm_dir)
+  model = common.open_source(output_dir, tfm_dir, _TARGET, checkpoint, overwrite)
   try:
-    encoder_config = tf2_common.garden_encoder_config(config)
+    encoder_config = tf2_common.garden_encoder_config(model.bert_config)
   except errors.InputError as e:
-    raise TF2ExportError("%s: %s" % (config_file, e)) from None
-  tokens = read_vocab_tokens(source.vocab_file)
-  checks.check_vocab({t: i for i, t in enumerate(tokens)}, source.vocab_file, config, config_file)
-  return ExportPlan(
-    output_dir=source.output_dir,
-    tfm_dir=tfm_dir,
-    overwrite=overwrite,
-    checkpoint=source.checkpoint,
-    bert_config_file=config_file,
-    vocab_file=source.vocab_file,
-    tokens=tokens,
-    google_config=config,
-    encoder_config=encoder_config,
-    labels=model_folder.read_folder_labels(source.output_dir, source.run_config),
-    run_config=source.run_config,
-  )
+    raise TF2ExportError("%s: %s" % (model.config_file, e)) from None
+  tokens = model_config.read_vocab_tokens(model.vocab_file)
+  vocab = {t: i for i, t in enumerate(tokens)}
+  model_config.check_vocab(vocab, model.vocab_file, model.bert_config, model.config_file)
+  return ExportPlan(model, tfm_dir, overwrite, tokens, encoder_config)
+
+
+def _run_config(model: ModelFolder, labels: list[str]) -> dict:
+  """The run_config.json of the export: the folder's own (when it has one), with the labels."""
+  name = os.path.basename(model.settings_file or "")
+  return dict(model.settings if name == model_folder.RUN_CONFIG_FILENAME else {}, label_list=labels)
 
 
 # ---------------------------------------------------------------------------
@@ -147,31 +134,30 @@ def _save(folder: str, **items) -> str:
   return tf.train.Checkpoint(**items).save(os.path.join(folder, "ckpt"))
 
 
-def _write_files(staging: str, plan: ExportPlan, encoder, classifier) -> None:
-  """Fills the staging folder."""
+def _write_files(staging: str, plan: ExportPlan, encoder, classifier, labels) -> None:
+  """Fills the staging folder (`labels`: the head's, with `classifier`)."""
   import yaml  # pylint: disable=import-outside-toplevel  # comes with tf-models-official
 
   encoders = tf2_common.import_tfm(PROG)
   section = encoders.BertEncoderConfig(**plan.encoder_config).as_dict()
-  with common.writing("cannot write --tfm_dir", plan.tfm_dir):
+  with writing("cannot write --tfm_dir", plan.tfm_dir):
     with open(os.path.join(staging, CONFIG_NAME), "w", encoding="utf-8") as f:
       yaml.safe_dump({"type": "bert", "bert": section}, f, sort_keys=False)
-    common.copy_file(
-      plan.bert_config_file,
+    copy_file(
+      plan.model.config_file,
       os.path.join(staging, model_folder.BERT_CONFIG_FILENAME),
       TF2ExportError,
     )
-    common.copy_file(
-      plan.vocab_file, os.path.join(staging, model_folder.VOCAB_FILENAME), TF2ExportError
+    copy_file(
+      plan.model.vocab_file, os.path.join(staging, model_folder.VOCAB_FILENAME), TF2ExportError
     )
     _save(os.path.join(staging, ENCODER_DIR), encoder=encoder)
     if classifier is not None:
       _save(os.path.join(staging, CLASSIFIER_DIR), model=classifier)
   if classifier is not None:
-    model_folder.write_labels(staging, plan.labels)
+    model_folder.write_labels(staging, labels)
     model_folder.write_json(
-      os.path.join(staging, model_folder.RUN_CONFIG_FILENAME),
-      dict(plan.run_config, label_list=plan.labels),
+      os.path.join(staging, model_folder.RUN_CONFIG_FILENAME), _run_config(plan.model, labels)
     )
 
 
@@ -217,42 +203,40 @@ def write_tfm_folder(
     is left in --tfm_dir then.
   """
   # pylint: disable=import-outside-toplevel
-  from bert import modeling
-  from classifier import model as classifier_model
+  from bert import checkpoint, classifier_model, modeling
   from export.hf_check import check_inputs
   from export.hf_export import log_left_out
 
   tf2_common.import_tfm(PROG)
-  bert_config = modeling.BertConfig.from_json_file(plan.bert_config_file)
-  shapes = common.checkpoint_shapes(plan.checkpoint, TF2ExportError)
-  num_labels = common.head_size(
-    plan.checkpoint, shapes, bert_config.hidden_size, TF2ExportError, plan.labels
+  source = plan.model
+  bert_config = modeling.BertConfig.from_dict(source.bert_config)
+  shapes = checkpoint.checkpoint_shapes(source.checkpoint, TF2ExportError)
+  num_labels = model_config.head_size(
+    source.checkpoint, shapes, bert_config.hidden_size, TF2ExportError, source.labels
   )
-  model = common.load_model(plan.checkpoint, bert_config, num_labels)
+  model = classifier_model.load_classifier(source.checkpoint, bert_config, num_labels)
   values = {name: variable.numpy() for name, variable in model.variables_by_name.items()}
   left_out = sorted(name for name in shapes if name not in values)
   log_left_out(left_out, "BertClassifier" if num_labels is not None else "BertEncoder")
-  logger.info("Read %d tensors from %s", len(values), plan.checkpoint)
+  logger.info("Read %d tensors from %s", len(values), source.checkpoint)
 
   layers, heads = bert_config.num_hidden_layers, bert_config.num_attention_heads
   encoder = tf2_check.build_encoder(plan.encoder_config)
   fill_garden_model(encoder, values, layers, heads)
   classifier, labels = None, None
   if num_labels is not None:
-    labels = plan.labels or [str(row) for row in range(num_labels)]
-    dropout = classifier_model.head_dropout(plan.google_config)
-    classifier = tf2_check.build_classifier(encoder, num_labels, dropout)
+    labels = list(source.labels or [str(row) for row in range(num_labels)])
+    classifier = tf2_check.build_classifier(encoder, num_labels, source.classifier_dropout)
     fill_garden_model(classifier, values, layers, heads)
-  plan = dataclasses.replace(plan, labels=labels)
 
-  with common.staging_beside(plan.tfm_dir) as staging:
-    _write_files(staging, plan, encoder, classifier)
+  with staging_beside(plan.tfm_dir) as staging:
+    _write_files(staging, plan, encoder, classifier, labels)
     logger.info(
       "Wrote encoder_config.yaml, %s", "encoder/ and classifier/" if classifier else "encoder/"
     )
     result = None
     if check:
-      inputs = check_inputs(plan.google_config, plan.tokens)
+      inputs = check_inputs(source.bert_config, plan.tokens)
       result = tf2_check.compare(
         tf2_check.model_outputs(model, num_labels, inputs),
         _load_back(staging, num_labels, inputs),
@@ -268,11 +252,11 @@ def write_tfm_folder(
       logger.info("Check passed: max |diff| %s", tf2_check.diff_text(result))
     else:
       logger.info("Check skipped (--no_check).")
-    _TARGET.move_into_place(staging, plan.output_dir, plan.tfm_dir, plan.overwrite)
+    _TARGET.move_into_place(staging, source.folder, plan.tfm_dir, plan.overwrite)
   return {
     "tfm_dir": plan.tfm_dir,
     "files": sorted(os.listdir(plan.tfm_dir)),
-    "checkpoint": plan.checkpoint,
+    "checkpoint": source.checkpoint,
     "encoder_config": plan.encoder_config,
     "labels": labels,
     "tensors": list(values),
@@ -373,7 +357,7 @@ def main(argv=None) -> int:
     tf_startup.import_tensorflow()
     return write_tfm_folder(plan, check=not args.no_check, tolerance=args.tolerance)
 
-  return common.run_command(PROG, logger, export, _print_summary)
+  return run_command(PROG, logger, export, _print_summary)
 
 
 if __name__ == "__main__":

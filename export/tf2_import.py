@@ -33,7 +33,8 @@ import logging
 import os
 import sys
 
-from bert import errors, model_folder, tf_startup
+from bert import errors, model_config, model_folder, tf_startup
+from bert.console import run_command
 from export import common, hf_common, hf_write, tf2_check, tf2_common, tf2_source
 from export.hf_check import check_inputs
 from export.hf_head import ClassifierHead
@@ -109,14 +110,7 @@ def _first_folder(folders: list[str], names) -> str | None:
 
 def _garden_prefix(path: str) -> str:
   """The checkpoint prefix `path` names: itself, or a folder's newest checkpoint."""
-  if os.path.isdir(path):
-    newest = model_folder.newest_local_checkpoint(path)
-    if newest is None:
-      raise TF2ImportError(model_folder.no_checkpoint_in_directory(path))
-    return os.path.abspath(newest)
-  if not os.path.isfile(path + ".index"):
-    raise TF2ImportError(model_folder.no_checkpoint_at(path))
-  return os.path.abspath(path)
+  return os.path.abspath(model_folder.local_checkpoint(path, TF2ImportError))
 
 
 def _settings(sizes: dict, given: dict, given_source: str | None, hidden_act: str | None) -> dict:
@@ -134,7 +128,7 @@ def _settings(sizes: dict, given: dict, given_source: str | None, hidden_act: st
   if hidden_act is not None:
     config["hidden_act"] = hidden_act
   config.update(sizes)
-  return {key: config[key] for key in hf_common.GOOGLE_CONFIG_KEYS}
+  return {key: config[key] for key in model_config.CONFIG_KEYS}
 
 
 def read_garden(
@@ -220,7 +214,9 @@ def _head(source: Source, written: dict, log: ImportLog) -> ClassifierHead | Non
   rows = written["output_weights"].shape[0]
   folder = source.labels_dir
   recorded = (model_folder.read_run_config(folder) or {}) if folder else {}
-  labels = model_folder.read_folder_labels(folder, recorded) if folder else None
+  settings_file = os.path.join(folder, model_folder.RUN_CONFIG_FILENAME) if folder else None
+  labels = model_folder.find_labels([folder], recorded, settings_file) if folder else None
+  labels = None if labels is None else list(labels)
   warnings = []
   if labels is None or len(labels) != rows:
     labels = [str(row) for row in range(rows)]
@@ -313,15 +309,11 @@ def import_tf2_bert(
     failed check, bert.errors.WriteError when `output_dir` cannot be written; the message
     is one line and nothing is left in `output_dir`.
   """
-  # pylint: disable=import-outside-toplevel
-  from classifier import checks
-  from export.hf_export import read_vocab_tokens
-
   output_dir = os.path.abspath(output_dir)
   log = ImportLog(logger)
   hf_write.prepare_output_dir(output_dir, overwrite, [source.path])
-  tokens = read_vocab_tokens(source.vocab_file)
-  checks.check_vocab(
+  tokens = model_config.read_vocab_tokens(source.vocab_file)
+  model_config.check_vocab(
     {t: i for i, t in enumerate(tokens)}, source.vocab_file, source.config, "the checkpoint"
   )
   log.info(
@@ -466,7 +458,7 @@ def main(argv=None) -> int:
       source, args.output_dir, args.overwrite, check=not args.no_check, tolerance=args.tolerance
     )
 
-  return common.run_command(PROG, logger, convert, _print_summary)
+  return run_command(PROG, logger, convert, _print_summary)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import re
 
 import numpy as np
 
-from bert import errors
-from export import common, tf2_common
+from bert import errors, model_config
+from export import tf2_common
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 # A TF Hub text encoder's tokenizer setting, a bool variable beside the model (`do_lower_case`).
@@ -86,7 +86,9 @@ def read_variables(prefix: str) -> TF2Variables:
   import tensorflow as tf
   from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-  with common.reading_checkpoint(prefix, TF2ImportError):
+  from bert import checkpoint
+
+  with checkpoint.reading_checkpoint(prefix, TF2ImportError):
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     if OBJECT_GRAPH_KEY not in shapes:
@@ -353,7 +355,9 @@ def hub_lower_case(prefix: str) -> bool | None:
   """A Hub encoder's `do_lower_case` variable, or None when it has none."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-  with common.reading_checkpoint(prefix, TF2ImportError):
+  from bert import checkpoint  # pylint: disable=import-outside-toplevel
+
+  with checkpoint.reading_checkpoint(prefix, TF2ImportError):
     reader = tf.train.load_checkpoint(prefix)
     if not reader.has_tensor(HUB_LOWER_CASE_KEY):
       return None
@@ -373,13 +377,13 @@ def google_tensors(variables: TF2Variables, names: EncoderNames, config: dict) -
   """
   # pylint: disable=import-outside-toplevel
   import tensorflow as tf
-  from bert import modeling
+  from bert import checkpoint, modeling
   from export.serving_export import expected_bert_shapes
 
   expected = expected_bert_shapes(modeling.BertConfig.from_dict(config))
   heads = config["num_attention_heads"]
   written, mismatched = {}, []
-  with common.reading_checkpoint(variables.prefix, TF2ImportError):
+  with checkpoint.reading_checkpoint(variables.prefix, TF2ImportError):
     reader = tf.train.load_checkpoint(variables.prefix)
     for google, name in names.mapping.items():
       value = reader.get_tensor(variables.keys[name])
@@ -402,5 +406,5 @@ def google_tensors(variables: TF2Variables, names: EncoderNames, config: dict) -
     )
   if "output_weights" in written:
     shapes = {google: list(value.shape) for google, value in written.items()}
-    common.head_size(variables.prefix, shapes, config["hidden_size"], TF2ImportError)
+    model_config.head_size(variables.prefix, shapes, config["hidden_size"], TF2ImportError)
   return written

@@ -15,7 +15,7 @@ import importlib
 
 # Name -> (module, attribute or None for the module itself), loaded on first use.
 _LAZY_NAMES = {
-  "create_model": ("classifier.model", "create_model"),
+  "create_model": ("bert.classifier_model", "create_model"),
   "input_fn_builder": ("classifier.input_pipeline", "input_fn_builder"),
   "file_based_input_fn_builder": ("classifier.input_pipeline", "file_based_input_fn_builder"),
   "modeling": ("bert.modeling", None),
@@ -46,7 +46,7 @@ ALL = (
 
 _MODEL_FN_BUILDER = (
   "run_classifier.model_fn_builder built a model_fn for tf.estimator, which TensorFlow 2.16 "
-  "removed; use run_classifier.create_model for the graph, or classifier.model.BertClassifier "
+  "removed; use run_classifier.create_model for the graph, or bert.classifier_model.BertClassifier "
   "(TF2) with classifier.trainer.ClassifierRunner for training, evaluation and prediction, as "
   "run_classifier.py itself does (a whole Estimator script runs as it is under bert-run-tf1)"
 )

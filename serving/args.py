@@ -22,7 +22,7 @@ from bert import errors
 from serving import SERVER_VERSION
 from serving.pooling import PoolingStrategy
 
-# -backend values; the ONNX Runtime ones are listed in export.onnx_runtime.BACKENDS too.
+# -backend values; the ONNX Runtime ones are listed in onnx_bert.runtime.BACKENDS too.
 BACKENDS = ("tensorflow", "onnxruntime", "onnxruntime_int8")
 
 # Flags that exist in bert-as-service 1.10.0 but that this server refuses.
@@ -492,7 +492,7 @@ def check_supported(args: argparse.Namespace) -> None:
       raise UsageError(
         "-xla compiles the TensorFlow model: it does not apply to -backend %s" % backend
       )
-    from export import onnx_runtime  # pylint: disable=import-outside-toplevel
+    from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
 
     onnx_runtime.check_installed("-backend %s" % backend)
   if args.multi_label_threshold is not None:

@@ -14,7 +14,8 @@ import os
 import numpy as np
 
 from bert import tokenization
-from export import onnx_graph, onnx_runtime
+from onnx_bert import graph as onnx_graph
+from onnx_bert import runtime as onnx_runtime
 from serving import logs, pooling
 from serving.pooling import PoolingStrategy
 
@@ -34,9 +35,9 @@ class OnnxBackend(object):
 
     Raises:
       ValueError: CLASSIFICATION without a fine-tuned classifier head.
-      export.onnx_export.OnnxExportError: an export was needed and failed.
+      onnx_bert.build.OnnxExportError: an export was needed and failed.
     """
-    from export import onnx_export  # pylint: disable=import-outside-toplevel
+    from onnx_bert import build  # pylint: disable=import-outside-toplevel
 
     log = logs.get_logger("WORKER-%d" % worker_index)
     config = files.bert_config
@@ -44,7 +45,7 @@ class OnnxBackend(object):
     self.max_position_embeddings = config.get("max_position_embeddings", 512)
     self._strategy = args.pooling_strategy
     precision = onnx_runtime.precision_of(args.backend)
-    path = onnx_export.ensure_export(
+    path = build.ensure_export(
       files.checkpoint,
       files.config_file,
       files.vocab_file,

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from bert import modeling, optimization
-from classifier import model as model_lib
+from bert import classifier_model as model_lib
 from classifier.trainer import ClassifierRunner
 from emotion_data import tiny_config
 

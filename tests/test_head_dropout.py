@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from bert import modeling
-from classifier import checks
-from classifier import model as model_lib
+from bert import model_config
+from bert import classifier_model as model_lib
 from conftest import TINY_CONFIG
 from export import hf_export
 from processors.base import DataError
@@ -63,7 +63,7 @@ def test_a_bad_rate_is_refused_before_tensorflow(tmp_path, value):
   path = tmp_path / "bert_config.json"
   path.write_text(json.dumps(dict(TINY_CONFIG, classifier_dropout=value)))
   with pytest.raises(DataError, match="classifier_dropout"):
-    checks.read_bert_config(str(path))
+    model_config.read_bert_config(str(path))
 
 
 def test_the_hf_export_writes_the_rate_trained_with():

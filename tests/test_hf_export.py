@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert import checkpoint, model_folder, modeling
-from classifier import model as classifier_model
+from bert import checkpoint, classifier_model, model_config, model_folder, modeling
 from export import hf_common, hf_export, hf_import, numpy_bert
 from export import safetensors_io as st
 from test_hf_import import HF_CONFIG, VOCAB, write_hf_model
@@ -138,26 +137,10 @@ def test_bert_name_pairs_are_hf_names_in_google_order():
   assert len({hf for hf, _ in by_google.values()}) == len(pairs)
 
 
-def test_find_checkpoint_without_tensorflow(tmp_path):
-  for name in ("model.ckpt-5.index", "model.ckpt-12.index", "bert_model.ckpt.index"):
-    (tmp_path / name).write_text("")
-  assert hf_export.find_checkpoint(str(tmp_path)) == str(tmp_path / "bert_model.ckpt")
-  (tmp_path / "checkpoint").write_text(
-    model_folder.format_checkpoint_state(["model.ckpt-5", "model.ckpt-12"])
-  )
-  assert hf_export.find_checkpoint(str(tmp_path)) == str(tmp_path / "model.ckpt-12")
-  assert hf_export.find_checkpoint(str(tmp_path), "model.ckpt-5") == str(tmp_path / "model.ckpt-5")
-  with pytest.raises(hf_export.HFExportError, match=r"model.ckpt-7.*pass --checkpoint=model"):
-    hf_export.find_checkpoint(str(tmp_path), "model.ckpt-7")
-  (tmp_path / "checkpoint").write_text(model_folder.format_checkpoint_state(["model.ckpt-30"]))
-  with pytest.raises(hf_export.HFExportError, match="names no existing checkpoint"):
-    hf_export.find_checkpoint(str(tmp_path))
-
-
 def test_vocab_is_written_as_google_reads_it(tmp_path):
   path = tmp_path / "vocab.txt"
   path.write_bytes(b"[PAD]\r\n[UNK] \n\n##s\nlast")
-  assert hf_export.read_vocab_tokens(str(path)) == ["[PAD]", "[UNK]", "", "##s", "last"]
+  assert model_config.read_vocab_tokens(str(path)) == ["[PAD]", "[UNK]", "", "##s", "last"]
 
 
 # -- pre-trained folder -> BertModel -------------------------------------------
@@ -175,7 +158,7 @@ def test_pretrained_folder_becomes_bert_model(source, tmp_path):
   assert config["architectures"] == ["BertModel"]
   assert config["hidden_act"] == "gelu_new"
   assert "id2label" not in config
-  for key in hf_common.GOOGLE_CONFIG_KEYS:
+  for key in model_config.CONFIG_KEYS:
     if key != "hidden_act":
       assert config[key] == source["hf_config"][key], key
   # The HF source went through Google's layout and back: the same tensors, bit for bit.

@@ -112,7 +112,7 @@ def test_numpy_losses_match_tensorflow():
 
 def test_class_weights_weigh_the_loss_as_the_formula_says():
   from bert import modeling
-  from classifier.model import BertClassifier
+  from bert.classifier_model import BertClassifier
 
   config = modeling.BertConfig.from_dict(tiny_config(40))
   weights = [0.5, 2.0, 1.0]

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from bert import checkpoint, modeling
-from classifier.model import BertClassifier, create_model
+from bert.classifier_model import BertClassifier, create_model
 
 NUM_LABELS = 3
 

@@ -1,5 +1,6 @@
-"""The ONNX export and the ONNX Runtime backends (export/onnx_*.py, serving/onnx_model.py,
-classifier/onnx_predict.py) against our TensorFlow model, on tiny models built here."""
+"""The ONNX export and the ONNX Runtime backends (onnx_bert/, export/onnx_export.py,
+serving/onnx_model.py, classifier/onnx_predict.py) against our TensorFlow model, on tiny
+models built here."""
 
 import json
 import os
@@ -16,10 +17,12 @@ pytest.importorskip("onnx")
 
 import tensorflow as tf  # noqa: E402
 
-from bert import checkpoint, model_folder, modeling  # noqa: E402
-from classifier import model as classifier_model  # noqa: E402
+from bert import checkpoint, classifier_model, model_folder, modeling  # noqa: E402
 from classifier import tfrecord  # noqa: E402
-from export import onnx_export, onnx_graph, onnx_runtime  # noqa: E402
+from export import onnx_export  # noqa: E402
+from onnx_bert import build as onnx_build  # noqa: E402
+from onnx_bert import graph as onnx_graph  # noqa: E402
+from onnx_bert import runtime as onnx_runtime  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["neg", "neutral", "pos"]
@@ -183,7 +186,7 @@ def test_int8_report_and_label_agreement(tuned_export):
 
 def test_multi_label_head_is_a_sigmoid_per_label(folders, tmp_path):
   plan = onnx_export.plan_export(folders["multi"], str(tmp_path / "onnx"))
-  assert plan.multi_label
+  assert plan.model.multi_label
   info = onnx_export.write_onnx_folder(plan)
   assert info["multi_label"]
   ids, mask, types = _inputs()
@@ -225,9 +228,9 @@ def _bias_set_to(model, value):
 
 
 def test_a_failed_check_falls_back_to_the_plain_graph_or_stops(folders, tmp_path, monkeypatch):
-  fuse = onnx_export._fuse
+  fuse = onnx_build._fuse
   monkeypatch.setattr(
-    onnx_export, "_fuse", lambda model, config: (_bias_set_to(fuse(model, config)[0], 3.0), {})
+    onnx_build, "_fuse", lambda model, config: (_bias_set_to(fuse(model, config)[0], 3.0), {})
   )
   info = onnx_export.write_onnx_folder(
     onnx_export.plan_export(folders["pretrained"], str(tmp_path / "plain"))
@@ -235,9 +238,7 @@ def test_a_failed_check_falls_back_to_the_plain_graph_or_stops(folders, tmp_path
   assert info["fused_ops"] == {} and max(info["check"]["max_difference"].values()) < TOLERANCE
 
   build = onnx_graph.build_model
-  monkeypatch.setattr(
-    onnx_export.onnx_graph, "build_model", lambda *a, **k: _bias_set_to(build(*a, **k), 3.0)
-  )
+  monkeypatch.setattr(onnx_graph, "build_model", lambda *a, **k: _bias_set_to(build(*a, **k), 3.0))
   target = tmp_path / "never"
   with pytest.raises(onnx_export.OnnxExportError, match="does not reproduce TensorFlow"):
     onnx_export.write_onnx_folder(onnx_export.plan_export(folders["pretrained"], str(target)))
@@ -249,10 +250,10 @@ def test_ensure_export_reuses_a_current_export_and_refreshes_a_stale_one(folders
   shutil.copytree(folders["tuned"], folder)
   prefix = os.path.join(folder, "model.ckpt-5")
   arguments = (prefix, os.path.join(folder, "bert_config.json"), os.path.join(folder, "vocab.txt"))
-  path = onnx_export.ensure_export(*arguments, LABELS, False)
+  path = onnx_build.ensure_export(*arguments, LABELS, False)
   assert path == os.path.join(folder, "onnx", "model.onnx")
   made = os.path.getmtime(path)
-  assert onnx_export.ensure_export(*arguments, LABELS, False) == path
+  assert onnx_build.ensure_export(*arguments, LABELS, False) == path
   assert os.path.getmtime(path) == made
   assert onnx_runtime.current_model(os.path.dirname(path), prefix, False, "int8") is None
 
@@ -261,7 +262,7 @@ def test_ensure_export_reuses_a_current_export_and_refreshes_a_stale_one(folders
   values["output_bias"] = values["output_bias"] + 1.0
   checkpoint.save_variables(values, prefix)  # the same name, other weights
   assert onnx_runtime.current_model(os.path.dirname(path), prefix, False, "fp32") is None
-  onnx_export.ensure_export(*arguments, LABELS, False)
+  onnx_build.ensure_export(*arguments, LABELS, False)
   info = onnx_runtime.read_info(os.path.dirname(path))
   assert info["checkpoint_fingerprint"] == onnx_runtime.checkpoint_fingerprint(prefix)
 
@@ -272,7 +273,7 @@ def _exported_copy(folders, tmp_path):
   shutil.copytree(folders["tuned"], folder)
   prefix = os.path.join(folder, "model.ckpt-5")
   arguments = (prefix, os.path.join(folder, "bert_config.json"), os.path.join(folder, "vocab.txt"))
-  return onnx_export.ensure_export(*arguments, LABELS, False), arguments
+  return onnx_build.ensure_export(*arguments, LABELS, False), arguments
 
 
 def test_a_damaged_export_is_made_again(folders, tmp_path, caplog):
@@ -282,7 +283,7 @@ def test_a_damaged_export_is_made_again(folders, tmp_path, caplog):
     f.truncate(size // 2)  # Cut short, as by a full disk.
   assert onnx_runtime.current_model(os.path.dirname(path), arguments[0], False, "fp32") is None
   with caplog.at_level("WARNING"):
-    assert onnx_export.ensure_export(*arguments, LABELS, False) == path
+    assert onnx_build.ensure_export(*arguments, LABELS, False) == path
   assert (
     "The ONNX export is damaged (%s has %d bytes, onnx_info.json records %d): exporting it again"
     % (path, size // 2, size)

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from bert import model_config
 from bert.errors import UsageError
 from classifier import RunConfig, checks, cluster, data_sets, folder_settings, plan_run
 from classifier.plan import RunPlan
@@ -103,7 +104,13 @@ def _count_calls(monkeypatch) -> collections.Counter:
     for name, value in vars(module).items():
       if inspect.isfunction(value) and value.__module__ == module.__name__:
         counted[value] = "%s.%s" % (module.__name__.split(".")[-1], name)
-  for function in (cluster.read_cluster, cluster.check_strategy_flags, data_sets.read_data_sets):
+  for function in (
+    cluster.read_cluster,
+    cluster.check_strategy_flags,
+    data_sets.read_data_sets,
+    model_config.read_bert_config,
+    model_config.check_vocab,
+  ):
     counted[function] = "%s.%s" % (function.__module__.split(".")[-1], function.__name__)
   counts = collections.Counter()
 
@@ -130,14 +137,14 @@ _ONCE = {
   "checks.check_request",
   "folder_settings.recorded_settings",
   "folder_settings.apply_recorded_settings",
-  "checks.read_bert_config",
+  "model_config.read_bert_config",
   "checks.check_sequence_length",
   "checks.check_flag_values",
   "checks._check_training_only",
   "cluster.read_cluster",
   "cluster.check_strategy_flags",
   "checks.check_init_checkpoint",
-  "checks.check_vocab",
+  "model_config.check_vocab",
   "data_sets.read_data_sets",
   "checks.check_training_steps",
   "checks.check_multi_label_flags",

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from bert import checkpoint, errors, model_folder, modeling, tokenization
 from classifier.features import convert_single_example, fit_pair
-from classifier.model import BertClassifier
+from bert.classifier_model import BertClassifier
 from conftest import write_google_checkpoint
 from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
 from export import savedmodel_export
@@ -382,8 +382,8 @@ def test_versions_and_overwrite(finetuned, tmp_path):
 def test_settings_are_checked(finetuned, tmp_path):
   target = str(tmp_path / "exported")
   plan = plan_export(finetuned, target)
-  assert (plan.do_lower_case, plan.max_seq_length, plan.labels) == (True, 16, LABELS)
-  assert plan.checkpoint == os.path.join(finetuned, "model.ckpt-7")
+  assert (plan.do_lower_case, plan.max_seq_length, list(plan.model.labels)) == (True, 16, LABELS)
+  assert plan.model.checkpoint == os.path.join(finetuned, "model.ckpt-7")
   with pytest.raises(errors.UsageError, match="max_seq_length 65 is out of range"):
     plan_export(finetuned, target, max_seq_length=65)
   with pytest.raises(errors.UsageError, match="pooling_layer 2 is out of range"):
@@ -399,7 +399,7 @@ def test_settings_are_checked(finetuned, tmp_path):
   write_google_checkpoint(str(released / "bert_model.ckpt"), tiny_config(len(VOCAB)))
   with pytest.raises(errors.UsageError, match="cased model"):
     plan_export(str(released), target)
-  assert plan_export(str(released), target, do_lower_case=False).labels is None
+  assert plan_export(str(released), target, do_lower_case=False).model.labels is None
 
 
 def test_label_count_must_fit_the_head(finetuned, tmp_path):

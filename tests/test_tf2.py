@@ -448,7 +448,7 @@ def test_google_to_garden_to_google_is_bit_exact(folders, tmp_path, capsys):
 
 @needs_tfm
 def test_finetuned_folder_exports_its_head_as_a_bert_classifier(folders, tmp_path):
-  from classifier import model as classifier_model
+  from bert import classifier_model
 
   tfm_dir = str(tmp_path / "tfm")
   summary = tf2_export.export_to_tfm(folders["finetuned"], tfm_dir)

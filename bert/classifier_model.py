@@ -4,7 +4,8 @@ Head: `output_weights` [num_labels, hidden] (truncated normal 0.02, hard-coded
 as Google's), `output_bias` [num_labels] (zeros), dropout on the pooled output
 in training (`head_dropout`: Google's fixed 0.1 unless bert_config.json sets
 `classifier_dropout`), `logits = pooled @ output_weights^T + output_bias`,
-softmax probabilities and the mean cross-entropy loss.
+softmax probabilities and the mean cross-entropy loss. `load_classifier` fills
+it (or the bare encoder) from a checkpoint.
 """
 
 from __future__ import annotations
@@ -13,23 +14,11 @@ import collections
 
 import tensorflow as tf
 
+from bert import checkpoint as ckpt_lib
 from bert import modeling
+from bert.model_config import HEAD_DROPOUT, head_dropout
 
-HEAD_DROPOUT = 0.1  # Google's, hard-coded in its head.
 HEAD_INITIALIZER_RANGE = 0.02
-
-
-def head_dropout(bert_config: modeling.BertConfig | dict) -> float:
-  """The dropout rate of the head: bert_config.json's `classifier_dropout`.
-
-  The key is Hugging Face's: a number is the rate, null means the config's
-  `hidden_dropout_prob` (as in HF); without the key it is Google's 0.1.
-  """
-  settings = bert_config if isinstance(bert_config, dict) else vars(bert_config)
-  if "classifier_dropout" not in settings:
-    return HEAD_DROPOUT
-  rate = settings["classifier_dropout"]
-  return float(settings.get("hidden_dropout_prob", 0.1) if rate is None else rate)
 
 
 def _logits(features, output_weights, output_bias):
@@ -226,3 +215,24 @@ class BertClassifier(tf.Module):
       weights = tf.gather(self.class_weights, label_ids)
       loss = tf.reduce_sum(weights * per_example_loss) / tf.reduce_sum(weights)
     return loss, per_example_loss, logits, probabilities
+
+
+def load_classifier(
+  prefix: str, bert_config: modeling.BertConfig, num_labels: int | None, multi_label: bool = False
+):
+  """The checkpoint's weights in a new BertClassifier, or BertEncoder when `num_labels` is None.
+
+  Every `bert/*` and `output_*` variable the model has must be in the checkpoint
+  (`bert.checkpoint.CheckpointMismatchError` otherwise).
+  """
+  if num_labels is None:
+    model = modeling.BertEncoder(bert_config)
+  else:
+    model = BertClassifier(bert_config, num_labels, multi_label=multi_label)
+  ckpt_lib.load_variables(
+    model.variables_by_name,
+    prefix,
+    required_prefixes=("bert/", "output_"),
+    partial_hint="A checkpoint without them cannot be exported.",
+  )
+  return model

@@ -8,7 +8,7 @@ An ONNX folder holds:
                        multi_label, the check against TensorFlow, the int8 report
     vocab.txt, bert_config.json, labels.json   copies of the model folder's
 
-Inputs and outputs are those of `export.onnx_graph`. `current_model` tells
+Inputs and outputs are those of `onnx_bert.graph`. `current_model` tells
 whether a folder still matches a checkpoint, so that the serving and predict
 backends re-export only when the checkpoint has changed.
 """
@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from bert.errors import InputError, UsageError, first_line
-from export.onnx_graph import INPUT_NAMES
+from onnx_bert.graph import INPUT_NAMES
 
 INFO_NAME = "onnx_info.json"
 # Increase when a change of the graph makes older folders unusable.

@@ -28,7 +28,7 @@ from typing import Mapping
 
 import numpy as np
 
-from export.common import HEAD_NAMES
+from bert.model_config import HEAD_NAMES
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 POOLED_OUTPUT = "pooled_output"
