@@ -186,6 +186,17 @@ def test_estimator_under_its_tf1_module_paths():
   assert from_import("tensorflow.python.ops", "math_ops").math_ops.cast is tf.cast
 
 
+def test_tpu_estimator_under_tf_estimator_tpu():
+  """Scripts moved to TF 1.15 (`tf = tf.compat.v1`) spell tf.contrib.tpu `tf.estimator.tpu`."""
+  from legacy import estimator, tpu
+
+  assert estimator.tpu.TPUEstimator is tpu.TPUEstimator
+  assert estimator.tpu.InputPipelineConfig.PER_HOST_V2 == tpu.InputPipelineConfig.PER_HOST_V2
+  assert "tpu" in dir(estimator)
+  with pytest.raises(NotProvided, match=r"tf.estimator.tpu.CrossShardOptimizer is not provided"):
+    estimator.tpu.CrossShardOptimizer
+
+
 def test_estimator_spec_and_run_config_checks():
   from legacy.estimator import EstimatorSpec, ModeKeys, RunConfig
   from legacy.errors import NotSupported

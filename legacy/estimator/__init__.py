@@ -5,8 +5,9 @@ Provided: `Estimator`, `EstimatorSpec`, `ModeKeys`, `RunConfig`,
 `experimental.stop_if_{no_decrease,no_increase,higher,lower}_hook`,
 `export.{ServingInputReceiver, build_raw_serving_input_receiver_fn,
 build_parsing_serving_input_receiver_fn, PredictOutput, ClassificationOutput,
-RegressionOutput}` and the session hooks TF1 exported here (from
-`tf.compat.v1.train`). Any other name (canned estimators such as
+RegressionOutput}`, `tpu.{TPUEstimator, TPUEstimatorSpec, RunConfig, TPUConfig,
+InputPipelineConfig}` (TF 1.14's spelling of `tf.contrib.tpu`) and the session
+hooks TF1 exported here (from `tf.compat.v1.train`). Any other name (canned estimators such as
 `DNNClassifier`, `inputs.numpy_input_fn`, exporters, ...) is a `NotProvided`
 error that lists what is.
 """
@@ -17,6 +18,7 @@ import types
 
 import tensorflow as tf
 
+from legacy.contrib import PARTS, Namespace
 from legacy.errors import README_SECTION, NotProvided
 from legacy.estimator import early_stopping, export
 from legacy.estimator.estimator import Estimator
@@ -41,6 +43,13 @@ FeedFnHook = _train.FeedFnHook
 GlobalStepWaiterHook = _train.GlobalStepWaiterHook
 ProfilerHook = _train.ProfilerHook
 SecondOrStepTimer = _train.SecondOrStepTimer
+
+# TF 1.14's spelling of tf.contrib.tpu's Estimator names (tf.compat.v1.estimator.tpu in TF 2),
+# which scripts moved to TF 1.15 use; loaded on first use (legacy.tpu imports this package).
+tpu = Namespace(
+  "tf.estimator.tpu",
+  {name: target for name, target in PARTS["tpu"].items() if name != "CrossShardOptimizer"},
+)
 
 experimental = types.ModuleType("tf.estimator.experimental", "Early-stopping hooks.")
 for _name in (
@@ -77,6 +86,7 @@ __all__ = [
   "WarmStartSettings",
   "experimental",
   "export",
+  "tpu",
   "train_and_evaluate",
 ]
 
