@@ -3,7 +3,8 @@
 `run_command` runs a script's job with the INFO logs of its package shown on
 stderr and reports a `bert.errors.ProjectError` as one line
 (`bert.errors.report`); `console_logging` shows those logs alone (the Python
-API of run_classifier shows its progress so). TensorFlow-free.
+API of run_classifier shows its progress so); `format_seconds` writes the
+durations (ETA) of progress lines. TensorFlow-free.
 """
 
 from __future__ import annotations
@@ -74,3 +75,13 @@ def run_command(
   if show is not None:
     show(result)
   return 0
+
+
+def format_seconds(seconds: float) -> str:
+  """`1h02m03s`-style duration."""
+  if seconds == float("inf"):
+    return "?"
+  seconds = int(round(seconds))
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return "%dh%02dm%02ds" % (h, m, s) if h else "%dm%02ds" % (m, s)

@@ -19,6 +19,7 @@ import time
 from typing import Callable, Iterable, Iterator, Sequence
 
 from bert import model_folder, tokenization
+from bert.console import format_seconds
 from classifier import tfrecord
 from processors import DataError, InputExample, InputFeatures, PaddingInputExample
 
@@ -325,16 +326,6 @@ class Progress(object):
       format_seconds(eta),
       extra,
     )
-
-
-def format_seconds(seconds: float) -> str:
-  """`1h02m03s`-style duration."""
-  if seconds == float("inf"):
-    return "?"
-  seconds = int(round(seconds))
-  h, rest = divmod(seconds, 3600)
-  m, s = divmod(rest, 60)
-  return "%dh%02dm%02ds" % (h, m, s) if h else "%dm%02ds" % (m, s)
 
 
 # Cap on the distinct (length, second-segment length, label) tails that one

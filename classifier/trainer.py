@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from bert import checkpoint, optimization
 from bert.errors import ProjectError, UsageError
-from classifier.features import Progress, format_seconds
+from bert.console import format_seconds
+from classifier.features import Progress
 from bert.classifier_model import BertClassifier
 
 logger = logging.getLogger(__name__)
