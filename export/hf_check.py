@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from bert import model_folder
+from bert import model_config, model_folder
 from export import numpy_bert
 from export.hf_common import GOOGLE_LAYER_NORM_EPS
 from export.hf_source import GOOGLE_CHECKPOINT_NAME, HFImportError, ImportLog
@@ -82,9 +82,8 @@ def run_check(
     if not np.array_equal(reader.get_tensor(name), value):
       raise HFImportError("checkpoint variable %s does not read back as written" % name)
 
-  config = modeling.BertConfig.from_json_file(
-    os.path.join(output_dir, model_folder.BERT_CONFIG_FILENAME)
-  )
+  written_config = os.path.join(output_dir, model_folder.BERT_CONFIG_FILENAME)
+  config = modeling.BertConfig.from_dict(model_config.read_bert_config(written_config))
   encoder = modeling.BertEncoder(config)
   bert_checkpoint.load_variables(encoder.variables_by_name, prefix)
   ids, mask, types = check_inputs(config.to_dict(), vocab)

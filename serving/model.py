@@ -70,7 +70,7 @@ class BertBackend(object):
     """
     log = logs.get_logger("WORKER-%d" % worker_index)
     _select_device(args, worker_index, log)
-    config = modeling.BertConfig.from_json_file(files.config_file)
+    config = modeling.BertConfig.from_dict(files.bert_config)
     self.tokenizer = tokenization.FullTokenizer(files.vocab_file, do_lower_case=args.do_lower_case)
     self.max_position_embeddings = config.max_position_embeddings
     self._strategy = args.pooling_strategy
