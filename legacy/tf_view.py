@@ -10,7 +10,8 @@ Two views, both importing TensorFlow on first use:
   `tf.compat.v1`, plus what TensorFlow 2 removed and this package provides
   again: `tf.estimator` (`legacy.estimator`) and `tf.contrib`
   (`legacy.contrib`); its `tf.compat.v1` is that view again (scripts of the
-  TF 1.15 era wrote `import tensorflow.compat.v1 as tf`).
+  TF 1.15 era wrote `import tensorflow.compat.v1 as tf`), and its
+  `tf.distribute.cluster_resolver.TPUClusterResolver` is `legacy.tpu`'s.
 
 A name neither has is a `NotProvided` error, which is also an AttributeError
 (so `hasattr(tf, name)` still answers False).
@@ -40,6 +41,8 @@ class _TensorFlowView(types.ModuleType):
       raise AttributeError(name)
     if self._v1_only and name in V1_ADDITIONS:
       return importlib.import_module(V1_ADDITIONS[name])
+    if self._v1_only and name in _V1_OVERLAYS:
+      return _V1_OVERLAYS[name]
     if self._v1_only and name == "compat":  # `tf.compat.v1.estimator` as in TF 1.15.
       return _COMPAT_VIEW
     if not self._v1_only:  # These three need no TensorFlow.
@@ -77,6 +80,46 @@ class _TensorFlowView(types.ModuleType):
 
     names = set(dir(tf.compat.v1))
     return sorted(names | set(V1_ADDITIONS) if self._v1_only else names | set(dir(tf)))
+
+
+class _Overlay(types.ModuleType):
+  """A module of tf.compat.v1 (`path` below it) with a few names answered by
+  this package instead (`overrides`: name -> "module:attribute" or an overlay)."""
+
+  def __init__(self, path: str, overrides: dict):
+    super().__init__("tf." + path, "tf.%s as TF1 scripts use it under bert-run-tf1." % path)
+    self._path = path
+    self._overrides = overrides
+
+  def __getattr__(self, name):
+    if name.startswith("__"):
+      raise AttributeError(name)
+    value = self._overrides.get(name)
+    if isinstance(value, str):
+      module, _, attribute = value.partition(":")
+      return getattr(importlib.import_module(module), attribute)
+    if value is not None:
+      return value
+    import tensorflow as tf
+
+    module = tf.compat.v1
+    for part in self._path.split("."):
+      module = getattr(module, part)
+    return getattr(module, name)
+
+
+# A TPU resolver under TF 1.15's name too: the runner drives no TPU, so it says how to reach one
+# (TensorFlow's own would look for a Cloud TPU and fail on the network).
+_V1_OVERLAYS = {
+  "distribute": _Overlay(
+    "distribute",
+    {
+      "cluster_resolver": _Overlay(
+        "distribute.cluster_resolver", {"TPUClusterResolver": "legacy.tpu:TPUClusterResolver"}
+      )
+    },
+  )
+}
 
 
 class _CompatView(types.ModuleType):

@@ -248,6 +248,24 @@ def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   assert not hasattr(tf, "gfile")
 
 
+def test_tf1_view_tpu_resolver_under_tf_distribute_says_how_to_reach_a_tpu():
+  """Scripts moved to TF 1.15 build the resolver as tf.distribute.cluster_resolver.
+  TPUClusterResolver: under bert-run-tf1 it is the one-line usage error, not
+  TensorFlow's own (which looks for a Cloud TPU on the network)."""
+  import tensorflow as tf
+  from legacy import tpu
+  from legacy.errors import NoTPU
+  from legacy.tf_view import tensorflow_view
+
+  distribute = tensorflow_view(v1=True).distribute
+  with pytest.raises(NoTPU, match=r"TPUClusterResolver\('my-tpu'\): bert-run-tf1 runs"):
+    distribute.cluster_resolver.TPUClusterResolver("my-tpu", zone=None, project=None)
+  assert distribute.cluster_resolver.TPUClusterResolver is tpu.TPUClusterResolver
+  resolvers = tf.compat.v1.distribute.cluster_resolver
+  assert distribute.cluster_resolver.SimpleClusterResolver is resolvers.SimpleClusterResolver
+  assert distribute.get_strategy is tf.compat.v1.distribute.get_strategy
+
+
 def test_redefined_flag_keeps_the_first_and_takes_the_new_default():
   from absl import flags
   from legacy.flags import legacy_flags
