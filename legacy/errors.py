@@ -23,3 +23,15 @@ class NotSupported(errors.ProjectError, ValueError):
 class NoTPU(NotSupported, errors.UsageError):
   """`use_tpu=True` or a TPU cluster resolver: the runner trains on CPU/GPU
   (a usage error: the script's --use_tpu flag asked for it)."""
+
+
+class ScriptError(errors.ProjectError, ValueError):
+  """The script used TF1's API in a way TF1 refused too (an EstimatorSpec
+  without the loss its mode needs, `steps` and `max_steps` together, a
+  prediction with no checkpoint to load, ...). A ValueError, as TF1 raised
+  it; bert-run-tf1 prints it as one line with the script's file and line."""
+
+
+class ScriptTypeError(errors.ProjectError, TypeError):
+  """The same for what TF1 refused with a TypeError (a model_fn that returns
+  no EstimatorSpec, a metric that is no `(value, update_op)` pair)."""

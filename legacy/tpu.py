@@ -25,7 +25,7 @@ import collections
 
 import tensorflow as tf
 
-from legacy.errors import NoTPU
+from legacy.errors import NoTPU, ScriptError
 from legacy.estimator import estimator as estimator_lib
 from legacy.estimator import run_config as run_config_lib
 from legacy.estimator.spec import EstimatorSpec, ModeKeys
@@ -79,7 +79,7 @@ class TPUConfig(
     experimental_host_call_every_n_steps=1,
   ):
     if iterations_per_loop <= 0:
-      raise ValueError(
+      raise ScriptError(
         "TPUConfig: iterations_per_loop must be positive, given %s" % iterations_per_loop
       )
     return super().__new__(
@@ -161,7 +161,7 @@ class TPUEstimatorSpec(
   ):
     for name, pair in (("eval_metrics", eval_metrics), ("host_call", host_call)):
       if pair is not None and not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-        raise ValueError("TPUEstimatorSpec: %s must be a (function, tensors) pair" % name)
+        raise ScriptError("TPUEstimatorSpec: %s must be a (function, tensors) pair" % name)
     return super().__new__(
       cls,
       mode,
@@ -231,7 +231,7 @@ class TPUEstimator(estimator_lib.Estimator):
     params = dict(params or {})
     for reserved in ("batch_size", "use_tpu"):
       if reserved in params:
-        raise ValueError("TPUEstimator sets params[%r] itself; remove it from params" % reserved)
+        raise ScriptError("TPUEstimator sets params[%r] itself; remove it from params" % reserved)
     self._batch_sizes = {
       ModeKeys.TRAIN: train_batch_size,
       ModeKeys.EVAL: eval_batch_size,
@@ -239,7 +239,7 @@ class TPUEstimator(estimator_lib.Estimator):
     }
     for mode, size in self._batch_sizes.items():
       if size is not None and size <= 0:
-        raise ValueError(
+        raise ScriptError(
           "TPUEstimator: the %s batch size must be positive, given %s" % (mode, size)
         )
     # The model_fn always gets params (TPUEstimator's contract).

@@ -169,3 +169,44 @@ def test_folder_finder_keeps_our_packages_ours(tmp_path):
   theirs = finder.find_spec("helpers")
   assert theirs.origin == str(tmp_path / "helpers.py")
   assert isinstance(theirs.loader, hooks.LegacySourceLoader)
+
+
+SPEC_WITHOUT_LOSS = """
+import tensorflow as tf
+
+
+def model_fn(features, labels, mode):
+  scores = tf.layers.dense(features["x"], 2)
+  return tf.estimator.EstimatorSpec(mode=mode, predictions=scores)
+
+
+def input_fn():
+  return tf.data.Dataset.from_tensors({"x": [[1.0, 2.0]]})
+
+
+tf.estimator.Estimator(model_fn, model_dir=MODEL_DIR).{call}(input_fn{arguments})
+"""
+
+
+@pytest.mark.parametrize(
+  "call, arguments, line, message",
+  [
+    ("evaluate", "", 7, "EstimatorSpec for mode EVAL needs loss"),
+    ("train", ", steps=1", 7, "EstimatorSpec for mode TRAIN needs both loss and train_op"),
+    ("train", ", steps=1, max_steps=2", 14, "Can not provide both steps and max_steps."),
+  ],
+)
+def test_what_tf1_refused_is_one_line_at_the_script_line(tmp_path, call, arguments, line, message):
+  """A script that breaks the Estimator's rules (a model_fn whose spec lacks what
+  its mode needs, ...) gets TF1's complaint as one line at its own line, not a
+  traceback through this package."""
+  script = tmp_path / "rule_breaker.py"
+  script.write_text(
+    SPEC_WITHOUT_LOSS.replace("MODEL_DIR", repr(str(tmp_path / "model")))
+    .replace("{call}", call)
+    .replace("{arguments}", arguments)
+  )
+  status, lines = _run_tf1(str(script))
+  assert status == 1
+  assert lines[-1].startswith("bert-run-tf1: error: %s:%d: %s" % (script, line, message))
+  assert not [line for line in lines if "Traceback" in line]

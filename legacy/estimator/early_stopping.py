@@ -17,6 +17,7 @@ import operator
 import os
 
 import tensorflow as tf
+from legacy.errors import ScriptError
 
 v1 = tf.compat.v1
 logger = logging.getLogger("tensorflow")
@@ -99,7 +100,7 @@ class _StopOnEvalResults(v1.train.SessionRunHook):
 
 def _hook(estimator, predicate, eval_dir, run_every_secs, run_every_steps):
   if run_every_secs is not None and run_every_steps is not None:
-    raise ValueError("give run_every_secs or run_every_steps, not both")
+    raise ScriptError("give run_every_secs or run_every_steps, not both")
   eval_dir = eval_dir or estimator.eval_dir()
   return _StopOnEvalResults(eval_dir, predicate, run_every_secs, run_every_steps)
 

@@ -33,6 +33,7 @@ import tensorflow as tf
 from legacy.estimator import session_hooks
 from legacy.estimator.run_config import RunConfig
 from legacy.estimator.spec import EstimatorSpec, ModeKeys, WarmStartSettings
+from legacy.errors import ScriptError, ScriptTypeError
 
 v1 = tf.compat.v1
 logger = logging.getLogger("tensorflow")  # TF1 scripts set its level with tf.logging.
@@ -78,7 +79,7 @@ class Estimator(object):
       and config.model_dir
       and os.path.abspath(model_dir) != os.path.abspath(config.model_dir)
     ):
-      raise ValueError(
+      raise ScriptError(
         "model_dir is %r but config.model_dir is %r; give one or make them equal"
         % (model_dir, config.model_dir)
       )
@@ -94,7 +95,7 @@ class Estimator(object):
       warm_start_from = WarmStartSettings(warm_start_from)
     self._warm_start = warm_start_from
     if "params" not in function_arguments(model_fn) and self._params:
-      raise ValueError("model_fn takes no params argument, but params were given: %r" % params)
+      raise ScriptError("model_fn takes no params argument, but params were given: %r" % params)
     logger.info("Using config: %r", self._config)
 
   model_dir = property(lambda self: self._model_dir)
@@ -123,7 +124,7 @@ class Estimator(object):
   def _need_checkpoint(self) -> str:
     checkpoint = self.latest_checkpoint()
     if checkpoint is None:
-      raise ValueError("Could not find trained model in model_dir: %s." % self._model_dir)
+      raise ScriptError("Could not find trained model in model_dir: %s." % self._model_dir)
     return checkpoint
 
   def _checkpoint_to_read(self, checkpoint_path, what: str) -> str | None:
@@ -180,7 +181,7 @@ class Estimator(object):
     if "labels" in arguments:
       kwargs["labels"] = labels
     elif labels is not None:
-      raise ValueError("model_fn takes no labels argument, but input_fn returns labels")
+      raise ScriptError("model_fn takes no labels argument, but input_fn returns labels")
     if "mode" in arguments:
       kwargs["mode"] = mode
     if "params" in arguments:
@@ -192,7 +193,7 @@ class Estimator(object):
 
   def _as_estimator_spec(self, spec, mode) -> EstimatorSpec:
     if not isinstance(spec, EstimatorSpec):
-      raise TypeError("model_fn must return an EstimatorSpec, not %r" % type(spec).__name__)
+      raise ScriptTypeError("model_fn must return an EstimatorSpec, not %r" % type(spec).__name__)
     return spec
 
   def _build(self, input_fn, mode):
@@ -238,10 +239,10 @@ class Estimator(object):
     """Trains until `max_steps` (a global step), for `steps` more steps, or
     until the input ends; returns self."""
     if steps is not None and max_steps is not None:
-      raise ValueError("Can not provide both steps and max_steps.")
+      raise ScriptError("Can not provide both steps and max_steps.")
     for name, value in (("steps", steps), ("max_steps", max_steps)):
       if value is not None and value <= 0:
-        raise ValueError("Must specify %s > 0, given: %s" % (name, value))
+        raise ScriptError("Must specify %s > 0, given: %s" % (name, value))
     if max_steps is not None and self._checkpoint_step() >= max_steps:
       logger.info("Skipping training since max_steps has already saved.")
       return self
@@ -304,13 +305,13 @@ class Estimator(object):
     """Evaluates the newest checkpoint (or `checkpoint_path`) over the input,
     or `steps` batches of it; returns the metrics, `loss` and `global_step`."""
     if steps is not None and steps <= 0:
-      raise ValueError("Must specify steps > 0, given: %s" % steps)
+      raise ScriptError("Must specify steps > 0, given: %s" % steps)
     checkpoint_path = self._checkpoint_to_read(checkpoint_path, "evaluate")
     with tf.Graph().as_default():
       spec, _, input_hooks = self._build(input_fn, ModeKeys.EVAL)
       metrics = dict(spec.eval_metric_ops)
       if "loss" in metrics:
-        raise ValueError("eval_metric_ops may not name a metric 'loss': the Estimator adds it")
+        raise ScriptError("eval_metric_ops may not name a metric 'loss': the Estimator adds it")
       metrics["loss"] = v1.metrics.mean(spec.loss)
       values = {name: value for name, (value, _) in metrics.items()}
       values["global_step"] = v1.train.get_global_step()
@@ -370,10 +371,10 @@ class Estimator(object):
       predictions = spec.predictions
       if predict_keys is not None:
         if not isinstance(predictions, dict):
-          raise ValueError("predict_keys needs predictions that are a dict")
+          raise ScriptError("predict_keys needs predictions that are a dict")
         missing = [key for key in predict_keys if key not in predictions]
         if missing:
-          raise ValueError(
+          raise ScriptError(
             "predict_keys %s are not among the predictions %s" % (missing, sorted(predictions))
           )
         predictions = {key: predictions[key] for key in predict_keys}
@@ -429,9 +430,9 @@ def _single_examples(values: dict):
   lengths = {key: np.shape(value)[0] if np.ndim(value) else None for key, value in values.items()}
   if None in lengths.values():
     key = [k for k, n in lengths.items() if n is None][0]
-    raise ValueError("Prediction %r has no batch dimension; use yield_single_examples=False" % key)
+    raise ScriptError("Prediction %r has no batch dimension; use yield_single_examples=False" % key)
   if len(set(lengths.values())) > 1:
-    raise ValueError("Batch length of predictions should be same: %s" % lengths)
+    raise ScriptError("Batch length of predictions should be same: %s" % lengths)
   for i in range(next(iter(lengths.values()), 0)):
     yield {key: value[i] for key, value in values.items()}
 

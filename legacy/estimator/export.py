@@ -7,6 +7,7 @@ import shutil
 import time
 
 import tensorflow as tf
+from legacy.errors import ScriptError
 
 v1 = tf.compat.v1
 DEFAULT_SIGNATURE = "serving_default"
@@ -68,7 +69,7 @@ class ClassificationOutput(object):
 
   def __init__(self, scores=None, classes=None):
     if scores is None and classes is None:
-      raise ValueError("ClassificationOutput needs scores or classes")
+      raise ScriptError("ClassificationOutput needs scores or classes")
     self.scores, self.classes = scores, classes
 
   def as_signature_def(self, receiver_tensors: dict):

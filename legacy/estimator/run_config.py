@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from legacy.errors import NotSupported
+from legacy.errors import NotSupported, ScriptError
 
 _DEFAULT_SAVE_SECS = 600
 
@@ -41,7 +41,7 @@ class RunConfig(object):
     checkpoint_save_graph_def=True,
   ):
     if save_checkpoints_steps is not None and save_checkpoints_secs is not None:
-      raise ValueError("RunConfig: give save_checkpoints_steps or save_checkpoints_secs, not both")
+      raise ScriptError("RunConfig: give save_checkpoints_steps or save_checkpoints_secs, not both")
     for name, value in (
       ("train_distribute", train_distribute),
       ("eval_distribute", eval_distribute),
@@ -102,7 +102,7 @@ class RunConfig(object):
       kwargs["save_checkpoints_steps"] = None
     for name, value in kwargs.items():
       if not hasattr(new, "_" + name):
-        raise ValueError("RunConfig.replace: unknown setting %r" % name)
+        raise ScriptError("RunConfig.replace: unknown setting %r" % name)
       setattr(new, "_" + name, value)
     return new
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from legacy.errors import ScriptError, ScriptTypeError
 
 
 class ModeKeys(object):
@@ -51,17 +52,17 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _SPEC_FIELDS)):
     prediction_hooks=None,
   ):
     if mode not in (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT):
-      raise ValueError("mode must be one of ModeKeys' values, not %r" % (mode,))
+      raise ScriptError("mode must be one of ModeKeys' values, not %r" % (mode,))
     if mode == ModeKeys.TRAIN and (loss is None or train_op is None):
-      raise ValueError("EstimatorSpec for mode TRAIN needs both loss and train_op")
+      raise ScriptError("EstimatorSpec for mode TRAIN needs both loss and train_op")
     if mode == ModeKeys.EVAL and loss is None:
-      raise ValueError("EstimatorSpec for mode EVAL needs loss")
+      raise ScriptError("EstimatorSpec for mode EVAL needs loss")
     if mode == ModeKeys.PREDICT and predictions is None:
-      raise ValueError("EstimatorSpec for mode PREDICT needs predictions")
+      raise ScriptError("EstimatorSpec for mode PREDICT needs predictions")
     metrics = dict(eval_metric_ops or {})
     for name, metric in metrics.items():
       if not (isinstance(metric, (tuple, list)) and len(metric) == 2):
-        raise TypeError(
+        raise ScriptTypeError(
           "eval_metric_ops[%r] must be a (value, update_op) pair, as tf.metrics.* return; "
           "got %r" % (name, metric)
         )
@@ -104,7 +105,7 @@ class WarmStartSettings(
     var_name_to_prev_var_name=None,
   ):
     if not ckpt_to_initialize_from:
-      raise ValueError("WarmStartSettings needs ckpt_to_initialize_from")
+      raise ScriptError("WarmStartSettings needs ckpt_to_initialize_from")
     return super().__new__(
       cls,
       ckpt_to_initialize_from,

@@ -16,7 +16,7 @@ import os
 
 import tensorflow as tf
 
-from legacy.errors import NotSupported
+from legacy.errors import NotSupported, ScriptError
 
 v1 = tf.compat.v1
 logger = logging.getLogger("tensorflow")
@@ -27,7 +27,7 @@ class TrainSpec(collections.namedtuple("TrainSpec", ["input_fn", "max_steps", "h
 
   def __new__(cls, input_fn, max_steps=None, hooks=None):
     if max_steps is not None and max_steps <= 0:
-      raise ValueError("TrainSpec: max_steps must be positive, given %s" % max_steps)
+      raise ScriptError("TrainSpec: max_steps must be positive, given %s" % max_steps)
     return super().__new__(cls, input_fn, max_steps, tuple(hooks or ()))
 
 
@@ -50,7 +50,7 @@ class EvalSpec(
     throttle_secs=600,
   ):
     if steps is not None and steps <= 0:
-      raise ValueError("EvalSpec: steps must be positive or None, given %s" % steps)
+      raise ScriptError("EvalSpec: steps must be positive or None, given %s" % steps)
     if exporters is None:
       exporters = ()
     elif not isinstance(exporters, (list, tuple)):
