@@ -36,6 +36,7 @@ import logging
 import os
 import runpy
 import sys
+import warnings
 
 from bert import errors
 
@@ -66,6 +67,8 @@ def import_tf1():
       os.environ.pop(LEGACY_KERAS_VARIABLE, None)
     else:
       os.environ[LEGACY_KERAS_VARIABLE] = saved
+  # Keras 2 warns at every call site of tf.layers.dense & co.; TF1 said it once per function.
+  warnings.filterwarnings("once", message=r"`tf\.layers\.\w+` is deprecated", category=UserWarning)
   tf_logger = logging.getLogger("tensorflow")
   level = tf_logger.level
   tf_logger.setLevel(logging.ERROR)  # Its deprecation notice is about TensorFlow's own calls.

@@ -210,3 +210,25 @@ def test_what_tf1_refused_is_one_line_at_the_script_line(tmp_path, call, argumen
   assert status == 1
   assert lines[-1].startswith("bert-run-tf1: error: %s:%d: %s" % (script, line, message))
   assert not [line for line in lines if "Traceback" in line]
+
+
+TWO_DENSE_LAYERS = """
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 3])
+hidden = tf.layers.dense(x, 4, name="hidden")
+print(tf.layers.dense(hidden, 2, name="out").name)
+"""
+
+
+def test_tf_layers_deprecation_is_said_once_per_function(tmp_path):
+  """Keras 2 warns at each call site of tf.layers.dense (a script's own copy of
+  Google's modeling.py has seven); TF1 said it once, and so does the runner."""
+  script = tmp_path / "layers.py"
+  script.write_text(TWO_DENSE_LAYERS)
+  r = _runner(script)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert r.stdout.strip() == "out/BiasAdd:0"
+  assert (
+    len([line for line in r.stderr.splitlines() if "`tf.layers.dense` is deprecated" in line]) == 1
+  )
