@@ -11,9 +11,8 @@ never sees half of one.
 `open_folder` reads a whole folder once into a `ModelFolder`: its checkpoint
 (`find_checkpoint`, the one finder), bert_config.json (`bert.model_config`),
 vocab.txt, labels and the settings the model was trained with, with one set of
-errors in the words of the tool that asks (`Naming`). The exporters, the server
-(`serving.files`, with bert-as-service's flags) and extract_features read
-folders through it.
+errors in the words of the tool that asks (`Naming`). The exporters and the
+server (`serving.files`, with bert-as-service's flags) read folders through it.
 """
 
 from __future__ import annotations
@@ -552,7 +551,8 @@ def find_labels(
         with open(path, encoding="utf-8-sig") as f:
           text = f.read()
       except (OSError, UnicodeDecodeError) as e:
-        raise LabelsError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e))
+        why = getattr(e, "strerror", None) or e
+        raise LabelsError("cannot read %s: %s" % (path, why)) from None
       if name == LABELS_FILENAME:
         return tuple(parse_labels(text, path))
       lines = [line.strip() for line in text.splitlines() if line.strip()]
