@@ -88,7 +88,7 @@ def plugin_builtins() -> dict:
   import os
 
   from bert import tokenization
-  from legacy import hooks
+  from legacy.lazy import lazy_module
   from legacy.flags import legacy_flags
   from legacy.tf_view import tensorflow_view
 
@@ -100,8 +100,8 @@ def plugin_builtins() -> dict:
     "flags": legacy_flags,
     "FLAGS": legacy_flags.FLAGS,
     "tokenization": tokenization,
-    "modeling": hooks.lazy_module("bert.modeling"),
-    "optimization": hooks.lazy_module("bert.optimization"),
+    "modeling": lazy_module("bert.modeling"),
+    "optimization": lazy_module("bert.optimization"),
   }
   names.update(eager_names())
   return names

@@ -45,9 +45,9 @@ import importlib.util
 import os
 import sys
 import traceback
-import types
 
 from legacy.flags import ABSL_VIEW, legacy_flags
+from legacy.lazy import lazy_module
 
 LEGACY_MODULES = {
   "modeling": "bert.modeling",
@@ -80,27 +80,6 @@ def legacy_frame(error: BaseException) -> traceback.FrameSummary | None:
   if found is None and isinstance(error, SyntaxError) and error.filename:
     found = traceback.FrameSummary(error.filename, error.lineno or 0, "")
   return found
-
-
-class _LazyModule(types.ModuleType):
-  """A module imported on first attribute access (keeps TensorFlow lazy)."""
-
-  def __init__(self, target: str):
-    super().__init__(target.rpartition(".")[2], "%s, imported on first use." % target)
-    self._target = target
-
-  def __getattr__(self, name):
-    if name.startswith("__") and name.endswith("__"):
-      raise AttributeError(name)
-    return getattr(importlib.import_module(self._target), name)
-
-
-_LAZY_MODULES: dict[str, _LazyModule] = {}
-
-
-def lazy_module(target: str) -> types.ModuleType:
-  """`target` (a module name), imported when one of its names is first used."""
-  return _LAZY_MODULES.setdefault(target, _LazyModule(target))
 
 
 def _legacy_module(name: str):
