@@ -13,6 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
+from emotion_data import tiny_config  # noqa: E402 (tests/ is on sys.path when pytest loads this)
+
 
 def _client_closed_when_its_constructor_fails(original):
   """bert_serving.client.BertClient.__init__ that closes what it opened when it raises.
@@ -50,19 +52,8 @@ else:
     _bert_serving_client.BertClient.__init__
   )
 
-TINY_CONFIG = {
-  "attention_probs_dropout_prob": 0.1,
-  "hidden_act": "gelu",
-  "hidden_dropout_prob": 0.1,
-  "hidden_size": 32,
-  "initializer_range": 0.02,
-  "intermediate_size": 37,
-  "max_position_embeddings": 64,
-  "num_attention_heads": 4,
-  "num_hidden_layers": 2,
-  "type_vocab_size": 2,
-  "vocab_size": 99,
-}
+# The tiny BERT every test builds (2 layers, hidden 32; one factory: emotion_data.tiny_config).
+TINY_CONFIG = tiny_config(99)
 
 
 @pytest.fixture

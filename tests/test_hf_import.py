@@ -11,25 +11,17 @@ import tensorflow as tf
 from bert import checkpoint, model_folder, modeling
 from export import hf_import, numpy_bert
 from export import safetensors_io as st
+from emotion_data import tiny_config
 
-HF_CONFIG = {
-  "architectures": ["BertModel"],
-  "attention_probs_dropout_prob": 0.1,
-  "hidden_act": "gelu",
-  "hidden_dropout_prob": 0.1,
-  "hidden_size": 32,
-  "initializer_range": 0.02,
-  "intermediate_size": 37,
-  "layer_norm_eps": 1e-12,
-  "max_position_embeddings": 40,
-  "model_type": "bert",
-  "num_attention_heads": 4,
-  "num_hidden_layers": 2,
-  "pad_token_id": 0,
-  "position_embedding_type": "absolute",
-  "type_vocab_size": 2,
-  "vocab_size": 50,
-}
+# The tiny BERT of the other tests as HuggingFace writes its config.json.
+HF_CONFIG = dict(
+  tiny_config(50, max_position_embeddings=40),
+  architectures=["BertModel"],
+  layer_norm_eps=1e-12,
+  model_type="bert",
+  pad_token_id=0,
+  position_embedding_type="absolute",
+)
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(45)]
 
 

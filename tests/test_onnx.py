@@ -19,6 +19,7 @@ import tensorflow as tf  # noqa: E402
 
 from bert import checkpoint, classifier_model, model_folder, modeling  # noqa: E402
 from classifier import tfrecord  # noqa: E402
+from emotion_data import tiny_config  # noqa: E402
 from export import onnx_export  # noqa: E402
 from onnx_bert import build as onnx_build  # noqa: E402
 from onnx_bert import graph as onnx_graph  # noqa: E402
@@ -29,19 +30,7 @@ LABELS = ["neg", "neutral", "pos"]
 WORDS = "the a is was good bad day night hello world movie film great terrible i you it".split()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
 VOCAB += ["w%d" % i for i in range(60 - len(VOCAB))]
-CONFIG = {
-  "vocab_size": len(VOCAB),
-  "hidden_size": 32,
-  "num_hidden_layers": 2,
-  "num_attention_heads": 4,
-  "intermediate_size": 37,
-  "hidden_act": "gelu",
-  "max_position_embeddings": 64,
-  "type_vocab_size": 2,
-  "initializer_range": 0.2,
-  "hidden_dropout_prob": 0.1,
-  "attention_probs_dropout_prob": 0.1,
-}
+CONFIG = tiny_config(len(VOCAB), initializer_range=0.2)
 SEQ = 16
 TOLERANCE = 1e-4
 

@@ -21,6 +21,7 @@ import tensorflow as tf
 import zmq
 
 from bert import checkpoint, modeling, tokenization
+from emotion_data import tiny_config
 from serving import args as args_mod
 from serving.background import free_ports
 from serving.server import BertServer
@@ -37,19 +38,7 @@ WORDS = (
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIAL + WORDS + ["##s", "##ing", ",", ".", "!", "?"]
 VOCAB += ["w%d" % i for i in range(100 - len(VOCAB))]
-CONFIG = {
-  "vocab_size": len(VOCAB),
-  "hidden_size": 32,
-  "num_hidden_layers": 2,
-  "num_attention_heads": 4,
-  "intermediate_size": 37,
-  "hidden_act": "gelu",
-  "max_position_embeddings": 64,
-  "type_vocab_size": 2,
-  "initializer_range": 0.2,
-  "hidden_dropout_prob": 0.1,
-  "attention_probs_dropout_prob": 0.1,
-}
+CONFIG = tiny_config(len(VOCAB), initializer_range=0.2)
 SEQ_LEN = 16
 LABELS = ["neg", "neutral", "pos"]
 TEXTS = [
