@@ -80,6 +80,17 @@ def first_line(error: BaseException) -> str:
   return type(error).__name__
 
 
+def os_reason(error: BaseException) -> str:
+  """Why a file operation failed, in one line: the OS's words when it gave some
+  (`No such file or directory`), else the error's first line."""
+  return getattr(error, "strerror", None) or first_line(error)
+
+
+def cannot(action: str, path: str, error: BaseException) -> str:
+  """The one message form for a failed file operation: `cannot <action> <path>: <why>`."""
+  return "cannot %s %s: %s" % (action, path, os_reason(error))
+
+
 def report(program: str, error: BaseException) -> int:
   """Prints `<program>: error: <first line>` to stderr; returns the exit status."""
   sys.stderr.write("%s: error: %s\n" % (program, first_line(error)))

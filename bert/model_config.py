@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
+from bert import errors
 from bert.errors import DataError, InputError
 from bert.text_files import read_text
 
@@ -112,7 +113,7 @@ def read_vocab_tokens(vocab_file: str) -> list[str]:
     with open(vocab_file, encoding="utf-8", newline="\n") as f:
       return [line.replace("\r", "").strip() for line in f]
   except OSError as e:
-    raise InputError("cannot read %s: %s" % (vocab_file, e.strerror or e)) from None
+    raise InputError(errors.cannot("read", vocab_file, e)) from None
   except UnicodeDecodeError as e:
     raise InputError("%s is not UTF-8: %s" % (vocab_file, e.reason)) from None
 

@@ -24,7 +24,7 @@ import os
 import re
 from typing import Sequence
 
-from bert import model_config, windows
+from bert import errors, model_config, windows
 from bert.errors import InputError
 
 # Files and folders written so that a reader never sees half of one; they live with the
@@ -121,7 +121,7 @@ def read_json_object(path: str) -> dict:
     with open(path, encoding="utf-8-sig") as f:
       value = json.load(f)
   except OSError as e:
-    raise InputError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    raise InputError(errors.cannot("read", path, e)) from None
   except ValueError as e:  # UnicodeDecodeError included
     raise InputError("%s: not valid JSON: %s" % (path, e)) from None
   if not isinstance(value, dict):
@@ -199,7 +199,7 @@ def local_checkpoint(path: str, error: type[InputError] = InputError) -> str:
     try:
       newest = newest_local_checkpoint(path)
     except (OSError, UnicodeDecodeError) as e:
-      raise error("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
+      raise error(errors.cannot("read", path, e)) from None
     if newest is None:
       raise error(no_checkpoint_in_directory(path))
     return newest
@@ -414,7 +414,7 @@ def find_checkpoint(
     try:
       newest = newest_local_checkpoint(folder)
     except (OSError, UnicodeDecodeError) as e:
-      why = getattr(e, "strerror", None) or e
+      why = errors.os_reason(e)
       raise naming.error("cannot read %s: %s" % (state_file, why)) from None
     if newest is not None:
       return newest
@@ -551,7 +551,7 @@ def find_labels(
         with open(path, encoding="utf-8-sig") as f:
           text = f.read()
       except (OSError, UnicodeDecodeError) as e:
-        why = getattr(e, "strerror", None) or e
+        why = errors.os_reason(e)
         raise LabelsError("cannot read %s: %s" % (path, why)) from None
       if name == LABELS_FILENAME:
         return tuple(parse_labels(text, path))

@@ -20,7 +20,7 @@ import tempfile
 from typing import IO, Iterator
 
 from bert import errors
-from bert.errors import WriteError, first_line
+from bert.errors import WriteError, os_reason
 
 
 def target_path(path: str) -> str:
@@ -100,7 +100,7 @@ class TargetRules:
     try:
       content = os.listdir(target)
     except OSError as e:
-      raise self.error("cannot list %s: %s" % (name, e.strerror or e)) from None
+      raise self.error(errors.cannot("list", name, e)) from None
     if not content:
       return
     if (overwrite or self.foreign_first) and self._holds_no_result(target):
@@ -142,7 +142,7 @@ def writing(failure: str, target: str, *also: type[BaseException]) -> Iterator[N
   except WriteError:
     raise
   except (OSError,) + also as e:
-    why = getattr(e, "strerror", None) or errors.first_line(e)
+    why = errors.os_reason(e)
     raise WriteError("%s %s: %s" % (failure, target, why)) from None
 
 
@@ -177,7 +177,7 @@ def copy_file(source: str, target: str, error: type[errors.InputError]) -> None:
   try:
     shutil.copyfile(source, target)
   except OSError as e:
-    why = e.strerror or e
+    why = errors.os_reason(e)
     if e.filename == source:
       raise error("cannot read %s: %s" % (source, why)) from None
     raise WriteError("cannot write %s: %s" % (target, why)) from None
@@ -202,7 +202,7 @@ def atomic_write(path: str, mode: str = "w") -> Iterator[IO]:
   except WriteError:
     raise
   except files.errors as e:
-    why = getattr(e, "strerror", None) or first_line(e)
+    why = os_reason(e)
     raise WriteError("cannot write %s: %s" % (path, why)) from e
   finally:
     files.remove_if_exists(tmp_path)

@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Iterator
 
-from bert.errors import DataError
+from bert.errors import DataError, os_reason
 
 _files_read = None  # While `files_read()` is active: the paths read.
 
@@ -52,7 +52,7 @@ def read_bytes(input_file: str | os.PathLike) -> bytes:
   except FileNotFoundError:
     raise DataError("file not found", path) from None
   except OSError as e:
-    raise DataError("cannot read file: %s" % (e.strerror or e), path) from None
+    raise DataError("cannot read file: %s" % os_reason(e), path) from None
 
 
 def read_text(input_file: str | os.PathLike) -> str:

@@ -363,9 +363,7 @@ def write_splits(output_dir, split_records, layout="emotion", with_text_b=False)
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as e:
-    raise WriteError(
-      "cannot create the output folder %s: %s" % (output_dir, e.strerror or e)
-    ) from None
+    raise WriteError(errors.cannot("create the output folder", output_dir, e)) from None
   paths = {}
   for split, name in zip(SPLITS, LAYOUTS[layout]):
     path = os.path.join(output_dir, name)

@@ -31,7 +31,7 @@ import os
 import shutil
 from typing import Callable
 
-from bert import model_folder
+from bert import errors, model_folder
 from bert.errors import WriteError
 
 logger = logging.getLogger(__name__)
@@ -275,4 +275,4 @@ def _link_checkpoint(source: str, target: str) -> None:
     except OSError as e:
       if os.path.exists(temporary):
         os.remove(temporary)
-      raise WriteError("cannot write %s: %s" % (destination, e.strerror or e)) from None
+      raise WriteError(errors.cannot("write", destination, e)) from None

@@ -19,6 +19,7 @@ import os
 import shutil
 from typing import Any, Iterator
 
+from bert import errors
 from bert.errors import WriteError
 from classifier.plan import RunPlan, plan_run
 from classifier.run_config import RunConfig
@@ -78,7 +79,7 @@ def _run_plan(plan: RunPlan) -> dict[str, Any]:
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as e:
-    raise WriteError("cannot create --output_dir %s: %s" % (output_dir, e.strerror or e))
+    raise WriteError(errors.cannot("create --output_dir", output_dir, e))
 
   try:
     return pipeline.run(plan)

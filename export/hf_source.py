@@ -103,7 +103,7 @@ def read_json(path: str):
     with open(path, "r", encoding="utf-8") as f:
       return json.load(f)
   except OSError as e:
-    raise HFImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    raise HFImportError(errors.cannot("read", path, e)) from None
   except ValueError as e:
     raise HFImportError("%s is not valid JSON: %s" % (path, e)) from e
 
@@ -138,7 +138,7 @@ def _subfolders(directory: str) -> list[str]:
   try:
     names = sorted(os.listdir(directory))
   except OSError as e:
-    raise HFImportError("cannot list %s: %s" % (directory, e.strerror or e)) from None
+    raise HFImportError(errors.cannot("list", directory, e)) from None
   return [os.path.join(directory, n) for n in names if os.path.isdir(os.path.join(directory, n))]
 
 
@@ -349,7 +349,7 @@ def _torch_load(torch, path: str) -> dict:
   try:
     return torch.load(path, map_location="cpu", weights_only=True)
   except OSError as e:
-    raise HFImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    raise HFImportError(errors.cannot("read", path, e)) from None
   except (RuntimeError, EOFError, pickle.UnpicklingError) as e:
     raise HFImportError("cannot read %s: %s" % (path, errors.first_line(e))) from None
 

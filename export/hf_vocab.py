@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from bert import errors
 from export.hf_source import (
   VOCAB_NAME,
   HFImportError,
@@ -53,7 +54,7 @@ def _read_vocab_lines(path: str) -> list[str]:
     with open(path, "r", encoding="utf-8") as f:
       return [line.rstrip("\n").strip() for line in f]
   except OSError as e:
-    raise HFImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    raise HFImportError(errors.cannot("read", path, e)) from None
   except UnicodeDecodeError as e:
     raise HFImportError("%s is not UTF-8: %s" % (path, e.reason)) from None
 

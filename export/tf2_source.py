@@ -280,7 +280,7 @@ def _parse_config(path: str) -> dict:
     with open(path, encoding="utf-8") as f:
       text = f.read()
   except OSError as e:
-    raise TF2ImportError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    raise TF2ImportError(errors.cannot("read", path, e)) from None
   except UnicodeDecodeError as e:
     raise TF2ImportError("%s is not UTF-8: %s" % (path, e.reason)) from None
   try:

@@ -116,7 +116,7 @@ def _readable_script(path: str) -> str:
     with open(path, "rb") as f:
       source = f.read()
   except OSError as e:
-    raise errors.InputError("%s: cannot read: %s" % (path, e.strerror or e)) from None
+    raise errors.InputError("%s: cannot read: %s" % (path, errors.os_reason(e))) from None
   if b"\0" in source:
     line = source[: source.index(b"\0")].count(b"\n") + 1
     raise errors.InputError(

@@ -299,7 +299,7 @@ def _save(model, path: str) -> None:
   try:
     onnx.save_model(model, path)
   except OSError as e:
-    raise WriteError("cannot write %s: %s" % (path, e.strerror or e)) from None
+    raise WriteError(errors.cannot("write", path, e)) from None
 
 
 def _build_and_check(plan: OnnxPlan, staging: str) -> tuple[dict, int, list]:
@@ -444,7 +444,7 @@ def ensure_export(
   try:
     os.makedirs(parent, exist_ok=True)
   except OSError as e:
-    raise WriteError("cannot create %s: %s" % (parent, e.strerror or e)) from None
+    raise WriteError(errors.cannot("create", parent, e)) from None
   with _folder_lock(parent):
     found = onnx_runtime.current_model(onnx_dir, checkpoint, multi_label, precision)
     if found:  # another process exported it while we waited

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from bert.errors import InputError, UsageError, first_line
+from bert.errors import InputError, UsageError, first_line, os_reason
 from onnx_bert.graph import INPUT_NAMES
 
 INFO_NAME = "onnx_info.json"
@@ -97,7 +97,7 @@ def damage(onnx_dir: str, info: dict, precision: str) -> str | None:
   try:
     size = os.path.getsize(path)
   except OSError as e:
-    return "%s cannot be read: %s" % (path, e.strerror or e)
+    return "%s cannot be read: %s" % (path, os_reason(e))
   if isinstance(recorded, int) and size != recorded:
     return "%s has %d bytes, %s records %d" % (path, size, INFO_NAME, recorded)
   return None

@@ -54,7 +54,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-from bert.errors import InputError, UsageError
+from bert.errors import InputError, UsageError, os_reason
 from processors.base import DataProcessor
 
 ENTRY_POINT_GROUP = "bert_classic.processors"
@@ -230,7 +230,7 @@ def _describe_parse_error(error: Exception) -> str:
   if isinstance(error, SyntaxError):
     return "%s (line %s)" % (error.msg, error.lineno)
   if isinstance(error, OSError):
-    return error.strerror or str(error)
+    return os_reason(error)
   return "%s: %s" % (type(error).__name__, error)
 
 

@@ -28,7 +28,7 @@ import dataclasses
 import json
 import os
 
-from bert import model_folder
+from bert import errors, model_folder
 from bert.errors import InputError
 from bert.model_folder import ModelFolder
 from serving import logs
@@ -52,7 +52,7 @@ def _read_text(path: str, encoding: str) -> str:
     with open(path, encoding=encoding) as f:
       return f.read()
   except OSError as e:
-    raise InputError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    raise InputError(errors.cannot("read", path, e)) from None
   except UnicodeDecodeError as e:
     raise InputError("%s is not %s text: %s" % (path, encoding, e.reason)) from None
 
