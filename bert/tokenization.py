@@ -116,7 +116,7 @@ def load_vocab(vocab_file: "str | os.PathLike") -> "collections.OrderedDict[str,
   if isinstance(path, bytes):
     path = path.decode("utf-8")
   if "://" in path:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
 
     try:
       with tf.io.gfile.GFile(path, "r") as reader:

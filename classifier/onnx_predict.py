@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 def _onnx_model(
   config: RunConfig, checkpoint: str, label_list, multi_label: bool
 ) -> onnx_runtime.OnnxBert:
-  from onnx_bert import build  # pylint: disable=import-outside-toplevel
+  from onnx_bert import build
 
   backend = config.prediction.predict_backend  # Checked by classifier.plan, as is `checkpoint`.
   path = build.ensure_export(

@@ -64,7 +64,6 @@ def run_check(
 ) -> dict:
   """Loads the written checkpoint into BertEncoder and compares it with the
   NumPy forward pass of the source; raises HFImportError above tolerance."""
-  # pylint: disable=import-outside-toplevel
   import tensorflow as tf
   from bert import checkpoint as bert_checkpoint
   from bert import modeling

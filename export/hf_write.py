@@ -40,7 +40,7 @@ def _write_model_files(
   folder: str, output_dir: str, google_config: dict, vocab: Vocab, written: dict
 ) -> None:
   """Writes bert_config.json, vocab.txt and bert_model.ckpt.* into the staging `folder`."""
-  from bert import checkpoint as bert_checkpoint  # pylint: disable=import-outside-toplevel
+  from bert import checkpoint as bert_checkpoint
 
   with writing(_WRITE_FAILURE, output_dir):
     with open(os.path.join(folder, model_folder.BERT_CONFIG_FILENAME), "w", encoding="utf-8") as f:

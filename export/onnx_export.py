@@ -109,7 +109,7 @@ def _eval_batches(
   eval_file: str, max_seq_length: int, multi_label: bool, with_example_id: bool, num_labels: int
 ) -> Iterator[dict]:
   """The dev set's batches as NumPy dicts (padding trimmed per batch)."""
-  from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+  from classifier import input_pipeline
 
   dataset = input_pipeline.file_based_dataset(
     eval_file,

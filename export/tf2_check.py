@@ -19,7 +19,6 @@ OUTPUT_KEYS = ("sequence_output", "pooled_output", "encoder_outputs", "logits")
 
 def ours(prefix: str, google_config: dict, num_labels: int | None, inputs) -> dict:
   """Our model's outputs on `inputs` (ids, mask, types), from the Google-layout `prefix`."""
-  # pylint: disable=import-outside-toplevel
   from bert import classifier_model, modeling
 
   config = modeling.BertConfig.from_dict(google_config)
@@ -62,7 +61,7 @@ def _numpy(outputs) -> dict:
 def hub_outputs(hub_dir: str, inputs, error: type[Exception]) -> dict:
   """What a TF Hub BERT encoder SavedModel returns for `inputs`, loaded with TensorFlow alone;
   one that cannot be loaded or called so raises `error`."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   feed = {k: tf.constant(v) for k, v in _as_dict_inputs(inputs).items()}
   try:
@@ -86,7 +85,7 @@ def build_encoder(encoder_config_section: dict):
 
 def build_classifier(encoder, num_labels: int, dropout: float):
   """tf-models-official's BertClassifier over `encoder`: run_classifier.py's head."""
-  from official.nlp.modeling import models  # pylint: disable=import-outside-toplevel
+  from official.nlp.modeling import models
 
   return models.BertClassifier(
     network=encoder,

@@ -170,7 +170,7 @@ def import_tfm(what: str):
     importlib.import_module("official.nlp.modeling.networks")
     importlib.import_module("official.nlp.modeling.models")
     return importlib.import_module("official.nlp.configs.encoders")
-  except Exception as e:  # pylint: disable=broad-except  # Any failure of a broken install.
+  except Exception as e:  # Any failure of a broken install.
     text = " ".join(str(e).split()) or type(e).__name__
     raise InputError(
       "%s needs tf-models-official, which is installed but does not import (%s: %s): "

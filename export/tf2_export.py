@@ -129,14 +129,14 @@ def fill_garden_model(model, values: dict, num_layers: int, heads: int) -> None:
 
 def _save(folder: str, **items) -> str:
   """`tf.train.Checkpoint(**items).save` into `folder`: ckpt-1 with its `checkpoint` state file."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   return tf.train.Checkpoint(**items).save(os.path.join(folder, "ckpt"))
 
 
 def _write_files(staging: str, plan: ExportPlan, encoder, classifier, labels) -> None:
   """Fills the staging folder (`labels`: the head's, with `classifier`)."""
-  import yaml  # pylint: disable=import-outside-toplevel  # comes with tf-models-official
+  import yaml  # comes with tf-models-official
 
   encoders = tf2_common.import_tfm(PROG)
   section = encoders.BertEncoderConfig(**plan.encoder_config).as_dict()
@@ -164,7 +164,7 @@ def _write_files(staging: str, plan: ExportPlan, encoder, classifier, labels) ->
 def _load_back(staging: str, num_labels: int | None, inputs) -> dict:
   """The outputs of fresh tfm models built from the written config and restored from the
   written checkpoints: the encoder's from encoder/, the logits from classifier/."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   encoders = tf2_common.import_tfm(PROG)
   config = encoders.EncoderConfig.from_yaml(os.path.join(staging, CONFIG_NAME))
@@ -202,7 +202,6 @@ def write_tfm_folder(
     or a failed check; bert.errors.WriteError when --tfm_dir cannot be written. Nothing
     is left in --tfm_dir then.
   """
-  # pylint: disable=import-outside-toplevel
   from bert import checkpoint, classifier_model, modeling
   from export.hf_check import check_inputs
   from export.hf_export import log_left_out

@@ -242,7 +242,7 @@ def _reference(source: Source, num_labels: int | None, inputs) -> dict:
   """The source model's own outputs on `inputs`."""
   if source.kind == "hub":
     return tf2_check.hub_outputs(source.path, inputs, TF2ImportError)
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   section = tf2_common.garden_encoder_config(source.config)
   encoder = tf2_check.build_encoder(section)

@@ -82,7 +82,6 @@ def read_variables(prefix: str) -> TF2Variables:
   Raises:
     TF2ImportError: an unreadable or name-based checkpoint, or two variables of one name.
   """
-  # pylint: disable=import-outside-toplevel
   import tensorflow as tf
   from tensorflow.core.protobuf import trackable_object_graph_pb2
 
@@ -284,7 +283,7 @@ def _parse_config(path: str) -> dict:
   except UnicodeDecodeError as e:
     raise TF2ImportError("%s is not UTF-8: %s" % (path, e.reason)) from None
   try:
-    import yaml  # pylint: disable=import-outside-toplevel  # comes with tf-models-official
+    import yaml  # comes with tf-models-official
   except ImportError:
     yaml = None
   try:
@@ -333,7 +332,7 @@ def hub_activation(hub_dir: str) -> str | None:
   path = os.path.join(hub_dir, "keras_metadata.pb")
   if not os.path.isfile(path):
     return None
-  from tf_keras.protobuf import saved_metadata_pb2  # pylint: disable=import-outside-toplevel
+  from tf_keras.protobuf import saved_metadata_pb2
 
   metadata = saved_metadata_pb2.SavedMetadata()
   with open(path, "rb") as f:
@@ -353,9 +352,9 @@ def hub_activation(hub_dir: str) -> str | None:
 
 def hub_lower_case(prefix: str) -> bool | None:
   """A Hub encoder's `do_lower_case` variable, or None when it has none."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
-  from bert import checkpoint  # pylint: disable=import-outside-toplevel
+  from bert import checkpoint
 
   with checkpoint.reading_checkpoint(prefix, TF2ImportError):
     reader = tf.train.load_checkpoint(prefix)
@@ -375,7 +374,6 @@ def google_tensors(variables: TF2Variables, names: EncoderNames, config: dict) -
   Raises:
     TF2ImportError: a tensor whose shape does not fit `config`, or one that is not float.
   """
-  # pylint: disable=import-outside-toplevel
   import tensorflow as tf
   from bert import checkpoint, modeling
   from export.serving_export import expected_bert_shapes

@@ -104,7 +104,6 @@ def _quiet_tools() -> Iterator[None]:
 def _load_model(plan: OnnxPlan):
   """(TF model, weights by checkpoint name, has a head): the checkpoint in BertClassifier
   when it has a classifier head, else in BertEncoder."""
-  # pylint: disable=import-outside-toplevel
   from bert import checkpoint, classifier_model, modeling
 
   folder = plan.model
@@ -122,7 +121,6 @@ def _load_model(plan: OnnxPlan):
 
 def _fuse(model, config: dict):
   """The model after ONNX Runtime's transformer fusions, and the fused op counts."""
-  # pylint: disable=import-outside-toplevel
   import onnx
   from onnxruntime.transformers import optimizer
   from onnxruntime.transformers.fusion_options import AttentionMaskFormat, FusionOptions
@@ -167,7 +165,7 @@ def _check_batches(config: dict, seed: int = 7) -> list[tuple[np.ndarray, ...]]:
 
 def _tf_outputs(model, has_head: bool, batch) -> dict:
   """The TensorFlow model's outputs on `batch`, under the ONNX output names."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   ids, mask, segments = (tf.constant(a) for a in batch)
   encoder = model.bert if has_head else model
@@ -212,7 +210,7 @@ def _same_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _dev_report(plan: OnnxPlan, fp32: str, int8: str, num_labels: int) -> dict:
   """Accuracy of both models on the dev set, their label agreement and their speed."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   models = {"fp32": onnx_runtime.OnnxBert(fp32), "int8": onnx_runtime.OnnxBert(int8)}
   correct = {"fp32": 0.0, "int8": 0.0}
@@ -255,8 +253,8 @@ def _dev_report(plan: OnnxPlan, fp32: str, int8: str, num_labels: int) -> dict:
 def _quantize(plan: OnnxPlan, staging: str, batches: list, num_labels: int) -> dict:
   """Writes model.int8.onnx; returns the comparison with the float model (num_labels 0:
   no classifier head)."""
-  import onnx  # pylint: disable=import-outside-toplevel
-  from onnxruntime.quantization import QuantType, quantize_dynamic  # pylint: disable=C0415
+  import onnx
+  from onnxruntime.quantization import QuantType, quantize_dynamic
 
   fp32 = os.path.join(staging, MODEL_FILES["fp32"])
   int8 = os.path.join(staging, MODEL_FILES["int8"])
@@ -294,7 +292,7 @@ def _quantize(plan: OnnxPlan, staging: str, batches: list, num_labels: int) -> d
 
 
 def _save(model, path: str) -> None:
-  import onnx  # pylint: disable=import-outside-toplevel
+  import onnx
 
   try:
     onnx.save_model(model, path)
@@ -351,7 +349,7 @@ def write_onnx_folder(plan: OnnxPlan) -> dict:
     OnnxExportError: the checkpoint cannot be read or the check fails; nothing is written.
     bert.errors.WriteError: writing failed; nothing is left half-written.
   """
-  import onnxruntime  # pylint: disable=import-outside-toplevel
+  import onnxruntime
 
   with staging_beside(plan.onnx_dir) as staging:
     facts, num_labels, batches = _build_and_check(plan, staging)
@@ -401,7 +399,7 @@ def write_onnx_folder(plan: OnnxPlan) -> dict:
 def _folder_lock(folder: str) -> Iterator[None]:
   """An exclusive lock on `folder` (a directory), so that processes export one at a time."""
   try:
-    import fcntl  # pylint: disable=import-outside-toplevel
+    import fcntl
   except ImportError:  # not POSIX: no lock
     yield
     return
@@ -451,7 +449,7 @@ def ensure_export(
       return found
     config = model_config.read_bert_config(bert_config_file)
     check_config(config, bert_config_file)
-    from bert import tf_startup  # pylint: disable=import-outside-toplevel
+    from bert import tf_startup
 
     tf_startup.import_tensorflow()  # without its start-up noise
     (log or logger).info("Exporting %s to ONNX in %s", checkpoint, onnx_dir)

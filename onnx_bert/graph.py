@@ -72,7 +72,7 @@ class _Builder(object):
   """Collects nodes and initializers; every node gets one fresh output name."""
 
   def __init__(self) -> None:
-    import onnx  # pylint: disable=import-outside-toplevel
+    import onnx
 
     self.onnx = onnx
     self.nodes: list = []
@@ -213,8 +213,8 @@ def build_model(
   Raises:
     ValueError: the activation cannot be exported, or `with_head` without a head.
   """
-  import onnx  # pylint: disable=import-outside-toplevel
-  from onnx import TensorProto, helper  # pylint: disable=import-outside-toplevel
+  import onnx
+  from onnx import TensorProto, helper
 
   kind = activation_kind(bert_config.get("hidden_act", "gelu"))
   hidden = int(bert_config["hidden_size"])

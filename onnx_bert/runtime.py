@@ -54,7 +54,7 @@ def check_installed(what: str) -> None:
   for name in ("onnxruntime", "onnx"):
     try:
       importlib.import_module(name)
-    except Exception as e:  # pylint: disable=broad-except  # Any failure of a broken install.
+    except Exception as e:  # Any failure of a broken install.
       raise InputError(
         "%s needs %s, which is installed but does not import (%s: %s): reinstall it, "
         "e.g. pip install --force-reinstall %s"
@@ -129,7 +129,7 @@ def has_head(model_path: str) -> bool:
 
 def session_options(threads: int = 0):
   """ONNX Runtime options: every graph optimization, `threads` intra-op threads (0: its default)."""
-  import onnxruntime as ort  # pylint: disable=import-outside-toplevel
+  import onnxruntime as ort
 
   options = ort.SessionOptions()
   options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -143,7 +143,7 @@ def pruned_model(path: str, outputs) -> bytes:
   ONNX Runtime runs every node of a model whatever outputs are asked for; a server
   pooling layer -2 would also pay for the last layer, the pooler and the head.
   """
-  import onnx  # pylint: disable=import-outside-toplevel
+  import onnx
 
   model = onnx.load(path)
   graph = model.graph
@@ -177,7 +177,7 @@ class OnnxBert(object):
 
   def __init__(self, path: str, threads: int = 0, only=None):
     """Opens `path`; with `only` (output names), just the part of the model they need."""
-    import onnxruntime as ort  # pylint: disable=import-outside-toplevel
+    import onnxruntime as ort
 
     self.path = path
     try:
@@ -185,7 +185,7 @@ class OnnxBert(object):
       self.session = ort.InferenceSession(
         source, session_options(threads), providers=["CPUExecutionProvider"]
       )
-    except Exception as e:  # pylint: disable=broad-except  # onnx/ORT raise their own kinds.
+    except Exception as e:  # onnx/ORT raise their own kinds.
       raise InputError(
         "cannot load the ONNX model %s (%s: %s); delete its folder to export it again"
         % (path, type(e).__name__, first_line(e))

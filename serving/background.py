@@ -82,7 +82,7 @@ class BackgroundServer(object):
     """Asks the server to stop, waits, kills it if need be; its exit code."""
     if self.process is None:
       return None
-    from serving.server import terminate  # pylint: disable=import-outside-toplevel
+    from serving.server import terminate
 
     if self.process.poll() is None:
       try:

@@ -26,8 +26,8 @@ class ServerError(errors.ProjectError):
 
 def _bind_server(args: argparse.Namespace, model_files):
   """A `BertServer` for `args` with its ports bound; a port in use is a ServerError."""
-  import zmq  # pylint: disable=g-import-not-at-top
-  from serving.server import BertServer  # pylint: disable=g-import-not-at-top
+  import zmq
+  from serving.server import BertServer
 
   try:
     return BertServer(args, model_files=model_files)
@@ -77,8 +77,8 @@ def main(argv=None) -> int:
 
 def _request_stop(args: argparse.Namespace) -> None:
   """Sends TERMINATION to -ip:-port; no answer in time is a ServerError."""
-  import zmq  # pylint: disable=g-import-not-at-top
-  from serving.server import terminate as send_termination  # pylint: disable=g-import-not-at-top
+  import zmq
+  from serving.server import terminate as send_termination
 
   try:
     send_termination(args.ip, args.port, args.timeout)

@@ -119,7 +119,7 @@ class _Connection(object):
 def open_file_share() -> int | None:
   """The most connections the fd limit leaves to HTTP (None: no limit)."""
   try:
-    import resource  # pylint: disable=import-outside-toplevel
+    import resource
   except ImportError:  # Windows
     return None
   soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -16,7 +16,7 @@ TERMINATION = b"TERMINATION"
 
 def _wait_for_disconnect(monitor, deadline: float) -> bool:
   """Whether the monitored socket loses its connection before `deadline`."""
-  from zmq.utils.monitor import recv_monitor_message  # pylint: disable=import-outside-toplevel
+  from zmq.utils.monitor import recv_monitor_message
 
   while True:
     left_ms = int((deadline - time.monotonic()) * 1000)

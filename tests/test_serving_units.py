@@ -490,8 +490,8 @@ def test_error_meta_makes_the_client_raise():
 
 
 def test_free_ports_are_distinct_and_bindable():
-  import socket  # pylint: disable=import-outside-toplevel
-  from serving.background import free_ports  # pylint: disable=import-outside-toplevel
+  import socket
+  from serving.background import free_ports
 
   ports = free_ports(3)
   assert len(set(ports)) == 3
@@ -501,7 +501,7 @@ def test_free_ports_are_distinct_and_bindable():
 
 
 def test_background_server_that_fails_to_start_is_reaped(tmp_path):
-  from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+  from serving.background import BackgroundServer
 
   log = tmp_path / "server.log"
   with BackgroundServer(str(tmp_path / "missing"), log_path=str(log), stop_timeout=60) as server:
@@ -512,9 +512,9 @@ def test_background_server_that_fails_to_start_is_reaped(tmp_path):
 
 
 def test_port_in_use_is_one_line_exit_1(tmp_path):
-  import socket  # pylint: disable=import-outside-toplevel
+  import socket
 
-  from serving.background import free_ports  # pylint: disable=import-outside-toplevel
+  from serving.background import free_ports
 
   d = _model_dir(tmp_path / "m")
   port, port_out = free_ports(2)

@@ -846,7 +846,7 @@ def test_tokenize_to_ids_vocab_entry_longer_than_word_limit(tmp_path):
 
 
 def test_tokenize_to_ids_cache_is_bounded_and_not_pickled(tmp_path, monkeypatch):
-  import pickle  # pylint: disable=import-outside-toplevel
+  import pickle
 
   monkeypatch.setattr(tokenization, "_MAX_CACHED_WORDS", 2)
   tokenizer = tokenization.FullTokenizer(_write_vocab(tmp_path, ["[UNK]", "a", "##a", "##b"]))
