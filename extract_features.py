@@ -35,7 +35,7 @@ from typing import Iterable, Sequence
 from absl import app, flags
 from absl import logging as absl_logging
 
-from bert import errors
+from bert import errors, precision as precisions
 
 FLAGS = flags.FLAGS
 
@@ -132,6 +132,18 @@ _define(
 )
 
 
+_define(
+  lambda name, default, help_text, **kwargs: flags.DEFINE_enum(
+    name, default, list(precisions.CHOICES), help_text, **kwargs
+  ),
+  "precision",
+  "float32",
+  "[Extra] What the encoder computes in: float32, or mixed_bfloat16 / mixed_float16 (the "
+  "float32 weights, matmuls in 16 bits; values within about 1e-2 of float32's); auto picks "
+  "mixed_bfloat16 where the matmuls have a bf16 unit (run_classifier.py's --precision).",
+)
+
+
 class InputError(errors.InputError):
   """A problem with an input file or the model; the message names the file (and line)."""
 
@@ -200,9 +212,7 @@ def read_examples(input_file: str) -> list[InputExample]:
           text_a, text_b = m.group(1), m.group(2)
         examples.append(InputExample(len(examples), text_a, text_b))
   except _file_errors() as e:
-    raise InputError(
-      "%s: cannot read: %s" % (input_file, getattr(e, "strerror", None) or _one_line(e))
-    ) from None
+    raise InputError("%s: cannot read: %s" % (input_file, errors.os_reason(e))) from None
   return examples
 
 
@@ -298,6 +308,7 @@ class LayerExtractor(object):
     use_one_hot_embeddings: bool = False,
     strategy=None,
     static_shape: tuple[int, int] | None = None,
+    precision: str = "float32",
   ):
     """Builds the encoder and loads `init_checkpoint` into it.
 
@@ -310,6 +321,8 @@ class LayerExtractor(object):
         device.
       static_shape: (batch size, sequence length) every batch is padded to
         (needed on TPUs); None pads each batch to its longest example.
+      precision: what the encoder computes in (`bert.precision.COMPUTE_DTYPES`'
+        names; the layers come back float32 whatever it is).
 
     Raises:
       bert.checkpoint.CheckpointError: the checkpoint is missing or does not
@@ -327,7 +340,9 @@ class LayerExtractor(object):
     scope = strategy.scope() if strategy is not None else (contextlib.nullcontext())
     with scope:
       self.encoder = modeling.BertEncoder(
-        bert_config, use_one_hot_embeddings=use_one_hot_embeddings
+        bert_config,
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        compute_dtype=precisions.compute_dtype(precision),
       )
     variables = self.encoder.variables_by_name
     # Features from random weights would be worthless: no partial loading.
@@ -460,7 +475,7 @@ def extract(
     try:
       os.makedirs(directory, exist_ok=True)
     except OSError as e:
-      raise errors.WriteError("cannot write %s: %s" % (output_file, e.strerror or e)) from None
+      raise errors.WriteError(errors.cannot("write", output_file, e)) from None
   progress = Progress("Extracting features", len(examples))
   done = written = 0
   with model_folder.atomic_write(output_file) as writer:
@@ -544,7 +559,7 @@ def _load_tokenizer(vocab_file: str, do_lower_case: bool):
   try:
     return tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
   except _file_errors() as e:
-    reason = getattr(e, "strerror", None) or _one_line(e)
+    reason = errors.os_reason(e)
     raise InputError("%s: cannot read: %s" % (vocab_file, reason)) from None
   except UnicodeDecodeError as e:
     raise InputError("%s: not valid UTF-8: %s" % (vocab_file, e.reason)) from None
@@ -583,6 +598,9 @@ def _run() -> int:
     strategy = _tpu_strategy(FLAGS.master, FLAGS.num_tpu_cores)
     # XLA compiles one program per shape: pad every batch alike.
     static_shape = (FLAGS.batch_size, FLAGS.max_seq_length)
+  precision, reason = precisions.resolve(FLAGS.precision, tpu=FLAGS.use_tpu)
+  if reason:
+    logger.info("Precision auto: %s (%s)", precision, reason)
   extractor = LayerExtractor(  # A bad checkpoint raises CheckpointError, an InputError.
     bert_config,
     FLAGS.init_checkpoint,
@@ -590,6 +608,7 @@ def _run() -> int:
     use_one_hot_embeddings=FLAGS.use_one_hot_embeddings,
     strategy=strategy,
     static_shape=static_shape,
+    precision=precision,
   )
   count = extract(
     examples, extractor, tokenizer, FLAGS.output_file, FLAGS.max_seq_length, FLAGS.batch_size

@@ -224,10 +224,12 @@ flags.DEFINE_integer(
 flags.DEFINE_enum(
   "precision",
   "float32",
-  ["float32", "mixed_float16", "mixed_bfloat16"],
-  "[Extra] Compute precision of the model: mixed_* keep float32 weights, optimizer and "
-  "checkpoints and compute in float16 (with dynamic loss scaling) or bfloat16. For GPUs and "
-  "TPUs; slower on CPU.",
+  ["float32", "mixed_float16", "mixed_bfloat16", "auto"],
+  "[Extra] What training, evaluation and prediction compute in: mixed_* keep float32 "
+  "weights, optimizer and checkpoints and compute in float16 (with dynamic loss scaling) or "
+  "bfloat16; auto picks mixed_bfloat16 where the matmuls have a bf16 unit (CPUs with "
+  "AMX-BF16 or AVX512-BF16, GPUs of compute capability 8.0+, TPUs), else float32, and logs "
+  "its choice.",
 )
 
 flags.DEFINE_bool(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 
-from bert import model_folder
+from bert import model_folder, precision as precisions
 from bert.errors import InputError, UsageError
 from classifier.run_config import RunConfig, TrainingSettings
 from processors.base import DataError
@@ -117,6 +117,27 @@ def check_flag_values(config: RunConfig) -> None:
     raise UsageError("--label_separator is empty: give the text between two labels, e.g. ','")
   if prediction.do_predict and prediction.predict_backend != "tensorflow":
     _check_onnx_backend(prediction.predict_backend)
+  _check_precision(config)
+
+
+def _check_precision(config: RunConfig) -> None:
+  """--precision must be one we compute in, and must apply to a stage of the run: an
+  ONNX Runtime --predict_backend predicts in its own precision (fp32 or int8)."""
+  precision = config.runtime.precision
+  if precision not in precisions.CHOICES:
+    raise UsageError(
+      "--precision=%s: choose one of %s" % (precision, ", ".join(precisions.CHOICES))
+    )
+  tensorflow_stage = (
+    config.training.do_train
+    or config.evaluation.do_eval
+    or config.prediction.predict_backend == "tensorflow"
+  )
+  if precision != "float32" and not tensorflow_stage:
+    raise UsageError(
+      "--precision=%s does not apply to --predict_backend=%s, which predicts in its own "
+      "precision: leave --precision out" % (precision, config.prediction.predict_backend)
+    )
 
 
 def _check_training_only(training: TrainingSettings) -> None:

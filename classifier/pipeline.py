@@ -145,12 +145,7 @@ def _run_stages(plan: RunPlan, bert_config, strategy, restore_dir=None) -> dict:
     restore_dir=restore_dir,
     fused_kernels=runtime.fused_kernels,
   )
-  if runtime.precision != "float32":
-    logger.info(
-      "Precision %s: float32 weights, optimizer and checkpoints%s",
-      runtime.precision,
-      "; dynamic loss scaling" if runner.loss_scale is not None else "",
-    )
+  runner.log_precision()
 
   eval_data = []  # _inference_dataset's (dataset, examples, windows), made once when first needed.
 

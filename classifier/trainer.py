@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from bert import checkpoint, optimization
+from bert import checkpoint, optimization, precision as precisions
 from bert.errors import ProjectError, UsageError
 from bert.console import format_seconds
 from classifier.features import Progress
@@ -100,13 +100,6 @@ def _stack(strategy, per_replica):
   """Concatenates per-replica tensors along the batch axis, on the host."""
   parts = strategy.experimental_local_results(per_replica)
   return np.concatenate([np.asarray(p) for p in parts], axis=0)
-
-
-PRECISIONS = {
-  "float32": tf.float32,
-  "mixed_float16": tf.float16,
-  "mixed_bfloat16": tf.bfloat16,
-}
 
 
 class TrainingDiverged(ProjectError):
@@ -200,11 +193,15 @@ class ClassifierRunner(object):
     ("mean" or "max") combines the logits of a text's --doc_stride windows.
     `fused_kernels` trains with XLA-fused dropout/GELU/LayerNorm/softmax
     (`bert.fused_ops`) and, on one device, one fused optimizer update.
+    `precision` (run_classifier's --precision, `bert.precision.CHOICES`) is
+    what training, evaluation and prediction compute in; "auto" is resolved
+    for the strategy's devices (`self.precision`, `self.precision_reason`).
     """
-    if precision not in PRECISIONS:
-      raise ValueError("precision must be one of %s, not %r" % (sorted(PRECISIONS), precision))
     self.output_dir = output_dir
     self.strategy = strategy or tf.distribute.get_strategy()
+    self.precision, self.precision_reason = precisions.resolve(
+      precision, tpu=isinstance(self.strategy, tf.distribute.TPUStrategy)
+    )
     self.manager = checkpoint.CheckpointManager(output_dir)
     self._resume_from = checkpoint.CheckpointManager(restore_dir) if restore_dir else self.manager
     self._multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -216,7 +213,7 @@ class ClassifierRunner(object):
         bert_config,
         num_labels,
         aggregation=self._aggregation,
-        compute_dtype=PRECISIONS[precision],
+        compute_dtype=precisions.compute_dtype(self.precision),
         multi_label=multi_label,
         class_weights=class_weights,
       )
@@ -224,7 +221,8 @@ class ClassifierRunner(object):
         self.model.bert.use_one_hot_embeddings = True
       self.model.bert.fused_kernels = fused_kernels
       # float16 gradients underflow without it; bfloat16 has float32's range.
-      self.loss_scale = LossScale(self._aggregation) if precision == "mixed_float16" else None
+      float16 = self.precision == "mixed_float16"
+      self.loss_scale = LossScale(self._aggregation) if float16 else None
     self.fused_kernels = fused_kernels
     self.threshold = threshold
     self.window_pooling = window_pooling
@@ -235,6 +233,20 @@ class ClassifierRunner(object):
     self._forwards = []  # (element_spec, tf.function) of eval/predict
     self._train_loops = {}  # accumulation steps -> the train loop tf.function
     self._steps_run = None  # steps the last train loop call ran (a variable, made with the loop)
+
+  def log_precision(self) -> None:
+    """Logs what the model computes in: what `auto` chose and why, and for the mixed
+    precisions that weights, optimizer and checkpoints stay float32."""
+    if self.precision_reason:
+      logger.info("Precision auto: %s (%s)", self.precision, self.precision_reason)
+    if self.precision != "float32":
+      logger.info(
+        "Precision %s: float32 weights, optimizer and checkpoints; training, evaluation and "
+        "prediction compute in %s%s",
+        self.precision,
+        precisions.compute_dtype(self.precision),
+        "; dynamic loss scaling" if self.loss_scale is not None else "",
+      )
 
   # -- variables and checkpoints ------------------------------------------
 

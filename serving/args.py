@@ -6,7 +6,8 @@ bert-as-service 1.10.0, so existing command lines keep working. Additions:
 CLASSIFICATION pooling strategy (with `-multi_label_threshold` for
 multi-label models), and limits that keep one client from
 exhausting the server (`-max_batch_texts`, `-max_request_bytes`,
-`-worker_timeout`, `-http_max_clients`, `-http_timeout`). Flags this server
+`-worker_timeout`, `-http_max_clients`, `-http_timeout`), `-backend`, `-onnx_dir` and
+`-precision` (what the TensorFlow model computes in). Flags this server
 cannot honour are refused by `check_supported`, never silently ignored. A
 command line argparse cannot parse is reported in one line, exit status 2.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bert import errors
+from bert import errors, precision as precisions
 from serving import SERVER_VERSION
 from serving.pooling import PoolingStrategy
 
@@ -286,6 +287,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     "(float32, or int8 weights), exported on first use when -onnx_dir has none",
   )
   group.add_argument(
+    "-precision",
+    choices=precisions.CHOICES,
+    default="float32",
+    help="what -backend tensorflow computes in: float32, or mixed_bfloat16 / mixed_float16 "
+    "(float32 weights, 16-bit matmuls; replies within about 1e-2 of float32's); auto: "
+    "mixed_bfloat16 where the matmuls have a bf16 unit (AMX-BF16 or AVX512-BF16 CPUs, GPUs "
+    "of compute capability 8.0+), else float32",
+  )
+  group.add_argument(
     "-onnx_dir",
     type=str,
     default=None,
@@ -491,6 +501,12 @@ def check_supported(args: argparse.Namespace) -> None:
     if args.xla:
       raise UsageError(
         "-xla compiles the TensorFlow model: it does not apply to -backend %s" % backend
+      )
+    precision = getattr(args, "precision", "float32")
+    if precision != "float32":
+      raise UsageError(
+        "-precision %s is the TensorFlow model's: -backend %s computes in the precision "
+        "its name gives" % (precision, backend)
       )
     from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
 

@@ -15,7 +15,7 @@ from bert import tf_startup
 
 tf = tf_startup.import_tensorflow()  # Without its start-up noise.
 
-from bert import checkpoint, modeling, tokenization  # noqa: E402
+from bert import checkpoint, modeling, precision as precisions, tokenization  # noqa: E402
 from serving import logs, pooling  # noqa: E402
 from serving.pooling import PoolingStrategy  # noqa: E402
 
@@ -77,10 +77,23 @@ class BertBackend(object):
     self._xla = bool(args.xla)
     self._multi_label = False
 
-    encoder = modeling.BertEncoder(config)
+    self.precision, reason = precisions.resolve(getattr(args, "precision", "float32"))
+    if reason:
+      log.info("-precision auto: %s (%s)", self.precision, reason)
+    compute_dtype = precisions.compute_dtype(self.precision)
+    encoder = modeling.BertEncoder(config, compute_dtype=compute_dtype)
     checkpoint.load_variables(encoder.variables_by_name, files.checkpoint)
-    log.info("loaded %d variables from %s", len(encoder.variables_by_name), files.checkpoint)
-    self.info = {"tensorflow_version": tf.__version__.split("."), "hidden_size": config.hidden_size}
+    log.info(
+      "loaded %d variables from %s; computing in %s",
+      len(encoder.variables_by_name),
+      files.checkpoint,
+      compute_dtype,
+    )
+    self.info = {
+      "tensorflow_version": tf.__version__.split("."),
+      "hidden_size": config.hidden_size,
+      "precision": self.precision,
+    }
     if self._strategy == PoolingStrategy.CLASSIFICATION:
       self._head = self._load_head(files, config.hidden_size)
       num_labels = self._head[0].shape[0]

@@ -152,6 +152,7 @@ _ONCE = {
   "folder_settings.reconcile_labels",
   "folder_settings._trained_labels",
   "checks.check_predict_checkpoint",
+  "checks._check_precision",
 }
 
 
