@@ -699,10 +699,9 @@ def layer_norm(input_tensor: tf.Tensor, name: str | None = None) -> tf.Tensor:
   with _variable_scope(name, default_name="LayerNorm"):
     beta = _get_variable("beta", params_shape, tf.compat.v1.zeros_initializer())
     gamma = _get_variable("gamma", params_shape, tf.compat.v1.ones_initializer())
+  if _fused():  # In float32 inside the kernel, in and out in the input's dtype.
+    return fused_ops.layer_norm(input_tensor, gamma, beta, LAYER_NORM_EPSILON)
   values = _cast_if_needed(input_tensor, tf.float32)
-  if _fused():
-    normalised = fused_ops.layer_norm(values, gamma, beta, LAYER_NORM_EPSILON)
-    return _cast_if_needed(normalised, input_tensor.dtype)
   mean, variance = tf.nn.moments(values, axes=[-1], keepdims=True)
   inv = tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma
   normalised = values * inv + (beta - mean * inv)
@@ -1002,17 +1001,16 @@ def attention_layer(
   key = _split_heads(key, batch_size, to_seq_length, num_attention_heads, size_per_head)
   # The scores are scaled, masked and turned into weights in float32 whatever the inputs'
   # dtype: a 16-bit softmax would sum its exponentials with too few digits.
-  scores = _cast_if_needed(tf.matmul(query, key, transpose_b=True), tf.float32)  # [B, N, F, T]
+  scores = tf.matmul(query, key, transpose_b=True)  # [B, N, F, T]
   scale = 1.0 / math.sqrt(float(size_per_head))
   # Softmax over the keys. Dropout here removes whole keys from a query's view, as in the
   # original Transformer.
-  if _fused():  # Softmax and dropout in one kernel.
+  if _fused():  # Softmax and dropout in one kernel, in float32 inside it.
     bias = None if attention_mask is None else _mask_to_bias(attention_mask)
     rate = attention_probs_dropout_prob or 0.0
     weights = fused_ops.scaled_masked_softmax(scores, bias, scale, rate)
-    weights = _cast_if_needed(weights, query.dtype)
   else:
-    scores = tf.multiply(scores, scale)
+    scores = tf.multiply(_cast_if_needed(scores, tf.float32), scale)
     if attention_mask is not None:
       scores = scores + _mask_to_bias(attention_mask)
     weights = _cast_if_needed(tf.nn.softmax(scores), query.dtype)
