@@ -5,6 +5,8 @@
     python bench/bench.py --compare            # + matmul peak and HF PyTorch training
     python bench/bench.py --only train --compare --hf_python ~/hf/bin/python
     python bench/bench.py --only profile       # where a training step's time goes
+    python bench/bench.py --only profile --precision mixed_bfloat16
+    python bench/bench.py --only bf16,infer_precision --hf_python ~/hf/bin/python
     python bench/bench.py --minilm             # the real imported all-MiniLM-L6-v2 weights
     python bench/bench.py --config bert_config.json --batch 32 --seq 128
     python bench/bench.py --quick --only train,convert      # smoke test
@@ -51,6 +53,14 @@ Sections (`--only`, comma-separated; default all):
            own torch.onnx.export (when torch and transformers import), with
            the ratios; then BertClient against the server on each -backend
            and the backend's in-process encode (bench/onnx_infer.py).
+  bf16     training in float32 and --precision=mixed_bfloat16 (fixed padding),
+           and HF PyTorch fp32 and torch.autocast(bfloat16) on the same
+           batches when --hf_python has torch: examples/s, interleaved, the
+           ratios against the AMX goals, the CPU's bf16 unit, the drift of
+           the bf16 loss (bench/precision.py).
+  infer_precision  the classifier's forward in float32 and bfloat16
+           (TensorFlow) and ONNX Runtime fp32/int8, batch 1 and --batch at
+           --seq: examples/s and agreement with float32 (max |dp|, argmax).
 
 `--compare` adds references measured in the same invocation:
 
@@ -125,7 +135,17 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench import convert, data, fairness, hf_reference, onnx_infer, profile_step, report, stages
+from bench import (
+  convert,
+  data,
+  fairness,
+  hf_reference,
+  onnx_infer,
+  precision,
+  profile_step,
+  report,
+  stages,
+)
 from bert import machine as cpu
 from bench.common import cores, log
 
@@ -139,6 +159,8 @@ SECTIONS = (
   "convert",
   "serve",
   "onnx",
+  "bf16",
+  "infer_precision",
 )
 # What `--_job KIND SPEC_FILE` runs (see common.run_job).
 JOBS = {
@@ -203,6 +225,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     choices=("fused", "plain"),
     default="fused",
     help="train with bert.fused_ops (run_classifier's default) or the plain TensorFlow ops",
+  )
+  p.add_argument(
+    "--precision",
+    choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    default="float32",
+    help="run_classifier's --precision for the train, profile, accumulate, train_eval, eval "
+    "and predict sections (the bf16 section times both float32 and mixed_bfloat16)",
   )
   p.add_argument(
     "--allow_busy",
@@ -297,6 +326,10 @@ def run_sections(args, workdir: str, machine: dict, results: report.Results, pad
     stages.section_serve(args, ctx, results)
   if "onnx" in chosen:
     onnx_infer.section_onnx(args, ctx, results)
+  if "bf16" in chosen:
+    precision.section_bf16(args, ctx, results)
+  if "infer_precision" in chosen:
+    precision.section_infer_precision(args, ctx, results)
   return settings
 
 

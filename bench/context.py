@@ -32,6 +32,8 @@ class BenchContext:
       until the serve section saves one with random weights
       (`stages.serving_model_dir`).
     fused_kernels: train with bert.fused_ops (--kernels fused) or the plain ops.
+    precision: run_classifier's --precision of the runners the train, profile,
+      accumulate, train_eval, eval and predict sections time (--precision).
 
   Set by `data.prepare_data`:
     vocab_source: where the vocab came from, for the report.
@@ -57,6 +59,7 @@ class BenchContext:
   vocab_file: str | None = None
   model_dir: str | None = None
   fused_kernels: bool = True
+  precision: str = "float32"
   vocab_source: str | None = None
   words: list[str] = dataclasses.field(default_factory=list)
   tokenizer: FullTokenizer | None = None

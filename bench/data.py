@@ -181,6 +181,7 @@ def resolve_model(args, workdir: str) -> BenchContext:
   """The model the bench runs, as a new context: its config dict and name, plus the
   checkpoint, vocab file and model folder when they exist (--minilm)."""
   fused_kernels = args.kernels == "fused"
+  precision = getattr(args, "precision", "float32")
   if args.minilm:
     summary = import_minilm(workdir)
     model_dir = summary["output_dir"]
@@ -194,6 +195,7 @@ def resolve_model(args, workdir: str) -> BenchContext:
       vocab_file=os.path.join(model_dir, "vocab.txt"),
       model_dir=model_dir,
       fused_kernels=fused_kernels,
+      precision=precision,
     )
   if args.config:
     with open(args.config) as f:
@@ -202,7 +204,9 @@ def resolve_model(args, workdir: str) -> BenchContext:
   else:
     config = dict(MINILM_SHAPE)
     name = "MiniLM-L6-H384 shape, random weights"
-  return BenchContext(workdir=workdir, config=config, name=name, fused_kernels=fused_kernels)
+  return BenchContext(
+    workdir=workdir, config=config, name=name, fused_kernels=fused_kernels, precision=precision
+  )
 
 
 # -- tf_record files ------------------------------------------------------------

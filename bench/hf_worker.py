@@ -6,9 +6,10 @@ one JSON command per line on stdin and answers one JSON line on stdout:
 
   {"cmd": "setup", ...spec}    load the model from our initial weights, check
                                its logits against ours, build the batches
-  {"cmd": "run", "mode": M, "first": i, "count": n}
-                               train on batches i..i+n-1 of mode M; answers
-                               {"seconds": s}
+  {"cmd": "run", "mode": M, "first": i, "count": n, "autocast": "bfloat16"}
+                               train on batches i..i+n-1 of mode M (the forward
+                               and loss under torch.autocast in that dtype when
+                               "autocast" is given); answers {"seconds": s}
   {"cmd": "quit"}
 
 Modes: "fixed" and "dynamic" are our replayed batches (the very arrays our
@@ -19,6 +20,7 @@ training texts: `LengthGroupedSampler` batches (group_by_length) padded by
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -211,12 +213,20 @@ class Trainer:
       )
     return batches
 
-  def run(self, mode: str, first: int, count: int) -> float:
-    """Seconds of `count` training steps on batches first.. of `mode`."""
+  def run(self, mode: str, first: int, count: int, autocast: str | None = None) -> float:
+    """Seconds of `count` training steps on batches first.. of `mode`; with
+    `autocast` ("bfloat16"), the forward and loss run under torch.autocast in
+    that dtype (HF's mixed precision: fp32 weights and optimizer)."""
+    torch = self.torch
     batches = self.batches[mode]
     start = time.perf_counter()
     for i in range(first, first + count):
-      loss = self.model(**batches[i % len(batches)]).loss
+      if autocast:
+        scope = torch.autocast("cpu", dtype=getattr(torch, autocast))
+      else:
+        scope = contextlib.nullcontext()
+      with scope:
+        loss = self.model(**batches[i % len(batches)]).loss
       loss.backward()
       self.optimizer.step()
       self.optimizer.zero_grad(set_to_none=True)
@@ -245,7 +255,10 @@ def serve() -> int:
         trainer = Trainer(command)
         answer(trainer.facts)
       elif cmd == "run":
-        answer({"seconds": trainer.run(command["mode"], command["first"], command["count"])})
+        seconds = trainer.run(
+          command["mode"], command["first"], command["count"], command.get("autocast")
+        )
+        answer({"seconds": seconds})
       else:
         answer({"error": "unknown command %r" % cmd})
     except Exception as e:  # pylint: disable=broad-except

@@ -158,6 +158,7 @@ def settings_of(args, ctx: BenchContext, paddings: list[str]) -> collections.Ord
     repeats=args.repeats,
     paddings=paddings,
     sections=args.sections,
+    precision=ctx.precision,
     compare=args.compare,
     conversion_examples=args.conversion_examples,
     train_examples=args.train_examples,

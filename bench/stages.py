@@ -27,9 +27,10 @@ ACCUMULATION_STEPS = 4
 # -- the runner and its input -------------------------------------------------
 
 
-def build_runner(ctx: BenchContext):
-  """A seeded ClassifierRunner with its optimizer, restored from the bench's
-  checkpoint when there is one (--minilm)."""
+def build_runner(ctx: BenchContext, precision: str | None = None):
+  """A seeded ClassifierRunner computing in `precision` (run_classifier's
+  --precision; default the bench's --precision) with its optimizer, restored
+  from the bench's checkpoint when there is one (--minilm)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from bert import modeling  # pylint: disable=import-outside-toplevel
   from classifier.trainer import ClassifierRunner  # pylint: disable=import-outside-toplevel
@@ -38,7 +39,13 @@ def build_runner(ctx: BenchContext):
   config = modeling.BertConfig.from_dict(dict(ctx.config))
   output_dir = os.path.join(ctx.workdir, "output")
   os.makedirs(output_dir, exist_ok=True)
-  runner = ClassifierRunner(config, NUM_LABELS, output_dir, fused_kernels=ctx.fused_kernels)
+  runner = ClassifierRunner(
+    config,
+    NUM_LABELS,
+    output_dir,
+    precision=precision or ctx.precision,
+    fused_kernels=ctx.fused_kernels,
+  )
   runner.create_optimizer(LEARNING_RATE, num_train_steps=10**7, num_warmup_steps=10)
   if ctx.checkpoint:
     runner.restore(ctx.checkpoint)
@@ -132,6 +139,7 @@ class TrainTimer:
     self.element_spec = source.element_spec
     self.dynamic = dynamic
     self.repeats_done = 0
+    self.last_loss = None  # The loss of the last step of the last timed repeat.
     self.compile_note = ""
 
   def _run(self, steps: int) -> tuple[float, float]:
@@ -179,6 +187,7 @@ class TrainTimer:
     """One timed repeat's seconds."""
     seconds, loss = self._run(self.args.steps)
     self.repeats_done += 1
+    self.last_loss = loss
     log(
       "train %s repeat %d: %.2f s / %d steps (loss %.3f)"
       % (self.mode, self.repeats_done, seconds, self.args.steps, loss)

@@ -74,11 +74,12 @@ def choose(
 
 
 def gpu_capabilities() -> list[tuple[int, int] | None]:
-  """The compute capability of each GPU TensorFlow sees (imports TensorFlow)."""
+  """The compute capability of each GPU visible to TensorFlow (a server worker run with
+  -cpu hides them; imports TensorFlow)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
   found = []
-  for gpu in tf.config.list_physical_devices("GPU"):
+  for gpu in tf.config.get_visible_devices("GPU"):
     try:
       found.append(tf.config.experimental.get_device_details(gpu).get("compute_capability"))
     except (ValueError, RuntimeError):

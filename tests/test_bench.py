@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, TINY_CONFIG
@@ -131,3 +132,72 @@ def test_accuracy_task_labels_follow_their_cue_words():
     )
     distracted += sum(counts) > counts[int(label)]
   assert 0.2 < distracted / 400 < 0.4
+
+
+@pytest.mark.slow
+def test_bench_quick_bf16_and_inference_precision(tmp_path):
+  config = tmp_path / "bert_config.json"
+  config.write_text(json.dumps(TINY_CONFIG))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run(
+    [
+      sys.executable,
+      os.path.join(ROOT, "bench", "bench.py"),
+      "--quick",
+      "--only",
+      "bf16,infer_precision",
+      "--config",
+      str(config),
+    ],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  out = proc.stdout
+  for figure in (
+    "ours float32 train, fixed padding",
+    "ours mixed_bfloat16 train, fixed padding",
+    "ours bf16 / ours fp32",
+    "TF float32, batch 8, seq 32",
+    "TF bfloat16, batch 8, seq 32",
+    "TF bfloat16 / TF float32, batch 8",
+  ):
+    assert re.search(r"\| %s +\| [0-9][0-9,.e+-]* +\|" % re.escape(figure), out), (figure, out)
+  assert "check: bf16: matmul unit: " in out
+  gap = re.search(r"\| TF bfloat16 vs TF float32: max \|dp\| +\| (\S+) ", out)
+  assert float(gap.group(1)) < 1e-2
+  assert re.search(r"precision +float32", out)  # the settings block says what train etc. use
+
+
+def test_precision_agreement_and_the_bf16_unit_note(monkeypatch):
+  from bench import precision
+  from bert import machine
+
+  reference = np.array([[0.9, 0.1], [0.4, 0.6], [0.5, 0.5]])
+  other = np.array([[0.8, 0.2], [0.6, 0.4], [0.5, 0.5]])
+  gap, same = precision.agreement(reference, other)
+  assert gap == pytest.approx(0.2) and same == pytest.approx(2 / 3)
+  monkeypatch.setattr(machine, "cpuinfo", lambda: {"flags": "avx2 avx512f avx512_bf16"})
+  assert "cannot be measured here" in precision.bf16_unit_note()
+  monkeypatch.setattr(machine, "cpuinfo", lambda: {"flags": "avx512_bf16 amx_bf16 amx_tile"})
+  assert precision.bf16_unit_note() == "AMX-BF16 tiles: the AMX goals apply"
+
+
+def test_accuracy_study_compares_padding_or_precision():
+  from bench import accuracy
+
+  assert accuracy.parse_args([]).vary == "padding"
+  args = accuracy.parse_args(["--vary", "precision", "--data", "demo"])
+  assert accuracy.VARIANTS[args.vary] == {
+    "float32": [],
+    "mixed_bfloat16": ["--precision=mixed_bfloat16"],
+  }
+  found = accuracy.agreement(np.eye(3), np.eye(3)[[0, 2, 1]])
+  assert found == {
+    "max_abs_probability_diff": 1.0,
+    "same_prediction": pytest.approx(1 / 3),
+    "examples": 3,
+  }
