@@ -279,9 +279,17 @@ def test_float16_step_with_overflow_is_skipped(monkeypatch):
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_and_its_checkpoint_loads_in_float32(workspace, precision):
+  import shutil
+
   from bert import checkpoint, modeling
   from classifier.trainer import ClassifierRunner
 
+  # Evaluated on its own 48 training examples: whether it learned, not how it generalizes
+  # (16 unseen examples of 7 classes made the check depend on the seed and the CPU).
+  data = workspace["data_dir"]
+  shutil.copy(
+    os.path.join(data, "fine_tuning_train_data.tsv"), os.path.join(data, "fine_tuning_val_data.tsv")
+  )
   config = RunConfig.from_flat(
     **workspace,
     do_train=True,
@@ -292,8 +300,8 @@ def test_mixed_precision_trains_and_its_checkpoint_loads_in_float32(workspace, p
   )
   results = run_workflow(config)
   # From log(7) = 1.95 at the start (7 classes, random weights) it must have learned
-  # (float32 reaches 1.23 here, bfloat16 1.35, float16 1.38).
-  assert results["eval_results"]["eval_loss"] < 1.6, results
+  # (float32, bfloat16 and float16 all reach 1.31 here).
+  assert results["eval_results"]["eval_loss"] < 1.5, results
   bert_config = modeling.BertConfig.from_json_file(workspace["bert_config_file"])
   latest = checkpoint.latest_checkpoint(workspace["output_dir"])
   reader = __import__("tensorflow").train.load_checkpoint(latest)
