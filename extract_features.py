@@ -1,4 +1,3 @@
-# coding=utf-8
 """Per-token hidden states of a pre-trained BERT, as JSON lines (TF 2.20).
 
 The flags, the input format and the output format are those of Google's
@@ -30,12 +29,13 @@ import logging
 import os
 import re
 import sys
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from absl import app, flags
 from absl import logging as absl_logging
 
-from bert import errors, precision as precisions
+from bert import errors
+from bert import precision as precisions
 
 FLAGS = flags.FLAGS
 
@@ -175,7 +175,7 @@ def _open(path: str, mode: str):
   """`open` (UTF-8, "\\n" kept as is in text mode), or `tf.io.gfile.GFile`
   for paths such as gs://bucket/file."""
   if "://" in path:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
 
     return tf.io.gfile.GFile(path, mode)
   if "b" in mode:
@@ -223,7 +223,7 @@ def convert_example(example: InputExample, seq_length: int, tokenizer) -> InputF
   long inputs are cut to `seq_length` tokens as in run_classifier: a pair
   loses tokens from its longer side (from b when equal).
   """
-  from classifier.features import fit_pair, lay_out  # pylint: disable=import-outside-toplevel
+  from classifier.features import fit_pair, lay_out
 
   tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
@@ -241,7 +241,7 @@ def convert_example(example: InputExample, seq_length: int, tokenizer) -> InputF
 
 def log_features(feature: InputFeatures, seq_length: int) -> None:
   """Logs one example's inputs as Google's script did (padded for display)."""
-  from bert import tokenization  # pylint: disable=import-outside-toplevel
+  from bert import tokenization
 
   padding = [0] * (seq_length - len(feature.input_ids))
   logger.info("*** Example ***")
@@ -280,7 +280,7 @@ def pad_batch(
   T is the longest example of the batch unless `seq_length` is given, and B
   is len(features) unless `batch_size` is given; the rest is zeros.
   """
-  import numpy as np  # pylint: disable=import-outside-toplevel
+  import numpy as np
 
   rows = batch_size or len(features)
   length = seq_length or max(len(f.input_ids) for f in features)
@@ -292,7 +292,7 @@ def pad_batch(
   return tuple(arrays)
 
 
-class LayerExtractor(object):
+class LayerExtractor:
   """A `BertEncoder` with its checkpoint, returning the chosen layers.
 
   Call it on a list of `InputFeatures` to get a float32 array
@@ -330,8 +330,8 @@ class LayerExtractor(object):
       bert.errors.UsageError: with a strategy, a batch size that is not fixed
         or not a multiple of its replicas.
     """
-    # pylint: disable=import-outside-toplevel
     import tensorflow as tf
+
     from bert import checkpoint, modeling
 
     self.layer_indexes = list(layer_indexes)
@@ -413,7 +413,7 @@ def round6(values) -> list:
   error could pick the other integer (within 1e-6 of a tie, |x| >= 1e3, or
   not finite) Python's `round` decides, so the result is identical.
   """
-  import numpy as np  # pylint: disable=import-outside-toplevel
+  import numpy as np
 
   x = np.asarray(values, dtype=np.float64)
   scaled = x * 1e6
@@ -464,7 +464,6 @@ def extract(
   formats the current one. The file appears only when complete: it is
   written under a temporary name next to it and renamed at the end.
   """
-  # pylint: disable=import-outside-toplevel
   from concurrent import futures
 
   from bert import model_folder
@@ -539,7 +538,7 @@ def _megabytes(num_bytes: float) -> str:
 
 
 def _tpu_strategy(master: str | None, num_tpu_cores: int):
-  from classifier import trainer  # pylint: disable=import-outside-toplevel
+  from classifier import trainer
 
   strategy = trainer.make_strategy(use_tpu=True, master=master)
   if strategy.num_replicas_in_sync != num_tpu_cores:
@@ -554,7 +553,7 @@ def _tpu_strategy(master: str | None, num_tpu_cores: int):
 
 def _load_tokenizer(vocab_file: str, do_lower_case: bool):
   """`FullTokenizer` of `vocab_file`; a missing or unreadable file is an InputError."""
-  from bert import tokenization  # pylint: disable=import-outside-toplevel
+  from bert import tokenization
 
   try:
     return tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
@@ -578,10 +577,10 @@ def _run() -> int:
   examples = read_examples(FLAGS.input_file)
   logger.info("Read %d examples from %s", len(examples), FLAGS.input_file)
 
-  from bert import tf_startup  # pylint: disable=import-outside-toplevel
+  from bert import tf_startup
 
   tf_startup.import_tensorflow()
-  from bert import model_config, modeling  # pylint: disable=import-outside-toplevel
+  from bert import model_config, modeling
 
   bert_config = modeling.BertConfig.from_dict(model_config.read_bert_config(FLAGS.bert_config_file))
   layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)

@@ -1,4 +1,3 @@
-# coding=utf-8
 """BERT finetuning runner (Google's run_classifier.py, on TensorFlow 2.20).
 
 Same 25 flags, defaults, checks and output files as google-research/bert's
@@ -30,9 +29,9 @@ if __name__ == "__main__":
   # second copy that would define every flag again.
   sys.modules.setdefault("run_classifier", sys.modules[__name__])
 
-from processors import TaskError  # noqa: E402
 import processors as processor_registry  # noqa: E402
 from legacy import google_names  # noqa: E402
+from processors import TaskError  # noqa: E402
 
 FLAGS = flags.FLAGS
 

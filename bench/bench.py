@@ -146,8 +146,8 @@ from bench import (
   report,
   stages,
 )
-from bert import machine as cpu
 from bench.common import cores, log
+from bert import machine as cpu
 
 SECTIONS = (
   "train",
@@ -231,7 +231,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     choices=("float32", "mixed_bfloat16", "mixed_float16"),
     default="float32",
     help="run_classifier's --precision for the train, profile, accumulate, train_eval, eval "
-    "and predict sections (the bf16 section times both float32 and mixed_bfloat16)",
+    "and predict sections, the server's -precision for serve (the bf16 section times both "
+    "float32 and mixed_bfloat16)",
   )
   p.add_argument(
     "--allow_busy",
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
   if args.job:
     return run_job_here(*args.job)
   if args.worker:
-    from bench import hf_worker  # pylint: disable=import-outside-toplevel
+    from bench import hf_worker
 
     return hf_worker.serve()
   pinned = fairness.pin_threads(args.threads)

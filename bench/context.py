@@ -33,7 +33,8 @@ class BenchContext:
       (`stages.serving_model_dir`).
     fused_kernels: train with bert.fused_ops (--kernels fused) or the plain ops.
     precision: run_classifier's --precision of the runners the train, profile,
-      accumulate, train_eval, eval and predict sections time (--precision).
+      accumulate, train_eval, eval and predict sections time, and the served
+      model's (--precision).
 
   Set by `data.prepare_data`:
     vocab_source: where the vocab came from, for the report.

@@ -30,7 +30,7 @@ def vm_rss_kb(pid: int | str = "self") -> int:
   return 0
 
 
-class RssSampler(object):
+class RssSampler:
   """Context manager that tracks this process's highest VmRSS, read by a
   background thread every 20 ms and once more on exit."""
 
@@ -58,8 +58,9 @@ def google_style_write(examples: list, labels: list[str], seq: int, tokenizer, o
   """Writes `examples` as Google's run_classifier.py did: convert_single_example
   per example, a tf.train.Example proto of five int64 lists, serialised, through
   tf.io.TFRecordWriter."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from classifier.features import convert_single_example  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from classifier.features import convert_single_example
 
   def int64s(values) -> tf.train.Feature:
     ints = tf.train.Int64List(value=list(values))
@@ -93,9 +94,10 @@ def file_sha256(path: str) -> str:
 def job_convert(spec: dict) -> dict:
   """One conversion job (in its own process): times `spec["repeats"]` runs of
   the chosen path and reports peak RSS growth and the output file's hash."""
-  import resource  # pylint: disable=import-outside-toplevel
-  from bert import tokenization  # pylint: disable=import-outside-toplevel
-  from classifier import features  # pylint: disable=import-outside-toplevel
+  import resource
+
+  from bert import tokenization
+  from classifier import features
 
   google = spec["mode"] == "google"
   if google:
@@ -133,7 +135,7 @@ def job_convert(spec: dict) -> dict:
 
 def parsed_records(path: str, limit: int) -> list[dict]:
   """The int64 features of the first `limit` records of a tf_record file."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   rows = []
   for raw in tf.data.TFRecordDataset(path).take(limit):
@@ -187,7 +189,7 @@ def section_convert(args, ctx: BenchContext, results: Results) -> None:
   growth = {}
   for size in (n // 4, n, 2 * n):
     growth[size] = run_job("convert", spec("oursN", max(1, size), workers, 1))["rss_growth_kb"]
-  sizes = " / ".join("{:,}".format(size) for size in growth)
+  sizes = " / ".join(f"{size:,}" for size in growth)
   mebibytes = " / ".join("%.0f" % (kb / 1024.0) for kb in growth.values())
   results.checks["convert (c) peak RSS growth at %s examples" % sizes] = (
     "%s MiB (the examples themselves excluded; bounded by the chunk window and the word cache)"

@@ -82,10 +82,10 @@ def choose_vocab(vocab_size: int) -> tuple[list[str], str]:
   """The BERT uncased vocab.txt shipped with the MiniLM package when the model's
   vocab_size can hold it, else a synthetic one; also says which it is."""
   try:
-    from export.hf_import import find_minilm_package_dir  # pylint: disable=import-outside-toplevel
+    from export.hf_import import find_minilm_package_dir
 
     package_dir = find_minilm_package_dir()
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     package_dir = None
   if package_dir:
     tokens = read_vocab(os.path.join(package_dir, "vocab.txt"))
@@ -146,7 +146,7 @@ def label_list() -> list[str]:
 
 def make_examples(words: list[str], n: int, seq: int, seed: int) -> list:
   """`n` InputExamples of make_texts sentences with uniformly random labels."""
-  from processors import InputExample  # pylint: disable=import-outside-toplevel
+  from processors import InputExample
 
   texts = make_texts(words, n, seq, seed)
   labels = np.random.default_rng(seed + 1).integers(0, NUM_LABELS, size=n)
@@ -163,7 +163,7 @@ def import_minilm(workdir: str) -> dict:
   """Imports the installed all-MiniLM-L6-v2 weights into `workdir`/minilm in
   Google's checkpoint layout; returns bert-import-hf's summary (with
   "output_dir" and "checkpoint")."""
-  from export.hf_import import find_minilm_package_dir, import_hf_bert  # pylint: disable=import-outside-toplevel
+  from export.hf_import import find_minilm_package_dir, import_hf_bert
 
   package_dir = find_minilm_package_dir()
   if not package_dir:
@@ -214,8 +214,9 @@ def resolve_model(args, workdir: str) -> BenchContext:
 
 def real_lengths(path: str, seq: int) -> np.ndarray:
   """Tokens that are not padding (input_mask == 1) in each record of `path`."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from classifier import input_pipeline
 
   spec = input_pipeline.name_to_features(seq)
 
@@ -229,8 +230,9 @@ def real_lengths(path: str, seq: int) -> np.ndarray:
 def unpadded_examples(path: str, seq: int) -> dict:
   """The records of `path` without their padding, as arrays: "ids" and "seg"
   (every record's tokens, concatenated), "lengths" and "labels" (one each)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from classifier import input_pipeline
 
   spec = input_pipeline.name_to_features(seq)
   ids, seg, lengths, labels = [], [], [], []
@@ -264,7 +266,7 @@ def length_stats(lengths: np.ndarray, seq: int) -> dict:
 def write_split(args, ctx: BenchContext, split: str, count: int, seed: int) -> str:
   """Writes `count` synthetic examples as <workdir>/<split>.tf_record (kept in
   ctx.records[split]) with the project's conversion; returns the path."""
-  from classifier import features  # pylint: disable=import-outside-toplevel
+  from classifier import features
 
   record_file = os.path.join(ctx.workdir, "%s.tf_record" % split)
   examples = make_examples(ctx.words, count, args.seq, seed)
@@ -278,7 +280,7 @@ def write_split(args, ctx: BenchContext, split: str, count: int, seed: int) -> s
 def prepare_data(args, ctx: BenchContext) -> None:
   """Fills `ctx` with the vocab (file, source, words), the tokenizer, and the
   train and eval tf_records written by classifier.features (one worker)."""
-  from bert import tokenization  # pylint: disable=import-outside-toplevel
+  from bert import tokenization
 
   if ctx.vocab_file is None:
     tokens, ctx.vocab_source = choose_vocab(ctx.config["vocab_size"])

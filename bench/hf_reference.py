@@ -41,7 +41,7 @@ from bench.stages import (
 
 def tf_matmul_gflops(n: int, repeats: int, iters: int) -> list[float]:
   """tf.matmul GFLOP/s on random n x n fp32 matrices, per repeat."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   a = tf.random.normal([n, n])
   b = tf.random.normal([n, n])
@@ -66,7 +66,7 @@ def blas_name() -> str:
     info = np.show_config(mode="dicts")
     blas = info.get("Build Dependencies", {}).get("blas", {})
     return ("%s %s" % (blas.get("name", "?"), blas.get("version", ""))).strip()
-  except Exception:  # pylint: disable=broad-except
+  except Exception:
     return "?"
 
 
@@ -178,7 +178,7 @@ def batch_arrays(ctx: BenchContext, paddings: list[str]) -> dict:
 def reference_logits(ctx: BenchContext, features: dict) -> dict:
   """Our model's eval-mode logits on one batch with the initial weights (set
   into a fresh runner), as npz entries check_* for the worker to compare with."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   fresh = build_runner(ctx)
   for name, variable in fresh.model.variables_by_name.items():
@@ -201,7 +201,7 @@ def reference_logits(ctx: BenchContext, features: dict) -> dict:
 def start_worker(args, ctx: BenchContext, paddings: list[str]) -> Worker:
   """The HF worker, set up with our initial weights, our replayed batches and
   (for dynamic padding) the unpadded training texts for its own batches."""
-  from bench.data import unpadded_examples, write_split  # pylint: disable=import-outside-toplevel
+  from bench.data import unpadded_examples, write_split
 
   workdir = ctx.workdir
   weights_file = os.path.join(workdir, "weights.npz")

@@ -75,7 +75,7 @@ def hf_classifier(transformers, cfg: dict):
 def copy_initial_weights(torch, state: dict, weights, num_layers: int) -> int:
   """Copies our variables (an npz by Google name) into the HF state dict,
   transposing where the layouts differ; returns how many tensors it set."""
-  from export.hf_import import map_hf_names  # pylint: disable=import-outside-toplevel
+  from export.hf_import import map_hf_names
 
   names = map_hf_names({k: v.numpy() for k, v in state.items()}, num_layers)["mapping"]
   names["output_weights"] = ("classifier.weight", False)
@@ -111,7 +111,7 @@ def own_dynamic_batches(torch, transformers, spec: dict, texts) -> tuple[list, l
   """HF's own dynamic padding over the training texts (unpadded ids in `texts`):
   group_by_length batches padded to their longest row. Returns the batches as
   model keyword arguments, and (rows, padded length, real tokens) of each."""
-  from transformers.trainer_pt_utils import LengthGroupedSampler  # pylint: disable=import-outside-toplevel
+  from transformers.trainer_pt_utils import LengthGroupedSampler
 
   tokenizer = transformers.BertTokenizerFast(vocab_file=spec["vocab_file"], do_lower_case=True)
   collator = transformers.DataCollatorWithPadding(tokenizer, return_tensors="pt")
@@ -154,8 +154,8 @@ class Trainer:
   """The HF model, its optimizer and the batches of every mode."""
 
   def __init__(self, spec: dict):
-    import torch  # pylint: disable=import-outside-toplevel
-    import transformers  # pylint: disable=import-outside-toplevel
+    import torch
+    import transformers
 
     self.torch = torch
     torch.manual_seed(0)
@@ -261,7 +261,7 @@ def serve() -> int:
         answer({"seconds": seconds})
       else:
         answer({"error": "unknown command %r" % cmd})
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       answer({"error": "%s: %s" % (type(e).__name__, e)})
   return 0
 
@@ -270,7 +270,7 @@ class Worker:
   """The bench's handle on a running HF worker process."""
 
   def __init__(self, python: str, entry_point: str, cwd: str, env: dict):
-    import subprocess  # pylint: disable=import-outside-toplevel
+    import subprocess
 
     self.proc = subprocess.Popen(
       [python, entry_point, "--_worker"],
@@ -300,5 +300,5 @@ class Worker:
         self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
-      except Exception:  # pylint: disable=broad-except
+      except Exception:
         self.proc.kill()

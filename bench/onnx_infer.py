@@ -44,9 +44,10 @@ def shapes_of(args) -> list[tuple[int, int]]:
 def write_classifier_folder(ctx: BenchContext) -> str:
   """A run_classifier-like folder (model.ckpt-0 with a seeded head, vocab, config, labels)
   of the bench's model: the imported weights with --minilm, else seeded random ones."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bert import checkpoint, model_folder, modeling  # pylint: disable=import-outside-toplevel
-  from bert.classifier_model import BertClassifier  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from bert import checkpoint, model_folder, modeling
+  from bert.classifier_model import BertClassifier
 
   folder = os.path.join(ctx.workdir, "onnx_bench_model")
   os.makedirs(folder, exist_ok=True)
@@ -67,7 +68,7 @@ def write_classifier_folder(ctx: BenchContext) -> str:
 
 def token_batches(args, ctx: BenchContext, shapes) -> dict:
   """(batch, seq) -> int32 (ids, mask, segments) of bench texts, padded to seq."""
-  from serving import features  # pylint: disable=import-outside-toplevel
+  from serving import features
 
   texts = make_texts(ctx.words, max(b for b, _ in shapes), args.seq, SEED + 5)
   out = {}
@@ -93,11 +94,11 @@ def job_hf_infer(spec: dict) -> dict:
   """HF BertForSequenceClassification with our weights: its eval forward timed per shape,
   its logits compared with ours, and its torch.onnx.export written to spec["onnx"]."""
   try:
-    import torch  # pylint: disable=import-outside-toplevel
-    import transformers  # pylint: disable=import-outside-toplevel
-  except Exception as e:  # pylint: disable=broad-except
+    import torch
+    import transformers
+  except Exception as e:
     return {"skipped": "%s: %s" % (type(e).__name__, e)}
-  from bench.hf_worker import copy_initial_weights, hf_classifier  # pylint: disable=C0415
+  from bench.hf_worker import copy_initial_weights, hf_classifier
 
   torch.manual_seed(0)
   torch.set_num_threads(spec["threads"])
@@ -145,7 +146,7 @@ def job_hf_infer(spec: dict) -> dict:
 
 
 def _tf_forward(model):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   spec = tf.TensorSpec([None, None], tf.int32)
 
@@ -158,15 +159,16 @@ def _tf_forward(model):
 
 
 def _ort_forward(path: str, threads: int):
-  from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
+  from onnx_bert import runtime as onnx_runtime
 
   model = onnx_runtime.OnnxBert(path, threads)
   return lambda ids, mask, seg: model.run(["probabilities"], ids, mask, seg)[0]
 
 
 def _hf_ort_forward(path: str, threads: int):
-  import onnxruntime as ort  # pylint: disable=import-outside-toplevel
-  from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
+  import onnxruntime as ort
+
+  from onnx_bert import runtime as onnx_runtime
 
   session = ort.InferenceSession(
     path, onnx_runtime.session_options(threads), providers=["CPUExecutionProvider"]
@@ -181,7 +183,7 @@ def _hf_ort_forward(path: str, threads: int):
 
 def _hf_optimized(path: str, config: dict) -> str:
   """HF's export after ONNX Runtime's transformer optimizer (model_type bert)."""
-  from onnxruntime.transformers import optimizer  # pylint: disable=import-outside-toplevel
+  from onnxruntime.transformers import optimizer
 
   target = path.replace(".onnx", ".optimized.onnx")
   optimized = optimizer.optimize_model(
@@ -212,7 +214,7 @@ def _time_alternating(forwards: dict, batches: dict, args) -> dict:
 
 def _hf_reference(args, ctx: BenchContext, batches: dict, results: Results) -> dict:
   """Runs job_hf_infer; returns its result, or {} (with a check saying why) when skipped."""
-  from bench.hf_reference import torch_missing  # pylint: disable=import-outside-toplevel
+  from bench.hf_reference import torch_missing
 
   missing = torch_missing(args.hf_python)
   if missing:
@@ -263,7 +265,7 @@ def _ratio(results: Results, name: str, top: float | None, bottom: float | None,
 
 def inference_rows(args, ctx: BenchContext, results: Results) -> dict:
   """The side-by-side rows and their ratios; returns the ONNX folder's info."""
-  from export import onnx_export  # pylint: disable=import-outside-toplevel
+  from export import onnx_export
 
   folder = write_classifier_folder(ctx)
   onnx_dir = os.path.join(ctx.workdir, "onnx_bench_export")
@@ -277,7 +279,7 @@ def inference_rows(args, ctx: BenchContext, results: Results) -> dict:
     check,
     ", ".join("%d %s" % (n, op) for op, n in info["fused_ops"].items()),
   )
-  import onnxruntime  # pylint: disable=import-outside-toplevel
+  import onnxruntime
 
   results.checks["ONNX Runtime"] = "%s, CPUExecutionProvider, %d intra-op threads" % (
     onnxruntime.__version__,
@@ -363,9 +365,9 @@ def inference_rows(args, ctx: BenchContext, results: Results) -> dict:
 
 def _in_process(args, folder: str, backend: str, texts: list[str]) -> list[float]:
   """texts/s of the backend's own encode (tokenization included, as in the worker)."""
-  from serving import args as args_mod  # pylint: disable=import-outside-toplevel
-  from serving import files as files_mod  # pylint: disable=import-outside-toplevel
-  from serving import worker  # pylint: disable=import-outside-toplevel
+  from serving import args as args_mod
+  from serving import files as files_mod
+  from serving import worker
 
   flags = args_mod.get_args_parser().parse_args(
     ["-model_dir", folder, "-max_seq_len", str(args.seq), "-backend", backend, "-cpu"]
@@ -383,8 +385,9 @@ def _in_process(args, folder: str, backend: str, texts: list[str]) -> list[float
 
 
 def _served(args, ctx: BenchContext, folder: str, backend: str, texts: list[str]) -> list[float]:
-  from bert_serving.client import BertClient  # pylint: disable=import-outside-toplevel
-  from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+  from bert_serving.client import BertClient
+
+  from serving.background import BackgroundServer
 
   server = BackgroundServer(
     folder,

@@ -72,7 +72,7 @@ def _hf_timer(args, worker, autocast: str | None):
 
 def section_bf16(args, ctx: BenchContext, results: Results) -> None:
   """Training examples/s in float32 and mixed_bfloat16, ours and HF's, interleaved."""
-  from bench import hf_reference  # pylint: disable=import-outside-toplevel
+  from bench import hf_reference
 
   missing = hf_reference.torch_missing(args.hf_python)
   replay_all(args, ctx, ["fixed"], keep_arrays=not missing)
@@ -133,7 +133,7 @@ def section_bf16(args, ctx: BenchContext, results: Results) -> None:
     "accuracy: bench/accuracy.py --vary precision"
     % (timers["ours float32"].last_loss, timers["ours " + MIXED].last_loss)
   )
-  from bench.hf_reference import add_load_check  # pylint: disable=import-outside-toplevel
+  from bench.hf_reference import add_load_check
 
   add_load_check(results, [dict(load, mode="bf16") for load in loads])
 
@@ -148,9 +148,9 @@ def _ratio(results: Results, name: str, rate: dict, top: str, bottom: str, note:
 
 def _bf16_twin(model, ctx: BenchContext):
   """A bfloat16 BertClassifier holding `model`'s (float32) weights."""
-  from bert import modeling  # pylint: disable=import-outside-toplevel
-  from bert.classifier_model import BertClassifier  # pylint: disable=import-outside-toplevel
-  from bench.common import NUM_LABELS  # pylint: disable=import-outside-toplevel
+  from bench.common import NUM_LABELS
+  from bert import modeling
+  from bert.classifier_model import BertClassifier
 
   twin = BertClassifier(
     modeling.BertConfig.from_dict(dict(ctx.config)), NUM_LABELS, compute_dtype="bfloat16"
@@ -162,14 +162,14 @@ def _bf16_twin(model, ctx: BenchContext):
 
 def _onnx_forwards(args, ctx: BenchContext, results: Results, folder: str) -> dict:
   """ORT fp32 and int8 forwards of the folder's export, or {} (a check says why)."""
-  import importlib.util  # pylint: disable=import-outside-toplevel
+  import importlib.util
 
-  from bench import onnx_infer  # pylint: disable=import-outside-toplevel
+  from bench import onnx_infer
 
   if importlib.util.find_spec("onnxruntime") is None:
     results.checks["infer_precision: ONNX Runtime"] = "skipped: onnxruntime is not installed"
     return {}
-  from export import onnx_export  # pylint: disable=import-outside-toplevel
+  from export import onnx_export
 
   onnx_dir = os.path.join(ctx.workdir, "precision_onnx_export")
   onnx_export.write_onnx_folder(
@@ -190,7 +190,7 @@ def agreement(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:
 
 def section_infer_precision(args, ctx: BenchContext, results: Results) -> None:
   """Forward examples/s per precision and runtime, and agreement with float32."""
-  from bench import onnx_infer  # pylint: disable=import-outside-toplevel
+  from bench import onnx_infer
 
   folder = onnx_infer.write_classifier_folder(ctx)
   model = ctx.onnx_model
@@ -255,7 +255,7 @@ def section_infer_precision(args, ctx: BenchContext, results: Results) -> None:
 
 def _eval_batches(args, ctx: BenchContext):
   """The eval tf_record's batches as (ids, mask, segments) int32 arrays."""
-  from bench.stages import dataset  # pylint: disable=import-outside-toplevel
+  from bench.stages import dataset
 
   for features in dataset(ctx, args, "eval", False):
     yield tuple(

@@ -33,7 +33,7 @@ import collections
 import os
 import re
 import time
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from bench.common import ROOT, log
 from bench.context import BenchContext
@@ -492,8 +492,8 @@ def graph_origins(function) -> dict:
   for their name scopes. A gradient op gets the functions of the forward op it
   belongs to (`gradient_origin`). Empty when the traced graphs cannot be reached."""
   try:
-    concrete = list(function._list_all_concrete_functions())  # pylint: disable=protected-access
-  except Exception:  # pylint: disable=broad-except
+    concrete = list(function._list_all_concrete_functions())
+  except Exception:
     concrete = []
   forward: dict = {}
   inputs_of: dict = {}
@@ -510,7 +510,7 @@ def graph_origins(function) -> dict:
         continue
       try:
         frames = project_frames(op.traceback)
-      except Exception:  # pylint: disable=broad-except
+      except Exception:
         frames = ()
       if frames:
         forward[op.name] = frames
@@ -541,8 +541,9 @@ def graph_origins(function) -> dict:
 def profile_mode(args, ctx: BenchContext, runner, mode: str) -> dict:
   """Warmup steps untraced, then one call of `args.steps` steps under the
   profiler; returns the trace's summary, top ops, wall ms/step and trace path."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bench import stages  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from bench import stages
 
   # The training section's warmup: with fused kernels and dynamic padding, every
   # padded length is compiled first, so that no compilation lands in the trace.

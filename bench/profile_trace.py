@@ -18,9 +18,9 @@ def xplane_module():
   """The XSpace protobuf module shipped with TensorFlow (2.20:
   tensorflow.tsl.profiler.protobuf), or the standalone tsl one."""
   try:
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
   except ImportError:
-    from tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel
+    from tsl.profiler.protobuf import xplane_pb2
   return xplane_pb2
 
 

@@ -33,7 +33,7 @@ def fmt(x) -> str:
     return "0"
   size = abs(x)
   if size >= 1000:
-    return "{:,.0f}".format(x)
+    return f"{x:,.0f}"
   if size >= 100:
     return "%.0f" % x
   if size >= 10:
@@ -43,7 +43,7 @@ def fmt(x) -> str:
   return "%.3g" % x
 
 
-class Results(object):
+class Results:
   """The measured rows (median and range of the runs of each figure) and the
   named checks, in the order they were added."""
 
@@ -126,7 +126,7 @@ def machine_info() -> dict:
 def add_tensorflow_facts(machine: dict, threads: int) -> None:
   """Sets TensorFlow's op thread pools to `threads` (before it runs any op) and
   adds its version and pool sizes."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   threading = tf.config.threading
   threading.set_intra_op_parallelism_threads(threads)

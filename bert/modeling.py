@@ -1,4 +1,3 @@
-# coding=utf-8
 """The BERT encoder and its building blocks, on TensorFlow 2.20.
 
 Old code doing `from bert import modeling` keeps working: this module has the classes and
@@ -30,7 +29,7 @@ import json
 import math
 import re
 import threading
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -42,7 +41,7 @@ Dim = int | tf.Tensor
 Activation = Callable[[tf.Tensor], tf.Tensor]
 
 
-class BertConfig(object):
+class BertConfig:
   """Hyper-parameters of a BERT model, as stored in `bert_config.json`."""
 
   def __init__(
@@ -93,7 +92,7 @@ class BertConfig(object):
     )
 
   @classmethod
-  def from_dict(cls, json_object: dict) -> "BertConfig":
+  def from_dict(cls, json_object: dict) -> BertConfig:
     """Builds a config from a dict; each key becomes an attribute, unknown ones too.
 
     Nothing is validated here, as in Google's code; missing keys keep the defaults.
@@ -103,7 +102,7 @@ class BertConfig(object):
     return config
 
   @classmethod
-  def from_json_file(cls, json_file: str) -> "BertConfig":
+  def from_json_file(cls, json_file: str) -> BertConfig:
     """Reads a `bert_config.json`: a local path, or a URL that `tf.io.gfile` can open."""
     return cls.from_dict(json.loads(_read_text(json_file)))
 
@@ -122,7 +121,7 @@ def _read_text(path: str) -> str:
   if "://" in path:
     with tf.io.gfile.GFile(path, "r") as handle:
       return handle.read()
-  with open(path, "r", encoding="utf-8") as handle:
+  with open(path, encoding="utf-8") as handle:
     return handle.read()
 
 
@@ -135,7 +134,7 @@ def _read_text(path: str) -> str:
 _ACTIVE = threading.local()
 
 
-class _VariableStore(object):
+class _VariableStore:
   """The TF2 face's variables, keyed by full checkpoint name, in creation order.
 
   New variables are made only while `creating` is True (while `BertEncoder` builds
@@ -168,7 +167,7 @@ class _VariableStore(object):
     return variable
 
 
-class _StorePass(object):
+class _StorePass:
   """One run of the model code against a store: its scope stack, the scopes opened so far,
   and the dtype its word vectors are cast to (which the layers after them follow)."""
 
@@ -387,7 +386,7 @@ def _pool(config: BertConfig, sequence_output):
   )
 
 
-class BertModel(object):
+class BertModel:
   """BERT ("Bidirectional Encoder Representations from Transformers"), the legacy graph face.
 
   Build it inside `tf.compat.v1` graph mode, as with Google's class; its variables are

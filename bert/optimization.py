@@ -1,4 +1,3 @@
-# coding=utf-8
 """BERT's optimizer: Adam with decoupled weight decay and a linear schedule.
 
 `from bert import optimization` keeps working as with Google's module. The
@@ -20,7 +19,7 @@ one: `squared_norm`); `global_step += 1` per step. Slots are the variables
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
 

@@ -14,7 +14,7 @@ TensorFlow is imported only to list the GPUs (`gpu_capabilities`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from bert import machine
 
@@ -76,7 +76,7 @@ def choose(
 def gpu_capabilities() -> list[tuple[int, int] | None]:
   """The compute capability of each GPU visible to TensorFlow (a server worker run with
   -cpu hides them; imports TensorFlow)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   found = []
   for gpu in tf.config.get_visible_devices("GPU"):

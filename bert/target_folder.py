@@ -17,7 +17,8 @@ import json
 import os
 import shutil
 import tempfile
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from bert import errors
 from bert.errors import WriteError, os_reason

@@ -1,4 +1,3 @@
-# coding=utf-8
 """Tokenization classes (Google BERT's tokenization.py, for Python 3).
 
 The module keeps the public names and behaviour of Google's ``tokenization.py``
@@ -19,7 +18,8 @@ import errno
 import os
 import re
 import unicodedata
-from typing import Any, Callable, Iterable, List, Mapping, Optional, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -40,7 +40,7 @@ _RELEASED_MODEL_IS_LOWERCASED = {
 }
 
 
-def validate_case_matches_checkpoint(do_lower_case: bool, init_checkpoint: Optional[str]) -> None:
+def validate_case_matches_checkpoint(do_lower_case: bool, init_checkpoint: str | None) -> None:
   """Raises ValueError if `do_lower_case` contradicts a known checkpoint name.
 
   bert_config.json does not say whether a model is cased, so the folder name
@@ -125,28 +125,28 @@ def load_vocab(vocab_file: "str | os.PathLike") -> "collections.OrderedDict[str,
       raise FileNotFoundError(errno.ENOENT, "Vocab file not found", path) from None
   try:
     # newline="\n": lines end at "\n" only, as with GFile.
-    with open(path, "r", encoding="utf-8", newline="\n") as reader:
+    with open(path, encoding="utf-8", newline="\n") as reader:
       return _read_vocab(reader)
   except FileNotFoundError:
     raise FileNotFoundError(errno.ENOENT, "Vocab file not found", path) from None
 
 
-def convert_by_vocab(vocab: Mapping[_K, _V], items: Iterable[_K]) -> List[_V]:
+def convert_by_vocab(vocab: Mapping[_K, _V], items: Iterable[_K]) -> list[_V]:
   """Maps each item through `vocab`; an unknown item raises KeyError."""
   return [vocab[item] for item in items]
 
 
-def convert_tokens_to_ids(vocab: Mapping[str, int], tokens: Iterable[str]) -> List[int]:
+def convert_tokens_to_ids(vocab: Mapping[str, int], tokens: Iterable[str]) -> list[int]:
   """Maps tokens to ids (KeyError for a token not in `vocab`)."""
   return [vocab[token] for token in tokens]
 
 
-def convert_ids_to_tokens(inv_vocab: Mapping[int, str], ids: Iterable[int]) -> List[str]:
+def convert_ids_to_tokens(inv_vocab: Mapping[int, str], ids: Iterable[int]) -> list[str]:
   """Maps ids to tokens (KeyError for an id not in `inv_vocab`)."""
   return [inv_vocab[token_id] for token_id in ids]
 
 
-def whitespace_tokenize(text: str) -> List[str]:
+def whitespace_tokenize(text: str) -> list[str]:
   """Strips `text` and splits it on whitespace ([] for blank text)."""
   text = text.strip()
   if not text:
@@ -154,7 +154,7 @@ def whitespace_tokenize(text: str) -> List[str]:
   return text.split()
 
 
-class FullTokenizer(object):
+class FullTokenizer:
   """Basic tokenization followed by WordPiece: text -> vocab tokens."""
 
   def __init__(self, vocab_file: "str | os.PathLike", do_lower_case: bool = True) -> None:
@@ -168,13 +168,13 @@ class FullTokenizer(object):
     self._longest_entry = max(map(len, vocab), default=0)
     self._split_words: dict = {}  # basic token not in vocab -> its ids
 
-  def tokenize(self, text: Any) -> List[str]:
+  def tokenize(self, text: Any) -> list[str]:
     """Returns the WordPiece tokens of every basic token of `text`."""
     # Basic tokens contain no whitespace, so one WordPiece call on the
     # space-joined tokens gives the same list as one call per token.
     return self.wordpiece_tokenizer.tokenize(" ".join(self.basic_tokenizer.tokenize(text)))
 
-  def tokenize_to_ids(self, text: Any) -> List[int]:
+  def tokenize_to_ids(self, text: Any) -> list[int]:
     """`convert_tokens_to_ids(tokenize(text))`, faster.
 
     A basic token that is itself in the vocab is its own (only) WordPiece
@@ -190,7 +190,7 @@ class FullTokenizer(object):
       ids = [None if len(word) > max_chars else token_id for word, token_id in zip(words, ids)]
     if None not in ids:
       return ids
-    out: List[int] = []
+    out: list[int] = []
     start = 0
     while True:  # Copy the runs of found ids; split each word in between.
       try:
@@ -218,11 +218,11 @@ class FullTokenizer(object):
     state["_split_words"] = {}
     return state
 
-  def convert_tokens_to_ids(self, tokens: Iterable[str]) -> List[int]:
+  def convert_tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
     """Ids of `tokens` in this tokenizer's vocab (KeyError if one is missing)."""
     return convert_tokens_to_ids(self.vocab, tokens)
 
-  def convert_ids_to_tokens(self, ids: Iterable[int]) -> List[str]:
+  def convert_ids_to_tokens(self, ids: Iterable[int]) -> list[str]:
     """Tokens of `ids` in this tokenizer's vocab (KeyError if one is missing)."""
     return convert_ids_to_tokens(self.inv_vocab, ids)
 
@@ -286,7 +286,7 @@ _STRIP_ACCENT_AND_SPLIT_PUNC = _CharTable(_strip_accent_and_split_punc_rule)
 
 
 @dataclasses.dataclass(eq=False)
-class BasicTokenizer(object):
+class BasicTokenizer:
   """Cleans text, splits on whitespace and punctuation; may lower-case.
 
   Attributes:
@@ -295,7 +295,7 @@ class BasicTokenizer(object):
 
   do_lower_case: bool = True
 
-  def tokenize(self, text: Any) -> List[str]:
+  def tokenize(self, text: Any) -> list[str]:
     """Splits `text` into basic tokens."""
     # Google's order: _clean_text, _tokenize_chinese_chars, split on
     # whitespace; per token lower() + _run_strip_accents (only when
@@ -322,7 +322,7 @@ class BasicTokenizer(object):
     kept = [c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"]
     return "".join(kept)
 
-  def _run_split_on_punc(self, text: str) -> List[str]:
+  def _run_split_on_punc(self, text: str) -> list[str]:
     """Splits `text` so that each punctuation character is its own piece."""
     pieces = []
     start_new_word = True
@@ -357,7 +357,7 @@ class BasicTokenizer(object):
 
 
 @dataclasses.dataclass(eq=False)
-class WordpieceTokenizer(object):
+class WordpieceTokenizer:
   """Greedy longest-match-first WordPiece tokenization.
 
   Attributes:
@@ -370,7 +370,7 @@ class WordpieceTokenizer(object):
   unk_token: str = "[UNK]"
   max_input_chars_per_word: int = 200
 
-  def tokenize(self, text: Any) -> List[str]:
+  def tokenize(self, text: Any) -> list[str]:
     """Splits whitespace-separated words into WordPiece tokens.
 
     `text` is meant to be `BasicTokenizer` output. A word is cut from left to

@@ -14,7 +14,7 @@ Pure Python and NumPy; the lists may hold tokens or token ids.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

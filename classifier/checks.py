@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import os
 
-from bert import model_folder, precision as precisions
+from bert import model_folder
+from bert import precision as precisions
 from bert.errors import InputError, UsageError
 from classifier.run_config import RunConfig, TrainingSettings
 from processors.base import DataError

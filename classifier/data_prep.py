@@ -539,7 +539,7 @@ def _ratio(value):
   try:
     ratio = float(value)
   except ValueError:
-    raise argparse.ArgumentTypeError("expected a number, got %r" % value)
+    raise argparse.ArgumentTypeError("expected a number, got %r" % value) from None
   if not 0.0 <= ratio < 1.0:
     raise argparse.ArgumentTypeError("must be in [0, 1), got %s" % value)
   return ratio

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from bert import model_folder, tokenization
 from bert.console import format_seconds
@@ -299,7 +299,7 @@ def serialize_features(feature: InputFeatures) -> bytes:
   )
 
 
-class Progress(object):
+class Progress:
   """Logs `what: i/n (x/s, ETA)` at most every `interval` seconds."""
 
   def __init__(self, what: str, total: int, unit: str = "examples", interval: float = 10.0):

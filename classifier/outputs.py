@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import shutil
-from typing import Iterable
+from collections.abc import Iterable
 
 from bert.model_folder import atomic_write
 

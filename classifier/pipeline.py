@@ -11,10 +11,9 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from bert import checkpoint, model_folder, modeling
+from bert import checkpoint, classifier_model, model_folder, modeling
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
-from bert import classifier_model
 from classifier.plan import RunPlan
 from classifier.trainer import ClassifierRunner, make_strategy
 from classifier.training_eval import TrainingEvaluator

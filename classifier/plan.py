@@ -16,8 +16,8 @@ from typing import Any
 
 import processors as processor_registry
 from bert import model_folder, tokenization
-from bert.model_config import check_vocab, read_bert_config
 from bert.errors import InputError, UsageError
+from bert.model_config import check_vocab, read_bert_config
 from classifier import checks, data_sets, folder_settings
 from classifier.cluster import Cluster, check_strategy_flags, read_cluster
 from classifier.data_sets import DataSets

@@ -9,12 +9,12 @@ import logging
 import math
 import struct
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from classifier import bitmap_font
 from bert.model_folder import atomic_write, write_json
+from classifier import bitmap_font
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ order. So feature conversion can run in processes that never import TF.
 from __future__ import annotations
 
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 try:  # A C implementation, when installed; the table version otherwise.
   import google_crc32c as _google_crc32c  # type: ignore
@@ -127,7 +127,7 @@ def frame_record(data: bytes) -> bytes:
   )
 
 
-class TFRecordFileWriter(object):
+class TFRecordFileWriter:
   """Writes TFRecord frames to a local file (uncompressed)."""
 
   def __init__(self, path: str):

@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
 
-from bert import checkpoint, optimization, precision as precisions
-from bert.errors import ProjectError, UsageError
-from bert.console import format_seconds
-from classifier.features import Progress
+from bert import checkpoint, optimization
+from bert import precision as precisions
 from bert.classifier_model import BertClassifier
+from bert.console import format_seconds
+from bert.errors import ProjectError, UsageError
+from classifier.features import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class TrainingDiverged(ProjectError):
   """The training loss (or a weight) became NaN or infinite; nothing non-finite was saved."""
 
 
-class LossScale(object):
+class LossScale:
   """Dynamic loss scaling for float16 training.
 
   The loss is multiplied by `scale` before the gradients are taken, so that
@@ -164,7 +165,7 @@ class LossScale(object):
     self.good_steps.assign(tf.where(grow, tf.zeros_like(good), good))
 
 
-class ClassifierRunner(object):
+class ClassifierRunner:
   """Owns the model, optimizer and checkpoints of one `output_dir`."""
 
   def __init__(
@@ -793,7 +794,7 @@ class ClassifierRunner(object):
       yield from np.concatenate(rows)[order]
 
 
-class InferenceProgress(object):
+class InferenceProgress:
   """The progress log of eval/predict, in one unit: examples, or with --doc_stride
   windows (what the batches hold), with the examples begun beside."""
 

@@ -29,7 +29,7 @@ import glob
 import logging
 import os
 import shutil
-from typing import Callable
+from collections.abc import Callable
 
 from bert import errors, model_folder
 from bert.errors import WriteError

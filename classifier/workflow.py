@@ -17,7 +17,8 @@ import contextlib
 import logging
 import os
 import shutil
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from bert import errors
 from bert.errors import WriteError
@@ -79,7 +80,7 @@ def _run_plan(plan: RunPlan) -> dict[str, Any]:
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as e:
-    raise WriteError(errors.cannot("create --output_dir", output_dir, e))
+    raise WriteError(errors.cannot("create --output_dir", output_dir, e)) from e
 
   try:
     return pipeline.run(plan)

@@ -65,6 +65,7 @@ def run_check(
   """Loads the written checkpoint into BertEncoder and compares it with the
   NumPy forward pass of the source; raises HFImportError above tolerance."""
   import tensorflow as tf
+
   from bert import checkpoint as bert_checkpoint
   from bert import modeling
 

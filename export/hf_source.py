@@ -100,7 +100,7 @@ def has_model(directory: str) -> bool:
 def read_json(path: str):
   """The value of a JSON file; an unreadable or invalid one is an HFImportError."""
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       return json.load(f)
   except OSError as e:
     raise HFImportError(errors.cannot("read", path, e)) from None

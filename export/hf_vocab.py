@@ -51,7 +51,7 @@ def _vocab_from_tokenizer_json(path: str) -> list[str] | None:
 
 def _read_vocab_lines(path: str) -> list[str]:
   try:
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       return [line.rstrip("\n").strip() for line in f]
   except OSError as e:
     raise HFImportError(errors.cannot("read", path, e)) from None

@@ -13,7 +13,7 @@ Inference only (no dropout); absolute position embeddings; encoder only.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

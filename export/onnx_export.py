@@ -32,7 +32,7 @@ import functools
 import logging
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from bert import errors, model_folder, tf_startup
 from bert.console import run_command
@@ -121,8 +121,7 @@ def _eval_batches(
     num_labels=num_labels if multi_label else 0,
     with_example_id=with_example_id,
   )
-  for features in dataset.as_numpy_iterator():
-    yield features
+  yield from dataset.as_numpy_iterator()
 
 
 # ---------------------------------------------------------------------------

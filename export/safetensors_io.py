@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def float32_to_bf16_bits(values: np.ndarray) -> np.ndarray:
   return rounded
 
 
-class SafetensorsFile(object):
+class SafetensorsFile:
   """A parsed safetensors file; tensors are read lazily via a memory map."""
 
   def __init__(self, path: str):

@@ -5,7 +5,7 @@ B = batch size, T = sequence length, H = hidden size, L = number of labels.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -205,6 +205,7 @@ def expected_bert_shapes(bert_config) -> dict:
   The encoder is built in a throwaway graph, so no weights are allocated.
   """
   import tensorflow as tf
+
   from bert import modeling
 
   with tf.Graph().as_default():
@@ -246,6 +247,7 @@ def _check_variables(
 def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
   """Finds and checks every input; writes nothing."""
   import tensorflow as tf
+
   from bert import checkpoint as ckpt_lib
   from bert import modeling
 
@@ -298,6 +300,7 @@ def _plan(output_dir, checkpoint, vocab_file, bert_config_file) -> _Plan:
 def _write(plan: _Plan, staging: str, strip_optimizer: bool) -> tuple:
   """Fills `staging`; returns (source, export) checkpoint sizes in bytes."""
   import tensorflow as tf
+
   from bert import checkpoint as ckpt_lib
 
   source_size = sum(os.path.getsize(p) for p in plan.checkpoint_files)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import sys
 import unicodedata
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -90,7 +90,7 @@ def _regex_class(code_points: Iterable[int]) -> str:
   return "[%s]" % "".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def character_classes() -> dict[str, str]:
   """RE2 classes for the character rules of `bert.tokenization`, in this Python's Unicode.
 
@@ -114,7 +114,7 @@ def character_classes() -> dict[str, str]:
   return {name: _regex_class(found) for name, found in members.items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def lower_case_fixes() -> dict[int, int]:
   """Code point -> lower case, for the letters where `tf.strings.lower` and `str.lower` differ.
 

@@ -375,6 +375,7 @@ def google_tensors(variables: TF2Variables, names: EncoderNames, config: dict) -
     TF2ImportError: a tensor whose shape does not fit `config`, or one that is not float.
   """
   import tensorflow as tf
+
   from bert import checkpoint, modeling
   from export.serving_export import expected_bert_shapes
 

@@ -71,7 +71,7 @@ _NAME_FIRST_DEFINERS = (
 )
 
 
-class _ParsedOnUse(object):
+class _ParsedOnUse:
   """absl's FLAGS, parsed from sys.argv (known flags only) on first use.
 
   TF1's `tf.flags.FLAGS` did this, so old code could read a flag at import

@@ -88,8 +88,8 @@ def plugin_builtins() -> dict:
   import os
 
   from bert import tokenization
-  from legacy.lazy import lazy_module
   from legacy.flags import legacy_flags
+  from legacy.lazy import lazy_module
   from legacy.tf_view import tensorflow_view
 
   names = {

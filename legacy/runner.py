@@ -61,7 +61,7 @@ def import_tf1():
     tf = tf_startup.import_tensorflow()
     # The lazy loaders read the variable on first use: use them now.
     v1 = tf.compat.v1
-    v1.layers.Dense, v1.keras.layers.Dense, v1.nn.rnn_cell.LSTMCell, tf.keras.layers.Dense
+    _ = v1.layers.Dense, v1.keras.layers.Dense, v1.nn.rnn_cell.LSTMCell, tf.keras.layers.Dense
   finally:
     if saved is None:
       os.environ.pop(LEGACY_KERAS_VARIABLE, None)

@@ -38,7 +38,7 @@ TPU_ADVICE = (
 )
 
 
-class InputPipelineConfig(object):
+class InputPipelineConfig:
   """TF1's per-host/per-shard input modes (only recorded off a TPU)."""
 
   PER_SHARD_V1 = 1
@@ -112,7 +112,7 @@ class RunConfig(run_config_lib.RunConfig):
   cluster = property(lambda self: self._cluster)
 
 
-class TPUClusterResolver(object):
+class TPUClusterResolver:
   """Would find a Cloud TPU; here it says how to reach one instead."""
 
   def __init__(self, tpu=None, *args, **kwargs):

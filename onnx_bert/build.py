@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 

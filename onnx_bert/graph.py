@@ -24,7 +24,7 @@ Inputs: `input_ids`, `input_mask`, `segment_ids`, int32 [batch, sequence]
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def activation_kind(hidden_act: str | None) -> str:
   return ACTIVATION_KINDS[key]
 
 
-class _Builder(object):
+class _Builder:
   """Collects nodes and initializers; every node gets one fresh output name."""
 
   def __init__(self) -> None:

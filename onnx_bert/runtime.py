@@ -167,7 +167,7 @@ def pruned_model(path: str, outputs) -> bytes:
   return model.SerializeToString()
 
 
-class OnnxBert(object):
+class OnnxBert:
   """One ONNX Runtime session of an exported model (CPU).
 
   Attributes:

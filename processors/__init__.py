@@ -25,15 +25,6 @@ columns chosen by flags). See `available_tasks`, `get_processor` and
 task module and no TensorFlow.
 """
 
-from processors.base import (
-  DataError,
-  DataProcessor,
-  InputExample,
-  InputFeatures,
-  PaddingInputExample,
-  TsvRow,
-  labels_of,
-)
 from processors._registry import (
   ENTRY_POINT_GROUP,
   PATH_ENV_VAR,
@@ -44,6 +35,15 @@ from processors._registry import (
   load_task_class,
   plugin_location,
   plugin_problems,
+)
+from processors.base import (
+  DataError,
+  DataProcessor,
+  InputExample,
+  InputFeatures,
+  PaddingInputExample,
+  TsvRow,
+  labels_of,
 )
 
 __all__ = [

@@ -19,12 +19,12 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from bert.errors import DataError as DataError
 from bert.text_files import files_read as files_read
 from bert.text_files import read_text
-
 
 _logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class InputExample:
   label: str | None = None
 
 
-class PaddingInputExample(object):
+class PaddingInputExample:
   """Filler that rounds an eval or predict set up to a multiple of the batch size.
 
   Only run_classifier.py's TPU path appends these, because every TPU batch has
@@ -155,7 +155,7 @@ class InputFeatures:
   is_real_example: bool = True
 
 
-class DataProcessor(object):
+class DataProcessor:
   """Base class of the tasks: reads a data set into `InputExample`s.
 
   To add a task, put a `.py` file with a subclass into the `processors/` folder

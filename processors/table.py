@@ -104,7 +104,7 @@ def decode_text(data, path, encoding="utf-8"):
   return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-class Table(object):
+class Table:
   """A delimited file read with pandas, every field a str.
 
   Attributes:

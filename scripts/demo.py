@@ -247,6 +247,7 @@ def _worth_showing(line: str) -> bool:
 def serve_and_query(model_dir: str, extra: list[str], texts: list[str]):
   """Starts the server, runs `texts` through BertClient, stops the server."""
   from bert_serving.client import BertClient
+
   from serving.background import BackgroundServer, free_ports
 
   port, port_out = free_ports(2)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bert import errors, precision as precisions
+from bert import errors
+from bert import precision as precisions
 from serving import SERVER_VERSION
 from serving.pooling import PoolingStrategy
 
@@ -508,7 +509,7 @@ def check_supported(args: argparse.Namespace) -> None:
         "-precision %s is the TensorFlow model's: -backend %s computes in the precision "
         "its name gives" % (precision, backend)
       )
-    from onnx_bert import runtime as onnx_runtime  # pylint: disable=import-outside-toplevel
+    from onnx_bert import runtime as onnx_runtime
 
     onnx_runtime.check_installed("-backend %s" % backend)
   if args.multi_label_threshold is not None:

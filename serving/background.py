@@ -15,7 +15,7 @@ import os
 import socket
 import subprocess
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +32,7 @@ def free_ports(n: int) -> list[int]:
       s.close()
 
 
-class BackgroundServer(object):
+class BackgroundServer:
   """`python -m serving -model_dir ... -port P -port_out Q [args]`, started
   on `__enter__` (on free ports unless given) and stopped on `__exit__`.
 
@@ -67,7 +67,7 @@ class BackgroundServer(object):
     self.process: subprocess.Popen | None = None
     self._log = None
 
-  def start(self) -> "BackgroundServer":
+  def start(self) -> BackgroundServer:
     """Starts the child process (it takes a while to accept requests)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
@@ -97,7 +97,7 @@ class BackgroundServer(object):
     self._log.close()
     return self.process.returncode
 
-  def __enter__(self) -> "BackgroundServer":
+  def __enter__(self) -> BackgroundServer:
     return self.start()
 
   def __exit__(self, *exc) -> None:

@@ -27,6 +27,7 @@ class ServerError(errors.ProjectError):
 def _bind_server(args: argparse.Namespace, model_files):
   """A `BertServer` for `args` with its ports bound; a port in use is a ServerError."""
   import zmq
+
   from serving.server import BertServer
 
   try:
@@ -78,6 +79,7 @@ def main(argv=None) -> int:
 def _request_stop(args: argparse.Namespace) -> None:
   """Sends TERMINATION to -ip:-port; no answer in time is a ServerError."""
   import zmq
+
   from serving.server import terminate as send_termination
 
   try:

@@ -66,7 +66,7 @@ def check_texts(texts, is_tokenized: bool) -> None:
         raise ValueError("element %d: empty or blank strings are not allowed" % i)
 
 
-class _Connection(object):
+class _Connection:
   """One PUSH + SUB pair speaking the bert-serving-client protocol."""
 
   def __init__(self, context, host: str, port: int, port_out: int):
@@ -189,7 +189,7 @@ ENCODE_BODY_HELP = (
 )
 
 
-class HttpProxy(object):
+class HttpProxy:
   """A ThreadingHTTPServer on (-ip, -http_port) relaying to the server."""
 
   def __init__(self, args, stop: threading.Event):

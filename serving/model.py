@@ -15,7 +15,8 @@ from bert import tf_startup
 
 tf = tf_startup.import_tensorflow()  # Without its start-up noise.
 
-from bert import checkpoint, modeling, precision as precisions, tokenization  # noqa: E402
+from bert import checkpoint, modeling, tokenization  # noqa: E402
+from bert import precision as precisions  # noqa: E402
 from serving import logs, pooling  # noqa: E402
 from serving.pooling import PoolingStrategy  # noqa: E402
 
@@ -46,7 +47,7 @@ def _next_power_of_two(n: int) -> int:
   return 1 << max(n - 1, 0).bit_length()
 
 
-class BertBackend(object):
+class BertBackend:
   """BERT plus the pooling strategy of the server's flags.
 
   Attributes:

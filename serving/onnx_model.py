@@ -27,7 +27,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-class OnnxBackend(object):
+class OnnxBackend:
   """An exported BERT in an ONNX Runtime session plus the server's pooling strategy."""
 
   def __init__(self, args, files, worker_index: int = 0):
@@ -37,7 +37,7 @@ class OnnxBackend(object):
       ValueError: CLASSIFICATION without a fine-tuned classifier head.
       onnx_bert.build.OnnxExportError: an export was needed and failed.
     """
-    from onnx_bert import build  # pylint: disable=import-outside-toplevel
+    from onnx_bert import build
 
     log = logs.get_logger("WORKER-%d" % worker_index)
     config = files.bert_config
@@ -76,7 +76,7 @@ class OnnxBackend(object):
     self._model = onnx_runtime.OnnxBert(path, threads, only=self._outputs)
     log.info("ONNX Runtime (%s, %d threads): %s", precision, threads, path)
 
-    import onnxruntime  # pylint: disable=import-outside-toplevel
+    import onnxruntime
 
     self.info = {
       "onnxruntime_version": onnxruntime.__version__.split("."),

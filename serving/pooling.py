@@ -11,7 +11,7 @@ match the original server's.
 from __future__ import annotations
 
 import enum
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class PoolingStrategy(enum.IntEnum):
     return self.name
 
   @classmethod
-  def from_string(cls, name: str) -> "PoolingStrategy":
+  def from_string(cls, name: str) -> PoolingStrategy:
     """`reduce_mean`, `CLS_TOKEN`, ... -> member (argparse `type=`)."""
     try:
       return cls[name.upper()]

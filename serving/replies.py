@@ -17,7 +17,7 @@ import time
 HOLD_SECONDS = 60.0  # how long a reply waits for its client's subscription
 
 
-class ReplyStore(object):
+class ReplyStore:
   """Sends replies on `sink` (the XPUB socket) or holds them for their client."""
 
   def __init__(self, sink, port_out: int, log: logging.Logger):

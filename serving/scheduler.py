@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Chunk(NamedTuple):
   labels: list | None  # multi-label CLASSIFICATION: each row's predicted names
 
 
-class Job(object):
+class Job:
   """One encode request and the rows encoded so far."""
 
   def __init__(self, client: bytes, req_id: bytes, texts: list):
@@ -54,7 +55,7 @@ class Job(object):
     self.chunks = []
 
 
-class Piece(object):
+class Piece:
   """Rows [start, stop) of a job; `isolate` keeps it out of shared batches."""
 
   __slots__ = ("job", "start", "stop", "isolate")
@@ -63,7 +64,7 @@ class Piece(object):
     self.job, self.start, self.stop, self.isolate = job, start, stop, isolate
 
 
-class Scheduler(object):
+class Scheduler:
   """The priority and bulk queues of pieces waiting for a worker."""
 
   def __init__(self, max_batch_size: int, priority_batch_size: int, log: logging.Logger):

@@ -71,7 +71,8 @@ import time
 
 import zmq
 
-from serving import SERVER_VERSION, args as args_mod, features, logs, results, worker
+from serving import SERVER_VERSION, features, logs, results, worker
+from serving import args as args_mod
 from serving import files as files_mod
 from serving.replies import HOLD_SECONDS, ReplyStore
 from serving.results import error_meta

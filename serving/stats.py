@@ -25,7 +25,7 @@ def _spread(name: str, values) -> dict:
   }
 
 
-class ServerStatistic(object):
+class ServerStatistic:
   """Counts requests; `value()` is the dict SHOW_STATUS reports."""
 
   def __init__(self):

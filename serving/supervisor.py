@@ -27,7 +27,7 @@ import logging
 import multiprocessing
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import zmq
 
@@ -54,7 +54,7 @@ def load_limit(worker_timeout: float) -> float:
   return max(worker_timeout, MIN_LOAD_SECONDS) if worker_timeout else 0.0
 
 
-class Slot(object):
+class Slot:
   """A worker position; `handle` is its current process (or thread)."""
 
   def __init__(self, index: int):
@@ -74,7 +74,7 @@ class Slot(object):
     self.given_up = False
 
 
-class Supervisor(object):
+class Supervisor:
   """Starts, watches and restarts the workers; hands out idle ones."""
 
   def __init__(

@@ -76,6 +76,7 @@ def write_google_checkpoint(prefix, config_dict, extra=None, seed=0):
   Returns {name: numpy value}.
   """
   import tensorflow as tf
+
   from bert import modeling
 
   config = modeling.BertConfig.from_dict(dict(config_dict))

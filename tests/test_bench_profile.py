@@ -4,11 +4,11 @@ one profiled run on a tiny BERT."""
 import json
 
 import pytest
+from conftest import TINY_CONFIG
 
 from bench import profile_step as ps
 from bench import profile_trace
 from bench.profile_trace import OpEvent
-from conftest import TINY_CONFIG
 
 LOOP = "while/body/_1/"
 FORWARD = ("trainer.step_fn", "trainer._training_loss", "modeling._bert_forward")

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from emotion_data import KEYWORDS, VOCAB, tiny_config, write_emotion_data
 
 from bert import model_folder
 from bert.errors import UsageError
 from classifier import cluster
-from emotion_data import KEYWORDS, VOCAB, tiny_config, write_emotion_data
 from serving.background import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -4,10 +4,10 @@ is always evaluated; best/eval_results.txt has the keys of the final eval_result
 import os
 
 import pytest
+from emotion_data import write_emotion_data, write_model_dir
 
 from bert import model_folder
 from classifier.training_eval import TrainingEvaluator, read_history
-from emotion_data import write_emotion_data, write_model_dir
 
 
 class FakeRun:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from emotion_data import write_emotion_data, write_model_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from emotion_data import VOCAB, tiny_config, write_model_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -174,6 +173,7 @@ def json_layers(line):
 def test_values_equal_graph_face(model):
   """Google's graph-mode BertModel, padded to max_seq_length, within 1e-5."""
   import tensorflow as tf
+
   from bert import modeling
 
   config = modeling.BertConfig.from_json_file(model["config"])
@@ -225,6 +225,7 @@ def test_one_trace_and_static_padding_agree(model, tmp_path):
   and one-hot embeddings give the same values; a checkpoint without the
   unused pooler loads, one without an encoder variable does not."""
   import tensorflow as tf
+
   import extract_features as ef
   from bert import checkpoint, modeling, tokenization
 

@@ -4,10 +4,10 @@ import os
 import random
 
 import pytest
+from emotion_data import VOCAB, make_row
 
 from bert import tokenization
 from classifier import features
-from emotion_data import VOCAB, make_row
 from processors import DataError, InputExample, PaddingInputExample
 
 

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_CONFIG
 
 from bert import fused_ops, modeling
-from conftest import TINY_CONFIG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -261,8 +261,9 @@ def test_softmax_with_dropout_matches_softmax_then_the_same_mask():
 
 
 def _workflow_weights(base, name, seed):
-  from classifier import RunConfig, run_workflow
   from emotion_data import write_emotion_data, write_model_dir
+
+  from classifier import RunConfig, run_workflow
 
   vocab, bert_config = write_model_dir(str(base / "model"))
   if not (base / "data").exists():

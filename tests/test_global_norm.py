@@ -15,11 +15,11 @@ tests/test_distributed.py.)
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from bert import modeling, optimization
-from bert import classifier_model as model_lib
-from classifier.trainer import ClassifierRunner
 from emotion_data import tiny_config
+
+from bert import classifier_model as model_lib
+from bert import modeling, optimization
+from classifier.trainer import ClassifierRunner
 
 VOCAB_SIZE = 12  # 16 x 10 ids from 11 tokens: every batch repeats tokens.
 NUM_LABELS = 3

@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from bert import modeling
-from bert import model_config
-from bert import classifier_model as model_lib
 from conftest import TINY_CONFIG
+
+from bert import classifier_model as model_lib
+from bert import model_config, modeling
 from export import hf_export
 from processors.base import DataError
 

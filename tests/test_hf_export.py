@@ -17,11 +17,11 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_hf_import import HF_CONFIG, VOCAB, write_hf_model
 
 from bert import checkpoint, classifier_model, model_config, model_folder, modeling
 from export import hf_common, hf_export, hf_import, numpy_bert
 from export import safetensors_io as st
-from test_hf_import import HF_CONFIG, VOCAB, write_hf_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["positive", "negative", "中性"]

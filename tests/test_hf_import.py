@@ -7,11 +7,11 @@ import struct
 import numpy as np
 import pytest
 import tensorflow as tf
+from emotion_data import tiny_config
 
 from bert import checkpoint, model_folder, modeling
 from export import hf_import, numpy_bert
 from export import safetensors_io as st
-from emotion_data import tiny_config
 
 # The tiny BERT of the other tests as HuggingFace writes its config.json.
 HF_CONFIG = dict(

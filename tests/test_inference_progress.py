@@ -5,10 +5,10 @@ import logging
 
 import numpy as np
 import tensorflow as tf
+from conftest import TINY_CONFIG
 
 from bert import modeling
 from classifier import features, trainer
-from conftest import TINY_CONFIG
 
 # 3 examples cut into 2, 1 and 3 windows, predicted in batches of 2.
 EXAMPLE_IDS = [0, 0, 1, 2, 2, 2]

@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from emotion_data import VOCAB, write_emotion_data, write_model_dir
 
 import processors
@@ -227,8 +226,9 @@ def test_tf1_idioms_in_processor_code(tmp_path):
 
 def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   import tensorflow as tf
-  from legacy.flags import legacy_flags
+
   from legacy.errors import NotProvided
+  from legacy.flags import legacy_flags
   from legacy.tf_view import tensorflow_view
 
   view = tensorflow_view()
@@ -239,10 +239,10 @@ def test_tf_view_is_tf2_first_and_v1_for_dropped_names():
   assert view.flags is legacy_flags
   assert view.app.flags is legacy_flags
   with pytest.raises(AttributeError, match="tf.contrib was removed"):
-    view.contrib
+    _ = view.contrib
   assert tensorflow_view(v1=True).placeholder is tf.compat.v1.placeholder
   with pytest.raises(NotProvided, match="tf.no_such_name is not provided"):
-    tensorflow_view(v1=True).no_such_name
+    _ = tensorflow_view(v1=True).no_such_name
   assert not hasattr(tensorflow_view(v1=True), "no_such_name")
   # Our own modules keep the real TensorFlow.
   assert not hasattr(tf, "gfile")
@@ -253,6 +253,7 @@ def test_tf1_view_tpu_resolver_under_tf_distribute_says_how_to_reach_a_tpu():
   TPUClusterResolver: under bert-run-tf1 it is the one-line usage error, not
   TensorFlow's own (which looks for a Cloud TPU on the network)."""
   import tensorflow as tf
+
   from legacy import tpu
   from legacy.errors import NoTPU
   from legacy.tf_view import tensorflow_view
@@ -268,6 +269,7 @@ def test_tf1_view_tpu_resolver_under_tf_distribute_says_how_to_reach_a_tpu():
 
 def test_redefined_flag_keeps_the_first_and_takes_the_new_default():
   from absl import flags
+
   from legacy.flags import legacy_flags
 
   flag_values = flags.FlagValues()

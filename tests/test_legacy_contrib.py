@@ -127,17 +127,17 @@ def test_data_transformations():
 
 def test_names_not_provided_say_what_is():
   with pytest.raises(NotProvided, match=r"tf.contrib.slim is not provided \(tf.contrib here has: "):
-    contrib.slim
+    _ = contrib.slim
   assert not hasattr(contrib, "slim")
   with pytest.raises(NotProvided, match=r"tf.contrib.rnn.LSTMBlockFusedCell is not provided"):
-    contrib.rnn.LSTMBlockFusedCell
+    _ = contrib.rnn.LSTMBlockFusedCell
   # The cells are Keras 2's (tf-keras), which only bert-run-tf1 selects: named here, not loaded.
   assert contrib.PARTS["rnn"]["LSTMCell"] == "tensorflow.compat.v1.nn.rnn_cell:LSTMCell"
   assert contrib.crf.viterbi_decode is crf.viterbi_decode
   from legacy import estimator
 
   with pytest.raises(NotProvided, match="tf.estimator.DNNClassifier is not provided"):
-    estimator.DNNClassifier
+    _ = estimator.DNNClassifier
   assert estimator.ModeKeys.PREDICT == "infer"
 
 
@@ -154,7 +154,7 @@ def test_contrib_layers_under_their_tf1_module_path():
   assert layers.regularizers.l2_regularizer is contrib_names.l2_regularizer
   assert layers.layers.layer_norm is contrib_names.layer_norm
   with pytest.raises(NotProvided, match=r"initializers.he_normal is not provided"):
-    layers.initializers.he_normal
+    _ = layers.initializers.he_normal
 
 
 def test_estimator_under_its_tf1_module_paths():
@@ -194,12 +194,12 @@ def test_tpu_estimator_under_tf_estimator_tpu():
   assert estimator.tpu.InputPipelineConfig.PER_HOST_V2 == tpu.InputPipelineConfig.PER_HOST_V2
   assert "tpu" in dir(estimator)
   with pytest.raises(NotProvided, match=r"tf.estimator.tpu.CrossShardOptimizer is not provided"):
-    estimator.tpu.CrossShardOptimizer
+    _ = estimator.tpu.CrossShardOptimizer
 
 
 def test_estimator_spec_and_run_config_checks():
-  from legacy.estimator import EstimatorSpec, ModeKeys, RunConfig
   from legacy.errors import NotSupported
+  from legacy.estimator import EstimatorSpec, ModeKeys, RunConfig
 
   with pytest.raises(ValueError, match="TRAIN needs both loss and train_op"):
     EstimatorSpec(ModeKeys.TRAIN, loss=tf.constant(1.0))

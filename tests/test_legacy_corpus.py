@@ -13,7 +13,6 @@ import sys
 
 import pytest
 
-
 import processors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +42,7 @@ def _gold(rows):
 @pytest.mark.parametrize("task", sorted(CASES))
 def test_case_reads_its_data(task, tmp_path):
   from absl import flags
+
   import run_classifier  # noqa: F401  (the flags plugin code reads)
 
   case = CASES[task]

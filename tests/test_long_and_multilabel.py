@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
 
 from bert import tokenization
 from bert.errors import UsageError
 from classifier import RunConfig, TrainingSettings, run_workflow
 from classifier import features as feature_lib
 from classifier.trainer import combine_windows, example_losses, head_probabilities
-from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
 from processors import InputExample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

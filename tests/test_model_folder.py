@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TINY_CONFIG
 
 from bert import model_config, model_folder
 from bert.errors import DataError, InputError, WriteError
-from conftest import TINY_CONFIG
 
 
 @pytest.mark.parametrize(

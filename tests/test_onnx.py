@@ -16,10 +16,10 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 import tensorflow as tf  # noqa: E402
+from emotion_data import tiny_config  # noqa: E402
 
 from bert import checkpoint, classifier_model, model_folder, modeling  # noqa: E402
 from classifier import tfrecord  # noqa: E402
-from emotion_data import tiny_config  # noqa: E402
 from export import onnx_export  # noqa: E402
 from onnx_bert import build as onnx_build  # noqa: E402
 from onnx_bert import graph as onnx_graph  # noqa: E402

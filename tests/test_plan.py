@@ -10,12 +10,12 @@ import subprocess
 import sys
 
 import pytest
+from emotion_data import write_emotion_data, write_model_dir
 
 from bert import model_config
 from bert.errors import UsageError
 from classifier import RunConfig, checks, cluster, data_sets, folder_settings, plan_run
 from classifier.plan import RunPlan
-from emotion_data import write_emotion_data, write_model_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

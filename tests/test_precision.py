@@ -10,12 +10,12 @@ import sys
 
 import numpy as np
 import pytest
+from emotion_data import write_emotion_data, write_model_dir
 
 from bert import precision as precisions
 from bert.errors import UsageError
 from classifier import RunConfig, run_workflow
 from classifier.plan import plan_run
-from emotion_data import write_emotion_data, write_model_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

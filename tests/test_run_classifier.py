@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-
 from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +69,7 @@ def base_args(ws, output_dir, *extra):
 
 def read_records(path, seq_length):
   import tensorflow as tf
+
   from classifier import input_pipeline
 
   spec = input_pipeline.name_to_features(seq_length)
@@ -222,6 +222,7 @@ def test_killed_run_resumes_from_newest_checkpoint(workspace, tmp_path):
 
 def test_restore_loads_optimizer_slots_and_step(tmp_path, tiny_config):
   import tensorflow as tf
+
   from bert import checkpoint
   from classifier.trainer import ClassifierRunner
 
@@ -411,7 +412,9 @@ def test_tf_record_equals_tensorflow_writer(tmp_path):
   """Same framing bytes; the same Example. (TF's protobuf serialises map
   entries in a per-process hash order, ours in Google's fixed feature order.)"""
   import collections
+
   import tensorflow as tf
+
   from classifier import features, tfrecord
   from processors import InputFeatures
 

@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from emotion_data import write_emotion_data, write_model_dir
 
 from bert.errors import UsageError
 from classifier import (
@@ -16,7 +17,6 @@ from classifier import (
   run_workflow,
 )
 from classifier.run_config import FLAG_SECTIONS, flag_default
-from emotion_data import write_emotion_data, write_model_dir
 
 
 def test_fields_match_the_flags_of_run_classifier():

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from emotion_data import VOCAB, tiny_config, write_emotion_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

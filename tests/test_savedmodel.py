@@ -18,12 +18,12 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from bert import checkpoint, errors, model_folder, modeling, tokenization
-from classifier.features import convert_single_example, fit_pair
-from bert.classifier_model import BertClassifier
 from conftest import write_google_checkpoint
 from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
+
+from bert import checkpoint, errors, model_folder, modeling, tokenization
+from bert.classifier_model import BertClassifier
+from classifier.features import convert_single_example, fit_pair
 from export import savedmodel_export
 from export.savedmodel_export import ExportError, export_savedmodel, plan_export
 from export.text_graph import TextEncoder, character_classes, truncated_lengths

@@ -21,9 +21,9 @@ import sys
 
 import numpy as np
 import pytest
+from emotion_data import FILLER, KEYWORDS, write_model_dir
 
 from bert import model_folder
-from emotion_data import FILLER, KEYWORDS, write_model_dir
 
 bert_serving_client = pytest.importorskip("bert_serving.client")
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import zmq
+from emotion_data import tiny_config
 
 from bert import checkpoint, modeling, tokenization
-from emotion_data import tiny_config
 from serving import args as args_mod
 from serving.background import free_ports
 from serving.server import BertServer
@@ -61,7 +61,7 @@ def save_v2(prefix, tensors):
   )
 
 
-class Model(object):
+class Model:
   """The tiny BERT on disk plus a reference encoder of it."""
 
   def __init__(self, root):

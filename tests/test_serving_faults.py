@@ -17,10 +17,11 @@ import threading
 import time
 
 import pytest
+import test_serving_robustness as rb
 import zmq
 
-import test_serving_robustness as rb
-from serving import cli, server as server_mod, supervisor, worker
+from serving import cli, supervisor, worker
+from serving import server as server_mod
 from serving.background import free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,7 +47,7 @@ server.close()
 """ % (FD_LIMIT, ROOT, HERE)
 
 
-class ChildServer(object):
+class ChildServer:
   """The CHILD server; `new_log()` is what it logged since the last call."""
 
   def __init__(self, log_path, *flags):

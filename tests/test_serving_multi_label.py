@@ -14,9 +14,9 @@ import urllib.request
 import numpy as np
 import pytest
 import tensorflow as tf
+from emotion_data import VOCAB, tiny_config, write_model_dir
 
 from bert import checkpoint, model_folder, modeling, tokenization
-from emotion_data import VOCAB, tiny_config, write_model_dir
 from export.serving_export import export_for_serving
 from serving import args as args_mod
 from serving.server import BertServer
@@ -30,7 +30,7 @@ SEQ_LEN = 16
 TEXTS = ["i feel happy today", "so angry and sad", "the day was calm", "love , fear !"]
 
 
-class MultiLabelFolder(object):
+class MultiLabelFolder:
   """A run_classifier-style output folder with a 4-label sigmoid head."""
 
   def __init__(self, root, multi_label=True):

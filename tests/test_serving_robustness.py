@@ -36,7 +36,7 @@ WORDS += ["sleep", "crash", "boom", "short", "nap"]
 CALLS = []  # thread workers: the first word id of each row, per model call
 
 
-class FakeTokenizer(object):
+class FakeTokenizer:
   vocab = {w: i for i, w in enumerate(WORDS)}
 
   def tokenize(self, text):
@@ -46,7 +46,7 @@ class FakeTokenizer(object):
     return [self.vocab[t] for t in tokens]
 
 
-class FakeBackend(object):
+class FakeBackend:
   """sleep: 1 s in the model; nap: 0.05 s; crash: the process dies; boom:
   raises; short: one row too few."""
 

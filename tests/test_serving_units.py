@@ -14,7 +14,7 @@ from serving.pooling import PoolingStrategy
 from serving.server import _is_loopback, error_meta
 
 
-class WhitespaceTokenizer(object):
+class WhitespaceTokenizer:
   """Lowercases and splits on spaces; unknown words become [UNK]."""
 
   def __init__(self, words):
@@ -491,6 +491,7 @@ def test_error_meta_makes_the_client_raise():
 
 def test_free_ports_are_distinct_and_bindable():
   import socket
+
   from serving.background import free_ports
 
   ports = free_ports(3)
@@ -532,7 +533,7 @@ def test_port_in_use_is_one_line_exit_1(tmp_path):
 # ------------------------------------------------- settings from the model folder
 
 
-class _Log(object):
+class _Log:
   """Collects what apply_trained_settings logs."""
 
   def __init__(self):

@@ -16,7 +16,6 @@ import time
 
 import numpy as np
 import pytest
-
 from emotion_data import VOCAB, tiny_config, write_emotion_data, write_model_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))

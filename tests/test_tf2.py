@@ -14,9 +14,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_CONFIG
 
 from bert import checkpoint, model_folder, modeling
-from conftest import TINY_CONFIG
 from export import hf_common, tf2_common, tf2_export, tf2_import, tf2_source
 from export.hf_check import check_inputs
 from export.serving_export import expected_bert_shapes

@@ -1,4 +1,3 @@
-# coding=utf-8
 """Tests for bert/tokenization.py (Google BERT's tokenization behaviour)."""
 
 import collections

@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 import pytest
+from emotion_data import tiny_config, write_emotion_data, write_model_dir
 
 from bert import model_folder
 from bert.errors import UsageError
 from classifier import RunConfig, run_workflow
 from classifier.training_eval import TrainingEvaluator, read_history
-from emotion_data import tiny_config, write_emotion_data, write_model_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -325,7 +325,6 @@ def test_readme_accumulation_commands_give_the_big_batchs_weights(tmp_path):
   import json
 
   import tensorflow as tf
-
   from conftest import write_google_checkpoint
 
   model = tmp_path / "model"

@@ -8,11 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+from emotion_data import tiny_config
 
 from bert import model_folder
 from bert.errors import UsageError
 from classifier import checks
-from emotion_data import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,7 +78,6 @@ def test_non_finite_weights_are_never_saved(tmp_path):
 @pytest.mark.slow
 def test_diverging_run_exits_1_with_one_line_and_a_finite_newest_checkpoint(tmp_path):
   import tensorflow as tf
-
   from conftest import write_google_checkpoint
   from emotion_data import KEYWORDS, write_emotion_data, write_model_dir
 

@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from emotion_data import write_emotion_data, write_model_dir
+
 from serving.background import BackgroundServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

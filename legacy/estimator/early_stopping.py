@@ -17,6 +17,7 @@ import operator
 import os
 
 import tensorflow as tf
+
 from legacy.errors import ScriptError
 
 v1 = tf.compat.v1

@@ -30,10 +30,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from legacy.errors import ScriptError, ScriptTypeError
 from legacy.estimator import session_hooks
 from legacy.estimator.run_config import RunConfig
 from legacy.estimator.spec import EstimatorSpec, ModeKeys, WarmStartSettings
-from legacy.errors import ScriptError, ScriptTypeError
 
 v1 = tf.compat.v1
 logger = logging.getLogger("tensorflow")  # TF1 scripts set its level with tf.logging.
@@ -69,7 +69,7 @@ def _batch_size(features) -> tf.Tensor:
   return tf.shape(tensor, out_type=tf.int64)[0]
 
 
-class Estimator(object):
+class Estimator:
   """TF1's Estimator: trains, evaluates, predicts and exports a `model_fn`."""
 
   def __init__(self, model_fn, model_dir=None, config=None, params=None, warm_start_from=None):

@@ -7,6 +7,7 @@ import shutil
 import time
 
 import tensorflow as tf
+
 from legacy.errors import ScriptError
 
 v1 = tf.compat.v1
@@ -17,7 +18,7 @@ def _tensor_dict(value, default_key: str) -> dict:
   return dict(value) if isinstance(value, dict) else {default_key: value}
 
 
-class ServingInputReceiver(object):
+class ServingInputReceiver:
   """What a serving input function returns: the `features` the model_fn gets
   and the `receiver_tensors` (placeholders) a request feeds."""
 
@@ -53,7 +54,7 @@ def build_parsing_serving_input_receiver_fn(feature_spec: dict, default_batch_si
   return serving_input_receiver_fn
 
 
-class PredictOutput(object):
+class PredictOutput:
   """A `predict` signature of the given output tensor(s)."""
 
   def __init__(self, outputs):
@@ -64,7 +65,7 @@ class PredictOutput(object):
     return v1.saved_model.predict_signature_def(receiver_tensors, self.outputs)
 
 
-class ClassificationOutput(object):
+class ClassificationOutput:
   """A `classify` signature: `scores` and/or `classes`, from one serialized input."""
 
   def __init__(self, scores=None, classes=None):
@@ -78,7 +79,7 @@ class ClassificationOutput(object):
     return v1.saved_model.classification_signature_def(examples, self.classes, self.scores)
 
 
-class RegressionOutput(object):
+class RegressionOutput:
   """A `regress` signature: `value`, from one serialized input."""
 
   def __init__(self, value):

@@ -9,7 +9,7 @@ from legacy.errors import NotSupported, ScriptError
 _DEFAULT_SAVE_SECS = 600
 
 
-class RunConfig(object):
+class RunConfig:
   """Settings of an Estimator run, with TF 1.15's arguments and defaults.
 
   Checkpoints are saved every `save_checkpoints_steps` steps or every
@@ -93,7 +93,7 @@ class RunConfig(object):
   train_distribute = property(lambda self: None)
   eval_distribute = property(lambda self: None)
 
-  def replace(self, **kwargs) -> "RunConfig":
+  def replace(self, **kwargs) -> RunConfig:
     """A copy with the given settings changed (the same names as the constructor's)."""
     new = copy.copy(self)
     if "save_checkpoints_steps" in kwargs and "save_checkpoints_secs" not in kwargs:

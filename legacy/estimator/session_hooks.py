@@ -24,8 +24,8 @@ import time
 import tensorflow as tf
 from google.protobuf import text_format
 
-from bert.model_folder import atomic_write
 from bert.console import format_seconds
+from bert.model_folder import atomic_write
 
 v1 = tf.compat.v1
 logger = logging.getLogger("tensorflow")  # TF1 scripts set its level with tf.logging.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import collections
+
 from legacy.errors import ScriptError, ScriptTypeError
 
 
-class ModeKeys(object):
+class ModeKeys:
   """The three modes a `model_fn` is called in (TF1's string values)."""
 
   TRAIN = "train"
