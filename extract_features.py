@@ -538,9 +538,9 @@ def _megabytes(num_bytes: float) -> str:
 
 
 def _tpu_strategy(master: str | None, num_tpu_cores: int):
-  from classifier import trainer
+  from classifier.strategy import make_strategy
 
-  strategy = trainer.make_strategy(use_tpu=True, master=master)
+  strategy = make_strategy(use_tpu=True, master=master)
   if strategy.num_replicas_in_sync != num_tpu_cores:
     logger.warning(
       "--num_tpu_cores=%d but the TPU has %d cores; using %d.",

@@ -15,8 +15,8 @@ import os
 import numpy as np
 
 from bert.errors import UsageError
+from classifier.inference_outputs import InferenceProgress, combine_windows, head_probabilities
 from classifier.run_config import RunConfig
-from classifier.trainer import InferenceProgress, combine_windows, head_probabilities
 from onnx_bert import graph as onnx_graph
 from onnx_bert import runtime as onnx_runtime
 

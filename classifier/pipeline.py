@@ -15,7 +15,8 @@ from bert import checkpoint, classifier_model, model_folder, modeling
 from classifier import features as feature_lib
 from classifier import input_pipeline, outputs, reports
 from classifier.plan import RunPlan
-from classifier.trainer import ClassifierRunner, make_strategy
+from classifier.strategy import make_strategy
+from classifier.trainer import ClassifierRunner
 from classifier.training_eval import TrainingEvaluator
 from processors import PaddingInputExample
 

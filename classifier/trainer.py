@@ -20,149 +20,21 @@ from bert import checkpoint, optimization
 from bert import precision as precisions
 from bert.classifier_model import BertClassifier
 from bert.console import format_seconds
-from bert.errors import ProjectError, UsageError
-from classifier.features import Progress
+from bert.errors import ProjectError
+from classifier.inference_outputs import (
+  InferenceProgress,
+  combine_windows,
+  example_losses,
+  head_probabilities,
+)
+from classifier.loss_scale import LossScale
+from classifier.strategy import plain_variables, stack_local_results
 
 logger = logging.getLogger(__name__)
 
 
-def make_strategy(
-  use_tpu: bool = False,
-  tpu_name: str | None = None,
-  tpu_zone: str | None = None,
-  gcp_project: str | None = None,
-  master: str | None = None,
-  distribution_strategy: str = "auto",
-  num_gpus: int | None = None,
-  num_workers: int = 1,
-) -> tf.distribute.Strategy:
-  """The tf.distribute strategy of --distribution_strategy.
-
-  "auto" is TPUStrategy with --use_tpu, MultiWorkerMirroredStrategy when
-  TF_CONFIG names several workers (`num_workers`), MirroredStrategy on 2+
-  GPUs, else the default strategy. "one_device" and "mirrored" use the first
-  `num_gpus` GPUs (None: every GPU; 0, or no GPU: the CPU devices).
-  """
-  choice = distribution_strategy
-  devices = None  # Listed only for the strategies that place replicas on this machine's devices.
-  if choice == "auto":
-    if use_tpu:
-      choice = "tpu"
-    elif num_workers > 1:
-      choice = "multi_worker_mirrored"
-    else:
-      devices = _devices(num_gpus)
-      if len(devices) < 2 or devices[0].device_type != "GPU":
-        return tf.distribute.get_strategy()
-      choice = "mirrored"
-  if choice == "tpu":
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-      tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project
-    )
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
-  if choice == "multi_worker_mirrored":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  names = [device.name for device in devices or _devices(num_gpus)]
-  if choice == "one_device":
-    return tf.distribute.OneDeviceStrategy(names[0])
-  return tf.distribute.MirroredStrategy(names)
-
-
-def _plain_variables(strategy: tf.distribute.Strategy) -> bool:
-  """Whether `strategy` keeps plain variables (the default and one-device strategies).
-
-  Mirrored and multi-worker strategies, even with one replica, update their
-  variables through a cross-replica merge that a nested XLA function cannot
-  make.
-  """
-  return not isinstance(
-    strategy,
-    (
-      tf.distribute.MirroredStrategy,
-      tf.distribute.MultiWorkerMirroredStrategy,
-      tf.distribute.TPUStrategy,
-    ),
-  )
-
-
-def _devices(num_gpus: int | None) -> list:
-  """The logical devices a one-machine strategy may use (GPUs first, else CPUs)."""
-  gpus = tf.config.list_logical_devices("GPU")
-  if num_gpus is not None:
-    if num_gpus > len(gpus):
-      raise UsageError("--num_gpus=%d: only %d GPU(s) visible" % (num_gpus, len(gpus)))
-    gpus = gpus[:num_gpus]
-  return gpus or tf.config.list_logical_devices("CPU")
-
-
-def _stack(strategy, per_replica):
-  """Concatenates per-replica tensors along the batch axis, on the host."""
-  parts = strategy.experimental_local_results(per_replica)
-  return np.concatenate([np.asarray(p) for p in parts], axis=0)
-
-
 class TrainingDiverged(ProjectError):
   """The training loss (or a weight) became NaN or infinite; nothing non-finite was saved."""
-
-
-class LossScale:
-  """Dynamic loss scaling for float16 training.
-
-  The loss is multiplied by `scale` before the gradients are taken, so that
-  small float16 gradients do not flush to zero; they are divided by it again
-  before the update. A step whose gradients hold an inf or NaN is skipped and
-  the scale halved (never below 1); after `growth_interval` good steps in a
-  row the scale doubles. Its variables are not checkpointed: a resumed run
-  starts from `initial_scale` again.
-  """
-
-  def __init__(
-    self,
-    aggregation: tf.VariableAggregation,
-    initial_scale: float = 2.0**15,
-    growth_interval: int = 2000,
-  ) -> None:
-    self.growth_interval = growth_interval
-    with tf.init_scope():
-      self.scale = tf.Variable(
-        initial_scale, dtype=tf.float32, trainable=False, aggregation=aggregation
-      )
-      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=aggregation)
-
-  def unscale(self, grads: list, squares: list | None = None) -> tuple[list, list, tf.Tensor]:
-    """(gradients divided by the scale, norm shares divided by its square,
-    whether all of them are finite)."""
-    inverse = 1.0 / self.scale
-    unscaled, finite = [], []
-    for grad in grads:
-      if grad is None:
-        unscaled.append(None)
-        continue
-      if isinstance(grad, tf.IndexedSlices):
-        grad = tf.IndexedSlices(grad.values * inverse, grad.indices, grad.dense_shape)
-        values = grad.values
-      else:
-        grad = grad * inverse
-        values = grad
-      unscaled.append(grad)
-      finite.append(tf.reduce_all(tf.math.is_finite(values)))
-    shares = [None if share is None else share * inverse * inverse for share in squares or []]
-    finite += [tf.math.is_finite(share) for share in shares if share is not None]
-    return unscaled, shares or None, tf.reduce_all(tf.stack(finite))
-
-  def update(self, finite: tf.Tensor) -> None:
-    """Halves the scale after an overflow, doubles it after enough good steps."""
-    good = tf.where(finite, self.good_steps + 1, tf.zeros_like(self.good_steps))
-    grow = good >= self.growth_interval
-    scale = tf.where(
-      finite,
-      tf.where(grow, self.scale * 2.0, self.scale),
-      tf.maximum(self.scale * 0.5, 1.0),
-    )
-    self.scale.assign(scale)
-    self.good_steps.assign(tf.where(grow, tf.zeros_like(good), good))
 
 
 class ClassifierRunner:
@@ -372,7 +244,7 @@ class ClassifierRunner:
     # One XLA kernel for clipping and every Adam update (one device with plain
     # variables, no loss scaling); its inputs need fixed shapes, so sparse
     # gradients go dense, each with its rows' share of the norm beside it.
-    fuse_update = self.fused_kernels and _plain_variables(strategy) and self.loss_scale is None
+    fuse_update = self.fused_kernels and plain_variables(strategy) and self.loss_scale is None
     apply = tf.function(self._apply, jit_compile=True) if fuse_update else self._apply
 
     def step_fn(features):
@@ -690,7 +562,7 @@ class ClassifierRunner:
     forward = self._forward_fn(distributed.element_spec)
     progress = InferenceProgress(what, total_examples, total_windows)
     for features in distributed:
-      outputs = {name: _stack(strategy, t) for name, t in forward(features).items()}
+      outputs = {name: stack_local_results(strategy, t) for name, t in forward(features).items()}
       progress.update(outputs)
       yield outputs
 
@@ -792,63 +664,3 @@ class ClassifierRunner:
     if rows:
       order = np.argsort(np.concatenate(indices), kind="stable")
       yield from np.concatenate(rows)[order]
-
-
-class InferenceProgress:
-  """The progress log of eval/predict, in one unit: examples, or with --doc_stride
-  windows (what the batches hold), with the examples begun beside."""
-
-  def __init__(self, what: str, total_examples: int, total_windows: int | None = None) -> None:
-    """`total_windows`: the records of a --doc_stride file (None: one per example)."""
-    self.total_examples = total_examples
-    self.windowed = total_windows is not None
-    total = total_windows if self.windowed else total_examples
-    self.progress = Progress(what, total, unit="windows" if self.windowed else "examples")
-    self.done = 0
-    self.examples_begun: set = set()
-
-  def update(self, outputs: dict) -> None:
-    """Counts one batch of outputs (its `logits` rows, and `example_id`s when windowed)."""
-    self.done += len(outputs["logits"])
-    extra = ""
-    if self.windowed:
-      self.examples_begun.update(outputs["example_id"].tolist())
-      extra = ", %d/%d examples" % (len(self.examples_begun), self.total_examples)
-    self.progress.update(min(self.done, self.progress.total), extra)
-
-
-def combine_windows(rows: dict, pooling: str = "mean") -> dict:
-  """One row per `example_id`, in id order: logits pooled ("mean" or "max") over
-  the example's windows, its other columns taken from its first window."""
-  ids = rows["example_id"]
-  order = np.argsort(ids, kind="stable")
-  ids = ids[order]
-  starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-  reduce = np.maximum if pooling == "max" else np.add
-  logits = reduce.reduceat(rows["logits"][order].astype(np.float64), starts, axis=0)
-  if pooling != "max":
-    logits /= np.diff(np.r_[starts, len(ids)])[:, None]
-  combined = {name: value[order][starts] for name, value in rows.items() if name != "logits"}
-  combined["logits"] = logits.astype(np.float32)
-  return combined
-
-
-def head_probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
-  """Softmax over the labels, or a sigmoid per label for multi-label heads (float32)."""
-  values = logits.astype(np.float64)
-  if multi_label:
-    return (1.0 / (1.0 + np.exp(-values))).astype(np.float32)
-  shifted = np.exp(values - values.max(axis=-1, keepdims=True))
-  return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def example_losses(logits: np.ndarray, labels: np.ndarray, multi_label: bool) -> np.ndarray:
-  """Each example's cross-entropy (mean binary cross-entropy over labels when multi-label)."""
-  values = logits.astype(np.float64)
-  if multi_label:
-    # log(1 + exp(-|x|)) + max(x, 0) - x * y, the stable form.
-    per_label = np.logaddexp(0.0, -np.abs(values)) + np.maximum(values, 0.0) - values * labels
-    return per_label.mean(axis=-1)
-  shifted = values - values.max(axis=-1, keepdims=True)
-  log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-  return -log_probabilities[np.arange(len(labels)), labels]

@@ -32,7 +32,8 @@ def main(argv) -> int:
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
   from bert import modeling
-  from classifier.trainer import ClassifierRunner, make_strategy
+  from classifier.strategy import make_strategy
+  from classifier.trainer import ClassifierRunner
 
   config = modeling.BertConfig.from_json_file(argv[1])
   rng = np.random.RandomState(0)

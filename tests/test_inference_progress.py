@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import TINY_CONFIG
 
 from bert import modeling
-from classifier import features, trainer
+from classifier import features, inference_outputs, trainer
 
 # 3 examples cut into 2, 1 and 3 windows, predicted in batches of 2.
 EXAMPLE_IDS = [0, 0, 1, 2, 2, 2]
@@ -30,7 +30,7 @@ def _windows():
 
 def test_windowed_predict_counts_windows_with_examples_beside(monkeypatch, caplog):
   every_batch = functools.partial(features.Progress, interval=0.0)
-  monkeypatch.setattr(trainer, "Progress", every_batch)
+  monkeypatch.setattr(inference_outputs, "Progress", every_batch)
   runner = trainer.ClassifierRunner(modeling.BertConfig.from_dict(TINY_CONFIG), 3, "unused")
   with caplog.at_level(logging.INFO, logger="classifier.features"):
     rows = list(runner.predict(_windows(), 3, total_windows=len(EXAMPLE_IDS)))
@@ -49,7 +49,7 @@ def test_windowed_predict_counts_windows_with_examples_beside(monkeypatch, caplo
 
 
 def test_without_windows_the_unit_is_examples():
-  progress = trainer.InferenceProgress("Evaluating", 5)
+  progress = inference_outputs.InferenceProgress("Evaluating", 5)
   assert progress.progress.unit == "examples" and progress.progress.total == 5
   progress.update({"logits": np.zeros((5, 3))})
   assert progress.done == 5

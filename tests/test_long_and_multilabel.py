@@ -13,7 +13,7 @@ from bert import tokenization
 from bert.errors import UsageError
 from classifier import RunConfig, TrainingSettings, run_workflow
 from classifier import features as feature_lib
-from classifier.trainer import combine_windows, example_losses, head_probabilities
+from classifier.inference_outputs import combine_windows, example_losses, head_probabilities
 from processors import InputExample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -239,7 +239,7 @@ def test_kill_during_training_keeps_best_and_history(workspace):
 def test_loss_scale_skips_overflowing_steps_and_adapts():
   import tensorflow as tf
 
-  from classifier.trainer import LossScale
+  from classifier.loss_scale import LossScale
 
   scale = LossScale(tf.VariableAggregation.NONE, initial_scale=8.0, growth_interval=2)
   grads, squares, finite = scale.unscale(
