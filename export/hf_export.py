@@ -42,6 +42,7 @@ from export import common, hf_common, numpy_bert
 from export.hf_import import CONFIG_NAME, DEFAULT_TOLERANCE, SAFETENSORS_NAME, check_inputs
 from export.safetensors_io import SafetensorsFile, read_safetensors, write_safetensors
 from export.serving_export import is_optimizer_variable
+from export.summary import diff_text, print_check, print_warnings, size_text
 
 logger = logging.getLogger(__name__)
 
@@ -303,12 +304,6 @@ def _reference_outputs(path: str, config: dict, head: bool, ids, mask, types) ->
   return result
 
 
-def _diff_text(check: dict) -> str:
-  """ "sequence_output 1e-06, pooled_output ..." for a check result."""
-  keys = [k for k in ("sequence_output", "pooled_output", "logits") if k + "_max_abs_diff" in check]
-  return ", ".join("%s %.3g" % (key, check[key + "_max_abs_diff"]) for key in keys)
-
-
 def _compare_outputs(
   model,
   num_labels: int | None,
@@ -342,7 +337,7 @@ def _compare_outputs(
       "check failed: the written weights, run by HuggingFace's rules, differ from our "
       "model's outputs on the checkpoint by up to %.3g relative to the output scale (max "
       "|diff| %s; tolerance %g); nothing was written (--no_check skips the check)"
-      % (worst, _diff_text(result), tolerance)
+      % (worst, diff_text(result), tolerance)
     )
   return result
 
@@ -429,7 +424,7 @@ def write_hf_folder(
       )
       logger.info(
         "Check passed: max |diff| %s (largest relative %.3g)",
-        _diff_text(result),
+        diff_text(result),
         result["max_rel_diff"],
       )
     else:
@@ -528,34 +523,21 @@ def _print_summary(summary: dict) -> None:
   labels = summary["labels"]
   print("Wrote %s (%s)" % (summary["hf_dir"], ", ".join(summary["files"])))
   print(
-    "  from %s: %s%s, %d tensors, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> %s, "
-    "do_lower_case=%s (%s)"
+    "  from %s: %s%s, %d tensors, %s, hidden_act %s -> %s, do_lower_case=%s (%s)"
     % (
       summary["checkpoint"],
       summary["architecture"],
       " with %d labels" % len(labels) if labels is not None else "",
       len(summary["tensors"]),
-      config["num_hidden_layers"],
-      config["hidden_size"],
-      config["num_attention_heads"],
-      config["intermediate_size"],
-      config["vocab_size"],
+      size_text(config),
       summary["hidden_act"],
       config["hidden_act"],
       str(summary["do_lower_case"]).lower(),
       summary["do_lower_case_source"],
     )
   )
-  check = summary["check"]
-  if check:
-    print(
-      "  check: max |diff| %s (%.3g relative; tolerance %g)"
-      % (_diff_text(check), check["max_rel_diff"], check["tolerance"])
-    )
-  else:
-    print("  check: skipped")
-  for message in summary["warnings"]:
-    print("  WARNING: %s" % message)
+  print_check(summary["check"])
+  print_warnings(summary["warnings"])
 
 
 def main(argv=None) -> int:

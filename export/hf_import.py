@@ -60,6 +60,7 @@ from export.hf_source import (
   read_hf_weights,
 )
 from export.hf_weights import map_hf_names
+from export.summary import print_import_tail, size_text
 
 # The steps live in hf_source, hf_vocab, hf_weights, hf_head, hf_write and hf_check;
 # these names stay importable from here.
@@ -269,38 +270,16 @@ def _print_summary(summary: dict) -> None:
   config = summary["config"]
   print("Wrote %s (%s)" % (summary["output_dir"], ", ".join(summary["files"])))
   print(
-    "  from %s: %d variables, L=%d H=%d A=%d I=%d V=%d, hidden_act %s -> %s"
+    "  from %s: %d variables, %s, hidden_act %s -> %s"
     % (
       summary["model_dir"],
       summary["num_variables"],
-      config["num_hidden_layers"],
-      config["hidden_size"],
-      config["num_attention_heads"],
-      config["intermediate_size"],
-      config["vocab_size"],
+      size_text(config),
       summary["hidden_act_source"],
       config["hidden_act"],
     )
   )
-  if summary["do_lower_case"] is not None:
-    print("  tokenizer: --do_lower_case=%s" % str(summary["do_lower_case"]).lower())
-  if summary["labels"]:
-    print("  classifier head: labels %s (labels.json, run_config.json)" % summary["labels"])
-  check = summary["check"]
-  if check:
-    print(
-      "  check: max |diff| sequence_output %.3g, pooled_output %.3g (%.3g relative; tolerance %g)"
-      % (
-        check["sequence_output_max_abs_diff"],
-        check["pooled_output_max_abs_diff"],
-        check["max_rel_diff"],
-        check["tolerance"],
-      )
-    )
-  else:
-    print("  check: skipped")
-  for message in summary["warnings"]:
-    print("  WARNING: %s" % message)
+  print_import_tail(summary)
 
 
 def main(argv=None) -> int:

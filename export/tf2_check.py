@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from export import tf2_common
-
-OUTPUT_KEYS = ("sequence_output", "pooled_output", "encoder_outputs", "logits")
+from export.summary import OUTPUT_KEYS
 
 
 def ours(prefix: str, google_config: dict, num_labels: int | None, inputs) -> dict:
@@ -135,12 +134,3 @@ def compare(ours_: dict, reference: dict, tolerance: float) -> dict:
   result["max_rel_diff"] = worst
   result["passed"] = worst <= tolerance
   return result
-
-
-def diff_text(result: dict) -> str:
-  """ "sequence_output 1e-06, pooled_output ..." for a `compare` result."""
-  return ", ".join(
-    "%s %.3g" % (key, result[key + "_max_abs_diff"])
-    for key in OUTPUT_KEYS
-    if key + "_max_abs_diff" in result
-  )

@@ -34,6 +34,7 @@ from bert.console import run_command
 from bert.model_folder import ModelFolder
 from bert.target_folder import TargetRules, copy_file, staging_beside, target_path, writing
 from export import common, hf_common, tf2_check, tf2_common
+from export.summary import diff_text, print_check, size_text
 
 logger = logging.getLogger(__name__)
 
@@ -246,9 +247,9 @@ def write_tfm_folder(
           "check failed: the written Model Garden model, loaded back with tf-models-official, "
           "differs from our model on the checkpoint by up to %.3g relative to the output "
           "scale (max |diff| %s; tolerance %g); nothing was written (--no_check skips the "
-          "check)" % (result["max_rel_diff"], tf2_check.diff_text(result), tolerance)
+          "check)" % (result["max_rel_diff"], diff_text(result), tolerance)
         )
-      logger.info("Check passed: max |diff| %s", tf2_check.diff_text(result))
+      logger.info("Check passed: max |diff| %s", diff_text(result))
     else:
       logger.info("Check skipped (--no_check).")
     _TARGET.move_into_place(staging, source.folder, plan.tfm_dir, plan.overwrite)
@@ -319,27 +320,16 @@ def _print_summary(summary: dict) -> None:
   labels = summary["labels"]
   print("Wrote %s (%s)" % (summary["tfm_dir"], ", ".join(summary["files"])))
   print(
-    "  from %s: BertEncoder%s, %d tensors, L=%d H=%d A=%d I=%d V=%d, hidden_activation %s"
+    "  from %s: BertEncoder%s, %d tensors, %s, hidden_activation %s"
     % (
       summary["checkpoint"],
       " + BertClassifier with %d labels" % len(labels) if labels else "",
       len(summary["tensors"]),
-      config["num_layers"],
-      config["hidden_size"],
-      config["num_attention_heads"],
-      config["intermediate_size"],
-      config["vocab_size"],
+      size_text(config, "num_layers"),
       config["hidden_activation"],
     )
   )
-  check = summary["check"]
-  if check:
-    print(
-      "  check: max |diff| %s (%.3g relative; tolerance %g)"
-      % (tf2_check.diff_text(check), check["max_rel_diff"], check["tolerance"])
-    )
-  else:
-    print("  check: skipped")
+  print_check(summary["check"])
 
 
 def main(argv=None) -> int:

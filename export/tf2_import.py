@@ -40,6 +40,7 @@ from export.hf_check import check_inputs
 from export.hf_head import ClassifierHead
 from export.hf_source import GOOGLE_CHECKPOINT_NAME, ImportLog
 from export.hf_vocab import Vocab
+from export.summary import diff_text, print_import_tail, size_text
 from export.tf2_source import TF2ImportError
 
 logger = logging.getLogger(__name__)
@@ -282,10 +283,9 @@ def _check(
     raise TF2ImportError(
       "check failed: the imported model's outputs differ from the source's by up to %.3g "
       "relative to the output scale (max |diff| %s; tolerance %g); nothing was written "
-      "(--no_check skips the check)"
-      % (result["max_rel_diff"], tf2_check.diff_text(result), tolerance)
+      "(--no_check skips the check)" % (result["max_rel_diff"], diff_text(result), tolerance)
     )
-  log.info("Check passed: max |diff| %s", tf2_check.diff_text(result))
+  log.info("Check passed: max |diff| %s", diff_text(result))
   return result
 
 
@@ -418,33 +418,16 @@ def _print_summary(summary: dict) -> None:
   config = summary["config"]
   print("Wrote %s (%s)" % (summary["output_dir"], ", ".join(summary["files"])))
   print(
-    "  from %s: %d tensors, L=%d H=%d A=%d I=%d V=%d, hidden_act %s (%s)"
+    "  from %s: %d tensors, %s, hidden_act %s (%s)"
     % (
       summary["source"],
       len(summary["mapped"]),
-      config["num_hidden_layers"],
-      config["hidden_size"],
-      config["num_attention_heads"],
-      config["intermediate_size"],
-      config["vocab_size"],
+      size_text(config),
       config["hidden_act"],
       summary["config_source"],
     )
   )
-  if summary["do_lower_case"] is not None:
-    print("  tokenizer: --do_lower_case=%s" % str(summary["do_lower_case"]).lower())
-  if summary["labels"]:
-    print("  classifier head: labels %s (labels.json, run_config.json)" % summary["labels"])
-  check = summary["check"]
-  if check:
-    print(
-      "  check: max |diff| %s (%.3g relative; tolerance %g)"
-      % (tf2_check.diff_text(check), check["max_rel_diff"], check["tolerance"])
-    )
-  else:
-    print("  check: skipped")
-  for message in summary["warnings"]:
-    print("  WARNING: %s" % message)
+  print_import_tail(summary)
 
 
 def main(argv=None) -> int:
