@@ -118,29 +118,12 @@ class ExportPlan:
   created: str | None = None
 
 
-def export_savedmodel(
-  output_dir: str,
-  export_dir: str,
-  ckpt_name: str | None = None,
-  version: int | None = None,
-  overwrite: bool = False,
-  do_lower_case: bool | None = None,
-  max_seq_length: int | None = None,
-  pooling_layer: int = DEFAULT_POOLING_LAYER,
-) -> str:
+def export_savedmodel(output_dir: str, export_dir: str, **settings) -> str:
   """Writes `<export_dir>/<version>/`, a SavedModel of the folder's model.
 
   Args:
-    output_dir: a run_classifier.py output_dir, or a pre-trained model folder.
-    export_dir: TensorFlow Serving's model base path; created if missing.
-    ckpt_name: the checkpoint, relative to output_dir (`model.ckpt-343`) or a full
-      prefix. Default: the newest in the `checkpoint` state file, else `bert_model.ckpt`.
-    version: the version number; default one more than the highest in export_dir (1).
-    overwrite: replace an earlier SavedModel of the same version.
-    do_lower_case: default run_config.json's, else True.
-    max_seq_length: default run_config.json's, else 128 (or max_position_embeddings, if
-      smaller).
-    pooling_layer: the encoder layer that `encode` averages (-1 is the last).
+    output_dir, export_dir, **settings: `plan_export`'s arguments (ckpt_name, version,
+      overwrite, do_lower_case, max_seq_length, pooling_layer), by name.
 
   Returns:
     The absolute path of the version folder.
@@ -149,17 +132,8 @@ def export_savedmodel(
     ExportError, bert.errors.UsageError: a bad input or setting; nothing was written.
     bert.errors.WriteError: writing failed; nothing was left behind.
   """
-  plan = plan_export(
-    output_dir,
-    export_dir,
-    ckpt_name,
-    version,
-    overwrite,
-    do_lower_case,
-    max_seq_length,
-    pooling_layer,
-  )
-  write_export(plan, overwrite)
+  plan = plan_export(output_dir, export_dir, **settings)
+  write_export(plan, settings.get("overwrite", False))
   return plan.target
 
 
@@ -176,7 +150,23 @@ def plan_export(
   max_seq_length: int | None = None,
   pooling_layer: int = DEFAULT_POOLING_LAYER,
 ) -> ExportPlan:
-  """Reads and checks everything `export_savedmodel` needs, without importing TensorFlow."""
+  """Reads and checks everything `export_savedmodel` needs, without importing TensorFlow.
+
+  Args:
+    output_dir: a run_classifier.py output_dir, or a pre-trained model folder.
+    export_dir: TensorFlow Serving's model base path; created if missing.
+    ckpt_name: the checkpoint, relative to output_dir (`model.ckpt-343`) or a full
+      prefix. Default: the newest in the `checkpoint` state file, else `bert_model.ckpt`.
+    version: the version number; default one more than the highest in export_dir (1).
+    overwrite: replace an earlier SavedModel of the same version.
+    do_lower_case: default run_config.json's, else True.
+    max_seq_length: default run_config.json's, else 128 (or max_position_embeddings, if
+      smaller).
+    pooling_layer: the encoder layer that `encode` averages (-1 is the last).
+
+  Raises:
+    ExportError, bert.errors.UsageError: a bad input or setting.
+  """
   model_dir = os.path.abspath(output_dir)
   if not os.path.isdir(model_dir):
     raise ExportError("output_dir %s is not a directory" % output_dir)
