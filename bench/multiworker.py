@@ -77,12 +77,10 @@ def trainable_bytes(config: dict) -> int:
   return 4 * (embeddings + layers * layer + pooler_and_head)
 
 
-def train(args, inputs: dict, output_dir: str, workers: int) -> float:
-  """Runs the training with `workers` processes; returns the chief's steps/s."""
-  command = [
-    sys.executable,
-    os.path.join(ROOT, "run_classifier.py"),
-    "--task_name=tabular",
+def training_flags(args, inputs: dict, output_dir: str) -> list[str]:
+  """One epoch of training on `inputs` (`write_inputs`' files) into `output_dir`, at
+  --seq and --batch, saving no checkpoint before the end."""
+  return [
     "--do_train=true",
     "--data_dir=" + inputs["data"],
     "--vocab_file=" + inputs["vocab"],
@@ -92,8 +90,13 @@ def train(args, inputs: dict, output_dir: str, workers: int) -> float:
     "--train_batch_size=%d" % args.batch,
     "--num_train_epochs=1",
     "--save_checkpoints_steps=100000",
-    "--seed=1",
   ]
+
+
+def train(args, inputs: dict, output_dir: str, workers: int) -> float:
+  """Runs the training with `workers` processes; returns the chief's steps/s."""
+  command = [sys.executable, os.path.join(ROOT, "run_classifier.py"), "--task_name=tabular"]
+  command += training_flags(args, inputs, output_dir) + ["--seed=1"]
   hosts = ["127.0.0.1:%d" % port for port in free_ports(workers)]
   procs = []
   for index in range(workers):

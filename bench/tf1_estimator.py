@@ -51,18 +51,8 @@ def write_inputs(args, workdir: str) -> dict:
 
 
 def common_flags(args, inputs: dict, output_dir: str) -> list[str]:
-  return [
-    "--do_train=true",
-    "--data_dir=" + inputs["data"],
-    "--vocab_file=" + inputs["vocab"],
-    "--bert_config_file=" + inputs["config"],
-    "--output_dir=" + output_dir,
-    "--max_seq_length=%d" % args.seq,
-    "--train_batch_size=%d" % args.batch,
-    "--learning_rate=2e-5",
-    "--num_train_epochs=1",
-    "--save_checkpoints_steps=100000",
-  ]
+  """The flags both runs share: bench/multiworker.py's training, at learning rate 2e-5."""
+  return multiworker.training_flags(args, inputs, output_dir) + ["--learning_rate=2e-5"]
 
 
 def timed_rate(command: list[str]) -> tuple[float, float]:
