@@ -448,6 +448,18 @@ def serving_model_dir(ctx: BenchContext) -> str:
   return model_dir
 
 
+def timed_requests(request, args) -> tuple[list[float], float]:
+  """Times --serve_requests calls `request(0)`, `request(1)`, ..., --repeats times: the
+  seconds of each repeat, and the median milliseconds a call took."""
+  runs = []
+  for _ in range(args.repeats):
+    start = time.perf_counter()
+    for k in range(args.serve_requests):
+      request(k)
+    runs.append(time.perf_counter() - start)
+  return runs, statistics.median(runs) / args.serve_requests * 1000
+
+
 def time_in_process(args, cfg: dict, model_dir: str, texts: list[str], results: Results):
   """The served model without the server: BertEncoder from the same checkpoint
   under tf.function, returning the layer the server pools (the second to
@@ -485,13 +497,7 @@ def time_in_process(args, cfg: dict, model_dir: str, texts: list[str], results: 
   forward(*full).numpy()  # Traces once; the shapes stay symbolic.
   forward(*single).numpy()
 
-  single_runs = []
-  for _ in range(args.repeats):
-    start = time.perf_counter()
-    for _ in range(args.serve_requests):
-      forward(*single).numpy()
-    single_runs.append(time.perf_counter() - start)
-  per_call_ms = statistics.median(single_runs) / args.serve_requests * 1000
+  single_runs, per_call_ms = timed_requests(lambda k: forward(*single).numpy(), args)
   rate_one = results.add(
     "serve",
     "in-process forward, batch 1",
@@ -583,13 +589,7 @@ def time_served(
       log("server ready after %.1f s" % (time.perf_counter() - start))
       for _ in range(3):
         client.encode(texts[:1])
-      one_by_one = []
-      for _ in range(args.repeats):
-        start = time.perf_counter()
-        for k in range(args.serve_requests):
-          client.encode([texts[k % big]])
-        one_by_one.append(time.perf_counter() - start)
-      latency_ms = statistics.median(one_by_one) / args.serve_requests * 1000
+      one_by_one, latency_ms = timed_requests(lambda k: client.encode([texts[k % big]]), args)
       sequential = results.add(
         "serve",
         "BertClient.encode, batch 1",
