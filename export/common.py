@@ -39,6 +39,26 @@ def add_bool_flag(
   )
 
 
+def add_folder_flags(parser: argparse.ArgumentParser, target_flag: str) -> None:
+  """Adds an export's folders: --output_dir (the model folder read), `target_flag` (the
+  folder written) and --checkpoint (alias --ckpt_name), in that order."""
+  parser.add_argument(
+    "--output_dir", required=True, metavar="DIR", help="the model folder to export"
+  )
+  parser.add_argument(
+    target_flag, required=True, metavar="DIR", help="folder to write (must not exist or be empty)"
+  )
+  parser.add_argument(
+    "--checkpoint",
+    "--ckpt_name",
+    dest="checkpoint",
+    default=None,
+    metavar="PREFIX",
+    help="checkpoint prefix, relative to --output_dir (model.ckpt-343) or full; "
+    "default: the newest",
+  )
+
+
 def check_tolerance(tolerance: float) -> None:
   """Refuses a negative --tolerance (NaN too) as a usage error."""
   if not tolerance >= 0:

@@ -488,21 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     description="Write a model folder (run_classifier.py output, pre-trained BERT) as a "
     "HuggingFace BERT folder: config.json, model.safetensors, vocab.txt, tokenizer_config.json.",
   )
-  parser.add_argument(
-    "--output_dir", required=True, metavar="DIR", help="the model folder to export"
-  )
-  parser.add_argument(
-    "--hf_dir", required=True, metavar="DIR", help="folder to write (must not exist or be empty)"
-  )
-  parser.add_argument(
-    "--checkpoint",
-    "--ckpt_name",
-    dest="checkpoint",
-    default=None,
-    metavar="PREFIX",
-    help="checkpoint prefix, relative to --output_dir (model.ckpt-343) or full; "
-    "default: the newest",
-  )
+  common.add_folder_flags(parser, "--hf_dir")
   common.add_bool_flag(
     parser,
     "--do_lower_case",

@@ -291,21 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     "Model Garden BertEncoder checkpoint (+ BertClassifier for a fine-tuned folder) and "
     "its encoder config.",
   )
-  parser.add_argument(
-    "--output_dir", required=True, metavar="DIR", help="the model folder to export"
-  )
-  parser.add_argument(
-    "--tfm_dir", required=True, metavar="DIR", help="folder to write (must not exist or be empty)"
-  )
-  parser.add_argument(
-    "--checkpoint",
-    "--ckpt_name",
-    dest="checkpoint",
-    default=None,
-    metavar="PREFIX",
-    help="checkpoint prefix, relative to --output_dir (model.ckpt-343) or full; "
-    "default: the newest",
-  )
+  common.add_folder_flags(parser, "--tfm_dir")
   parser.add_argument(
     "--overwrite", action="store_true", help="replace an earlier export in --tfm_dir"
   )
