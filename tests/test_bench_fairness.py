@@ -19,16 +19,22 @@ def test_implied_clock_tells_a_possible_peak_from_an_impossible_one():
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc (Linux)")
 def test_foreign_load_does_not_count_our_own_work():
-  watch = fairness.ForeignLoad([os.getpid()])
-  watch.start()
+  # Two watches over the same block: one told our pid, one told none. What tells them
+  # apart is our own busy loop, whatever else the machine runs meanwhile.
+  ours = fairness.ForeignLoad([os.getpid()])
+  nobody = fairness.ForeignLoad([])
+  ours.start()
+  nobody.start()
   total = 0
   for i in range(3_000_000):  # about a second of this process's own CPU
     total += i * i
-  used = watch.stop()
+  used = ours.stop()
+  everyone = nobody.stop()
   assert total > 0
   assert set(used) == {"foreign_cores", "steal_cores"}
-  # Our busy loop is ~1 core of ours; only what others did in the meantime counts.
-  assert 0.0 <= used["foreign_cores"] < 0.9
+  assert used["foreign_cores"] >= 0.0
+  # The loop ran on about one core (less when other processes share the cores).
+  assert everyone["foreign_cores"] - used["foreign_cores"] > 0.25
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc (Linux)")
