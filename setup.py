@@ -19,6 +19,8 @@ INSTALL_REQUIRES = [
 TEST_REQUIRES = [
   "pytest==9.0.3",
   "pytest-timeout==2.4.0",
+  # scripts/test.sh runs the suite in two worker processes.
+  "pytest-xdist==3.8.0",
   "ruff==0.17.6",
   "bert-serving-client==1.10.0",
 ]

