@@ -11,32 +11,28 @@ import pytest
 from conftest import ROOT, TINY_CONFIG
 
 
-@pytest.mark.slow
-def test_bench_quick_train_convert(tmp_path):
+def _quick_bench(tmp_path, sections: str, *extra: str, timeout: int = 300) -> str:
+  """Runs `bench/bench.py --quick --only <sections>` on the tiny BERT; its stdout."""
   config = tmp_path / "bert_config.json"
   config.write_text(json.dumps(TINY_CONFIG))
-  out_json = tmp_path / "out.json"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  command = [sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick", "--only", sections]
   proc = subprocess.run(
-    [
-      sys.executable,
-      os.path.join(ROOT, "bench", "bench.py"),
-      "--quick",
-      "--only",
-      "train,convert",
-      "--config",
-      str(config),
-      "--json",
-      str(out_json),
-    ],
+    command + ["--config", str(config), *extra],
     cwd=ROOT,
     env=env,
     capture_output=True,
     text=True,
-    timeout=240,
+    timeout=timeout,
   )
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  out = proc.stdout
+  return proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_quick_train_convert(tmp_path):
+  out_json = tmp_path / "out.json"
+  out = _quick_bench(tmp_path, "train,convert", "--json", str(out_json), timeout=240)
   for header in ("machine:", "settings:", "cpu", "tensorflow", "tf_intra_op_threads"):
     assert header in out, out
   rows = [line for line in out.splitlines() if line.startswith("| ")]
@@ -72,27 +68,7 @@ def test_bench_quick_train_convert(tmp_path):
 
 @pytest.mark.slow
 def test_bench_quick_eval_predict_serve(tmp_path):
-  config = tmp_path / "bert_config.json"
-  config.write_text(json.dumps(TINY_CONFIG))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run(
-    [
-      sys.executable,
-      os.path.join(ROOT, "bench", "bench.py"),
-      "--quick",
-      "--only",
-      "eval,predict,serve",
-      "--config",
-      str(config),
-    ],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  out = proc.stdout
+  out = _quick_bench(tmp_path, "eval,predict,serve")
   for figure in (
     "evaluate() dynamic padding",
     "predict() dynamic padding",
@@ -135,27 +111,7 @@ def test_accuracy_task_labels_follow_their_cue_words():
 
 @pytest.mark.slow
 def test_bench_quick_bf16_and_inference_precision(tmp_path):
-  config = tmp_path / "bert_config.json"
-  config.write_text(json.dumps(TINY_CONFIG))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run(
-    [
-      sys.executable,
-      os.path.join(ROOT, "bench", "bench.py"),
-      "--quick",
-      "--only",
-      "bf16,infer_precision",
-      "--config",
-      str(config),
-    ],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  out = proc.stdout
+  out = _quick_bench(tmp_path, "bf16,infer_precision")
   for figure in (
     "ours float32 train, fixed padding",
     "ours mixed_bfloat16 train, fixed padding",
