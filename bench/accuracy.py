@@ -44,7 +44,7 @@ import numpy as np
 # `bench` would be bench.py: the repository root goes before it.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, log
+from bench.common import ROOT, log, probability_agreement
 from bench.data import import_minilm, make_texts, read_vocab, text_words
 
 NUM_LABELS = 7
@@ -158,11 +158,8 @@ def fine_tune(
 
 def agreement(reference: np.ndarray, other: np.ndarray) -> dict:
   """Largest |difference| of two runs' probabilities and the share of equal argmax."""
-  return {
-    "max_abs_probability_diff": float(np.max(np.abs(reference - other))),
-    "same_prediction": float(np.mean(reference.argmax(-1) == other.argmax(-1))),
-    "examples": len(reference),
-  }
+  gap, same = probability_agreement(reference, other)
+  return {"max_abs_probability_diff": gap, "same_prediction": same, "examples": len(reference)}
 
 
 def bf16_inference(args, model_dir: str, data_dir: str, output_dir: str, reference: dict) -> dict:

@@ -19,6 +19,14 @@ LEARNING_RATE = 2e-5
 SEED = 12345
 
 
+def probability_agreement(reference, other) -> tuple[float, float]:
+  """Two runs' probabilities (NumPy arrays [examples, labels]) compared: the largest
+  |difference| and the share of rows with the same argmax."""
+  gap = float(abs(reference - other).max()) if reference.size else 0.0
+  same = float((reference.argmax(-1) == other.argmax(-1)).mean()) if len(reference) else 1.0
+  return gap, same
+
+
 def log(msg: str) -> None:
   """A timestamped progress line on stderr (stdout carries the report)."""
   stamp = time.strftime("%H:%M:%S")

@@ -16,8 +16,8 @@ fp32 and int8 when onnxruntime is installed, alternating; the agreement of
 each with float32 (largest |difference| of the probabilities, share of equal
 argmax) on the eval set's batches. The random head of a random or imported
 encoder gives probabilities near uniform: real-task agreement and accuracy
-come from `python bench/accuracy.py --vary precision` and
-`bench/precision_check.py` on the demo's real data.
+come from `python bench/accuracy.py --vary precision` (`--data demo`: the
+demo's emotion data).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import statistics
 
 import numpy as np
 
-from bench.common import log
+from bench.common import log, probability_agreement
 from bench.context import BenchContext
 from bench.report import Results
 from bench.stages import TrainTimer, build_runner, interleaved_repeats, replay_all
@@ -181,13 +181,6 @@ def _onnx_forwards(args, ctx: BenchContext, results: Results, folder: str) -> di
   }
 
 
-def agreement(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:
-  """(largest |difference| of the probabilities, share of rows with the same argmax)."""
-  gap = float(np.max(np.abs(reference - other))) if reference.size else 0.0
-  same = float(np.mean(reference.argmax(-1) == other.argmax(-1))) if len(reference) else 1.0
-  return gap, same
-
-
 def section_infer_precision(args, ctx: BenchContext, results: Results) -> None:
   """Forward examples/s per precision and runtime, and agreement with float32."""
   from bench import onnx_infer
@@ -229,7 +222,7 @@ def section_infer_precision(args, ctx: BenchContext, results: Results) -> None:
     if name == "TF float32":
       continue
     other = np.concatenate([forwards[name](*arrays) for arrays in _eval_batches(args, ctx)])
-    gap, same = agreement(reference, other)
+    gap, same = probability_agreement(reference, other)
     results.add(
       "infer_precision",
       "%s vs TF float32: max |dp|" % name,

@@ -7,7 +7,7 @@ run in the 16-bit type; LayerNorm, the attention softmax and the loss stay
 float32) and "auto". `auto` picks mixed_bfloat16 where the matmuls have a bf16
 unit that makes it pay: a TPU, NVIDIA GPUs of compute capability 8.0 or more,
 and CPUs with AMX-BF16 tiles or AVX512-BF16 dot products (on a Zen 4 CPU with
-AVX512-BF16 and no AMX, bf16 trained 1.5x and predicted 2x faster than
+AVX512-BF16 and no AMX, bf16 trained 1.65x and predicted 1.57x as fast as
 float32 with the same dev accuracy: README, Performance); float32 elsewhere.
 TensorFlow is imported only to list the GPUs (`gpu_capabilities`).
 """

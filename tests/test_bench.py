@@ -128,12 +128,12 @@ def test_bench_quick_bf16_and_inference_precision(tmp_path):
 
 
 def test_precision_agreement_and_the_bf16_unit_note(monkeypatch):
-  from bench import precision
+  from bench import common, precision
   from bert import machine
 
   reference = np.array([[0.9, 0.1], [0.4, 0.6], [0.5, 0.5]])
   other = np.array([[0.8, 0.2], [0.6, 0.4], [0.5, 0.5]])
-  gap, same = precision.agreement(reference, other)
+  gap, same = common.probability_agreement(reference, other)
   assert gap == pytest.approx(0.2) and same == pytest.approx(2 / 3)
   monkeypatch.setattr(machine, "cpuinfo", lambda: {"flags": "avx2 avx512f avx512_bf16"})
   assert "cannot be measured here" in precision.bf16_unit_note()
