@@ -154,12 +154,10 @@ class AdamWeightDecayOptimizer(tf.compat.v1.train.Optimizer):
   ) -> None:
     """Keeps the hyperparameters; `exclude_from_weight_decay` holds name regexes."""
     super().__init__(use_locking=False, name=name)
-    self.learning_rate = learning_rate
-    self.weight_decay_rate = weight_decay_rate
-    self.beta_1 = beta_1
-    self.beta_2 = beta_2
-    self.epsilon = epsilon
-    self.exclude_from_weight_decay = exclude_from_weight_decay
+    # Google's attribute names: old code reads them.
+    self.learning_rate, self.weight_decay_rate = learning_rate, weight_decay_rate
+    self.beta_1, self.beta_2 = beta_1, beta_2
+    self.epsilon, self.exclude_from_weight_decay = epsilon, exclude_from_weight_decay
 
   def apply_gradients(
     self,
@@ -254,11 +252,8 @@ class AdamWeightDecay(tf.Module):
     self.init_lr = init_lr
     self.num_train_steps = num_train_steps
     self.num_warmup_steps = num_warmup_steps
-    self.weight_decay_rate = weight_decay_rate
-    self.beta_1 = beta_1
-    self.beta_2 = beta_2
-    self.epsilon = epsilon
-    self.clip_norm = clip_norm
+    self.weight_decay_rate, self.clip_norm = weight_decay_rate, clip_norm
+    self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
     self.exclude_from_weight_decay = list(exclude_from_weight_decay)
     self._params = list(variables)
     self._slots = []

@@ -204,8 +204,7 @@ class BertServer(threading.Thread):
       self.log.info("checkpoint (override by the fine-tuned model): %s", self.files.checkpoint)
     self._max_positions = self.files.bert_config.get("max_position_embeddings", 512)
 
-    self.is_ready = threading.Event()
-    self.stopped = threading.Event()  # set once everything is shut down
+    self.is_ready, self.stopped = threading.Event(), threading.Event()
     self.error = None
     self._stop_event = threading.Event()
     self._stopping = False
